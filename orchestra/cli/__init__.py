@@ -1,0 +1,100 @@
+"""The `orchestra` command line: the entry point, the command group, and the one error boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Optional
+
+import click
+
+from orchestra import __version__
+from orchestra.errors import OrchestraError
+
+
+class AliasedGroup(click.Group):
+    """Commands listed in the order they were added, with `status` as another name for `ls`."""
+
+    aliases = {"status": "ls"}
+
+    def get_command(self, ctx, cmd_name):
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        return command.name if command else name, command, rest
+
+    def list_commands(self, ctx):
+        return list(self.commands)
+
+
+@click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="orchestra", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Run several AI coding agents on one repository at once, each in its own git worktree and
+    tmux window.
+
+    \b
+      orchestra spawn "build auth API" "write tests"   start two agents
+      orchestra up                                     watch them in tmux
+      orchestra ls                                     what each one is doing
+      orchestra kill NAME                              stop one, keeping its work
+    """
+
+
+def _register() -> None:
+    from orchestra.cli import agents, board, setup
+
+    for module in (agents, board, setup):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """The one error boundary: every known problem becomes one sentence on stderr and exit 1."""
+    try:
+        cli.main(args=argv, prog_name="orchestra", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("orchestra: cancelled.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except OrchestraError as error:
+        if os.environ.get("ORCHESTRA_DEBUG") == "1":
+            raise
+        click.echo(f"orchestra: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # `orchestra ls | head`: the reader left, nothing is wrong
+        sys.exit(0)
+    except Exception as error:  # noqa: BLE001
+        if os.environ.get("ORCHESTRA_DEBUG") == "1":
+            raise
+        log = _crash_log()
+        click.echo(
+            f"orchestra: unexpected error: {type(error).__name__}: {error}. This is a bug; details are in {log} "
+            "(set ORCHESTRA_DEBUG=1 to see the traceback).",
+            err=True,
+        )
+        sys.exit(70)
+
+
+def _crash_log() -> str:
+    from orchestra.config import user_config_dir
+
+    path = user_config_dir() / "crash.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"orchestra {__version__} {' '.join(sys.argv)}\n")
+            traceback.print_exc(file=handle)
+        return str(path)
+    except OSError:
+        return "(no crash log could be written)"

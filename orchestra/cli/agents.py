@@ -1,0 +1,217 @@
+"""Commands on agents: spawn, attach, logs, send, diff, kill, clean."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
+from orchestra.errors import OrchestraError
+
+
+@click.command()
+@click.argument("tasks", nargs=-1)
+@click.option("--agent", "-a", "kind", metavar="KIND", help="Agent kind (claude, demo, command, ...); default from config.")
+@click.option("--name", "-n", metavar="NAME", help="Agent name (branch orchestra/NAME); default from the task.")
+@click.option("--base", "-b", metavar="REF", help="Branch, tag or commit to start from; default from config.")
+@click.option("--file", "-f", "task_file", type=click.Path(dir_okay=False, path_type=Path), help="Read tasks from a TOML file.")
+@click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
+def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
+    """Start one agent per task, each on its own branch, worktree and tmux window.
+
+    A task that starts with '-' goes after '--':  orchestra spawn -- "--weird task"
+    """
+    from orchestra.spawning import TaskSpec, spawn as spawn_agents, spawn_environment
+
+    specs = [TaskSpec(task=t, name=name, agent=kind, base=base) for t in tasks]
+    if task_file is not None:
+        specs += _read_task_file(task_file, default_agent=kind, default_base=base)
+    if not specs:
+        raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
+    ctx = open_context()
+    result = spawn_agents(ctx, specs, spawn_environment(), progress=_progress(as_json))
+    warn(result.warnings)
+    if as_json:
+        print_json([a.to_dict() for a in result.agents])
+    else:
+        from orchestra import render
+
+        console = render.console()
+        for agent in result.agents:
+            console.print(f"[green]spawned[/] [bold]{agent.name}[/] ({agent.agent}) on {agent.branch} in {agent.worktree}")
+        if result.agents:
+            console.print(f"[dim]watch them: orchestra up · list: orchestra ls · session: {ctx.session}[/]")
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"orchestra: could not start {failure}", err=True)
+        sys.exit(1)
+    if not no_attach and not as_json and interactive() and result.agents:
+        go_to(ctx, result.agents[0].window if len(result.agents) == 1 else None)
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from orchestra import render
+
+    console = render.console(stderr=True)
+
+    def show(name: str, step: str) -> None:
+        console.print(f"[dim]  {name}: {step}[/]")
+
+    return show
+
+
+def _read_task_file(path: Path, default_agent: Optional[str], default_base: Optional[str]):
+    from orchestra.config import read_file
+    from orchestra.spawning import TaskSpec
+
+    if not path.is_file():
+        raise OrchestraError(f"the tasks file {path} does not exist.")
+    data = read_file(path)
+    unknown = set(data) - {"task"}
+    entries = data.get("task")
+    if unknown or not isinstance(entries, list):
+        raise OrchestraError(
+            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'
+        )
+    specs = []
+    for number, entry in enumerate(entries, start=1):
+        extra = set(entry) - {"task", "name", "agent", "base"}
+        if extra or not isinstance(entry.get("task"), str):
+            problem = f"unknown key {sorted(extra)[0]!r}" if extra else "no task text"
+            raise OrchestraError(f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base.")
+        if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
+            raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
+        specs.append(
+            TaskSpec(
+                task=entry["task"],
+                name=entry.get("name"),
+                agent=entry.get("agent", default_agent),
+                base=entry.get("base", default_base),
+            )
+        )
+    return specs
+
+
+@click.command()
+@click.argument("name")
+def attach(name):
+    """Go to an agent's tmux window."""
+    from orchestra.reconcile import find
+
+    ctx = open_context()
+    agent = find(ctx, name)
+    if not agent.window or agent.status.value == "lost":
+        raise OrchestraError(f"agent '{name}' has no window to go to: it is {agent.status.value}.")
+    if not sys.stdout.isatty():
+        raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
+    go_to(ctx, agent.window)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--lines", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Lines of scrollback to show.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they appear.")
+def logs(name, lines, follow):
+    """Print what an agent's screen shows, with scrollback."""
+    from orchestra.reconcile import find
+
+    ctx = open_context()
+    agent = find(ctx, name)
+    if not agent.pane or agent.status.value == "lost":
+        raise OrchestraError(f"agent '{name}' has no screen to show (it is {agent.status.value}).")
+    text = ctx.tmux.capture(agent.pane, lines).rstrip("\n")
+    shown = text.split("\n")[-lines:]
+    click.echo("\n".join(shown))
+    if follow:
+        _follow(ctx, agent.pane, ctx.tmux.capture(agent.pane, None).rstrip("\n").split("\n"))
+
+
+def _follow(ctx, pane: str, seen: list[str]) -> None:
+    """Print lines as they are added to the pane's history, until the pane goes away."""
+    from orchestra.errors import TmuxError
+
+    while True:
+        time.sleep(0.5)
+        try:
+            current = ctx.tmux.capture(pane, None).rstrip("\n").split("\n")
+        except TmuxError:
+            return
+        common = 0
+        while common < min(len(seen), len(current)) and seen[common] == current[common]:
+            common += 1
+        for line in current[common:]:
+            click.echo(line)
+        seen = current
+
+
+@click.command()
+@click.argument("name")
+@click.argument("text")
+def send(name, text):
+    """Type TEXT into an agent literally, then press Enter."""
+    from orchestra.reconcile import find
+
+    ctx = open_context()
+    agent = find(ctx, name)
+    if not agent.status.live or not agent.pane:
+        raise OrchestraError(f"agent '{name}' is {agent.status.value}: nothing is running in its window to type into.")
+    ctx.tmux.send_text(agent.pane, text)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--stat", is_flag=True, help="Only the summary of changed files.")
+def diff(name, stat):
+    """Show an agent's changes against its base, uncommitted ones included."""
+    from orchestra import worktrees
+    from orchestra.reconcile import find
+
+    ctx = open_context()
+    agent = find(ctx, name)
+    click.echo(worktrees.diff(Path(agent.worktree), agent.base, stat=stat), nl=False)
+
+
+@click.command()
+@click.argument("names", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Remove even with unmerged work, keeping it under refs/orchestra/trash/ first.")
+def kill(names, force):
+    """Stop agents and remove their windows, worktrees and branches, never losing work."""
+    from orchestra.removal import kill as kill_agents
+
+    ctx = open_context()
+    for removed in kill_agents(ctx, list(names), force=force):
+        _report_removed(removed)
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Also remove finished agents with unmerged work, keeping it first.")
+def clean(force):
+    """Remove finished agents whose work is merged or empty."""
+    from orchestra.removal import clean as clean_agents
+
+    ctx = open_context()
+    removed, kept = clean_agents(ctx, force=force)
+    for item in removed:
+        _report_removed(item)
+    for reason in kept:
+        click.echo(f"kept {reason} (use --force to remove it, keeping the work on a ref)")
+    if not removed and not kept:
+        click.echo("nothing to clean")
+
+
+def _report_removed(removed) -> None:
+    if removed.saved_ref:
+        click.echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
+        click.echo(f"  get it back with: {removed.restore_command}")
+    else:
+        click.echo(f"removed {removed.name}")
+
+
+COMMANDS = [spawn, attach, logs, send, diff, kill, clean]

@@ -1,0 +1,42 @@
+"""What the command modules share: opening the project, JSON output, warnings, going to a window."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any, Iterable, Optional
+
+import click
+
+
+def open_context():
+    from orchestra.context import Context
+
+    return Context.open()
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def warn(problems: Iterable[str]) -> None:
+    for problem in problems:
+        click.secho(f"orchestra: warning: {problem}", fg="yellow", err=True)
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def go_to(ctx, window: Optional[str] = None) -> None:
+    """Put the user's terminal on the session (and window): switch-client inside tmux, else attach."""
+    if window:
+        ctx.tmux.select_window(window)
+    argv, env = ctx.tmux.attach_argv(ctx.session)
+    if "switch-client" in argv:
+        subprocess.run(argv, env=env, check=False)
+        return
+    sys.stdout.flush()
+    os.execvpe(argv[0], argv, env)

@@ -1,0 +1,289 @@
+"""`orchestra.toml`: built-in defaults, a user-level file, the project file, validated into typed objects.
+
+The schema below is the one source of truth: loading validates against it, `orchestra init`
+writes it out with its comments, and `docs/configuration.md` is checked against it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from orchestra.errors import ConfigError
+from orchestra.models import AgentSettings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+FILENAME = "orchestra.toml"
+USER_FILENAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class Key:
+    type: str  # str | list[str] | port-range | table[str]
+    default: Any
+    doc: str
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "orchestra": {
+        "default_agent": Key("str", "claude", "agent kind used when `spawn` gets no --agent"),
+        "base": Key("str", "HEAD", "what new branches start from (any git revision)"),
+        "branch_prefix": Key("str", "orchestra/", "agent branches are named <branch_prefix><name>"),
+        "worktree_root": Key(
+            "str", "../{repo}.worktrees", "where worktrees go, relative to the main checkout; {repo} is its folder name"
+        ),
+        "session": Key("str", "orchestra-{repo}", "tmux session name; {repo} is the main checkout's folder name"),
+    },
+    "worktree": {
+        "copy": Key("list[str]", [".env"], "files copied from the main checkout into each new worktree, when present"),
+        "symlink": Key("list[str]", [], "paths symlinked from the main checkout into each new worktree"),
+        "setup": Key("str", "", "shell command run in a new worktree before its agent starts (your own command)"),
+    },
+    "ports": {
+        "range": Key("port-range", [4100, 4199], "each agent gets a free ORCHESTRA_PORT from this range"),
+    },
+    "merge": {
+        "strategy": Key("str", "merge", "how `orchestra merge` integrates a branch: merge, squash, rebase, or a plugin's"),
+        "target": Key("str", "", "branch that agents' work is merged into; empty means the main checkout's branch"),
+        "check": Key("str", "", "command that must pass on the merged result before the target branch moves"),
+    },
+    "plugins": {
+        "disabled": Key("list[str]", [], "names of plugins not to load (see `orchestra plugins list`)"),
+    },
+}
+
+AGENT_KEYS: dict[str, Key] = {
+    "command": Key("list[str]", [], "the agent CLI and any leading arguments; for the `command` kind, {task} marks the task"),
+    "args": Key("list[str]", [], "extra arguments after the command"),
+    "env": Key("table[str]", {}, "environment variables set for agents of this kind"),
+    "model": Key("str", "", "model name passed to agent CLIs that take one"),
+}
+
+
+@dataclass
+class Config:
+    """The merged, validated configuration. Sections mirror the TOML tables."""
+
+    orchestra: dict[str, Any]
+    worktree: dict[str, Any]
+    ports: dict[str, Any]
+    merge: dict[str, Any]
+    plugins: dict[str, Any]
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: list[Path] = field(default_factory=list)
+
+    def agent_settings(self, kind: str, defaults: Optional[AgentSettings] = None) -> AgentSettings:
+        """Settings for one agent kind: the kind's own defaults, overridden by `[agents.<kind>]`."""
+        base = defaults or AgentSettings()
+        table = self.agents.get(kind, {})
+        env = dict(base.env)
+        env.update(table.get("env", {}))
+        return AgentSettings(
+            command=list(table.get("command", base.command)),
+            args=list(table.get("args", base.args)),
+            env=env,
+            model=table.get("model", base.model),
+        )
+
+    def plugin_settings(self, name: str) -> dict[str, Any]:
+        """A plugin's own `[plugins.<name>]` table, unvalidated (the plugin owns its keys)."""
+        return dict(self.plugins.get("settings", {}).get(name, {}))
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    return {section: {k: _copy(key.default) for k, key in keys.items()} for section, keys in SCHEMA.items()}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+
+
+def user_config_dir() -> Path:
+    """`ORCHESTRA_HOME`, else `$XDG_CONFIG_HOME/orchestra`, else `~/.config/orchestra`."""
+    home = os.environ.get("ORCHESTRA_HOME")
+    if home:
+        return Path(home)
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(xdg) / "orchestra"
+
+
+def find_project_file(start: Path, root: Path) -> Optional[Path]:
+    """The nearest `orchestra.toml` from `start` up to `root` (the checkout's top level)."""
+    start, root = start.resolve(), root.resolve()
+    for folder in [start, *start.parents]:
+        candidate = folder / FILENAME
+        if candidate.is_file():
+            return candidate
+        if folder == root:
+            break
+    return None
+
+
+def load(start: Path, root: Path) -> Config:
+    """Built-in defaults, then the user-level file, then the project's `orchestra.toml`."""
+    merged = defaults()
+    agents: dict[str, dict[str, Any]] = {}
+    plugin_settings: dict[str, dict[str, Any]] = {}
+    sources = []
+    for path in (user_config_dir() / USER_FILENAME, find_project_file(start, root)):
+        if path is None or not path.is_file():
+            continue
+        data = read_file(path)
+        validate(data, path)
+        sources.append(path)
+        for section, values in data.items():
+            if section == "agents":
+                for kind, table in values.items():
+                    agents.setdefault(kind, {}).update(table)
+            elif section == "plugins":
+                for key, value in values.items():
+                    if isinstance(value, dict):
+                        plugin_settings.setdefault(key, {}).update(value)
+                    else:
+                        merged["plugins"][key] = value
+            else:
+                merged[section].update(values)
+    for kind, table in agents.items():
+        if isinstance(table.get("command"), str):
+            table["command"] = [table["command"]]
+    merged["plugins"]["settings"] = plugin_settings
+    return Config(agents=agents, sources=sources, **merged)
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}; fix that line and try again.") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}.") from None
+
+
+def validate(data: dict[str, Any], path: Path) -> None:
+    """Raise `ConfigError` naming the file, the key, its line and a close match."""
+    text = _read_text(path)
+    for section, values in data.items():
+        if section not in SCHEMA and section != "agents":
+            _unknown(path, text, section, "", [*SCHEMA, "agents"])
+        if not isinstance(values, dict):
+            _wrong_type(path, text, section, "", "a table", values)
+        if section == "agents":
+            for kind, table in values.items():
+                if not isinstance(table, dict):
+                    _wrong_type(path, text, kind, "agents", "a table", table)
+                _check_table(path, text, f"agents.{kind}", table, AGENT_KEYS)
+        elif section == "plugins":
+            _check_table(path, text, section, values, SCHEMA[section], allow_tables=True)
+        else:
+            _check_table(path, text, section, values, SCHEMA[section])
+
+
+def _check_table(
+    path: Path, text: str, section: str, values: dict, keys: dict[str, Key], allow_tables: bool = False
+) -> None:
+    for name, value in values.items():
+        if name not in keys:
+            if allow_tables and isinstance(value, dict):
+                continue  # a plugin's own table, validated by that plugin
+            _unknown(path, text, name, section, list(keys))
+        _check_type(path, text, section, name, value, keys[name].type)
+
+
+def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind: str) -> None:
+    ok = {
+        "str": isinstance(value, str),
+        "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        "table[str]": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
+        "port-range": isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535 for v in value)
+        and value[0] <= value[1],
+    }[kind]
+    if section.startswith("agents.") and name == "command" and isinstance(value, str):
+        ok = True
+    if not ok:
+        expected = {
+            "str": "a string",
+            "list[str]": "a list of strings",
+            "table[str]": "a table of strings",
+            "port-range": "two port numbers [low, high] with low <= high",
+        }[kind]
+        _wrong_type(path, text, name, section, expected, value)
+
+
+def _unknown(path: Path, text: str, name: str, section: str, known: list[str]) -> None:
+    where = f"[{section}]" if section else "the top level"
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; known keys are {', '.join(known)}."
+    raise ConfigError(f"{_place(path, text, name)}: unknown key '{name}' in {where}{hint}")
+
+
+def _wrong_type(path: Path, text: str, name: str, section: str, expected: str, value: Any) -> None:
+    full = f"{section}.{name}" if section else name
+    got = type(value).__name__
+    raise ConfigError(f"{_place(path, text, name)}: '{full}' must be {expected}, not {got} {value!r}.")
+
+
+def _place(path: Path, text: str, name: str) -> str:
+    line = _line_of(text, name)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _line_of(text: str, name: str) -> Optional[int]:
+    pattern = re.compile(rf"^\s*(\[+\s*)?([\w.\"-]*\.)?\"?{re.escape(name)}\"?\s*[=\].]")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def template(agent_defaults: dict[str, AgentSettings]) -> str:
+    """The commented `orchestra.toml` that `orchestra init` writes: every default spelled out."""
+    import tomli_w
+
+    lines = [
+        "# orchestra.toml: settings for orchestra in this repository.",
+        "# Every key is shown with its default; delete what you do not change.",
+        "# Reference: docs/configuration.md",
+        "",
+    ]
+    for section, keys in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for name, key in keys.items():
+            lines.append(f"# {key.doc}")
+            lines.append(tomli_w.dumps({name: key.default}).strip())
+        lines.append("")
+    for kind, settings in sorted(agent_defaults.items()):
+        lines.append(f"[agents.{kind}]")
+        values = {"command": settings.command, "args": settings.args, "model": settings.model}
+        for name, value in values.items():
+            lines.append(f"# {AGENT_KEYS[name].doc}")
+            lines.append(tomli_w.dumps({name: value}).strip())
+        lines.append(f"# {AGENT_KEYS['env'].doc}")
+        lines.append(f"env = {_inline_table(settings.env)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _inline_table(values: dict[str, str]) -> str:
+    import tomli_w
+
+    inner = ", ".join(tomli_w.dumps({k: v}).strip() for k, v in values.items())
+    return "{ " + inner + " }" if inner else "{}"

@@ -1,0 +1,62 @@
+"""Everything a use case needs about the project it runs in, opened once per command."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from orchestra import config as config_module
+from orchestra.config import Config
+from orchestra.state import State
+from orchestra.tmux import Tmux, launcher_argv
+from orchestra.worktrees import Project, discover
+
+
+@dataclass
+class Context:
+    project: Project
+    config: Config
+    state: State
+    tmux: Tmux
+    _plugins: Optional[object] = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, cwd: Optional[Path] = None) -> "Context":
+        project = discover(cwd)
+        config = config_module.load(project.cwd, _toplevel(project))
+        return cls(project=project, config=config, state=State(project.state_dir), tmux=Tmux())
+
+    @property
+    def plugins(self):
+        """The plugin manager, loaded on first use (listing agents never needs it)."""
+        if self._plugins is None:
+            from orchestra import plugins
+
+            custom = {kind: table.get("command", []) for kind, table in self.config.agents.items()}
+            self._plugins = plugins.load(self.config.plugins.get("disabled", []), custom)
+        return self._plugins
+
+    @property
+    def session(self) -> str:
+        return self.config.orchestra["session"].format(repo=self.project.name).replace(".", "-").replace(":", "-")
+
+    def board_env(self) -> dict[str, str]:
+        """What the board and hook commands need to find this same tmux server and config."""
+        env = {}
+        for key in ("ORCHESTRA_TMUX_SOCKET", "ORCHESTRA_HOME"):
+            if os.environ.get(key):
+                env[key] = os.environ[key]
+        return env
+
+    def board_argv(self) -> list[str]:
+        return launcher_argv("ls", "--watch")
+
+
+def _toplevel(project: Project) -> Path:
+    """The top of the checkout the command runs in: config lookup stops there."""
+    for folder in [project.cwd, *project.cwd.parents]:
+        if (folder / ".git").exists():
+            return folder
+    return project.root

@@ -1,0 +1,113 @@
+"""`orchestra doctor`: check the tools and compare state with reality; repair what is safe."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from orchestra import worktrees
+from orchestra.context import Context
+from orchestra.models import Status
+from orchestra.reconcile import observe
+
+MIN_TMUX = (3, 0)  # new-window -e and commands given as separate arguments
+MIN_GIT = (2, 25)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: Optional[bool]  # None: worth knowing, not a problem
+    detail: str
+    fixed: bool = False
+
+
+def _version(argv: list[str]) -> Optional[tuple[int, ...]]:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True).stdout
+    except OSError:
+        return None
+    found = re.search(r"(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in found.groups()) if found else None
+
+
+def check_tools() -> list[Check]:
+    checks = []
+    for tool, minimum, argv in (("tmux", MIN_TMUX, ["tmux", "-V"]), ("git", MIN_GIT, ["git", "--version"])):
+        if shutil.which(tool) is None:
+            checks.append(Check(tool, False, f"not installed: install {tool} {'.'.join(map(str, minimum))} or newer"))
+            continue
+        version = _version(argv)
+        ok = version is not None and version >= minimum
+        shown = ".".join(map(str, version)) if version else "unknown version"
+        checks.append(Check(tool, ok, shown if ok else f"{shown}; orchestra needs {'.'.join(map(str, minimum))} or newer"))
+    return checks
+
+
+def check_project(ctx: Context, fix: bool) -> list[Check]:
+    checks = []
+    sources = ", ".join(str(p) for p in ctx.config.sources) or "built-in defaults"
+    checks.append(Check("config", True, sources))
+    for problem in ctx.plugins.problems:
+        checks.append(Check("plugins", False, problem))
+    for name, kind in sorted(ctx.plugins.kinds.items()):
+        command = ctx.config.agent_settings(name).command or kind.default_command
+        if not command:
+            checks.append(Check(f"agent {name}", None, "built in" if name == "demo" else "no command configured"))
+        elif shutil.which(command[0]):
+            checks.append(Check(f"agent {name}", True, shutil.which(command[0])))
+        else:
+            checks.append(Check(f"agent {name}", None, f"'{command[0]}' is not on PATH (needed only to spawn {name} agents)"))
+    agents = observe(ctx)
+    lost = [a.name for a in agents if a.status == Status.LOST]
+    if lost:
+        checks.append(Check("agents", False, f"lost (window or worktree gone): {', '.join(lost)}"))
+    else:
+        checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
+    checks += _check_worktrees(ctx, agents, fix)
+    checks += _check_session(ctx, fix)
+    return checks
+
+
+def _check_worktrees(ctx: Context, agents, fix: bool) -> list[Check]:
+    checks = []
+    registered = worktrees.registered_worktrees(ctx.project)
+    missing = [path for path in registered if not path.exists()]
+    if missing:
+        if fix:
+            worktrees.prune_worktrees(ctx.project)
+        checks.append(Check("worktrees", fix, f"git records {len(missing)} worktree(s) that are gone", fixed=fix))
+    known = {Path(a.worktree) for a in agents}
+    prefix = ctx.config.orchestra["branch_prefix"]
+    strays = [
+        str(path)
+        for path, branch in registered.items()
+        if branch and branch.startswith(prefix) and path not in known and path.exists()
+    ]
+    if strays:
+        checks.append(Check("worktrees", None, f"orchestra branches with no agent record: {', '.join(strays)}"))
+    if not missing and not strays:
+        checks.append(Check("worktrees", True, f"{len(registered)} registered, all present"))
+    launch_dir = ctx.state.launch_dir
+    waiting = {a.name for a in agents if a.status == Status.STARTING}
+    stale = [p for p in launch_dir.glob("*.env.json") if p.name.removesuffix(".env.json") not in waiting]
+    if stale:
+        if fix:
+            for path in stale:
+                path.unlink(missing_ok=True)
+        checks.append(Check("launch files", fix, f"{len(stale)} left over from agents that never started", fixed=fix))
+    return checks
+
+
+def _check_session(ctx: Context, fix: bool) -> list[Check]:
+    if shutil.which("tmux") is None:
+        return []
+    if not ctx.tmux.has_session(ctx.session):
+        return [Check("session", None, f"{ctx.session} is not running (`orchestra up` starts it)")]
+    if fix and ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env()):
+        return [Check("session", True, f"{ctx.session}: put the board back in window 0", fixed=True)]
+    return [Check("session", True, f"{ctx.session} is running")]

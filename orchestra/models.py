@@ -1,0 +1,126 @@
+"""The records every layer passes around: agents, their statuses, events, agent kinds."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+
+class Status(str, enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING = "waiting"  # needs a person: a permission prompt or a question
+    DONE = "done"  # finished its turn, idle at its prompt
+    EXITED = "exited"  # process ended with code 0
+    FAILED = "failed"  # non-zero exit, or the agent reported an error
+    LOST = "lost"  # recorded as live but its pane or tmux server is gone
+    MERGED = "merged"
+
+    @property
+    def live(self) -> bool:
+        """True while a process is expected to sit in the agent's pane."""
+        return self in LIVE_STATUSES
+
+    def __str__(self) -> str:
+        return self.value
+
+
+LIVE_STATUSES = frozenset({Status.STARTING, Status.RUNNING, Status.WAITING, Status.DONE})
+
+
+def now() -> str:
+    """The current time as ISO 8601 in UTC, the one format state and events use."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def parse_time(text: str) -> _dt.datetime:
+    return _dt.datetime.fromisoformat(text)
+
+
+@dataclass
+class Agent:
+    """One task given to one agent CLI. Field names are a public interface (`ls --json`)."""
+
+    name: str
+    task: str
+    agent: str  # the agent kind: claude, command, demo, ...
+    branch: str
+    base: str  # commit the branch started from
+    worktree: str  # absolute path
+    status: Status = Status.STARTING
+    session: Optional[str] = None  # tmux session name
+    window: Optional[str] = None  # tmux window id, "@3"
+    pane: Optional[str] = None  # tmux pane id, "%5"
+    session_id: Optional[str] = None  # the agent CLI's own conversation id, where it has one
+    port: Optional[int] = None
+    exit_code: Optional[int] = None
+    last_message: Optional[str] = None
+    error: Optional[str] = None
+    argv: list[str] = field(default_factory=list)  # what the launcher execs
+    created_at: str = field(default_factory=now)
+    updated_at: str = field(default_factory=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Agent":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = Status(values.get("status", Status.STARTING))
+        return cls(**values)
+
+    def set_status(self, status: Status, **changes: Any) -> None:
+        self.status = status
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self.updated_at = now()
+
+
+@dataclass
+class Event:
+    """One line of the event log."""
+
+    type: str  # spawned, status, exited, killed, ...
+    agent: Optional[str] = None
+    status: Optional[str] = None
+    data: dict[str, Any] = field(default_factory=dict)
+    time: str = field(default_factory=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class AgentSettings:
+    """`[agents.<kind>]` from orchestra.toml."""
+
+    command: list[str] = field(default_factory=list)
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    model: str = ""
+
+
+@dataclass
+class AgentKind:
+    """An agent CLI that orchestra can start, handed over by a plugin's `register_agents`.
+
+    `build_argv(agent, settings)` returns the full argument list; the task must be passed as
+    one element, never through a shell. `waiting_patterns` and `busy_patterns` are regular
+    expressions matched against the screen where the agent has no hooks of its own.
+    """
+
+    name: str
+    build_argv: Callable[[Agent, AgentSettings], list[str]]
+    description: str = ""
+    default_command: list[str] = field(default_factory=list)
+    default_args: list[str] = field(default_factory=list)
+    default_env: dict[str, str] = field(default_factory=dict)
+    waiting_patterns: list[str] = field(default_factory=list)
+    busy_patterns: list[str] = field(default_factory=list)
+    plugin: str = ""  # filled in by the plugin manager

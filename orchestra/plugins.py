@@ -1,0 +1,104 @@
+"""The plugin manager: bundled and third-party plugins from the `orchestra` entry-point group.
+
+A fresh manager per command, no globals. Loading and calling are fault-isolated: a plugin that
+fails to import or whose hook raises is recorded in `problems` and skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pluggy
+
+from orchestra import hookspecs
+from orchestra.errors import AgentKindError, SpawnVetoed
+from orchestra.models import AgentKind
+
+ENTRY_POINT_GROUP = "orchestra"
+
+
+@dataclass
+class Plugins:
+    manager: pluggy.PluginManager
+    kinds: dict[str, AgentKind] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def call(self, hook: str, *, veto: Optional[type] = None, **kwargs: Any) -> list[Any]:
+        """Call every implementation of `hook`, newest registered first, isolating failures.
+
+        An exception of type `veto` is re-raised (it is a plugin's answer, not its failure).
+        """
+        results = []
+        for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
+            try:
+                result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as error:  # noqa: BLE001 - a plugin must never take the command down
+                if veto is not None and isinstance(error, veto):
+                    raise
+                self.problems.append(f"plugin '{impl.plugin_name}' failed in {hook}: {error}")
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
+    def kind(self, name: str) -> AgentKind:
+        try:
+            return self.kinds[name]
+        except KeyError:
+            known = ", ".join(sorted(self.kinds)) or "none"
+            raise AgentKindError(
+                f"unknown agent kind '{name}' (known: {known}); pick one with --agent, "
+                f"or define [agents.{name}] with a `command` in orchestra.toml."
+            ) from None
+
+    def pre_spawn(self, **kwargs: Any) -> None:
+        self.call("pre_spawn", veto=SpawnVetoed, **kwargs)
+
+
+def load(disabled: list[str] = (), custom_commands: Optional[dict[str, list[str]]] = None) -> Plugins:
+    """Load every plugin in the entry-point group except the disabled ones, and collect agent kinds.
+
+    `custom_commands` maps kinds defined only in orchestra.toml (`[agents.<name>] command = [...]`)
+    to their argument templates; they become `command`-style kinds.
+    """
+    from importlib.metadata import entry_points
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    plugins = Plugins(manager=manager)
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name in disabled or manager.has_plugin(entry_point.name):
+            continue
+        try:
+            manager.register(entry_point.load(), name=entry_point.name)
+        except Exception as error:  # noqa: BLE001
+            plugins.problems.append(f"plugin '{entry_point.name}' could not be loaded: {error}")
+
+    def register(kind: AgentKind, plugin: str) -> None:
+        if kind.name in plugins.kinds:
+            owner = plugins.kinds[kind.name].plugin
+            plugins.problems.append(
+                f"plugins '{owner}' and '{plugin}' both provide the agent kind '{kind.name}'; using '{owner}'."
+            )
+            return
+        kind.plugin = plugin
+        plugins.kinds[kind.name] = kind
+
+    for impl in manager.hook.register_agents.get_hookimpls():
+        try:
+            impl.function(register=lambda kind, _p=impl.plugin_name: register(kind, _p))
+        except Exception as error:  # noqa: BLE001
+            plugins.problems.append(f"plugin '{impl.plugin_name}' failed in register_agents: {error}")
+
+    template = plugins.kinds.get("command")
+    for name, command in (custom_commands or {}).items():
+        if name not in plugins.kinds and template is not None and command:
+            plugins.kinds[name] = AgentKind(
+                name=name,
+                build_argv=template.build_argv,
+                description=f"`{command[0]}` as configured in orchestra.toml",
+                default_command=list(command),
+                plugin="orchestra.toml",
+            )
+    return plugins

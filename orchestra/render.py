@@ -1,0 +1,121 @@
+"""Rich rendering: the agents table, the board, and messages. The only module that imports rich."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Optional
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from orchestra.models import Agent, Status, parse_time
+
+STATUS_STYLE = {
+    Status.STARTING: "cyan",
+    Status.RUNNING: "blue",
+    Status.WAITING: "bold yellow",
+    Status.DONE: "green",
+    Status.EXITED: "green",
+    Status.FAILED: "bold red",
+    Status.LOST: "magenta",
+    Status.MERGED: "dim",
+}
+# Most urgent first: a person is needed, then trouble, then work in progress.
+STATUS_ORDER = [
+    Status.WAITING,
+    Status.FAILED,
+    Status.LOST,
+    Status.DONE,
+    Status.EXITED,
+    Status.RUNNING,
+    Status.STARTING,
+    Status.MERGED,
+]
+
+
+def console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is for reading in full (scripts, logs): do not cut it to 80 columns.
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+
+
+def age(timestamp: str, now: Optional[dt.datetime] = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    seconds = max(0, int((now - parse_time(timestamp)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def changes_text(changes: Optional[dict]) -> Text:
+    if not changes:
+        return Text("-", style="dim")
+    text = Text()
+    text.append(f"+{changes['added']}", style="green")
+    text.append(" ")
+    text.append(f"-{changes['removed']}", style="red")
+    if changes.get("untracked"):
+        text.append(f" ?{changes['untracked']}", style="yellow")
+    return text
+
+
+def activity(agent: Agent) -> str:
+    if agent.status == Status.FAILED and agent.exit_code is not None and not agent.error:
+        return f"exit code {agent.exit_code}"
+    text = agent.error if agent.status in (Status.FAILED, Status.LOST) and agent.error else agent.last_message
+    return " ".join((text or "").split())[:80]
+
+
+def agents_table(agents: list[Agent], changes: dict[str, Optional[dict]], title: Optional[str] = None) -> Table:
+    table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES", "LAST ACTIVITY"):
+        table.add_column(column, no_wrap=column != "LAST ACTIVITY", overflow="ellipsis")
+    now = dt.datetime.now(dt.timezone.utc)
+    for agent in agents:
+        status = Text(agent.status.value, style=STATUS_STYLE[agent.status])
+        status.append(f" {age(agent.updated_at, now)}", style="dim")
+        table.add_row(
+            agent.name,
+            agent.agent,
+            status,
+            agent.branch,
+            age(agent.created_at, now),
+            changes_text(changes.get(agent.name)),
+            activity(agent),
+        )
+    return table
+
+
+def summary(agents: list[Agent]) -> Text:
+    """'2 waiting · 1 running · 3 exited', most urgent first."""
+    counts = {s: sum(1 for a in agents if a.status == s) for s in STATUS_ORDER}
+    text = Text()
+    for status in STATUS_ORDER:
+        if counts[status]:
+            if text:
+                text.append(" · ", style="dim")
+            text.append(f"{counts[status]} {status.value}", style=STATUS_STYLE[status])
+    return text or Text("no agents yet: orchestra spawn \"a task\"", style="dim")
+
+
+def board(agents: list[Agent], changes: dict[str, Optional[dict]], project: str, error: Optional[str] = None):
+    """What window 0 shows: a summary line and the table, redrawn on change."""
+    from rich.console import Group
+
+    header = Text(f"orchestra · {project} · ", style="bold")
+    header.append_text(summary(agents))
+    parts = [header, Text()]
+    if agents:
+        parts.append(agents_table(agents, changes))
+    if error:
+        parts += [Text(), Text(error, style="red")]
+    parts.append(Text("\nwindows: one per agent · C-b w to pick · `orchestra attach NAME`", style="dim"))
+    return Group(*parts)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

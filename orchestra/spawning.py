@@ -1,0 +1,257 @@
+"""Spawning agents: branch, worktree, tmux window and the agent CLI, one per task.
+
+Everything that can be checked is checked before anything is made. After that, a failure
+undoes what was made for that agent, so no half-made branch, worktree, window or record stays.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from orchestra import worktrees
+from orchestra.context import Context
+from orchestra.errors import AgentKindError, OrchestraError
+from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status
+from orchestra.reconcile import observe
+from orchestra.tmux import Tmux, launcher_argv
+
+
+@dataclass
+class TaskSpec:
+    """One task as the user gave it, on the command line or in a tasks file."""
+
+    task: str
+    name: Optional[str] = None
+    agent: Optional[str] = None
+    base: Optional[str] = None
+
+
+@dataclass
+class SpawnResult:
+    agents: list[Agent] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    spec: TaskSpec
+    kind: AgentKind
+    settings: AgentSettings
+    base: str
+    agent: Optional[Agent] = None
+    env: dict[str, str] = field(default_factory=dict)  # the agent's whole environment
+
+
+Progress = Callable[[str, str], None]  # (agent name, what is happening)
+
+
+def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Optional[Progress] = None) -> SpawnResult:
+    """Create one agent per task. Raises before creating anything if any task cannot start."""
+    progress = progress or (lambda name, step: None)
+    if not specs:
+        raise OrchestraError("no task given: `orchestra spawn \"what the agent should do\"`.")
+    Tmux.require()
+    plans = [_plan(ctx, spec) for spec in specs]
+    result = SpawnResult()
+    _reserve(ctx, plans)
+    try:
+        for plan in plans:
+            _prepare(ctx, plan, env)
+        ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+        _create_worktrees(ctx, plans, progress)
+    except BaseException:
+        _forget(ctx, [p.agent for p in plans])
+        raise
+    finally:
+        result.warnings.extend(ctx.plugins.problems)
+    for plan in plans:
+        agent = plan.agent
+        try:
+            progress(agent.name, "starting")
+            _start(ctx, plan)
+            result.agents.append(agent)
+            progress(agent.name, "started")
+        except Exception as error:  # one agent's window failing must not undo the others
+            _undo(ctx, agent)
+            result.failures.append(f"{agent.name}: {error}")
+    return result
+
+
+def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
+    if not spec.task.strip():
+        raise OrchestraError("a task is empty: say what the agent should do.")
+    if spec.name is not None:
+        worktrees.check_name(spec.name)
+    kind = ctx.plugins.kind(spec.agent or ctx.config.orchestra["default_agent"])
+    settings = ctx.config.agent_settings(
+        kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
+    )
+    base = worktrees.resolve_commit(ctx.project, spec.base or ctx.config.orchestra["base"])
+    return _Plan(spec=spec, kind=kind, settings=settings, base=base)
+
+
+def _reserve(ctx: Context, plans: list[_Plan]) -> None:
+    """Choose unique names and free ports and record the agents as `starting`, under the lock."""
+    prefix = ctx.config.orchestra["branch_prefix"]
+    root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
+    panes = ctx.tmux.panes() or {}
+    windows = {p.window_name for p in panes.values() if p.session == ctx.session}
+    observe(ctx)  # so that dead agents release their ports
+    with ctx.state.update() as agents:
+        used_ports = {a.port for a in agents.values() if a.status.live}
+        for plan in plans:
+            name = _unique_name(ctx, plan.spec.name or worktrees.slugify(plan.spec.task), agents, windows, prefix, root)
+            branch = f"{prefix}{name}"
+            if not worktrees.is_valid_branch(ctx.project, branch):
+                raise OrchestraError(
+                    f"'{branch}' is not a valid branch name: change `branch_prefix` in orchestra.toml or the --name."
+                )
+            port = _free_port(ctx.config.ports["range"], used_ports)
+            used_ports.add(port)
+            plan.agent = Agent(
+                name=name,
+                task=plan.spec.task,
+                agent=plan.kind.name,
+                branch=branch,
+                base=plan.base,
+                worktree=str(root / name),
+                session=ctx.session,
+                port=port,
+            )
+            agents[name] = plan.agent
+
+
+def _unique_name(ctx: Context, wanted: str, agents: dict, windows: set, prefix: str, root: Path) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`...: never an existing agent's branch, folder or window."""
+    name, n = wanted, 2
+    while (
+        name in agents
+        or name in windows
+        or name == "board"
+        or (root / name).exists()
+        or worktrees.branch_exists(ctx.project, f"{prefix}{name}")
+    ):
+        name, n = f"{wanted}-{n}", n + 1
+    return name
+
+
+def _free_port(port_range: list[int], used: set) -> Optional[int]:
+    low, high = port_range
+    for port in range(low, high + 1):
+        if port in used:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    return None  # more agents than ports: they run without ORCHESTRA_PORT rather than share one
+
+
+def _prepare(ctx: Context, plan: _Plan, env: dict[str, str]) -> None:
+    """Build the argument list, let plugins adjust or veto, and check the CLI is installed."""
+    agent = plan.agent
+    agent.argv = plan.kind.build_argv(agent, plan.settings)
+    plan.env = {**env, **plan.settings.env}
+    ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
+    if not agent.argv:
+        raise AgentKindError(f"the agent kind '{agent.agent}' produced an empty command line.")
+    program = agent.argv[0]
+    if shutil.which(program, path=plan.env.get("PATH", os.defpath)) is None:
+        raise AgentKindError(
+            f"the agent CLI '{program}' for the kind '{agent.agent}' is not installed or not on PATH: "
+            f"install it, or set `command` in the [agents.{agent.agent}] table of orchestra.toml."
+        )
+    with ctx.state.update() as agents:
+        agents[agent.name] = agent
+
+
+def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> None:
+    """All worktrees at once (git does the work in separate processes); all or none."""
+
+    def create(plan: _Plan) -> None:
+        agent = plan.agent
+        progress(agent.name, "creating worktree")
+        worktrees.add_worktree(ctx.project, Path(agent.worktree), agent.branch, agent.base)
+        worktrees.populate(
+            ctx.project, Path(agent.worktree), ctx.config.worktree["copy"], ctx.config.worktree["symlink"]
+        )
+
+    with ThreadPoolExecutor(max_workers=min(4, len(plans))) as pool:
+        futures = [pool.submit(create, plan) for plan in plans]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        for plan in plans:
+            _remove_fresh_worktree(ctx, plan.agent)
+        raise errors[0]
+
+
+def _start(ctx: Context, plan: _Plan) -> None:
+    """Hand the environment to the launcher and open the agent's window."""
+    agent = plan.agent
+    launch_env = dict(plan.env)
+    launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
+    launch_env.pop("TMUX", None)
+    launch_env.pop("TMUX_PANE", None)
+    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": ctx.config.worktree["setup"]})
+    state_dir = str(ctx.state.dir)
+    window, pane = ctx.tmux.new_agent_window(
+        ctx.session,
+        agent.name,
+        Path(agent.worktree),
+        launcher_argv("_exec", "--state-dir", state_dir, agent.name),
+        on_death=launcher_argv("_pane-died", "--state-dir", state_dir),
+    )
+    with ctx.state.update() as agents:
+        record = agents.get(agent.name)
+        if record is not None and record.status == Status.STARTING and record.pane is None:
+            record.window, record.pane = window, pane
+            agent.window, agent.pane = window, pane
+            record.updated_at = agent.updated_at
+        elif record is not None:  # the launcher was faster and already moved it on
+            record.window, record.pane = window, pane
+            agent.status, agent.window, agent.pane = record.status, window, pane
+    ctx.state.append_events([Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})])
+
+
+def _remove_fresh_worktree(ctx: Context, agent: Optional[Agent]) -> None:
+    """Undo a worktree this spawn just made; it holds no one's work yet."""
+    if agent is None:
+        return
+    path = Path(agent.worktree)
+    try:
+        if path.exists() or worktrees.branch_exists(ctx.project, agent.branch):
+            worktrees.remove_worktree(ctx.project, path)
+            worktrees.delete_branch(ctx.project, agent.branch)
+    except OrchestraError:
+        pass
+
+
+def _undo(ctx: Context, agent: Agent) -> None:
+    if agent.window:
+        ctx.tmux.kill_window(agent.window)
+    _remove_fresh_worktree(ctx, agent)
+    _forget(ctx, [agent])
+
+
+def _forget(ctx: Context, agents: list[Optional[Agent]]) -> None:
+    with ctx.state.update() as records:
+        for agent in agents:
+            if agent is not None and agent.name in records:
+                del records[agent.name]
+                ctx.state.discard_launch_env(agent.name)
+
+
+def spawn_environment() -> dict[str, str]:
+    """The environment agents start with: the user's shell right now, not the tmux server's."""
+    env = dict(os.environ)
+    env.setdefault("PATH", os.defpath)
+    return env

@@ -1,0 +1,208 @@
+"""tmux: the project's session, the board, one window per agent, and reading every pane at once.
+
+The only module that talks to tmux (through libtmux). Every command is an argument list;
+nothing here goes through a shell except the `pane-died` hook, which tmux can only run as a
+shell command and which is built from paths quoted with `shlex.quote`, never from user text.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from orchestra.errors import TmuxError
+
+SOCKET_ENV = "ORCHESTRA_TMUX_SOCKET"
+ROOT_OPTION = "@orchestra_root"  # marks a session as belonging to one project's main checkout
+PANE_FORMAT = "\t".join(
+    ["#{pane_id}", "#{window_id}", "#{session_name}", "#{window_name}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_pid}"]
+)
+
+
+@dataclass(frozen=True)
+class Pane:
+    id: str
+    window: str
+    session: str
+    window_name: str
+    dead: bool
+    dead_status: Optional[int]
+    pid: Optional[int]
+
+
+class Tmux:
+    """One tmux server: the user's default one, or the `-L` socket named by ORCHESTRA_TMUX_SOCKET."""
+
+    def __init__(self, socket_name: Optional[str] = None):
+        self.socket_name = socket_name if socket_name is not None else (os.environ.get(SOCKET_ENV) or None)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @staticmethod
+    def require() -> None:
+        if shutil.which("tmux") is None:
+            raise TmuxError(
+                "tmux is not installed: install it (for example `apt-get install tmux` or `brew install tmux`) "
+                "and try again."
+            )
+
+    def base_argv(self) -> list[str]:
+        """`tmux` with this server's socket, for commands run outside this module (attach)."""
+        return ["tmux", *(["-L", self.socket_name] if self.socket_name else [])]
+
+    def _server(self):
+        import libtmux
+
+        return libtmux.Server(socket_name=self.socket_name)
+
+    def cmd(self, *args: str, check: bool = True) -> list[str]:
+        """Run one tmux command (or several joined by ';') and return its output lines."""
+        from libtmux import exc
+
+        try:
+            result = self._server().cmd(*args)
+        except exc.TmuxCommandNotFound:
+            self.require()
+            raise
+        if check and result.returncode != 0:
+            message = " ".join(result.stderr).strip() or f"exit code {result.returncode}"
+            raise TmuxError(f"tmux {args[0]} failed: {message}")
+        return result.stdout
+
+    # -- reading -------------------------------------------------------------------------
+
+    def panes(self) -> Optional[dict[str, Pane]]:
+        """Every pane on the server, in one tmux call; None when no server is running."""
+        if shutil.which("tmux") is None:
+            return None
+        result = self._server().cmd("list-panes", "-a", "-F", PANE_FORMAT)
+        if result.returncode != 0:
+            return None  # "no server running" or "error connecting": either way, nothing is alive
+        panes = {}
+        for line in result.stdout:
+            fields = line.split("\t")
+            if len(fields) != 7:
+                continue
+            pane_id, window, session, window_name, dead, status, pid = fields
+            panes[pane_id] = Pane(
+                id=pane_id,
+                window=window,
+                session=session,
+                window_name=window_name,
+                dead=dead == "1",
+                dead_status=int(status) if status.lstrip("-").isdigit() else None,
+                pid=int(pid) if pid.isdigit() else None,
+            )
+        return panes
+
+    def has_session(self, session: str) -> bool:
+        return self._server().cmd("has-session", "-t", f"={session}").returncode == 0
+
+    def session_root(self, session: str) -> Optional[str]:
+        out = self.cmd("show-options", "-v", "-q", "-t", f"={session}:", ROOT_OPTION, check=False)
+        return out[0] if out else None
+
+    def capture(self, pane: str, lines: Optional[int] = None) -> str:
+        """What the pane shows, with `lines` of scrollback above it (None: all of it)."""
+        start = "-" if lines is None else str(-lines)
+        return "\n".join(self.cmd("capture-pane", "-p", "-J", "-S", start, "-t", pane))
+
+    # -- changing ------------------------------------------------------------------------
+
+    def ensure_session(self, session: str, root: Path, board_argv: list[str], env: dict[str, str]) -> bool:
+        """Create the project's session with the board in window 0. False if it already existed."""
+        if self.has_session(session):
+            owner = self.session_root(session)
+            if owner and owner != str(root):
+                raise TmuxError(
+                    f"the tmux session '{session}' belongs to {owner}: set a different `session` name "
+                    "in the [orchestra] table of orchestra.toml."
+                )
+            return False
+        env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        result = self._server().cmd(
+            "new-session", "-d", "-s", session, "-n", "board", "-c", str(root), "-x", "200", "-y", "50",
+            *env_args, "--", *board_argv,
+            ";", "set-option", "-t", f"={session}:", ROOT_OPTION, str(root),
+        )  # fmt: skip
+        if result.returncode != 0:
+            if "duplicate session" in " ".join(result.stderr):
+                return False  # another orchestra process made it a moment ago
+            raise TmuxError(f"tmux could not create the session '{session}': {' '.join(result.stderr)}")
+        return True
+
+    def ensure_board(self, session: str, root: Path, board_argv: list[str], env: dict[str, str]) -> bool:
+        """Put the board back in window 0 if someone closed it. True if it was recreated."""
+        windows = self.cmd("list-windows", "-t", f"={session}", "-F", "#{window_index}\t#{window_name}")
+        if any(line.split("\t")[0] == "0" for line in windows):
+            return False
+        env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        self.cmd("new-window", "-d", "-t", f"={session}:0", "-n", "board", "-c", str(root), *env_args, "--", *board_argv)
+        return True
+
+    def new_agent_window(
+        self, session: str, name: str, cwd: Path, argv: list[str], on_death: list[str]
+    ) -> tuple[str, str]:
+        """Open a window running `argv` in `cwd`; returns its window and pane ids.
+
+        `remain-on-exit` keeps a finished pane (and its exit status) around, and tmux fires
+        `pane-died` only with it on. Both are set in the same tmux invocation as the window is
+        created, so not even an agent that exits at once can die before they apply.
+        """
+        target = f"={session}:={name}"
+        # run-shell expands formats, so a '#' in a path is doubled to stay literal.
+        command = shlex.join(on_death).replace("#", "##") + " '#{pane_id}' '#{pane_dead_status}'"
+        hook = "run-shell -b " + _tmux_quote(command)
+        out = self.cmd(
+            "new-window", "-d", "-t", f"={session}:", "-n", name, "-c", str(cwd),
+            "-P", "-F", "#{window_id}\t#{pane_id}", "--", *argv,
+            ";", "set-option", "-w", "-t", target, "remain-on-exit", "on",
+            ";", "set-option", "-w", "-t", target, "automatic-rename", "off",
+            ";", "set-hook", "-w", "-t", target, "pane-died", hook,
+        )  # fmt: skip
+        window, pane = out[0].split("\t")
+        return window, pane
+
+    def kill_window(self, window: str) -> None:
+        self.cmd("kill-window", "-t", window, check=False)
+
+    def send_text(self, pane: str, text: str, enter: bool = True) -> None:
+        """Type `text` into the pane literally (no key names), then Enter."""
+        self.cmd("send-keys", "-t", pane, "-l", "--", text)
+        if enter:
+            self.cmd("send-keys", "-t", pane, "Enter")
+
+    def select_window(self, window: str) -> None:
+        self.cmd("select-window", "-t", window)
+
+    def attach_argv(self, session: str) -> tuple[list[str], dict[str, str]]:
+        """The command that puts the user's terminal on `session`, and the environment for it.
+
+        Inside a client of this same server, `switch-client`; otherwise `attach-session`, with
+        TMUX removed so that attaching from inside another tmux server works too.
+        """
+        env = dict(os.environ)
+        if env.get("TMUX") and self._inside_this_server(env["TMUX"]):
+            return [*self.base_argv(), "switch-client", "-t", f"={session}"], env
+        env.pop("TMUX", None)
+        return [*self.base_argv(), "attach-session", "-t", f"={session}"], env
+
+    def _inside_this_server(self, tmux_env: str) -> bool:
+        socket_path = tmux_env.split(",")[0]
+        out = self.cmd("display-message", "-p", "#{socket_path}", check=False)
+        return bool(out) and out[0] == socket_path
+
+
+def _tmux_quote(text: str) -> str:
+    """Quote for tmux's own command parser (used inside a hook definition)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def launcher_argv(*args: str) -> list[str]:
+    """`python -m orchestra ...` with this very interpreter, so it works without `orchestra` on PATH."""
+    return [sys.executable, "-m", "orchestra", *args]

@@ -1,0 +1,52 @@
+"""The `command` agent kind: any command-line agent, from an argument template in orchestra.toml.
+
+    [agents.command]
+    command = ["my-agent", "--prompt", "{task}"]
+
+Each element is one argument; `{task}` is replaced by the task (it stays one argument, never
+split or passed through a shell), and `{name}` and `{port}` by the agent's name and port.
+Without `{task}` anywhere, the task is appended as the last argument. Any other
+`[agents.<name>]` table with a `command` defines a kind of that name that works the same way.
+"""
+
+from __future__ import annotations
+
+from orchestra.errors import AgentKindError
+from orchestra.hookspecs import hookimpl
+from orchestra.models import Agent, AgentKind, AgentSettings
+
+__version__ = "0.1.0"
+
+
+def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    if not settings.command:
+        raise AgentKindError(
+            f"the agent kind '{agent.agent}' has no command: set `command = [\"your-agent\", \"{{task}}\"]` "
+            f"in the [agents.{agent.agent}] table of orchestra.toml."
+        )
+    values = {"{task}": agent.task, "{name}": agent.name, "{port}": str(agent.port or "")}
+    argv, placed = [], False
+    for element in settings.command:
+        if element == "{task}":  # the common case: the whole argument is the task, untouched
+            argv.append(agent.task)
+            placed = True
+            continue
+        placed = placed or "{task}" in element
+        for marker, value in values.items():
+            element = element.replace(marker, value)
+        argv.append(element)
+    argv += settings.args
+    if not placed:
+        argv.append(agent.task)
+    return argv
+
+
+@hookimpl
+def register_agents(register):
+    register(
+        AgentKind(
+            name="command",
+            build_argv=build_argv,
+            description="any command-line agent, from the argument template in [agents.command]",
+        )
+    )
