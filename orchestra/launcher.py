@@ -1,8 +1,12 @@
 """What runs inside an agent's tmux pane, and what tmux runs when that pane dies.
 
 `python -m orchestra _exec --state-dir DIR NAME` reads the agent's record, takes the
-environment `spawn` left for it, runs the worktree setup, and `exec`s the agent CLI with its
-argument list: no shell ever sees the task.
+environment `spawn` left for it, runs the worktree setup, and starts the agent CLI with its
+argument list (fork and exec, no shell ever sees the task). It stays as the agent's parent
+only to record the exact exit code: tmux 3.3 sometimes leaves a quickly-exiting pane process
+unreaped, showing the pane dead with no exit status at all. It ignores the terminal's job
+control signals as a shell would, so Ctrl-C reaches the agent alone, and exits with the
+agent's own code.
 
 `python -m orchestra _pane-died --state-dir DIR PANE STATUS` is the `pane-died` hook: it
 records the exit code. Both are dispatched before click is imported, to start fast.
@@ -11,6 +15,7 @@ records the exit code. Both are dispatched before click is imported, to start fa
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,15 +56,46 @@ def exec_agent(argv: list[str]) -> int:
             return _fail(state, name, f"the worktree setup command exited with code {code}", code)
     _set_status(state, name, Status.RUNNING, only_from={Status.STARTING})
     try:
-        os.execvpe(agent.argv[0], agent.argv, env)
+        code = _supervise(agent.argv, env)
     except OSError as error:
         return _fail(state, name, f"cannot start {agent.argv[0]}: {error.strerror}", 127)
-    return 0  # not reached
+    _record_exit(state, name, code)
+    return code
+
+
+def _supervise(argv: list[str], env: dict[str, str]) -> int:
+    """Run the agent in this terminal and return its exit code (128 + N for signal N)."""
+    for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
+        signal.signal(signum, signal.SIG_IGN)
+    defaults = {signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE}
+    process = subprocess.Popen(argv, env=env, preexec_fn=lambda: _restore(defaults))
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda received, _frame: process.send_signal(received))
+    while True:
+        try:
+            code = process.wait()
+            break
+        except InterruptedError:  # pragma: no cover - wait() retries on EINTR itself
+            continue
+    return 128 - code if code < 0 else code
+
+
+def _restore(signums) -> None:
+    for signum in signums:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _record_exit(state: State, name: str, code: int) -> None:
+    """Keep the exit code in the record; the pane-died hook and `ls` turn it into a status."""
+    with state.update() as agents:
+        agent = agents.get(name)
+        if agent is not None and agent.status.live:
+            agent.exit_code = code
 
 
 def _fail(state: State, name: str, message: str, code: int) -> int:
     print(f"orchestra: {message}", file=sys.stderr, flush=True)
-    _set_status(state, name, Status.FAILED, error=message)
+    _set_status(state, name, Status.FAILED, error=message, exit_code=code)
     return code
 
 
@@ -75,18 +111,24 @@ def _set_status(state: State, name: str, status: Status, only_from=None, **chang
 
 
 def pane_died(argv: list[str]) -> int:
-    parsed = _parse(argv, 2)
+    parsed = _parse(argv, 3)
     if parsed is None:
         return 2
-    state, (pane, status_text) = parsed
-    code = int(status_text) if status_text.lstrip("-").isdigit() else None
+    state, (pane, status_text, window_name) = parsed
+    tmux_code = int(status_text) if status_text.lstrip("-").isdigit() else None
     name = None
     with state.update() as agents:
-        for agent in agents.values():
-            if agent.pane == pane and agent.status.live:
+        # By pane id, or by window name for an agent so quick that spawn has not recorded its pane yet.
+        candidates = [a for a in agents.values() if a.pane == pane] or [
+            a for a in agents.values() if a.name == window_name and a.pane is None
+        ]
+        for agent in candidates:
+            if agent.status.live:
+                code = agent.exit_code if agent.exit_code is not None else tmux_code
                 before = agent.status
                 new = Status.EXITED if code == 0 else Status.FAILED
                 agent.set_status(new, exit_code=code)
+                agent.pane = pane
                 name = agent.name
                 break
     if name is None:

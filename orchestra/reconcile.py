@@ -26,8 +26,14 @@ def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> lis
             elif pane is None:
                 agent.set_status(Status.LOST, error="its tmux pane is gone")
             elif pane.dead:
-                code = pane.dead_status
-                agent.set_status(Status.EXITED if code == 0 else Status.FAILED, exit_code=code)
+                # The launcher records the agent's exit code itself; tmux's own status can lag
+                # (or, in tmux 3.3, never come), and without either the process was killed.
+                code = agent.exit_code if agent.exit_code is not None else pane.dead_status
+                if code == 0:
+                    agent.set_status(Status.EXITED, exit_code=0)
+                else:
+                    error = None if code is not None else "its process ended without an exit code"
+                    agent.set_status(Status.FAILED, exit_code=code, error=error)
         if agent.status not in (Status.MERGED, Status.LOST) and not Path(agent.worktree).is_dir():
             agent.set_status(Status.LOST, error="its worktree folder is gone")
         if agent.status != before:

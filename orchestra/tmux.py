@@ -156,7 +156,7 @@ class Tmux:
         """
         target = f"={session}:={name}"
         # run-shell expands formats, so a '#' in a path is doubled to stay literal.
-        command = shlex.join(on_death).replace("#", "##") + " '#{pane_id}' '#{pane_dead_status}'"
+        command = shlex.join(on_death).replace("#", "##") + " '#{pane_id}' '#{pane_dead_status}' '#{window_name}'"
         hook = "run-shell -b " + _tmux_quote(command)
         out = self.cmd(
             "new-window", "-d", "-t", f"={session}:", "-n", name, "-c", str(cwd),

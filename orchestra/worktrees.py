@@ -7,6 +7,8 @@ runs in a loop on the board.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -15,7 +17,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from orchestra.errors import GitError, NotARepository, OrchestraError
 
@@ -173,10 +175,32 @@ def registered_worktrees(project: Project) -> dict[Path, Optional[str]]:
     return found
 
 
+@contextlib.contextmanager
+def _metadata_lock(project: Project) -> Iterator[None]:
+    """Serialize changes to git's worktree records.
+
+    Concurrent `git worktree add` calls race on `.git/worktrees/` ("failed to read
+    .git/worktrees/<name>/commondir"), so records are made one at a time, across processes.
+    """
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(project.state_dir / "worktrees.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
-    """Create `branch` at `base` and check it out at `path`."""
+    """Create `branch` at `base` and check it out at `path`.
+
+    The record is made under a lock with `--no-checkout`, which is quick; the checkout itself,
+    the slow part in a large repository, runs unlocked, so several worktrees fill in parallel.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    _git(project.root, "worktree", "add", "--quiet", "-b", branch, str(path), base)
+    with _metadata_lock(project):
+        _git(project.root, "worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base)
+    _git(path, "reset", "--quiet", "--hard", base)
 
 
 def populate(project: Project, worktree: Path, copy: list[str], symlink: list[str]) -> None:
@@ -209,9 +233,10 @@ def _inside(path: Path, root: Path) -> bool:
 
 def remove_worktree(project: Project, path: Path) -> None:
     """Remove a worktree folder and git's record of it (the caller has saved any work)."""
-    if path.exists():
-        _git(project.root, "worktree", "remove", "--force", "--force", str(path))
-    _run(["worktree", "prune"], project.root, check=False)
+    with _metadata_lock(project):
+        if path.exists():
+            _git(project.root, "worktree", "remove", "--force", "--force", str(path))
+        _run(["worktree", "prune"], project.root, check=False)
 
 
 def delete_branch(project: Project, branch: str) -> None:
@@ -220,7 +245,8 @@ def delete_branch(project: Project, branch: str) -> None:
 
 
 def prune_worktrees(project: Project) -> str:
-    return _run(["worktree", "prune", "--verbose"], project.root).stderr.strip()
+    with _metadata_lock(project):
+        return _run(["worktree", "prune", "--verbose"], project.root).stderr.strip()
 
 
 # -- work that must not be lost ---------------------------------------------------------

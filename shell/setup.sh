@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Set up orchestra in this checkout on a fresh machine: tmux and git when missing, and a
+# virtual environment in .venv with orchestra installed (with its test tools for --test).
+# Safe to run again: it skips what is already in place.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+extras=""
+if [[ "${1:-}" == "--test" ]]; then extras="[test]"; fi
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+    if [[ "$(id -u)" == "0" ]]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else say "need root to run: $*"; return 1
+    fi
+}
+
+install_packages() {
+    if command -v apt-get >/dev/null 2>&1; then
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+    elif command -v dnf >/dev/null 2>&1; then as_root dnf install -y "$@"
+    elif command -v pacman >/dev/null 2>&1; then as_root pacman -S --noconfirm "$@"
+    elif command -v apk >/dev/null 2>&1; then as_root apk add "$@"
+    elif command -v brew >/dev/null 2>&1; then brew install "$@"
+    else
+        say "no known package manager: install $* by hand, then run this again"
+        return 1
+    fi
+}
+
+missing=()
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v git >/dev/null 2>&1 || missing+=(git)
+if (( ${#missing[@]} )); then
+    say "installing ${missing[*]}"
+    install_packages "${missing[@]}"
+fi
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    say "orchestra needs Python 3.10 or newer as '$python' (set PYTHON=/path/to/python3)"
+    exit 1
+fi
+if [[ ! -x "$here/.venv/bin/python" ]]; then
+    if ! "$python" -m venv "$here/.venv" 2>/dev/null; then
+        say "installing Python's venv module"
+        install_packages python3-venv
+        rm -rf "$here/.venv"
+        "$python" -m venv "$here/.venv"
+    fi
+fi
+
+# Reinstall only when the project's metadata changed since the last install.
+stamp="$here/.venv/.orchestra-installed${extras}"
+if [[ ! -f "$stamp" || "$here/pyproject.toml" -nt "$stamp" ]]; then
+    say "installing orchestra${extras} into .venv"
+    "$here/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here${extras}"
+    touch "$stamp"
+fi
