@@ -279,12 +279,7 @@ def save_to_trash(project: Project, name: str, branch: str, worktree: Path) -> O
     tip = _run(["rev-parse", f"refs/heads/{branch}"], project.root).stdout.strip()
     commit = tip
     if worktree.is_dir() and uncommitted_changes(worktree):
-        index = _index_path(worktree)
-        with tempfile.TemporaryDirectory() as tmp:
-            temp_index = os.path.join(tmp, "index")
-            if os.path.exists(index):
-                shutil.copy2(index, temp_index)
-            env = {**os.environ, "GIT_INDEX_FILE": temp_index}
+        with _scratch_index(worktree) as env:
             _git(worktree, "add", "--all", env=env)
             tree = _git(worktree, "write-tree", env=env).strip()
         head = _run(["rev-parse", "HEAD"], worktree).stdout.strip()
@@ -312,6 +307,21 @@ def _identity_env(cwd: Path) -> dict[str, str]:
         env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
         env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
     return env
+
+
+@contextlib.contextmanager
+def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
+    """An environment whose GIT_INDEX_FILE is a copy of the worktree's index.
+
+    Lets orchestra stage untracked files to read or save them without touching the index the
+    agent (or the person) is using.
+    """
+    index = (worktree / _run(["rev-parse", "--git-path", "index"], worktree).stdout.strip()).resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = os.path.join(tmp, "index")
+        if index.exists():
+            shutil.copy2(index, scratch)
+        yield {**os.environ, "GIT_INDEX_FILE": scratch}
 
 
 # -- what an agent changed --------------------------------------------------------------
@@ -349,15 +359,9 @@ def diff(worktree: Path, base: str, stat: bool = False) -> str:
     """The agent's changes against its base, untracked files included, leaving its index alone."""
     if not worktree.is_dir():
         raise OrchestraError(f"the worktree {worktree} is gone, so there is nothing to diff.")
-    index = _index_path(worktree)
-    with tempfile.TemporaryDirectory() as tmp:
-        temp_index = os.path.join(tmp, "index")
-        if os.path.exists(index):
-            shutil.copy2(index, temp_index)
-        env = {**os.environ, "GIT_INDEX_FILE": temp_index}
+    with _scratch_index(worktree) as env:
         _run(["add", "--all", "--intent-to-add"], worktree, env=env)
-        args = ["diff", "--stat" if stat else "--patch", base, "--"]
-        return _run(args, worktree, env=env).stdout
+        return _run(["diff", "--stat" if stat else "--patch", base, "--"], worktree, env=env).stdout
 
 
 # -- making a repository (the demo) -----------------------------------------------------
