@@ -57,7 +57,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "check": Key("str", "", "command that must pass on the merged result before the target branch moves"),
     },
     "plugins": {
-        "disabled": Key("list[str]", [], "names of plugins not to load (see `orchestra plugins list`)"),
+        "disabled": Key("list[str]", [], "names of plugins not to load, for example [\"demo\"]"),
     },
 }
 
@@ -256,8 +256,6 @@ def _read_text(path: Path) -> str:
 
 def template(agent_defaults: dict[str, AgentSettings]) -> str:
     """The commented `orchestra.toml` that `orchestra init` writes: every default spelled out."""
-    import tomli_w
-
     lines = [
         "# orchestra.toml: settings for orchestra in this repository.",
         "# Every key is shown with its default; delete what you do not change.",
@@ -268,22 +266,26 @@ def template(agent_defaults: dict[str, AgentSettings]) -> str:
         lines.append(f"[{section}]")
         for name, key in keys.items():
             lines.append(f"# {key.doc}")
-            lines.append(tomli_w.dumps({name: key.default}).strip())
+            lines.append(f"{name} = {_toml_value(key.default)}")
         lines.append("")
     for kind, settings in sorted(agent_defaults.items()):
         lines.append(f"[agents.{kind}]")
         values = {"command": settings.command, "args": settings.args, "model": settings.model}
+        values["env"] = settings.env
         for name, value in values.items():
             lines.append(f"# {AGENT_KEYS[name].doc}")
-            lines.append(tomli_w.dumps({name: value}).strip())
-        lines.append(f"# {AGENT_KEYS['env'].doc}")
-        lines.append(f"env = {_inline_table(settings.env)}")
+            lines.append(f"{name} = {_toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _inline_table(values: dict[str, str]) -> str:
+def _toml_value(value: Any) -> str:
+    """One value on one line: arrays and tables inline, strings escaped by tomli-w."""
     import tomli_w
 
-    inner = ", ".join(tomli_w.dumps({k: v}).strip() for k, v in values.items())
-    return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{tomli_w.dumps({k: ''}).split(' =')[0]} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    return tomli_w.dumps({"v": value}).strip()[len("v = ") :]

@@ -155,7 +155,10 @@ def _follow(ctx, pane: str, seen: list[str]) -> None:
 @click.argument("name")
 @click.argument("text")
 def send(name, text):
-    """Type TEXT into an agent literally, then press Enter."""
+    """Type TEXT into an agent literally, then press Enter.
+
+    Text that starts with '-' goes after '--':  orchestra send NAME -- "-y"
+    """
     from orchestra.reconcile import find
 
     ctx = open_context()

@@ -1,0 +1,204 @@
+"""The everyday commands through the real command line: ls, up, attach, logs, send, diff, init, doctor, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import agents_json, git, statuses, tmux, wait_for
+
+
+def test_version_and_help(orchestra, repo):
+    assert re.fullmatch(r"orchestra \d+\.\d+\.\d+\n", orchestra("--version").stdout)
+    help_text = orchestra("--help").stdout
+    for command in ("spawn", "up", "ls", "attach", "logs", "send", "diff", "kill", "clean", "init", "doctor", "demo"):
+        assert f"  {command} " in help_text
+
+
+def test_console_script_is_installed(repo):
+    script = Path(sys.executable).parent / "orchestra"
+    assert subprocess.run([str(script), "--version"], capture_output=True, text=True).stdout.startswith("orchestra ")
+
+
+def test_ls_table_and_status_alias(orchestra, repo):
+    assert "no agents yet" in orchestra("ls").stdout
+    orchestra("spawn", "--agent", "demo", "--no-attach", "table task")
+    wait_for(lambda: statuses(orchestra) == {"table-task": "exited"}, what="exit")
+    for command in ("ls", "status"):
+        out = orchestra(command).stdout
+        assert re.search(r"table-task\s+demo\s+exited \d+s\s+orchestra/table-task\s+\d+s\s+\+1 -0", out), out
+
+
+def test_up_creates_session_and_board_and_restores_the_board(orchestra, repo, isolated):
+    out = orchestra("up", "--no-attach").stdout
+    assert "created the tmux session orchestra-project" in out
+    windows = tmux(isolated, "list-windows", "-t", "=orchestra-project", "-F", "#{window_index}:#{window_name}").stdout
+    assert windows.split() == ["0:board"]
+    wait_for(lambda: "orchestra · project" in tmux(isolated, "capture-pane", "-p", "-t", "=orchestra-project:0").stdout, what="the board to draw")
+    tmux(isolated, "new-window", "-d", "-t", "=orchestra-project:5", "sleep 100")
+    tmux(isolated, "kill-window", "-t", "=orchestra-project:0")
+    assert "put the board back" in orchestra("up", "--no-attach").stdout
+    assert "0:board" in tmux(isolated, "list-windows", "-t", "=orchestra-project", "-F", "#{window_index}:#{window_name}").stdout
+
+
+def test_board_shows_agents_as_they_change(orchestra, repo, isolated):
+    orchestra("up", "--no-attach")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "board task")
+    wait_for(
+        lambda: re.search(r"board-task\s+demo\s+exited", tmux(isolated, "capture-pane", "-p", "-t", "=orchestra-project:0").stdout),
+        what="the board to show the exited agent",
+    )
+
+
+def test_session_of_another_project_with_the_same_name_is_refused(orchestra, repo, tmp_path):
+    orchestra("up", "--no-attach")
+    other = tmp_path / "elsewhere" / "project"
+    other.parent.mkdir()
+    subprocess.run(["git", "clone", "-q", str(repo), str(other)], check=True)
+    result = orchestra("up", "--no-attach", cwd=other, check=False)
+    assert result.returncode == 1 and "belongs to" in result.stderr and "session" in result.stderr
+
+
+def test_up_reports_lost_agents(orchestra, repo, isolated, monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "will be lost")
+    tmux(isolated, "kill-server")
+    result = orchestra("up", "--no-attach")
+    assert "lost their tmux window: will-be-lost" in result.stderr
+    assert statuses(orchestra) == {"will-be-lost": "lost"}
+
+
+def test_attach_without_a_terminal_is_refused(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "attach me")
+    result = orchestra("attach", "attach-me", check=False)
+    assert result.returncode == 1 and "needs a terminal" in result.stderr
+
+
+def test_attach_and_up_inside_tmux(orchestra, repo, isolated, tmp_path, monkeypatch):
+    """A real terminal: a client of the test's tmux server runs `orchestra attach` and lands on the agent's window."""
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "first", "second")
+    tmux(isolated, "new-session", "-d", "-s", "user", "-x", "120", "-y", "40", "-c", str(repo))
+    script = tmp_path / "go.sh"
+    script.write_text(f"cd {repo} && {sys.executable} -m orchestra attach second\n")
+    # A second client, attached to 'user' inside a pane of 'user', so switch-client has a client to move.
+    tmux(isolated, "send-keys", "-t", "=user:", f"TMUX= tmux -L {isolated} attach -t =user", "Enter")
+    wait_for(lambda: tmux(isolated, "list-clients", "-F", "#{client_session}").stdout.strip() == "user", what="a client")
+    tmux(isolated, "new-window", "-t", "=user:", f"sh {script}")
+    wait_for(
+        lambda: tmux(isolated, "list-clients", "-F", "#{client_session}:#{window_name}").stdout.strip() == "orchestra-project:second",
+        what="the client to be switched to the agent's window",
+    )
+
+
+def test_logs_shows_the_screen(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "logged task")
+    wait_for(lambda: statuses(orchestra) == {"logged-task": "exited"}, what="exit")
+    out = orchestra("logs", "logged-task").stdout
+    assert "task: logged task" in out and "done: wrote and committed notes/logged-task.md" in out
+    last_two = orchestra("logs", "logged-task", "--lines", "2").stdout
+    assert len(last_two.splitlines()) <= 2
+
+
+def test_logs_follow_prints_new_lines(orchestra, repo, recorder, isolated, tmp_path):
+    (repo / "orchestra.toml").write_text('[agents.cat]\ncommand = ["cat"]\n')
+    orchestra("spawn", "--agent", "cat", "--name", "cat", "--no-attach", "-")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "orchestra", "logs", "cat", "--follow"], cwd=repo, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        orchestra("send", "cat", "first line to follow")
+        line = wait_for(lambda: _read_line_with(follower, "first line to follow"), what="the followed line")
+        assert "first line to follow" in line
+    finally:
+        follower.kill()
+
+
+def _read_line_with(process, text):
+    line = process.stdout.readline()
+    return line if text in line else None
+
+
+def test_send_answers_a_waiting_agent(orchestra, repo, isolated):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "ask before writing")
+    agent = agents_json(orchestra)[0]
+    wait_for(lambda: "[y/n]" in tmux(isolated, "capture-pane", "-p", "-t", agent["pane"]).stdout, what="the question")
+    assert statuses(orchestra) == {"ask-before-writing": "running"}
+    orchestra("send", "ask-before-writing", "yes")
+    wait_for(lambda: statuses(orchestra) == {"ask-before-writing": "exited"}, what="the agent to finish")
+    assert (Path(agent["worktree"]) / "notes" / "ask-before-writing.md").exists()
+
+
+def test_send_is_literal(orchestra, repo, recorder):
+    (repo / "orchestra.toml").write_text('[agents.cat]\ncommand = ["cat"]\n')
+    orchestra("spawn", "--agent", "cat", "--name", "cat", "--no-attach", "-")
+    text = "-l Enter C-c $(echo no) 'quoted' ; end"
+    orchestra("send", "cat", "--", text)
+    wait_for(lambda: orchestra("logs", "cat").stdout.count(text) == 2, what="cat to echo the text back")
+
+
+def test_send_to_an_exited_agent_is_refused(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "short")
+    wait_for(lambda: statuses(orchestra) == {"short": "exited"}, what="exit")
+    result = orchestra("send", "short", "hello", check=False)
+    assert result.returncode == 1 and "is exited" in result.stderr
+
+
+def test_diff_includes_committed_uncommitted_and_untracked(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "diff me")
+    wait_for(lambda: statuses(orchestra) == {"diff-me": "exited"}, what="exit")
+    worktree = Path(agents_json(orchestra)[0]["worktree"])
+    (worktree / "untracked.txt").write_text("fresh\n")
+    out = orchestra("diff", "diff-me").stdout
+    assert "+diff me" in out and "+fresh" in out
+    stat = orchestra("diff", "diff-me", "--stat").stdout
+    assert "notes/diff-me.md" in stat and "untracked.txt" in stat
+    assert git(worktree, "status", "--porcelain") == "?? untracked.txt\n", "the agent's index is untouched"
+
+
+def test_init_writes_every_default_and_refuses_to_overwrite(orchestra, repo):
+    out = orchestra("init").stdout
+    path = repo / "orchestra.toml"
+    assert f"wrote {path}" in out
+    text = path.read_text()
+    for key in ("default_agent", "worktree_root", "copy", "symlink", "setup", "range", "strategy", "disabled", "[agents.claude]"):
+        assert key in text
+    assert '"--permission-mode", "acceptEdits"' in text
+    orchestra("ls")  # the written file validates
+    result = orchestra("init", check=False)
+    assert result.returncode == 1 and "--force" in result.stderr
+    path.write_text("# mine\n")
+    orchestra("init", "--force")
+    assert path.read_text() == text
+
+
+def test_doctor_reports_and_fixes(orchestra, repo):
+    out = orchestra("doctor").stdout
+    assert re.search(r"✓ tmux\s+\d+\.\d+", out) and re.search(r"✓ git\s+\d+\.\d+", out)
+    orchestra("spawn", "--agent", "demo", "--no-attach", "doomed")
+    wait_for(lambda: statuses(orchestra) == {"doomed": "exited"}, what="exit")
+    worktree = Path(agents_json(orchestra)[0]["worktree"])
+    subprocess.run(["rm", "-rf", str(worktree)], check=True)
+    result = orchestra("doctor", check=False)
+    assert result.returncode == 1
+    assert "lost (window or worktree gone): doomed" in result.stdout
+    assert "1 worktree(s) that are gone" in result.stdout
+    checks = json.loads(orchestra("doctor", "--fix", "--json", check=False).stdout)
+    assert any(c["name"] == "worktrees" and c["fixed"] for c in checks)
+    assert str(worktree) not in git(repo, "worktree", "list")
+
+
+def test_demo_without_a_terminal(orchestra, tmp_path, isolated):
+    result = orchestra("demo", "--no-attach", cwd=tmp_path)
+    made = Path(re.search(r"made a throwaway repository at (\S+)", result.stdout).group(1))
+    assert made.parent == tmp_path
+    demo_agents = json.loads(orchestra("ls", "--json", cwd=made).stdout)
+    assert len(demo_agents) == 3 and {a["status"] for a in demo_agents} == {"exited"}
+    assert "remove it:" in result.stdout and f"rm -rf {made}" in result.stdout
+    assert f"kill-session -t {made.name}" in result.stdout
