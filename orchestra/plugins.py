@@ -56,11 +56,16 @@ class Plugins:
         self.call("pre_spawn", veto=SpawnVetoed, **kwargs)
 
 
-def load(disabled: list[str] = (), custom_commands: Optional[dict[str, list[str]]] = None) -> Plugins:
+def load(
+    disabled: list[str] = (),
+    custom_commands: Optional[dict[str, list[str]]] = None,
+    extra: Optional[dict[str, object]] = None,
+) -> Plugins:
     """Load every plugin in the entry-point group except the disabled ones, and collect agent kinds.
 
     `custom_commands` maps kinds defined only in orchestra.toml (`[agents.<name>] command = [...]`)
-    to their argument templates; they become `command`-style kinds.
+    to their argument templates; they become `command`-style kinds. `extra` registers plugin
+    objects directly, by name (for programs that embed orchestra, and tests).
     """
     from importlib.metadata import entry_points
 
@@ -74,6 +79,9 @@ def load(disabled: list[str] = (), custom_commands: Optional[dict[str, list[str]
             manager.register(entry_point.load(), name=entry_point.name)
         except Exception as error:  # noqa: BLE001
             plugins.problems.append(f"plugin '{entry_point.name}' could not be loaded: {error}")
+    for name, plugin in (extra or {}).items():
+        if name not in disabled:
+            manager.register(plugin, name=name)
 
     def register(kind: AgentKind, plugin: str) -> None:
         if kind.name in plugins.kinds:
@@ -85,6 +93,7 @@ def load(disabled: list[str] = (), custom_commands: Optional[dict[str, list[str]
         kind.plugin = plugin
         plugins.kinds[kind.name] = kind
 
+    # Oldest registered first, so a bundled or earlier plugin keeps a kind another one claims too.
     for impl in manager.hook.register_agents.get_hookimpls():
         try:
             impl.function(register=lambda kind, _p=impl.plugin_name: register(kind, _p))

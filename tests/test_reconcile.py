@@ -1,0 +1,105 @@
+"""Every read reconciles state with tmux and the disk: drift shows as `lost`, never as running."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestra.context import Context
+from orchestra.models import Agent, Status
+from orchestra.reconcile import observe, reconcile
+from orchestra.spawning import TaskSpec, spawn, spawn_environment
+from orchestra.tmux import Pane
+from support import statuses, tmux, wait_for
+
+
+@pytest.fixture
+def slow(monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+
+
+def test_killed_tmux_server_makes_running_agents_lost(orchestra, repo, isolated, slow):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "one", "two")
+    wait_for(lambda: set(statuses(orchestra).values()) == {"running"}, what="running")
+    tmux(isolated, "kill-server")
+    assert statuses(orchestra) == {"one": "lost", "two": "lost"}
+    events = [json.loads(l) for l in (repo / ".git/orchestra/events.ndjson").read_text().splitlines()]
+    assert [e["agent"] for e in events if e.get("status") == "lost"] == ["one", "two"]
+
+
+def test_closed_window_makes_that_agent_lost(orchestra, repo, isolated, slow):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "one", "two")
+    tmux(isolated, "kill-window", "-t", "=orchestra-project:=one")
+    assert statuses(orchestra) == {"one": "lost", "two": wait_for(lambda: statuses(orchestra)["two"])}
+    assert statuses(orchestra)["two"] in ("starting", "running")
+
+
+def test_deleted_worktree_makes_the_agent_lost(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "gone")
+    wait_for(lambda: statuses(orchestra) == {"gone": "exited"}, what="exit")
+    shutil.rmtree(repo.parent / "project.worktrees" / "gone")
+    assert statuses(orchestra) == {"gone": "lost"}
+
+
+def test_agent_killed_by_a_signal_is_failed(orchestra, repo, isolated, slow):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "victim")
+    wait_for(lambda: statuses(orchestra) == {"victim": "running"}, what="running")
+    import json as _json
+    import os
+    import signal
+
+    pane = _json.loads(orchestra("ls", "--json").stdout)[0]["pane"]
+    launcher = int(tmux(isolated, "display-message", "-p", "-t", pane, "#{pane_pid}").stdout)
+    children = Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()
+    os.kill(int(children[0]), signal.SIGTERM)
+    wait_for(lambda: statuses(orchestra) == {"victim": "failed"}, what="failed")
+    agent = _json.loads(orchestra("ls", "--json").stdout)[0]
+    assert agent["exit_code"] == 128 + signal.SIGTERM
+
+
+def test_reconcile_rules_without_tmux(tmp_path):
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+
+    def agent(name, status, pane=None, exit_code=None):
+        a = Agent(name=name, task="t", agent="demo", branch="b", base="x", worktree=str(worktree), pane=pane, exit_code=exit_code)
+        a.status = status
+        return a
+
+    agents = {
+        "alive": agent("alive", Status.RUNNING, "%1"),
+        "dead0": agent("dead0", Status.RUNNING, "%2"),
+        "dead3": agent("dead3", Status.RUNNING, "%3"),
+        "recorded": agent("recorded", Status.RUNNING, "%4", exit_code=0),
+        "gone": agent("gone", Status.WAITING, "%9"),
+        "exited": agent("exited", Status.EXITED, "%5"),
+    }
+    panes = {
+        "%1": Pane("%1", "@1", "s", "alive", False, None, 1),
+        "%2": Pane("%2", "@2", "s", "dead0", True, 0, 2),
+        "%3": Pane("%3", "@3", "s", "dead3", True, 3, 3),
+        "%4": Pane("%4", "@4", "s", "recorded", True, None, 4),
+    }
+    events = reconcile(agents, panes)
+    assert {n: a.status for n, a in agents.items()} == {
+        "alive": Status.RUNNING,
+        "dead0": Status.EXITED,
+        "dead3": Status.FAILED,
+        "recorded": Status.EXITED,
+        "gone": Status.LOST,
+        "exited": Status.EXITED,
+    }
+    assert agents["dead3"].exit_code == 3
+    assert sorted(e.agent for e in events) == ["dead0", "dead3", "gone", "recorded"]
+    assert reconcile(agents, None)[0].agent == "alive", "no tmux server: every live agent is lost"
+
+
+def test_observe_in_process(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    result = spawn(ctx, [TaskSpec(task="direct call", agent="demo")], spawn_environment())
+    assert [a.name for a in result.agents] == ["direct-call"] and not result.failures
+    wait_for(lambda: [a.status for a in observe(Context.open())] == [Status.EXITED], what="exit")
