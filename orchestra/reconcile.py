@@ -7,10 +7,11 @@ through `observe`, which shows such agents as `lost`, never as running, and reco
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from orchestra.models import Agent, Event, Status
+from orchestra.models import Agent, Event, Status, parse_time
 from orchestra.tmux import Pane
 
 
@@ -19,6 +20,8 @@ def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> lis
     events = []
     for agent in agents.values():
         before = agent.status
+        if agent.status == Status.STARTING and agent.pane is None and not _stale(agent):
+            continue  # a spawn is still creating its window; it records the pane in a moment
         if agent.status.live:
             pane = (panes or {}).get(agent.pane or "")
             if panes is None:
@@ -39,6 +42,14 @@ def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> lis
         if agent.status != before:
             events.append(Event("status", agent=agent.name, status=agent.status.value, data={"from": before.value}))
     return events
+
+
+STARTING_GRACE = 120.0  # seconds a spawn may take between recording an agent and opening its window
+
+
+def _stale(agent: Agent) -> bool:
+    age = datetime.now(timezone.utc) - parse_time(agent.updated_at)
+    return age.total_seconds() > STARTING_GRACE
 
 
 def observe(ctx) -> list[Agent]:

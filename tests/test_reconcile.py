@@ -103,3 +103,13 @@ def test_observe_in_process(repo, monkeypatch):
     result = spawn(ctx, [TaskSpec(task="direct call", agent="demo")], spawn_environment())
     assert [a.name for a in result.agents] == ["direct-call"] and not result.failures
     wait_for(lambda: [a.status for a in observe(Context.open())] == [Status.EXITED], what="exit")
+
+
+def test_an_agent_still_being_spawned_is_not_lost(tmp_path):
+    fresh = Agent(name="fresh", task="t", agent="demo", branch="b", base="x", worktree=str(tmp_path))
+    stale = Agent(name="stale", task="t", agent="demo", branch="b", base="x", worktree=str(tmp_path))
+    stale.updated_at = "2020-01-01T00:00:00.000+00:00"
+    agents = {"fresh": fresh, "stale": stale}
+    reconcile(agents, {})
+    assert fresh.status == Status.STARTING, "its window is about to be recorded by the spawn that made it"
+    assert stale.status == Status.LOST, "a spawn that died half-way leaves a lost agent, not a starting one forever"

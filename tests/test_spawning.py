@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support import agents_json, branches, git, statuses, tmux, wait_for, worktree_paths
+from support import agents_json, branches, git, statuses, tmux, wait_for, wait_statuses, worktree_paths
 
 
 def test_three_demo_agents_get_branch_worktree_and_window(orchestra, repo, isolated):
@@ -24,7 +24,7 @@ def test_three_demo_agents_get_branch_worktree_and_window(orchestra, repo, isola
     assert sorted(branches(repo)) == ["main", "orchestra/build-auth-api", "orchestra/optimize-queries", "orchestra/write-tests"]
     windows = tmux(isolated, "list-windows", "-t", "orchestra-project", "-F", "#{window_index} #{window_name}").stdout.split("\n")
     assert windows[:4] == ["0 board", "1 build-auth-api", "2 write-tests", "3 optimize-queries"]
-    wait_for(lambda: set(statuses(orchestra).values()) == {"exited"}, what="all three demo agents to exit")
+    wait_statuses(orchestra, {a["name"]: "exited" for a in created})
     for agent in created:
         note = Path(agent["worktree"]) / "notes" / f"{agent['name']}.md"
         assert note.read_text() == agent["task"] + "\n"
