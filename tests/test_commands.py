@@ -202,3 +202,21 @@ def test_demo_without_a_terminal(orchestra, tmp_path, isolated):
     assert len(demo_agents) == 3 and {a["status"] for a in demo_agents} == {"exited"}
     assert "remove it:" in result.stdout and f"rm -rf {made}" in result.stdout
     assert f"kill-session -t {made.name}" in result.stdout
+
+
+@pytest.mark.parametrize("inside_other_tmux", [False, True], ids=["plain-terminal", "inside-another-tmux"])
+def test_up_attaches_the_terminal(orchestra, repo, isolated, tmp_path, inside_other_tmux):
+    """`orchestra up` outside this tmux server (in a plain terminal, or in someone else's tmux)
+    makes the terminal a client of the session."""
+    outer = f"{isolated}-outer"
+    script = tmp_path / "up.sh"
+    unset = "" if inside_other_tmux else "unset TMUX; "
+    script.write_text(f"{unset}cd {repo} && exec {sys.executable} -m orchestra up\n")
+    try:
+        subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-x", "100", "-y", "30", f"sh {script}"], check=True)
+        wait_for(
+            lambda: tmux(isolated, "list-clients", "-F", "#{client_session}:#{window_name}").stdout.strip() == "orchestra-project:board",
+            what="a client attached to the board",
+        )
+    finally:
+        subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)

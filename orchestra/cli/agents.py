@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -34,7 +35,8 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
-    result = spawn_agents(ctx, specs, spawn_environment(), progress=_progress(as_json))
+    with _progress(as_json, len(specs)) as progress:
+        result = spawn_agents(ctx, specs, spawn_environment(), progress=progress)
     warn(result.warnings)
     if as_json:
         print_json([a.to_dict() for a in result.agents])
@@ -54,17 +56,23 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
         go_to(ctx, result.agents[0].window if len(result.agents) == 1 else None)
 
 
-def _progress(quiet: bool):
+@contextlib.contextmanager
+def _progress(quiet: bool, count: int):
+    """A live line on stderr while agents are being made; nothing when piped or with --json."""
     if quiet or not sys.stderr.isatty():
-        return None
+        yield None
+        return
     from orchestra import render
 
-    console = render.console(stderr=True)
+    steps: dict[str, str] = {}
+    with render.console(stderr=True).status(f"spawning {count} agent(s)...") as status:
 
-    def show(name: str, step: str) -> None:
-        console.print(f"[dim]  {name}: {step}[/]")
+        def show(name: str, step: str) -> None:
+            steps[name] = step
+            started = sum(1 for s in steps.values() if s == "started")
+            status.update(f"spawning: {started}/{count} started · {name}: {step}")
 
-    return show
+        yield show
 
 
 def _read_task_file(path: Path, default_agent: Optional[str], default_base: Optional[str]):
