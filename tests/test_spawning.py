@@ -168,3 +168,16 @@ def test_two_spawns_at_once_both_recorded(orchestra, repo):
     assert names == {"parallel-task-0", "other-task-0", "parallel-task-1", "other-task-1"}
     assert len(worktree_paths(repo)) == 5
     json.loads((repo / ".git" / "orchestra" / "state.json").read_text())  # still valid JSON
+
+
+def test_the_environment_never_reaches_state_or_the_event_log(orchestra, recorder, repo):
+    secret = "sk-test-5ecret-value-1234"
+    env = {**os.environ, "ORCHESTRA_TEST_SPAWN_ONLY": secret}
+    orchestra("spawn", "--agent", "recorder", "--name", "secretive", "--no-attach", "task", env=env)
+    wait_for(lambda: (recorder / "secretive.done").exists(), what="the recorder to run")
+    assert f"ORCHESTRA_TEST_SPAWN_ONLY={secret}" in (recorder / "secretive.env").read_text()
+    state_dir = repo / ".git" / "orchestra"
+    for path in state_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+    assert list((state_dir / "launch").iterdir()) == [], "the launcher deleted its environment file"
