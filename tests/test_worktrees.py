@@ -1,0 +1,82 @@
+"""The git layer called directly: names, worktrees, changes, and saving work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestra import worktrees
+from orchestra.errors import OrchestraError
+from support import git
+
+
+@pytest.mark.parametrize(
+    "task, slug",
+    [
+        ("Build the auth API!", "build-the-auth-api"),
+        ("réécrire le module", "reecrire-le-module"),
+        ("認証", "agent"),
+        ("a" * 80, "a" * 32),
+        ("fix bug #123 in parser; then refactor everything around it", "fix-bug-123-in-parser-then"),
+    ],
+)
+def test_slugify(task, slug):
+    assert worktrees.slugify(task) == slug
+
+
+def test_check_name_accepts_branch_safe_names():
+    for name in ("auth", "auth-2", "v1.2_fix"):
+        worktrees.check_name(name)
+    for name in ("", "-x", "a/b", "a..b", "x.lock", "x.", "a b", "a" * 64):
+        with pytest.raises(OrchestraError):
+            worktrees.check_name(name)
+
+
+def test_discover_from_the_checkout_a_subfolder_and_a_worktree(repo):
+    (repo / "sub").mkdir()
+    assert worktrees.discover(repo / "sub").root == repo
+    git(repo, "worktree", "add", "-q", "-b", "side", str(repo.parent / "side"))
+    project = worktrees.discover(repo.parent / "side")
+    assert project.root == repo and project.state_dir == repo / ".git" / "orchestra"
+
+
+def test_add_worktree_populate_and_changes(repo):
+    project = worktrees.discover(repo)
+    (repo / ".env").write_text("A=1\n")
+    (repo / "cache").mkdir()
+    base = worktrees.resolve_commit(project, "HEAD")
+    path = repo.parent / "wt" / "one"
+    worktrees.add_worktree(project, path, "orchestra/one", base)
+    worktrees.populate(project, path, [".env", "missing.txt"], ["cache"])
+    assert (path / "README.md").exists() and (path / ".env").read_text() == "A=1\n"
+    assert (path / "cache").is_symlink() and not (path / "missing.txt").exists()
+    (path / "README.md").write_text("# project\nmore\n")
+    changes = worktrees.changes(path, base)
+    assert (changes.files, changes.added, changes.removed) == (1, 1, 0)
+    assert changes.untracked == 2  # .env and the cache symlink, neither ignored here
+    with pytest.raises(OrchestraError, match="outside the repository"):
+        worktrees.populate(project, path, ["../../etc/passwd"], [])
+
+
+def test_save_to_trash_keeps_commits_and_files_and_leaves_the_index(repo):
+    project = worktrees.discover(repo)
+    base = worktrees.resolve_commit(project, "HEAD")
+    path = repo.parent / "wt" / "two"
+    worktrees.add_worktree(project, path, "orchestra/two", base)
+    (path / "committed.txt").write_text("c\n")
+    git(path, "add", "committed.txt")
+    git(path, "commit", "-qm", "commit on the branch")
+    (path / "staged.txt").write_text("s\n")
+    git(path, "add", "staged.txt")
+    (path / "loose.txt").write_text("l\n")
+    ref = worktrees.save_to_trash(project, "two", "orchestra/two", path)
+    assert ref == "refs/orchestra/trash/two"
+    assert git(repo, "ls-tree", "--name-only", ref).split() == ["README.md", "committed.txt", "loose.txt", "staged.txt"]
+    assert git(repo, "log", "--format=%s", ref).splitlines()[1] == "commit on the branch"
+    assert git(path, "status", "--porcelain").splitlines() == ["A  staged.txt", "?? loose.txt"]
+
+
+def test_resolve_commit_refuses_option_like_refs(repo):
+    with pytest.raises(OrchestraError, match="not a git revision"):
+        worktrees.resolve_commit(worktrees.discover(repo), "--output=/tmp/x")
