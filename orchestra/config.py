@@ -225,13 +225,17 @@ def _unknown(path: Path, text: str, name: str, section: str, known: list[str]) -
     where = f"[{section}]" if section else "the top level"
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f"; known keys are {', '.join(known)}."
+    if section == "plugins" and not close:
+        hint += f" A plugin's own settings go in a [plugins.{name}] table."
     raise ConfigError(f"{_place(path, text, name)}: unknown key '{name}' in {where}{hint}")
 
 
 def _wrong_type(path: Path, text: str, name: str, section: str, expected: str, value: Any) -> None:
     full = f"{section}.{name}" if section else name
-    got = type(value).__name__
-    raise ConfigError(f"{_place(path, text, name)}: '{full}' must be {expected}, not {got} {value!r}.")
+    got = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a table"}.get(
+        type(value), type(value).__name__
+    )
+    raise ConfigError(f"{_place(path, text, name)}: '{full}' must be {expected}, not {got} ({_toml_value(value)}).")
 
 
 def _place(path: Path, text: str, name: str) -> str:

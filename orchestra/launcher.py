@@ -8,8 +8,8 @@ unreaped, showing the pane dead with no exit status at all. It ignores the termi
 control signals as a shell would, so Ctrl-C reaches the agent alone, and exits with the
 agent's own code.
 
-`python -m orchestra _pane-died --state-dir DIR PANE STATUS` is the `pane-died` hook: it
-records the exit code. Both are dispatched before click is imported, to start fast.
+`python -m orchestra _pane-died --state-dir DIR PANE STATUS WINDOW` is the `pane-died`
+hook: it turns the exit code into `exited` or `failed` and runs the plugins' `on_exit`. Both are dispatched before click is imported, to start fast.
 """
 
 from __future__ import annotations
@@ -85,17 +85,19 @@ def _restore(signums) -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def _record_exit(state: State, name: str, code: int) -> None:
+def _record_exit(state: State, name: str, code: int, error: Optional[str] = None) -> None:
     """Keep the exit code in the record; the pane-died hook and `ls` turn it into a status."""
     with state.update() as agents:
         agent = agents.get(name)
         if agent is not None and agent.status.live:
             agent.exit_code = code
+            agent.error = error or agent.error
 
 
 def _fail(state: State, name: str, message: str, code: int) -> int:
+    """Say why on the agent's screen and keep the reason; the status follows when the pane dies."""
     print(f"orchestra: {message}", file=sys.stderr, flush=True)
-    _set_status(state, name, Status.FAILED, error=message, exit_code=code)
+    _record_exit(state, name, code, error=message)
     return code
 
 
@@ -116,37 +118,40 @@ def pane_died(argv: list[str]) -> int:
         return 2
     state, (pane, status_text, window_name) = parsed
     tmux_code = int(status_text) if status_text.lstrip("-").isdigit() else None
-    name = None
+    name, event = None, None
     with state.update() as agents:
         # By pane id, or by window name for an agent so quick that spawn has not recorded its pane yet.
         candidates = [a for a in agents.values() if a.pane == pane] or [
             a for a in agents.values() if a.name == window_name and a.pane is None
         ]
         for agent in candidates:
-            if agent.status.live:
+            name, agent.pane = agent.name, pane
+            if agent.status.live:  # else `orchestra ls` saw the dead pane first
                 code = agent.exit_code if agent.exit_code is not None else tmux_code
                 before = agent.status
-                new = Status.EXITED if code == 0 else Status.FAILED
-                agent.set_status(new, exit_code=code)
-                agent.pane = pane
-                name = agent.name
-                break
+                agent.set_status(Status.EXITED if code == 0 else Status.FAILED, exit_code=code)
+                event = Event("status", agent=name, status=agent.status.value, data={"from": before.value, "exit_code": code})
+            break
     if name is None:
         return 0
-    state.append_events([Event("status", agent=name, status=new.value, data={"from": before.value, "exit_code": code})])
-    _run_exit_hooks(state, name)
+    if event is not None:
+        state.append_events([event])
+    _run_exit_hooks(state, name, event)
     return 0
 
 
-def _run_exit_hooks(state: State, name: str) -> None:
-    """Tell plugins; their problems go to the event log, since no one watches this process."""
+def _run_exit_hooks(state: State, name: str, event: Optional[Event]) -> None:
+    """`on_exit` once per pane death, and `notifier` if this handler made the status change
+    (if `orchestra ls` made it, it told the notifiers). Plugins' problems go to the event log,
+    since no one watches this process."""
     try:
         from orchestra.context import Context
 
         agent = state.read()[name]
         ctx = Context.open(Path(agent.worktree) if Path(agent.worktree).is_dir() else state.dir.parent.parent)
         ctx.plugins.call("on_exit", agent=agent)
-        ctx.plugins.call("notifier", event=Event("status", agent=name, status=agent.status.value))
+        if event is not None:
+            ctx.plugins.call("notifier", event=event)
         problems = ctx.plugins.problems
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail loudly inside tmux
         problems = [f"on_exit hooks could not run: {error}"]

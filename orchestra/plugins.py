@@ -56,6 +56,11 @@ class Plugins:
         self.call("pre_spawn", veto=SpawnVetoed, **kwargs)
 
 
+def _bundled(entry_point) -> bool:
+    dist = getattr(entry_point, "dist", None)
+    return dist is not None and dist.name.replace("_", "-").lower() == "claude-orchestra"
+
+
 def load(
     disabled: list[str] = (),
     custom_commands: Optional[dict[str, list[str]]] = None,
@@ -72,7 +77,9 @@ def load(
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager=manager)
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+    # Bundled plugins first, then the others by name: the first to register an agent kind keeps it.
+    found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (not _bundled(ep), ep.name))
+    for entry_point in found:
         if entry_point.name in disabled or manager.has_plugin(entry_point.name):
             continue
         try:

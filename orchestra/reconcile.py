@@ -16,18 +16,24 @@ from orchestra.tmux import Pane
 
 
 def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> list[Event]:
-    """Bring records in line with what tmux and the disk show; returns the status changes."""
+    """Bring records in line with what tmux and the disk show; returns the status changes.
+
+    Reality wins both ways: a live agent whose pane is gone is `lost`, and a `lost` agent
+    whose pane is in fact there (it came back, or was read in a race) is live again.
+    """
     events = []
     for agent in agents.values():
         before = agent.status
         if agent.status == Status.STARTING and agent.pane is None and not _stale(agent):
             continue  # a spawn is still creating its window; it records the pane in a moment
+        pane = _pane_of(agent, panes)
+        if agent.status == Status.LOST and pane is not None and Path(agent.worktree).is_dir():
+            agent.set_status(Status.RUNNING, error=None)
         if agent.status.live:
-            pane = (panes or {}).get(agent.pane or "")
             if panes is None:
-                agent.set_status(Status.LOST, error="the tmux server is not running")
+                agent.set_status(Status.LOST, error="its tmux server was not running")
             elif pane is None:
-                agent.set_status(Status.LOST, error="its tmux pane is gone")
+                agent.set_status(Status.LOST, error="its tmux window was closed")
             elif pane.dead:
                 # The launcher records the agent's exit code itself; tmux's own status can lag
                 # (or, in tmux 3.3, never come), and without either the process was killed.
@@ -36,12 +42,21 @@ def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> lis
                     agent.set_status(Status.EXITED, exit_code=0)
                 else:
                     error = None if code is not None else "its process ended without an exit code"
-                    agent.set_status(Status.FAILED, exit_code=code, error=error)
+                    agent.set_status(Status.FAILED, exit_code=code, error=error or agent.error)
         if agent.status not in (Status.MERGED, Status.LOST) and not Path(agent.worktree).is_dir():
             agent.set_status(Status.LOST, error="its worktree folder is gone")
         if agent.status != before:
             events.append(Event("status", agent=agent.name, status=agent.status.value, data={"from": before.value}))
     return events
+
+
+def _pane_of(agent: Agent, panes: Optional[dict[str, Pane]]) -> Optional[Pane]:
+    """The agent's pane, if tmux still has it. Pane ids restart with a new tmux server, so the
+    id must also sit in the agent's session and window to count."""
+    pane = (panes or {}).get(agent.pane or "")
+    if pane is None or (agent.session and pane.session != agent.session):
+        return None
+    return pane if pane.window_name == agent.name or pane.window == agent.window else None
 
 
 STARTING_GRACE = 120.0  # seconds a spawn may take between recording an agent and opening its window
@@ -53,22 +68,22 @@ def _stale(agent: Agent) -> bool:
 
 
 def observe(ctx) -> list[Agent]:
-    """Every agent of the project, reconciled; drift is written back under the state lock."""
-    panes = ctx.tmux.panes()
+    """Every agent of the project, reconciled; drift is written back under the state lock.
+
+    The records are read before tmux is asked, and asked again under the lock before anything
+    is written: a spawn records a pane only after tmux has it, so neither read can see a
+    recorded pane that tmux does not know yet.
+    """
     snapshot = ctx.state.read()
+    panes = ctx.tmux.panes()
     if reconcile({k: Agent.from_dict(v.to_dict()) for k, v in snapshot.items()}, panes):
         with ctx.state.update() as agents:
-            events = reconcile(agents, panes)
+            events = reconcile(agents, ctx.tmux.panes())
             snapshot = agents
         ctx.state.append_events(events)
-        _notify(ctx, events)
-    return sorted(snapshot.values(), key=lambda a: a.created_at)
-
-
-def _notify(ctx, events: list[Event]) -> None:
-    if events and ctx._plugins is not None:
-        for event in events:
+        for event in events:  # plugins load only when something happened
             ctx.plugins.call("notifier", event=event)
+    return sorted(snapshot.values(), key=lambda a: a.created_at)
 
 
 def find(ctx, name: str) -> Agent:

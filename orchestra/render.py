@@ -117,5 +117,12 @@ def board(agents: list[Agent], changes: dict[str, Optional[dict]], project: str,
     return Group(*parts)
 
 
+def live(**options):
+    """A rich Live display on stdout, redrawn only when told to."""
+    from rich.live import Live
+
+    return Live(console=console(), auto_refresh=False, **options)
+
+
 def is_terminal() -> bool:
     return sys.stdout.isatty()

@@ -112,6 +112,11 @@ class Tmux:
         start = "-" if lines is None else str(-lines)
         return "\n".join(self.cmd("capture-pane", "-p", "-J", "-S", start, "-t", pane))
 
+    def pane_dead(self, pane: str) -> bool:
+        """True once the pane's process has ended (or the pane is gone)."""
+        out = self.cmd("display-message", "-p", "-t", pane, "#{pane_dead}", check=False)
+        return not out or out[0] == "1"
+
     # -- changing ------------------------------------------------------------------------
 
     def ensure_session(self, session: str, root: Path, board_argv: list[str], env: dict[str, str]) -> bool:

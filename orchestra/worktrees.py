@@ -47,7 +47,7 @@ def _run(args: list[str], cwd: Path | str, check: bool = True, env: Optional[dic
             ["git", *args], cwd=cwd, capture_output=True, text=True, errors="surrogateescape", env=env
         )
     except FileNotFoundError:
-        raise OrchestraError("git is not installed: install git (2.20 or newer) and try again.") from None
+        raise OrchestraError("git is not installed: install git (2.25 or newer) and try again.") from None
     if check and result.returncode != 0:
         raise GitError(f"git {args[0]} failed in {cwd}: {result.stderr.strip() or result.stdout.strip()}")
     return result

@@ -220,3 +220,17 @@ def test_up_attaches_the_terminal(orchestra, repo, isolated, tmp_path, inside_ot
         )
     finally:
         subprocess.run(["tmux", "-L", outer, "kill-server"], capture_output=True)
+
+
+def test_logs_lines_counts_output_lines_not_blank_screen_rows(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "short output")
+    wait_for(lambda: statuses(orchestra) == {"short-output": "exited"}, what="exit")
+    assert orchestra("logs", "short-output", "--lines", "1").stdout == "done: wrote and committed notes/short-output.md\n"
+
+
+def test_logs_follow_ends_when_the_agent_exits(orchestra, repo, monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "0.3")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "follow me")
+    result = orchestra("logs", "follow-me", "--follow", timeout=30)
+    assert result.stdout.rstrip().endswith("done: wrote and committed notes/follow-me.md")
+    assert "Pane is dead" not in result.stdout

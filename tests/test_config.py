@@ -73,7 +73,7 @@ def test_agent_command_may_be_a_single_string(tmp_path):
         ("[ports]\nrange = [1, 2, 3]\n", ["line 2", "'ports.range' must be two port numbers"]),
         ("[ports]\nrange = [70000, 70001]\n", ["'ports.range' must be two port numbers"]),
         ('[agents.x]\nenv = { A = 1 }\n', ["'agents.x.env' must be a table of strings"]),
-        ("[merge]\ncheck = true\n", ["'merge.check' must be a string, not bool"]),
+        ("[merge]\ncheck = true\n", ["'merge.check' must be a string, not a boolean (true)"]),
         ("orchestra = 1\n", ["'orchestra' must be a table"]),
         ('[orchestra]\nbase = "unterminated\n', ["is not valid TOML", "line 2"]),
     ],

@@ -104,3 +104,10 @@ def test_a_failing_registration_is_reported_and_the_rest_load():
     loaded = plugins_module.load(extra={"broken": BrokenRegistration()})
     assert {"claude", "demo"} <= set(loaded.kinds)
     assert loaded.problems == ["plugin 'broken' failed in register_agents: cannot register"]
+
+
+def test_command_template_never_substitutes_inside_the_task():
+    kind = plugins_module.load().kinds["command"]
+    agent = Agent(name="n1", task="use {port} and {name}", agent="command", branch="b", base="x", worktree="/w", port=4100)
+    argv = kind.build_argv(agent, AgentSettings(command=["bot", "--prompt={task}", "--port={port}"]))
+    assert argv == ["bot", "--prompt=use {port} and {name}", "--port=4100"]

@@ -113,3 +113,20 @@ def test_an_agent_still_being_spawned_is_not_lost(tmp_path):
     reconcile(agents, {})
     assert fresh.status == Status.STARTING, "its window is about to be recorded by the spawn that made it"
     assert stale.status == Status.LOST, "a spawn that died half-way leaves a lost agent, not a starting one forever"
+
+
+def test_lost_agent_whose_pane_is_there_is_live_again_and_reused_ids_do_not_count(tmp_path):
+    def agent(name, pane):
+        a = Agent(name=name, task="t", agent="demo", branch="b", base="x", worktree=str(tmp_path), session="s", pane=pane, window="@1")
+        a.status = Status.LOST
+        return a
+
+    back, reused = agent("back", "%1"), agent("reused", "%2")
+    reused.window = "@2"
+    panes = {
+        "%1": Pane("%1", "@1", "s", "back", False, None, 1),
+        "%2": Pane("%2", "@9", "s", "somebody-else", False, None, 2),  # a new server gave the id to another window
+    }
+    reconcile({"back": back, "reused": reused}, panes)
+    assert back.status == Status.RUNNING and back.error is None
+    assert reused.status == Status.LOST

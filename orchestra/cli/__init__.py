@@ -14,18 +14,40 @@ from orchestra.errors import OrchestraError
 
 
 class AliasedGroup(click.Group):
-    """Commands listed in the order they were added, with `status` as another name for `ls`."""
+    """Commands listed in the order they were added, with `status` as another name for `ls`,
+    and plugins' commands (`register_commands`) loaded only when a name is not built in."""
 
     aliases = {"status": "ls"}
+    plugins_loaded = False
 
     def get_command(self, ctx, cmd_name):
-        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+        name = self.aliases.get(cmd_name, cmd_name)
+        if name not in self.commands and not name.startswith("_"):
+            self.load_plugin_commands()
+        return super().get_command(ctx, name)
+
+    def load_plugin_commands(self) -> None:
+        if self.plugins_loaded:
+            return
+        self.plugins_loaded = True
+        from orchestra import plugins
+        from orchestra.cli.output import warn
+
+        try:
+            from orchestra.context import Context
+
+            loaded = Context.open().plugins
+        except OrchestraError:  # outside a repository: no project config to disable plugins with
+            loaded = plugins.load()
+        loaded.call("register_commands", cli=self)
+        warn(loaded.problems)
 
     def resolve_command(self, ctx, args):
         name, command, rest = super().resolve_command(ctx, args)
         return command.name if command else name, command, rest
 
     def list_commands(self, ctx):
+        self.load_plugin_commands()
         return list(self.commands)
 
 

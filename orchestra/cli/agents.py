@@ -65,7 +65,7 @@ def _progress(quiet: bool, count: int):
     from orchestra import render
 
     steps: dict[str, str] = {}
-    with render.console(stderr=True).status(f"spawning {count} agent(s)...") as status:
+    with render.console(stderr=True).status(f"spawning {count} agent{'s' if count != 1 else ''}...") as status:
 
         def show(name: str, step: str) -> None:
             steps[name] = step
@@ -134,21 +134,29 @@ def logs(name, lines, follow):
     agent = find(ctx, name)
     if not agent.pane or agent.status.value == "lost":
         raise OrchestraError(f"agent '{name}' has no screen to show (it is {agent.status.value}).")
-    text = ctx.tmux.capture(agent.pane, lines).rstrip("\n")
-    shown = text.split("\n")[-lines:]
+    shown = _screen(ctx.tmux.capture(agent.pane, lines + 50))[-lines:]
     click.echo("\n".join(shown))
     if follow:
-        _follow(ctx, agent.pane, ctx.tmux.capture(agent.pane, None).rstrip("\n").split("\n"))
+        _follow(ctx, agent.pane, _screen(ctx.tmux.capture(agent.pane, None)))
+
+
+def _screen(text: str) -> list[str]:
+    """The pane's lines without the blank rows below the output and tmux's 'Pane is dead' line."""
+    lines = text.split("\n")
+    while lines and (not lines[-1].strip() or lines[-1].startswith("Pane is dead (")):
+        lines.pop()
+    return lines
 
 
 def _follow(ctx, pane: str, seen: list[str]) -> None:
-    """Print lines as they are added to the pane's history, until the pane goes away."""
+    """Print lines as they are added to the pane's history, until the agent's process ends."""
     from orchestra.errors import TmuxError
 
     while True:
         time.sleep(0.5)
         try:
-            current = ctx.tmux.capture(pane, None).rstrip("\n").split("\n")
+            finished = ctx.tmux.pane_dead(pane)
+            current = _screen(ctx.tmux.capture(pane, None))
         except TmuxError:
             return
         common = 0
@@ -157,6 +165,8 @@ def _follow(ctx, pane: str, seen: list[str]) -> None:
         for line in current[common:]:
             click.echo(line)
         seen = current
+        if finished:
+            return
 
 
 @click.command()

@@ -23,7 +23,8 @@ def up(no_attach):
         click.echo("put the board back in window 0")
     if result.lost:
         names = ", ".join(a.name for a in result.lost)
-        warn([f"{len(result.lost)} agent(s) lost their tmux window: {names} (their worktrees and branches are intact)"])
+        count = "1 agent" if len(result.lost) == 1 else f"{len(result.lost)} agents"
+        warn([f"{count} lost their tmux window: {names} (their worktrees and branches are intact)"])
     if no_attach or not interactive():
         click.echo(f"session {result.session} is up; attach with: orchestra up")
         return
@@ -56,14 +57,12 @@ def ls(as_json, watch):
 
 def _watch(ctx) -> None:
     """Redraw when anything changes; keep going through errors (this is the board in window 0)."""
-    from rich.live import Live
-
     from orchestra import render
     from orchestra.errors import OrchestraError
     from orchestra.reconcile import changes_of, observe
 
     last = None
-    with Live(console=render.console(), auto_refresh=False, screen=False, transient=False) as live:
+    with render.live(screen=False, transient=False) as live:
         while True:
             error = None
             try:

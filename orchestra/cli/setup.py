@@ -93,13 +93,11 @@ def demo(no_attach):
 
 def _show_until_finished(ctx, observe, limit: float = 60.0) -> None:
     """The board, here, until every demo agent has finished."""
-    from rich.live import Live
-
     from orchestra import render
     from orchestra.reconcile import changes_of
 
     deadline = time.monotonic() + limit
-    with Live(console=render.console(), auto_refresh=False) as live:
+    with render.live() as live:
         while True:
             agents = observe(ctx)
             live.update(render.board(agents, changes_of(agents), ctx.project.name), refresh=True)
@@ -108,13 +106,26 @@ def _show_until_finished(ctx, observe, limit: float = 60.0) -> None:
             time.sleep(0.5)
 
 
+def _command_name() -> str:
+    """How the user can call this orchestra again: `orchestra` if that is on PATH, else its path."""
+    import shutil
+    from pathlib import Path
+
+    me = Path(sys.argv[0]).resolve()
+    on_path = shutil.which("orchestra")
+    if on_path and Path(on_path).resolve() == me:
+        return "orchestra"
+    return str(me) if me.name == "orchestra" else f"{sys.executable} -m orchestra"
+
+
 def _print_after(ctx, path) -> None:
     socket = os.environ.get("ORCHESTRA_TMUX_SOCKET")
     env = f"ORCHESTRA_TMUX_SOCKET={socket} " if socket else ""
+    env += _command_name()
     click.echo("")
-    click.echo(f"  watch:     cd {path} && {env}orchestra up")
-    click.echo(f"  an agent:  cd {path} && {env}orchestra attach NAME   (names: orchestra ls)")
-    click.echo(f"  its work:  cd {path} && {env}orchestra diff NAME")
+    click.echo(f"  watch:     cd {path} && {env} up")
+    click.echo(f"  an agent:  cd {path} && {env} attach NAME   (names: {env} ls)")
+    click.echo(f"  its work:  cd {path} && {env} diff NAME")
     tmux = " ".join(ctx.tmux.base_argv())
     click.echo(f"  remove it: {tmux} kill-session -t {ctx.session}; rm -rf {path} {path}.worktrees")
 

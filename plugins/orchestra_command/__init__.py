@@ -11,11 +11,15 @@ Without `{task}` anywhere, the task is appended as the last argument. Any other
 
 from __future__ import annotations
 
+import re
+
 from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 
 __version__ = "0.1.0"
+
+MARKER = re.compile(r"\{(task|name|port)\}")
 
 
 def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
@@ -24,17 +28,12 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
             f"the agent kind '{agent.agent}' has no command: set `command = [\"your-agent\", \"{{task}}\"]` "
             f"in the [agents.{agent.agent}] table of orchestra.toml."
         )
-    values = {"{task}": agent.task, "{name}": agent.name, "{port}": str(agent.port or "")}
+    values = {"task": agent.task, "name": agent.name, "port": str(agent.port or "")}
     argv, placed = [], False
     for element in settings.command:
-        if element == "{task}":  # the common case: the whole argument is the task, untouched
-            argv.append(agent.task)
-            placed = True
-            continue
         placed = placed or "{task}" in element
-        for marker, value in values.items():
-            element = element.replace(marker, value)
-        argv.append(element)
+        # One pass, so braces inside the task itself are never substituted in turn.
+        argv.append(MARKER.sub(lambda match: values[match.group(1)], element))
     argv += settings.args
     if not placed:
         argv.append(agent.task)
