@@ -35,7 +35,11 @@ def register_agents(register: Callable[["AgentKind"], None]) -> None:
 
 @hookspec
 def register_commands(cli: "click.Group") -> None:
-    """Add commands to the `orchestra` command line. Called once, when the CLI starts."""
+    """Add commands to the `orchestra` command line with `cli.add_command(...)`.
+
+    Called once per invocation, only when the command typed is not built in or the commands
+    are listed (`--help`), so built-in commands start without loading plugins.
+    """
 
 
 @hookspec
@@ -51,8 +55,8 @@ def pre_spawn(agent: "Agent", config: "Config", env: dict[str, str]) -> None:
 
 @hookspec
 def on_exit(agent: "Agent") -> None:
-    """Called after an agent's process ended (its pane died); `agent.status` is `exited` or
-    `failed` and `agent.exit_code` is set. Runs in the background, outside any command.
+    """Called once after an agent's process ended (its pane died); `agent.status` is `exited`
+    or `failed` and `agent.exit_code` is set. Runs in the background, outside any command.
     Return values are ignored; all implementations run.
     """
 
