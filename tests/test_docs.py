@@ -1,0 +1,34 @@
+"""The docs name what the code has: every configuration key, every command with its real help."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestra import config
+from orchestra.cli import cli
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def test_every_configuration_key_is_documented():
+    text = (DOCS / "configuration.md").read_text()
+    keys = {k for table in config.SCHEMA.values() for k in table} | set(config.AGENT_KEYS)
+    missing = sorted(k for k in keys if f"`{k}`" not in text)
+    assert missing == []
+    for section in config.SCHEMA:
+        assert f"[{section}]" in text
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_is_documented_with_its_current_help(name):
+    text = (DOCS / "commands.md").read_text()
+    assert f"Usage: orchestra {name} " in text, f"docs/commands.md lacks the help of `orchestra {name}`"
+    help_text = CliRunner().invoke(cli, [name, "--help"], prog_name="orchestra", terminal_width=100).output
+    first_line = help_text.splitlines()[0]
+    assert first_line in text
+    for option in re.findall(r"^\s+(-[-\w, ]+?)\s{2,}", help_text, re.MULTILINE):
+        assert option.strip() in text, f"`orchestra {name}` option {option.strip()} is not in docs/commands.md"
