@@ -25,6 +25,9 @@ from orchestra.models import Event, Status
 from orchestra.state import State
 
 
+PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
+
+
 def _parse(argv: list[str], count: int) -> Optional[tuple[State, list[str]]]:
     if len(argv) != count + 2 or argv[0] != "--state-dir":
         return None
@@ -44,6 +47,9 @@ def exec_agent(argv: list[str]) -> int:
     launch = state.take_launch_env(name)
     env = launch["env"] if launch else {**os.environ, "ORCHESTRA_AGENT": name, "ORCHESTRA_PORT": str(agent.port or "")}
     setup = launch.get("setup", "") if launch else ""
+    for key in PANE_OWN:  # these describe the tmux pane, not the shell that ran `spawn`
+        if key in os.environ:
+            env[key] = os.environ[key]
     try:
         os.chdir(agent.worktree)
     except OSError as error:

@@ -69,14 +69,17 @@ def test_task_reaches_the_agent_byte_for_byte(orchestra, recorder, tmp_path, lab
 
 
 def test_agent_gets_spawn_environment_port_and_name(orchestra, recorder, repo):
-    env = {**os.environ, "ORCHESTRA_TEST_SPAWN_ONLY": "from-the-spawning-shell"}
+    env = {**os.environ, "ORCHESTRA_TEST_SPAWN_ONLY": "from-the-spawning-shell", "TERM": "xterm-from-outside"}
     orchestra("spawn", "--agent", "recorder", "--name", "envy", "--no-attach", "task", env=env)
     wait_for(lambda: (recorder / "envy.done").exists(), what="the recorder to run")
     seen = dict(line.split("=", 1) for line in (recorder / "envy.env").read_text().splitlines())
     assert seen["ORCHESTRA_AGENT"] == "envy"
     assert seen["ORCHESTRA_PORT"] == "4100"
     assert seen["ORCHESTRA_TEST_SPAWN_ONLY"] == "from-the-spawning-shell"
-    assert Path(seen["cwd"]) == Path(agents_json(orchestra)[0]["worktree"])
+    agent = agents_json(orchestra)[0]
+    assert Path(seen["cwd"]) == Path(agent["worktree"])
+    assert seen["TMUX_PANE"] == agent["pane"], "the terminal variables are the pane's own"
+    assert seen["TERM"] != "xterm-from-outside"
 
 
 def test_ports_are_distinct_and_from_the_configured_range(orchestra, repo):

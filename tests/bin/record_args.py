@@ -8,7 +8,7 @@ import sys
 
 out = sys.argv[1]
 name = os.environ.get("ORCHESTRA_AGENT", "agent")
-env_probe = {k: os.environ.get(k, "") for k in ("ORCHESTRA_AGENT", "ORCHESTRA_PORT", "ORCHESTRA_TEST_SPAWN_ONLY")}
+env_probe = {k: os.environ.get(k, "") for k in ("ORCHESTRA_AGENT", "ORCHESTRA_PORT", "ORCHESTRA_TEST_SPAWN_ONLY", "TERM", "TMUX_PANE")}
 for n, arg in enumerate(sys.argv[2:]):
     with open(os.path.join(out, f"{name}.{n}"), "wb") as handle:
         handle.write(os.fsencode(arg))
