@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,8 +38,8 @@ class Sandbox:
     server the sandbox named and removes the folder.
     """
 
-    def __init__(self, label: str, demo_delay: Optional[str] = None):
-        self.dir = Path(tempfile.mkdtemp(prefix=f"orchestra-bench-{label}-")).resolve()
+    def __init__(self, label: str, demo_delay: Optional[str] = None, parent: Optional[str] = None):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"orchestra-bench-{label}-", dir=parent)).resolve()
         self.label = label
         self.sockets: list[str] = []
         home = self.dir / "home"
@@ -98,22 +99,41 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def run(self, argv: Sequence[str], cwd: Path | str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-        result = subprocess.run(list(argv), cwd=cwd, env=self.env, capture_output=True, text=True, **kwargs)
+    def run(
+        self, argv: Sequence[str], cwd: Path | str, check: bool = True, env: Optional[dict] = None
+    ) -> subprocess.CompletedProcess:
+        result = subprocess.run(list(argv), cwd=cwd, env=env or self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(map(str, argv))} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
     def timed(self, argv: Sequence[str], cwd: Path | str, env: Optional[dict] = None) -> float:
         """Wall time in seconds of one subprocess, start to exit; raises if it fails."""
+        return self.timed_cpu(argv, cwd, env)[0]
+
+    def timed_cpu(self, argv: Sequence[str], cwd: Path | str, env: Optional[dict] = None) -> tuple[float, float]:
+        """Wall time and CPU time (user + system, of the process and the children it waited for).
+
+        CPU time is far less disturbed by other load on the machine than wall time, but it leaves
+        out work done elsewhere: by the tmux server, and by processes tmux starts (agents, board).
+        """
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(list(argv), cwd=cwd, env=env or self.env, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(map(str, argv))[:200]} failed ({result.returncode}): {result.stderr.strip()[:2000]}"
             )
-        return elapsed
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return elapsed, cpu
+
+
+def memory_dir() -> Optional[str]:
+    """/dev/shm when it is a writable tmpfs: file creation there costs no disk or journal time."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 # -- repositories -----------------------------------------------------------------------
@@ -127,7 +147,7 @@ WORDS = (
 
 
 def make_repository(path: Path, files: int, total_bytes: int, env: dict, seed: int = 1) -> None:
-    """A git repository at `path` with `files` text files of about `total_bytes` in all, one commit.
+    """A git repository at `path` with `files` text files of about `total_bytes` in all, one commit, packed.
 
     Files look like source code (lines of words), in folders of 100, with sizes spread between
     a quarter and seven quarters of the average so that a few are large and many are small.
@@ -151,7 +171,8 @@ def make_repository(path: Path, files: int, total_bytes: int, env: dict, seed: i
             size += len(line)
         (folder / f"mod{number % 100:03d}.py").write_text("".join(chunks), encoding="utf-8")
     (path / "README.md").write_text("# bench\n\nA generated repository for orchestra's benchmarks.\n", encoding="utf-8")
-    for args in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "generated"]):
+    # Packed, as a cloned repository is: checkouts read one pack, not thousands of loose objects.
+    for args in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "-m", "generated"], ["gc", "--quiet"]):
         subprocess.run([GIT, *args], cwd=path, env=env, check=True, capture_output=True)
 
 
@@ -214,3 +235,51 @@ def require_tools() -> None:
     missing = [name for name, path in (("tmux", TMUX), ("git", GIT), ("orchestra", ORCHESTRA)) if not path]
     if missing:
         sys.exit(f"benchmark: {', '.join(missing)} not found; run from the project with its .venv installed.")
+
+
+# -- counting the commands a program runs -----------------------------------------------
+
+
+def counting_path(folder: Path, tools: Sequence[str], env: dict) -> tuple[str, Path]:
+    """A PATH whose first folder holds wrapper scripts for `tools`: each logs its arguments, then
+    runs the real program. Returns the PATH and the log file (one line per call: tool, arguments)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "calls.log"
+    log.touch()
+    for tool in tools:
+        real = shutil.which(tool, path=env["PATH"])
+        wrapper = folder / tool
+        wrapper.write_text(
+            f'#!/bin/sh\nprintf "%s %s\\n" {tool} "$*" >> "{log}"\nexec "{real}" "$@"\n', encoding="utf-8"
+        )
+        wrapper.chmod(0o755)
+    return f"{folder}{os.pathsep}{env['PATH']}", log
+
+
+def count_calls(log: Path) -> dict[str, dict[str, int]]:
+    """{tool: {subcommand: calls}} from a wrapper log; the subcommand is the first word that is not an option."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        tool, _, rest = line.partition(" ")
+        words = rest.split()
+        sub, skip = "?", False
+        for word in words:
+            if skip:
+                skip = False
+                continue
+            if word in ("-L", "-S", "-C", "-c", "-f"):  # options that take a value (tmux and git)
+                skip = True
+                continue
+            if not word.startswith("-"):
+                sub = word
+                break
+        counts.setdefault(tool, {}).setdefault(sub, 0)
+        counts[tool][sub] += 1
+    return counts
+
+
+def describe_calls(counts: dict[str, dict[str, int]], tool: str) -> str:
+    found = counts.get(tool, {})
+    total = sum(found.values())
+    detail = ", ".join(f"{sub} x{n}" for sub, n in sorted(found.items(), key=lambda kv: -kv[1]))
+    return f"{total} {tool} call{'s' if total != 1 else ''}" + (f" ({detail})" if detail else "")
