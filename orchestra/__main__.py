@@ -1,14 +1,21 @@
-"""`python -m orchestra`. The launcher and the tmux hook handler are dispatched before click loads:
-they run for every agent and every pane death, so they start with as little as possible."""
+"""`python -m orchestra`. The launcher and the hook handlers are dispatched before click loads:
+they run for every agent, every agent hook event and every pane death, so they start with as
+little as possible."""
 
 import sys
 
-INTERNAL = {"_exec": "exec_agent", "_pane-died": "pane_died"}
+INTERNAL = {
+    "_exec": ("orchestra.launcher", "exec_agent"),
+    "_pane-died": ("orchestra.launcher", "pane_died"),
+    "_hook": ("orchestra.hook_handler", "main"),
+    "_notify": ("orchestra.hook_handler", "notify"),
+}
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:
-    from orchestra import launcher
+    import importlib
 
-    sys.exit(getattr(launcher, INTERNAL[sys.argv[1]])(sys.argv[2:]))
+    module, function = INTERNAL[sys.argv[1]]
+    sys.exit(getattr(importlib.import_module(module), function)(sys.argv[2:]))
 
 from orchestra.cli import main  # noqa: E402
 

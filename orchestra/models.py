@@ -57,8 +57,12 @@ class Agent:
     session_id: Optional[str] = None  # the agent CLI's own conversation id, where it has one
     port: Optional[int] = None
     exit_code: Optional[int] = None
-    last_message: Optional[str] = None
+    last_message: Optional[str] = None  # the agent's final message of its last turn
     error: Optional[str] = None
+    waiting_for: Optional[str] = None  # while `waiting`: what the person is asked
+    transcript: Optional[str] = None  # the agent CLI's transcript file, where it reports one
+    last_hook: Optional[str] = None  # the last hook event the agent CLI reported (None: it has reported none)
+    screen_patterns: dict[str, list[str]] = field(default_factory=dict)  # "waiting"/"busy" regexes, for agents without hooks
     argv: list[str] = field(default_factory=list)  # what the launcher execs
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
@@ -104,6 +108,9 @@ class AgentSettings:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     model: str = ""
+    # Filled in by orchestra, not read from orchestra.toml: the argument list of orchestra's hook
+    # handler for this agent. An agent CLI with hooks of its own runs it with the event JSON on stdin.
+    hook_command: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -111,8 +118,13 @@ class AgentKind:
     """An agent CLI that orchestra can start, handed over by a plugin's `register_agents`.
 
     `build_argv(agent, settings)` returns the full argument list; the task must be passed as
-    one element, never through a shell. `waiting_patterns` and `busy_patterns` are regular
-    expressions matched against the screen where the agent has no hooks of its own.
+    one element, never through a shell. `build_resume_argv(agent, settings)`, where the CLI can
+    continue a conversation, returns the argument list that continues `agent.session_id`;
+    without it `orchestra resume` starts the agent again with its task. `session_ids` asks
+    orchestra to choose a conversation id (a UUID, in `agent.session_id`) at spawn.
+    `waiting_patterns` and `busy_patterns` are regular expressions matched against the bottom of
+    the screen, only while the agent has reported no hook event (no hooks, or not yet: a start-up
+    dialog).
     """
 
     name: str
@@ -123,4 +135,6 @@ class AgentKind:
     default_env: dict[str, str] = field(default_factory=dict)
     waiting_patterns: list[str] = field(default_factory=list)
     busy_patterns: list[str] = field(default_factory=list)
+    build_resume_argv: Optional[Callable[[Agent, AgentSettings], list[str]]] = None
+    session_ids: bool = False
     plugin: str = ""  # filled in by the plugin manager

@@ -6,6 +6,7 @@ through `observe`, which shows such agents as `lost`, never as running, and reco
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,11 +16,15 @@ from orchestra.models import Agent, Event, Status, parse_time
 from orchestra.tmux import Pane
 
 
-def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> list[Event]:
+def reconcile(
+    agents: dict[str, Agent], panes: Optional[dict[str, Pane]], screens: Optional[dict[str, str]] = None
+) -> list[Event]:
     """Bring records in line with what tmux and the disk show; returns the status changes.
 
     Reality wins both ways: a live agent whose pane is gone is `lost`, and a `lost` agent
     whose pane is in fact there (it came back, or was read in a race) is live again.
+    `screens` (pane id to what it shows) moves agents that report no hook events between
+    `running` and `waiting` by their kind's screen patterns.
     """
     events = []
     for agent in agents.values():
@@ -43,11 +48,39 @@ def reconcile(agents: dict[str, Agent], panes: Optional[dict[str, Pane]]) -> lis
                 else:
                     error = None if code is not None else "its process ended without an exit code"
                     agent.set_status(Status.FAILED, exit_code=code, error=error or agent.error)
+        if agent.pane in (screens or {}) and agent.last_hook is None and agent.status in SCREEN_STATUSES:
+            _read_screen(agent, screens[agent.pane])
         if agent.status not in (Status.MERGED, Status.LOST) and not Path(agent.worktree).is_dir():
             agent.set_status(Status.LOST, error="its worktree folder is gone")
         if agent.status != before:
             events.append(Event("status", agent=agent.name, status=agent.status.value, data={"from": before.value}))
     return events
+
+
+SCREEN_STATUSES = (Status.RUNNING, Status.WAITING)
+SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
+
+
+def needs_screen(agent: Agent, pane: Optional[Pane]) -> bool:
+    """Whether the screen says more than the records: an agent with patterns, no hook events yet, alive."""
+    return bool(
+        agent.screen_patterns and agent.last_hook is None and agent.status in SCREEN_STATUSES and pane and not pane.dead
+    )
+
+
+def _read_screen(agent: Agent, screen: str) -> None:
+    """The fallback where an agent has no hooks: its kind's patterns against the screen's bottom."""
+    lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_LINES:]
+    bottom = "\n".join(lines)
+    for pattern in agent.screen_patterns.get("waiting", []):
+        found = re.search(pattern, bottom, re.MULTILINE)
+        if found:
+            line = bottom[bottom.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]
+            if agent.status != Status.WAITING:
+                agent.set_status(Status.WAITING, waiting_for=" ".join(line.split())[:200])
+            return
+    if agent.status == Status.WAITING:
+        agent.set_status(Status.RUNNING, waiting_for=None)
 
 
 def _pane_of(agent: Agent, panes: Optional[dict[str, Pane]]) -> Optional[Pane]:
@@ -76,9 +109,11 @@ def observe(ctx) -> list[Agent]:
     """
     snapshot = ctx.state.read()
     panes = ctx.tmux.panes()
-    if reconcile({k: Agent.from_dict(v.to_dict()) for k, v in snapshot.items()}, panes):
+    watched = [a.pane for a in snapshot.values() if needs_screen(a, _pane_of(a, panes))]
+    screens = ctx.tmux.capture_many(watched) if watched else {}
+    if reconcile({k: Agent.from_dict(v.to_dict()) for k, v in snapshot.items()}, panes, screens):
         with ctx.state.update() as agents:
-            events = reconcile(agents, ctx.tmux.panes())
+            events = reconcile(agents, ctx.tmux.panes(), screens)
             snapshot = agents
         ctx.state.append_events(events)
         for event in events:  # plugins load only when something happened

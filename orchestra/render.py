@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from orchestra.models import Agent, Status, parse_time
+
+if TYPE_CHECKING:
+    from orchestra.sessions import Session
 
 STATUS_STYLE = {
     Status.STARTING: "cyan",
@@ -90,6 +94,32 @@ def agents_table(agents: list[Agent], changes: dict[str, Optional[dict]], title:
     return table
 
 
+def sessions_table(sessions: list[Session]) -> Table:
+    """Claude Code sessions, newest activity first: which agent owns each, where, and what it was asked."""
+    table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("SESSION", "AGENT", "BRANCH", "DIRECTORY", "TURNS", "STARTED", "ACTIVE", "FIRST PROMPT"):
+        justify = "right" if column == "TURNS" else "left"
+        width = 80 if column == "FIRST PROMPT" else None
+        table.add_column(column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=width)
+    now = dt.datetime.now(dt.timezone.utc)
+    home = str(Path.home())
+    for session in sessions:
+        directory = session.directory
+        if directory == home or directory.startswith(home.rstrip("/") + "/"):
+            directory = "~" + directory[len(home.rstrip("/")) :]
+        table.add_row(
+            session.id,
+            session.agent or Text("-", style="dim"),
+            session.branch or Text("-", style="dim"),
+            directory,
+            str(session.turns),
+            age(session.started, now) if session.started else "-",
+            age(session.last_activity, now) if session.last_activity else "-",
+            session.first_prompt or Text("-", style="dim"),
+        )
+    return table
+
+
 def summary(agents: list[Agent]) -> Text:
     """'2 waiting · 1 running · 3 exited', most urgent first."""
     counts = {s: sum(1 for a in agents if a.status == s) for s in STATUS_ORDER}
@@ -126,3 +156,62 @@ def live(**options):
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def event_line(event: dict) -> Text:
+    """One event of the log as a line: time, agent, what happened."""
+    when = str(event.get("time", ""))[11:23]
+    kind = str(event.get("type", "?"))
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    text = Text(f"{when}  ", style="dim")
+    text.append(f"{event.get('agent') or '-':<20} ", style="bold")
+    if kind == "status":
+        status = event.get("status") or "?"
+        style = STATUS_STYLE.get(Status(status), "") if status in Status._value2member_map_ else ""
+        text.append(f"{data.get('from', '?')} → ")
+        text.append(status, style=style)
+        cause = data.get("hook") or data.get("by")
+        if data.get("exit_code") is not None:
+            cause = f"exit code {data['exit_code']}"
+        if cause:
+            text.append(f" ({cause})", style="dim")
+    elif kind == "hook":
+        text.append(f"hook {data.get('hook', '?')}", style="cyan")
+        detail = data.get("notification_type") or data.get("tool_name") or data.get("source") or ""
+        if detail:
+            text.append(f" {detail}", style="dim")
+    else:
+        text.append(kind)
+        detail = data.get("message") or data.get("task") or ""
+        if detail:
+            text.append(" " + " ".join(str(detail).split())[:100], style="dim")
+    return text
+
+
+def agent_report(item) -> "Group":
+    """One agent's result for `orchestra report`: header, final message, commits."""
+    from rich.console import Group
+
+    status = Status(item.status)
+    header = Text(item.name, style="bold")
+    header.append(f"  {item.agent}  ")
+    header.append(item.status, style=STATUS_STYLE[status])
+    header.append(f"  {item.branch}", style="dim")
+    size = Text(f"  {item.files_changed} file{'s' if item.files_changed != 1 else ''} changed, ")
+    size.append(f"+{item.lines_added}", style="green")
+    size.append(" ")
+    size.append(f"-{item.lines_removed}", style="red")
+    if item.untracked_files:
+        size.append(f", {item.untracked_files} untracked", style="yellow")
+    if item.uncommitted:
+        size.append(" (not all committed)", style="yellow")
+    parts = [header, Text("  task: " + " ".join(item.task.split())[:200], style="dim"), size]
+    message = item.error if status == Status.FAILED and item.error else item.last_message
+    if message:
+        parts.append(Text("  " + message.strip().replace("\n", "\n  ")))
+    for commit in item.commits[:20]:
+        parts.append(Text(f"  {commit['id'][:10]} {commit['subject']}", style="dim"))
+    if len(item.commits) > 20:
+        parts.append(Text(f"  ... and {len(item.commits) - 20} more commits", style="dim"))
+    parts.append(Text())
+    return Group(*parts)

@@ -92,7 +92,7 @@ def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
     kind = ctx.plugins.kind(spec.agent or ctx.config.orchestra["default_agent"])
     settings = ctx.config.agent_settings(
         kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
-    )
+    )  # the hook command is added once the agent has its name
     base = worktrees.resolve_commit(ctx.project, spec.base or ctx.config.orchestra["base"])
     return _Plan(spec=spec, kind=kind, settings=settings, base=base)
 
@@ -124,6 +124,8 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> None:
                 worktree=str(root / name),
                 session=ctx.session,
                 port=port,
+                session_id=new_session_id(agents) if plan.kind.session_ids else None,
+                screen_patterns=screen_patterns(plan.kind),
             )
             agents[name] = plan.agent
 
@@ -156,20 +158,37 @@ def _free_port(port_range: list[int], used: set) -> Optional[int]:
     return None  # more agents than ports: they run without ORCHESTRA_PORT rather than share one
 
 
+def new_session_id(agents: dict[str, Agent]) -> str:
+    """A conversation id no recorded agent and no transcript on this machine uses yet."""
+    import uuid
+
+    from orchestra.sessions import transcript_exists
+
+    taken = {a.session_id for a in agents.values()}
+    while True:
+        candidate = str(uuid.uuid4())
+        if candidate not in taken and not transcript_exists(candidate):
+            return candidate
+
+
+def screen_patterns(kind: AgentKind) -> dict[str, list[str]]:
+    patterns = {"waiting": list(kind.waiting_patterns), "busy": list(kind.busy_patterns)}
+    return {key: value for key, value in patterns.items() if value}
+
+
+def hook_command(ctx: Context, agent: Agent) -> list[str]:
+    """How the agent CLI reaches orchestra's hook handler: this interpreter, by absolute path."""
+    return launcher_argv("_hook", "--state-dir", str(ctx.state.dir), agent.name)
+
+
 def _prepare(ctx: Context, plan: _Plan, env: dict[str, str]) -> None:
     """Build the argument list, let plugins adjust or veto, and check the CLI is installed."""
     agent = plan.agent
+    plan.settings.hook_command = hook_command(ctx, agent)
     agent.argv = plan.kind.build_argv(agent, plan.settings)
     plan.env = {**env, **plan.settings.env}
     ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
-    if not agent.argv:
-        raise AgentKindError(f"the agent kind '{agent.agent}' produced an empty command line.")
-    program = agent.argv[0]
-    if shutil.which(program, path=plan.env.get("PATH", os.defpath)) is None:
-        raise AgentKindError(
-            f"the agent CLI '{program}' for the kind '{agent.agent}' is not installed or not on PATH: "
-            f"install it, or set `command` in the [agents.{agent.agent}] table of orchestra.toml."
-        )
+    check_installed(agent, plan.env)
     with ctx.state.update() as agents:
         agents[agent.name] = agent
 
@@ -195,13 +214,22 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
 
 
 def _start(ctx: Context, plan: _Plan) -> None:
-    """Hand the environment to the launcher and open the agent's window."""
+    open_window(ctx, plan.agent, plan.env, ctx.config.worktree["setup"])
     agent = plan.agent
-    launch_env = dict(plan.env)
+    ctx.state.append_events([Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})])
+
+
+def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "") -> None:
+    """Hand the environment to the launcher and open the agent's window; records its pane.
+
+    The agent must be recorded as `starting` with no pane: until the pane is recorded,
+    reconciling leaves it alone.
+    """
+    launch_env = dict(env)
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
     launch_env.pop("TMUX_PANE", None)
-    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": ctx.config.worktree["setup"]})
+    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup})
     state_dir = str(ctx.state.dir)
     window, pane = ctx.tmux.new_agent_window(
         ctx.session,
@@ -219,7 +247,26 @@ def _start(ctx: Context, plan: _Plan) -> None:
         elif record is not None:  # the launcher was faster and already moved it on
             record.window, record.pane = window, pane
             agent.status, agent.window, agent.pane = record.status, window, pane
-    ctx.state.append_events([Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})])
+
+
+def settings_for(ctx: Context, kind: AgentKind, agent: Agent) -> AgentSettings:
+    """The kind's settings as orchestra.toml configures them, with this agent's hook command."""
+    settings = ctx.config.agent_settings(
+        kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
+    )
+    settings.hook_command = hook_command(ctx, agent)
+    return settings
+
+
+def check_installed(agent: Agent, env: dict[str, str]) -> None:
+    program = agent.argv[0] if agent.argv else None
+    if program is None:
+        raise AgentKindError(f"the agent kind '{agent.agent}' produced an empty command line.")
+    if shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise AgentKindError(
+            f"the agent CLI '{program}' for the kind '{agent.agent}' is not installed or not on PATH: "
+            f"install it, or set `command` in the [agents.{agent.agent}] table of orchestra.toml."
+        )
 
 
 def _remove_fresh_worktree(ctx: Context, agent: Optional[Agent]) -> None:

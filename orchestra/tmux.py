@@ -112,6 +112,19 @@ class Tmux:
         start = "-" if lines is None else str(-lines)
         return "\n".join(self.cmd("capture-pane", "-p", "-J", "-S", start, "-t", pane))
 
+    def capture_many(self, panes: list[str]) -> dict[str, str]:
+        """What each pane shows (its visible screen), in one tmux call for all of them."""
+        marker = "\x1forchestra-screen\x1f"
+        args: list[str] = []
+        for pane in panes:
+            args += ["display-message", "-p", "-t", pane, marker, ";", "capture-pane", "-p", "-J", "-t", pane, ";"]
+        result = self._server().cmd(*args[:-1])
+        screens: dict[str, str] = {}
+        chunks = "\n".join(result.stdout).split(marker)[1:]
+        for pane, chunk in zip(panes, chunks):  # a pane that vanished meanwhile stops the list short
+            screens[pane] = chunk
+        return screens
+
     def pane_dead(self, pane: str) -> bool:
         """True once the pane's process has ended (or the pane is gone)."""
         out = self.cmd("display-message", "-p", "-t", pane, "#{pane_dead}", check=False)
@@ -178,7 +191,8 @@ class Tmux:
 
     def send_text(self, pane: str, text: str, enter: bool = True) -> None:
         """Type `text` into the pane literally (no key names), then Enter."""
-        self.cmd("send-keys", "-t", pane, "-l", "--", text)
+        if text:
+            self.cmd("send-keys", "-t", pane, "-l", "--", text)
         if enter:
             self.cmd("send-keys", "-t", pane, "Enter")
 

@@ -355,6 +355,33 @@ def changes(worktree: Path, base: str) -> Optional[Changes]:
     return Changes(files=files, added=added, removed=removed, untracked=len(others.splitlines()))
 
 
+def branch_changes(project: Project, base: str, branch: str) -> Optional[Changes]:
+    """Lines added and removed by the commits on `branch` since `base` (for a worktree that is gone)."""
+    if not branch_exists(project, branch):
+        return None
+    out = _run(["diff", "--numstat", base, f"refs/heads/{branch}", "--"], project.root, check=False)
+    if out.returncode != 0:
+        return None
+    rows = [line.split("\t", 2) for line in out.stdout.splitlines() if line.count("\t") >= 2]
+    return Changes(
+        files=len(rows),
+        added=sum(int(plus) for plus, _, _ in rows if plus.isdigit()),
+        removed=sum(int(minus) for _, minus, _ in rows if minus.isdigit()),
+    )
+
+
+def commits_since(project: Project, base: str, branch: str) -> list[dict[str, str]]:
+    """The commits on `branch` since `base`, oldest first: id, subject, author time (ISO 8601)."""
+    if not branch_exists(project, branch):
+        return []
+    out = _run(["log", "--reverse", "--format=%H%x1f%s%x1f%aI", f"{base}..refs/heads/{branch}", "--"], project.root)
+    commits = []
+    for line in out.stdout.splitlines():
+        sha, subject, when = (line.split("\x1f") + ["", ""])[:3]
+        commits.append({"id": sha, "subject": subject, "time": when})
+    return commits
+
+
 def diff(worktree: Path, base: str, stat: bool = False) -> str:
     """The agent's changes against its base, untracked files included, leaving its index alone."""
     if not worktree.is_dir():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import agents_json, git, statuses, tmux, wait_for
+from support import agents_json, git, statuses, tmux, wait_for, wait_statuses
 
 
 def test_version_and_help(orchestra, repo):
@@ -70,8 +70,18 @@ def test_up_reports_lost_agents(orchestra, repo, isolated, monkeypatch):
     orchestra("spawn", "--agent", "demo", "--no-attach", "will be lost")
     tmux(isolated, "kill-server")
     result = orchestra("up", "--no-attach")
-    assert "lost their tmux window: will-be-lost" in result.stderr
+    assert "lost their tmux window: will-be-lost" in result.stdout
+    assert "resume them with: orchestra resume" in result.stdout
     assert statuses(orchestra) == {"will-be-lost": "lost"}
+
+
+def test_up_resumes_lost_agents_when_told(orchestra, repo, isolated, monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "come back")
+    tmux(isolated, "kill-server")
+    result = orchestra("up", "--no-attach", "--resume")
+    assert "resumed come-back" in result.stdout and "starting again from its task" in result.stdout
+    wait_statuses(orchestra, {"come-back": "running"})
 
 
 def test_attach_without_a_terminal_is_refused(orchestra, repo):
@@ -129,8 +139,11 @@ def test_send_answers_a_waiting_agent(orchestra, repo, isolated):
     orchestra("spawn", "--agent", "demo", "--no-attach", "ask before writing")
     agent = agents_json(orchestra)[0]
     wait_for(lambda: "[y/n]" in tmux(isolated, "capture-pane", "-p", "-t", agent["pane"]).stdout, what="the question")
-    assert statuses(orchestra) == {"ask-before-writing": "running"}
-    orchestra("send", "ask-before-writing", "yes")
+    # The demo agent has no hooks: its kind's screen patterns tell that it asks a person.
+    waiting = wait_statuses(orchestra, {"ask-before-writing": "waiting"})
+    assert "[y/n]" in waiting[0]["waiting_for"]
+    sent = orchestra("send", "ask-before-writing", "yes")
+    assert "now running" in sent.stdout
     wait_for(lambda: statuses(orchestra) == {"ask-before-writing": "exited"}, what="the agent to finish")
     assert (Path(agent["worktree"]) / "notes" / "ask-before-writing.md").exists()
 
@@ -147,7 +160,16 @@ def test_send_to_an_exited_agent_is_refused(orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "short")
     wait_for(lambda: statuses(orchestra) == {"short": "exited"}, what="exit")
     result = orchestra("send", "short", "hello", check=False)
-    assert result.returncode == 1 and "is exited" in result.stderr
+    assert result.returncode == 1 and "is exited" in result.stderr and "orchestra spawn" in result.stderr
+    assert statuses(orchestra) == {"short": "exited"}
+
+
+def test_send_to_a_lost_agent_says_to_resume(orchestra, repo, isolated, monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "gone")
+    tmux(isolated, "kill-server")
+    result = orchestra("send", "gone", "hello", check=False)
+    assert result.returncode == 1 and "orchestra resume gone" in result.stderr
 
 
 def test_diff_includes_committed_uncommitted_and_untracked(orchestra, repo):

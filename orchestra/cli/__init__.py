@@ -66,9 +66,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from orchestra.cli import agents, board, setup
+    from orchestra.cli import agents, board, results, sessions, setup
 
-    for module in (agents, board, setup):
+    for module in (agents, board, results, sessions, setup):
         for command in module.COMMANDS:
             cli.add_command(command)
 

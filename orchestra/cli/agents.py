@@ -175,15 +175,14 @@ def _follow(ctx, pane: str, seen: list[str]) -> None:
 def send(name, text):
     """Type TEXT into an agent literally, then press Enter.
 
-    Text that starts with '-' goes after '--':  orchestra send NAME -- "-y"
+    Answers a question or a permission prompt, or gives an agent that is done its next task.
+    An empty TEXT ("") presses Enter alone. Text that starts with '-' goes after '--':
+    orchestra send NAME -- "-y"
     """
-    from orchestra.reconcile import find
+    from orchestra.sending import send as send_text
 
-    ctx = open_context()
-    agent = find(ctx, name)
-    if not agent.status.live or not agent.pane:
-        raise OrchestraError(f"agent '{name}' is {agent.status.value}: nothing is running in its window to type into.")
-    ctx.tmux.send_text(agent.pane, text)
+    agent = send_text(open_context(), name, text)
+    click.echo(f"sent to {agent.name} (now {agent.status.value})")
 
 
 @click.command()

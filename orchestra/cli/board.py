@@ -11,8 +11,12 @@ from orchestra.cli.output import go_to, interactive, open_context, print_json, w
 
 @click.command()
 @click.option("--no-attach", is_flag=True, help="Create what is missing but stay in this shell.")
-def up(no_attach):
-    """Make sure the tmux session and its board exist, then go to it."""
+@click.option(
+    "--resume/--no-resume", "resume_lost", default=None,
+    help="Resume lost agents without asking, or leave them lost (default: ask in a terminal).",
+)  # fmt: skip
+def up(no_attach, resume_lost):
+    """Make sure the tmux session and its board exist, offer to resume lost agents, then go to it."""
     from orchestra.session import bring_up
 
     ctx = open_context()
@@ -24,11 +28,47 @@ def up(no_attach):
     if result.lost:
         names = ", ".join(a.name for a in result.lost)
         count = "1 agent" if len(result.lost) == 1 else f"{len(result.lost)} agents"
-        warn([f"{count} lost their tmux window: {names} (their worktrees and branches are intact)"])
+        click.echo(f"{count} lost their tmux window: {names} (their worktrees and branches are intact)")
+        if resume_lost is None and interactive():
+            resume_lost = click.confirm("resume them now?", default=True)
+        if resume_lost:
+            _resume(ctx, [a.name for a in result.lost])
+        else:
+            click.echo("resume them with: orchestra resume")
     if no_attach or not interactive():
         click.echo(f"session {result.session} is up; attach with: orchestra up")
         return
     go_to(ctx)
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+def resume(names):
+    """Bring back lost agents in their worktrees, continuing the same conversation.
+
+    Without NAMES, every lost agent. Claude Code agents go on with `--resume <session id>`;
+    agent kinds that cannot continue a conversation start again with their task.
+    """
+    ctx = open_context()
+    result = _resume(ctx, list(names))
+    if result.skipped:
+        raise SystemExit(1)
+    if not result.resumed:
+        click.echo("no agent is lost: nothing to resume")
+
+
+def _resume(ctx, names: list[str]):
+    from orchestra.resuming import resume as resume_agents
+    from orchestra.spawning import spawn_environment
+
+    result = resume_agents(ctx, names, spawn_environment())
+    warn(result.warnings)
+    for item in result.resumed:
+        how = f"continuing session {item.agent.session_id}" if item.continued else "starting again from its task"
+        click.echo(f"resumed {item.agent.name} in {item.agent.worktree}, {how}")
+    for skipped in result.skipped:
+        click.echo(f"orchestra: could not resume {skipped}", err=True)
+    return result
 
 
 @click.command(name="ls")
@@ -78,4 +118,4 @@ def _watch(ctx) -> None:
             time.sleep(1)
 
 
-COMMANDS = [up, ls]
+COMMANDS = [up, ls, resume]

@@ -1,21 +1,74 @@
-"""The `claude` agent kind: Claude Code, started interactively with its task."""
+"""The `claude` agent kind: Claude Code, started interactively with its task.
+
+Each agent gets a conversation id chosen at spawn (`--session-id`) and, through `--settings`,
+hooks whose command is orchestra's hook handler: Claude Code itself says when it starts a turn,
+asks for a permission, finishes or fails, so its status is exact instead of read off the
+screen. The user's own settings files are left alone: `--settings` adds to them for this
+session only. `orchestra resume` continues the same conversation with `--resume <id>`.
+"""
 
 from __future__ import annotations
+
+import json
+import shlex
 
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 
 __version__ = "0.1.0"
 
+# The events orchestra listens to (see docs/claude.md for what each one does to the status).
+HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PermissionRequest",
+    "Notification",
+    "PostToolUse",
+    "Stop",
+    "StopFailure",
+    "SessionEnd",
+)
+HOOK_TIMEOUT = 10  # seconds; the handler takes milliseconds, this only bounds a stuck disk
 
-def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+# Start-up dialogs and prompts that need a person, for a session whose hooks have not reported
+# yet (folder trust comes before any hook runs) or a Claude Code started outside orchestra.
+WAITING_PATTERNS = [
+    r"Is this a project you created or one you trust\?",
+    r"Do you trust the files in this folder\?",
+    r"Do you want to proceed\?",
+    r"Do you want to make this edit",
+    r"Do you want to create \S+\?",
+    r"❯ 1\. Yes",
+]
+BUSY_PATTERNS = [r"esc to interrupt"]
+
+
+def hook_settings(hook_command: list[str]) -> str:
+    """The `--settings` JSON: every listened-to event runs orchestra's hook handler."""
+    command = shlex.join(hook_command)  # Claude Code runs hook commands through a shell
+    handler = {"type": "command", "command": command, "timeout": HOOK_TIMEOUT}
+    return json.dumps({"hooks": {event: [{"hooks": [handler]}] for event in HOOK_EVENTS}}, separators=(",", ":"))
+
+
+def _common(agent: Agent, settings: AgentSettings) -> list[str]:
     argv = [*(settings.command or ["claude"]), *settings.args]
     if settings.model:
         argv += ["--model", settings.model]
+    if settings.hook_command:
+        argv += ["--settings", hook_settings(settings.hook_command)]
+    return argv
+
+
+def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    argv = _common(agent, settings)
     if agent.session_id:
         argv += ["--session-id", agent.session_id]
     # `--` ends option parsing, so a task that starts with a dash is still the prompt.
     return [*argv, "--", agent.task]
+
+
+def build_resume_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    return [*_common(agent, settings), "--resume", agent.session_id]
 
 
 @hookimpl
@@ -24,13 +77,15 @@ def register_agents(register):
         AgentKind(
             name="claude",
             build_argv=build_argv,
+            build_resume_argv=build_resume_argv,
+            session_ids=True,
             description="Claude Code (`claude`), interactive, in its own worktree",
             default_command=["claude"],
             # Edits stay inside the agent's own worktree; commands still ask a person.
             default_args=["--permission-mode", "acceptEdits"],
             # Without this an interactive session may update itself with a global npm install.
             default_env={"DISABLE_AUTOUPDATER": "1"},
-            waiting_patterns=[r"Do you want to proceed\?", r"Do you want to make this edit", r"❯ 1\. Yes"],
-            busy_patterns=[r"esc to interrupt"],
+            waiting_patterns=WAITING_PATTERNS,
+            busy_patterns=BUSY_PATTERNS,
         )
     )

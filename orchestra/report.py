@@ -1,0 +1,69 @@
+"""Result aggregation (`orchestra report`): what each agent ended with and what it changed."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from orchestra import worktrees
+from orchestra.context import Context
+from orchestra.models import Agent
+from orchestra.reconcile import observe
+
+
+@dataclass
+class AgentReport:
+    name: str
+    agent: str
+    task: str
+    status: str
+    branch: str
+    base: str
+    last_message: Optional[str]
+    error: Optional[str]
+    exit_code: Optional[int]
+    commits: list[dict[str, str]] = field(default_factory=list)
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    untracked_files: int = 0
+    uncommitted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def report(ctx: Context) -> list[AgentReport]:
+    """One report per agent, in the order they were spawned; git runs for several at once."""
+    agents = observe(ctx)
+    if not agents:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
+        return list(pool.map(lambda agent: _report_one(ctx, agent), agents))
+
+
+def _report_one(ctx: Context, agent: Agent) -> AgentReport:
+    worktree = Path(agent.worktree)
+    changes = worktrees.changes(worktree, agent.base) if worktree.is_dir() else None
+    committed = worktrees.branch_changes(ctx.project, agent.base, agent.branch)
+    found = changes or committed
+    uncommitted = bool(worktrees.uncommitted_changes(worktree)) if worktree.is_dir() else False
+    return AgentReport(
+        name=agent.name,
+        agent=agent.agent,
+        task=agent.task,
+        status=agent.status.value,
+        branch=agent.branch,
+        base=agent.base,
+        last_message=agent.last_message,
+        error=agent.error,
+        exit_code=agent.exit_code,
+        commits=worktrees.commits_since(ctx.project, agent.base, agent.branch),
+        files_changed=found.files if found else 0,
+        lines_added=found.added if found else 0,
+        lines_removed=found.removed if found else 0,
+        untracked_files=found.untracked if found else 0,
+        uncommitted=uncommitted,
+    )

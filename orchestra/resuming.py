@@ -1,0 +1,95 @@
+"""Bringing lost agents back: a new window in the same worktree, the same conversation.
+
+An agent is `lost` when its pane or its whole tmux server is gone (a reboot, a
+`tmux kill-server`) while its record says it was alive. Resuming opens its window again in its
+worktree; an agent kind that can continue a conversation (Claude Code's `--resume <id>`) goes on
+with the same one, any other kind starts again with its task. Nothing else is touched: not the
+branch, not the worktree, not the other agents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestra.context import Context
+from orchestra.errors import OrchestraError, UnknownAgent
+from orchestra.models import Agent, Event, Status
+from orchestra.reconcile import observe
+from orchestra.spawning import check_installed, open_window, settings_for
+from orchestra.tmux import Tmux
+
+
+@dataclass
+class Resumed:
+    agent: Agent
+    continued: bool  # the same conversation (True) or the task again (False)
+
+
+@dataclass
+class ResumeResult:
+    resumed: list[Resumed] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "name: why"
+    warnings: list[str] = field(default_factory=list)
+
+
+def resume(ctx: Context, names: list[str], env: dict[str, str]) -> ResumeResult:
+    """Resume the named lost agents, or every lost agent when no name is given."""
+    agents = {a.name: a for a in observe(ctx)}
+    for name in names:
+        if name not in agents:
+            raise UnknownAgent(f"there is no agent named '{name}' in this project: `orchestra ls` lists them.")
+        if agents[name].status != Status.LOST:
+            status = agents[name].status.value
+            raise OrchestraError(
+                f"agent '{name}' is {status}, not lost: only an agent whose window or tmux server is gone "
+                f"can be resumed (`orchestra attach {name}` goes to a live one)."
+            )
+    chosen = [agents[n] for n in dict.fromkeys(names)] if names else [a for a in agents.values() if a.status == Status.LOST]
+    result = ResumeResult()
+    if not chosen:
+        return result
+    Tmux.require()
+    ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+    for agent in chosen:
+        try:
+            resumed = _resume_one(ctx, agent, env)
+        except OrchestraError as error:
+            result.skipped.append(f"{agent.name}: {error}")
+            continue
+        if resumed is not None:
+            result.resumed.append(resumed)
+    result.warnings.extend(ctx.plugins.problems)
+    return result
+
+
+def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
+    if not Path(agent.worktree).is_dir():
+        raise OrchestraError(f"its worktree {agent.worktree} is gone, so there is nowhere to resume it")
+    kind = ctx.plugins.kind(agent.agent)
+    settings = settings_for(ctx, kind, agent)
+    continued = kind.build_resume_argv is not None and bool(agent.session_id)
+    argv = kind.build_resume_argv(agent, settings) if continued else kind.build_argv(agent, settings)
+    agent_env = {**env, **settings.env}
+    check_installed(dataclasses.replace(agent, argv=argv), agent_env)
+    with ctx.state.update() as records:
+        record = records.get(agent.name)
+        if record is None or record.status != Status.LOST:
+            return None  # another command resumed or removed it meanwhile
+        # Claimed: `starting` with no pane is left alone by reconciling until the window opens.
+        record.argv = argv
+        record.set_status(
+            Status.STARTING, window=None, pane=None, exit_code=None, error=None, waiting_for=None, last_hook=None
+        )
+        agent = Agent.from_dict(record.to_dict())
+    try:
+        open_window(ctx, agent, agent_env)
+    except OrchestraError:
+        with ctx.state.update() as records:
+            if agent.name in records and records[agent.name].pane is None:
+                records[agent.name].set_status(Status.LOST, error="resuming it failed")
+        raise
+    data = {"session_id": agent.session_id, "continued": continued}
+    ctx.state.append_events([Event("resumed", agent=agent.name, status=agent.status.value, data=data)])
+    return Resumed(agent=agent, continued=continued)
