@@ -177,7 +177,9 @@ def send(name, text):
 
     Answers a question or a permission prompt, or gives an agent that is done its next task.
     An empty TEXT ("") presses Enter alone. Text that starts with '-' goes after '--':
-    orchestra send NAME -- "-y"
+
+    \b
+      orchestra send NAME -- "-y"
     """
     from orchestra.sending import send as send_text
 

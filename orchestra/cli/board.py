@@ -99,23 +99,22 @@ def _watch(ctx) -> None:
     """Redraw when anything changes; keep going through errors (this is the board in window 0)."""
     from orchestra import render
     from orchestra.errors import OrchestraError
-    from orchestra.reconcile import changes_of, observe
+    from orchestra.watch import TICK, Watcher
 
-    last = None
+    watcher = Watcher(ctx)
+    last, error = None, None
     with render.live(screen=False, transient=False) as live:
         while True:
-            error = None
             try:
-                agents = observe(ctx)
-                changes = changes_of(agents)
+                if watcher.poll():
+                    error = None
             except OrchestraError as problem:
-                agents, changes, error = [], {}, str(problem)
-            view = render.board(agents, changes, ctx.project.name, error)
-            key = (repr([a.to_dict() for a in agents]), repr(changes), error, int(time.time()) // 10)
+                error = str(problem)
+            key = (id(watcher.agents), id(watcher.changes), error, int(time.time()) // 10)
             if key != last:  # the ages in the table tick too, every ten seconds is enough
-                live.update(view, refresh=True)
+                live.update(render.board(watcher.agents, watcher.changes, ctx.project.name, error), refresh=True)
                 last = key
-            time.sleep(1)
+            time.sleep(TICK)
 
 
 COMMANDS = [up, ls, resume]

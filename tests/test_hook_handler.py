@@ -1,0 +1,116 @@
+"""The agent hook handler: each Claude Code hook event moves the status, and nothing breaks it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from orchestra.hook_handler import handle
+from orchestra.models import Agent, Status
+from orchestra.state import State
+
+
+@pytest.fixture
+def state(tmp_path):
+    state = State(tmp_path / "state")
+    with state.update() as agents:
+        agents["worker"] = Agent(
+            name="worker", task="t", agent="claude", branch="orchestra/worker", base="0" * 40,
+            worktree=str(tmp_path), status=Status.RUNNING, session_id="11111111-1111-4111-8111-111111111111",
+        )  # fmt: skip
+    return state
+
+
+def run_hook(state: State, name: str, payload: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), name],
+        input=payload,
+        capture_output=True,
+        timeout=30,
+    )
+
+
+def send(state: State, event: dict) -> Agent:
+    handle(state, "worker", json.dumps(event).encode())
+    return state.read()["worker"]
+
+
+def test_a_turn_moves_running_waiting_running_done(state):
+    assert send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "go"}).status == Status.RUNNING
+    asked = send(state, {"hook_event_name": "PermissionRequest", "tool_name": "Bash", "tool_input": {"command": "make test"}})
+    assert asked.status == Status.WAITING and asked.waiting_for == "permission to use Bash: make test"
+    assert send(state, {"hook_event_name": "PostToolUse", "tool_name": "Bash"}).status == Status.RUNNING
+    done = send(state, {"hook_event_name": "Stop", "last_assistant_message": "All tests pass."})
+    assert done.status == Status.DONE and done.last_message == "All tests pass." and done.waiting_for is None
+    assert done.last_hook == "Stop"
+
+
+def test_a_question_notification_means_waiting(state):
+    agent = send(state, {"hook_event_name": "Notification", "notification_type": "permission_prompt",
+                         "message": "Claude needs your permission to use Bash"})  # fmt: skip
+    assert agent.status == Status.WAITING and "permission" in agent.waiting_for
+    # A notification that asks nothing leaves the question standing.
+    assert send(state, {"hook_event_name": "Notification", "notification_type": "auth_success"}).status == Status.WAITING
+
+
+def test_stop_failure_is_failed_with_the_error_and_a_new_prompt_revives_it(state):
+    failed = send(state, {"hook_event_name": "StopFailure", "error": "invalid_request", "last_assistant_message": "API Error: 400"})
+    assert failed.status == Status.FAILED and failed.error == "invalid_request"
+    revived = send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "try again"})
+    assert revived.status == Status.RUNNING and revived.error is None
+
+
+def test_session_start_records_the_session_and_a_resumed_one_sits_at_its_prompt(state):
+    agent = send(state, {"hook_event_name": "SessionStart", "source": "startup", "session_id": "s-1",
+                         "transcript_path": "/tmp/t.jsonl"})  # fmt: skip
+    assert (agent.status, agent.session_id, agent.transcript) == (Status.RUNNING, "s-1", "/tmp/t.jsonl")
+    with state.update() as agents:
+        agents["worker"].status = Status.STARTING
+    assert send(state, {"hook_event_name": "SessionStart", "source": "resume", "session_id": "s-1"}).status == Status.DONE
+
+
+def test_events_after_the_agent_ended_change_nothing(state):
+    with state.update() as agents:
+        agents["worker"].status = Status.EXITED
+    assert send(state, {"hook_event_name": "Stop", "last_assistant_message": "late"}).status == Status.EXITED
+
+
+def test_every_event_is_logged_and_status_changes_too(state):
+    send(state, {"hook_event_name": "Stop", "last_assistant_message": "ok", "transcript_path": "x" * 5000})
+    events = state.read_events()
+    hook = next(e for e in events if e["type"] == "hook")
+    assert hook["data"]["hook"] == "Stop" and len(hook["data"]["transcript_path"]) < 2100
+    change = next(e for e in events if e["type"] == "status")
+    assert change == {**change, "agent": "worker", "status": "done", "data": {"from": "running", "hook": "Stop"}}
+
+
+def test_the_handler_as_run_by_the_agent_cli(state):
+    result = run_hook(state, "worker", json.dumps({"hook_event_name": "Stop", "last_assistant_message": "hi"}).encode())
+    assert result.returncode == 0 and result.stdout == b""
+    assert state.read()["worker"].status == Status.DONE
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"", b"[1, 2]", b"\xff\xfe"])
+def test_malformed_event_is_logged_and_the_agent_is_unharmed(state, payload):
+    result = run_hook(state, "worker", payload)
+    assert result.returncode == 0
+    assert state.read()["worker"].status == Status.RUNNING
+    assert [e["type"] for e in state.read_events()] == ["hook-error"]
+
+
+def test_event_for_an_unknown_agent_is_logged_and_nothing_else_changes(state):
+    before = state.path.read_bytes()
+    result = run_hook(state, "nobody", json.dumps({"hook_event_name": "Stop"}).encode())
+    assert result.returncode == 0
+    assert state.path.read_bytes() == before
+    (event,) = state.read_events()
+    assert event["agent"] == "nobody" and event["data"]["problem"] == "no agent of this name is recorded"
+
+
+def test_a_broken_state_folder_never_fails_the_agent(tmp_path):
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    result = run_hook(State(tmp_path / "state"), "worker", b'{"hook_event_name": "Stop"}')
+    assert result.returncode == 0
