@@ -55,7 +55,10 @@ def transition(agent: Agent, event: dict[str, Any]) -> Optional[tuple[Status, di
     if name == "Stop":
         return Status.DONE, {"waiting_for": None, "last_message": event.get("last_assistant_message") or None}
     if name == "StopFailure":
-        error = _short(event.get("error")) or "the agent reported an error"
+        # `error` is a category ("rate_limit", often just "unknown"); the message says what happened.
+        shown = _short(event.get("last_assistant_message"))
+        kind = _short(event.get("error"))
+        error = f"{shown} ({kind})" if shown and kind else shown or kind or "the agent reported an error"
         return Status.FAILED, {"waiting_for": None, "error": error,
                                "last_message": event.get("last_assistant_message") or None}  # fmt: skip
     return None  # SessionEnd and others: logged; the pane's death gives the exit code

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up orchestra in this checkout on a fresh machine: tmux and git when missing, and a
-# virtual environment in .venv with orchestra installed (with its test tools for --test).
-# Safe to run again: it skips what is already in place.
+# virtual environment in .venv with orchestra installed. With --test, also its test tools,
+# Node.js and npm when missing, and the pinned Claude Code in a cache folder shared by all
+# checkouts. Safe to run again: it skips what is already in place.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,4 +60,28 @@ if [[ ! -f "$stamp" || "$here/pyproject.toml" -nt "$stamp" ]]; then
     say "installing orchestra${extras} into .venv"
     "$here/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$here${extras}"
     touch "$stamp"
+fi
+
+if [[ -z "$extras" ]]; then exit 0; fi
+
+if ! command -v npm >/dev/null 2>&1; then
+    say "installing Node.js and npm"
+    install_packages nodejs npm
+fi
+
+# The tests run the real Claude Code CLI against a local stand-in for the API, always this pinned
+# version by its path (tests/claude_support.py and shell/test.sh name the same folder).
+claude_version="2.1.328"
+claude_dir="${XDG_CACHE_HOME:-$HOME/.cache}/claude-orchestra/claude-code-$claude_version"
+if [[ ! -x "$claude_dir/node_modules/.bin/claude" ]]; then
+    say "installing Claude Code $claude_version into $claude_dir"
+    mkdir -p "$(dirname "$claude_dir")"
+    # Install beside the final folder, then rename: a cut-off install never leaves a half folder.
+    partial="$(mktemp -d "$claude_dir.partial.XXXXXX")"
+    trap 'rm -rf "$partial"' EXIT
+    npm install --prefix "$partial" --no-audit --no-fund --no-update-notifier --loglevel=error \
+        "@anthropic-ai/claude-code@$claude_version" </dev/null >/dev/null
+    rm -rf "$claude_dir"
+    chmod 755 "$partial"
+    mv "$partial" "$claude_dir"
 fi

@@ -14,6 +14,7 @@ import pytest
 from support import git, make_repo
 
 TESTS = Path(__file__).parent
+pytest_plugins = ["claude_support"]
 
 
 @pytest.fixture(autouse=True)

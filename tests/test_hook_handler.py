@@ -58,7 +58,7 @@ def test_a_question_notification_means_waiting(state):
 
 def test_stop_failure_is_failed_with_the_error_and_a_new_prompt_revives_it(state):
     failed = send(state, {"hook_event_name": "StopFailure", "error": "invalid_request", "last_assistant_message": "API Error: 400"})
-    assert failed.status == Status.FAILED and failed.error == "invalid_request"
+    assert failed.status == Status.FAILED and failed.error == "API Error: 400 (invalid_request)"
     revived = send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "try again"})
     assert revived.status == Status.RUNNING and revived.error is None
 

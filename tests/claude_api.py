@@ -1,0 +1,310 @@
+"""A stand-in for Anthropic's Messages API that plays a scripted conversation to the real Claude Code CLI.
+
+    with ClaudeAPI() as api:
+        api.script([ToolUse("Write", {"file_path": "hello.txt", "content": "hi\\n"}), Text("I wrote hello.txt.")])
+        ... run claude with ANTHROPIC_BASE_URL=api.url ...
+        api.wait_for_main(2)
+
+Each request of the *main* conversation takes the next step of the script; once the script is used up, the answer
+is "Done.". Claude Code's side requests (2.1.328 sends one: the session title, when nonessential traffic is on)
+get a short answer and take no step. Standard library only, so the stand-in runs wherever the tests do.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Text:
+    """A reply that says `text` and ends the turn."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """A reply that calls tool `name` with `input`; Claude Code runs it and sends the result back."""
+
+    name: str
+    input: dict
+    id: str = field(default_factory=lambda: f"toolu_{uuid.uuid4().hex[:24]}")
+
+
+@dataclass(frozen=True)
+class Error:
+    """A reply with HTTP `status` and an Anthropic error body, e.g. Error(400, "invalid_request_error", "...")."""
+
+    status: int
+    type: str
+    message: str
+
+
+Step = Union[Text, ToolUse, Error]
+SIDE_REPLY = "OK"
+DONE = Text("Done.")
+HIDDEN_HEADERS = {"authorization", "x-api-key"}
+USAGE = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+
+
+@dataclass
+class Request:
+    """One request as the stand-in received it, credentials left out."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict | None
+    main: bool = False
+
+    @property
+    def last_message(self) -> dict:
+        """The last user or assistant message (2.1.328 also puts a `system`-role message in `messages`)."""
+        said = [m for m in (self.body or {}).get("messages") or [] if m.get("role") != "system"]
+        return said[-1] if said else {}
+
+    @property
+    def tool_results(self) -> list[dict]:
+        content = self.last_message.get("content")
+        if not isinstance(content, list):
+            return []
+        return [block for block in content if isinstance(block, dict) and block.get("type") == "tool_result"]
+
+
+def is_main(body: dict) -> bool:
+    """The main conversation offers the model Claude Code's tools; its side requests offer none.
+
+    The side request seen with 2.1.328 is the session title (sent only without
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC): same model, no tools, a JSON schema output format.
+    """
+    return bool(body.get("tools"))
+
+
+def conversation(body: dict) -> str:
+    """What stays the same when Claude Code sends a request again: the user's and the assistant's messages.
+
+    Its `system`-role message is left out: the retry without tool search rewrites it.
+    """
+    return json.dumps([m for m in body.get("messages") or [] if m.get("role") != "system"], sort_keys=True)
+
+
+def first_prompt(body: dict) -> str:
+    """The text of the conversation's first user message (its task)."""
+    for message in body.get("messages") or []:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        return "\n".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
+    return ""
+
+
+def side_reply(body: dict) -> Text:
+    """A short answer that fits what the side request asked for: JSON where it gave a schema."""
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
+    if not schema:
+        return Text(SIDE_REPLY)
+    fields = {key: SIDE_REPLY for key, spec in (schema.get("properties") or {}).items() if spec.get("type") == "string"}
+    return Text(json.dumps(fields))
+
+
+def message(reply: Text | ToolUse, model: str) -> dict:
+    if isinstance(reply, ToolUse):
+        content = [{"type": "tool_use", "id": reply.id, "name": reply.name, "input": reply.input}]
+        stop_reason = "tool_use"
+    else:
+        content = [{"type": "text", "text": reply.text}]
+        stop_reason = "end_turn"
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": USAGE,
+    }
+
+
+def stream(reply: Text | ToolUse, model: str) -> bytes:
+    """The server-sent events the real API sends for `reply`, in its order and shapes."""
+    whole = message(reply, model)
+    start = dict(whole, content=[], stop_reason=None, usage=dict(whole["usage"], output_tokens=1))
+    events = [("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})]
+    block = whole["content"][0]
+    if block["type"] == "text":
+        opening, kind, key, payload = dict(block, text=""), "text_delta", "text", block["text"]
+    else:
+        payload = json.dumps(block["input"])
+        opening, kind, key = dict(block, input={}), "input_json_delta", "partial_json"
+    events.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}))
+    # The real API sends small pieces; two halves are enough to make the client put them back together.
+    middle = len(payload) // 2
+    for piece in (payload[:middle], payload[middle:]):
+        delta = {"type": kind, key: piece}
+        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
+    events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    ending = {"stop_reason": whole["stop_reason"], "stop_sequence": None}
+    events.append(("message_delta", {"type": "message_delta", "delta": ending, "usage": {"output_tokens": 5}}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
+
+
+class ClaudeAPI:
+    """The stand-in server on 127.0.0.1 (a free port), as a context manager."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self._steps: list[Step] = []
+        self._by_prompt: dict[str, list[Step]] = {}
+        self._failed: tuple[str, Error] | None = None  # the messages that got an Error, and that Error
+        self._changed = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        # Claude Code keeps its connections open; closing must not wait for them.
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, name="claude-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def script(self, steps: list[Step], prompt: str | None = None) -> None:
+        """Play `steps` to the main conversation, one per request, replacing what was left of the last script.
+
+        With `prompt`, the steps are for the conversation whose first prompt contains that text only,
+        so several agents can talk to the stand-in at once, each with its own script.
+        """
+        with self._changed:
+            if prompt is None:
+                self._steps = list(steps)
+            else:
+                self._by_prompt[prompt] = list(steps)
+
+    @property
+    def main_requests(self) -> list[Request]:
+        with self._changed:
+            return [r for r in self.requests if r.main]
+
+    @property
+    def side_requests(self) -> list[Request]:
+        with self._changed:
+            return [r for r in self.requests if r.body is not None and not r.main]
+
+    def wait_for_main(self, count: int, timeout: float = 20.0) -> list[Request]:
+        """Wait until the main conversation sent `count` requests; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(mains := [r for r in self.requests if r.main]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [(r.method, r.path, r.main) for r in self.requests]
+                    raise AssertionError(f"timed out after {timeout}s waiting for {count} main request(s); got {seen}")
+                self._changed.wait(left)
+            return mains
+
+    def record(self, request: Request) -> Step | None:
+        """Keep `request`; for a main conversation request, take the next step.
+
+        Claude Code answers an HTTP 400 by sending the request again up to five times, each time without one more
+        optional feature (2.1.328: a beta header, thinking display, tool search). Like the real API, the stand-in
+        answers each of them with the same error, without taking a step.
+        """
+        with self._changed:
+            self.requests.append(request)
+            step = None
+            if request.main:
+                messages = conversation(request.body)
+                if self._failed and self._failed[0] == messages:
+                    step = self._failed[1]
+                else:
+                    steps = self._steps_for(request.body)
+                    step = steps.pop(0) if steps else DONE
+                self._failed = (messages, step) if isinstance(step, Error) else None
+            self._changed.notify_all()
+            return step
+
+    def _steps_for(self, body: dict) -> list[Step]:
+        first = first_prompt(body)
+        for prompt, steps in self._by_prompt.items():
+            if prompt in first:
+                return steps
+        return self._steps
+
+    def __enter__(self) -> ClaudeAPI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler(api: ClaudeAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 60  # a kept-alive connection that stays quiet this long is closed
+
+        def do_POST(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(size) or b"{}")
+            except ValueError:
+                body = {}
+            path = self.path.split("?", 1)[0]
+            request = Request("POST", self.path, self._headers(), body, main=path == "/v1/messages" and is_main(body))
+            step = api.record(request)
+            if path == "/v1/messages/count_tokens":
+                self._json(200, {"input_tokens": 10})
+            elif path != "/v1/messages":
+                self._error(404, "not_found_error", f"the stand-in does not know {path}")
+            elif isinstance(step, Error):
+                self._error(step.status, step.type, step.message)
+            else:
+                reply = step or side_reply(body)
+                model = body.get("model", "claude-stand-in")
+                if body.get("stream"):
+                    self._send(200, "text/event-stream", stream(reply, model))
+                else:
+                    self._json(200, message(reply, model))
+
+        def do_GET(self) -> None:
+            api.record(Request(self.command, self.path, self._headers(), None))
+            if self.path.split("?", 1)[0] == "/api/hello":  # Claude Code's connection warm-up, a HEAD at start
+                self._json(200, {})
+            else:
+                self._error(404, "not_found_error", f"the stand-in does not know {self.path}")
+
+        do_HEAD = do_GET
+
+        def _headers(self) -> dict[str, str]:
+            return {k.lower(): v for k, v in self.headers.items() if k.lower() not in HIDDEN_HEADERS}
+
+        def _error(self, status: int, kind: str, text: str) -> None:
+            self._json(status, {"type": "error", "error": {"type": kind, "message": text}})
+
+        def _json(self, status: int, data: dict) -> None:
+            self._send(status, "application/json", json.dumps(data).encode())
+
+        def _send(self, status: int, content_type: str, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
