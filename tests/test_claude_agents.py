@@ -154,3 +154,47 @@ def test_a_session_id_is_never_one_a_transcript_already_uses(claude_home, monkey
     ids = iter([uuid.UUID(taken), uuid.UUID(taken), fresh])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
     assert spawning.new_session_id({}) == str(fresh)
+
+
+NOTIFY_PROBE = '''
+import json, os
+from orchestra.hookspecs import hookimpl
+
+@hookimpl
+def notifier(event):
+    with open(os.environ["PROBE_LOG"], "a") as log:
+        log.write(json.dumps(event.to_dict()) + "\\n")
+'''
+
+
+def test_notifier_plugins_hear_of_hook_driven_status_changes(orchestra, claude_home, claude_api, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    (site / "notify_probe-0.1.dist-info").mkdir(parents=True)
+    (site / "notify_probe.py").write_text(NOTIFY_PROBE)
+    (site / "notify_probe-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: notify-probe\nVersion: 0.1\n")
+    (site / "notify_probe-0.1.dist-info" / "entry_points.txt").write_text("[orchestra]\nprobe = notify_probe\n")
+    log = tmp_path / "probe.ndjson"
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("PROBE_LOG", str(log))
+    claude_api.script([Text("Nothing to do.")])
+    orchestra("spawn", "--no-attach", "say hello")
+    wait_statuses(orchestra, {"say-hello": "done"})
+    heard = lambda: [e["status"] for e in map(json.loads, log.read_text().splitlines())] if log.exists() else []  # noqa: E731
+    wait_for(lambda: "done" in heard(), what="the notifier to hear that the agent is done")
+    assert all(e["agent"] == "say-hello" for e in map(json.loads, log.read_text().splitlines()))
+
+
+def test_every_flag_orchestra_passes_is_in_claude_codes_own_help(claude_bin, tmp_path):
+    import subprocess
+
+    from orchestra import plugins as plugins_module
+    from orchestra.models import Agent, AgentSettings
+
+    help_text = subprocess.run([str(claude_bin), "--help"], capture_output=True, text=True, timeout=60).stdout
+    kind = plugins_module.load().kinds["claude"]
+    agent = Agent(name="n", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id=str(uuid.uuid4()))
+    settings = AgentSettings(command=["claude"], args=list(kind.default_args), model="opus", hook_command=["/py", "-m", "orchestra"])
+    flags = {arg for argv in (kind.build_argv(agent, settings), kind.build_resume_argv(agent, settings)) for arg in argv if arg.startswith("--") and arg != "--"}
+    assert flags == {"--permission-mode", "--model", "--settings", "--session-id", "--resume"}
+    for flag in flags:
+        assert f"{flag} " in help_text or f"{flag}," in help_text, f"claude --help does not list {flag}"

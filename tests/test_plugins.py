@@ -111,3 +111,25 @@ def test_command_template_never_substitutes_inside_the_task():
     agent = Agent(name="n1", task="use {port} and {name}", agent="command", branch="b", base="x", worktree="/w", port=4100)
     argv = kind.build_argv(agent, AgentSettings(command=["bot", "--prompt={task}", "--port={port}"]))
     assert argv == ["bot", "--prompt=use {port} and {name}", "--port=4100"]
+
+
+def test_claude_agents_report_through_hooks_and_resume_their_session():
+    import json
+    import shlex
+
+    kind = plugins_module.load().kinds["claude"]
+    assert kind.session_ids and kind.build_resume_argv is not None
+    agent = Agent(name="n", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id="sid")
+    handler = ["/opt/my python/bin/python", "-m", "orchestra", "_hook", "--state-dir", "/r/.git/orchestra", "n"]
+    settings = AgentSettings(command=["claude"], hook_command=handler)
+    argv = kind.build_argv(agent, settings)
+    hooks = json.loads(argv[argv.index("--settings") + 1])["hooks"]
+    assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PermissionRequest", "Notification", "PostToolUse",
+                          "Stop", "StopFailure", "SessionEnd"}  # fmt: skip
+    for entries in hooks.values():
+        (entry,) = entries
+        (hook,) = entry["hooks"]
+        assert shlex.split(hook["command"]) == handler  # Claude Code runs it with /bin/sh -c
+    assert argv[argv.index("--session-id") + 1] == "sid" and argv[-2:] == ["--", "t"]
+    resumed = kind.build_resume_argv(agent, settings)
+    assert resumed[-2:] == ["--resume", "sid"] and "t" not in resumed and "--settings" in resumed
