@@ -60,17 +60,38 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
             checks.append(Check(f"agent {name}", None, "built in" if name == "demo" else "no command configured"))
         elif shutil.which(command[0]):
             checks.append(Check(f"agent {name}", True, shutil.which(command[0])))
+            if name == "claude":
+                checks += _check_claude_trust(ctx)
         else:
             checks.append(Check(f"agent {name}", None, f"'{command[0]}' is not on PATH (needed only to spawn {name} agents)"))
     agents = observe(ctx)
     lost = [a.name for a in agents if a.status == Status.LOST]
     if lost:
-        checks.append(Check("agents", False, f"lost (window or worktree gone): {', '.join(lost)}"))
+        checks.append(
+            Check("agents", False, f"lost (window or worktree gone): {', '.join(lost)}; `orchestra resume` brings them back")
+        )
     else:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
     checks += _check_worktrees(ctx, agents, fix)
     checks += _check_session(ctx, fix)
     return checks
+
+
+def _check_claude_trust(ctx: Context) -> list[Check]:
+    """Claude Code opens an untrusted folder on a dialog; worktrees inherit the main checkout's trust."""
+    from orchestra.sessions import folder_trusted
+
+    trusted = folder_trusted(ctx.project.root)
+    if trusted is None or trusted:
+        return []
+    return [
+        Check(
+            "claude trust",
+            None,
+            f"Claude Code has not been told to trust {ctx.project.root}: each claude agent will wait at its "
+            "folder-trust dialog until you answer it in the agent's window (or run `claude` there once)",
+        )
+    ]
 
 
 def _check_worktrees(ctx: Context, agents, fix: bool) -> list[Check]:

@@ -198,3 +198,10 @@ def test_every_flag_orchestra_passes_is_in_claude_codes_own_help(claude_bin, tmp
     assert flags == {"--permission-mode", "--model", "--settings", "--session-id", "--resume"}
     for flag in flags:
         assert f"{flag} " in help_text or f"{flag}," in help_text, f"claude --help does not list {flag}"
+
+
+def test_doctor_tells_when_claude_code_does_not_trust_the_repository(orchestra, claude_home):
+    assert "claude trust" not in orchestra("doctor").stdout
+    (claude_home.home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True, "projects": {}}))
+    out = orchestra("doctor").stdout
+    assert "claude trust" in out and "folder-trust dialog" in out
