@@ -70,7 +70,12 @@ def changes_text(changes: Optional[dict]) -> Text:
 def activity(agent: Agent) -> str:
     if agent.status == Status.FAILED and agent.exit_code is not None and not agent.error:
         return f"exit code {agent.exit_code}"
-    text = agent.error if agent.status in (Status.FAILED, Status.LOST) and agent.error else agent.last_message
+    if agent.status == Status.WAITING and agent.waiting_for:
+        text = agent.waiting_for
+    elif agent.status in (Status.FAILED, Status.LOST) and agent.error:
+        text = agent.error
+    else:
+        text = agent.last_message
     return " ".join((text or "").split())[:80]
 
 
