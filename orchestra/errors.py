@@ -39,3 +39,8 @@ class WorkAtRisk(OrchestraError):
 
 class SpawnVetoed(OrchestraError):
     """A plugin's `pre_spawn` refused to start an agent. Plugins raise this to veto."""
+
+
+class MergeFailed(OrchestraError):
+    """An agent's branch could not be integrated: a conflict, a failing check, a refused push.
+    Merge strategies raise this; the target branch and the main checkout stay as they were."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # imported for annotations only: plugins load before click or
     import click
 
     from orchestra.config import Config
-    from orchestra.models import Agent, AgentKind, Event
+    from orchestra.models import Agent, AgentKind, Event, MergeResult, Repository
 
 PROJECT = "orchestra"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -62,17 +62,26 @@ def on_exit(agent: "Agent") -> None:
 
 
 @hookspec(firstresult=True)
-def merge_strategy(agent: "Agent", repo: Any, config: "Config") -> Optional[Any]:
-    """Integrate one agent's branch into the merge target with the configured strategy.
+def merge_strategy(
+    agent: "Agent", repo: "Repository", config: "Config", strategy: str, report: dict[str, Any]
+) -> Optional["MergeResult"]:
+    """Integrate one finished agent's branch with the merge strategy named `strategy`.
 
-    Stops at the first implementation that returns a result other than None; one that does
-    not handle `config.merge["strategy"]` returns None. The core's plain git merge is the
-    last resort.
+    Called by `orchestra merge` (and `orchestra pr`) for each agent in the queue, after the
+    agent's uncommitted work was committed on its branch. `repo` says where the main checkout
+    is, which branch is the target and which remote to use; `report` is the agent's
+    `orchestra report --json` entry (final message, commits, lines changed).
+
+    Return a `MergeResult` if this plugin handles `strategy`, None otherwise; stops at the first
+    result that is not None. Raise `MergeFailed` with a sentence saying why to stop this agent's
+    merge; the target branch and the main checkout must then be as they were. The core's own
+    `merge`, `squash` and `rebase` are the last resort.
     """
 
 
 @hookspec
-def notifier(event: "Event") -> None:
+def notifier(event: "Event", agent: Optional["Agent"]) -> None:
     """Called for every status change that matters to a person (an agent starting, waiting,
-    done, exited, failed, lost). Must return quickly; all implementations run.
+    done, exited, failed, lost, merged); `agent` is the agent's record after the change (None
+    if it is gone). Must return quickly; all implementations run.
     """

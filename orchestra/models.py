@@ -138,3 +138,22 @@ class AgentKind:
     build_resume_argv: Optional[Callable[[Agent, AgentSettings], list[str]]] = None
     session_ids: bool = False
     plugin: str = ""  # filled in by the plugin manager
+
+
+@dataclass
+class Repository:
+    """Where an agent's work is integrated: handed to `merge_strategy` implementations."""
+
+    root: str  # the main checkout, absolute
+    target: str  # the branch agents' work is merged into
+    remote: str = "origin"  # where `pr` pushes and opens pull requests
+
+
+@dataclass
+class MergeResult:
+    """What a merge strategy did: `merged` into the target, or `opened` a pull request."""
+
+    outcome: str  # "merged" | "opened"
+    message: str  # one line for the user: "merged 3 commits into main", "opened #12"
+    url: Optional[str] = None  # the pull request, where there is one
+    commit: Optional[str] = None  # the target's new tip, where it moved

@@ -1,0 +1,3 @@
+"""The `opencode` plugin (being written)."""
+
+__version__ = "0.1.0"
