@@ -168,7 +168,7 @@ def notify(argv: list[str]) -> int:
         agent = state.read().get(event.agent or "")
         where = Path(agent.worktree) if agent is not None and Path(agent.worktree).is_dir() else state.dir.parent.parent
         ctx = Context.open(where)
-        ctx.plugins.call("notifier", event=event, agent=agent)
+        ctx.plugins.call("notifier", event=event, agent=agent, config=ctx.config)
         problems = ctx.plugins.problems
     except Exception as error:  # noqa: BLE001 - nobody watches this process
         problems = [f"notifiers could not run: {error}"]

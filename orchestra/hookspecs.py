@@ -80,8 +80,11 @@ def merge_strategy(
 
 
 @hookspec
-def notifier(event: "Event", agent: Optional["Agent"]) -> None:
+def notifier(event: "Event", agent: Optional["Agent"], config: "Config") -> None:
     """Called for every status change that matters to a person (an agent starting, waiting,
     done, exited, failed, lost, merged); `agent` is the agent's record after the change (None
-    if it is gone). Must return quickly; all implementations run.
+    if it is gone), `config` the project's configuration (`config.plugin_settings(name)` is a
+    plugin's own `[plugins.<name>]` table). It may be called inside a command the user waits
+    for, so it must return quickly: do slow work (network) in the background. All
+    implementations run.
     """

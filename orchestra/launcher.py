@@ -157,7 +157,7 @@ def _run_exit_hooks(state: State, name: str, event: Optional[Event]) -> None:
         ctx = Context.open(Path(agent.worktree) if Path(agent.worktree).is_dir() else state.dir.parent.parent)
         ctx.plugins.call("on_exit", agent=agent)
         if event is not None:
-            ctx.plugins.call("notifier", event=event, agent=agent)
+            ctx.plugins.call("notifier", event=event, agent=agent, config=ctx.config)
         problems = ctx.plugins.problems
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail loudly inside tmux
         problems = [f"on_exit hooks could not run: {error}"]

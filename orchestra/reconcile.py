@@ -117,7 +117,7 @@ def observe(ctx) -> list[Agent]:
             snapshot = agents
         ctx.state.append_events(events)
         for event in events:  # plugins load only when something happened
-            ctx.plugins.call("notifier", event=event, agent=snapshot.get(event.agent or ""))
+            ctx.plugins.call("notifier", event=event, agent=snapshot.get(event.agent or ""), config=ctx.config)
     return sorted(snapshot.values(), key=lambda a: a.created_at)
 
 
