@@ -62,6 +62,7 @@ class Agent:
     waiting_for: Optional[str] = None  # while `waiting`: what the person is asked
     transcript: Optional[str] = None  # the agent CLI's transcript file, where it reports one
     last_hook: Optional[str] = None  # the last hook event the agent CLI reported (None: it has reported none)
+    pull_request: Optional[str] = None  # the pull request `orchestra merge --strategy pr` opened
     screen_patterns: dict[str, list[str]] = field(default_factory=dict)  # "waiting"/"busy" regexes, for agents without hooks
     argv: list[str] = field(default_factory=list)  # what the launcher execs
     created_at: str = field(default_factory=now)

@@ -7,7 +7,7 @@ fails to import or whose hook raises is recorded in `problems` and skipped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pluggy
 
@@ -29,7 +29,14 @@ class Plugins:
 
         An exception of type `veto` is re-raised (it is a plugin's answer, not its failure).
         """
-        results = []
+        return list(self._results(hook, veto, kwargs))
+
+    def call_first(self, hook: str, *, veto: Optional[type] = None, **kwargs: Any) -> Any:
+        """Like `call` for a `firstresult` hook: the first result that is not None, or None.
+        Implementations after that one are not called."""
+        return next(self._results(hook, veto, kwargs), None)
+
+    def _results(self, hook: str, veto: Optional[type], kwargs: dict[str, Any]) -> Iterator[Any]:
         for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
             try:
                 result = impl.function(**{name: kwargs[name] for name in impl.argnames})
@@ -39,8 +46,7 @@ class Plugins:
                 self.problems.append(f"plugin '{impl.plugin_name}' failed in {hook}: {error}")
                 continue
             if result is not None:
-                results.append(result)
-        return results
+                yield result
 
     def kind(self, name: str) -> AgentKind:
         try:

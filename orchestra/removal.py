@@ -55,10 +55,12 @@ def merge_target(ctx: Context) -> str:
 
 
 def work_of(ctx: Context, agent: Agent, target: str) -> Work:
-    return Work(
-        uncommitted=worktrees.uncommitted_changes(Path(agent.worktree)),
-        commits=worktrees.unmerged_commits(ctx.project, agent.branch, target),
-    )
+    """What removing the agent would lose. A merged agent's commits are in the target (squashed or
+    rebased ones under other ids), so only what it changed since counts."""
+    uncommitted = worktrees.uncommitted_changes(Path(agent.worktree))
+    if agent.status == Status.MERGED:
+        return Work(uncommitted=uncommitted)
+    return Work(uncommitted=uncommitted, commits=worktrees.unmerged_commits(ctx.project, agent.branch, target))
 
 
 def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
@@ -72,7 +74,7 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
     chosen = [agents[n] for n in dict.fromkeys(names)]
     target = merge_target(ctx)
     if not force:
-        at_risk = [(a, work_of(ctx, a, target)) for a in chosen if a.status != Status.MERGED]
+        at_risk = [(a, work_of(ctx, a, target)) for a in chosen]
         at_risk = [(a, w) for a, w in at_risk if w]
         if at_risk:
             lines = "; ".join(f"agent '{a.name}' has {w.describe(target)}" for a, w in at_risk)
@@ -96,7 +98,7 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
     for agent in observe(ctx):
         if agent.status.live:
             continue
-        work = work_of(ctx, agent, target) if agent.status != Status.MERGED else Work()
+        work = work_of(ctx, agent, target)
         if work and not force:
             kept.append(f"{agent.name} ({agent.status.value}) has {work.describe(target)}")
             continue
@@ -110,7 +112,7 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
         ctx.tmux.kill_window(agent.window)  # stop it first, so its files stop changing
     worktree = Path(agent.worktree)
     saved = None
-    if agent.status != Status.MERGED and work_of(ctx, agent, target):
+    if work_of(ctx, agent, target):
         saved = worktrees.save_to_trash(ctx.project, agent.name, agent.branch, worktree)
     worktrees.remove_worktree(ctx.project, worktree)
     worktrees.delete_branch(ctx.project, agent.branch)

@@ -72,7 +72,7 @@ def activity(agent: Agent) -> str:
         return f"exit code {agent.exit_code}"
     if agent.status == Status.WAITING and agent.waiting_for:
         text = agent.waiting_for
-    elif agent.status in (Status.FAILED, Status.LOST) and agent.error:
+    elif agent.error:
         text = agent.error
     else:
         text = agent.last_message

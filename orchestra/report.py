@@ -41,10 +41,10 @@ def report(ctx: Context) -> list[AgentReport]:
     if not agents:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
-        return list(pool.map(lambda agent: _report_one(ctx, agent), agents))
+        return list(pool.map(lambda agent: report_of(ctx, agent), agents))
 
 
-def _report_one(ctx: Context, agent: Agent) -> AgentReport:
+def report_of(ctx: Context, agent: Agent) -> AgentReport:
     worktree = Path(agent.worktree)
     changes = worktrees.changes(worktree, agent.base) if worktree.is_dir() else None
     committed = worktrees.branch_changes(ctx.project, agent.base, agent.branch)

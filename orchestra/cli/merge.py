@@ -1,0 +1,47 @@
+"""The integration command: merge (the bundled github plugin adds `pr` on top of it)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from orchestra.cli.output import open_context, print_json, warn
+
+
+@click.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned.")
+@click.option("--strategy", "-s", metavar="S", help="merge, squash, rebase, or a plugin's (pr); default from config.")
+@click.option("--check", "-c", metavar="CMD", help="Command that must pass on the merged result; default [merge] check.")
+@click.option("--keep-going", "-k", is_flag=True, help="Go on with the next agent after one fails.")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened to each agent as JSON.")
+def merge(names, all_, strategy, check, keep_going, as_json):
+    """Integrate finished agents' branches into the target branch, one at a time.
+
+    Each agent's uncommitted work is committed on its branch first. With a check, the merged
+    result must pass it before the target branch moves; a conflict or a failing check leaves the
+    target branch and your checkout as they were.
+    """
+    from orchestra.merging import merge as merge_agents
+
+    ctx = open_context()
+    results = merge_agents(ctx, list(names), every=all_, strategy=strategy, check=check, keep_going=keep_going)
+    warn(ctx.plugins.problems)
+    if as_json:
+        print_json([r.__dict__ for r in results])
+    else:
+        if not results:
+            click.echo("nothing to merge: no agent is done or exited")
+        for item in results:
+            if item.committed:
+                click.echo(f"{item.name}: committed its uncommitted work ({item.committed[:10]})")
+            if item.ok:
+                click.echo(f"{item.name}: {item.message}" + (f" {item.url}" if item.url and item.url not in item.message else ""))
+            else:
+                click.echo(f"orchestra: {item.name}: {item.message}", err=True)
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+COMMANDS = [merge]

@@ -1,0 +1,151 @@
+"""The integration queue (`orchestra merge`): finished agents' branches into the target, one by one.
+
+For each agent, in the order they were spawned: its uncommitted work is committed on its branch
+(an agent like Claude Code edits files and leaves committing to you), then the `merge_strategy`
+hook integrates the branch: a plugin's strategy (`pr`) or the core's `merge`, `squash` and
+`rebase`, which run `[merge] check` on the merged result before the target moves. A conflict or
+a failing check leaves the target branch and the main checkout as they were, records the reason
+on the agent, and stops the queue unless told to keep going.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from orchestra import integrate
+from orchestra.context import Context
+from orchestra.errors import MergeFailed, OrchestraError, UnknownAgent
+from orchestra.models import Agent, Event, MergeResult, Repository, Status, now
+from orchestra.reconcile import observe
+from orchestra.removal import merge_target
+
+FINISHED = (Status.DONE, Status.EXITED)
+
+
+@dataclass
+class Merged:
+    """What happened to one agent in the queue."""
+
+    name: str
+    ok: bool
+    message: str
+    url: Optional[str] = None
+    committed: Optional[str] = None  # the commit made of its uncommitted work, if any
+    skipped: bool = False  # nothing to merge, or not tried after an earlier failure
+
+
+Progress = Callable[[str, str], None]
+
+
+def merge(
+    ctx: Context,
+    names: list[str],
+    every: bool = False,
+    strategy: Optional[str] = None,
+    check: Optional[str] = None,
+    keep_going: bool = False,
+    progress: Optional[Progress] = None,
+) -> list[Merged]:
+    """Integrate the named agents (or, with `every`, every finished agent with work)."""
+    progress = progress or (lambda name, step: None)
+    strategy = strategy or ctx.config.merge["strategy"]
+    check = ctx.config.merge["check"] if check is None else check
+    target = merge_target(ctx)
+    queue = _queue(ctx, names, every)
+    integrate.target_tip(ctx.project, target)  # a missing target is the command's error, before any commit
+    results: list[Merged] = []
+    for position, agent in enumerate(queue):
+        progress(agent.name, f"merging with {strategy}")
+        try:
+            results.append(_merge_one(ctx, agent, target, strategy, check))
+        except MergeFailed as error:
+            _record_failure(ctx, agent, str(error))
+            results.append(Merged(agent.name, ok=False, message=str(error)))
+            if not keep_going:
+                results += [Merged(a.name, ok=False, message="not tried", skipped=True) for a in queue[position + 1 :]]
+                break
+    return results
+
+
+def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
+    agents = observe(ctx)
+    if every:
+        if names:
+            raise OrchestraError("give agent names or --all, not both.")
+        return [a for a in agents if a.status in FINISHED]
+    if not names:
+        raise OrchestraError("name the agents to merge, or use --all for every finished one.")
+    by_name = {a.name: a for a in agents}
+    for name in names:
+        agent = by_name.get(name)
+        if agent is None:
+            raise UnknownAgent(f"there is no agent named '{name}' in this project: `orchestra ls` lists them.")
+        if agent.status not in FINISHED:
+            raise OrchestraError(_not_finished(agent))
+    return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def _not_finished(agent: Agent) -> str:
+    if agent.status == Status.MERGED:
+        return f"agent '{agent.name}' is already merged; `orchestra clean` removes it."
+    if agent.status in (Status.STARTING, Status.RUNNING, Status.WAITING):
+        return (
+            f"agent '{agent.name}' is still {agent.status.value}: merge it once it is done "
+            f"(`orchestra ls` shows when), or stop it with `orchestra kill {agent.name}`."
+        )
+    return (
+        f"agent '{agent.name}' is {agent.status.value}, so its work may be unfinished: look at it with "
+        f"`orchestra diff {agent.name}`; only done or exited agents are merged."
+    )
+
+
+def _merge_one(ctx: Context, agent: Agent, target: str, strategy: str, check: str) -> Merged:
+    subject = agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
+    committed = integrate.commit_all(Path(agent.worktree), f"{subject}\n\nWork of orchestra agent {agent.name}.")
+    if integrate.commits_ahead(ctx.project, agent.branch, target) == 0:
+        return Merged(agent.name, ok=True, message=f"nothing to merge: {target} has all of it", skipped=True)
+    from orchestra.report import report_of
+
+    repo = Repository(root=str(ctx.project.root), target=target)
+    report = report_of(ctx, agent).to_dict()
+    result = ctx.plugins.call_first(
+        "merge_strategy", veto=MergeFailed, agent=agent, repo=repo, config=ctx.config, strategy=strategy, report=report
+    )
+    if result is None:
+        if strategy not in integrate.STRATEGIES:
+            raise MergeFailed(f"no plugin handles the merge strategy '{strategy}': use merge, squash or rebase.")
+        message = f"Merge {agent.branch}: {subject}" if strategy == "merge" else subject
+        tip = integrate.integrate(ctx.project, agent.branch, target, strategy, message, check)
+        done = {"merge": "merged", "squash": "squashed", "rebase": "rebased"}[strategy]
+        result = MergeResult(outcome="merged", message=f"{done} into {target} ({tip[:10]})", commit=tip)
+    _record(ctx, agent, result)
+    return Merged(agent.name, ok=True, message=result.message, url=result.url, committed=committed)
+
+
+def _record(ctx: Context, agent: Agent, result: MergeResult) -> None:
+    event = None
+    with ctx.state.update() as agents:
+        record = agents.get(agent.name)
+        if record is None:
+            return
+        before = record.status
+        if result.outcome == "merged":
+            record.set_status(Status.MERGED, error=None)
+            event = Event("status", agent=agent.name, status=Status.MERGED.value, data={"from": before.value, "by": "merge"})
+        else:
+            record.pull_request = result.url
+            record.error = None
+            record.updated_at = now()
+    events = [Event("merged", agent=agent.name, data={"outcome": result.outcome, "message": result.message, "url": result.url})]
+    ctx.state.append_events(events + ([event] if event else []))
+    if event is not None:
+        ctx.plugins.call("notifier", event=event, agent=agents.get(agent.name), config=ctx.config)
+
+
+def _record_failure(ctx: Context, agent: Agent, reason: str) -> None:
+    with ctx.state.update() as agents:
+        if agent.name in agents:
+            agents[agent.name].error = f"merge failed: {reason}"
+    ctx.state.append_events([Event("merge-failed", agent=agent.name, data={"message": reason})])
