@@ -19,10 +19,34 @@ ENTRY_POINT_GROUP = "orchestra"
 
 
 @dataclass
+class PluginInfo:
+    """One plugin as `orchestra plugins list` shows it."""
+
+    name: str
+    distribution: Optional[str]  # the installed package that provides it
+    version: Optional[str]
+    bundled: bool
+    state: str  # loaded | disabled | failed
+    problem: Optional[str] = None
+    hooks: list[str] = field(default_factory=list)
+    agent_kinds: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Plugins:
     manager: pluggy.PluginManager
     kinds: dict[str, AgentKind] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    found: dict[str, PluginInfo] = field(default_factory=dict)
+
+    def describe(self) -> list[PluginInfo]:
+        """Every plugin found, with the hooks each loaded one implements and the kinds it gives."""
+        for info in self.found.values():
+            plugin = self.manager.get_plugin(info.name)
+            if plugin is not None:
+                info.hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
+                info.agent_kinds = sorted(k for k, kind in self.kinds.items() if kind.plugin == info.name)
+        return sorted(self.found.values(), key=lambda i: (not i.bundled, i.name))
 
     def call(self, hook: str, *, veto: Optional[type] = None, **kwargs: Any) -> list[Any]:
         """Call every implementation of `hook`, newest registered first, isolating failures.
@@ -86,11 +110,23 @@ def load(
     # Bundled plugins first, then the others by name: the first to register an agent kind keeps it.
     found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (not _bundled(ep), ep.name))
     for entry_point in found:
-        if entry_point.name in disabled or manager.has_plugin(entry_point.name):
+        if entry_point.name in plugins.found:
+            continue  # a second distribution with the same plugin name: the first one found wins
+        dist = getattr(entry_point, "dist", None)
+        info = PluginInfo(
+            name=entry_point.name,
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else None,
+            bundled=_bundled(entry_point),
+            state="disabled" if entry_point.name in disabled else "loaded",
+        )
+        plugins.found[entry_point.name] = info
+        if entry_point.name in disabled:
             continue
         try:
             manager.register(entry_point.load(), name=entry_point.name)
         except Exception as error:  # noqa: BLE001
+            info.state, info.problem = "failed", f"{type(error).__name__}: {error}"
             plugins.problems.append(f"plugin '{entry_point.name}' could not be loaded: {error}")
     for name, plugin in (extra or {}).items():
         if name not in disabled:

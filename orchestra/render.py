@@ -220,3 +220,20 @@ def agent_report(item) -> "Group":
         parts.append(Text(f"  ... and {len(item.commits) - 20} more commits", style="dim"))
     parts.append(Text())
     return Group(*parts)
+
+
+def plugins_table(infos) -> Table:
+    """`orchestra plugins list`: name, version, source, state, hooks, agent kinds."""
+    table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
+    for column in ("PLUGIN", "VERSION", "FROM", "STATE", "HOOKS", "AGENT KINDS"):
+        table.add_column(column, no_wrap=column not in ("HOOKS",), overflow="fold")
+    styles = {"loaded": "green", "disabled": "dim", "failed": "bold red"}
+    for info in infos:
+        source = "bundled" if info.bundled else (info.distribution or "?")
+        state = Text(info.state, style=styles.get(info.state, ""))
+        if info.problem:
+            state.append(f" ({info.problem})", style="red")
+        table.add_row(
+            info.name, info.version or "-", source, state, ", ".join(info.hooks) or "-", ", ".join(info.agent_kinds) or "-"
+        )
+    return table
