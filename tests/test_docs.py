@@ -32,3 +32,17 @@ def test_every_command_is_documented_with_its_current_help(name):
     assert first_line in text
     for option in re.findall(r"^\s+(-[-\w, ]+?)\s{2,}", help_text, re.MULTILINE):
         assert option.strip() in text, f"`orchestra {name}` option {option.strip()} is not in docs/commands.md"
+
+
+def test_the_hook_reference_matches_the_hook_specifications():
+    import inspect
+
+    from orchestra import hookspecs
+
+    text = (DOCS / "plugins.md").read_text()
+    specs = [f for name, f in vars(hookspecs).items() if callable(f) and hasattr(f, "orchestra_spec")]
+    assert {f.__name__ for f in specs} >= {"pre_spawn", "on_exit", "merge_strategy", "notifier", "register_agents"}
+    for spec in specs:
+        arguments = ", ".join(inspect.signature(spec).parameters)
+        firstresult = " (firstresult)" if spec.orchestra_spec["firstresult"] else ""
+        assert f"### `{spec.__name__}({arguments})`{firstresult}\n" in text, f"docs/plugins.md: {spec.__name__}"
