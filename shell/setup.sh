@@ -85,3 +85,44 @@ if [[ ! -x "$claude_dir/node_modules/.bin/claude" ]]; then
     chmod 755 "$partial"
     mv "$partial" "$claude_dir"
 fi
+
+# ---- The other bundled agent CLIs (codex, gemini, opencode, aider) ------------------------------
+# tests/agent_clis.py names the same versions and folders; tests run each CLI by its path there.
+# Each is installed beside its final folder, then renamed, so a cut-off install never leaves a half folder.
+agents_cache="${XDG_CACHE_HOME:-$HOME/.cache}/claude-orchestra"
+install_npm_cli() {  # folder-name package@version bin-name
+    local dir="$agents_cache/$1" partial
+    if [[ -x "$dir/node_modules/.bin/$3" ]]; then return 0; fi
+    say "installing $2 into $dir"
+    mkdir -p "$agents_cache"
+    partial="$(mktemp -d "$dir.partial.XXXXXX")"
+    if npm install --prefix "$partial" --no-audit --no-fund --no-update-notifier --loglevel=error "$2" </dev/null >/dev/null; then
+        rm -rf "$dir"
+        chmod 755 "$partial"
+        mv "$partial" "$dir"
+    else
+        rm -rf "$partial"
+        return 1
+    fi
+}
+install_npm_cli "codex-0.169.0" "@openai/codex@0.169.0" codex
+install_npm_cli "gemini-cli-0.61.0" "@google/gemini-cli@0.61.0" gemini
+install_npm_cli "opencode-1.18.33" "opencode-ai@1.18.33" opencode
+
+# aider has heavy Python dependencies: it gets a virtual environment of its own. Its console
+# script would keep the temporary folder's path in its #! line, so tests run `bin/python -m aider`.
+aider_dir="$agents_cache/aider-0.86.2"
+if [[ ! -x "$aider_dir/bin/python" ]] || ! "$aider_dir/bin/python" -c 'import aider' 2>/dev/null; then
+    say "installing aider-chat 0.86.2 into $aider_dir"
+    mkdir -p "$agents_cache"
+    aider_partial="$(mktemp -d "$aider_dir.partial.XXXXXX")"
+    if "$python" -m venv "$aider_partial" \
+        && "$aider_partial/bin/python" -m pip install --quiet --disable-pip-version-check "aider-chat==0.86.2" </dev/null; then
+        rm -rf "$aider_dir"
+        chmod 755 "$aider_partial"
+        mv "$aider_partial" "$aider_dir"
+    else
+        rm -rf "$aider_partial"
+        exit 1
+    fi
+fi

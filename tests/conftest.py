@@ -14,7 +14,7 @@ import pytest
 from support import git, make_repo
 
 TESTS = Path(__file__).parent
-pytest_plugins = ["claude_support"]
+pytest_plugins = ["claude_support", "agent_clis"]
 
 
 @pytest.fixture(autouse=True)

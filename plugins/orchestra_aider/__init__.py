@@ -1,3 +1,45 @@
-"""The `aider` plugin (being written)."""
+"""The `aider` agent kind: aider, run on its task in the agent's pane.
+
+aider has no way to take a first message and then stay in its chat, so the task is its one
+message (`--message=TASK`, one argument that cannot be read as an option): aider edits and
+commits in the worktree, asks its questions in the pane, and exits when its reply is done, so
+the pane's exit gives an exact `exited` (or `failed`). Its notifications command cannot say
+whether aider asks a question or is idle, so questions are read off the screen.
+"""
+
+from __future__ import annotations
+
+from orchestra.hookspecs import hookimpl
+from orchestra.models import Agent, AgentKind, AgentSettings
 
 __version__ = "0.1.0"
+
+# aider 0.86's confirm_ask: "Question? (Y)es/(N)o[/(A)ll/(S)kip all/(D)on't ask again] [Yes]: "
+WAITING_PATTERNS = [r"\(Y\)es/\(N\)o.*\[[^\]\n]*\]: *$"]
+BUSY_PATTERNS = [r"Waiting for \S+"]  # its spinner while the model answers
+
+
+def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    argv = [*(settings.command or ["aider"]), *settings.args]
+    if settings.model:
+        argv += ["--model", settings.model]
+    return [*argv, f"--message={agent.task}"]
+
+
+@hookimpl
+def register_agents(register):
+    register(
+        AgentKind(
+            name="aider",
+            build_argv=build_argv,
+            description="aider (`aider`), one message in its own worktree, committing its edits",
+            default_command=["aider"],
+            default_env={
+                "AIDER_CHECK_UPDATE": "false",
+                "AIDER_SHOW_RELEASE_NOTES": "false",
+                "AIDER_ANALYTICS": "false",
+            },
+            waiting_patterns=WAITING_PATTERNS,
+            busy_patterns=BUSY_PATTERNS,
+        )
+    )

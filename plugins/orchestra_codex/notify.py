@@ -1,0 +1,44 @@
+"""Codex's `notify` program: `python -m orchestra_codex.notify HOOK_COMMAND... EVENT_JSON`.
+
+Codex appends one JSON argument (`{"type": "agent-turn-complete", "last-assistant-message": ...}`)
+to the configured program. This turns it into the event orchestra's hook handler reads on stdin
+and runs the handler. Standard library only, and it never fails the agent: any problem is
+swallowed and it exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any, Optional
+
+TIMEOUT = 10  # seconds; the handler takes milliseconds
+
+
+def translate(event: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """orchestra's hook event for one Codex notification; None for types it does not know."""
+    if event.get("type") != "agent-turn-complete":
+        return None
+    translated = {"hook_event_name": "Stop", "last_assistant_message": event.get("last-assistant-message") or ""}
+    if event.get("thread-id"):
+        translated["session_id"] = event["thread-id"]
+    if event.get("cwd"):
+        translated["cwd"] = event["cwd"]
+    return translated
+
+
+def main(argv: list[str]) -> int:
+    try:
+        *hook_command, raw = argv
+        event = translate(json.loads(raw))
+        if hook_command and event is not None:
+            subprocess.run(hook_command, input=json.dumps(event).encode(), timeout=TIMEOUT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    except Exception:  # noqa: BLE001 - a notify program must never fail the agent
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

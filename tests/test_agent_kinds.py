@@ -1,0 +1,229 @@
+"""The bundled agent kinds codex, gemini, opencode and aider: their command lines, checked against
+the real pinned CLIs (tests/agent_clis.py), their status adapters, and a real start in tmux."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestra import plugins as plugins_module
+from orchestra.models import Agent, AgentSettings, Status
+from orchestra.state import State
+from support import agents_json, git, tmux, wait_for, wait_statuses
+
+KINDS = ("codex", "gemini", "opencode", "aider")
+TASK = "-x: fix \"the\" 'bug'\n$(rm -rf /) `and` more"
+HOOK = ["/opt/py", "-m", "orchestra", "_hook", "--state-dir", "/s", "n"]
+
+
+@pytest.fixture(scope="module")
+def kinds():
+    loaded = plugins_module.load()
+    assert loaded.problems == []
+    return loaded.kinds
+
+
+def agent(kind: str, task: str = TASK) -> Agent:
+    return Agent(name="n", task=task, agent=kind, branch="b", base="x", worktree="/w")
+
+
+def defaults(kind, **changes) -> AgentSettings:
+    settings = AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
+    for key, value in changes.items():
+        setattr(settings, key, value)
+    return settings
+
+
+def task_of(argv: list[str]) -> str:
+    """The task as the CLI gets it: after `--`, or the value of `--prompt=` / `--message=`."""
+    last = argv[-1]
+    if len(argv) > 1 and argv[-2] == "--":
+        return last
+    return re.sub(r"^--(prompt|message)=", "", last, count=1)
+
+
+@pytest.mark.parametrize("name", KINDS)
+@pytest.mark.parametrize("task", [TASK, "--help", "-", "line one\nline two"])
+def test_the_task_is_one_argument_after_the_flags(kinds, name, task):
+    argv = kinds[name].build_argv(agent(name, task), defaults(kinds[name], hook_command=HOOK))
+    assert task_of(argv) == task
+    assert not any(TASK in element for element in argv[:-1])
+    if argv[-2] != "--":
+        assert argv[-1].startswith("--") and "=" in argv[-1], "a task starting with '-' must not be an option"
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_command_args_and_model_are_honoured(kinds, name):
+    settings = AgentSettings(command=["/opt/bin/cli", "--wrapped"], args=["--extra"], model="big-model")
+    argv = kinds[name].build_argv(agent(name), settings)
+    assert argv[:3] == ["/opt/bin/cli", "--wrapped", "--extra"]
+    assert argv[argv.index("--model") + 1] == "big-model"
+    assert kinds[name].build_argv(agent(name), defaults(kinds[name]))[0] == name
+
+
+def flags(argv: list[str]) -> list[str]:
+    """The options before the task, without their values' text ("--x=y" gives "--x")."""
+    before = argv[: argv.index("--")] if "--" in argv else argv[:-1]
+    return [a.split("=")[0] for a in before[1:] if a.startswith("-")] + ([argv[-1].split("=")[0]] if "--" not in argv else [])
+
+
+def help_of(command: list[str]) -> str:
+    result = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return result.stdout + result.stderr
+
+
+def file_mentions(path: Path, *words: str) -> set[str]:
+    data = path.read_bytes()
+    return {w for w in words if w.encode() in data}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", KINDS)
+def test_every_flag_orchestra_passes_is_in_the_cli_help(kinds, agent_clis, name):
+    kind = kinds[name]
+    argv = kind.build_argv(agent(name), defaults(kind, model="some-model", hook_command=HOOK))
+    text = help_of(agent_clis[name])
+    for flag in flags(argv):
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), f"{name} --help does not list {flag}"
+    values = {"--approval-mode": "auto_edit", "--sandbox": "workspace-write", "--ask-for-approval": "on-request"}
+    for flag, value in values.items():
+        if flag in argv:
+            assert argv[argv.index(flag) + 1] == value and value in text, f"{name} does not offer {flag} {value}"
+
+
+def program_files(name: str, command: list[str]) -> list[Path]:
+    """The files that hold the CLI's own code, under its install folder (`<folder>/node_modules/.bin/<cli>`)."""
+    folder = Path(command[0]).parents[2]
+    pattern = {
+        "codex": "node_modules/@openai/codex-linux-*/vendor/*/bin/codex",
+        "opencode": "node_modules/opencode-linux-*/bin/opencode",
+        "gemini": "node_modules/@google/gemini-cli/bundle/*.js",
+    }[name]
+    return sorted(folder.glob(pattern))
+
+
+@pytest.mark.slow
+def test_codex_config_overrides_name_keys_codex_has(kinds, agent_clis):
+    argv = kinds["codex"].build_argv(agent("codex"), defaults(kinds["codex"], hook_command=HOOK))
+    keys = {argv[i + 1].split("=")[0] for i, a in enumerate(argv) if a == "-c"}
+    assert keys == {"notify", "check_for_update_on_startup"}
+    binaries = program_files("codex", agent_clis["codex"])
+    assert binaries, "the codex binary is not where the npm package puts it"
+    assert file_mentions(binaries[0], "agent-turn-complete", "last-assistant-message", *keys) == {
+        "agent-turn-complete", "last-assistant-message", *keys,
+    }  # fmt: skip
+    notify = json.loads(next(a for a in argv if a.startswith("notify=")).split("=", 1)[1])
+    assert notify == [sys.executable, "-m", "orchestra_codex.notify", *HOOK]
+
+
+@pytest.mark.slow
+def test_environment_variables_are_ones_the_clis_read(kinds, agent_clis):
+    gemini = set().union(*(file_mentions(p, "GEMINI_CLI_SYSTEM_DEFAULTS_PATH", "AfterAgent", "BeforeAgent", "ToolPermission",
+                                         "prompt_response") for p in program_files("gemini", agent_clis["gemini"])))  # fmt: skip
+    assert gemini == {"GEMINI_CLI_SYSTEM_DEFAULTS_PATH", "AfterAgent", "BeforeAgent", "ToolPermission", "prompt_response"}
+    opencode = program_files("opencode", agent_clis["opencode"])[0]
+    assert file_mentions(opencode, *kinds["opencode"].default_env) == set(kinds["opencode"].default_env)
+    aider_help = help_of(agent_clis["aider"])
+    for variable in kinds["aider"].default_env:
+        assert f"[env var: {variable}]" in " ".join(aider_help.split()), f"aider does not read {variable}"
+
+
+@pytest.fixture
+def state(tmp_path):
+    state = State(tmp_path / "state")
+    with state.update() as agents:
+        agents["worker"] = Agent(name="worker", task="t", agent="codex", branch="orchestra/worker", base="0" * 40,
+                                 worktree=str(tmp_path), status=Status.RUNNING)  # fmt: skip
+    return state
+
+
+def handler(state: State) -> list[str]:
+    return [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "worker"]
+
+
+def test_codex_notify_marks_the_agent_done_with_its_last_message(state):
+    event = {"type": "agent-turn-complete", "thread-id": "t-1", "turn-id": "1", "cwd": "/w",
+             "input-messages": ["fix it"], "last-assistant-message": "Fixed the bug."}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "orchestra_codex.notify", *handler(state), json.dumps(event)],
+                            capture_output=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0 and result.stdout == b""
+    worker = state.read()["worker"]
+    assert (worker.status, worker.last_message, worker.last_hook) == (Status.DONE, "Fixed the bug.", "Stop")
+
+
+def test_codex_notify_never_fails_codex(state):
+    for args in ([*handler(state), "not json"], [*handler(state), '{"type": "other"}'], ["/nonexistent", "{}"], []):
+        assert subprocess.run([sys.executable, "-m", "orchestra_codex.notify", *args], timeout=30).returncode == 0
+    assert state.read()["worker"].status == Status.RUNNING
+
+
+def gemini_hook(state: State, event: dict) -> Agent:
+    result = subprocess.run([sys.executable, "-m", "orchestra_gemini.hook", *handler(state)],
+                            input=json.dumps(event).encode(), capture_output=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0 and result.stdout == b"", "Gemini parses a hook's stdout"
+    return state.read()["worker"]
+
+
+def test_gemini_hooks_move_the_status_through_a_turn(state):
+    base = {"session_id": "s-1", "cwd": "/w", "transcript_path": "/t.json", "timestamp": "2025-01-01T00:00:00Z"}
+    assert gemini_hook(state, {**base, "hook_event_name": "BeforeAgent", "prompt": "go"}).status == Status.RUNNING
+    asked = gemini_hook(state, {**base, "hook_event_name": "Notification", "notification_type": "ToolPermission",
+                                "message": "Allow run_shell_command: make test?", "details": {}})  # fmt: skip
+    assert asked.status == Status.WAITING and asked.waiting_for == "Allow run_shell_command: make test?"
+    assert gemini_hook(state, {**base, "hook_event_name": "AfterTool", "tool_name": "run_shell_command"}).status == Status.RUNNING
+    done = gemini_hook(state, {**base, "hook_event_name": "AfterAgent", "prompt": "go", "prompt_response": "Done."})
+    assert (done.status, done.last_message) == (Status.DONE, "Done.")
+
+
+def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds):
+    from orchestra_gemini import hook_settings, write_settings
+
+    settings = hook_settings(HOOK)
+    assert set(settings["hooks"]) == {"SessionStart", "BeforeAgent", "Notification", "AfterTool", "AfterAgent", "SessionEnd"}
+    command = settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"]
+    import shlex
+
+    assert shlex.split(command) == [sys.executable, "-m", "orchestra_gemini.hook", *HOOK]
+    path = write_settings(HOOK)
+    assert json.loads(path.read_text()) == settings and write_settings(HOOK) == path
+
+
+def configure(repo: Path, name: str, command: list[str]) -> None:
+    (repo / "orchestra.toml").write_text(f"[agents.{name}]\ncommand = {json.dumps(command)}\n")
+    git(repo, "add", "orchestra.toml")
+    git(repo, "commit", "-qm", f"configure the {name} agent")
+
+
+def screen(socket: str, pane: str) -> str:
+    return tmux(socket, "capture-pane", "-p", "-t", pane).stdout
+
+
+# What each CLI shows first here, offline and signed out, and the status orchestra must show for it.
+FIRST_SCREENS = {
+    "codex": ("waiting", "Sign in with ChatGPT"),
+    "gemini": ("waiting", "Do you trust the files in this folder?"),
+    "aider": ("waiting", "(Y)es/(N)o"),
+    "opencode": ("running", "fix the bug"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", KINDS)
+def test_spawned_cli_reaches_a_screen_orchestra_recognises(orchestra, repo, agent_clis, isolated, name):
+    configure(repo, name, agent_clis[name])
+    orchestra("spawn", "--agent", name, "--name", "probe", "--no-attach", "fix the bug")
+    status, text = FIRST_SCREENS[name]
+    [shown] = wait_statuses(orchestra, {"probe": status}, timeout=60)
+    wait_for(lambda: text in screen(isolated, shown["pane"]), timeout=60, what=f"{text!r} on the {name} screen")
+    assert agents_json(orchestra)[0]["status"] == status
+    if status == "waiting":
+        assert shown["waiting_for"], "ls says what the agent asks"
+    if name == "gemini":
+        launched = Path(os.environ["TMPDIR"]) / f"orchestra-gemini-{os.getuid()}"
+        assert any(json.loads(p.read_text())["hooks"] for p in launched.glob("*.json"))
