@@ -64,6 +64,7 @@ class Agent:
     last_hook: Optional[str] = None  # the last hook event the agent CLI reported (None: it has reported none)
     pull_request: Optional[str] = None  # the pull request `orchestra merge --strategy pr` opened
     screen_patterns: dict[str, list[str]] = field(default_factory=dict)  # "waiting"/"busy" regexes, for agents without hooks
+    screen_after_hooks: bool = False  # its hooks report only some events: the screen is read for the rest
     argv: list[str] = field(default_factory=list)  # what the launcher execs
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
@@ -125,7 +126,9 @@ class AgentKind:
     orchestra to choose a conversation id (a UUID, in `agent.session_id`) at spawn.
     `waiting_patterns` and `busy_patterns` are regular expressions matched against the bottom of
     the screen, only while the agent has reported no hook event (no hooks, or not yet: a start-up
-    dialog).
+    dialog), or always with `screen_after_hooks` (a CLI whose hooks report only a turn's end).
+    `build_env(agent, settings)` returns variables to add to the agent's environment, at spawn
+    and at resume (for a CLI configured through its environment).
     """
 
     name: str
@@ -137,7 +140,9 @@ class AgentKind:
     waiting_patterns: list[str] = field(default_factory=list)
     busy_patterns: list[str] = field(default_factory=list)
     build_resume_argv: Optional[Callable[[Agent, AgentSettings], list[str]]] = None
+    build_env: Optional[Callable[[Agent, AgentSettings], dict[str, str]]] = None
     session_ids: bool = False
+    screen_after_hooks: bool = False
     plugin: str = ""  # filled in by the plugin manager
 
 

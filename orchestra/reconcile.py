@@ -48,7 +48,7 @@ def reconcile(
                 else:
                     error = None if code is not None else "its process ended without an exit code"
                     agent.set_status(Status.FAILED, exit_code=code, error=error or agent.error)
-        if agent.pane in (screens or {}) and agent.last_hook is None and agent.status in SCREEN_STATUSES:
+        if agent.pane in (screens or {}) and _screen_tells(agent):
             _read_screen(agent, screens[agent.pane])
         if agent.status not in (Status.MERGED, Status.LOST) and not Path(agent.worktree).is_dir():
             agent.set_status(Status.LOST, error="its worktree folder is gone")
@@ -62,10 +62,15 @@ SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no lo
 
 
 def needs_screen(agent: Agent, pane: Optional[Pane]) -> bool:
-    """Whether the screen says more than the records: an agent with patterns, no hook events yet, alive."""
-    return bool(
-        agent.screen_patterns and agent.last_hook is None and agent.status in SCREEN_STATUSES and pane and not pane.dead
-    )
+    """Whether the screen says more than the records: an agent with patterns, no hook events yet
+    (or hooks that report only some events), alive."""
+    return bool(agent.screen_patterns and _screen_tells(agent) and pane and not pane.dead)
+
+
+def _screen_tells(agent: Agent) -> bool:
+    if agent.screen_after_hooks:  # hooks give a turn's end (done); the screen shows the rest
+        return agent.status in (*SCREEN_STATUSES, Status.DONE)
+    return agent.last_hook is None and agent.status in SCREEN_STATUSES
 
 
 def _read_screen(agent: Agent, screen: str) -> None:
@@ -79,7 +84,8 @@ def _read_screen(agent: Agent, screen: str) -> None:
             if agent.status != Status.WAITING:
                 agent.set_status(Status.WAITING, waiting_for=" ".join(line.split())[:200])
             return
-    if agent.status == Status.WAITING:
+    busy = any(re.search(p, bottom, re.MULTILINE) for p in agent.screen_patterns.get("busy", []))
+    if agent.status == Status.WAITING or (agent.status == Status.DONE and busy):
         agent.set_status(Status.RUNNING, waiting_for=None)
 
 

@@ -17,7 +17,7 @@ from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, Status
 from orchestra.reconcile import observe
-from orchestra.spawning import check_installed, open_window, settings_for
+from orchestra.spawning import agent_environment, check_installed, open_window, settings_for
 from orchestra.tmux import Tmux
 
 
@@ -71,7 +71,7 @@ def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
     settings = settings_for(ctx, kind, agent)
     continued = kind.build_resume_argv is not None and bool(agent.session_id)
     argv = kind.build_resume_argv(agent, settings) if continued else kind.build_argv(agent, settings)
-    agent_env = {**env, **settings.env}
+    agent_env = agent_environment(kind, dataclasses.replace(agent, argv=argv), settings, env)
     check_installed(dataclasses.replace(agent, argv=argv), agent_env)
     with ctx.state.update() as records:
         record = records.get(agent.name)

@@ -42,7 +42,7 @@ def _follow(ctx: Context, agent: Agent) -> None:
             return
         before = record.status
         answered = before == Status.WAITING
-        prompted = before in (Status.DONE, Status.FAILED) and record.last_hook is None
+        prompted = before in (Status.DONE, Status.FAILED) and (record.last_hook is None or record.screen_after_hooks)
         if not (answered or prompted):
             return
         record.set_status(Status.RUNNING, waiting_for=None, error=None if prompted else record.error)

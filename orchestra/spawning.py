@@ -126,6 +126,7 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> None:
                 port=port,
                 session_id=new_session_id(agents) if plan.kind.session_ids else None,
                 screen_patterns=screen_patterns(plan.kind),
+                screen_after_hooks=plan.kind.screen_after_hooks,
             )
             agents[name] = plan.agent
 
@@ -186,7 +187,7 @@ def _prepare(ctx: Context, plan: _Plan, env: dict[str, str]) -> None:
     agent = plan.agent
     plan.settings.hook_command = hook_command(ctx, agent)
     agent.argv = plan.kind.build_argv(agent, plan.settings)
-    plan.env = {**env, **plan.settings.env}
+    plan.env = agent_environment(plan.kind, agent, plan.settings, env)
     ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
     check_installed(agent, plan.env)
     with ctx.state.update() as agents:
@@ -256,6 +257,14 @@ def settings_for(ctx: Context, kind: AgentKind, agent: Agent) -> AgentSettings:
     )
     settings.hook_command = hook_command(ctx, agent)
     return settings
+
+
+def agent_environment(kind: AgentKind, agent: Agent, settings: AgentSettings, env: dict[str, str]) -> dict[str, str]:
+    """The shell's environment, the kind's configured variables, and what the kind itself adds."""
+    combined = {**env, **settings.env}
+    if kind.build_env is not None:
+        combined.update(kind.build_env(agent, settings))
+    return combined
 
 
 def check_installed(agent: Agent, env: dict[str, str]) -> None:

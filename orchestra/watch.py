@@ -39,7 +39,7 @@ class Watcher:
         now = time.monotonic()
         signature = self._signature_now()
         full = signature != self._signature or now >= self._next_full
-        screens = any(a.screen_patterns and a.last_hook is None and a.status.live for a in self.agents)
+        screens = any(a.screen_patterns and (a.last_hook is None or a.screen_after_hooks) and a.status.live for a in self.agents)
         if not full and not (screens and now >= self._next_screens):
             return False
         self.agents = observe(self.ctx)

@@ -130,3 +130,29 @@ def test_lost_agent_whose_pane_is_there_is_live_again_and_reused_ids_do_not_coun
     reconcile({"back": back, "reused": reused}, panes)
     assert back.status == Status.RUNNING and back.error is None
     assert reused.status == Status.LOST
+
+
+def screen_agent(tmp_path, **fields) -> Agent:
+    values = dict(name="a", task="t", agent="codex", branch="b", base="x", worktree=str(tmp_path), pane="%1",
+                  window="@1", session="s", status=Status.RUNNING,
+                  screen_patterns={"waiting": [r"Allow command\?"], "busy": [r"esc to interrupt"]})  # fmt: skip
+    values.update(fields)
+    return Agent(**values)
+
+
+def test_the_screen_is_read_only_until_the_first_hook_event_unless_the_hooks_are_partial(tmp_path):
+    panes = {"%1": Pane("%1", "@1", "s", "a", False, None, 1)}
+    asking = {"%1": "some output\nAllow command? [y/n]\n"}
+    agents = {"a": screen_agent(tmp_path)}
+    reconcile(agents, panes, asking)
+    assert agents["a"].status == Status.WAITING and agents["a"].waiting_for == "Allow command? [y/n]"
+    hooked = {"a": screen_agent(tmp_path, last_hook="Stop")}  # hooks report everything: the screen is not asked
+    reconcile(hooked, panes, asking)
+    assert hooked["a"].status == Status.RUNNING
+    partial = {"a": screen_agent(tmp_path, last_hook="Stop", status=Status.DONE, screen_after_hooks=True)}
+    reconcile(partial, panes, {"%1": "working (esc to interrupt)\n"})
+    assert partial["a"].status == Status.RUNNING  # a new turn, seen on the screen between two notifies
+    reconcile(partial, panes, asking)
+    assert partial["a"].status == Status.WAITING
+    reconcile(partial, panes, {"%1": "working (esc to interrupt)\n"})
+    assert partial["a"].status == Status.RUNNING and partial["a"].waiting_for is None

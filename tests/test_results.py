@@ -116,3 +116,39 @@ def test_events_with_an_empty_or_damaged_log(orchestra, repo):
     (state_dir / "events.ndjson").write_bytes(b'{"type": "spawned", "agent": "a"}\n\xff garbage\n{"trunc')
     out = orchestra("events", "--json").stdout.splitlines()
     assert [json.loads(line)["agent"] for line in out] == ["a"]
+
+
+def test_resume_gives_the_agent_its_kinds_environment_again(orchestra, repo, isolated, tmp_path, monkeypatch):
+    from orchestra.context import Context
+    from orchestra.hookspecs import hookimpl
+    from orchestra.models import AgentKind
+    from orchestra.resuming import resume
+    from orchestra.spawning import TaskSpec, spawn, spawn_environment
+
+    out = tmp_path / "env.txt"
+    script = f"import os, time; open({str(out)!r}, 'a').write(os.environ.get('FROM_KIND', '-') + '\\n'); time.sleep(60)"
+
+    class EnvKind:
+        @hookimpl
+        def register_agents(self, register):
+            register(AgentKind(name="envkind", build_argv=lambda agent, settings: [sys.executable, "-c", script],
+                               build_env=lambda agent, settings: {"FROM_KIND": f"hooks for {agent.name}"}))  # fmt: skip
+
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    ctx.plugins  # loads the bundled plugins first
+    from orchestra import plugins as plugins_module
+
+    ctx._plugins = plugins_module.load(extra={"envkind": EnvKind()})
+    spawn(ctx, [TaskSpec(task="t", name="env", agent="envkind")], spawn_environment())
+    wait_for(lambda: out.exists() and out.read_text() == "hooks for env\n", what="the spawned agent's environment")
+    tmux(isolated, "kill-server")
+    assert observe_status(ctx) == "lost"
+    resume(ctx, ["env"], spawn_environment())
+    wait_for(lambda: out.read_text() == "hooks for env\nhooks for env\n", what="the resumed agent's environment")
+
+
+def observe_status(ctx) -> str:
+    from orchestra.reconcile import observe
+
+    return observe(ctx)[0].status.value

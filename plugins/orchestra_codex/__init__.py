@@ -57,5 +57,7 @@ def register_agents(register):
                           "-c", "check_for_update_on_startup=false"],  # fmt: skip
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
+            # notify reports only a turn's end: approvals and new turns are read from the screen.
+            screen_after_hooks=True,
         )
     )

@@ -40,11 +40,6 @@ WAITING_PATTERNS = [
 ]
 BUSY_PATTERNS = [r"\(esc to cancel, "]
 
-# build_argv sees the agent's hook command and pre_spawn its environment: the command is kept
-# here in between (both run in the one `orchestra spawn` process, one after the other).
-_hook_commands: dict[str, list[str]] = {}
-
-
 def hook_settings(hook_command: list[str]) -> dict:
     """The settings layer: every listened-to event runs the adapter with the hook command."""
     command = shlex.join([sys.executable, "-m", "orchestra_gemini.hook", *hook_command])  # run by a shell
@@ -66,8 +61,6 @@ def write_settings(hook_command: list[str]) -> Path:
 
 
 def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
-    if settings.hook_command:
-        _hook_commands[agent.name] = list(settings.hook_command)
     argv = [*(settings.command or ["gemini"]), *settings.args]
     if settings.model:
         argv += ["--model", settings.model]
@@ -75,11 +68,11 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
     return [*argv, "--", agent.task]
 
 
-@hookimpl
-def pre_spawn(agent: Agent, env: dict[str, str]) -> None:
-    hook_command = _hook_commands.pop(agent.name, None)
-    if hook_command is not None and SETTINGS_VARIABLE not in env:
-        env[SETTINGS_VARIABLE] = str(write_settings(hook_command))
+def build_env(agent: Agent, settings: AgentSettings) -> dict[str, str]:
+    """Gemini CLI reads hooks only from settings files: point it at one of orchestra's (at spawn and resume)."""
+    if not settings.hook_command or SETTINGS_VARIABLE in settings.env:
+        return {}
+    return {SETTINGS_VARIABLE: str(write_settings(settings.hook_command))}
 
 
 @hookimpl
@@ -88,6 +81,7 @@ def register_agents(register):
         AgentKind(
             name="gemini",
             build_argv=build_argv,
+            build_env=build_env,
             description="Google Gemini CLI (`gemini`), interactive, in its own worktree",
             default_command=["gemini"],
             # Edits are approved automatically; shell commands and other tools still ask.

@@ -1,0 +1,313 @@
+// The dashboard page: one WebSocket pushes the whole view whenever something changed; actions
+// go through the JSON API. Everything that came from an agent (names, tasks, screens, messages)
+// is put on the page with textContent, never parsed as HTML.
+"use strict";
+
+const ORDER = ["waiting", "failed", "lost", "done", "exited", "running", "starting", "merged"];
+const LIVE = new Set(["starting", "running", "waiting", "done"]);
+const cards = new Map(); // agent name -> its card element
+let latest = []; // the agents of the last message
+let backoff = 500;
+
+const $ = (id) => document.getElementById(id);
+
+// -- the live connection ------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  socket.addEventListener("open", () => {
+    backoff = 500;
+    setConnection("live", "live");
+  });
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "agents") render(message);
+    else if (message.type === "error") showProblem(message.error);
+  });
+  socket.addEventListener("close", () => {
+    setConnection("down", `disconnected; trying again in ${Math.round(backoff / 1000)} s`);
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 15000);
+  });
+}
+
+function setConnection(state, text) {
+  const node = $("connection");
+  node.dataset.state = state;
+  node.textContent = text;
+}
+
+// -- rendering ---------------------------------------------------------------------------
+
+function urgency(agent) {
+  const rank = ORDER.indexOf(agent.status);
+  return rank < 0 ? ORDER.length : rank;
+}
+
+function render(message) {
+  $("project").textContent = message.project || "";
+  showProblem(message.error);
+  latest = [...message.agents].sort((a, b) => urgency(a) - urgency(b) || a.created_at.localeCompare(b.created_at));
+  renderCounts(latest, message.project);
+  const main = $("agents");
+  const seen = new Set();
+  latest.forEach((agent, position) => {
+    seen.add(agent.name);
+    let card = cards.get(agent.name);
+    if (!card) {
+      card = makeCard(agent.name);
+      cards.set(agent.name, card);
+    }
+    updateCard(card, agent);
+    if (main.children[position] !== card) main.insertBefore(card, main.children[position] || null);
+  });
+  for (const [name, card] of cards) {
+    if (!seen.has(name)) {
+      card.remove();
+      cards.delete(name);
+    }
+  }
+  $("empty").hidden = latest.length > 0;
+}
+
+function renderCounts(agents, project) {
+  const counts = new Map();
+  for (const agent of agents) counts.set(agent.status, (counts.get(agent.status) || 0) + 1);
+  const list = $("counts");
+  list.replaceChildren();
+  for (const status of [...ORDER, ...[...counts.keys()].filter((s) => !ORDER.includes(s))]) {
+    if (!counts.get(status)) continue;
+    const item = document.createElement("li");
+    item.className = status;
+    item.dataset.status = status;
+    item.textContent = `${counts.get(status)} ${status}`;
+    list.append(item);
+  }
+  const waiting = counts.get("waiting") || 0;
+  document.title = `${waiting ? `(${waiting} waiting) ` : ""}orchestra${project ? ` · ${project}` : ""}`;
+}
+
+function showProblem(text) {
+  const node = $("problem");
+  node.hidden = !text;
+  node.textContent = text || "";
+}
+
+function makeCard(name) {
+  const card = $("card-template").content.firstElementChild.cloneNode(true);
+  card.dataset.agent = name;
+  card.querySelector(".name").textContent = name;
+  card.querySelector(".send").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = event.target.elements.text;
+    act(card, "send", { text: input.value }).then((ok) => {
+      if (ok) input.value = "";
+    });
+  });
+  card.querySelector('[data-action="diff"]').addEventListener("click", () => showDiff(card));
+  card.querySelector('[data-action="merge"]').addEventListener("click", () => act(card, "merge", {}));
+  card.querySelector('[data-action="kill"]').addEventListener("click", () => kill(card));
+  card.querySelector('[data-action="force-kill"]').addEventListener("click", () => forceKill(card));
+  return card;
+}
+
+function updateCard(card, agent) {
+  card.dataset.status = agent.status;
+  card.dataset.since = agent.updated_at;
+  card.querySelector(".kind").textContent = agent.agent;
+  card.querySelector(".status").textContent = agent.status;
+  card.querySelector(".since").textContent = since(agent.updated_at);
+  setText(card.querySelector(".task"), agent.task);
+  setText(card.querySelector(".branch"), agent.branch + (agent.pull_request ? `  ${agent.pull_request}` : ""));
+  renderChanges(card.querySelector(".changes"), agent.changes);
+  const note = noteOf(agent);
+  const noteNode = card.querySelector(".note");
+  noteNode.hidden = !note;
+  setText(noteNode, note || "");
+  const screen = card.querySelector(".screen");
+  screen.hidden = !agent.screen;
+  if (agent.screen) setText(screen, agent.screen.join("\n"));
+  card.querySelector(".send button").disabled = !(LIVE.has(agent.status) || agent.status === "failed");
+  card.querySelector('[data-action="merge"]').disabled = !(agent.status === "done" || agent.status === "exited");
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function noteOf(agent) {
+  if (agent.status === "waiting") return `waiting for: ${agent.waiting_for || "an answer"}`;
+  if (agent.error) return agent.status === "failed" || agent.status === "lost" ? agent.error : `error: ${agent.error}`;
+  if (agent.status === "failed" && agent.exit_code !== null) return `exited with code ${agent.exit_code}`;
+  if (agent.last_message) return agent.last_message;
+  return "";
+}
+
+function renderChanges(node, changes) {
+  node.replaceChildren();
+  if (!changes) {
+    node.textContent = "–";
+    return;
+  }
+  const added = document.createElement("span");
+  added.className = "added";
+  added.textContent = `+${changes.added}`;
+  const removed = document.createElement("span");
+  removed.className = "removed";
+  removed.textContent = `−${changes.removed}`;
+  const files = `${changes.files} file${changes.files === 1 ? "" : "s"}`;
+  const untracked = changes.untracked ? `, ${changes.untracked} untracked` : "";
+  node.append(added, " ", removed, ` (${files}${untracked})`);
+}
+
+function since(time) {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(time)) / 1000));
+  if (seconds < 60) return `for ${seconds}s`;
+  if (seconds < 3600) return `for ${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  if (seconds < 86400) return `for ${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+  return `for ${Math.floor(seconds / 86400)}d`;
+}
+
+function tick() {
+  for (const card of cards.values()) setText(card.querySelector(".since"), since(card.dataset.since));
+}
+
+// -- actions -----------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_) {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError((data && data.error) || `${response.status} ${response.statusText}`, response.status);
+  return data;
+}
+
+function agentPath(card, action) {
+  return `/api/agents/${encodeURIComponent(card.dataset.agent)}/${action}`;
+}
+
+function showResult(card, text, isError) {
+  const node = card.querySelector(".result");
+  node.hidden = !text;
+  node.textContent = text;
+  node.classList.toggle("error", Boolean(isError));
+}
+
+function notify(text, isError) {
+  const node = $("notice");
+  node.hidden = !text;
+  node.textContent = text;
+  node.classList.toggle("error", Boolean(isError));
+}
+
+async function act(card, action, body) {
+  const buttons = card.querySelectorAll("button");
+  buttons.forEach((b) => b.setAttribute("aria-busy", "true"));
+  showResult(card, `${action}…`, false);
+  try {
+    const data = await api("POST", agentPath(card, action), body);
+    showResult(card, data.message || `${action}: done`, false);
+    return data;
+  } catch (error) {
+    showResult(card, error.message, true);
+    if (action === "kill" && error.status === 409) card.querySelector('[data-action="force-kill"]').hidden = false;
+    return null;
+  } finally {
+    buttons.forEach((b) => b.removeAttribute("aria-busy"));
+  }
+}
+
+async function kill(card) {
+  const data = await act(card, "kill", { force: false });
+  if (data) notify(data.message, false);
+}
+
+function forceKill(card) {
+  const dialog = $("confirm-dialog");
+  $("confirm-text").textContent =
+    `Kill ${card.dataset.agent} and remove its worktree and branch? Its unmerged work is first kept ` +
+    "on a ref under refs/orchestra/trash/, from which one git command brings it back.";
+  dialog.returnValue = "";
+  dialog.addEventListener(
+    "close",
+    async () => {
+      if (dialog.returnValue !== "yes") return;
+      const data = await act(card, "kill", { force: true });
+      if (data) notify(data.message, false);
+    },
+    { once: true },
+  );
+  dialog.showModal();
+}
+
+async function showDiff(card) {
+  showResult(card, "", false);
+  try {
+    const data = await api("GET", agentPath(card, "diff"));
+    $("diff-title").textContent = `diff of ${card.dataset.agent}`;
+    $("diff-text").textContent = (data.diff || "(no changes)") + (data.truncated ? "\n… (cut short: see `orchestra diff`)" : "");
+    $("diff-dialog").showModal();
+  } catch (error) {
+    showResult(card, error.message, true);
+  }
+}
+
+async function spawn(event) {
+  event.preventDefault();
+  const form = event.target;
+  const body = { task: form.elements.task.value, name: form.elements.name.value || null, agent: form.elements.agent.value || null };
+  const button = form.querySelector('button[type="submit"]');
+  button.disabled = true;
+  notify("spawning…", false);
+  try {
+    const data = await api("POST", "/api/spawn", body);
+    notify([data.message, ...(data.warnings || [])].join("\n"), false);
+    form.elements.task.value = "";
+    form.elements.name.value = "";
+  } catch (error) {
+    notify(error.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function loadKinds() {
+  const select = document.querySelector('#spawn-form select[name="agent"]');
+  try {
+    const data = await api("GET", "/api/kinds");
+    for (const kind of data.kinds) {
+      const option = document.createElement("option");
+      option.value = kind;
+      option.textContent = kind;
+      option.selected = kind === data.default;
+      select.append(option);
+    }
+  } catch (error) {
+    notify(error.message, true);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("spawn-form").addEventListener("submit", spawn);
+  $("diff-close").addEventListener("click", () => $("diff-dialog").close());
+  loadKinds();
+  connect();
+  setInterval(tick, 1000);
+});
