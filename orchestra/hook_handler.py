@@ -2,8 +2,10 @@
 
 `python -m orchestra _hook --state-dir DIR NAME` reads the event JSON on stdin (Claude Code's
 hook payload: `hook_event_name`, `session_id`, `transcript_path`, ...), appends it to the event
-log and moves the agent's status. It runs on every event, so it imports only the standard
-library, `orchestra.models` and `orchestra.state`. It never blocks or fails the agent: any
+log and moves the agent's status. It runs on every event, so it starts with as little as it
+can: a few standard modules and `orchestra.state`, working on the records as plain JSON
+objects (no `orchestra.models`, whose dataclasses cost more to import than the rest of the
+handler's work). It never blocks or fails the agent: any
 problem is written to the event log and it exits 0. Notifier plugins, which take longer to
 load, run in a detached `_notify` process when a status changed.
 """
@@ -13,54 +15,65 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING
 
-from orchestra.models import Agent, Event, Status
 from orchestra.state import State
 
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+# Statuses, as stored (orchestra.models.Status values: not imported, to start fast).
+STARTING, RUNNING, WAITING, DONE, FAILED, LOST = "starting", "running", "waiting", "done", "failed", "lost"
 # Notification types that mean a person is asked something.
 ASKING = {"permission_prompt", "elicitation_dialog"}
 # Statuses a hook may move an agent out of: the agent's process is alive to send the event.
 # `failed` is there because StopFailure leaves the agent at its prompt, where it can go on.
-MOVABLE = {Status.STARTING, Status.RUNNING, Status.WAITING, Status.DONE, Status.FAILED, Status.LOST}
+MOVABLE = {STARTING, RUNNING, WAITING, DONE, FAILED, LOST}
 TEXT_LIMIT = 2000  # characters kept of each string in a logged payload
 
 
-def transition(agent: Agent, event: dict[str, Any]) -> Optional[tuple[Status, dict[str, Any]]]:
+def now() -> str:
+    """ISO 8601 in UTC with milliseconds, as `orchestra.models.now()` writes it."""
+    stamp = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}+00:00"
+
+
+def transition(agent: dict[str, Any], event: dict[str, Any]) -> Optional[tuple[str, dict[str, Any]]]:
     """The status an event moves the agent to, and the record fields it sets; None: no change."""
     name = event.get("hook_event_name")
-    status = agent.status
+    status = agent.get("status")
     if name == "SessionStart":
-        changes = {"session_id": event.get("session_id") or agent.session_id}
+        changes = {"session_id": event.get("session_id") or agent.get("session_id")}
         if event.get("transcript_path"):
             changes["transcript"] = event["transcript_path"]
         # A resumed conversation opens idle at its prompt; a new one gets its prompt next.
-        if event.get("source") == "resume" and status in (Status.STARTING, Status.RUNNING, Status.LOST):
-            return Status.DONE, changes
-        return (Status.RUNNING if status in (Status.STARTING, Status.LOST) else status), changes
+        if event.get("source") == "resume" and status in (STARTING, RUNNING, LOST):
+            return DONE, changes
+        return (RUNNING if status in (STARTING, LOST) else status), changes
     if name == "UserPromptSubmit":
-        return Status.RUNNING, {"waiting_for": None, "error": None}
+        return RUNNING, {"waiting_for": None, "error": None}
     if name == "PermissionRequest":
-        return Status.WAITING, {"waiting_for": _permission_text(event)}
+        return WAITING, {"waiting_for": _permission_text(event)}
     if name == "Notification":
         kind = event.get("notification_type")
         if kind in ASKING:
-            return Status.WAITING, {"waiting_for": _short(event.get("message")) or "a question"}
-        if kind == "idle_prompt" and status in (Status.RUNNING, Status.WAITING):
-            return Status.DONE, {"waiting_for": None}  # a turn ended without a Stop (interrupted)
+            return WAITING, {"waiting_for": _short(event.get("message")) or "a question"}
+        if kind == "idle_prompt" and status in (RUNNING, WAITING):
+            return DONE, {"waiting_for": None}  # a turn ended without a Stop (interrupted)
         return None
-    if name in ("PostToolUse", "PostToolUseFailure") and status == Status.WAITING:
-        return Status.RUNNING, {"waiting_for": None}  # the person answered and the tool ran
+    if name in ("PostToolUse", "PostToolUseFailure") and status == WAITING:
+        return RUNNING, {"waiting_for": None}  # the person answered and the tool ran
     if name == "Stop":
-        return Status.DONE, {"waiting_for": None, "last_message": event.get("last_assistant_message") or None}
+        return DONE, {"waiting_for": None, "last_message": event.get("last_assistant_message") or None}
     if name == "StopFailure":
         # `error` is a category ("rate_limit", often just "unknown"); the message says what happened.
         shown = _short(event.get("last_assistant_message"))
         kind = _short(event.get("error"))
         error = f"{shown} ({kind})" if shown and kind else shown or kind or "the agent reported an error"
-        return Status.FAILED, {"waiting_for": None, "error": error,
-                               "last_message": event.get("last_assistant_message") or None}  # fmt: skip
+        return FAILED, {"waiting_for": None, "error": error,
+                        "last_message": event.get("last_assistant_message") or None}  # fmt: skip
     return None  # SessionEnd and others: logged; the pane's death gives the exit code
 
 
@@ -89,34 +102,38 @@ def _trimmed(value: Any) -> Any:
     return value
 
 
-def handle(state: State, name: str, raw: bytes) -> Optional[Event]:
+def _event(kind: str, agent: str, data: dict[str, Any], status: Optional[str] = None) -> dict[str, Any]:
+    """An event-log line, as `orchestra.models.Event.to_dict()` writes it."""
+    return {"type": kind, "agent": agent, "status": status, "data": data, "time": now()}
+
+
+def handle(state: State, name: str, raw: bytes) -> Optional[dict[str, Any]]:
     """Log one hook event and apply it; returns the status event if the status changed."""
     try:
         event = json.loads(raw)
         if not isinstance(event, dict):
             raise ValueError("not a JSON object")
     except ValueError as error:
-        state.append_events([Event("hook-error", agent=name, data={"message": f"unreadable hook event: {error}"})])
+        state.append_events([_event("hook-error", name, {"message": f"unreadable hook event: {error}"})])
         return None
     hook = str(event.get("hook_event_name") or "unknown")
-    logged = Event("hook", agent=name, data={"hook": hook, **_trimmed(event)})
+    logged = _event("hook", name, {"hook": hook, **_trimmed(event)})
     changed = None
-    with state.update() as agents:
+    with state.update_raw() as agents:
         agent = agents.get(name)
         if agent is None:
-            logged.data["problem"] = "no agent of this name is recorded"
-        elif agent.status in MOVABLE:
-            agent.last_hook = hook
-            agent.updated_at = logged.time
+            logged["data"]["problem"] = "no agent of this name is recorded"
+        elif agent.get("status") in MOVABLE:
+            agent["last_hook"] = hook
+            agent["updated_at"] = logged["time"]
             move = transition(agent, event)
             if move is not None:
                 status, changes = move
-                before = agent.status
-                for key, value in changes.items():
-                    setattr(agent, key, value)
+                before = agent.get("status")
+                agent.update(changes)
                 if status != before:
-                    agent.set_status(status)
-                    changed = Event("status", agent=name, status=status.value, data={"from": before.value, "hook": hook})
+                    agent["status"] = status
+                    changed = _event("status", name, {"from": before, "hook": hook}, status=status)
     state.append_events([logged] + ([changed] if changed else []))
     return changed
 
@@ -133,26 +150,25 @@ def main(argv: list[str]) -> int:
             _notify_in_background(state, changed)
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail the agent
         try:
-            state.append_events([Event("hook-error", agent=name, data={"message": f"{type(error).__name__}: {error}"})])
+            state.append_events([_event("hook-error", name, {"message": f"{type(error).__name__}: {error}"})])
         except Exception:  # noqa: BLE001
             pass
     return 0
 
 
-def _notify_in_background(state: State, event: Event) -> None:
-    """Run the notifier plugins in a process of their own, so the agent does not wait for them."""
-    import subprocess
+def _notify_in_background(state: State, event: dict[str, Any]) -> None:
+    """Run the notifier plugins in a process of their own, so the agent does not wait for them.
 
-    subprocess.Popen(
-        [sys.executable, "-m", "orchestra", "_notify", "--state-dir", str(state.dir), json.dumps(event.to_dict())],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        cwd=str(state.dir),
-        env={k: v for k, v in os.environ.items() if k != "ORCHESTRA_DEBUG"},
-    )
+    posix_spawn rather than subprocess, whose import alone costs this handler a few milliseconds.
+    """
+    argv = [sys.executable, "-m", "orchestra", "_notify", "--state-dir", str(state.dir), json.dumps(event)]
+    env = {k: v for k, v in os.environ.items() if k != "ORCHESTRA_DEBUG"}
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+        os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
+    finally:
+        os.close(devnull)
 
 
 def notify(argv: list[str]) -> int:
@@ -162,6 +178,7 @@ def notify(argv: list[str]) -> int:
     state = State(Path(argv[1]))
     try:
         from orchestra.context import Context
+        from orchestra.models import Event
 
         data = json.loads(argv[2])
         event = Event(**{k: data[k] for k in ("type", "agent", "status", "data", "time") if k in data})
@@ -173,5 +190,5 @@ def notify(argv: list[str]) -> int:
     except Exception as error:  # noqa: BLE001 - nobody watches this process
         problems = [f"notifiers could not run: {error}"]
     if problems:
-        state.append_events([Event("plugin-error", data={"message": p}) for p in problems])
+        state.append_events([_event("plugin-error", None, {"message": p}) for p in problems])
     return 0

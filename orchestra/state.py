@@ -4,8 +4,9 @@ The state file is replaced atomically (write, fsync, rename) while holding an ex
 `flock`, so any number of orchestra processes may read and write it at once; readers need no
 lock because a rename is atomic. The event log is append-only NDJSON.
 
-This module is imported by the launcher and the tmux hook handler, which run for every agent
-and every pane death: it imports nothing beyond the standard library and `orchestra.models`.
+This module is imported by the launcher and by the hook handlers, which run for every agent,
+every agent hook event and every pane death: at import it loads only a few standard modules.
+The agent hook handler works on the raw records (`update_raw`), without `orchestra.models`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING
 
 from orchestra.errors import OrchestraError
-from orchestra.models import Agent, Event
+
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Iterator, Optional, Union
+
+    from orchestra.models import Agent, Event
 
 FORMAT_VERSION = 1
 
@@ -38,17 +42,29 @@ class State:
 
     def read(self) -> dict[str, Agent]:
         """All agent records as last written, without reconciling them with reality."""
+        from orchestra.models import Agent
+
+        try:
+            return {name: Agent.from_dict(record) for name, record in self.read_raw().items()}
+        except (ValueError, TypeError, KeyError) as error:
+            raise self._damaged(error) from None
+
+    def read_raw(self) -> dict[str, dict[str, Any]]:
+        """The records as JSON objects, as stored."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
         try:
-            data = json.loads(raw)
-            return {name: Agent.from_dict(record) for name, record in data.get("agents", {}).items()}
-        except (ValueError, TypeError, KeyError) as error:
-            raise OrchestraError(
-                f"the state file {self.path} is damaged ({error}); move it aside and run `orchestra doctor`."
-            ) from None
+            agents = json.loads(raw).get("agents", {})
+            if not isinstance(agents, dict):
+                raise ValueError("'agents' is not an object")
+            return agents
+        except (ValueError, AttributeError) as error:
+            raise self._damaged(error) from None
+
+    def _damaged(self, error: Exception) -> OrchestraError:
+        return OrchestraError(f"the state file {self.path} is damaged ({error}); move it aside and run `orchestra doctor`.")
 
     @contextlib.contextmanager
     def update(self) -> Iterator[dict[str, Agent]]:
@@ -62,8 +78,20 @@ class State:
                 self._write(after)
 
     @contextlib.contextmanager
+    def update_raw(self) -> Iterator[dict[str, dict[str, Any]]]:
+        """Like `update`, on the records as JSON objects (for the hook handler, which must start fast)."""
+        with self.locked():
+            agents = self.read_raw()
+            before = json.dumps(agents, sort_keys=True)
+            yield agents
+            if json.dumps(agents, sort_keys=True) != before:
+                self._write(_encode_raw(agents))
+
+    @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # Not `parents=True`: a hook that fires after its repository was deleted must not bring
+        # back an empty `.git/orchestra/` where the repository was.
+        self.dir.mkdir(exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -72,7 +100,8 @@ class State:
             os.close(fd)  # closing releases the lock
 
     def _write(self, payload: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state.", suffix=".tmp")
+        tmp = os.path.join(self.dir, f".state.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
@@ -91,11 +120,14 @@ class State:
 
     # -- event log -----------------------------------------------------------------------
 
-    def append_events(self, events: Iterable[Event]) -> None:
-        lines = b"".join(json.dumps(e.to_dict()).encode("ascii") + b"\n" for e in events)
+    def append_events(self, events: Iterable[Union[Event, dict[str, Any]]]) -> None:
+        """Append events (Event objects, or their dicts) to the log."""
+        lines = b"".join(
+            json.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events
+        )
         if not lines:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(exist_ok=True)
         # One write() on an O_APPEND descriptor: concurrent writers never interleave within a line.
         fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -124,6 +156,8 @@ class State:
         Passing it through tmux would put it in the tmux server's command lines; the launcher
         deletes this file the moment it has read it.
         """
+        import tempfile
+
         self.launch_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.launch_dir / f"{name}.env.json"
         fd, tmp = tempfile.mkstemp(dir=self.launch_dir, prefix=".env.")
@@ -148,7 +182,11 @@ class State:
 
 
 def _encode(agents: dict[str, Agent]) -> bytes:
-    data = {"version": FORMAT_VERSION, "agents": {name: agent.to_dict() for name, agent in agents.items()}}
+    return _encode_raw({name: agent.to_dict() for name, agent in agents.items()})
+
+
+def _encode_raw(agents: dict[str, dict[str, Any]]) -> bytes:
+    data = {"version": FORMAT_VERSION, "agents": agents}
     # ensure_ascii keeps lone surrogates (bytes that were not UTF-8 in argv) as \udcXX escapes,
     # so a task survives the round trip byte for byte.
     return json.dumps(data, indent=1, sort_keys=True).encode("ascii")
