@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
     try:
         changed = handle(state, name, sys.stdin.buffer.read())
         if changed is not None:
-            _notify_in_background(state, changed)
+            notify_in_background(state, changed)
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail the agent
         try:
             state.append_events([_event("hook-error", name, {"message": f"{type(error).__name__}: {error}"})])
@@ -156,7 +156,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _notify_in_background(state: State, event: dict[str, Any]) -> None:
+def notify_in_background(state: State, event: dict[str, Any]) -> None:
     """Run the notifier plugins in a process of their own, so the agent does not wait for them.
 
     posix_spawn rather than subprocess, whose import alone costs this handler a few milliseconds.

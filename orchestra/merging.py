@@ -18,7 +18,7 @@ from orchestra import integrate
 from orchestra.context import Context
 from orchestra.errors import MergeFailed, OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, MergeResult, Repository, Status, now
-from orchestra.reconcile import observe
+from orchestra.reconcile import observe, tell_notifiers
 from orchestra.removal import merge_target
 
 FINISHED = (Status.DONE, Status.EXITED)
@@ -141,7 +141,7 @@ def _record(ctx: Context, agent: Agent, result: MergeResult) -> None:
     events = [Event("merged", agent=agent.name, data={"outcome": result.outcome, "message": result.message, "url": result.url})]
     ctx.state.append_events(events + ([event] if event else []))
     if event is not None:
-        ctx.plugins.call("notifier", event=event, agent=agents.get(agent.name), config=ctx.config)
+        tell_notifiers(ctx.state, [event])
 
 
 def _record_failure(ctx: Context, agent: Agent, reason: str) -> None:

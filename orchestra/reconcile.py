@@ -122,9 +122,17 @@ def observe(ctx) -> list[Agent]:
             events = reconcile(agents, ctx.tmux.panes(), screens)
             snapshot = agents
         ctx.state.append_events(events)
-        for event in events:  # plugins load only when something happened
-            ctx.plugins.call("notifier", event=event, agent=snapshot.get(event.agent or ""), config=ctx.config)
+        tell_notifiers(ctx.state, events)
     return sorted(snapshot.values(), key=lambda a: a.created_at)
+
+
+def tell_notifiers(state, events: list[Event]) -> None:
+    """Hand status changes to the notifier plugins, each in a detached process: a command (`ls`,
+    the board, the dashboard) never waits for a webhook, and their problems reach the event log."""
+    from orchestra.hook_handler import notify_in_background
+
+    for event in events:
+        notify_in_background(state, event.to_dict())
 
 
 def find(ctx, name: str) -> Agent:

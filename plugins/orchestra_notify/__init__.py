@@ -1,3 +1,163 @@
-"""The `notify` plugin (being written)."""
+"""The `notify` plugin: tell the person at this machine when an agent needs them or finishes.
+
+```toml
+[plugins.notify]
+events = ["waiting", "done", "exited", "failed"]   # the statuses that notify
+desktop = true                                     # a desktop notification with notify-send
+tmux = true                                        # a message and a bell in the agent's tmux session
+```
+
+Desktop: `notify-send`, when it is on PATH and there is a display or a D-Bus session; it is
+started and not waited for. tmux: a message in the status line of every client attached to the
+agent's session, and a bell for the agent's window: a BEL written to the output side of the
+agent's pane (never to its input), so tmux marks the window and applies the user's own
+`bell-action` and `visual-bell`; once the pane is dead, a BEL to the attached clients' terminals.
+Every command is an argument list; nothing passes through a shell. Where there is no display,
+no tmux server or no client, there is nothing to do and nothing is reported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from orchestra.errors import OrchestraError
+from orchestra.hookspecs import hookimpl
+from orchestra.models import Agent, Event, Status
 
 __version__ = "0.1.0"
+
+NAME = "notify"
+STATUSES = [s.value for s in Status]
+TASK_LIMIT = 200  # characters of the task in a desktop notification
+TMUX_TIMEOUT = 2.0  # seconds; tmux answers in milliseconds unless its server is wedged
+MESSAGE_MS = 5000  # how long the tmux message stays up
+DESKTOP_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")  # a desktop to notify on
+
+PHRASES = {
+    "starting": "is starting",
+    "running": "is working",
+    "waiting": "is waiting for you",
+    "done": "is done",
+    "exited": "exited",
+    "failed": "failed",
+    "lost": "is lost",
+    "merged": "was merged",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[plugins.notify]` in orchestra.toml."""
+
+    events: tuple[str, ...] = ("waiting", "done", "exited", "failed")
+    desktop: bool = True
+    tmux: bool = True
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> "Settings":
+        for key in table:
+            if key not in ("events", "desktop", "tmux"):
+                raise OrchestraError(
+                    f"unknown key '{key}' in [plugins.notify] in orchestra.toml; the keys are events, desktop and tmux."
+                )
+        events = table.get("events", list(cls.events))
+        if not isinstance(events, list) or not all(isinstance(e, str) and e in STATUSES for e in events):
+            raise OrchestraError(
+                f"[plugins.notify] events in orchestra.toml must be a list of statuses among {', '.join(STATUSES)}."
+            )
+        for key in ("desktop", "tmux"):
+            if not isinstance(table.get(key, True), bool):
+                raise OrchestraError(f"[plugins.notify] {key} in orchestra.toml must be true or false.")
+        return cls(events=tuple(events), desktop=table.get("desktop", True), tmux=table.get("tmux", True))
+
+
+@hookimpl
+def notifier(event: Event, agent: Optional[Agent], config) -> None:
+    settings = Settings.from_table(config.plugin_settings(NAME))
+    if agent is None or event.status not in settings.events:
+        return
+    headline = f"{agent.name} {PHRASES.get(event.status, event.status)}"
+    if event.status in ("exited", "failed") and agent.exit_code is not None:
+        headline += f" (exit code {agent.exit_code})"
+    if settings.tmux:
+        alert_tmux(agent, f"orchestra: {headline}")
+    if settings.desktop:
+        notify_desktop(agent, event.status, headline)
+
+
+def notify_desktop(agent: Agent, status: str, headline: str) -> None:
+    """A desktop notification, when there is a desktop to show it on; not waited for, since
+    notify-send can hang for its D-Bus timeout where no notification service answers."""
+    program = shutil.which("notify-send")
+    if program is None or not any(os.environ.get(v) for v in DESKTOP_VARIABLES):
+        return
+    detail = {"waiting": agent.waiting_for, "failed": agent.error}.get(status) or agent.last_message or ""
+    parts = (_cut(" ".join(detail.split()), TASK_LIMIT), _cut(agent.task, TASK_LIMIT))
+    body = "\n".join(part for part in parts if part)
+    urgency = "critical" if status in ("waiting", "failed") else "normal"
+    # `--` ends the options: a task starting with a dash is still the body.
+    argv = [program, "--app-name=orchestra", f"--urgency={urgency}", "--", f"orchestra: {headline}", body]
+    subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def alert_tmux(agent: Agent, text: str) -> None:
+    """The message on every client attached to the agent's session, and a bell for its window."""
+    if not agent.session:
+        return
+    pane = _tmux("display-message", "-p", "-t", agent.pane, "#{pane_dead}\t#{pane_tty}") if agent.pane else None
+    listed = _tmux("list-clients", "-F", "#{client_name}\t#{client_tty}\t#{session_name}")
+    clients = [line.split("\t") for line in (listed or "").splitlines() if line.count("\t") == 2]
+    clients = [(name, tty) for name, tty, session in clients if session == agent.session]
+    if clients:
+        commands: list[str] = []
+        target = ["-t", agent.pane] if pane is not None else []
+        for name, _tty in clients:
+            # display-message expands formats, and `#(...)` would run a shell command: double every '#'.
+            commands += [";", "display-message", "-c", name, *target, "-d", str(MESSAGE_MS), text.replace("#", "##")]
+        _tmux(*commands[1:])
+    dead, _, pane_tty = (pane or "").partition("\t")
+    if dead == "0" and pane_tty:
+        _ring(pane_tty)  # the pane's output side: tmux sees a bell in the agent's window
+    else:
+        for _name, tty in clients:
+            _ring(tty)
+
+
+def _tmux(*args: str) -> Optional[str]:
+    """Run one tmux command on orchestra's server; its output, or None if it failed."""
+    socket = os.environ.get("ORCHESTRA_TMUX_SOCKET")
+    argv = ["tmux", *(["-L", socket] if socket else []), *args]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TMUX_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.rstrip("\n") if done.returncode == 0 else None
+
+
+def _ring(tty: str) -> None:
+    """Write one BEL to a terminal. O_NOCTTY: never become that terminal's controlling process."""
+    try:
+        fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, b"\a")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,3 +1,113 @@
-"""The `slack` plugin (being written)."""
+"""The `slack` plugin: post agents' status changes to a Slack incoming webhook.
+
+```toml
+[plugins.slack]
+webhook_url_env = "SLACK_WEBHOOK_URL"   # the NAME of the variable that holds the webhook URL
+events = ["done", "waiting", "failed"]  # the statuses that are posted
+```
+
+The URL is a secret, so it is read from the environment only, and no message, log line or
+error names it. Where the variable is not set, nothing is posted and nothing is said.
+
+The notifier never keeps a person waiting: inside a command run from a terminal (`orchestra ls`
+finding drift) it hands the post to a detached process and returns at once. Elsewhere (the
+background processes that run notifiers after an agent hook or a pane's death, or a command
+run without a terminal) it posts in place, for at most 10 s, and raises when Slack did not take
+the message, so that the failure reaches the event log as a `plugin-error`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from orchestra.errors import OrchestraError
+from orchestra.hookspecs import hookimpl
+from orchestra.models import Agent, Event, Status
+
+from orchestra_slack import message, webhook
 
 __version__ = "0.1.0"
+
+NAME = "slack"
+STATUSES = [s.value for s in Status]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[plugins.slack]` in orchestra.toml."""
+
+    webhook_url_env: str = "SLACK_WEBHOOK_URL"
+    events: tuple[str, ...] = ("done", "waiting", "failed")
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> "Settings":
+        """Validated settings; errors never repeat a value, which could be a misplaced URL."""
+        for key in table:
+            if key not in ("webhook_url_env", "events"):
+                raise OrchestraError(
+                    f"unknown key '{key}' in [plugins.slack] in orchestra.toml; "
+                    "the keys are webhook_url_env and events."
+                )
+        variable = table.get("webhook_url_env", cls.webhook_url_env)
+        if not isinstance(variable, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+            raise OrchestraError(
+                "[plugins.slack] webhook_url_env in orchestra.toml must be the name of an environment variable, "
+                'such as "SLACK_WEBHOOK_URL"; put the webhook URL in that variable, never in orchestra.toml.'
+            )
+        events = table.get("events", list(cls.events))
+        if not isinstance(events, list) or not all(isinstance(e, str) and e in STATUSES for e in events):
+            raise OrchestraError(
+                f"[plugins.slack] events in orchestra.toml must be a list of statuses among {', '.join(STATUSES)}."
+            )
+        return cls(webhook_url_env=variable, events=tuple(events))
+
+
+@hookimpl
+def notifier(event: Event, agent: Optional[Agent], config) -> None:
+    settings = Settings.from_table(config.plugin_settings(NAME))
+    if event.status not in settings.events:
+        return
+    url = os.environ.get(settings.webhook_url_env)
+    if not url:
+        return  # Slack is not set up in this environment: that is a choice, not a problem
+    payload = message.build(event, agent)
+    if in_a_terminal():
+        post_in_background(settings.webhook_url_env, payload)
+    else:
+        webhook.post(url, payload, variable=settings.webhook_url_env)
+
+
+def in_a_terminal() -> bool:
+    """True when a person may be waiting on this process: a standard stream is a terminal."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def post_in_background(variable: str, payload: dict[str, Any]) -> None:
+    """Post from a detached `python -m orchestra_slack`, which finds the URL in its inherited
+    environment: the URL never appears in a command line, where `ps` would show it."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "orchestra_slack", variable],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C in the terminal does not cut the post short
+        close_fds=True,
+        cwd="/",  # `-m` puts the working directory on sys.path; `/` holds no stray modules
+    )
+    try:
+        child.stdin.write(json.dumps(payload).encode())  # a few KB: the pipe takes it without waiting
+        child.stdin.close()
+    except BrokenPipeError:
+        pass

@@ -1,0 +1,71 @@
+"""The Slack message for one status change: a line to notify with, and blocks to read.
+
+Everything that came from a person or an agent (the task, its messages) is escaped, so that a
+task containing `<!channel>` cannot ping a whole channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from orchestra.models import Agent, Event
+
+TASK_LIMIT = 300  # characters of the task shown
+SUMMARY_LIMIT = 500  # characters of what the agent asks, said or reported
+
+PHRASES = {
+    "starting": "is starting",
+    "running": "is working",
+    "waiting": "is waiting for you",
+    "done": "is done",
+    "exited": "exited",
+    "failed": "failed",
+    "lost": "is lost: its pane or tmux server is gone",
+    "merged": "was merged",
+}
+
+
+def build(event: Event, agent: Optional[Agent]) -> dict[str, Any]:
+    """Slack's `{"text": ..., "blocks": [...]}` for `event`; `agent` is None when it is gone."""
+    name = agent.name if agent is not None else event.agent or "an agent"
+    status = event.status or ""
+    headline = f"{name} {PHRASES.get(status, status)}"
+    if status in ("exited", "failed") and agent is not None and agent.exit_code is not None:
+        headline += f" (exit code {agent.exit_code})"
+    summary = summary_of(status, agent)
+    before = event.data.get("from")
+    lines = [f"*{escape(headline)}*" + (f" (was {escape(str(before))})" if before else "")]
+    if summary:
+        lines.append(escape(cut(summary, SUMMARY_LIMIT)))
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
+    if agent is not None:
+        details = [f"*Task:* {escape(cut(one_line(agent.task), TASK_LIMIT))}", f"*Branch:* `{escape(agent.branch)}`"]
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": d} for d in details]})
+    text = headline + (f": {cut(one_line(summary), 150)}" if summary else "")
+    return {"text": escape(text), "blocks": blocks}
+
+
+def summary_of(status: str, agent: Optional[Agent]) -> str:
+    """What a person wants to read first: the question, the final message, or the error."""
+    if agent is None:
+        return ""
+    if status == "waiting":
+        return agent.waiting_for or ""
+    if status == "failed":
+        return agent.error or agent.last_message or ""
+    if status in ("done", "exited"):
+        return agent.last_message or ""
+    return ""
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters; everything else is shown as it is."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
