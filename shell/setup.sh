@@ -126,3 +126,11 @@ if [[ ! -x "$aider_dir/bin/python" ]] || ! "$aider_dir/bin/python" -c 'import ai
         exit 1
     fi
 fi
+
+# ---- Chromium for the dashboard's browser tests (tests/web/test_web_browser.py) -----------------
+# Debian's package, driven by the Python package playwright; `playwright install` would download
+# a browser build of its own, which this machine cannot fetch.
+if [[ ! -x /usr/bin/chromium ]]; then
+    say "installing Chromium"
+    install_packages chromium
+fi

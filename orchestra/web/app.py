@@ -41,12 +41,16 @@ class SendBody(BaseModel):
 
 
 class KillBody(BaseModel):
-    force: bool = Field(False, description="Remove even with unmerged work, keeping it on a ref under refs/orchestra/trash/ first.")
+    force: bool = Field(
+        False, description="Remove even with unmerged work, keeping it on a ref under refs/orchestra/trash/ first."
+    )
 
 
 class MergeBody(BaseModel):
     strategy: Optional[str] = Field(None, description="merge, squash, rebase or a plugin's; default from orchestra.toml.")
-    check: Optional[str] = Field(None, description="Command that must pass before the target moves; default from orchestra.toml.")
+    check: Optional[str] = Field(
+        None, description="Command that must pass before the target moves; default from orchestra.toml."
+    )
 
 
 class SpawnBody(BaseModel):
@@ -139,7 +143,7 @@ def create_app(
             return JSONResponse({"error": failed[0].message, "results": [asdict(r) for r in results]}, status_code=409)
         return {"results": [asdict(r) for r in results], "message": "; ".join(f"{r.name}: {r.message}" for r in results)}
 
-    @app.post("/api/agents/{name}/kill", summary="Stop the agent and remove it; refuses when it has unmerged work, unless force.")
+    @app.post("/api/agents/{name}/kill", summary="Stop and remove the agent; refuses if it has unmerged work, unless force.")
     def kill(name: str, body: Optional[KillBody] = None):
         from orchestra.removal import kill as kill_agents
 
@@ -147,7 +151,12 @@ def create_app(
         message = f"removed {removed.name}"
         if removed.saved_ref:
             message += f"; its work is kept at {removed.saved_ref} (get it back with: {removed.restore_command})"
-        return {"name": removed.name, "saved_ref": removed.saved_ref, "restore_command": removed.restore_command, "message": message}
+        return {
+            "name": removed.name,
+            "saved_ref": removed.saved_ref,
+            "restore_command": removed.restore_command,
+            "message": message,
+        }
 
     @app.post("/api/spawn", summary="Start an agent on a task, with the web server's environment.")
     def spawn(body: SpawnBody):
@@ -156,7 +165,8 @@ def create_app(
         spec = TaskSpec(task=body.task, name=body.name or None, agent=body.agent or None, base=body.base or None)
         result = spawn_agents(open_context(), [spec], spawn_environment())
         if result.failures:
-            return JSONResponse({"error": f"could not start {result.failures[0]}", "warnings": result.warnings}, status_code=400)
+            error = {"error": f"could not start {result.failures[0]}", "warnings": result.warnings}
+            return JSONResponse(error, status_code=400)
         names = ", ".join(f"{a.name} on {a.branch}" for a in result.agents)
         return {"agents": [a.to_dict() for a in result.agents], "warnings": result.warnings, "message": f"spawned {names}"}
 
@@ -186,7 +196,8 @@ def create_app(
 
 
 async def _forward(queue: asyncio.Queue, websocket: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+    # A send to a browser that has gone fails in server-specific ways; the receive loop notices the disconnect.
+    with contextlib.suppress(Exception):
         while True:
             await websocket.send_text(await queue.get())
 

@@ -21,6 +21,7 @@ from orchestra.watch import SCREENS_EVERY, Watcher
 # reach the page within 300 ms.
 TICK = 0.2
 SCREEN_LINES = 15
+RETRY = 2.0  # seconds before looking again after the project could not be read
 
 
 class View:
@@ -126,18 +127,19 @@ class Board:
 
     async def _run(self) -> None:
         try:
-            view = await asyncio.to_thread(lambda: View(self._open_context()))
+            view = None
             while self._queues:
-                message = await asyncio.to_thread(view.look)
+                try:
+                    view = view or await asyncio.to_thread(lambda: View(self._open_context()))
+                    message = await asyncio.to_thread(view.look)
+                except Exception as problem:  # noqa: BLE001 - the page says so, and the loop tries again
+                    message = json.dumps({"type": "error", "error": f"cannot read the agents: {problem}", "time": now()})
+                    await asyncio.sleep(RETRY)
                 if message is not None:
                     self.latest = message
                     for queue in list(self._queues):
                         _offer(queue, message)
                 await asyncio.sleep(TICK)
-        except OrchestraError as problem:  # the project itself cannot be opened any more
-            message = json.dumps({"type": "error", "error": str(problem), "time": now()})
-            for queue in list(self._queues):
-                _offer(queue, message)
         finally:
             self.latest = None  # nothing watches any more: the next browser gets a fresh look
 

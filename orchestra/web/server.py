@@ -24,7 +24,9 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind(address)
         sock.listen(128)
     except OSError as error:
-        raise OrchestraError(f"cannot listen on {host} port {port}: {error.strerror or error}; choose another --port or --host.") from None
+        raise OrchestraError(
+            f"cannot listen on {host} port {port}: {error.strerror or error}; choose another --port or --host."
+        ) from None
     return sock
 
 

@@ -1,0 +1,151 @@
+"""The dashboard in a real headless Chromium against the real `orchestra web` server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from support import statuses, wait_statuses
+
+pytestmark = pytest.mark.slow
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture
+def slow_demo(monkeypatch):
+    """Demo agents that take a second per step, so each status lasts long enough to be seen."""
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "1")
+
+
+def open_page(browser, dashboard):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on("console", lambda message: _is_problem(message) and page.problems.append(message.text))
+    response = page.goto(dashboard.url)
+    assert response.status == 200
+    expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
+    return page
+
+
+def _is_problem(message) -> bool:
+    """Script errors and CSP refusals; an API answering 4xx (shown on the page) is not one."""
+    return message.type == "error" and not message.text.startswith("Failed to load resource")
+
+
+def card(page, name):
+    return page.locator(f'article.card[data-agent="{name}"]')
+
+
+def test_the_page_loads_with_the_token_and_is_refused_without_it(browser, dashboard):
+    refused = browser.new_page()
+    assert refused.goto(dashboard.base + "/").status == 401
+    assert refused.goto(dashboard.base + "/?token=wrong").status == 401
+    page = open_page(browser, dashboard)
+    assert page.url == dashboard.base + "/"  # the token left the address bar for a cookie
+    expect(page.locator("#empty")).to_be_visible()
+    assert page.evaluate("fetch('/api/agents').then(r => r.status)") == 200
+    assert page.problems == []
+
+
+def test_a_status_change_shows_without_a_reload(slow_demo, browser, dashboard, orchestra):
+    page = open_page(browser, dashboard)
+    page.evaluate("window.stillTheSamePage = true")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "asker", "ask before writing")
+    asker = card(page, "asker")
+    expect(asker).to_have_attribute("data-status", "waiting", timeout=WAIT_MS)
+    expect(asker.locator(".note")).to_have_text("waiting for: Shall I go ahead? [y/n]")
+    expect(asker.locator(".screen")).to_contain_text("Shall I go ahead? [y/n]")
+    expect(page.locator("#counts li")).to_have_text(["1 waiting"])
+    assert page.title() == "(1 waiting) orchestra · project"
+    orchestra("send", "asker", "y")
+    expect(asker).to_have_attribute("data-status", "running", timeout=WAIT_MS)
+    expect(asker).to_have_attribute("data-status", "exited", timeout=WAIT_MS)
+    expect(asker.locator(".changes")).to_contain_text("+1")
+    expect(asker.locator(".screen")).to_contain_text("done: wrote and committed")
+    assert page.evaluate("window.stillTheSamePage") is True
+    assert page.problems == []
+
+
+def test_waiting_agents_come_first(browser, dashboard, orchestra):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "writer", "write the notes")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "failer", "please fail")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "asker", "ask me")
+    wait_statuses(orchestra, {"writer": "exited", "failer": "failed", "asker": "waiting"})
+    page = open_page(browser, dashboard)
+    expect(page.locator("article.card")).to_have_count(3, timeout=WAIT_MS)
+    names = page.locator("article.card h2.name")
+    expect(names).to_have_text(["asker", "failer", "writer"])
+    expect(page.locator("#counts li")).to_have_text(["1 waiting", "1 failed", "1 exited"])
+    expect(card(page, "failer").locator(".note")).to_have_text("exited with code 1")
+
+
+def test_spawn_send_diff_and_kill_from_the_page(browser, dashboard, orchestra, repo):
+    page = open_page(browser, dashboard)
+    page.locator("#spawn-panel summary").click()
+    form = page.locator("#spawn-form")
+    expect(form.locator("select[name=agent] option")).not_to_have_count(0)
+    form.locator("textarea[name=task]").fill("ask before writing")
+    form.locator("input[name=name]").fill("from-page")
+    form.locator("select[name=agent]").select_option("demo")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#notice")).to_have_text("spawned from-page on orchestra/from-page", timeout=WAIT_MS)
+    agent = card(page, "from-page")
+    expect(agent).to_have_attribute("data-status", "waiting", timeout=WAIT_MS)
+
+    agent.locator(".send input").fill("y")
+    agent.locator(".send input").press("Enter")
+    expect(agent.locator(".result")).to_have_text("sent to from-page (now running)", timeout=WAIT_MS)
+    expect(agent).to_have_attribute("data-status", "exited", timeout=WAIT_MS)
+    expect(agent.locator(".send button")).to_be_disabled()  # nothing runs in its window any more
+
+    agent.locator('[data-action="diff"]').click()
+    expect(page.locator("#diff-dialog")).to_be_visible()
+    expect(page.locator("#diff-text")).to_contain_text("+ask before writing")
+    page.locator("#diff-close").click()
+
+    agent.locator('[data-action="kill"]').click()
+    expect(agent.locator(".result")).to_contain_text("agent 'from-page' has 1 commit not in main", timeout=WAIT_MS)
+    assert statuses(orchestra) == {"from-page": "exited"}
+    force = agent.locator('[data-action="force-kill"]')
+    expect(force).to_be_visible()
+    force.click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.locator("#confirm-yes").click()
+    expect(page.locator("#notice")).to_contain_text("its work is kept at refs/orchestra/trash/from-page", timeout=WAIT_MS)
+    expect(agent).to_have_count(0, timeout=WAIT_MS)
+    assert statuses(orchestra) == {}
+    assert page.problems == [] and page.dialogs == []
+
+
+def test_errors_from_the_core_show_on_the_page(browser, dashboard):
+    page = open_page(browser, dashboard)
+    page.locator("#spawn-panel summary").click()
+    page.locator("#spawn-form textarea[name=task]").fill("anything")
+    page.locator("#spawn-form input[name=name]").fill("not a valid name!")
+    page.locator("#spawn-form button[type=submit]").click()
+    expect(page.locator("#notice")).to_have_class(re.compile(r"\berror\b"), timeout=WAIT_MS)
+    expect(page.locator("#notice")).to_contain_text("not a valid agent name")
+
+
+def test_agent_text_is_shown_as_text_never_run(browser, dashboard, orchestra):
+    tasks = {"script": "<script>alert(1)</script>", "image": "<img src=x onerror=alert(1)>"}
+    for name, task in tasks.items():
+        orchestra("spawn", "--agent", "demo", "--no-attach", "--name", name, task)
+    page = open_page(browser, dashboard)
+    for name, task in tasks.items():
+        agent = card(page, name)
+        expect(agent.locator(".task")).to_have_text(task, timeout=WAIT_MS)
+        expect(agent.locator(".screen")).to_contain_text(f"task: {task}", timeout=WAIT_MS)
+    assert page.locator("#agents img, #agents script").count() == 0
+    agent = card(page, "image")
+    expect(agent).to_have_attribute("data-status", "exited", timeout=WAIT_MS)
+    agent.locator('[data-action="diff"]').click()
+    expect(page.locator("#diff-text")).to_contain_text(tasks["image"])
+    assert page.locator("#diff-dialog img").count() == 0
+    assert page.dialogs == [] and page.problems == []
