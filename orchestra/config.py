@@ -28,9 +28,10 @@ USER_FILENAME = "config.toml"
 
 @dataclass(frozen=True)
 class Key:
-    type: str  # str | list[str] | port-range | table[str]
+    type: str  # str | list[str] | port-range | table[str] | one-of
     default: Any
     doc: str
+    choices: tuple[str, ...] = ()  # for one-of
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -56,6 +57,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "target": Key("str", "", "branch that agents' work is merged into; empty means the main checkout's branch"),
         "check": Key("str", "", "command that must pass on the merged result before the target branch moves"),
     },
+    "tmux": {
+        "layout": Key(
+            "one-of", "windows", "how `orchestra up` shows agents: windows (one each) or tiled (all in one window)",
+            choices=("windows", "tiled"),
+        ),
+    },
     "plugins": {
         "disabled": Key("list[str]", [], "names of plugins not to load, for example [\"demo\"]"),
     },
@@ -77,6 +84,7 @@ class Config:
     worktree: dict[str, Any]
     ports: dict[str, Any]
     merge: dict[str, Any]
+    tmux: dict[str, Any]
     plugins: dict[str, Any]
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
@@ -200,6 +208,11 @@ def _check_table(
 
 
 def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind: str) -> None:
+    if kind == "one-of":
+        choices = SCHEMA[section][name].choices
+        if value not in choices:
+            _wrong_type(path, text, name, section, " or ".join(f'"{c}"' for c in choices), value)
+        return
     ok = {
         "str": isinstance(value, str),
         "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),

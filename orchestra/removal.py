@@ -108,8 +108,8 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
 
 def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     """Stop the agent, keep any work on a trash ref, then remove its window, worktree, branch, record."""
-    if agent.window:
-        ctx.tmux.kill_window(agent.window)  # stop it first, so its files stop changing
+    if agent.pane:
+        ctx.tmux.kill_pane(agent.pane)  # stop it first, so its files stop changing (not the window: it may be tiled)
     worktree = Path(agent.worktree)
     saved = None
     if work_of(ctx, agent, target):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from orchestra.context import Context
+from orchestra.errors import OrchestraError
 from orchestra.models import Agent, Status
 from orchestra.reconcile import observe
-from orchestra.tmux import Tmux
+from orchestra.tmux import Tmux, launcher_argv
+
+LAYOUTS = ("windows", "tiled")
 
 
 @dataclass
@@ -16,12 +20,47 @@ class UpResult:
     created: bool = False
     board_recreated: bool = False
     lost: list[Agent] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # agents whose panes changed layout
+    window: Optional[str] = None  # the window to go to (the tiled one, in that layout)
 
 
-def bring_up(ctx: Context) -> UpResult:
-    """Make sure the session and its board exist; report agents whose panes are gone."""
+def bring_up(ctx: Context, layout: Optional[str] = None) -> UpResult:
+    """Make sure the session and its board exist, lay the agents out; report lost agents."""
     Tmux.require()
+    layout = layout or ctx.config.tmux["layout"]
     created = ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
     recreated = False if created else ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
-    lost = [a for a in observe(ctx) if a.status == Status.LOST and a.error != "its worktree folder is gone"]
-    return UpResult(session=ctx.session, created=created, board_recreated=recreated, lost=lost)
+    result = UpResult(session=ctx.session, created=created, board_recreated=recreated)
+    result.moved, result.window = arrange(ctx, layout)
+    result.lost = [a for a in observe(ctx) if a.status == Status.LOST and a.error != "its worktree folder is gone"]
+    return result
+
+
+def arrange(ctx: Context, layout: str) -> tuple[list[str], Optional[str]]:
+    """Put every agent that has a pane in one tiled window, or each in a window of its own.
+
+    Panes move with their processes and scrollback, so nothing is restarted or lost; the
+    records follow their panes' new windows. Returns the agents moved and the tiled window.
+    """
+    if layout not in LAYOUTS:
+        raise OrchestraError(f"unknown layout '{layout}': use windows or tiled.")
+    panes = ctx.tmux.panes() or {}
+    agents = [a for a in observe(ctx) if a.pane in panes and panes[a.pane].session == ctx.session]
+    on_death = launcher_argv("_pane-died", "--state-dir", str(ctx.state.dir))
+    tiled = ctx.tmux.tiled_window(ctx.session)
+    if layout == "tiled":
+        moving = [a for a in agents if panes[a.pane].window != tiled]
+        if moving:
+            tiled = ctx.tmux.tile(ctx.session, [(a.pane, a.name) for a in moving], on_death)
+            ctx.tmux.mark_panes({a.pane: a.status.value for a in agents})
+        windows = {a.pane: tiled for a in moving}
+    else:
+        moving = [a for a in agents if tiled is not None and panes[a.pane].window == tiled]
+        windows = ctx.tmux.untile([(a.pane, a.name) for a in moving], on_death) if moving else {}
+        tiled = None
+    if windows:
+        with ctx.state.update() as records:
+            for agent in moving:
+                if agent.name in records and records[agent.name].pane == agent.pane:
+                    records[agent.name].window = windows[agent.pane]
+    return [a.name for a in moving], tiled

@@ -173,21 +173,75 @@ class Tmux:
         created, so not even an agent that exits at once can die before they apply.
         """
         target = f"={session}:={name}"
-        # run-shell expands formats, so a '#' in a path is doubled to stay literal.
-        command = shlex.join(on_death).replace("#", "##") + " '#{pane_id}' '#{pane_dead_status}' '#{window_name}'"
-        hook = "run-shell -b " + _tmux_quote(command)
         out = self.cmd(
             "new-window", "-d", "-t", f"={session}:", "-n", name, "-c", str(cwd),
             "-P", "-F", "#{window_id}\t#{pane_id}", "--", *argv,
-            ";", "set-option", "-w", "-t", target, "remain-on-exit", "on",
-            ";", "set-option", "-w", "-t", target, "automatic-rename", "off",
-            ";", "set-hook", "-w", "-t", target, "pane-died", hook,
+            *_agent_window_options(target, on_death),
         )  # fmt: skip
         window, pane = out[0].split("\t")
         return window, pane
 
+    # -- the tiled view: every agent as a pane of one window ------------------------------
+
+    def tiled_window(self, session: str) -> Optional[str]:
+        out = self.cmd("list-windows", "-t", f"={session}", "-F", "#{window_id}\t#{window_name}", check=False)
+        return next((line.split("\t")[0] for line in out if line.split("\t")[1:] == [TILED_WINDOW]), None)
+
+    def tile(self, session: str, panes: list[tuple[str, str]], on_death: list[str]) -> str:
+        """Move agents' panes (pane id, agent name) into the tiled window; returns its id.
+
+        `join-pane` moves a pane with its process and scrollback; the window it leaves closes.
+        The tiled window carries the same options and `pane-died` hook as an agent window, and
+        a border on each pane with the agent's name and status (`@orchestra_status`).
+        """
+        window = self.tiled_window(session)
+        for pane, name in panes:
+            self.cmd("set-option", "-p", "-t", pane, "@orchestra_agent", name)
+            if window is None:
+                window = self._break_pane(pane, TILED_WINDOW)
+                self.cmd(
+                    *_agent_window_options(window, on_death)[1:],
+                    ";", "set-option", "-w", "-t", window, "pane-border-status", "top",
+                    ";", "set-option", "-w", "-t", window, "pane-border-format", PANE_BORDER,
+                )  # fmt: skip
+            else:
+                self.cmd("join-pane", "-d", "-s", pane, "-t", window, ";", "select-layout", "-t", window, "tiled")
+        if window is not None:
+            self.cmd("select-layout", "-t", window, "tiled")
+        return window
+
+    def untile(self, panes: list[tuple[str, str]], on_death: list[str]) -> dict[str, str]:
+        """Give each pane (pane id, agent name) a window of its own again; returns pane -> window id."""
+        windows = {}
+        for pane, name in panes:
+            windows[pane] = self._break_pane(pane, name)
+            self.cmd(*_agent_window_options(windows[pane], on_death)[1:])
+            self.cmd("set-option", "-w", "-u", "-t", windows[pane], "pane-border-status", check=False)
+        return windows
+
+    def _break_pane(self, pane: str, name: str) -> str:
+        """Give `pane` a window named `name`; returns the window id. A pane alone in its window
+        keeps that window (tmux only renames it, printing nothing)."""
+        out = self.cmd("break-pane", "-d", "-s", pane, "-n", name, "-P", "-F", "#{window_id}")
+        if out:
+            return out[0]
+        self.cmd("rename-window", "-t", pane, name)
+        return self.cmd("display-message", "-p", "-t", pane, "#{window_id}")[0]
+
+    def mark_panes(self, marks: dict[str, str]) -> None:
+        """Set each pane's `@orchestra_status` (shown on its border in the tiled view), in one call."""
+        args: list[str] = []
+        for pane, status in marks.items():
+            args += ["set-option", "-p", "-q", "-t", pane, "@orchestra_status", status, ";"]
+        if args:
+            self.cmd(*args[:-1], check=False)
+
     def kill_window(self, window: str) -> None:
         self.cmd("kill-window", "-t", window, check=False)
+
+    def kill_pane(self, pane: str) -> None:
+        """Stop one agent's pane; its window closes with it unless other agents share it (tiled)."""
+        self.cmd("kill-pane", "-t", pane, check=False)
 
     def send_text(self, pane: str, text: str, enter: bool = True) -> None:
         """Type `text` into the pane literally (no key names), then Enter."""
@@ -196,8 +250,8 @@ class Tmux:
         if enter:
             self.cmd("send-keys", "-t", pane, "Enter")
 
-    def select_window(self, window: str) -> None:
-        self.cmd("select-window", "-t", window)
+    def select_window(self, window: str, pane: Optional[str] = None) -> None:
+        self.cmd("select-window", "-t", window, *([";", "select-pane", "-t", pane] if pane else []))
 
     def attach_argv(self, session: str) -> tuple[list[str], dict[str, str]]:
         """The command that puts the user's terminal on `session`, and the environment for it.
@@ -215,6 +269,27 @@ class Tmux:
         socket_path = tmux_env.split(",")[0]
         out = self.cmd("display-message", "-p", "#{socket_path}", check=False)
         return bool(out) and out[0] == socket_path
+
+
+TILED_WINDOW = "agents"  # the window of the tiled view
+# Each pane's border in the tiled view: its agent, and WAITING in reverse video when it asks.
+PANE_BORDER = (
+    " #{@orchestra_agent} "
+    "#{?#{==:#{@orchestra_status},waiting},#[reverse] WAITING #[noreverse],#{@orchestra_status}} "
+)
+
+
+def _agent_window_options(target: str, on_death: list[str]) -> list[str]:
+    """`;`-joined tmux commands that make `target` an agent window. `remain-on-exit` keeps a
+    finished pane (and its exit status) around, and tmux fires `pane-died` only with it on."""
+    # run-shell expands formats, so a '#' in a path is doubled to stay literal.
+    command = shlex.join(on_death).replace("#", "##") + " '#{pane_id}' '#{pane_dead_status}' '#{window_name}'"
+    hook = "run-shell -b " + _tmux_quote(command)
+    return [
+        ";", "set-option", "-w", "-t", target, "remain-on-exit", "on",
+        ";", "set-option", "-w", "-t", target, "automatic-rename", "off",
+        ";", "set-hook", "-w", "-t", target, "pane-died", hook,
+    ]  # fmt: skip
 
 
 def _tmux_quote(text: str) -> str:

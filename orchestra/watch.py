@@ -31,6 +31,7 @@ class Watcher:
         self._next_full = 0.0
         self._next_screens = 0.0
         self._index_files: dict[str, Optional[Path]] = {}
+        self._marks: dict[str, str] = {}
 
     def poll(self) -> bool:
         """Look if anything may have changed; True when `agents`/`changes` were read again."""
@@ -43,12 +44,21 @@ class Watcher:
         if not full and not (screens and now >= self._next_screens):
             return False
         self.agents = observe(self.ctx)
+        self._mark_panes()
         if full:
             self.changes = changes_of(self.agents)
             self._next_full = now + FULL_EVERY
         self._next_screens = now + SCREENS_EVERY
         self._signature = self._signature_now()  # observe may itself have written the state
         return True
+
+    def _mark_panes(self) -> None:
+        """Each pane's status for its border in the tiled view; tmux is told only of changes."""
+        marks = {a.pane: a.status.value for a in self.agents if a.pane and a.status.live}
+        changed = {pane: status for pane, status in marks.items() if self._marks.get(pane) != status}
+        if changed:
+            self.ctx.tmux.mark_panes(changed)
+        self._marks = marks
 
     def _signature_now(self) -> tuple:
         state = self.ctx.state

@@ -10,13 +10,14 @@ from typing import Optional
 
 import click
 
+from orchestra.cli import complete
 from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
 from orchestra.errors import OrchestraError
 
 
 @click.command()
 @click.argument("tasks", nargs=-1)
-@click.option("--agent", "-a", "kind", metavar="KIND", help="Agent kind (claude, demo, command, ...); default from config.")
+@click.option("--agent", "-a", "kind", metavar="KIND", shell_complete=complete.agent_kinds, help="Agent kind (claude, demo, command, ...); default from config.")
 @click.option("--name", "-n", metavar="NAME", help="Agent name (branch orchestra/NAME); default from the task.")
 @click.option("--base", "-b", metavar="REF", help="Branch, tag or commit to start from; default from config.")
 @click.option("--file", "-f", "task_file", type=click.Path(dir_okay=False, path_type=Path), help="Read tasks from a TOML file.")
@@ -108,7 +109,7 @@ def _read_task_file(path: Path, default_agent: Optional[str], default_base: Opti
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.agent_names)
 def attach(name):
     """Go to an agent's tmux window."""
     from orchestra.reconcile import find
@@ -119,11 +120,11 @@ def attach(name):
         raise OrchestraError(f"agent '{name}' has no window to go to: it is {agent.status.value}.")
     if not sys.stdout.isatty():
         raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
-    go_to(ctx, agent.window)
+    go_to(ctx, agent.window, agent.pane)
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.agent_names)
 @click.option("--lines", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Lines of scrollback to show.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they appear.")
 def logs(name, lines, follow):
@@ -170,7 +171,7 @@ def _follow(ctx, pane: str, seen: list[str]) -> None:
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.agent_names)
 @click.argument("text")
 def send(name, text):
     """Type TEXT into an agent literally, then press Enter.
@@ -188,7 +189,7 @@ def send(name, text):
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.agent_names)
 @click.option("--stat", is_flag=True, help="Only the summary of changed files.")
 def diff(name, stat):
     """Show an agent's changes against its base, uncommitted ones included."""
@@ -201,7 +202,7 @@ def diff(name, stat):
 
 
 @click.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete.agent_names)
 @click.option("--force", is_flag=True, help="Remove even with unmerged work, keeping it under refs/orchestra/trash/ first.")
 def kill(names, force):
     """Stop agents and remove their windows, worktrees and branches, never losing work."""

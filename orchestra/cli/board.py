@@ -6,7 +6,9 @@ import time
 
 import click
 
+from orchestra.cli import complete
 from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
+from orchestra.errors import OrchestraError
 
 
 @click.command()
@@ -15,16 +17,24 @@ from orchestra.cli.output import go_to, interactive, open_context, print_json, w
     "--resume/--no-resume", "resume_lost", default=None,
     help="Resume lost agents without asking, or leave them lost (default: ask in a terminal).",
 )  # fmt: skip
-def up(no_attach, resume_lost):
+@click.option(
+    "--tiled/--windows", "tiled", default=None,
+    help="All agents as panes of one window, or one window each (default: [tmux] layout).",
+)  # fmt: skip
+def up(no_attach, resume_lost, tiled):
     """Make sure the tmux session and its board exist, offer to resume lost agents, then go to it."""
-    from orchestra.session import bring_up
+    from orchestra.session import arrange, bring_up
 
     ctx = open_context()
-    result = bring_up(ctx)
+    layout = None if tiled is None else ("tiled" if tiled else "windows")
+    result = bring_up(ctx, layout)
     if result.created:
         click.echo(f"created the tmux session {result.session} with the board in window 0")
     elif result.board_recreated:
         click.echo("put the board back in window 0")
+    if result.moved:
+        where = "into the tiled window 'agents'" if result.window else "back into windows of their own"
+        click.echo(f"moved {', '.join(result.moved)} {where}")
     if result.lost:
         names = ", ".join(a.name for a in result.lost)
         count = "1 agent" if len(result.lost) == 1 else f"{len(result.lost)} agents"
@@ -33,16 +43,18 @@ def up(no_attach, resume_lost):
             resume_lost = click.confirm("resume them now?", default=True)
         if resume_lost:
             _resume(ctx, [a.name for a in result.lost])
+            if result.window:  # the tiled layout: the resumed agents join it
+                result.window = arrange(ctx, "tiled")[1]
         else:
             click.echo("resume them with: orchestra resume")
     if no_attach or not interactive():
         click.echo(f"session {result.session} is up; attach with: orchestra up")
         return
-    go_to(ctx)
+    go_to(ctx, result.window)
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete.agent_names)
 def resume(names):
     """Bring back lost agents in their worktrees, continuing the same conversation.
 
@@ -74,8 +86,14 @@ def _resume(ctx, names: list[str]):
 @click.command(name="ls")
 @click.option("--json", "as_json", is_flag=True, help="Print the agents as a JSON array.")
 @click.option("--watch", "-w", is_flag=True, help="Keep the table on screen and redraw it on every change.")
-def ls(as_json, watch):
+@click.option(
+    "--tmux", "for_tmux", is_flag=True,
+    help="Print one line of counts for a tmux status bar: working, waiting, done, failed.",
+)  # fmt: skip
+def ls(as_json, watch, for_tmux):
     """List the agents: name, kind, status, branch, age, changes, last activity."""
+    if for_tmux:
+        return _tmux_line()
     from orchestra.reconcile import changes_of, observe
 
     ctx = open_context()
@@ -95,10 +113,24 @@ def ls(as_json, watch):
     console.print(render.agents_table(agents, changes))
 
 
+def _tmux_line() -> None:
+    """The status-bar line, read straight from the state file; nothing at all outside a project
+    or on any problem, because a status bar must never show an error."""
+    from pathlib import Path
+
+    from orchestra.summary import count, status_line
+
+    try:
+        line = status_line(count(Path.cwd()))
+    except (OrchestraError, OSError):
+        return
+    if line:
+        click.echo(line)
+
+
 def _watch(ctx) -> None:
     """Redraw when anything changes; keep going through errors (this is the board in window 0)."""
     from orchestra import render
-    from orchestra.errors import OrchestraError
     from orchestra.watch import TICK, Watcher
 
     watcher = Watcher(ctx)

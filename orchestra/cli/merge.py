@@ -6,11 +6,12 @@ import sys
 
 import click
 
+from orchestra.cli import complete
 from orchestra.cli.output import open_context, print_json, warn
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete.agent_names)
 @click.option("--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned.")
 @click.option("--strategy", "-s", metavar="S", help="merge, squash, rebase, or a plugin's (pr); default from config.")
 @click.option("--check", "-c", metavar="CMD", help="Command that must pass on the merged result; default [merge] check.")

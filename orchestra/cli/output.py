@@ -30,10 +30,10 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def go_to(ctx, window: Optional[str] = None) -> None:
-    """Put the user's terminal on the session (and window): switch-client inside tmux, else attach."""
+def go_to(ctx, window: Optional[str] = None, pane: Optional[str] = None) -> None:
+    """Put the user's terminal on the session (and window and pane): switch-client inside tmux, else attach."""
     if window:
-        ctx.tmux.select_window(window)
+        ctx.tmux.select_window(window, pane)
     argv, env = ctx.tmux.attach_argv(ctx.session)
     if "switch-client" in argv:
         subprocess.run(argv, env=env, check=False)

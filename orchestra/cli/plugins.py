@@ -6,6 +6,7 @@ import dataclasses
 
 import click
 
+from orchestra.cli import complete
 from orchestra.cli.output import print_json, warn
 
 
@@ -54,7 +55,7 @@ def install(name):
 
 
 @plugins.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete.plugin_names)
 def uninstall(name):
     """Uninstall the package that provides a plugin from orchestra's environment."""
     from orchestra.plugin_install import uninstall as uninstall_plugin

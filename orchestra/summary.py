@@ -1,0 +1,55 @@
+"""The agents of a project counted by status, in one line for a tmux status bar (`orchestra ls --tmux`).
+
+tmux runs the status command every few seconds for every client, so this reads the state file as
+stored: it does not reconcile the records with tmux or git (the board and `orchestra ls` do that,
+and write what they find back), loads no plugins, and imports only a few standard modules. The
+project is found with one plain `git rev-parse`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+from orchestra.state import State
+
+# (symbol, tmux style, the statuses it counts), in the order shown. Merged agents are not counted.
+GROUPS = (
+    ("⚙", "", ("starting", "running")),
+    ("?", "fg=yellow,bold", ("waiting",)),
+    ("✓", "fg=green", ("done", "exited")),
+    ("✗", "fg=red", ("failed", "lost")),
+)
+
+
+def state_dir(cwd: Path) -> Optional[Path]:
+    """The project's state folder for a checkout or worktree at `cwd`; None outside a repository."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--git-common-dir"],
+            cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="surrogateescape",
+        )  # fmt: skip
+    except OSError:  # no git, or `cwd` is gone
+        return None
+    if result.returncode != 0:
+        return None
+    return Path(cwd, result.stdout.strip()) / "orchestra"  # relative when run in the main checkout
+
+
+def count(cwd: Path) -> list[int]:
+    """How many agents are in each of GROUPS, as last recorded. Raises OrchestraError on a damaged state file."""
+    folder = state_dir(cwd)
+    if folder is None:
+        return [0] * len(GROUPS)
+    statuses = [record.get("status") for record in State(folder).read_raw().values() if isinstance(record, dict)]
+    return [sum(statuses.count(s) for s in group) for _symbol, _style, group in GROUPS]
+
+
+def status_line(counts: list[int]) -> str:
+    """`⚙2 ?1 ✓3` with tmux style codes; empty when there are no agents to count."""
+    parts = []
+    for (symbol, style, _group), number in zip(GROUPS, counts):
+        if number:
+            parts.append(f"#[{style}]{symbol}{number}#[default]" if style else f"{symbol}{number}")
+    return " ".join(parts)
