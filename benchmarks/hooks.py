@@ -289,7 +289,7 @@ def hook_handler(args) -> None:
                 changed = handler_module.handle(state, agent.name, payload)
                 work.append(time.perf_counter() - begun)
             begun = time.perf_counter()
-            handler_module._notify_in_background(state, changed)
+            handler_module.notify_in_background(state, changed)
             popen.append(time.perf_counter() - begun)
             wait_for_notifiers(state.dir)
         event = json.dumps(Event("status", agent=agents["disk"][1].name, status="done", data={"from": "running", "hook": "Stop"}).to_dict())
