@@ -84,8 +84,8 @@ class Config:
     worktree: dict[str, Any]
     ports: dict[str, Any]
     merge: dict[str, Any]
-    tmux: dict[str, Any]
     plugins: dict[str, Any]
+    tmux: dict[str, Any] = field(default_factory=lambda: {"layout": "windows"})
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
 

@@ -61,6 +61,9 @@ SCREEN_STATUSES = (Status.RUNNING, Status.WAITING)
 SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
 
 
+ALIVE = Pane("", "", "", "", False, None, None)  # stands for "a live pane" before tmux was asked
+
+
 def needs_screen(agent: Agent, pane: Optional[Pane]) -> bool:
     """Whether the screen says more than the records: an agent with patterns, no hook events yet
     (or hooks that report only some events), alive."""
@@ -114,9 +117,11 @@ def observe(ctx) -> list[Agent]:
     recorded pane that tmux does not know yet.
     """
     snapshot = ctx.state.read()
-    panes = ctx.tmux.panes()
-    watched = [a.pane for a in snapshot.values() if needs_screen(a, _pane_of(a, panes))]
-    screens = ctx.tmux.capture_many(watched) if watched else {}
+    # Screens are read in the same tmux call as the panes, for the agents whose records say
+    # the screen may tell more; reconcile uses them only where the pane turns out to be alive.
+    watched = [a.pane for a in snapshot.values() if a.pane and needs_screen(a, ALIVE)]
+    panes, screens = ctx.tmux.panes_and_screens(watched)
+    screens = {p: screen for p, screen in screens.items() if p in (panes or {}) and not panes[p].dead}
     if reconcile({k: Agent.from_dict(v.to_dict()) for k, v in snapshot.items()}, panes, screens):
         with ctx.state.update() as agents:
             events = reconcile(agents, ctx.tmux.panes(), screens)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Optional
 from orchestra.errors import TmuxError
 
 SOCKET_ENV = "ORCHESTRA_TMUX_SOCKET"
+SCREEN_MARKER = "\x1forchestra-screen\x1f"  # printed between captured screens
 ROOT_OPTION = "@orchestra_root"  # marks a session as belonging to one project's main checkout
 PANE_FORMAT = "\t".join(
     ["#{pane_id}", "#{window_id}", "#{session_name}", "#{window_name}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_pid}"]
@@ -78,13 +80,36 @@ class Tmux:
 
     def panes(self) -> Optional[dict[str, Pane]]:
         """Every pane on the server, in one tmux call; None when no server is running."""
+        return self.panes_and_screens([])[0]
+
+    def panes_and_screens(self, capture: list[str]) -> tuple[Optional[dict[str, Pane]], dict[str, str]]:
+        """Every pane on the server and what the panes in `capture` show, in one tmux call.
+
+        `panes` is None when no server is running. A pane of `capture` that is gone stops the
+        captures after it (tmux ends a command sequence at its first error): they are missing.
+        """
         if shutil.which("tmux") is None:
-            return None
-        result = self._server().cmd("list-panes", "-a", "-F", PANE_FORMAT)
-        if result.returncode != 0:
-            return None  # "no server running" or "error connecting": either way, nothing is alive
+            return None, {}
+        args = ["list-panes", "-a", "-F", PANE_FORMAT]
+        for pane in capture:
+            args += [";", "display-message", "-p", "-t", pane, SCREEN_MARKER, ";", "capture-pane", "-p", "-J", "-t", pane]
+        # Plain subprocess on this read path, as the git module does: `ls` and the board run it
+        # all the time, and importing libtmux would cost more than the tmux call itself.
+        result = subprocess.run(
+            [*self.base_argv(), *args], capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL
+        )
+        stdout = result.stdout.splitlines()
+        listing = stdout
+        chunks: list[str] = []
+        if capture:
+            text = "\n".join(stdout)
+            listing = text.split(SCREEN_MARKER, 1)[0].split("\n")
+            chunks = text.split(SCREEN_MARKER)[1:]
+        if result.returncode != 0 and not any("\t" in line for line in listing):
+            return None, {}  # "no server running" or "error connecting": either way, nothing is alive
+        screens = {pane: chunk for pane, chunk in zip(capture, chunks)}
         panes = {}
-        for line in result.stdout:
+        for line in listing:
             fields = line.split("\t")
             if len(fields) != 7:
                 continue
@@ -98,7 +123,7 @@ class Tmux:
                 dead_status=int(status) if status.lstrip("-").isdigit() else None,
                 pid=int(pid) if pid.isdigit() else None,
             )
-        return panes
+        return panes, screens
 
     def has_session(self, session: str) -> bool:
         return self._server().cmd("has-session", "-t", f"={session}").returncode == 0
@@ -114,16 +139,37 @@ class Tmux:
 
     def capture_many(self, panes: list[str]) -> dict[str, str]:
         """What each pane shows (its visible screen), in one tmux call for all of them."""
-        marker = "\x1forchestra-screen\x1f"
-        args: list[str] = []
-        for pane in panes:
-            args += ["display-message", "-p", "-t", pane, marker, ";", "capture-pane", "-p", "-J", "-t", pane, ";"]
-        result = self._server().cmd(*args[:-1])
-        screens: dict[str, str] = {}
-        chunks = "\n".join(result.stdout).split(marker)[1:]
-        for pane, chunk in zip(panes, chunks):  # a pane that vanished meanwhile stops the list short
-            screens[pane] = chunk
-        return screens
+        return self.panes_and_screens(panes)[1] if panes else {}
+
+    def pane_positions(self, session: str) -> dict[str, tuple[str, int, int]]:
+        """Pane id to (window id, window index, pane index) for every pane of `session`, in one call."""
+        out = self.cmd(
+            "list-panes", "-s", "-t", f"={session}", "-F", "#{pane_id}\t#{window_id}\t#{window_index}\t#{pane_index}",
+            check=False,
+        )  # fmt: skip
+        fields = [line.split("\t") for line in out]
+        return {f[0]: (f[1], int(f[2]), int(f[3])) for f in fields if len(f) == 4 and f[2].isdigit() and f[3].isdigit()}
+
+    def current_pane(self, session: str) -> Optional[str]:
+        """The pane the user is on in `session`. Inside a client of this server: its current pane
+        (TMUX_PANE's, or for a key binding's run-shell, which has no TMUX_PANE, the one $TMUX's
+        session shows), if that is in `session`. Elsewhere: the session's active pane."""
+        if not self.inside():
+            out = self.cmd("display-message", "-p", "-t", f"={session}:", "#{pane_id}", check=False)
+            return out[0] if out else None
+        pane = os.environ.get("TMUX_PANE")
+        target = ["-t", pane] if pane else []
+        out = self.cmd("display-message", "-p", *target, "#{session_name}\t#{pane_id}", check=False)
+        here, _, current = (out[0] if out else "").partition("\t")
+        return current if here == session else None
+
+    def message(self, text: str) -> None:
+        """Show `text` on the current client's status line, as tmux shows its own messages."""
+        self.cmd("display-message", text.replace("#", "##"), check=False)
+
+    def inside(self) -> bool:
+        """Whether this process runs inside a client (or a run-shell) of this same server."""
+        return bool(os.environ.get("TMUX")) and self._inside_this_server(os.environ["TMUX"])
 
     def pane_dead(self, pane: str) -> bool:
         """True once the pane's process has ended (or the pane is gone)."""

@@ -134,3 +134,21 @@ if [[ ! -x /usr/bin/chromium ]]; then
     say "installing Chromium"
     install_packages chromium
 fi
+
+# ---- Shells for the completion tests (tests/test_completion.py) ---------------------------------
+# The tests drive the real bash (with the bash-completion package), zsh and fish.
+completion_missing=()
+command -v zsh >/dev/null 2>&1 || completion_missing+=(zsh)
+command -v fish >/dev/null 2>&1 || completion_missing+=(fish)
+[[ -f /usr/share/bash-completion/bash_completion ]] || completion_missing+=(bash-completion)
+if (( ${#completion_missing[@]} )); then
+    say "installing ${completion_missing[*]}"
+    install_packages "${completion_missing[@]}"
+fi
+
+# ---- shellcheck for the shell-script tests (tests/test_shell_scripts.py) ------------------------
+# Every script in shell/ must pass it; the test fails, rather than skips, where it is missing.
+if ! command -v shellcheck >/dev/null 2>&1; then
+    say "installing shellcheck"
+    install_packages shellcheck
+fi

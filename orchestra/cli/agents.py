@@ -109,18 +109,63 @@ def _read_task_file(path: Path, default_agent: Optional[str], default_base: Opti
 
 
 @click.command()
-@click.argument("name", shell_complete=complete.agent_names)
-def attach(name):
-    """Go to an agent's tmux window."""
+@click.argument("name", required=False, shell_complete=complete.agent_names)
+@click.option("--next", "to_next", is_flag=True, help="Go to the next agent after the one you are on, cycling.")
+@click.option("--waiting", is_flag=True, help="With --next: the next agent that is waiting for a person.")
+def attach(name, to_next, waiting):
+    """Go to an agent's tmux window, or with --next to the next agent's.
+
+    \b
+      orchestra attach NAME
+      orchestra attach --next [--waiting]     (for tmux key bindings: see docs/shell.md)
+    """
+    if to_next == bool(name):
+        problem = "give an agent's NAME or --next, not both" if name else "give an agent's NAME, or --next"
+        raise click.UsageError(problem)
+    if waiting and not to_next:
+        raise click.UsageError("--waiting goes with --next: orchestra attach --next --waiting")
+    ctx = open_context()
+    if to_next:
+        return _attach_next(ctx, waiting)
     from orchestra.reconcile import find
 
-    ctx = open_context()
     agent = find(ctx, name)
     if not agent.window or agent.status.value == "lost":
         raise OrchestraError(f"agent '{name}' has no window to go to: it is {agent.status.value}.")
     if not sys.stdout.isatty():
         raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
     go_to(ctx, agent.window, agent.pane)
+
+
+def _attach_next(ctx, waiting: bool) -> None:
+    """Inside tmux (a key binding's run-shell too) move the client; elsewhere attach. Where no agent
+    fits: inside tmux a tmux message and exit 0, since a key press is no error; elsewhere an error."""
+    from orchestra.reconcile import observe
+
+    inside = ctx.tmux.inside()
+    if not inside and not sys.stdout.isatty():
+        raise OrchestraError("attach needs a terminal: run it from an interactive shell or a tmux key binding.")
+    positions = ctx.tmux.pane_positions(ctx.session)
+    wanted = ("waiting",) if waiting else ("starting", "running", "waiting", "done", "exited", "failed")
+    panes = [a.pane for a in observe(ctx) if a.status.value in wanted]
+    pane = next_pane(panes, positions, ctx.tmux.current_pane(ctx.session))
+    if pane is None:
+        none = "no agent is waiting for you" if waiting else "no agent has a window to go to"
+        if not inside:
+            raise OrchestraError(f"{none} in {ctx.project.name}: `orchestra ls` shows them all.")
+        ctx.tmux.message(f"orchestra: {none} in {ctx.project.name}")
+        return
+    go_to(ctx, positions[pane][0], pane)
+
+
+def next_pane(panes: list, positions: dict[str, tuple[str, int, int]], current: Optional[str]) -> Optional[str]:
+    """The first of `panes` in the session's order (window index, then pane index) after `current`,
+    cycling round to the first. None when none of them is in the session."""
+    ordered = sorted((positions[p][1:], p) for p in panes if p in positions)
+    if not ordered:
+        return None
+    here = positions[current][1:] if current in positions else (-1, -1)
+    return next((p for place, p in ordered if place > here), ordered[0][1])
 
 
 @click.command()

@@ -9,10 +9,9 @@ whether aider asks a question or is idle, so questions are read off the screen.
 
 from __future__ import annotations
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 # aider 0.86's confirm_ask: "Question? (Y)es/(N)o[/(A)ll/(S)kip all/(D)on't ask again] [Yes]: "
 WAITING_PATTERNS = [r"\(Y\)es/\(N\)o.*\[[^\]\n]*\]: *$"]

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import shlex
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 # The events orchestra listens to (see docs/claude.md for what each one does to the status).
 HOOK_EVENTS = (

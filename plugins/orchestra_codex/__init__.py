@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import sys
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 # Approval prompts of Codex's TUI (0.169) and its first-run sign-in screen.
 WAITING_PATTERNS = [

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import re
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 MARKER = re.compile(r"\{(task|name|port)\}")
 

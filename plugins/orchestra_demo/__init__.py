@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 
 def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:

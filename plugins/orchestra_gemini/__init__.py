@@ -20,10 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 HOOK_EVENTS = ("SessionStart", "BeforeAgent", "Notification", "AfterTool", "AfterAgent", "SessionEnd")
 HOOK_TIMEOUT_MS = 10_000  # the handler takes milliseconds; this only bounds a stuck disk

@@ -13,13 +13,12 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Optional
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.errors import MergeFailed
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, MergeResult, Repository
 
 from orchestra_github import api, gh, pull_request, remote
-
-__version__ = "0.1.0"
 
 STRATEGY = "pr"
 TOKEN_VARIABLE = "GITHUB_TOKEN"

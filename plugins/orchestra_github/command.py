@@ -8,8 +8,14 @@ import click
 def pr_command(cli: click.Group) -> click.Command:
     """The `pr` command, which runs the core's `merge` command of `cli` with the `pr` strategy."""
 
+    def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        """Offer what `merge NAMES` offers (the agents' names), through click's public API."""
+        merge = cli.commands.get("merge")
+        names = next((p for p in merge.params if p.name == "names"), None) if merge else None
+        return names.shell_complete(ctx, incomplete) if names else []
+
     @click.command("pr")
-    @click.argument("names", nargs=-1)
+    @click.argument("names", nargs=-1, shell_complete=complete_names)
     @click.option("--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned.")
     @click.option("--keep-going", "-k", is_flag=True, help="Go on with the next agent after one fails.")
     @click.option("--json", "as_json", is_flag=True, help="Print what happened to each agent as JSON.")

@@ -24,11 +24,10 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.errors import OrchestraError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, Event, Status
-
-__version__ = "0.1.0"
 
 NAME = "notify"
 STATUSES = [s.value for s in Status]

@@ -7,10 +7,9 @@ its status comes from the screen: its permission dialog means `waiting`. The tas
 
 from __future__ import annotations
 
+from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
-
-__version__ = "0.1.0"
 
 # OpenCode 1.18's permission dialog ("Permission required", then Allow once / Allow always / Reject).
 WAITING_PATTERNS = [r"Permission required", r"Allow once"]
