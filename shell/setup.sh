@@ -127,28 +127,20 @@ if [[ ! -x "$aider_dir/bin/python" ]] || ! "$aider_dir/bin/python" -c 'import ai
     fi
 fi
 
-# ---- Chromium for the dashboard's browser tests (tests/web/test_web_browser.py) -----------------
-# Debian's package, driven by the Python package playwright; `playwright install` would download
-# a browser build of its own, which this machine cannot fetch.
-if [[ ! -x /usr/bin/chromium ]]; then
-    say "installing Chromium"
-    install_packages chromium
-fi
-
-# ---- Shells for the completion tests (tests/test_completion.py) ---------------------------------
-# The tests drive the real bash (with the bash-completion package), zsh and fish.
-completion_missing=()
-command -v zsh >/dev/null 2>&1 || completion_missing+=(zsh)
-command -v fish >/dev/null 2>&1 || completion_missing+=(fish)
-[[ -f /usr/share/bash-completion/bash_completion ]] || completion_missing+=(bash-completion)
-if (( ${#completion_missing[@]} )); then
-    say "installing ${completion_missing[*]}"
-    install_packages "${completion_missing[@]}"
-fi
-
-# ---- shellcheck for the shell-script tests (tests/test_shell_scripts.py) ------------------------
-# Every script in shell/ must pass it; the test fails, rather than skips, where it is missing.
-if ! command -v shellcheck >/dev/null 2>&1; then
-    say "installing shellcheck"
-    install_packages shellcheck
+# ---- System packages the tests drive (one apt-get run for all that are missing) ----------------
+# chromium: the dashboard's browser tests, through the Python package playwright (`playwright
+#   install` would download a browser build of its own, which this machine cannot fetch);
+# zsh, fish, bash-completion: the completion tests drive the real shells;
+# shellcheck: every script in shell/ must pass it (the test fails, rather than skips, without it);
+# gh: the github plugin's flags are checked against `gh pr create --help`.
+system_missing=()
+[[ -x /usr/bin/chromium ]] || system_missing+=(chromium)
+command -v zsh >/dev/null 2>&1 || system_missing+=(zsh)
+command -v fish >/dev/null 2>&1 || system_missing+=(fish)
+[[ -f /usr/share/bash-completion/bash_completion ]] || system_missing+=(bash-completion)
+command -v shellcheck >/dev/null 2>&1 || system_missing+=(shellcheck)
+command -v gh >/dev/null 2>&1 || system_missing+=(gh)
+if (( ${#system_missing[@]} )); then
+    say "installing ${system_missing[*]}"
+    install_packages "${system_missing[@]}"
 fi
