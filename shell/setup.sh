@@ -131,7 +131,7 @@ fi
 # chromium: the dashboard's browser tests, through the Python package playwright (`playwright
 #   install` would download a browser build of its own, which this machine cannot fetch);
 # zsh, fish, bash-completion: the completion tests drive the real shells;
-# shellcheck: every script in shell/ must pass it (the test fails, rather than skips, without it);
+# the shell-script checker: every script in shell/ must pass it (the test fails without it);
 # gh: the github plugin's flags are checked against `gh pr create --help`.
 system_missing=()
 [[ -x /usr/bin/chromium ]] || system_missing+=(chromium)
