@@ -46,3 +46,35 @@ def test_the_hook_reference_matches_the_hook_specifications():
         arguments = ", ".join(inspect.signature(spec).parameters)
         firstresult = " (firstresult)" if spec.orchestra_spec["firstresult"] else ""
         assert f"### `{spec.__name__}({arguments})`{firstresult}\n" in text, f"docs/plugins.md: {spec.__name__}"
+
+
+def current_help(words: list[str]) -> str:
+    """`orchestra WORDS --help` as a user sees it at 100 columns (plugin commands included)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-m", "orchestra", *words, "--help"], capture_output=True, text=True,
+                          env=env, check=True).stdout.rstrip("\n")  # fmt: skip
+
+
+def test_every_help_block_in_the_command_reference_is_the_commands_own_help():
+    """docs/commands.md quotes each command's --help verbatim. Regenerate the quotes with
+    ORCHESTRA_UPDATE_DOCS=1 .venv/bin/python -m pytest tests/test_docs.py"""
+    import os
+
+    path = DOCS / "commands.md"
+    text = path.read_text()
+    blocks = re.findall(r"```\n(Usage: orchestra([^\n\[]*?) \[OPTIONS\][^\n]*\n.*?)\n```", text, re.DOTALL)
+    assert len(blocks) >= 20
+    stale = []
+    for block, words in blocks:
+        fresh = current_help(words.split())
+        if fresh != block:
+            stale.append(words.strip() or "orchestra")
+            text = text.replace(f"```\n{block}\n```", f"```\n{fresh}\n```")
+    if stale and os.environ.get("ORCHESTRA_UPDATE_DOCS") == "1":
+        path.write_text(text)
+        stale = []
+    assert stale == [], f"docs/commands.md quotes an old --help of: {', '.join(stale)} (ORCHESTRA_UPDATE_DOCS=1 rewrites them)"

@@ -22,7 +22,7 @@ from orchestra.errors import OrchestraError
     help="All agents as panes of one window, or one window each (default: [tmux] layout).",
 )  # fmt: skip
 def up(no_attach, resume_lost, tiled):
-    """Make sure the tmux session and its board exist, offer to resume lost agents, then go to it."""
+    """Bring up the session and its board, offer to resume lost agents, then go to it."""
     from orchestra.session import arrange, bring_up
 
     ctx = open_context()

@@ -27,7 +27,9 @@ ZSHRC_LINE = "fpath=(~/.zfunc $fpath)  # added by `orchestra completion --instal
 @click.argument("shell", required=False, shell_complete=complete.shells)
 @click.option("--install", is_flag=True, help="Write the script where the shell loads it from, instead of printing it.")
 def completion(shell, install):
-    """Print the shell completion script for bash, zsh or fish (default: the shell you are in).
+    """Print or install shell completion for bash, zsh or fish.
+
+    Without SHELL, the shell you are in.
 
     \b
       eval "$(orchestra completion bash)"       try it in this shell only

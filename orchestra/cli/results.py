@@ -73,7 +73,7 @@ def _printer(as_json: bool, only: Optional[str]):
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as a JSON array.")
 def report(as_json):
-    """Sum up each agent's result: status, final message, commits, files and lines changed."""
+    """Sum up each agent's result: status, final message, commits, lines changed."""
     from orchestra.report import report as make_report
 
     reports = make_report(open_context())

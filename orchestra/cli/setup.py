@@ -15,7 +15,7 @@ from orchestra.errors import OrchestraError
 @click.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing orchestra.toml.")
 def init(force):
-    """Write orchestra.toml in the main checkout, every default spelled out and commented."""
+    """Write orchestra.toml in the main checkout with every default, commented."""
     from orchestra import config
     from orchestra.models import AgentSettings
 
