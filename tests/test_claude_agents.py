@@ -65,7 +65,8 @@ def test_a_permission_prompt_is_waiting_until_send_answers_it(orchestra, claude_
     orchestra("spawn", "--no-attach", "run the script")
     (agent,) = wait_statuses(orchestra, {"run-the-script": "waiting"})
     assert agent["waiting_for"].startswith("permission to use Bash: python3 -c")
-    assert "Do you want to proceed?" in screen(isolated, agent["pane"])
+    # The hook can beat the screen: PermissionRequest fires as Claude Code opens the dialog.
+    wait_for(lambda: "Do you want to proceed?" in screen(isolated, agent["pane"]), what="the dialog on screen")
     assert not (Path(agent["worktree"]) / "x.txt").exists()
 
     assert "now running" in orchestra("send", "run-the-script", "").stdout  # Enter: "1. Yes" is highlighted
@@ -81,7 +82,7 @@ def test_an_api_error_is_failed_and_the_agent_can_go_on(orchestra, claude_home, 
     orchestra("spawn", "--no-attach", "this will fail")
     (agent,) = wait_statuses(orchestra, {"this-will-fail": "failed"})
     assert "scripted failure" in agent["error"] and agent["exit_code"] is None
-    assert "API Error" in screen(isolated, agent["pane"])
+    wait_for(lambda: "API Error" in screen(isolated, agent["pane"]), what="the error on screen")
 
     claude_api.script([Text("Recovered.")])
     orchestra("send", "this-will-fail", "try again")
@@ -101,7 +102,8 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, cla
     (after,) = wait_statuses(orchestra, {"remember-the-word-pineapple": "done"})  # back at its prompt
     assert after["session_id"] == before["session_id"] and after["worktree"] == before["worktree"]
     assert after["argv"][-2:] == ["--resume", before["session_id"]]  # a new server: pane ids start over
-    assert "remember the word pineapple" in screen(isolated, after["pane"])  # its history is back on screen
+    # Its history comes back on screen (SessionStart can fire before Claude Code draws it).
+    wait_for(lambda: "remember the word pineapple" in screen(isolated, after["pane"]), what="the conversation on screen")
 
     requests = len(claude_api.main_requests)
     claude_api.script([Text("The word was pineapple.")])
