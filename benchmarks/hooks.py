@@ -216,7 +216,7 @@ def import_offenders(argv: list[str], stdin: bytes, cwd: Path, env: dict, runs: 
 
 
 def hook_handler(args) -> None:
-    print(f"\n== 1. the hook handler: `/bin/sh -c '<python> -m orchestra _hook --state-dir DIR NAME'`, event JSON on stdin")
+    print("\n== 1. the hook handler: `/bin/sh -c '<python> -m orchestra _hook --state-dir DIR NAME'`, event JSON on stdin")
     memory = c.memory_dir()
     with c.Sandbox("hooks-handler") as sb, c.Sandbox("hooks-handler-shm", parent=memory) as shm:
         # The state folder as a project has it (in .git, on the disk); the same in /dev/shm, where
@@ -650,8 +650,8 @@ def idle(args, api: ClaudeAPI, claude: Path) -> None:
         print(f"    hook events logged meanwhile: {len(hooks)}{' (' + ', '.join(kinds) + ')' if kinds else ''} "
               f"(a hook handler's CPU would count under Claude Code's reaped children below)")  # fmt: skip
         if board_children == 0:
-            print(f"    (the board asks tmux and git only when a state, event-log or index file changed, and every "
-                  f"30 s regardless; no such look fell in this window: --idle-seconds 31 includes one)")  # fmt: skip
+            print("    (the board asks tmux and git only when a state, event-log or index file changed, and every "
+                  "30 s regardless; no such look fell in this window: --idle-seconds 31 includes one)")  # fmt: skip
         print(f"  for context: {len(claude_pids)} Claude Code processes {share(claude_own):.1f}% "
               f"(+ {share(claude_children):.2f}% in children they reaped, hook handlers included), "
               f"{rss / 2**30:.1f} GiB resident; the tmux server {share(tmux_server):.2f}%")  # fmt: skip

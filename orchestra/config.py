@@ -160,7 +160,7 @@ def load(start: Path, root: Path) -> Config:
                         merged["plugins"][key] = value
             else:
                 merged[section].update(values)
-    for kind, table in agents.items():
+    for table in agents.values():
         if isinstance(table.get("command"), str):
             table["command"] = [table["command"]]
     merged["plugins"]["settings"] = plugin_settings

@@ -14,6 +14,8 @@ from rich.text import Text
 from orchestra.models import Agent, Status, parse_time
 
 if TYPE_CHECKING:
+    from rich.console import Group
+
     from orchestra.sessions import Session
 
 STATUS_STYLE = {

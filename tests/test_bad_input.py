@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from support import branches, git, make_repo, tmux, worktree_paths
+from support import branches, git, tmux, worktree_paths
 
 
 def assert_clean_failure(result, *phrases: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import stat
 import subprocess
 import sys
@@ -11,7 +9,7 @@ from pathlib import Path
 
 from orchestra.models import Agent, Status
 from orchestra.state import State
-from support import agents_json, wait_statuses
+from support import wait_statuses
 
 
 def test_agent_cli_removed_after_spawn_fails_with_127(orchestra, repo, tmp_path):

@@ -136,7 +136,6 @@ def test_resume_gives_the_agent_its_kinds_environment_again(orchestra, repo, iso
 
     monkeypatch.chdir(repo)
     ctx = Context.open()
-    ctx.plugins  # loads the bundled plugins first
     from orchestra import plugins as plugins_module
 
     ctx._plugins = plugins_module.load(extra={"envkind": EnvKind()})

@@ -17,7 +17,7 @@ from orchestra.errors import OrchestraError
 from orchestra.models import Agent, Event, Status
 from orchestra_slack import webhook
 from orchestra_slack.webhook import SlackError
-from support import git, tmux, wait_for
+from support import git, wait_for
 
 SECRET = "T0SECRET/B0SECRET/xoxSECRETpath"
 HANG = "hang"  # an answer: accept the request and never reply
