@@ -11,6 +11,7 @@ from typing import Optional
 
 from orchestra import worktrees
 from orchestra.context import Context
+from orchestra.errors import OrchestraError
 from orchestra.models import Status
 from orchestra.reconcile import observe
 
@@ -52,6 +53,11 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
     checks = []
     sources = ", ".join(str(p) for p in ctx.config.sources) or "built-in defaults"
     checks.append(Check("config", True, sources))
+    try:
+        worktrees.resolve_commit(ctx.project, ctx.config.orchestra["base"])
+    except OrchestraError as error:
+        checks.append(Check("base", False, str(error)))
+    default = ctx.config.orchestra["default_agent"]
     for problem in ctx.plugins.problems:
         checks.append(Check("plugins", False, problem))
     for name, kind in sorted(ctx.plugins.kinds.items()):
@@ -62,14 +68,24 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
             checks.append(Check(f"agent {name}", True, shutil.which(command[0])))
             if name == "claude":
                 checks += _check_claude_trust(ctx)
+        elif name == default:
+            checks.append(Check(f"agent {name}", False, f"'{command[0]}' is not on PATH, and {name} is the default agent "
+                                f"kind: install it, or set default_agent in orchestra.toml (or spawn with --agent)"))  # fmt: skip
         else:
             checks.append(Check(f"agent {name}", None, f"'{command[0]}' is not on PATH (needed only to spawn {name} agents)"))
+    if default not in ctx.plugins.kinds:
+        checks.append(Check("default agent", False, f"the default agent kind '{default}' does not exist: fix "
+                            "default_agent in orchestra.toml"))  # fmt: skip
     agents = observe(ctx)
-    lost = [a.name for a in agents if a.status == Status.LOST]
+    lost = [a for a in agents if a.status == Status.LOST]
     if lost:
-        checks.append(
-            Check("agents", False, f"lost (window or worktree gone): {', '.join(lost)}; `orchestra resume` brings them back")
-        )
+        resumable = [a.name for a in lost if Path(a.worktree).is_dir()]
+        homeless = [a.name for a in lost if not Path(a.worktree).is_dir()]
+        if resumable:
+            checks.append(Check("agents", False, f"lost their window: {', '.join(resumable)}; `orchestra resume` brings them back"))
+        if homeless:
+            checks.append(Check("agents", False, f"lost their worktree: {', '.join(homeless)}; "
+                                "`orchestra kill NAME --force` keeps what their branches hold and removes them"))  # fmt: skip
     else:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
     checks += _check_worktrees(ctx, agents, fix)
@@ -129,6 +145,10 @@ def _check_session(ctx: Context, fix: bool) -> list[Check]:
         return []
     if not ctx.tmux.has_session(ctx.session):
         return [Check("session", None, f"{ctx.session} is not running (`orchestra up` starts it)")]
+    owner = ctx.tmux.session_root(ctx.session)
+    if owner and owner != str(ctx.project.root):
+        return [Check("session", False, f"{ctx.session} belongs to {owner}: set a different `session` name "
+                      "in the [orchestra] table of orchestra.toml")]  # fmt: skip
     if fix and ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env()):
         return [Check("session", True, f"{ctx.session}: put the board back in window 0", fixed=True)]
     return [Check("session", True, f"{ctx.session} is running")]

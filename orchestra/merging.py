@@ -58,11 +58,12 @@ def merge(
     results: list[Merged] = []
     for position, agent in enumerate(queue):
         progress(agent.name, f"merging with {strategy}")
+        committed: list[Optional[str]] = [None]
         try:
-            results.append(_merge_one(ctx, agent, target, strategy, check))
+            results.append(_merge_one(ctx, agent, target, strategy, check, committed))
         except MergeFailed as error:
             _record_failure(ctx, agent, str(error))
-            results.append(Merged(agent.name, ok=False, message=str(error)))
+            results.append(Merged(agent.name, ok=False, message=str(error), committed=committed[0]))
             if not keep_going:
                 results += [Merged(a.name, ok=False, message="not tried", skipped=True) for a in queue[position + 1 :]]
                 break
@@ -101,9 +102,12 @@ def _not_finished(agent: Agent) -> str:
     )
 
 
-def _merge_one(ctx: Context, agent: Agent, target: str, strategy: str, check: str) -> Merged:
+def _merge_one(
+    ctx: Context, agent: Agent, target: str, strategy: str, check: str, committed_out: list[Optional[str]]
+) -> Merged:
     subject = agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
     committed = integrate.commit_all(Path(agent.worktree), f"{subject}\n\nWork of orchestra agent {agent.name}.")
+    committed_out[0] = committed
     if integrate.commits_ahead(ctx.project, agent.branch, target) == 0:
         return Merged(agent.name, ok=True, message=f"nothing to merge: {target} has all of it", skipped=True)
     from orchestra.report import report_of

@@ -48,12 +48,20 @@ def reconcile(
                 else:
                     error = None if code is not None else "its process ended without an exit code"
                     agent.set_status(Status.FAILED, exit_code=code, error=error or agent.error)
+        data = {"from": before.value}
+        if agent.status in (Status.EXITED, Status.FAILED) and agent.exit_code is not None:
+            data["exit_code"] = agent.exit_code
         if agent.pane in (screens or {}) and _screen_tells(agent):
+            seen = agent.status
             _read_screen(agent, screens[agent.pane])
+            if agent.status != seen:
+                data["by"] = "screen"
         if agent.status not in (Status.MERGED, Status.LOST) and not Path(agent.worktree).is_dir():
             agent.set_status(Status.LOST, error="its worktree folder is gone")
+        if agent.status == Status.LOST and before != Status.LOST:
+            data["by"] = agent.error or "reconcile"
         if agent.status != before:
-            events.append(Event("status", agent=agent.name, status=agent.status.value, data={"from": before.value}))
+            events.append(Event("status", agent=agent.name, status=agent.status.value, data=data))
     return events
 
 

@@ -46,7 +46,8 @@ class Removed:
     def restore_command(self) -> Optional[str]:
         if not self.saved_ref:
             return None
-        return f"git branch {self.name}-restored {self.saved_ref}"
+        # Named after the ref (`name-2` for a second one), so each one restores under its own name.
+        return f"git branch {self.saved_ref.rsplit('/', 1)[-1]}-restored {self.saved_ref}"
 
 
 def merge_target(ctx: Context) -> str:

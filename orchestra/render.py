@@ -41,6 +41,13 @@ STATUS_ORDER = [
 ]
 
 
+def escape(text: str) -> str:
+    """Text shown as it is inside rich markup (a `[orchestra]` stays, not taken for a style)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is for reading in full (scripts, logs): do not cut it to 80 columns.
@@ -76,9 +83,15 @@ def activity(agent: Agent) -> str:
         text = agent.waiting_for
     elif agent.error:
         text = agent.error
-    else:
+    elif agent.last_message:
         text = agent.last_message
-    return " ".join((text or "").split())[:80]
+    else:
+        text = "exit code 0" if agent.status == Status.EXITED else ""
+    text = " ".join(text.split())
+    return text if len(text) <= ACTIVITY_WIDTH else text[: ACTIVITY_WIDTH - 1] + "…"
+
+
+ACTIVITY_WIDTH = 80
 
 
 def agents_table(agents: list[Agent], changes: dict[str, Optional[dict]], title: Optional[str] = None) -> Table:
@@ -159,6 +172,16 @@ def live(**options):
     from rich.live import Live
 
     return Live(console=console(), auto_refresh=False, **options)
+
+
+def print_table(console: Console, table) -> None:
+    """Print a table; into a pipe or a file without the padding that fills each line to the width."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    with console.capture() as captured:
+        console.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def is_terminal() -> bool:

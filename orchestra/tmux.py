@@ -251,7 +251,9 @@ class Tmux:
                     ";", "set-option", "-w", "-t", window, "pane-border-format", PANE_BORDER,
                 )  # fmt: skip
             else:
-                self.cmd("join-pane", "-d", "-s", pane, "-t", window, ";", "select-layout", "-t", window, "tiled")
+                # After the window's last pane, so the agents keep the order they were spawned in.
+                last = self.cmd("list-panes", "-t", window, "-F", "#{pane_id}")[-1]
+                self.cmd("join-pane", "-d", "-s", pane, "-t", last, ";", "select-layout", "-t", window, "tiled")
         if window is not None:
             self.cmd("select-layout", "-t", window, "tiled")
         return window

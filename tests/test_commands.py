@@ -69,7 +69,7 @@ def test_up_reports_lost_agents(orchestra, repo, isolated, monkeypatch):
     orchestra("spawn", "--agent", "demo", "--no-attach", "will be lost")
     tmux(isolated, "kill-server")
     result = orchestra("up", "--no-attach")
-    assert "lost their tmux window: will-be-lost" in result.stdout
+    assert "1 agent lost its tmux window: will-be-lost" in result.stdout
     assert "resume them with: orchestra resume" in result.stdout
     assert statuses(orchestra) == {"will-be-lost": "lost"}
 
@@ -200,19 +200,36 @@ def test_init_writes_every_default_and_refuses_to_overwrite(orchestra, repo):
 
 
 def test_doctor_reports_and_fixes(orchestra, repo):
-    out = orchestra("doctor").stdout
+    out = orchestra("doctor", check=False).stdout
     assert re.search(r"✓ tmux\s+\d+\.\d+", out) and re.search(r"✓ git\s+\d+\.\d+", out)
+    # The default kind, claude, is not installed here: spawning without --agent could not work.
+    assert "✗ agent claude" in out and "is the default agent kind" in out
+    (repo / "orchestra.toml").write_text('[orchestra]\ndefault_agent = "demo"\n')
+    assert orchestra("doctor").returncode == 0
     orchestra("spawn", "--agent", "demo", "--no-attach", "doomed")
     wait_for(lambda: statuses(orchestra) == {"doomed": "exited"}, what="exit")
     worktree = Path(agents_json(orchestra)[0]["worktree"])
     subprocess.run(["rm", "-rf", str(worktree)], check=True)
     result = orchestra("doctor", check=False)
     assert result.returncode == 1
-    assert "lost (window or worktree gone): doomed" in result.stdout
+    assert "lost their worktree: doomed" in result.stdout
     assert "1 worktree(s) that are gone" in result.stdout
     checks = json.loads(orchestra("doctor", "--fix", "--json", check=False).stdout)
     assert any(c["name"] == "worktrees" and c["fixed"] for c in checks)
     assert str(worktree) not in git(repo, "worktree", "list")
+
+
+def test_doctor_fails_on_what_every_command_refuses(orchestra, repo, tmp_path):
+    (repo / "orchestra.toml").write_text('[orchestra]\ndefault_agnet = "demo"\n')
+    result = orchestra("doctor", check=False)
+    assert result.returncode == 1
+    assert "✗ config" in result.stdout and "unknown key 'default_agnet' in [orchestra]" in result.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    (empty / "orchestra.toml").write_text('[orchestra]\ndefault_agent = "demo"\n')
+    result = orchestra("doctor", cwd=empty, check=False)
+    assert result.returncode == 1 and "✗ base" in result.stdout
 
 
 def test_demo_without_a_terminal(orchestra, tmp_path, isolated):
@@ -255,3 +272,11 @@ def test_logs_follow_ends_when_the_agent_exits(orchestra, repo, monkeypatch):
     result = orchestra("logs", "follow-me", "--follow", timeout=30)
     assert result.stdout.rstrip().endswith("done: wrote and committed notes/follow-me.md")
     assert "Pane is dead" not in result.stdout
+
+
+def test_ls_into_a_pipe_has_no_padding(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "short task")
+    wait_for(lambda: statuses(orchestra) == {"short-task": "exited"}, what="exit")
+    lines = orchestra("ls").stdout.splitlines()
+    assert lines[0].startswith("NAME") and all(line == line.rstrip() for line in lines)
+    assert lines[1].rstrip().endswith("exit code 0")

@@ -58,6 +58,13 @@ def test_kill_force_keeps_everything_on_a_trash_ref_that_restores(orchestra, rep
     windows = tmux(isolated, "list-windows", "-a", "-F", "#{window_name}").stdout.split()
     assert "write-notes" not in windows
 
+    # A second agent of the same name, killed too: its own ref, and a command that works as well.
+    [again] = spawn_finished(orchestra, "write notes")
+    out = orchestra("kill", "--force", again["name"]).stdout
+    second = re.search(r"get it back with: (.+)", out).group(1)
+    assert second == "git branch write-notes-2-restored refs/orchestra/trash/write-notes-2"
+    subprocess.run(second.split(), cwd=repo, check=True)
+
 
 def test_kill_of_an_agent_with_no_work_removes_it_all(orchestra, repo, recorder, isolated):
     orchestra("spawn", "--agent", "recorder", "--name", "idle", "--no-attach", "nothing to do")

@@ -27,6 +27,8 @@ def test_up_tiled_gathers_the_agents_and_windows_gives_them_back(orchestra, repo
     assert windows(isolated) == ["board", "agents"]
     tiled = {a["name"]: a for a in wait_statuses(orchestra, {"first-worker": "running", "ask-me-first": "waiting"})}
     assert len({a["window"] for a in tiled.values()}) == 1  # the records follow their panes
+    order = tmux(isolated, "list-panes", "-t", "=orchestra-project:agents", "-F", "#{pane_id}").stdout.split()
+    assert order == [agents["first-worker"]["pane"], agents["ask-me-first"]["pane"]]  # in the order spawned
     for name, agent in tiled.items():
         assert agent["pane"] == agents[name]["pane"]
         assert pane_info(isolated, agent["pane"], "#{pane_pid}") == pids[name]  # the same process, not restarted

@@ -131,7 +131,8 @@ def attach(name, to_next, waiting):
 
     agent = find(ctx, name)
     if not agent.window or agent.status.value == "lost":
-        raise OrchestraError(f"agent '{name}' has no window to go to: it is {agent.status.value}.")
+        hint = f" `orchestra resume {name}` opens it again." if agent.status.value == "lost" else ""
+        raise OrchestraError(f"agent '{name}' has no window to go to: it is {agent.status.value}.{hint}")
     if not sys.stdout.isatty():
         raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
     go_to(ctx, agent.window, agent.pane)
@@ -179,7 +180,8 @@ def logs(name, lines, follow):
     ctx = open_context()
     agent = find(ctx, name)
     if not agent.pane or agent.status.value == "lost":
-        raise OrchestraError(f"agent '{name}' has no screen to show (it is {agent.status.value}).")
+        hint = f" `orchestra resume {name}` opens it again." if agent.status.value == "lost" else ""
+        raise OrchestraError(f"agent '{name}' has no screen to show (it is {agent.status.value}).{hint}")
     shown = _screen(ctx.tmux.capture(agent.pane, lines + 50))[-lines:]
     click.echo("\n".join(shown))
     if follow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import click
@@ -37,18 +38,21 @@ def up(no_attach, resume_lost, tiled):
         click.echo(f"moved {', '.join(result.moved)} {where}")
     if result.lost:
         names = ", ".join(a.name for a in result.lost)
-        count = "1 agent" if len(result.lost) == 1 else f"{len(result.lost)} agents"
-        click.echo(f"{count} lost their tmux window: {names} (their worktrees and branches are intact)")
+        if len(result.lost) == 1:
+            click.echo(f"1 agent lost its tmux window: {names} (its worktree and branch are intact)")
+        else:
+            click.echo(f"{len(result.lost)} agents lost their tmux windows: {names} (their worktrees and branches are intact)")
         if resume_lost is None and interactive():
             resume_lost = click.confirm("resume them now?", default=True)
         if resume_lost:
             _resume(ctx, [a.name for a in result.lost])
-            if result.window:  # the tiled layout: the resumed agents join it
+            if (layout or ctx.config.tmux["layout"]) == "tiled":  # the resumed agents join the tiled window
                 result.window = arrange(ctx, "tiled")[1]
         else:
             click.echo("resume them with: orchestra resume")
     if no_attach or not interactive():
-        click.echo(f"session {result.session} is up; attach with: orchestra up")
+        attach = shlex.join([*ctx.tmux.base_argv(), "attach", "-t", result.session])
+        click.echo(f"session {result.session} is up; from a terminal: orchestra up (or {attach})")
         return
     go_to(ctx, result.window)
 
@@ -110,7 +114,7 @@ def ls(as_json, watch, for_tmux):
     if not agents:
         console.print('no agents yet: orchestra spawn "a task"')
         return
-    console.print(render.agents_table(agents, changes))
+    render.print_table(console, render.agents_table(agents, changes))
 
 
 def _tmux_line() -> None:

@@ -36,7 +36,7 @@ def merge(names, all_, strategy, check, keep_going, as_json):
             click.echo("nothing to merge: no agent is done or exited")
         for item in results:
             if item.committed:
-                click.echo(f"{item.name}: committed its uncommitted work ({item.committed[:10]})")
+                click.echo(f"{item.name}: committed its uncommitted work on its branch ({item.committed[:10]})")
             if item.ok:
                 click.echo(f"{item.name}: {item.message}" + (f" {item.url}" if item.url and item.url not in item.message else ""))
             else:

@@ -9,7 +9,7 @@ import time
 import click
 
 from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
-from orchestra.errors import OrchestraError
+from orchestra.errors import ConfigError, OrchestraError
 
 
 @click.command()
@@ -43,6 +43,8 @@ def doctor(fix, as_json):
     checks = checks_module.check_tools()
     try:
         ctx = open_context()
+    except ConfigError as error:  # inside a project whose orchestra.toml every command refuses
+        checks.append(checks_module.Check("config", False, str(error)))
     except OrchestraError as error:
         checks.append(checks_module.Check("project", None, str(error)))
     else:
@@ -58,7 +60,8 @@ def doctor(fix, as_json):
         console = render.console()
         for check in checks:
             fixed = " [green](fixed)[/]" if check.fixed else ""
-            console.print(f"{marks[check.ok]} {check.name:<14} {check.detail}{fixed}", markup=True)
+            detail = render.escape(check.detail)  # details quote config text such as [orchestra]
+            console.print(f"{marks[check.ok]} {check.name:<14} {detail}{fixed}", markup=True)
     if any(c.ok is False and not c.fixed for c in checks):
         sys.exit(1)
 

@@ -57,13 +57,17 @@ class Guard:
             return await self.app(scope, receive, send)
         connection = HTTPConnection(scope)
         given, from_query = self._given(connection)
-        allowed = self._host_allowed(connection.headers) and given is not None and secrets.compare_digest(given, self.token)
+        host_ok = self._host_allowed(connection.headers)
+        allowed = host_ok and given is not None and secrets.compare_digest(given, self.token)
         if scope["type"] == "websocket":
             if not (allowed and same_origin(connection.headers)):
                 await receive()  # websocket.connect; closing before accepting answers the handshake with 403
                 await send({"type": "websocket.close", "code": 1008})
                 return
             return await self.app(scope, receive, send)
+        if not host_ok:  # a page from another name pointing at this address (DNS rebinding)
+            error = "this dashboard answers only to 127.0.0.1, localhost and [::1]: use the address it printed."
+            return await JSONResponse({"error": error}, status_code=403, headers=HEADERS)(scope, receive, send)
         if not allowed:
             return await JSONResponse({"error": REFUSED}, status_code=401, headers=HEADERS)(scope, receive, send)
         if from_query and scope["method"] == "GET" and scope["path"] == "/":

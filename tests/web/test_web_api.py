@@ -75,7 +75,8 @@ def test_on_loopback_only_local_host_names_are_served(repo):
 
     app = create_app(lambda: Context.open(repo), TOKEN, port=8123, hosts={"127.0.0.1:8123", "localhost:8123"})
     with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        assert client.get("/api/agents").status_code == 401  # Host: testserver, as a DNS-rebinding page sends
+        refused = client.get("/api/agents")  # Host: testserver, as a DNS-rebinding page sends
+        assert refused.status_code == 403 and "answers only to 127.0.0.1" in refused.json()["error"]
         assert client.get("/api/agents", headers={"Host": "127.0.0.1:8123"}).status_code == 200
 
 
