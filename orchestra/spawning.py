@@ -60,7 +60,7 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Op
     Tmux.require()
     plans = [_plan(ctx, spec) for spec in specs]
     result = SpawnResult()
-    _reserve(ctx, plans)
+    result.warnings.extend(_reserve(ctx, plans))
     try:
         for plan in plans:
             _prepare(ctx, plan, env)
@@ -97,8 +97,11 @@ def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
     return _Plan(spec=spec, kind=kind, settings=settings, base=base)
 
 
-def _reserve(ctx: Context, plans: list[_Plan]) -> None:
-    """Choose unique names and free ports and record the agents as `starting`, under the lock."""
+def _reserve(ctx: Context, plans: list[_Plan]) -> list[str]:
+    """Choose unique names and free ports and record the agents as `starting`, under the lock.
+
+    Returns a warning for each name given with --name (or in a tasks file) that had to change."""
+    renamed = []
     prefix = ctx.config.orchestra["branch_prefix"]
     root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
     panes = ctx.tmux.panes() or {}
@@ -108,6 +111,11 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> None:
         used_ports = {a.port for a in agents.values() if a.status.live}
         for plan in plans:
             name = _unique_name(ctx, plan.spec.name or worktrees.slugify(plan.spec.task), agents, windows, prefix, root)
+            if plan.spec.name and name != plan.spec.name:
+                renamed.append(
+                    f"the name '{plan.spec.name}' is taken (an agent, a branch {prefix}{plan.spec.name}, "
+                    f"a window or a folder has it); the agent is called '{name}'"
+                )
             branch = f"{prefix}{name}"
             if not worktrees.is_valid_branch(ctx.project, branch):
                 raise OrchestraError(
@@ -129,6 +137,7 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> None:
                 screen_after_hooks=plan.kind.screen_after_hooks,
             )
             agents[name] = plan.agent
+    return renamed
 
 
 def _unique_name(ctx: Context, wanted: str, agents: dict, windows: set, prefix: str, root: Path) -> str:

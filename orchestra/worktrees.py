@@ -150,7 +150,8 @@ def check_name(name: str) -> None:
     if not NAME_PATTERN.match(name) or ".." in name or name.endswith((".", ".lock")):
         raise OrchestraError(
             f"'{name}' is not a valid agent name: use letters, digits, '-', '_' and '.', at most 63 characters, "
-            "starting with a letter or digit (it becomes part of a branch name)."
+            "starting with a letter or digit, not ending in '.' or '.lock', without '..' "
+            "(it becomes part of a branch name)."
         )
 
 

@@ -184,3 +184,11 @@ def test_the_environment_never_reaches_state_or_the_event_log(orchestra, recorde
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
     assert list((state_dir / "launch").iterdir()) == [], "the launcher deleted its environment file"
+
+
+def test_a_given_name_that_is_taken_is_changed_with_a_warning(orchestra, repo):
+    git(repo, "branch", "orchestra/manual")  # made by hand, not an agent's
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "manual", "a task")
+    assert "spawned manual-2" in result.stdout
+    assert "the name 'manual' is taken" in result.stderr and "called 'manual-2'" in result.stderr
+    assert "taken" not in orchestra("spawn", "--agent", "demo", "--no-attach", "same task").stderr
