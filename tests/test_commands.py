@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -121,17 +122,16 @@ def test_logs_follow_prints_new_lines(orchestra, repo, recorder, isolated, tmp_p
     follower = subprocess.Popen(
         [sys.executable, "-m", "orchestra", "logs", "cat", "--follow"], cwd=repo, stdout=subprocess.PIPE, text=True
     )
+    printed: list[str] = []
+    # A thread reads, so that wait_for's deadline holds (a bare readline could block past it).
+    reader = threading.Thread(target=lambda: printed.extend(iter(follower.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         orchestra("send", "cat", "first line to follow")
-        line = wait_for(lambda: _read_line_with(follower, "first line to follow"), what="the followed line")
-        assert "first line to follow" in line
+        wait_for(lambda: any("first line to follow" in line for line in printed), what="the followed line")
     finally:
         follower.kill()
-
-
-def _read_line_with(process, text):
-    line = process.stdout.readline()
-    return line if text in line else None
+        follower.wait()
 
 
 def test_send_answers_a_waiting_agent(orchestra, repo, isolated):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from support import agents_json, statuses, tmux, wait_for, wait_statuses
@@ -98,12 +99,14 @@ def test_events_follow_prints_new_events_as_they_happen(orchestra, repo):
         [sys.executable, "-m", "orchestra", "events", "--follow", "--json"],
         cwd=repo, env=dict(os.environ), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    printed: list[str] = []
+    # A thread reads, so that wait_for's deadline holds (a bare readline could block past it).
+    threading.Thread(target=lambda: printed.extend(iter(follower.stdout.readline, "")), daemon=True).start()
     try:
         orchestra("spawn", "--agent", "demo", "--no-attach", "followed")
-        seen = []
-        while not any(e.get("status") == "exited" for e in seen):
-            seen.append(json.loads(follower.stdout.readline()))  # blocks until the next event; the timeout guards
-        assert seen[0]["type"] == "spawned" and seen[0]["agent"] == "followed"
+        seen = lambda: [json.loads(line) for line in list(printed)]  # noqa: E731
+        wait_for(lambda: any(e.get("status") == "exited" for e in seen()), what="the agent's exit, followed")
+        assert {(e["type"], e["agent"]) for e in seen()} >= {("spawned", "followed"), ("status", "followed")}
     finally:
         follower.kill()
         follower.wait()

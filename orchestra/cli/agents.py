@@ -182,10 +182,11 @@ def logs(name, lines, follow):
     if not agent.pane or agent.status.value == "lost":
         hint = f" `orchestra resume {name}` opens it again." if agent.status.value == "lost" else ""
         raise OrchestraError(f"agent '{name}' has no screen to show (it is {agent.status.value}).{hint}")
-    shown = _screen(ctx.tmux.capture(agent.pane, lines + 50))[-lines:]
-    click.echo("\n".join(shown))
+    # With --follow, one capture serves both: a line written between two captures would be lost.
+    screen = _screen(ctx.tmux.capture(agent.pane, None if follow else lines + 50))
+    click.echo("\n".join(screen[-lines:]))
     if follow:
-        _follow(ctx, agent.pane, _screen(ctx.tmux.capture(agent.pane, None)))
+        _follow(ctx, agent.pane, screen)
 
 
 def _screen(text: str) -> list[str]:
