@@ -153,3 +153,11 @@ def test_damaged_state_file(orchestra, repo):
     (state / "state.json").write_text("{not json")
     result = orchestra("ls", check=False)
     assert_clean_failure(result, "state file", "damaged")
+
+
+def test_a_bad_name_in_a_tasks_file_names_the_file_and_the_task(orchestra, repo, tmp_path):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text('[[task]]\ntask = "fine"\n\n[[task]]\ntask = "also fine"\nname = "bad name"\n')
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "--file", str(tasks), check=False)
+    assert result.returncode == 1 and f"{tasks}: task 2: 'bad name' is not a valid agent name" in result.stderr
+    assert orchestra("ls", "--json").stdout.strip() == "[]"

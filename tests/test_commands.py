@@ -73,6 +73,7 @@ def test_up_reports_lost_agents(orchestra, repo, isolated, monkeypatch):
     assert "1 agent lost its tmux window: will-be-lost" in result.stdout
     assert "resume them with: orchestra resume" in result.stdout
     assert statuses(orchestra) == {"will-be-lost": "lost"}
+    assert agents_json(orchestra)[0]["error"] == "its tmux server was not running"  # not "window closed"
 
 
 def test_up_resumes_lost_agents_when_told(orchestra, repo, isolated, monkeypatch):

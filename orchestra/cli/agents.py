@@ -79,6 +79,7 @@ def _progress(quiet: bool, count: int):
 def _read_task_file(path: Path, default_agent: Optional[str], default_base: Optional[str]):
     from orchestra.config import read_file
     from orchestra.spawning import TaskSpec
+    from orchestra.worktrees import check_name
 
     if not path.is_file():
         raise OrchestraError(f"the tasks file {path} does not exist.")
@@ -97,6 +98,11 @@ def _read_task_file(path: Path, default_agent: Optional[str], default_base: Opti
             raise OrchestraError(f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base.")
         if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
             raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
+        if entry.get("name") is not None:
+            try:
+                check_name(entry["name"])
+            except OrchestraError as error:
+                raise OrchestraError(f"{path}: task {number}: {error}") from None
         specs.append(
             TaskSpec(
                 task=entry["task"],

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Optional
 
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -171,12 +171,12 @@ def create_app(
         return {"agents": [a.to_dict() for a in result.agents], "warnings": result.warnings, "message": f"spawned {names}"}
 
     @app.get("/api/events", summary="The event log, oldest first; `since` (ISO 8601) keeps only later events.")
-    def events(since: Optional[str] = None, limit: int = 500):
+    def events(since: Optional[str] = None, limit: int = Query(500, ge=1, le=100_000)):
         found = open_context().state.read_events()
         if since:
             after = _since(since)
             found = [e for e in found if _after(e.get("time"), after)]
-        return {"events": found[-max(limit, 0) :] if limit else []}
+        return {"events": found[-limit:]}
 
     @app.websocket("/api/live")
     async def live(websocket: WebSocket):

@@ -102,7 +102,9 @@ def test_events_since_a_time(client, orchestra):
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "one", "write the notes")
     wait_statuses(orchestra, {"one": "exited"})
     events = client.get("/api/events").json()["events"]
-    assert events[0]["type"] == "spawned" and events[0]["agent"] == "one"
+    assert ("spawned", "one") in [(e["type"], e["agent"]) for e in events]
+    assert client.get("/api/events", params={"limit": 1}).json()["events"] == events[-1:]
+    assert client.get("/api/events", params={"limit": -1}).status_code == 422
     last = events[-1]["time"]
     assert client.get("/api/events", params={"since": last}).json()["events"] == []
     assert client.get("/api/events", params={"since": events[0]["time"]}).json()["events"] == events[1:]
