@@ -84,7 +84,7 @@ def notifier(event: "Event", agent: Optional["Agent"], config: "Config") -> None
     """Called for every status change that matters to a person (an agent starting, waiting,
     done, exited, failed, lost, merged); `agent` is the agent's record after the change (None
     if it is gone), `config` the project's configuration (`config.plugin_settings(name)` is a
-    plugin's own `[plugins.<name>]` table). It may be called inside a command the user waits
-    for, so it must return quickly: do slow work (network) in the background. All
-    implementations run.
+    plugin's own `[plugins.<name>]` table). orchestra calls it in a background process of its
+    own, never inside a command the user waits for, so network work may be done in place; what
+    it raises goes to the event log as a `plugin-error`. All implementations run.
     """

@@ -51,7 +51,7 @@ def reconcile(
         data = {"from": before.value}
         if agent.status in (Status.EXITED, Status.FAILED) and agent.exit_code is not None:
             data["exit_code"] = agent.exit_code
-        if agent.pane in (screens or {}) and _screen_tells(agent):
+        if agent.pane in (screens or {}) and screen_tells(agent):
             seen = agent.status
             _read_screen(agent, screens[agent.pane])
             if agent.status != seen:
@@ -69,16 +69,11 @@ SCREEN_STATUSES = (Status.RUNNING, Status.WAITING)
 SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
 
 
-ALIVE = Pane("", "", "", "", False, None, None)  # stands for "a live pane" before tmux was asked
-
-
-def needs_screen(agent: Agent, pane: Optional[Pane]) -> bool:
-    """Whether the screen says more than the records: an agent with patterns, no hook events yet
-    (or hooks that report only some events), alive."""
-    return bool(agent.screen_patterns and _screen_tells(agent) and pane and not pane.dead)
-
-
-def _screen_tells(agent: Agent) -> bool:
+def screen_tells(agent: Agent) -> bool:
+    """Whether the agent's screen says more than its record: it has patterns and no hook events
+    yet, or hooks that report only some events (then `done` can turn into work again)."""
+    if not agent.screen_patterns:
+        return False
     if agent.screen_after_hooks:  # hooks give a turn's end (done); the screen shows the rest
         return agent.status in (*SCREEN_STATUSES, Status.DONE)
     return agent.last_hook is None and agent.status in SCREEN_STATUSES
@@ -127,7 +122,7 @@ def observe(ctx) -> list[Agent]:
     snapshot = ctx.state.read()
     # Screens are read in the same tmux call as the panes, for the agents whose records say
     # the screen may tell more; reconcile uses them only where the pane turns out to be alive.
-    watched = [a.pane for a in snapshot.values() if a.pane and needs_screen(a, ALIVE)]
+    watched = [a.pane for a in snapshot.values() if a.pane and screen_tells(a)]
     panes, screens = ctx.tmux.panes_and_screens(watched)
     screens = {p: screen for p, screen in screens.items() if p in (panes or {}) and not panes[p].dead}
     if reconcile({k: Agent.from_dict(v.to_dict()) for k, v in snapshot.items()}, panes, screens):

@@ -35,12 +35,12 @@ class Watcher:
 
     def poll(self) -> bool:
         """Look if anything may have changed; True when `agents`/`changes` were read again."""
-        from orchestra.reconcile import changes_of, observe
+        from orchestra.reconcile import changes_of, observe, screen_tells
 
         now = time.monotonic()
         signature = self._signature_now()
         full = signature != self._signature or now >= self._next_full
-        screens = any(a.screen_patterns and (a.last_hook is None or a.screen_after_hooks) and a.status.live for a in self.agents)
+        screens = any(screen_tells(a) for a in self.agents)
         if not full and not (screens and now >= self._next_screens):
             return False
         self.agents = observe(self.ctx)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,7 +70,6 @@ class StandIn:
 def slack(monkeypatch):
     stand_in = StandIn()
     monkeypatch.setenv("SLACK_WEBHOOK_URL", stand_in.url)
-    monkeypatch.setattr(orchestra_slack, "in_a_terminal", lambda: False)
     yield stand_in
     stand_in.close()
 
@@ -205,27 +203,6 @@ def test_no_error_names_the_url(url):
     with pytest.raises(SlackError) as raised:
         webhook.post(url, {"text": "hi"}, per_try=0.2, total=0.5, backoff=0.05)
     assert SECRET not in str(raised.value) and "slack.invalid" not in str(raised.value)
-
-
-def test_inside_a_terminal_the_post_goes_to_a_detached_process(slack, monkeypatch):
-    monkeypatch.setattr(orchestra_slack, "in_a_terminal", lambda: True)
-    started_with = []
-    real_popen = subprocess.Popen
-
-    def recording_popen(argv, **kwargs):
-        started_with.append(argv)
-        return real_popen(argv, **kwargs)
-
-    monkeypatch.setattr(orchestra_slack.subprocess, "Popen", recording_popen)
-    slack.script(HANG)  # a post made in place would hold the command here
-    started = time.monotonic()
-    notify("waiting", an_agent(), config_with())
-    assert time.monotonic() - started < 1.0
-    wait_for(lambda: slack.requests, what="the detached process to post")
-    slack.release.set()  # it is retried and answered "ok"
-    wait_for(lambda: len(slack.requests) == 2, what="the detached process to retry")
-    assert slack.requests[0]["json"]["text"].startswith("fix-login is waiting for you")
-    assert not any(SECRET in arg for arg in started_with[0]), "`ps` must not show the URL"
 
 
 # --- end to end, through the real command line --------------------------------------------------

@@ -9,20 +9,15 @@ events = ["done", "waiting", "failed"]  # the statuses that are posted
 The URL is a secret, so it is read from the environment only, and no message, log line or
 error names it. Where the variable is not set, nothing is posted and nothing is said.
 
-The notifier never keeps a person waiting: inside a command run from a terminal (`orchestra ls`
-finding drift) it hands the post to a detached process and returns at once. Elsewhere (the
-background processes that run notifiers after an agent hook or a pane's death, or a command
-run without a terminal) it posts in place, for at most 10 s, and raises when Slack did not take
-the message, so that the failure reaches the event log as a `plugin-error`.
+orchestra runs notifiers in a background process of their own, never inside a command a person
+waits for, so the post is made in place, for at most 10 s; when Slack did not take the message
+it raises, and the failure reaches the event log as a `plugin-error`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -75,38 +70,4 @@ def notifier(event: Event, agent: Optional[Agent], config) -> None:
     url = os.environ.get(settings.webhook_url_env)
     if not url:
         return  # Slack is not set up in this environment: that is a choice, not a problem
-    payload = message.build(event, agent)
-    if in_a_terminal():
-        post_in_background(settings.webhook_url_env, payload)
-    else:
-        webhook.post(url, payload, variable=settings.webhook_url_env)
-
-
-def in_a_terminal() -> bool:
-    """True when a person may be waiting on this process: a standard stream is a terminal."""
-    for fd in (0, 1, 2):
-        try:
-            if os.isatty(fd):
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def post_in_background(variable: str, payload: dict[str, Any]) -> None:
-    """Post from a detached `python -m orchestra_slack`, which finds the URL in its inherited
-    environment: the URL never appears in a command line, where `ps` would show it."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "orchestra_slack", variable],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # a Ctrl-C in the terminal does not cut the post short
-        close_fds=True,
-        cwd="/",  # `-m` puts the working directory on sys.path; `/` holds no stray modules
-    )
-    try:
-        child.stdin.write(json.dumps(payload).encode())  # a few KB: the pipe takes it without waiting
-        child.stdin.close()
-    except BrokenPipeError:
-        pass
+    webhook.post(url, message.build(event, agent), variable=settings.webhook_url_env)

@@ -2,7 +2,7 @@
 
 The webhook URL is a secret (whoever has it can post to the channel), so it appears in no
 message this module produces: errors say what happened and which variable holds the URL.
-Standard library only, so the detached poster process starts fast.
+Standard library only.
 """
 
 from __future__ import annotations
