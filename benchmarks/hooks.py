@@ -59,7 +59,7 @@ import _common as c  # noqa: E402
 
 sys.path.append(str(c.ROOT / "tests"))  # the stand-in Messages API (standard library only)
 
-from claude_api import ClaudeAPI, Text, ToolUse  # noqa: E402
+from claude_api import ClaudeAPI, Text, ToolUse, claude_environment, claude_json  # noqa: E402
 
 from orchestra.models import Agent, Event, Status  # noqa: E402
 from orchestra.state import State  # noqa: E402
@@ -344,21 +344,11 @@ class Project:
         sb.run([c.GIT, "commit", "-qm", "configure the claude agent"], self.repo)
         home = Path(sb.env["HOME"])
         # As tests/claude_support.py's claude_home: onboarded, the main checkout trusted, offline and quiet.
-        config = {"hasCompletedOnboarding": True, "projects": {str(self.repo.resolve()): {"hasTrustDialogAccepted": True}}}
-        (home / ".claude.json").write_text(json.dumps(config))
+        (home / ".claude.json").write_text(json.dumps(claude_json(self.repo.resolve())))
         for name in list(sb.env):
             if name.startswith(("ANTHROPIC_", "CLAUDE")):
                 del sb.env[name]
-        sb.env.update({
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "ANTHROPIC_BASE_URL": api.url,
-            "ANTHROPIC_AUTH_TOKEN": "stand-in-token",
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_ERROR_REPORTING": "1",
-            "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-        })  # fmt: skip
+        sb.env.update({"XDG_CONFIG_HOME": str(home / ".config"), **claude_environment(api.url)})
         self.state = State(self.repo / ".git" / "orchestra")
 
     def shut_down(self, timeout: float = 20.0) -> None:

@@ -158,6 +158,29 @@ def stream(reply: Text | ToolUse, model: str) -> bytes:
     return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
 
 
+def claude_environment(url: str) -> dict[str, str]:
+    """What Claude Code needs to talk to the stand-in at `url`, offline and quietly. The caller also
+    removes every ANTHROPIC_* and CLAUDE* variable first: CLAUDE_CONFIG_DIR would move the config
+    away from HOME, and an ANTHROPIC_API_KEY brings up a dialog."""
+    return {
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_AUTH_TOKEN": "stand-in-token",
+        # Without it an interactive session updates itself with a global `npm install -g`.
+        "DISABLE_AUTOUPDATER": "1",
+        # Title requests, the /api/hello warm-up, telemetry and error reports.
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        # Not covered by the line above: fetching the official plugin marketplace (downloads.claude.ai, github.com).
+        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+    }
+
+
+def claude_json(main_checkout) -> dict:
+    """`~/.claude.json` with onboarding done and the main checkout trusted (its worktrees inherit it)."""
+    return {"hasCompletedOnboarding": True, "projects": {str(main_checkout): {"hasTrustDialogAccepted": True}}}
+
+
 class ClaudeAPI:
     """The stand-in server on 127.0.0.1 (a free port), as a context manager."""
 

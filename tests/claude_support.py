@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_api import ClaudeAPI
+from claude_api import ClaudeAPI, claude_environment, claude_json
 from support import git, wait_for
 
 CLAUDE_CODE_VERSION = "2.1.328"  # shell/setup.sh and shell/test.sh name the same version
@@ -117,24 +117,11 @@ def claude_home(repo, claude_api, claude_bin, monkeypatch) -> ClaudeHome:
     """
     home = Path(os.environ["HOME"])
     main_checkout = repo.resolve()
-    config = {"hasCompletedOnboarding": True, "projects": {str(main_checkout): {"hasTrustDialogAccepted": True}}}
-    (home / ".claude.json").write_text(json.dumps(config))
+    (home / ".claude.json").write_text(json.dumps(claude_json(main_checkout)))
     for name in list(os.environ):
-        # CLAUDE_CONFIG_DIR would move the config away from HOME; an ANTHROPIC_API_KEY brings up a dialog.
         if name.startswith(("ANTHROPIC_", "CLAUDE")):
             monkeypatch.delenv(name)
-    env = {
-        "ANTHROPIC_BASE_URL": claude_api.url,
-        "ANTHROPIC_AUTH_TOKEN": "stand-in-token",
-        # Without it an interactive session updates itself with a global `npm install -g`.
-        "DISABLE_AUTOUPDATER": "1",
-        # Title requests, the /api/hello warm-up, telemetry and error reports.
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1",
-        # Not covered by the line above: fetching the official plugin marketplace (downloads.claude.ai, github.com).
-        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-    }
+    env = claude_environment(claude_api.url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     (repo / "orchestra.toml").write_text(f"[agents.claude]\ncommand = [{json.dumps(str(claude_bin))}]\n")
