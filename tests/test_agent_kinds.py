@@ -215,7 +215,9 @@ FIRST_SCREENS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", KINDS)
-def test_spawned_cli_reaches_a_screen_orchestra_recognises(orchestra, repo, agent_clis, isolated, name):
+def test_spawned_cli_reaches_a_screen_orchestra_recognises(orchestra, repo, agent_clis, isolated, name, monkeypatch):
+    # As in a CI job, whose variables reach every window: a CLI must still show its terminal screen.
+    monkeypatch.setenv("CI", "true")
     configure(repo, name, agent_clis[name])
     orchestra("spawn", "--agent", name, "--name", "probe", "--no-attach", "fix the bug")
     status, text = FIRST_SCREENS[name]

@@ -85,6 +85,9 @@ def register_agents(register):
             default_command=["gemini"],
             # Edits are approved automatically; shell commands and other tools still ask.
             default_args=["--approval-mode", "auto_edit"],
+            # Gemini CLI treats a set `CI` (or any `CI_*` variable) as "not a terminal": it skips the
+            # interactive UI and, signed out, exits 41 at once. An orchestra window is a terminal.
+            default_env={"CI": "false"},
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
         )
