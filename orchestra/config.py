@@ -32,6 +32,8 @@ class Key:
     default: Any
     doc: str
     choices: tuple[str, ...] = ()  # for one-of
+    template: bool = False  # a str in which {repo} stands for the main checkout's folder name
+    forbidden: str = ""  # characters the value may not hold
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -40,9 +42,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "base": Key("str", "HEAD", "what new branches start from (any git revision)"),
         "branch_prefix": Key("str", "orchestra/", "agent branches are named <branch_prefix><name>"),
         "worktree_root": Key(
-            "str", "../{repo}.worktrees", "where worktrees go, relative to the main checkout; {repo} is its folder name"
+            "str",
+            "../{repo}.worktrees",
+            "where worktrees go, relative to the main checkout; {repo} is its folder name",
+            template=True,
         ),
-        "session": Key("str", "orchestra-{repo}", "tmux session name; {repo} is the main checkout's folder name"),
+        "session": Key(
+            "str", "orchestra-{repo}", "tmux session name; {repo} is the main checkout's folder name",
+            template=True, forbidden=":.",
+        ),  # fmt: skip
     },
     "worktree": {
         "copy": Key("list[str]", [".env"], "files copied from the main checkout into each new worktree, when present"),
@@ -224,6 +232,9 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
     }[kind]
     if section.startswith("agents.") and name == "command" and isinstance(value, str):
         ok = True
+    key = SCHEMA.get(section, {}).get(name)
+    if ok and key is not None and (key.template or key.forbidden):
+        _check_text(path, text, section, name, value, key)
     if not ok:
         expected = {
             "str": "a string",
@@ -232,6 +243,30 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
             "port-range": "two port numbers [low, high] with low <= high",
         }[kind]
         _wrong_type(path, text, name, section, expected, value)
+
+
+def _check_text(path: Path, text: str, section: str, name: str, value: str, key: Key) -> None:
+    """A template names no placeholder but {repo}, and the value holds none of the forbidden characters."""
+    import string
+
+    literal = value
+    if key.template:
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+        except ValueError:
+            fields = ["{"]
+        if any(field != "repo" for field in fields):
+            raise ConfigError(
+                f"{_place(path, text, name)}: '{section}.{name}' may use only the placeholder {{repo}}, "
+                f"not {_toml_value(value)}; write a literal brace as {{{{ or }}}}."
+            )
+        literal = value.replace("{repo}", "")
+    bad = sorted({c for c in literal if c in key.forbidden})
+    if bad:
+        raise ConfigError(
+            f"{_place(path, text, name)}: '{section}.{name}' may not contain "
+            f"{' or '.join(repr(c) for c in bad)} ({_toml_value(value)}); tmux gives these characters a meaning."
+        )
 
 
 def _unknown(path: Path, text: str, name: str, section: str, known: list[str]) -> None:

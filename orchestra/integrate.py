@@ -68,6 +68,8 @@ def integrate(project: Project, branch: str, target: str, strategy: str, message
 def target_tip(project: Project, branch: str) -> str:
     found = _run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"], project.root, check=False)
     if found.returncode != 0:
+        if _run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], project.root, check=False).returncode != 0:
+            raise MergeFailed(f"the repository {project.root} has no commits yet, so there is nothing to merge into.")
         raise MergeFailed(f"the merge target branch '{branch}' does not exist: set [merge] target in orchestra.toml.")
     return found.stdout.strip()
 

@@ -76,6 +76,9 @@ def test_agent_command_may_be_a_single_string(tmp_path):
         ("[merge]\ncheck = true\n", ["'merge.check' must be a string, not a boolean (true)"]),
         ("orchestra = 1\n", ["'orchestra' must be a table"]),
         ('[orchestra]\nbase = "unterminated\n', ["is not valid TOML", "line 2"]),
+        ('[orchestra]\nworktree_root = "../{rpo}"\n', ["line 2", "'orchestra.worktree_root' may use only the placeholder {repo}"]),
+        ('[orchestra]\nsession = "team-{"\n', ["'orchestra.session' may use only the placeholder {repo}"]),
+        ('[orchestra]\nsession = "team:{repo}"\n', ["line 2", "'orchestra.session' may not contain ':'"]),
     ],
 )
 def test_invalid_files_name_file_key_and_line(tmp_path, text, phrases):
@@ -85,6 +88,11 @@ def test_invalid_files_name_file_key_and_line(tmp_path, text, phrases):
     assert "orchestra.toml" in message
     for phrase in phrases:
         assert phrase in message
+
+
+def test_templates_with_repo_and_doubled_braces_load(tmp_path):
+    loaded = load(tmp_path, project_text='[orchestra]\nsession = "team-{repo}-{{x}}"\nworktree_root = "/w/{repo}"\n')
+    assert loaded.orchestra["session"] == "team-{repo}-{{x}}"
 
 
 def test_plugin_tables_are_left_to_their_plugins(tmp_path):

@@ -131,6 +131,14 @@ def test_an_unknown_strategy_and_a_missing_target_are_clear_failures(orchestra, 
     assert statuses(orchestra) == {"odd": "exited"}
 
 
+def test_merge_in_a_repository_without_commits_says_so(orchestra, tmp_path):
+    empty = tmp_path / "empty"
+    git(tmp_path, "init", "-q", str(empty))
+    result = orchestra("merge", "--all", cwd=empty, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "has no commits yet" in result.stderr and "target" not in result.stderr
+
+
 class Shipping:
     """A plugin strategy: 'ship' succeeds, 'sink' refuses; others are left to the core."""
 

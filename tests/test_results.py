@@ -121,6 +121,16 @@ def test_events_with_an_empty_or_damaged_log(orchestra, repo):
     assert [json.loads(line)["agent"] for line in out] == ["a"]
 
 
+def test_events_of_an_agent_the_project_never_had_is_an_error(orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "known")
+    wait_statuses(orchestra, {"known": "exited"})
+    result = orchestra("events", "--agent", "knwon", check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no agent named 'knwon'" in result.stderr and "Traceback" not in result.stderr
+    orchestra("kill", "--force", "known")  # a removed agent's history is still there to read
+    assert "known" in orchestra("events", "--agent", "known").stdout
+
+
 def test_resume_gives_the_agent_its_kinds_environment_again(orchestra, repo, isolated, tmp_path, monkeypatch):
     from orchestra.context import Context
     from orchestra.hookspecs import hookimpl

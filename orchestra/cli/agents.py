@@ -20,7 +20,7 @@ from orchestra.errors import OrchestraError
 @click.option("--agent", "-a", "kind", metavar="KIND", shell_complete=complete.agent_kinds, help="Agent kind (claude, demo, command, ...); default from config.")
 @click.option("--name", "-n", metavar="NAME", help="Agent name (branch orchestra/NAME); default from the task.")
 @click.option("--base", "-b", metavar="REF", help="Branch, tag or commit to start from; default from config.")
-@click.option("--file", "-f", "task_file", type=click.Path(dir_okay=False, path_type=Path), help="Read tasks from a TOML file.")
+@click.option("--file", "-f", "task_file", type=click.Path(path_type=Path), metavar="FILE", help="Read tasks from a TOML file.")
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
 def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
@@ -81,6 +81,8 @@ def _read_task_file(path: Path, default_agent: Optional[str], default_base: Opti
     from orchestra.spawning import TaskSpec
     from orchestra.worktrees import check_name
 
+    if path.is_dir():
+        raise OrchestraError(f"{path} is a folder: --file takes a TOML file of [[task]] tables.")
     if not path.is_file():
         raise OrchestraError(f"the tasks file {path} does not exist.")
     data = read_file(path)

@@ -25,8 +25,11 @@ def events(follow, as_json, only):
     except FileNotFoundError:
         data = b""
     offset = data.rfind(b"\n") + 1  # whole lines only; the rest is still being written
-    for line in data[:offset].splitlines():
-        show(line)
+    shown = sum(show(line) for line in data[:offset].splitlines())
+    if only and not shown and only not in ctx.state.read_raw():
+        from orchestra.errors import UnknownAgent
+
+        raise UnknownAgent(f"there is no agent named '{only}' in this project's log: `orchestra ls` lists them.")
     if not follow:
         return
     pending = b""
@@ -55,17 +58,19 @@ def _printer(as_json: bool, only: Optional[str]):
 
     console = None if as_json else render.console()
 
-    def show(line: bytes) -> None:
+    def show(line: bytes) -> bool:
+        """Print one log line if it is an event of the chosen agent; say whether it was."""
         try:
             event = json.loads(line)
         except ValueError:
-            return  # a torn or foreign line never stops the reader
+            return False  # a torn or foreign line never stops the reader
         if not isinstance(event, dict) or (only and event.get("agent") != only):
-            return
+            return False
         if as_json:
             click.echo(json.dumps(event, ensure_ascii=False))
         else:
             console.print(render.event_line(event))
+        return True
 
     return show
 
