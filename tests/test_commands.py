@@ -56,6 +56,20 @@ def test_board_shows_agents_as_they_change(orchestra, repo, isolated):
     )
 
 
+def test_ls_watch_into_a_pipe_prints_each_change_as_it_happens(orchestra, repo):
+    watcher = subprocess.Popen([sys.executable, "-m", "orchestra", "ls", "--watch"], cwd=repo, stdout=subprocess.PIPE, text=True)
+    printed: list[str] = []
+    threading.Thread(target=lambda: printed.extend(iter(watcher.stdout.readline, "")), daemon=True).start()
+    try:
+        wait_for(lambda: any("no agents yet" in line for line in printed), what="the first board, before any change")
+        orchestra("spawn", "--agent", "demo", "--no-attach", "piped board")
+        wait_for(lambda: any(re.search(r"piped-board\s+demo\s+exited", line) for line in printed), what="the exited agent")
+        assert not any(line != line.rstrip(" ") for line in printed), "no padding to the width in a pipe"
+    finally:
+        watcher.kill()
+        watcher.wait()
+
+
 def test_session_of_another_project_with_the_same_name_is_refused(orchestra, repo, tmp_path):
     orchestra("up", "--no-attach")
     other = tmp_path / "elsewhere" / "project"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 import time
 
 import click
@@ -133,22 +134,34 @@ def _tmux_line() -> None:
 
 
 def _watch(ctx) -> None:
-    """Redraw when anything changes; keep going through errors (this is the board in window 0)."""
+    """Redraw when anything changes; keep going through errors (this is the board in window 0).
+    Into a pipe or a file, each change is printed after the last, as it happens."""
+    import contextlib
+
     from orchestra import render
     from orchestra.watch import TICK, Watcher
 
     watcher = Watcher(ctx)
+    console = render.console()
     last, error = None, None
-    with render.live(screen=False, transient=False) as live:
+    with render.live(screen=False, transient=False) if console.is_terminal else contextlib.nullcontext() as live:
         while True:
             try:
                 if watcher.poll():
                     error = None
             except OrchestraError as problem:
                 error = str(problem)
-            key = (id(watcher.agents), id(watcher.changes), error, int(time.time()) // 10)
-            if key != last:  # the ages in the table tick too, every ten seconds is enough
-                live.update(render.board(watcher.agents, watcher.changes, ctx.project.name, error), refresh=True)
+            key = (id(watcher.agents), id(watcher.changes), error)
+            if live is not None:  # the ages in the table tick too, every ten seconds is enough
+                key += (int(time.time()) // 10,)
+            if key != last:
+                board = render.board(watcher.agents, watcher.changes, ctx.project.name, error)
+                if live is not None:
+                    live.update(board, refresh=True)
+                else:
+                    render.print_table(console, board)
+                    sys.stdout.write("\n")
+                    sys.stdout.flush()
                 last = key
             time.sleep(TICK)
 
