@@ -90,6 +90,22 @@ def test_an_api_error_is_failed_and_the_agent_can_go_on(orchestra, claude_home, 
     assert agent["last_message"] == "Recovered." and agent["error"] is None
 
 
+def test_send_of_several_lines_is_one_prompt(orchestra, claude_home, claude_api, isolated):
+    claude_api.script([Text("Ready.")])
+    orchestra("spawn", "--no-attach", "wait for the list")
+    wait_statuses(orchestra, {"wait-for-the-list": "done"})
+    requests = len(claude_api.main_requests)
+    claude_api.script([Text("Both noted.")])
+    orchestra("send", "wait-for-the-list", "first: apples\nsecond: pears")
+    answered = lambda: [a for a in agents_json(orchestra) if a["last_message"] == "Both noted."]  # noqa: E731
+    (agent,) = wait_for(answered, timeout=30, what="the answer to the two-line prompt")
+    assert agent["status"] == "done"
+    prompts = [m for r in claude_api.main_requests[requests:] for m in r.body["messages"] if m["role"] == "user"]
+    sent = json.dumps(prompts)
+    assert "first: apples\\nsecond: pears" in sent, sent  # one prompt of two lines, not two prompts
+    assert hook_names(orchestra, "wait-for-the-list").count("UserPromptSubmit") == 2
+
+
 def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, claude_home, claude_api, isolated):
     claude_api.script([ToolUse("Bash", {"command": UNCOVERED, "description": "write x.txt"})])
     orchestra("spawn", "--no-attach", "remember the word pineapple")
