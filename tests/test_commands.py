@@ -281,6 +281,13 @@ def test_logs_lines_counts_output_lines_not_blank_screen_rows(orchestra, repo):
     assert orchestra("logs", "short-output", "--lines", "1").stdout == "done: wrote and committed notes/short-output.md\n"
 
 
+def test_the_demo_agent_writes_its_notes_under_the_agents_own_name(orchestra, repo):
+    (agent,) = json.loads(orchestra("spawn", "--agent", "demo", "--no-attach", "--json", "Café résumé ☕").stdout)
+    assert agent["name"] == "cafe-resume"
+    wait_statuses(orchestra, {"cafe-resume": "exited"})
+    assert (Path(agent["worktree"]) / "notes" / "cafe-resume.md").read_text() == "Café résumé ☕\n"
+
+
 def test_logs_follow_ends_when_the_agent_exits(orchestra, repo, monkeypatch):
     monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "0.3")
     orchestra("spawn", "--agent", "demo", "--no-attach", "follow me")

@@ -16,7 +16,7 @@ from support import agents_json, git, statuses, wait_statuses
 
 
 def spawn_done(orchestra, *tasks: str) -> dict[str, dict]:
-    """Demo agents that each commit notes/<slug>.md with their task and exit."""
+    """Demo agents that each commit notes/<agent name>.md with their task and exit."""
     for task in tasks:
         orchestra("spawn", "--agent", "demo", "--no-attach", task)
     names = {a["name"]: "exited" for a in agents_json(orchestra)}

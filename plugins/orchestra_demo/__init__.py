@@ -1,6 +1,6 @@
 """The `demo` agent kind: a scripted agent that needs no API key.
 
-It prints its progress, writes `notes/<slug>.md` in its worktree with the task text, commits it
+It prints its progress, writes `notes/<agent name>.md` in its worktree with the task text, commits it
 and exits 0. A task containing the word "ask" first asks a question and waits for an answer
 (try `orchestra send NAME yes`); one containing "fail" exits with code 1.
 """

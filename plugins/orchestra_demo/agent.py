@@ -9,11 +9,6 @@ import sys
 import time
 
 
-def slug(task: str) -> str:
-    words = re.findall(r"[a-z0-9]+", task.lower())
-    return "-".join(words)[:40].strip("-") or "task"
-
-
 def step(text: str, delay: float) -> None:
     print(f"  {text}", flush=True)
     time.sleep(delay)
@@ -35,7 +30,7 @@ def main(argv: list[str]) -> int:
         return 2
     task = args[0]
     delay = float(os.environ.get("ORCHESTRA_DEMO_DELAY", "0.6"))
-    name = os.environ.get("ORCHESTRA_AGENT", "demo")
+    name = os.environ.get("ORCHESTRA_AGENT") or "demo"
     print(f"demo agent {name} on port {os.environ.get('ORCHESTRA_PORT', '-')}", flush=True)
     print(f"task: {task[:200]}", flush=True)
     step("working... reading the repository", delay)
@@ -49,7 +44,7 @@ def main(argv: list[str]) -> int:
         step("working... running the checks", delay)
         print("error: the checks failed (as the task asked)", file=sys.stderr, flush=True)
         return 1
-    path = os.path.join("notes", f"{slug(task)}.md")
+    path = os.path.join("notes", f"{os.path.basename(name)}.md")  # the agent's name: unique in the project
     step(f"working... writing {path}", delay)
     os.makedirs("notes", exist_ok=True)
     with open(path, "wb") as handle:
