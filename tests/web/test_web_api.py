@@ -92,7 +92,7 @@ def test_agents_lists_the_demo_agents_with_their_changes(client, orchestra):
     assert agents["one"]["changes"]["added"] == 1 and agents["one"]["branch"] == "orchestra/one"
     assert agents["two"]["exit_code"] == 1
     diff = client.get("/api/agents/one/diff").json()
-    assert "notes/write-the-notes.md" in diff["diff"] and "+write the notes" in diff["diff"]
+    assert "notes/one.md" in diff["diff"] and "+write the notes" in diff["diff"]
     assert client.get("/api/agents/nobody/diff").status_code == 404
     kinds = client.get("/api/kinds").json()
     assert "demo" in kinds["kinds"] and kinds["default"] == "claude"
@@ -136,7 +136,7 @@ def test_kill_refuses_unmerged_work_until_forced_and_keeps_it_on_a_trash_ref(cli
     assert statuses(orchestra) == {"worker": "exited"}
     killed = client.post("/api/agents/worker/kill", json={"force": True}).json()
     assert killed["saved_ref"] == "refs/orchestra/trash/worker"
-    assert "notes/write-the-notes.md" in git(repo, "show", "--stat", killed["saved_ref"])
+    assert "notes/worker.md" in git(repo, "show", "--stat", killed["saved_ref"])
     assert statuses(orchestra) == {}
     assert client.post("/api/agents/worker/kill").status_code == 404
 
@@ -150,7 +150,7 @@ def test_merge_integrates_a_finished_agent(client, orchestra, repo):
     merged = client.post("/api/agents/worker/merge", json={})
     assert merged.status_code == 200, merged.text
     assert merged.json()["results"][0]["ok"] and "into main" in merged.json()["message"]
-    assert (git(repo, "show", "main:notes/write-the-notes.md")) == "write the notes\n"
+    assert (git(repo, "show", "main:notes/worker.md")) == "write the notes\n"
     assert statuses(orchestra)["worker"] == "merged"
 
 
