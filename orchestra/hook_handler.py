@@ -66,7 +66,11 @@ def transition(agent: dict[str, Any], event: dict[str, Any]) -> Optional[tuple[s
     if name in ("PostToolUse", "PostToolUseFailure") and status == WAITING:
         return RUNNING, {"waiting_for": None}  # the person answered and the tool ran
     if name == "Stop":
-        return DONE, {"waiting_for": None, "last_message": event.get("last_assistant_message") or None}
+        changes = {"waiting_for": None, "last_message": event.get("last_assistant_message") or None}
+        if event.get("session_id"):
+            # An agent CLI without a SessionStart (Codex) names its conversation only here.
+            changes["session_id"] = event["session_id"]
+        return DONE, changes
     if name == "StopFailure":
         # `error` is a category ("rate_limit", often just "unknown"); the message says what happened.
         shown = _short(event.get("last_assistant_message"))

@@ -128,7 +128,10 @@ class AgentKind:
     the screen, only while the agent has reported no hook event (no hooks, or not yet: a start-up
     dialog), or always with `screen_after_hooks` (a CLI whose hooks report only a turn's end).
     `build_env(agent, settings)` returns variables to add to the agent's environment, at spawn
-    and at resume (for a CLI configured through its environment).
+    and at resume (for a CLI configured through its environment). `prepare_worktree(agent,
+    settings)` runs once the agent's worktree exists, before its CLI starts, at spawn and at
+    resume (for a CLI configured through files in its working folder); it raises
+    `OrchestraError` to stop that agent from starting.
     """
 
     name: str
@@ -141,6 +144,7 @@ class AgentKind:
     busy_patterns: list[str] = field(default_factory=list)
     build_resume_argv: Optional[Callable[[Agent, AgentSettings], list[str]]] = None
     build_env: Optional[Callable[[Agent, AgentSettings], dict[str, str]]] = None
+    prepare_worktree: Optional[Callable[[Agent, AgentSettings], None]] = None
     session_ids: bool = False
     screen_after_hooks: bool = False
     plugin: str = ""  # filled in by the plugin manager

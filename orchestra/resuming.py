@@ -69,6 +69,8 @@ def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
         raise OrchestraError(f"its worktree {agent.worktree} is gone, so there is nowhere to resume it")
     kind = ctx.plugins.kind(agent.agent)
     settings = settings_for(ctx, kind, agent)
+    if kind.prepare_worktree is not None:
+        kind.prepare_worktree(agent, settings)
     continued = kind.build_resume_argv is not None and bool(agent.session_id)
     argv = kind.build_resume_argv(agent, settings) if continued else kind.build_argv(agent, settings)
     agent_env = agent_environment(kind, dataclasses.replace(agent, argv=argv), settings, env)

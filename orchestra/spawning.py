@@ -213,6 +213,8 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
         worktrees.populate(
             ctx.project, Path(agent.worktree), ctx.config.worktree["copy"], ctx.config.worktree["symlink"]
         )
+        if plan.kind.prepare_worktree is not None:
+            plan.kind.prepare_worktree(agent, plan.settings)
 
     with ThreadPoolExecutor(max_workers=min(4, len(plans))) as pool:
         futures = [pool.submit(create, plan) for plan in plans]

@@ -12,11 +12,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from orchestra.errors import TmuxError
+
+# Between a paste and its Enter: Gemini CLI takes an Enter within 30 ms of other input for a new line.
+SUBMIT_PAUSE = 0.1
 
 SOCKET_ENV = "ORCHESTRA_TMUX_SOCKET"
 SCREEN_MARKER = "\x1forchestra-screen\x1f"  # printed between captured screens
@@ -292,11 +296,29 @@ class Tmux:
         self.cmd("kill-pane", "-t", pane, check=False)
 
     def send_text(self, pane: str, text: str, enter: bool = True) -> None:
-        """Type `text` into the pane literally (no key names), then Enter."""
+        """Give `text` to the pane as a paste, then press Enter.
+
+        A paste is bracketed where the program asked for that (Claude Code, Codex and Gemini CLI
+        do), so none of its keys is taken for a shortcut and a newline in it does not submit;
+        elsewhere it arrives as typed. It goes through a tmux buffer read from stdin, so its
+        length is not bound by tmux's command size. Enter comes a moment later: agent CLIs take
+        an Enter that follows other input within milliseconds for part of a paste.
+        """
         if text:
-            self.cmd("send-keys", "-t", pane, "-l", "--", text)
+            buffer = f"orchestra-send-{os.getpid()}"
+            self._run_with_input(["load-buffer", "-b", buffer, "-"], text.encode())
+            self.cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", pane)
+            if enter:
+                time.sleep(SUBMIT_PAUSE)
         if enter:
             self.cmd("send-keys", "-t", pane, "Enter")
+
+    def _run_with_input(self, args: list[str], data: bytes) -> None:
+        self.require()
+        result = subprocess.run([*self.base_argv(), *args], input=data, capture_output=True)
+        if result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip() or f"exit code {result.returncode}"
+            raise TmuxError(f"tmux {args[0]} failed: {message}")
 
     def select_window(self, window: str, pane: Optional[str] = None) -> None:
         self.cmd("select-window", "-t", window, *([";", "select-pane", "-t", pane] if pane else []))

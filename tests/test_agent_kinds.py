@@ -4,7 +4,6 @@ the real pinned CLIs (tests/agent_clis.py), their status adapters, and a real st
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -41,11 +40,11 @@ def defaults(kind, **changes) -> AgentSettings:
 
 
 def task_of(argv: list[str]) -> str:
-    """The task as the CLI gets it: after `--`, or the value of `--prompt=` / `--message=`."""
+    """The task as the CLI gets it: after `--`, or the value of `--prompt=` / `--prompt-interactive=` / `--message=`."""
     last = argv[-1]
     if len(argv) > 1 and argv[-2] == "--":
         return last
-    return re.sub(r"^--(prompt|message)=", "", last, count=1)
+    return re.sub(r"^--(prompt|prompt-interactive|message)=", "", last, count=1)
 
 
 @pytest.mark.parametrize("name", KINDS)
@@ -112,21 +111,35 @@ def program_files(name: str, command: list[str]) -> list[Path]:
 def test_codex_config_overrides_name_keys_codex_has(kinds, agent_clis):
     argv = kinds["codex"].build_argv(agent("codex"), defaults(kinds["codex"], hook_command=HOOK))
     keys = {argv[i + 1].split("=")[0] for i, a in enumerate(argv) if a == "-c"}
-    assert keys == {"notify", "check_for_update_on_startup"}
+    assert keys == {"notify", "check_for_update_on_startup", "tui.disable_paste_burst"}
     binaries = program_files("codex", agent_clis["codex"])
     assert binaries, "the codex binary is not where the npm package puts it"
-    assert file_mentions(binaries[0], "agent-turn-complete", "last-assistant-message", *keys) == {
-        "agent-turn-complete", "last-assistant-message", *keys,
-    }  # fmt: skip
+    names = {key.split(".")[-1] for key in keys}  # a dotted key names a table, then its field
+    words = {"agent-turn-complete", "last-assistant-message", "thread-id", "tui", *names}
+    assert file_mentions(binaries[0], *words) == words
     notify = json.loads(next(a for a in argv if a.startswith("notify=")).split("=", 1)[1])
     assert notify == [sys.executable, "-m", "orchestra_codex.notify", *HOOK]
 
 
 @pytest.mark.slow
+def test_codex_resume_takes_the_options_of_a_new_session(kinds, agent_clis):
+    kind = kinds["codex"]
+    resumed = Agent(name="n", task=TASK, agent="codex", branch="b", base="x", worktree="/w", session_id="01a2-thread")
+    settings = defaults(kind, model="some-model", hook_command=HOOK)
+    argv = kind.build_resume_argv(resumed, settings)
+    assert argv[:2] == ["codex", "resume"] and argv[-2:] == ["--", "01a2-thread"]
+    assert argv[2:-2] == kind.build_argv(resumed, settings)[1:-2] and TASK not in argv
+    text = help_of([*agent_clis["codex"], "resume"])
+    assert "[SESSION_ID]" in text
+    for flag in flags(argv):
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), f"codex resume --help does not list {flag}"
+
+
+@pytest.mark.slow
 def test_environment_variables_are_ones_the_clis_read(kinds, agent_clis):
-    gemini = set().union(*(file_mentions(p, "GEMINI_CLI_SYSTEM_DEFAULTS_PATH", "AfterAgent", "BeforeAgent", "ToolPermission",
-                                         "prompt_response") for p in program_files("gemini", agent_clis["gemini"])))  # fmt: skip
-    assert gemini == {"GEMINI_CLI_SYSTEM_DEFAULTS_PATH", "AfterAgent", "BeforeAgent", "ToolPermission", "prompt_response"}
+    words = {"AfterAgent", "BeforeAgent", "ToolPermission", "prompt_response", "transcript_path", "GEMINI_CLI_TRUST_WORKSPACE"}
+    gemini = set().union(*(file_mentions(p, *words) for p in program_files("gemini", agent_clis["gemini"])))
+    assert gemini == words
     opencode = program_files("opencode", agent_clis["opencode"])[0]
     assert file_mentions(opencode, *kinds["opencode"].default_env) == set(kinds["opencode"].default_env)
     aider_help = help_of(agent_clis["aider"])
@@ -155,6 +168,18 @@ def test_codex_notify_marks_the_agent_done_with_its_last_message(state):
     assert result.returncode == 0 and result.stdout == b""
     worker = state.read()["worker"]
     assert (worker.status, worker.last_message, worker.last_hook) == (Status.DONE, "Fixed the bug.", "Stop")
+    assert worker.session_id == "t-1"  # the thread `orchestra resume` continues
+
+
+def test_codex_notify_leaves_out_codexs_title_turn(state):
+    # As Codex 0.169 sends it, from a thread of its own, while the agent's first turn still runs.
+    title = {"type": "agent-turn-complete", "thread-id": "t-title", "turn-id": "1", "cwd": "/w", "client": "codex-tui",
+             "input-messages": ["Generate a concise, single-line task title of at most 36 characters ...\n\nUser prompt:\nfix it"],
+             "last-assistant-message": '{"title": "Fix it"}'}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "orchestra_codex.notify", *handler(state), json.dumps(title)], timeout=30)
+    assert result.returncode == 0
+    worker = state.read()["worker"]
+    assert (worker.status, worker.session_id, worker.last_message) == (Status.RUNNING, None, None)
 
 
 def test_codex_notify_never_fails_codex(state):
@@ -181,7 +206,44 @@ def test_gemini_hooks_move_the_status_through_a_turn(state):
     assert (done.status, done.last_message) == (Status.DONE, "Done.")
 
 
-def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds):
+@pytest.mark.slow
+def test_gemini_session_flags_are_in_its_help(kinds, agent_clis):
+    kind = kinds["gemini"]
+    resumed = Agent(name="n", task=TASK, agent="gemini", branch="b", base="x", worktree="/w", session_id="5b1c0d4e-1f2a-4b3c-8d9e-0a1b2c3d4e5f")
+    settings = defaults(kind, model="some-model", hook_command=HOOK)
+    started, argv = kind.build_argv(resumed, settings), kind.build_resume_argv(resumed, settings)
+    assert started[started.index("--session-id") + 1] == resumed.session_id
+    assert argv[-2:] == ["--resume", resumed.session_id] and not any(TASK in a for a in argv)
+    text = help_of(agent_clis["gemini"])
+    for flag in ("--session-id", "--resume", "--prompt-interactive"):
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), f"gemini --help does not list {flag}"
+    assert "Use \"latest\" for most recent" in text
+
+
+def test_gemini_notification_names_what_the_tool_would_do(state):
+    base = {"session_id": "s-1", "cwd": "/w", "hook_event_name": "Notification", "notification_type": "ToolPermission"}
+    details = {"type": "exec", "title": "Confirm Shell Command", "command": "make test", "rootCommand": "make"}
+    asked = gemini_hook(state, {**base, "message": "Tool Confirm Shell Command requires execution", "details": details})
+    assert asked.waiting_for == "Tool Confirm Shell Command requires execution: make test"
+
+
+def test_gemini_last_message_comes_from_the_transcript(state, tmp_path):
+    # As 0.61 writes it: a header, records of the conversation, `$set` updates; AfterAgent's own
+    # prompt_response for a reply streamed in two chunks reads "Fixed it. it.".
+    transcript = tmp_path / "session.jsonl"
+    records = [{"sessionId": "s-1", "kind": "main"}, {"type": "user", "content": [{"text": "fix it"}]},
+               {"type": "gemini", "content": "Let me look."}, {"$set": {"lastUpdated": "x"}},
+               {"type": "user", "content": [{"functionResponse": {"name": "read_file"}}]},
+               {"type": "gemini", "content": "Fixed it."}, {"type": "gemini", "content": ""}]  # fmt: skip
+    transcript.write_text("".join(json.dumps(r) + "\n" for r in records))
+    event = {"session_id": "s-1", "cwd": "/w", "transcript_path": str(transcript), "hook_event_name": "AfterAgent",
+             "prompt": "fix it", "prompt_response": "Fixed it. it."}  # fmt: skip
+    assert gemini_hook(state, event).last_message == "Fixed it."
+    transcript.write_text(transcript.read_text() + json.dumps({"type": "user", "content": [{"text": "more"}]}) + "\n")
+    assert gemini_hook(state, {**event, "prompt_response": "Nothing."}).last_message == "Nothing."
+
+
+def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds, tmp_path):
     from orchestra_gemini import hook_settings, write_settings
 
     settings = hook_settings(HOOK)
@@ -190,8 +252,42 @@ def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds):
     import shlex
 
     assert shlex.split(command) == [sys.executable, "-m", "orchestra_gemini.hook", *HOOK]
-    path = write_settings(HOOK)
-    assert json.loads(path.read_text()) == settings and write_settings(HOOK) == path
+    worktree = tmp_path / "worktree"
+    (worktree / ".gemini").mkdir(parents=True)
+    git(worktree, "init", "-q")
+    own = {"matcher": "*", "hooks": [{"name": "lint", "type": "command", "command": "make lint"}]}
+    (worktree / ".gemini" / "settings.json").write_text(json.dumps({"model": {"name": "x"}, "hooks": {"AfterTool": [own]}}))
+    path = write_settings(worktree, HOOK)
+    assert path == worktree / ".gemini" / "settings.json" and write_settings(worktree, HOOK) == path  # twice: no duplicates
+    written = json.loads(path.read_text())
+    assert written["model"] == {"name": "x"} and written["hooks"]["AfterTool"] == [own, *settings["hooks"]["AfterTool"]]
+    assert {e: v for e, v in written["hooks"].items() if e != "AfterTool"} == {e: v for e, v in settings["hooks"].items() if e != "AfterTool"}
+    assert git(worktree, "status", "--porcelain", "--untracked-files=all") == "", "the hooks stay out of the agent's changes"
+
+
+@pytest.mark.parametrize("tracked", [[".gemini/settings.json"], [".gemini/.gitignore"], [".gemini/settings.json", ".gemini/.gitignore"]])
+def test_gemini_settings_a_repository_tracks_stay_out_of_the_agents_changes(tmp_path, tracked):
+    """The agent's worktree shows no change, so `merge` commits nothing of orchestra's and `kill`
+    sees no work; the main checkout's index is left alone."""
+    from orchestra_gemini import write_settings
+
+    main = tmp_path / "main"
+    (main / ".gemini").mkdir(parents=True)
+    files = {".gemini/settings.json": '{"model": {"name": "x"}}\n', ".gemini/.gitignore": "/tmp/\n"}
+    for name in tracked:
+        (main / name).write_text(files[name])
+    git(main, "init", "-q", "-b", "main")
+    git(main, "add", "-A")
+    git(main, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "the repository's own gemini files")
+    worktree = tmp_path / "worktree"
+    git(main, "worktree", "add", "-q", "-b", "agent", str(worktree))
+    write_settings(worktree, HOOK)
+    assert "hooks" in json.loads((worktree / ".gemini" / "settings.json").read_text())
+    assert git(worktree, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(worktree, "diff", "HEAD") == ""
+    git(worktree, "add", "-A")  # what `orchestra merge` does with an agent's loose work
+    assert git(worktree, "diff", "--cached", "--name-only") == ""
+    assert git(main, "ls-files", "-v").split() == [word for name in sorted(tracked) for word in ("H", name)]
 
 
 def configure(repo: Path, name: str, command: list[str]) -> None:
@@ -227,5 +323,5 @@ def test_spawned_cli_reaches_a_screen_orchestra_recognises(orchestra, repo, agen
     if status == "waiting":
         assert shown["waiting_for"], "ls says what the agent asks"
     if name == "gemini":
-        launched = Path(os.environ["TMPDIR"]) / f"orchestra-gemini-{os.getuid()}"
-        assert any(json.loads(p.read_text())["hooks"] for p in launched.glob("*.json"))
+        settings = json.loads((Path(shown["worktree"]) / ".gemini" / "settings.json").read_text())
+        assert set(settings["hooks"]) >= {"BeforeAgent", "Notification", "AfterAgent"}

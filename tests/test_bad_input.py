@@ -168,3 +168,15 @@ def test_a_tasks_file_that_is_missing_or_a_folder(orchestra, repo, isolated, tmp
         result = orchestra("spawn", "--agent", "demo", "--no-attach", "--file", str(path), check=False)
         assert_clean_failure(result, words)
         assert_nothing_made(repo, isolated)
+
+
+def test_a_gemini_settings_file_orchestra_cannot_add_its_hooks_to(orchestra, repo, isolated):
+    """The repository's `.gemini/settings.json` is not JSON: the agent is not started, nothing is left."""
+    (repo / ".gemini").mkdir()
+    (repo / ".gemini" / "settings.json").write_text("{ // a comment\n}\n")
+    (repo / "orchestra.toml").write_text('[agents.gemini]\ncommand = ["true"]\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "gemini settings with a comment")
+    result = orchestra("spawn", "--agent", "gemini", "--no-attach", "a task", check=False)
+    assert_clean_failure(result, ".gemini/settings.json is not a JSON object")
+    assert_nothing_made(repo, isolated)

@@ -170,6 +170,19 @@ def test_send_is_literal(orchestra, repo, recorder):
     wait_for(lambda: orchestra("logs", "cat").stdout.count(text) == 2, what="cat to echo the text back")
 
 
+def test_send_of_a_long_text_with_newlines_arrives_whole(orchestra, repo, tmp_path):
+    """Beyond tmux's command size (16 KB), newlines kept: all of it, then one Enter."""
+    out = tmp_path / "received"
+    reader = Path(__file__).parent / "bin" / "read_raw.py"
+    (repo / "orchestra.toml").write_text(f'[agents.raw]\ncommand = ["{sys.executable}", "{reader}", "{out}"]\n')
+    orchestra("spawn", "--agent", "raw", "--name", "raw", "--no-attach", "-")
+    wait_statuses(orchestra, {"raw": "running"})
+    text = "first line\n" + "é$(x) " * 10_000 + "\nlast line"  # 70 KB
+    orchestra("send", "raw", text)
+    wait_for(out.exists, what="the reader to get Enter")
+    assert out.read_bytes() == text.encode() + b"\r"
+
+
 def test_send_to_an_exited_agent_is_refused(orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "short")
     wait_for(lambda: statuses(orchestra) == {"short": "exited"}, what="exit")

@@ -63,8 +63,8 @@ def up(no_attach, resume_lost, tiled):
 def resume(names):
     """Bring back lost agents in their worktrees, continuing the same conversation.
 
-    Without NAMES, every lost agent. Claude Code agents go on with `--resume <session id>`;
-    agent kinds that cannot continue a conversation start again with their task.
+    Without NAMES, every lost agent. Claude Code, Codex and Gemini CLI agents go on in the same
+    conversation; agent kinds that cannot continue one start again with their task.
     """
     ctx = open_context()
     result = _resume(ctx, list(names))

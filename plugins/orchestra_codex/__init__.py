@@ -3,9 +3,10 @@
 Codex runs the program in its `notify` setting with a JSON argument when a turn completes. Each
 agent gets, as a command-line config override (`-c notify=[...]`, never the user's own
 config.toml), `python -m orchestra_codex.notify <hook command>`, which turns that event into a
-`Stop` for orchestra's hook handler: the agent shows `done` with Codex's last message. Codex
-reports nothing when a turn starts or asks for approval, so until its first turn completes the
-status comes from the screen patterns below.
+`Stop` for orchestra's hook handler: the agent shows `done` with Codex's last message, and its
+record keeps the conversation's thread id, which `orchestra resume` continues with
+`codex resume <id>`. Codex reports nothing when a turn starts or asks for approval, so the
+screen patterns below say that.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from orchestra import __version__  # noqa: F401  (released with orchestra itself
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 
-# Approval prompts of Codex's TUI (0.169) and its first-run sign-in screen.
+# Approval prompts of Codex's TUI (0.169), its first-run sign-in screen and its folder-trust
+# dialog (shown before any turn, so before notify could ever report).
 WAITING_PATTERNS = [
     r"Would you like to run the following command\?",
     r"Would you like to make the following edits\?",
     r"Would you like to grant these permissions\?",
     r"Sign in with ChatGPT",
+    r"Trust this folder\?",
 ]
 BUSY_PATTERNS = [r"esc to interrupt", r"\bWorking \("]
 
@@ -33,14 +36,26 @@ def notify_config(hook_command: list[str]) -> str:
     return "notify=" + json.dumps(program)
 
 
-def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
-    argv = [*(settings.command or ["codex"]), *settings.args]
+def _options(settings: AgentSettings) -> list[str]:
+    options = [*settings.args]
     if settings.model:
-        argv += ["--model", settings.model]
+        options += ["--model", settings.model]
+    # Codex takes keys that arrive faster than a person types, followed by Enter, for a paste
+    # and keeps the Enter as a new line: text typed by `orchestra send` would never be submitted.
+    options += ["-c", "tui.disable_paste_burst=true"]
     if settings.hook_command:
-        argv += ["-c", notify_config(settings.hook_command)]
+        options += ["-c", notify_config(settings.hook_command)]
+    return options
+
+
+def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
     # `--` ends option parsing, so a task that starts with a dash is still the prompt.
-    return [*argv, "--", agent.task]
+    return [*(settings.command or ["codex"]), *_options(settings), "--", agent.task]
+
+
+def build_resume_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    """`codex resume [OPTIONS] <thread id>`: the subcommand takes the same options as a new session."""
+    return [*(settings.command or ["codex"]), "resume", *_options(settings), "--", agent.session_id]
 
 
 @hookimpl
@@ -49,6 +64,7 @@ def register_agents(register):
         AgentKind(
             name="codex",
             build_argv=build_argv,
+            build_resume_argv=build_resume_argv,
             description="OpenAI Codex CLI (`codex`), interactive, in its own worktree",
             default_command=["codex"],
             # Edits and commands inside the worktree run without asking; anything beyond it asks.

@@ -1,32 +1,39 @@
 """The `gemini` agent kind: Google's Gemini CLI, started interactively with its task.
 
-Gemini CLI runs hooks from its settings layers on its lifecycle events. Gemini has no
-command-line settings, so each agent gets an extra settings layer through the environment:
-`GEMINI_CLI_SYSTEM_DEFAULTS_PATH` names a file orchestra writes (never the user's own
-settings.json; Gemini concatenates hooks across layers, so the user's own hooks still run)
-whose hooks run `python -m orchestra_gemini.hook <hook command>`. That adapter turns Gemini's
-events (BeforeAgent, Notification, AfterTool, AfterAgent, ...) into the ones orchestra's hook
-handler reads. Until the first event the status comes from the screen patterns below (the
-folder-trust and sign-in dialogs come before any hook runs).
+Gemini CLI runs hooks from its settings files, and has no command-line settings. Its system
+layers (GEMINI_CLI_SYSTEM_SETTINGS_PATH, GEMINI_CLI_SYSTEM_DEFAULTS_PATH) are read only from a
+file owned by root in folders only root can write, so the layer orchestra can give each agent
+is the workspace one: `.gemini/settings.json` in the agent's own worktree, written (merged into
+one the repository already has) once the worktree exists, at spawn and at resume, and kept out
+of git by a `.gemini/.gitignore` beside it. Its hooks run `python -m orchestra_gemini.hook <hook
+command>`, which turns Gemini's events (BeforeAgent, Notification, AfterTool, AfterAgent, ...)
+into the ones orchestra's hook handler reads. Gemini reads workspace settings only in a folder
+it trusts when it starts; until the first event the status comes from the screen patterns below
+(the folder-trust and sign-in dialogs come before any hook runs).
+
+Each agent starts a conversation of its own id (`--session-id`, chosen at spawn), which
+`orchestra resume` continues with `--resume <id>`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
+import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 
 HOOK_EVENTS = ("SessionStart", "BeforeAgent", "Notification", "AfterTool", "AfterAgent", "SessionEnd")
+HOOK_NAME = "orchestra"  # how orchestra's entries are told from the repository's own hooks
 HOOK_TIMEOUT_MS = 10_000  # the handler takes milliseconds; this only bounds a stuck disk
-SETTINGS_VARIABLE = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH"
+# Hides the written settings (and this file itself) from git in the agent's worktree.
+GITIGNORE = "# Written by orchestra: the Gemini CLI hooks of this worktree's agent.\n/settings.json\n/.gitignore\n"
 
 # Gemini CLI 0.61's start-up dialogs (folder trust, sign-in) and its confirmation prompts.
 WAITING_PATTERNS = [
@@ -39,39 +46,107 @@ WAITING_PATTERNS = [
 ]
 BUSY_PATTERNS = [r"\(esc to cancel, "]
 
+
 def hook_settings(hook_command: list[str]) -> dict:
-    """The settings layer: every listened-to event runs the adapter with the hook command."""
+    """orchestra's part of the settings: every listened-to event runs the adapter with the hook command."""
     command = shlex.join([sys.executable, "-m", "orchestra_gemini.hook", *hook_command])  # run by a shell
-    handler = {"name": "orchestra", "type": "command", "command": command, "timeout": HOOK_TIMEOUT_MS}
+    handler = {"name": HOOK_NAME, "type": "command", "command": command, "timeout": HOOK_TIMEOUT_MS}
     return {"hooks": {event: [{"matcher": "*", "hooks": [handler]}] for event in HOOK_EVENTS}}
 
 
-def write_settings(hook_command: list[str]) -> Path:
-    """The settings file for one hook command; named by its content, so rewriting it is harmless."""
-    text = json.dumps(hook_settings(hook_command), indent=2)
-    folder = Path(tempfile.gettempdir()) / f"orchestra-gemini-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.json"
-    if not path.exists():
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(text)
-        partial.replace(path)
+def _is_ours(definition: object) -> bool:
+    hooks = definition.get("hooks") if isinstance(definition, dict) else None
+    return isinstance(hooks, list) and any(isinstance(h, dict) and h.get("name") == HOOK_NAME for h in hooks)
+
+
+def merged_settings(current: dict, hook_command: list[str]) -> dict:
+    """`current` with orchestra's hooks in place of any it had before; everything else kept."""
+    settings = dict(current)
+    hooks = dict(settings.get("hooks") or {})
+    for event, definitions in hook_settings(hook_command)["hooks"].items():
+        hooks[event] = [d for d in hooks.get(event) or [] if not _is_ours(d)] + definitions
+    settings["hooks"] = hooks
+    return settings
+
+
+def write_settings(worktree: Path, hook_command: list[str]) -> Path:
+    """Write orchestra's hooks into the worktree's `.gemini/settings.json`, merged with what is there."""
+    folder = worktree / ".gemini"
+    path = folder / "settings.json"
+    current: object = {}
+    if path.exists():
+        try:
+            current = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError) as error:
+            current = error
+        if not isinstance(current, dict):
+            raise AgentKindError(
+                f"{path} is not a JSON object orchestra can add its Gemini CLI hooks to ({current}): "
+                "fix it (comments are not supported), or remove it from the repository."
+            )
+    folder.mkdir(exist_ok=True)
+    partial = path.with_name(f".settings.json.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(merged_settings(current, hook_command), indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+    _hide_from_git(worktree)
     return path
 
 
-def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+def _git(worktree: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=worktree, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+def _tracked(worktree: Path, relative: str) -> bool:
+    return _git(worktree, "ls-files", "--error-unmatch", "--", relative).returncode == 0
+
+
+def _hide_from_git(worktree: Path) -> None:
+    """Keep orchestra's settings out of the agent's changes, so that `merge` never commits them and
+    `kill` never takes them for work. A file the repository tracks is marked skip-worktree in the
+    worktree's own index (the main checkout's is untouched); an untracked one is ignored by the
+    `.gitignore` beside it, which ignores itself too unless the repository tracks it."""
+    if _git(worktree, "rev-parse", "--is-inside-work-tree").returncode != 0:
+        return
+    if _tracked(worktree, ".gemini/settings.json"):
+        _git(worktree, "update-index", "--skip-worktree", "--", ".gemini/settings.json")
+        return
+    if _git(worktree, "check-ignore", "-q", "--", ".gemini/settings.json").returncode == 0:
+        return
+    ignore = worktree / ".gemini" / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(GITIGNORE, encoding="utf-8")
+        return
+    text = ignore.read_text(encoding="utf-8")
+    with open(ignore, "a", encoding="utf-8") as handle:
+        handle.write(("" if text.endswith("\n") or not text else "\n") + GITIGNORE)
+    if _tracked(worktree, ".gemini/.gitignore"):
+        _git(worktree, "update-index", "--skip-worktree", "--", ".gemini/.gitignore")
+
+
+def prepare_worktree(agent: Agent, settings: AgentSettings) -> None:
+    if settings.hook_command:
+        write_settings(Path(agent.worktree), settings.hook_command)
+
+
+def _common(settings: AgentSettings) -> list[str]:
     argv = [*(settings.command or ["gemini"]), *settings.args]
     if settings.model:
         argv += ["--model", settings.model]
-    # `--` ends option parsing, so a task that starts with a dash is still the prompt.
-    return [*argv, "--", agent.task]
+    return argv
 
 
-def build_env(agent: Agent, settings: AgentSettings) -> dict[str, str]:
-    """Gemini CLI reads hooks only from settings files: point it at one of orchestra's (at spawn and resume)."""
-    if not settings.hook_command or SETTINGS_VARIABLE in settings.env:
-        return {}
-    return {SETTINGS_VARIABLE: str(write_settings(settings.hook_command))}
+def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    argv = _common(settings)
+    if agent.session_id:
+        argv += ["--session-id", agent.session_id]
+    # Gemini CLI drops whatever follows `--`; as `--prompt-interactive=TASK` a task that starts
+    # with a dash is still the prompt, and the session stays open after it.
+    return [*argv, f"--prompt-interactive={agent.task}"]
+
+
+def build_resume_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    # `--resume` takes the session's id as well as "latest" or an index; sessions are kept per folder.
+    return [*_common(settings), "--resume", agent.session_id]
 
 
 @hookimpl
@@ -80,7 +155,9 @@ def register_agents(register):
         AgentKind(
             name="gemini",
             build_argv=build_argv,
-            build_env=build_env,
+            build_resume_argv=build_resume_argv,
+            prepare_worktree=prepare_worktree,
+            session_ids=True,
             description="Google Gemini CLI (`gemini`), interactive, in its own worktree",
             default_command=["gemini"],
             # Edits are approved automatically; shell commands and other tools still ask.

@@ -1,0 +1,342 @@
+"""A stand-in for OpenAI's Responses API that plays a scripted conversation to the real Codex CLI.
+
+    with OpenAIAPI() as api:
+        api.script([shell("printf 'hi\\n' > hello.txt"), Text("I wrote hello.txt.")])
+        ... run codex with codex_overrides(api.url) ...
+        api.wait_for_main(2)
+
+Codex (0.169.0, through a model provider of its own with `wire_api = "responses"`) sends every model call as
+`POST /v1/responses` with `"stream": true` and reads the answer as server-sent events. Each request of the *main*
+conversation takes the next step of the script; once the script is used up, the answer is "Done.". Codex's side
+requests (0.169.0 sends one per new thread: its title, in a thread of its own, with no tools and a JSON schema for
+the answer) get a short answer that fits the schema and take no step. 0.169.0 asks a provider of its own for nothing
+else; a model list (`GET /v1/models`) would get an empty one and anything else a quick 404, so Codex never waits on
+the stand-in. Standard library only, so the stand-in runs wherever the tests do.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Union
+
+MODEL = "gpt-stand-in"
+PROVIDER = "standin"  # the model provider's id in Codex's config
+KEY_VARIABLE = "ORCHESTRA_TEST_OPENAI_KEY"  # the provider's `env_key`: Codex sends it as the bearer token
+
+
+@dataclass(frozen=True)
+class Text:
+    """A reply that says `text` and ends the turn."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A reply that calls function `name` with `arguments`; Codex runs it and sends the output back."""
+
+    name: str
+    arguments: dict
+    call_id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:24]}")
+
+
+@dataclass(frozen=True)
+class Error:
+    """A reply with HTTP `status` and an OpenAI error body, e.g. Error(400, "invalid_request_error", "...")."""
+
+    status: int
+    type: str
+    message: str
+
+
+def shell(cmd: str, justification: str | None = None) -> ToolCall:
+    """Codex's `exec_command` tool running `cmd`: in its sandbox, or, with a `justification`, asking the
+    person to run it outside the sandbox (`sandbox_permissions: require_escalated`)."""
+    arguments: dict = {"cmd": cmd}
+    if justification is not None:
+        arguments.update(sandbox_permissions="require_escalated", justification=justification)
+    return ToolCall("exec_command", arguments)
+
+
+Step = Union[Text, ToolCall, Error]
+SIDE_REPLY = "OK"
+DONE = Text("Done.")
+HIDDEN_HEADERS = {"authorization", "api-key"}
+
+
+@dataclass
+class Request:
+    """One request as the stand-in received it, credentials left out."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict | None
+    main: bool = False
+
+    @property
+    def thread_id(self) -> str | None:
+        """Codex's conversation: the `thread-id` header (the same id its notify event carries)."""
+        return self.headers.get("thread-id")
+
+    @property
+    def items(self) -> list[dict]:
+        return list((self.body or {}).get("input") or [])
+
+    @property
+    def user_texts(self) -> list[str]:
+        """What the person said in this conversation so far, oldest first (Codex's own context messages left out)."""
+        texts = []
+        for item in self.items:
+            if item.get("type") == "message" and item.get("role") == "user":
+                text = "\n".join(c.get("text", "") for c in item.get("content") or [] if c.get("type") == "input_text")
+                if not text.startswith("<"):  # <environment_context>, <user_instructions>, ...
+                    texts.append(text)
+        return texts
+
+    @property
+    def function_outputs(self) -> dict[str, str]:
+        """call_id: output, for every tool result in the conversation."""
+        outputs = {}
+        for item in self.items:
+            if item.get("type") == "function_call_output":
+                output = item.get("output")
+                outputs[item.get("call_id")] = output if isinstance(output, str) else json.dumps(output)
+        return outputs
+
+
+def is_main(body: dict) -> bool:
+    """The main conversation offers the model Codex's tools (exec_command, ...); the title request offers none."""
+    return bool(body.get("tools"))
+
+
+def conversation(body: dict) -> str:
+    """What stays the same when Codex sends a request again: its input items."""
+    return json.dumps(body.get("input") or [], sort_keys=True)
+
+
+def first_prompt(body: dict) -> str:
+    """The text of the conversation's first prompt from the person (its task)."""
+    texts = Request("POST", "", {}, body).user_texts
+    return texts[0] if texts else ""
+
+
+def side_reply(body: dict) -> Text:
+    """A short answer that fits what the side request asked for: JSON where it gave a schema."""
+    schema = (((body.get("text") or {}).get("format") or {}).get("schema")) or {}
+    if not schema:
+        return Text(SIDE_REPLY)
+    fields = {key: SIDE_REPLY for key, spec in (schema.get("properties") or {}).items() if spec.get("type") == "string"}
+    return Text(json.dumps(fields))
+
+
+def output_item(reply: Text | ToolCall) -> dict:
+    if isinstance(reply, ToolCall):
+        return {"type": "function_call", "id": f"fc_{uuid.uuid4().hex[:24]}", "status": "completed",
+                "call_id": reply.call_id, "name": reply.name, "arguments": json.dumps(reply.arguments)}  # fmt: skip
+    text = {"type": "output_text", "text": reply.text, "annotations": []}
+    return {"type": "message", "id": f"msg_{uuid.uuid4().hex[:24]}", "status": "completed", "role": "assistant",
+            "content": [text]}  # fmt: skip
+
+
+def response(model: str, status: str, output: list[dict]) -> dict:
+    usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
+             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}  # fmt: skip
+    return {"id": f"resp_{uuid.uuid4().hex[:24]}", "object": "response", "created_at": int(time.time()),
+            "status": status, "model": model, "output": output,
+            "usage": usage if status == "completed" else None}  # fmt: skip
+
+
+def stream(reply: Text | ToolCall, model: str) -> bytes:
+    """The server-sent events the real API sends for `reply`, in its order and shapes."""
+    item = output_item(reply)
+    whole = response(model, "completed", [item])
+    started = dict(whole, status="in_progress", output=[], usage=None)
+    events = [("response.created", {"response": started}), ("response.in_progress", {"response": started})]
+    opening = dict(item, status="in_progress")
+    if item["type"] == "message":
+        opening["content"] = []
+        events.append(("response.output_item.added", {"output_index": 0, "item": opening}))
+        part = {"type": "output_text", "text": "", "annotations": []}
+        where = {"item_id": item["id"], "output_index": 0, "content_index": 0}
+        events.append(("response.content_part.added", {**where, "part": part}))
+        text = item["content"][0]["text"]
+        # The real API sends small pieces; two halves are enough to make the client put them back together.
+        for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+            events.append(("response.output_text.delta", {**where, "delta": piece}))
+        events.append(("response.output_text.done", {**where, "text": text}))
+        events.append(("response.content_part.done", {**where, "part": item["content"][0]}))
+    else:
+        opening["arguments"] = ""
+        events.append(("response.output_item.added", {"output_index": 0, "item": opening}))
+        where = {"item_id": item["id"], "output_index": 0}
+        arguments = item["arguments"]
+        for piece in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+            events.append(("response.function_call_arguments.delta", {**where, "delta": piece}))
+        events.append(("response.function_call_arguments.done", {**where, "arguments": arguments}))
+    events.append(("response.output_item.done", {"output_index": 0, "item": item}))
+    events.append(("response.completed", {"response": whole}))
+    return b"".join(
+        f"event: {name}\ndata: {json.dumps({'type': name, 'sequence_number': n, **data})}\n\n".encode()
+        for n, (name, data) in enumerate(events)
+    )
+
+
+def codex_overrides(url: str) -> list[str]:
+    """Codex's command-line config overrides that send its model calls to the stand-in at `url`, as a model
+    provider of their own (so no ChatGPT sign-in is asked for): the key comes from `KEY_VARIABLE`."""
+    provider = {"name": "stand-in", "base_url": f"{url}/v1", "env_key": KEY_VARIABLE, "wire_api": "responses"}
+    table = ", ".join(f"{key} = {json.dumps(value)}" for key, value in provider.items())
+    return ["-c", f"model_provider={json.dumps(PROVIDER)}", "-c", f"model_providers.{PROVIDER}={{{table}}}",
+            "-c", f"model={json.dumps(MODEL)}"]  # fmt: skip
+
+
+class OpenAIAPI:
+    """The stand-in server on 127.0.0.1 (a free port), as a context manager."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self._steps: list[Step] = []
+        self._by_prompt: dict[str, list[Step]] = {}
+        self._failed: tuple[str, Error] | None = None  # the input that got an Error, and that Error
+        self._changed = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        # Codex keeps its connections open; closing must not wait for them.
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def script(self, steps: list[Step], prompt: str | None = None) -> None:
+        """Play `steps` to the main conversation, one per request, replacing what was left of the last script.
+
+        With `prompt`, the steps are for the conversation whose first prompt contains that text only,
+        so several agents can talk to the stand-in at once, each with its own script.
+        """
+        with self._changed:
+            if prompt is None:
+                self._steps = list(steps)
+            else:
+                self._by_prompt[prompt] = list(steps)
+
+    @property
+    def main_requests(self) -> list[Request]:
+        with self._changed:
+            return [r for r in self.requests if r.main]
+
+    @property
+    def side_requests(self) -> list[Request]:
+        with self._changed:
+            return [r for r in self.requests if r.body is not None and not r.main]
+
+    def wait_for_main(self, count: int, timeout: float = 20.0) -> list[Request]:
+        """Wait until the main conversation sent `count` requests; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(mains := [r for r in self.requests if r.main]) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [(r.method, r.path, r.main) for r in self.requests]
+                    raise AssertionError(f"timed out after {timeout}s waiting for {count} main request(s); got {seen}")
+                self._changed.wait(left)
+            return mains
+
+    def record(self, request: Request) -> Step | None:
+        """Keep `request`; for a main conversation request, take the next step.
+
+        Codex sends a request that failed with a 404 or 5xx again, up to five times ("Reconnecting... 5/5"; a 400
+        it shows at once); like the real API, the stand-in answers each of them with the same error, without
+        taking a step.
+        """
+        with self._changed:
+            self.requests.append(request)
+            step = None
+            if request.main:
+                sent = conversation(request.body)
+                if self._failed and self._failed[0] == sent:
+                    step = self._failed[1]
+                else:
+                    steps = self._steps_for(request.body)
+                    step = steps.pop(0) if steps else DONE
+                self._failed = (sent, step) if isinstance(step, Error) else None
+            self._changed.notify_all()
+            return step
+
+    def _steps_for(self, body: dict) -> list[Step]:
+        first = first_prompt(body)
+        for prompt, steps in self._by_prompt.items():
+            if prompt in first:
+                return steps
+        return self._steps
+
+    def __enter__(self) -> OpenAIAPI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def _handler(api: OpenAIAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 60  # a kept-alive connection that stays quiet this long is closed
+
+        def do_POST(self) -> None:
+            size = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(size) or b"{}")
+            except ValueError:
+                body = {}
+            path = self.path.split("?", 1)[0]
+            main = path == "/v1/responses" and isinstance(body, dict) and is_main(body)
+            step = api.record(Request("POST", self.path, self._headers(), body, main=main))
+            if path != "/v1/responses":
+                self._error(404, "not_found", f"the stand-in does not know {path}")
+            elif isinstance(step, Error):
+                self._error(step.status, step.type, step.message)
+            else:
+                reply = step or side_reply(body)
+                self._send(200, "text/event-stream", stream(reply, body.get("model") or MODEL))
+
+        def do_GET(self) -> None:
+            api.record(Request(self.command, self.path, self._headers(), None))
+            if self.path.split("?", 1)[0] == "/v1/models":
+                self._json(200, {"object": "list", "data": [], "models": []})
+            else:
+                self._error(404, "not_found", f"the stand-in does not know {self.path}")
+
+        do_HEAD = do_GET
+
+        def _headers(self) -> dict[str, str]:
+            return {k.lower(): v for k, v in self.headers.items() if k.lower() not in HIDDEN_HEADERS}
+
+        def _error(self, status: int, kind: str, text: str) -> None:
+            self._json(status, {"error": {"type": kind, "code": kind, "message": text, "param": None}})
+
+        def _json(self, status: int, data: dict) -> None:
+            self._send(status, "application/json", json.dumps(data).encode())
+
+        def _send(self, status: int, content_type: str, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:24]}")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Handler
