@@ -49,7 +49,10 @@ class Watcher:
             self.changes = changes_of(self.agents)
             self._next_full = now + FULL_EVERY
         self._next_screens = now + SCREENS_EVERY
-        self._signature = self._signature_now()  # observe may itself have written the state
+        # The signature taken before reading: a write during the read (the launcher recording
+        # an exit) must count as a change next time. One written by observe itself costs one
+        # more read.
+        self._signature = signature
         return True
 
     def _mark_panes(self) -> None:

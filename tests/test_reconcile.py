@@ -156,3 +156,31 @@ def test_the_screen_is_read_only_until_the_first_hook_event_unless_the_hooks_are
     assert partial["a"].status == Status.WAITING
     reconcile(partial, panes, {"%1": "working (esc to interrupt)\n"})
     assert partial["a"].status == Status.RUNNING and partial["a"].waiting_for is None
+
+
+def test_the_board_sees_a_write_made_while_it_was_reading(orchestra, repo, monkeypatch, slow):
+    """The launcher can record an exit while the board asks tmux: the board's next look must
+    read again, not take that write for its own (it was stuck on the old status for 30 s)."""
+    from orchestra.tmux import Tmux
+    from orchestra.watch import Watcher
+
+    orchestra("spawn", "--agent", "demo", "--no-attach", "keep working")
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    watcher = Watcher(ctx)
+    wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
+
+    class WriteDuringTheRead(Tmux):
+        def panes_and_screens(self, capture):
+            found = super().panes_and_screens(capture)
+            with ctx.state.update() as agents:  # as the launcher does when the agent exits
+                agents["keep-working"].exit_code = 3
+            return found
+
+    ctx.tmux = WriteDuringTheRead()
+    with ctx.state.update() as agents:  # a change, so that the board reads
+        agents["keep-working"].last_message = "a change"
+    assert watcher.poll() and watcher.agents[0].exit_code is None  # read before the write
+    ctx.tmux = Tmux()
+    assert watcher.poll(), "the write made during the last read is a change"
+    assert watcher.agents[0].exit_code == 3

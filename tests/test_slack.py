@@ -215,7 +215,11 @@ def test_a_failed_agent_is_posted_with_the_projects_configuration(orchestra, rep
     git(repo, "add", "orchestra.toml")
     git(repo, "commit", "-qm", "post failures to Slack")
     orchestra("spawn", "--agent", "demo", "--no-attach", "fail on purpose")
-    wait_for(lambda: slack.requests, what="the failure to be posted")
+
+    try:  # no `ls` here: the pane-died hook, or else the board in window 0, sees the exit
+        wait_for(lambda: slack.requests, what="the failure to be posted")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the event log: {orchestra('events', '--json').stdout}") from None
     (request,) = slack.requests
     assert request["json"]["text"].startswith("fail-on-purpose failed (exit code 1)")
     assert "*Task:* fail on purpose" in json.dumps(request["json"]["blocks"])
