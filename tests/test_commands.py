@@ -268,6 +268,8 @@ def test_demo_without_a_terminal(orchestra, tmp_path, isolated):
     assert len(demo_agents) == 3 and {a["status"] for a in demo_agents} == {"exited"}
     assert "remove it:" in result.stdout and f"rm -rf {made}" in result.stdout
     assert f"kill-session -t {made.name}" in result.stdout
+    assert result.stdout.count("3 exited") == 1, "into a pipe, the final board once"
+    assert not [line for line in result.stdout.splitlines() if line != line.rstrip()], "no padding in a pipe"
 
 
 @pytest.mark.parametrize("inside_other_tmux", [False, True], ids=["plain-terminal", "inside-another-tmux"])

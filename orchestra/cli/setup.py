@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -95,16 +96,21 @@ def demo(no_attach):
 
 
 def _show_until_finished(ctx, observe, limit: float = 60.0) -> None:
-    """The board, here, until every demo agent has finished."""
+    """The board, here, until every demo agent has finished; into a pipe, only the final one."""
     from orchestra import render
     from orchestra.reconcile import changes_of
 
+    console = render.console()
     deadline = time.monotonic() + limit
-    with render.live() as live:
+    with render.live() if console.is_terminal else contextlib.nullcontext() as live:
         while True:
             agents = observe(ctx)
-            live.update(render.board(agents, changes_of(agents), ctx.project.name), refresh=True)
-            if all(not a.status.live for a in agents) or time.monotonic() > deadline:
+            finished = all(not a.status.live for a in agents) or time.monotonic() > deadline
+            if live is not None:
+                live.update(render.board(agents, changes_of(agents), ctx.project.name), refresh=True)
+            elif finished:
+                render.print_table(console, render.board(agents, changes_of(agents), ctx.project.name))
+            if finished:
                 break
             time.sleep(0.5)
 
