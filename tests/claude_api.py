@@ -7,25 +7,18 @@
 
 Each request of the *main* conversation takes the next step of the script; once the script is used up, the answer
 is "Done.". Claude Code's side requests (2.1.328 sends one: the session title, when nonessential traffic is on)
-get a short answer and take no step. Standard library only, so the stand-in runs wherever the tests do.
+get a short answer and take no step. The server itself is tests/standin.py's; standard library only.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Union
 
-
-@dataclass(frozen=True)
-class Text:
-    """A reply that says `text` and ends the turn."""
-
-    text: str
+import standin
+from standin import Error, Text  # the tests import the steps from here
 
 
 @dataclass(frozen=True)
@@ -37,31 +30,13 @@ class ToolUse:
     id: str = field(default_factory=lambda: f"toolu_{uuid.uuid4().hex[:24]}")
 
 
-@dataclass(frozen=True)
-class Error:
-    """A reply with HTTP `status` and an Anthropic error body, e.g. Error(400, "invalid_request_error", "...")."""
-
-    status: int
-    type: str
-    message: str
-
-
 Step = Union[Text, ToolUse, Error]
 SIDE_REPLY = "OK"
-DONE = Text("Done.")
-HIDDEN_HEADERS = {"authorization", "x-api-key"}
 USAGE = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 
 
-@dataclass
-class Request:
-    """One request as the stand-in received it, credentials left out."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict | None
-    main: bool = False
+class Request(standin.Request):
+    """A request to the Messages API, with what the tests read from it."""
 
     @property
     def last_message(self) -> dict:
@@ -89,7 +64,9 @@ def is_main(body: dict) -> bool:
 def conversation(body: dict) -> str:
     """What stays the same when Claude Code sends a request again: the user's and the assistant's messages.
 
-    Its `system`-role message is left out: the retry without tool search rewrites it.
+    Claude Code answers an HTTP 400 by sending the request again up to five times, each time without one more
+    optional feature (2.1.328: a beta header, thinking display, tool search). Its `system`-role message is left
+    out: the retry without tool search rewrites it.
     """
     return json.dumps([m for m in body.get("messages") or [] if m.get("role") != "system"], sort_keys=True)
 
@@ -181,153 +158,49 @@ def claude_json(main_checkout) -> dict:
     return {"hasCompletedOnboarding": True, "projects": {str(main_checkout): {"hasTrustDialogAccepted": True}}}
 
 
-class ClaudeAPI:
+class ClaudeAPI(standin.ScriptedAPI):
     """The stand-in server on 127.0.0.1 (a free port), as a context manager."""
 
+    requests: list[Request]
+
     def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self._steps: list[Step] = []
-        self._by_prompt: dict[str, list[Step]] = {}
-        self._failed: tuple[str, Error] | None = None  # the messages that got an Error, and that Error
-        self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        # Claude Code keeps its connections open; closing must not wait for them.
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="claude-api", daemon=True)
+        super().__init__(ClaudeHandler, "claude-api", first_prompt, conversation)
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
-    def script(self, steps: list[Step], prompt: str | None = None) -> None:
-        """Play `steps` to the main conversation, one per request, replacing what was left of the last script.
+class ClaudeHandler(standin.Handler):
+    """The Messages API's answers: `/v1/messages` (streamed or not), its token count, and the warm-up."""
 
-        With `prompt`, the steps are for the conversation whose first prompt contains that text only,
-        so several agents can talk to the stand-in at once, each with its own script.
-        """
-        with self._changed:
-            if prompt is None:
-                self._steps = list(steps)
+    api: ClaudeAPI
+    hidden_headers = frozenset({"authorization", "x-api-key"})
+    request_id_header = "request-id"
+
+    def do_POST(self) -> None:
+        body = self._body()
+        path = self.path.split("?", 1)[0]
+        request = Request("POST", self.path, self._headers(), body, main=path == "/v1/messages" and is_main(body))
+        step = self.api.record(request)
+        if path == "/v1/messages/count_tokens":
+            self._json(200, {"input_tokens": 10})
+        elif path != "/v1/messages":
+            self._error(404, "not_found_error", f"the stand-in does not know {path}")
+        elif isinstance(step, Error):
+            self._error(step.status, step.type, step.message)
+        else:
+            reply = step or side_reply(body)
+            model = body.get("model", "claude-stand-in")
+            if body.get("stream"):
+                self._send(200, "text/event-stream", stream(reply, model))
             else:
-                self._by_prompt[prompt] = list(steps)
+                self._json(200, message(reply, model))
 
-    @property
-    def main_requests(self) -> list[Request]:
-        with self._changed:
-            return [r for r in self.requests if r.main]
+    def do_GET(self) -> None:
+        self.api.record(Request(self.command, self.path, self._headers(), None))
+        if self.path.split("?", 1)[0] == "/api/hello":  # Claude Code's connection warm-up, a HEAD at start
+            self._json(200, {})
+        else:
+            self._error(404, "not_found_error", f"the stand-in does not know {self.path}")
 
-    @property
-    def side_requests(self) -> list[Request]:
-        with self._changed:
-            return [r for r in self.requests if r.body is not None and not r.main]
+    do_HEAD = do_GET
 
-    def wait_for_main(self, count: int, timeout: float = 20.0) -> list[Request]:
-        """Wait until the main conversation sent `count` requests; return them all."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(mains := [r for r in self.requests if r.main]) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [(r.method, r.path, r.main) for r in self.requests]
-                    raise AssertionError(f"timed out after {timeout}s waiting for {count} main request(s); got {seen}")
-                self._changed.wait(left)
-            return mains
-
-    def record(self, request: Request) -> Step | None:
-        """Keep `request`; for a main conversation request, take the next step.
-
-        Claude Code answers an HTTP 400 by sending the request again up to five times, each time without one more
-        optional feature (2.1.328: a beta header, thinking display, tool search). Like the real API, the stand-in
-        answers each of them with the same error, without taking a step.
-        """
-        with self._changed:
-            self.requests.append(request)
-            step = None
-            if request.main:
-                messages = conversation(request.body)
-                if self._failed and self._failed[0] == messages:
-                    step = self._failed[1]
-                else:
-                    steps = self._steps_for(request.body)
-                    step = steps.pop(0) if steps else DONE
-                self._failed = (messages, step) if isinstance(step, Error) else None
-            self._changed.notify_all()
-            return step
-
-    def _steps_for(self, body: dict) -> list[Step]:
-        first = first_prompt(body)
-        for prompt, steps in self._by_prompt.items():
-            if prompt in first:
-                return steps
-        return self._steps
-
-    def __enter__(self) -> ClaudeAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def _handler(api: ClaudeAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 60  # a kept-alive connection that stays quiet this long is closed
-
-        def do_POST(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(size) or b"{}")
-            except ValueError:
-                body = {}
-            path = self.path.split("?", 1)[0]
-            request = Request("POST", self.path, self._headers(), body, main=path == "/v1/messages" and is_main(body))
-            step = api.record(request)
-            if path == "/v1/messages/count_tokens":
-                self._json(200, {"input_tokens": 10})
-            elif path != "/v1/messages":
-                self._error(404, "not_found_error", f"the stand-in does not know {path}")
-            elif isinstance(step, Error):
-                self._error(step.status, step.type, step.message)
-            else:
-                reply = step or side_reply(body)
-                model = body.get("model", "claude-stand-in")
-                if body.get("stream"):
-                    self._send(200, "text/event-stream", stream(reply, model))
-                else:
-                    self._json(200, message(reply, model))
-
-        def do_GET(self) -> None:
-            api.record(Request(self.command, self.path, self._headers(), None))
-            if self.path.split("?", 1)[0] == "/api/hello":  # Claude Code's connection warm-up, a HEAD at start
-                self._json(200, {})
-            else:
-                self._error(404, "not_found_error", f"the stand-in does not know {self.path}")
-
-        do_HEAD = do_GET
-
-        def _headers(self) -> dict[str, str]:
-            return {k.lower(): v for k, v in self.headers.items() if k.lower() not in HIDDEN_HEADERS}
-
-        def _error(self, status: int, kind: str, text: str) -> None:
-            self._json(status, {"type": "error", "error": {"type": kind, "message": text}})
-
-        def _json(self, status: int, data: dict) -> None:
-            self._send(status, "application/json", json.dumps(data).encode())
-
-        def _send(self, status: int, content_type: str, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    return Handler
+    def _error(self, status: int, kind: str, text: str) -> None:
+        self._json(status, {"type": "error", "error": {"type": kind, "message": text}})

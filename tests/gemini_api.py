@@ -17,24 +17,18 @@ and its base URL moved by GOOGLE_GEMINI_BASE_URL, for one interactive turn:
 - `countTokens` is answered too, should a version send it; anything else gets a JSON 404 at once.
 
 Each main request takes the next step of the script; once it is used up, the answer is "Done.".
-Side requests get an answer that fits their schema and take no step. Standard library only.
+Side requests get an answer that fits their schema and take no step. The server itself is
+tests/standin.py's; standard library only.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Union
 
-
-@dataclass(frozen=True)
-class Text:
-    """A reply that says `text` and ends the turn."""
-
-    text: str
+import standin
+from standin import Text  # the tests import it from here
 
 
 @dataclass(frozen=True)
@@ -46,21 +40,12 @@ class FunctionCall:
 
 
 Step = Union[Text, FunctionCall]
-DONE = Text("Done.")
 SIDE_TEXT = "OK"
-HIDDEN_HEADERS = {"x-goog-api-key", "authorization"}
 USAGE = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
 
 
-@dataclass
-class Request:
-    """One request as the stand-in received it, credentials left out."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict | None
-    main: bool = False
+class Request(standin.Request):
+    """A request to the Gemini API, with what the tests read from it."""
 
     @property
     def model(self) -> str:
@@ -157,129 +142,39 @@ def gemini_user_settings() -> dict:
     }
 
 
-class GeminiAPI:
+class GeminiAPI(standin.ScriptedAPI):
     """The stand-in server on 127.0.0.1 (a free port), as a context manager."""
 
+    requests: list[Request]
+
     def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self._steps: list[Step] = []
-        self._by_prompt: dict[str, list[Step]] = {}
-        self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.block_on_close = False  # Gemini CLI keeps its connections open
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gemini-api", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def script(self, steps: list[Step], prompt: str | None = None) -> None:
-        """Play `steps` to the main conversation, one per request, replacing what was left of the last script.
-
-        With `prompt`, the steps are for the conversation whose first prompt contains that text only.
-        """
-        with self._changed:
-            if prompt is None:
-                self._steps = list(steps)
-            else:
-                self._by_prompt[prompt] = list(steps)
-
-    @property
-    def main_requests(self) -> list[Request]:
-        with self._changed:
-            return [r for r in self.requests if r.main]
-
-    @property
-    def side_requests(self) -> list[Request]:
-        with self._changed:
-            return [r for r in self.requests if r.body is not None and not r.main]
-
-    def wait_for_main(self, count: int, timeout: float = 20.0) -> list[Request]:
-        """Wait until the main conversation sent `count` requests; return them all."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(mains := [r for r in self.requests if r.main]) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [(r.method, r.path, r.main) for r in self.requests]
-                    raise AssertionError(f"timed out after {timeout}s waiting for {count} main request(s); got {seen}")
-                self._changed.wait(left)
-            return mains
-
-    def record(self, request: Request) -> Step | None:
-        """Keep `request`; for a main conversation request, take the next step."""
-        with self._changed:
-            self.requests.append(request)
-            step = None
-            if request.main:
-                steps = self._steps_for(request.body)
-                step = steps.pop(0) if steps else DONE
-            self._changed.notify_all()
-            return step
-
-    def _steps_for(self, body: dict) -> list[Step]:
-        first = first_prompt(body)
-        for prompt, steps in self._by_prompt.items():
-            if prompt in first:
-                return steps
-        return self._steps
-
-    def __enter__(self) -> GeminiAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(GeminiHandler, "gemini-api", first_prompt)
 
 
-def _handler(api: GeminiAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 60  # a kept-alive connection that stays quiet this long is closed
+class GeminiHandler(standin.Handler):
+    """The Gemini API's answers: `generateContent`, `streamGenerateContent` and `countTokens`."""
 
-        def do_POST(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(size) or b"{}")
-            except ValueError:
-                body = {}
-            method = self.path.split("?", 1)[0].rsplit(":", 1)[-1]
-            main = method == "streamGenerateContent" and is_main(body)
-            step = api.record(Request("POST", self.path, self._headers(), body, main=main))
-            if method == "streamGenerateContent":
-                self._send(200, "text/event-stream", stream(step or Text(side_text(body))))
-            elif method == "generateContent":
-                self._json(200, response([{"text": side_text(body)}]))
-            elif method == "countTokens":
-                self._json(200, {"totalTokens": 10})
-            else:
-                self._not_found()
+    api: GeminiAPI
+    hidden_headers = frozenset({"x-goog-api-key", "authorization"})
 
-        def do_GET(self) -> None:
-            api.record(Request(self.command, self.path, self._headers(), None))
+    def do_POST(self) -> None:
+        body = self._body()
+        method = self.path.split("?", 1)[0].rsplit(":", 1)[-1]
+        main = method == "streamGenerateContent" and is_main(body)
+        step = self.api.record(Request("POST", self.path, self._headers(), body, main=main))
+        if method == "streamGenerateContent":
+            self._send(200, "text/event-stream", stream(step or Text(side_text(body))))
+        elif method == "generateContent":
+            self._json(200, response([{"text": side_text(body)}]))
+        elif method == "countTokens":
+            self._json(200, {"totalTokens": 10})
+        else:
             self._not_found()
 
-        def _not_found(self) -> None:
-            error = {"code": 404, "message": f"the stand-in does not know {self.path}", "status": "NOT_FOUND"}
-            self._json(404, {"error": error})
+    def do_GET(self) -> None:
+        self.api.record(Request(self.command, self.path, self._headers(), None))
+        self._not_found()
 
-        def _headers(self) -> dict[str, str]:
-            return {k.lower(): v for k, v in self.headers.items() if k.lower() not in HIDDEN_HEADERS}
-
-        def _json(self, status: int, data: dict) -> None:
-            self._send(status, "application/json", json.dumps(data).encode())
-
-        def _send(self, status: int, content_type: str, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    return Handler
+    def _not_found(self) -> None:
+        error = {"code": 404, "message": f"the stand-in does not know {self.path}", "status": "NOT_FOUND"}
+        self._json(404, {"error": error})

@@ -11,29 +11,23 @@ conversation takes the next step of the script; once the script is used up, the 
 requests (0.169.0 sends one per new thread: its title, in a thread of its own, with no tools and a JSON schema for
 the answer) get a short answer that fits the schema and take no step. 0.169.0 asks a provider of its own for nothing
 else; a model list (`GET /v1/models`) would get an empty one and anything else a quick 404, so Codex never waits on
-the stand-in. Standard library only, so the stand-in runs wherever the tests do.
+the stand-in. The server itself is tests/standin.py's; standard library only.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Union
+
+import standin
+from standin import Error, Text  # the tests import the steps from here
 
 MODEL = "gpt-stand-in"
 PROVIDER = "standin"  # the model provider's id in Codex's config
 KEY_VARIABLE = "ORCHESTRA_TEST_OPENAI_KEY"  # the provider's `env_key`: Codex sends it as the bearer token
-
-
-@dataclass(frozen=True)
-class Text:
-    """A reply that says `text` and ends the turn."""
-
-    text: str
 
 
 @dataclass(frozen=True)
@@ -43,15 +37,6 @@ class ToolCall:
     name: str
     arguments: dict
     call_id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:24]}")
-
-
-@dataclass(frozen=True)
-class Error:
-    """A reply with HTTP `status` and an OpenAI error body, e.g. Error(400, "invalid_request_error", "...")."""
-
-    status: int
-    type: str
-    message: str
 
 
 def shell(cmd: str, justification: str | None = None) -> ToolCall:
@@ -65,19 +50,10 @@ def shell(cmd: str, justification: str | None = None) -> ToolCall:
 
 Step = Union[Text, ToolCall, Error]
 SIDE_REPLY = "OK"
-DONE = Text("Done.")
-HIDDEN_HEADERS = {"authorization", "api-key"}
 
 
-@dataclass
-class Request:
-    """One request as the stand-in received it, credentials left out."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict | None
-    main: bool = False
+class Request(standin.Request):
+    """A request to the Responses API, with what the tests read from it."""
 
     @property
     def thread_id(self) -> str | None:
@@ -116,7 +92,11 @@ def is_main(body: dict) -> bool:
 
 
 def conversation(body: dict) -> str:
-    """What stays the same when Codex sends a request again: its input items."""
+    """What stays the same when Codex sends a request again: its input items.
+
+    Codex sends a request that failed with a 404 or 5xx again, up to five times ("Reconnecting... 5/5"); a 400
+    it shows at once.
+    """
     return json.dumps(body.get("input") or [], sort_keys=True)
 
 
@@ -196,147 +176,43 @@ def codex_overrides(url: str) -> list[str]:
             "-c", f"model={json.dumps(MODEL)}"]  # fmt: skip
 
 
-class OpenAIAPI:
+class OpenAIAPI(standin.ScriptedAPI):
     """The stand-in server on 127.0.0.1 (a free port), as a context manager."""
 
+    requests: list[Request]
+
     def __init__(self) -> None:
-        self.requests: list[Request] = []
-        self._steps: list[Step] = []
-        self._by_prompt: dict[str, list[Step]] = {}
-        self._failed: tuple[str, Error] | None = None  # the input that got an Error, and that Error
-        self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        # Codex keeps its connections open; closing must not wait for them.
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-api", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def script(self, steps: list[Step], prompt: str | None = None) -> None:
-        """Play `steps` to the main conversation, one per request, replacing what was left of the last script.
-
-        With `prompt`, the steps are for the conversation whose first prompt contains that text only,
-        so several agents can talk to the stand-in at once, each with its own script.
-        """
-        with self._changed:
-            if prompt is None:
-                self._steps = list(steps)
-            else:
-                self._by_prompt[prompt] = list(steps)
-
-    @property
-    def main_requests(self) -> list[Request]:
-        with self._changed:
-            return [r for r in self.requests if r.main]
-
-    @property
-    def side_requests(self) -> list[Request]:
-        with self._changed:
-            return [r for r in self.requests if r.body is not None and not r.main]
-
-    def wait_for_main(self, count: int, timeout: float = 20.0) -> list[Request]:
-        """Wait until the main conversation sent `count` requests; return them all."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(mains := [r for r in self.requests if r.main]) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    seen = [(r.method, r.path, r.main) for r in self.requests]
-                    raise AssertionError(f"timed out after {timeout}s waiting for {count} main request(s); got {seen}")
-                self._changed.wait(left)
-            return mains
-
-    def record(self, request: Request) -> Step | None:
-        """Keep `request`; for a main conversation request, take the next step.
-
-        Codex sends a request that failed with a 404 or 5xx again, up to five times ("Reconnecting... 5/5"; a 400
-        it shows at once); like the real API, the stand-in answers each of them with the same error, without
-        taking a step.
-        """
-        with self._changed:
-            self.requests.append(request)
-            step = None
-            if request.main:
-                sent = conversation(request.body)
-                if self._failed and self._failed[0] == sent:
-                    step = self._failed[1]
-                else:
-                    steps = self._steps_for(request.body)
-                    step = steps.pop(0) if steps else DONE
-                self._failed = (sent, step) if isinstance(step, Error) else None
-            self._changed.notify_all()
-            return step
-
-    def _steps_for(self, body: dict) -> list[Step]:
-        first = first_prompt(body)
-        for prompt, steps in self._by_prompt.items():
-            if prompt in first:
-                return steps
-        return self._steps
-
-    def __enter__(self) -> OpenAIAPI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(OpenAIHandler, "openai-api", first_prompt, conversation)
 
 
-def _handler(api: OpenAIAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = 60  # a kept-alive connection that stays quiet this long is closed
+class OpenAIHandler(standin.Handler):
+    """The Responses API's answers: `/v1/responses`, always streamed, and an empty model list."""
 
-        def do_POST(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(size) or b"{}")
-            except ValueError:
-                body = {}
-            path = self.path.split("?", 1)[0]
-            main = path == "/v1/responses" and isinstance(body, dict) and is_main(body)
-            step = api.record(Request("POST", self.path, self._headers(), body, main=main))
-            if path != "/v1/responses":
-                self._error(404, "not_found", f"the stand-in does not know {path}")
-            elif isinstance(step, Error):
-                self._error(step.status, step.type, step.message)
-            else:
-                reply = step or side_reply(body)
-                self._send(200, "text/event-stream", stream(reply, body.get("model") or MODEL))
+    api: OpenAIAPI
+    hidden_headers = frozenset({"authorization", "api-key"})
+    request_id_header = "x-request-id"
 
-        def do_GET(self) -> None:
-            api.record(Request(self.command, self.path, self._headers(), None))
-            if self.path.split("?", 1)[0] == "/v1/models":
-                self._json(200, {"object": "list", "data": [], "models": []})
-            else:
-                self._error(404, "not_found", f"the stand-in does not know {self.path}")
+    def do_POST(self) -> None:
+        body = self._body()
+        path = self.path.split("?", 1)[0]
+        main = path == "/v1/responses" and isinstance(body, dict) and is_main(body)
+        step = self.api.record(Request("POST", self.path, self._headers(), body, main=main))
+        if path != "/v1/responses":
+            self._error(404, "not_found", f"the stand-in does not know {path}")
+        elif isinstance(step, Error):
+            self._error(step.status, step.type, step.message)
+        else:
+            reply = step or side_reply(body)
+            self._send(200, "text/event-stream", stream(reply, body.get("model") or MODEL))
 
-        do_HEAD = do_GET
+    def do_GET(self) -> None:
+        self.api.record(Request(self.command, self.path, self._headers(), None))
+        if self.path.split("?", 1)[0] == "/v1/models":
+            self._json(200, {"object": "list", "data": [], "models": []})
+        else:
+            self._error(404, "not_found", f"the stand-in does not know {self.path}")
 
-        def _headers(self) -> dict[str, str]:
-            return {k.lower(): v for k, v in self.headers.items() if k.lower() not in HIDDEN_HEADERS}
+    do_HEAD = do_GET
 
-        def _error(self, status: int, kind: str, text: str) -> None:
-            self._json(status, {"error": {"type": kind, "code": kind, "message": text, "param": None}})
-
-        def _json(self, status: int, data: dict) -> None:
-            self._send(status, "application/json", json.dumps(data).encode())
-
-        def _send(self, status: int, content_type: str, payload: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:24]}")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(payload)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    return Handler
+    def _error(self, status: int, kind: str, text: str) -> None:
+        self._json(status, {"error": {"type": kind, "code": kind, "message": text, "param": None}})

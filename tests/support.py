@@ -48,6 +48,16 @@ def tmux(socket: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True)
 
 
+def screen(socket: str, pane: str) -> str:
+    return tmux(socket, "capture-pane", "-p", "-t", pane).stdout
+
+
+def hook_names(orchestra, name: str) -> list[str]:
+    """The hooks orchestra recorded for agent `name`, oldest first."""
+    lines = orchestra("events", "--json", "--agent", name).stdout.splitlines()
+    return [e["data"]["hook"] for e in map(json.loads, lines) if e["type"] == "hook"]
+
+
 def branches(repo: Path) -> list[str]:
     return [b for b in git(repo, "branch", "--format=%(refname:short)").split() if b]
 

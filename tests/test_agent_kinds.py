@@ -14,7 +14,7 @@ import pytest
 from orchestra import plugins as plugins_module
 from orchestra.models import Agent, AgentSettings, Status
 from orchestra.state import State
-from support import agents_json, git, tmux, wait_for, wait_statuses
+from support import agents_json, git, screen, wait_for, wait_statuses
 
 KINDS = ("codex", "gemini", "opencode", "aider")
 TASK = "-x: fix \"the\" 'bug'\n$(rm -rf /) `and` more"
@@ -294,10 +294,6 @@ def configure(repo: Path, name: str, command: list[str]) -> None:
     (repo / "orchestra.toml").write_text(f"[agents.{name}]\ncommand = {json.dumps(command)}\n")
     git(repo, "add", "orchestra.toml")
     git(repo, "commit", "-qm", f"configure the {name} agent")
-
-
-def screen(socket: str, pane: str) -> str:
-    return tmux(socket, "capture-pane", "-p", "-t", pane).stdout
 
 
 # What each CLI shows first here, offline and signed out, and the status orchestra must show for it.

@@ -11,20 +11,11 @@ import uuid
 from pathlib import Path
 
 from claude_api import Error, Text, ToolUse
-from support import agents_json, tmux, wait_for, wait_statuses
+from support import agents_json, hook_names, screen, tmux, wait_for, wait_statuses
 
 WRITE_HELLO = [ToolUse("Write", {"file_path": "hello.txt", "content": "hi\n"}), Text("I wrote hello.txt.")]
 # A command that acceptEdits does not cover, so Claude Code asks a person before running it.
 UNCOVERED = """python3 -c "open('x.txt','w').write('1')\""""
-
-
-def hook_names(orchestra, name: str) -> list[str]:
-    lines = orchestra("events", "--json", "--agent", name).stdout.splitlines()
-    return [e["data"]["hook"] for e in map(json.loads, lines) if e["type"] == "hook"]
-
-
-def screen(socket: str, pane: str) -> str:
-    return tmux(socket, "capture-pane", "-p", "-t", pane).stdout
 
 
 def test_an_agent_writes_a_file_in_its_worktree_and_is_done(orchestra, claude_home, claude_api):

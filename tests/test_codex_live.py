@@ -17,7 +17,7 @@ import pytest
 
 from openai_api import KEY_VARIABLE, Error, OpenAIAPI, Text, codex_overrides, shell
 from orchestra import plugins
-from support import agents_json, git, tmux, wait_for, wait_statuses
+from support import agents_json, git, screen, tmux, wait_for, wait_statuses
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +47,6 @@ def codex(repo, agent_clis, openai_api, monkeypatch):
     git(repo, "add", "orchestra.toml")
     git(repo, "commit", "-qm", "configure the codex agent")
     return openai_api
-
-
-def screen(socket: str, pane: str) -> str:
-    return tmux(socket, "capture-pane", "-p", "-t", pane).stdout
 
 
 def stops(orchestra, name: str) -> list[dict]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gemini_api import FunctionCall, GeminiAPI, Text, gemini_environment, gemini_user_settings
-from support import agents_json, git, tmux, wait_for, wait_statuses
+from support import agents_json, git, hook_names, screen, tmux, wait_for, wait_statuses
 
 pytestmark = pytest.mark.slow
 
@@ -54,15 +54,6 @@ def gemini(repo, agent_clis, tmp_path, monkeypatch):
         git(repo, "add", "orchestra.toml")
         git(repo, "commit", "-qm", "configure the gemini agent")
         yield Gemini(api=api, home=home)
-
-
-def hook_names(orchestra, name: str) -> list[str]:
-    lines = orchestra("events", "--json", "--agent", name).stdout.splitlines()
-    return [e["data"]["hook"] for e in map(json.loads, lines) if e["type"] == "hook"]
-
-
-def screen(socket: str, pane: str) -> str:
-    return tmux(socket, "capture-pane", "-p", "-t", pane).stdout
 
 
 def test_a_turn_writes_a_file_in_its_worktree_and_is_done(orchestra, repo, gemini):
