@@ -43,9 +43,11 @@ def _follow(ctx: Context, agent: Agent) -> None:
         before = record.status
         answered = before == Status.WAITING
         prompted = before in (Status.DONE, Status.FAILED) and (record.last_hook is None or record.screen_after_hooks)
+        if answered or prompted:
+            record.set_status(Status.RUNNING, waiting_for=None, error=None if prompted else record.error)
+        # As it is now: while the text was typed, its hooks or its screen may have moved it already.
+        agent.status = record.status
         if not (answered or prompted):
             return
-        record.set_status(Status.RUNNING, waiting_for=None, error=None if prompted else record.error)
-        agent.status = record.status
     event = Event("status", agent=agent.name, status=Status.RUNNING.value, data={"from": before.value, "by": "send"})
     ctx.state.append_events([event])

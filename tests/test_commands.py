@@ -162,6 +162,31 @@ def test_send_answers_a_waiting_agent(orchestra, repo, isolated):
     assert (Path(agent["worktree"]) / "notes" / "ask-before-writing.md").exists()
 
 
+def test_send_tells_the_status_the_agent_has_when_it_returns(orchestra, repo, monkeypatch):
+    """While the text is typed, the board may read the screen and move the agent first: `send`
+    (and the dashboard, which shows what it returns) must not say it is still waiting."""
+    from orchestra import sending
+    from orchestra.context import Context
+    from orchestra.models import Status
+    from orchestra.tmux import Tmux
+
+    orchestra("spawn", "--agent", "demo", "--no-attach", "ask before writing")
+    wait_statuses(orchestra, {"ask-before-writing": "waiting"})
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+
+    class ScreenReadWhileTyping(Tmux):
+        def send_text(self, pane, text, enter=True):
+            super().send_text(pane, text, enter=False)
+            with ctx.state.update() as agents:  # what reconcile does when the question is answered on screen
+                agents["ask-before-writing"].set_status(Status.RUNNING, waiting_for=None)
+            super().send_text(pane, "", enter=enter)
+
+    ctx.tmux = ScreenReadWhileTyping()
+    assert sending.send(ctx, "ask-before-writing", "yes").status == Status.RUNNING
+    wait_statuses(orchestra, {"ask-before-writing": "exited"})
+
+
 def test_send_is_literal(orchestra, repo, recorder):
     (repo / "orchestra.toml").write_text('[agents.cat]\ncommand = ["cat"]\n')
     orchestra("spawn", "--agent", "cat", "--name", "cat", "--no-attach", "-")
