@@ -180,3 +180,16 @@ def test_a_gemini_settings_file_orchestra_cannot_add_its_hooks_to(orchestra, rep
     result = orchestra("spawn", "--agent", "gemini", "--no-attach", "a task", check=False)
     assert_clean_failure(result, ".gemini/settings.json is not a JSON object")
     assert_nothing_made(repo, isolated)
+
+
+def test_a_gemini_settings_folder_linked_to_the_main_checkout_is_refused(orchestra, repo, isolated):
+    """`[worktree] symlink = [".gemini"]` would have orchestra write its hooks into the main checkout's file."""
+    (repo / ".gemini").mkdir()
+    (repo / ".gemini" / "settings.json").write_text('{"model": {"name": "mine"}}\n')
+    (repo / "orchestra.toml").write_text('[worktree]\nsymlink = [".gemini"]\n[agents.gemini]\ncommand = ["true"]\n')
+    git(repo, "add", "orchestra.toml")
+    git(repo, "commit", "-qm", "link the gemini settings")
+    result = orchestra("spawn", "--agent", "gemini", "--no-attach", "a task", check=False)
+    assert_clean_failure(result, "is a symbolic link", "[worktree] copy")
+    assert_nothing_made(repo, isolated)
+    assert (repo / ".gemini" / "settings.json").read_text() == '{"model": {"name": "mine"}}\n'

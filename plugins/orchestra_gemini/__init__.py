@@ -74,6 +74,12 @@ def write_settings(worktree: Path, hook_command: list[str]) -> Path:
     folder = worktree / ".gemini"
     path = folder / "settings.json"
     current: object = {}
+    linked = next((p for p in (folder, path) if p.is_symlink()), None)
+    if linked is not None:  # `[worktree] symlink`: the hooks would land in the file it points to
+        raise AgentKindError(
+            f"{linked} is a symbolic link, so orchestra's Gemini CLI hooks would be written into "
+            f"{linked.resolve()}: list it under [worktree] copy instead of symlink."
+        )
     if path.exists():
         try:
             current = json.loads(path.read_text(encoding="utf-8") or "{}")
