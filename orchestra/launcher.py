@@ -60,7 +60,10 @@ def exec_agent(argv: list[str]) -> int:
         code = subprocess.run(["/bin/sh", "-c", setup], env=env).returncode
         if code != 0:
             return _fail(state, name, f"the worktree setup command exited with code {code}", code)
-    _set_status(state, name, Status.RUNNING, only_from={Status.STARTING})
+    # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
+    # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
+    opened = Status.DONE if launch and launch.get("idle") else Status.RUNNING
+    _set_status(state, name, opened, only_from={Status.STARTING})
     try:
         code = _supervise(agent.argv, env)
     except OSError as error:

@@ -86,7 +86,7 @@ def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
         )
         agent = Agent.from_dict(record.to_dict())
     try:
-        open_window(ctx, agent, agent_env)
+        open_window(ctx, agent, agent_env, idle=continued)
     except OrchestraError:
         with ctx.state.update() as records:
             if agent.name in records and records[agent.name].pane is None:

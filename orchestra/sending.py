@@ -35,17 +35,23 @@ def send(ctx: Context, name: str, text: str) -> Agent:
 
 def _follow(ctx: Context, agent: Agent) -> None:
     """An answered question means work goes on. A new prompt to an agent with hooks is left to
-    its UserPromptSubmit hook, which says whether a turn really started."""
+    its UserPromptSubmit hook, which says whether a turn really started. Where anything moved the
+    agent while the text was typed (its hooks, or its screen read by the board), the record
+    already says more than `send` can, and is left as it is."""
     with ctx.state.update() as agents:
         record = agents.get(agent.name)
         if record is None:
             return
         before = record.status
-        answered = before == Status.WAITING
-        prompted = before in (Status.DONE, Status.FAILED) and (record.last_hook is None or record.screen_after_hooks)
+        untouched = record.updated_at == agent.updated_at
+        answered = untouched and before == Status.WAITING
+        prompted = (
+            untouched
+            and before in (Status.DONE, Status.FAILED)
+            and (record.last_hook is None or record.screen_after_hooks)
+        )
         if answered or prompted:
             record.set_status(Status.RUNNING, waiting_for=None, error=None if prompted else record.error)
-        # As it is now: while the text was typed, its hooks or its screen may have moved it already.
         agent.status = record.status
         if not (answered or prompted):
             return

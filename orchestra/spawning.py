@@ -231,17 +231,18 @@ def _start(ctx: Context, plan: _Plan) -> None:
     ctx.state.append_events([Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})])
 
 
-def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "") -> None:
+def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> None:
     """Hand the environment to the launcher and open the agent's window; records its pane.
 
     The agent must be recorded as `starting` with no pane: until the pane is recorded,
-    reconciling leaves it alone.
+    reconciling leaves it alone. With `idle` (a conversation resumed without a new prompt) the
+    launcher records it `done` rather than `running` as it starts the CLI.
     """
     launch_env = dict(env)
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
     launch_env.pop("TMUX_PANE", None)
-    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup})
+    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup, "idle": idle})
     state_dir = str(ctx.state.dir)
     window, pane = ctx.tmux.new_agent_window(
         ctx.session,

@@ -101,7 +101,8 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, cod
     wait_statuses(orchestra, {"remember-the-word-pineapple": "lost"})
 
     assert f"continuing session {thread}" in orchestra("resume").stdout
-    (after,) = wait_statuses(orchestra, {"remember-the-word-pineapple": "running"})  # idle at its prompt: Codex says nothing
+    # Idle at its prompt: Codex says nothing when it reopens, but a resumed conversation has no new prompt.
+    (after,) = wait_statuses(orchestra, {"remember-the-word-pineapple": "done"})
     assert after["argv"][1] == "resume" and after["argv"][-2:] == ["--", thread]
     # Its history comes back on screen, and its prompt is ready for the next one.
     shown = lambda: screen(isolated, after["pane"])  # noqa: E731
@@ -109,7 +110,7 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, cod
 
     requests = len(codex.main_requests)
     codex.script([Text("The word was pineapple.")])
-    orchestra("send", "remember-the-word-pineapple", "which word?")
+    assert "now running" in orchestra("send", "remember-the-word-pineapple", "which word?").stdout
     answered = lambda: [a for a in agents_json(orchestra) if a["last_message"] == "The word was pineapple."]  # noqa: E731
     (after,) = wait_for(answered, timeout=30, what="the answer to the new prompt")
     assert after["status"] == "done" and after["session_id"] == thread

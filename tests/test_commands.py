@@ -187,6 +187,32 @@ def test_send_tells_the_status_the_agent_has_when_it_returns(orchestra, repo, mo
     wait_statuses(orchestra, {"ask-before-writing": "exited"})
 
 
+def test_send_does_not_undo_a_turn_that_ended_while_it_typed(orchestra, repo, monkeypatch):
+    """A quick agent can finish the new prompt's turn before `send` looks again: `done` stays."""
+    from orchestra import sending
+    from orchestra.context import Context
+    from orchestra.models import Status
+    from orchestra.tmux import Tmux
+
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "stay at the prompt")
+    wait_statuses(orchestra, {"stay-at-the-prompt": "running"})
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    with ctx.state.update() as agents:  # at its prompt, its turn over
+        agents["stay-at-the-prompt"].set_status(Status.DONE)
+
+    class TurnEndsWhileTyping(Tmux):
+        def send_text(self, pane, text, enter=True):
+            super().send_text(pane, text, enter=enter)
+            with ctx.state.update() as agents:  # the agent's Stop, already
+                agents["stay-at-the-prompt"].set_status(Status.DONE, last_message="All done.")
+
+    ctx.tmux = TurnEndsWhileTyping()
+    assert sending.send(ctx, "stay-at-the-prompt", "one more thing").status == Status.DONE
+    assert ctx.state.read()["stay-at-the-prompt"].status == Status.DONE
+
+
 def test_send_is_literal(orchestra, repo, recorder):
     (repo / "orchestra.toml").write_text('[agents.cat]\ncommand = ["cat"]\n')
     orchestra("spawn", "--agent", "cat", "--name", "cat", "--no-attach", "-")
