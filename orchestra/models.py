@@ -30,6 +30,18 @@ class Status(str, enum.Enum):
 
 LIVE_STATUSES = frozenset({Status.STARTING, Status.RUNNING, Status.WAITING, Status.DONE})
 
+# How a notification says each status after the agent's name: "fix-login is waiting for you".
+STATUS_PHRASES = {
+    "starting": "is starting",
+    "running": "is working",
+    "waiting": "is waiting for you",
+    "done": "is done",
+    "exited": "exited",
+    "failed": "failed",
+    "lost": "is lost",
+    "merged": "was merged",
+}
+
 
 def now() -> str:
     """The current time as ISO 8601 in UTC, the one format state and events use."""

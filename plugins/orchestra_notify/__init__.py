@@ -27,7 +27,7 @@ from typing import Any, Optional
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.errors import OrchestraError
 from orchestra.hookspecs import hookimpl
-from orchestra.models import Agent, Event, Status
+from orchestra.models import STATUS_PHRASES, Agent, Event, Status
 
 NAME = "notify"
 STATUSES = [s.value for s in Status]
@@ -35,17 +35,6 @@ TASK_LIMIT = 200  # characters of the task in a desktop notification
 TMUX_TIMEOUT = 2.0  # seconds; tmux answers in milliseconds unless its server is wedged
 MESSAGE_MS = 5000  # how long the tmux message stays up
 DESKTOP_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")  # a desktop to notify on
-
-PHRASES = {
-    "starting": "is starting",
-    "running": "is working",
-    "waiting": "is waiting for you",
-    "done": "is done",
-    "exited": "exited",
-    "failed": "failed",
-    "lost": "is lost",
-    "merged": "was merged",
-}
 
 
 @dataclass(frozen=True)
@@ -79,7 +68,7 @@ def notifier(event: Event, agent: Optional[Agent], config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     if agent is None or event.status not in settings.events:
         return
-    headline = f"{agent.name} {PHRASES.get(event.status, event.status)}"
+    headline = f"{agent.name} {STATUS_PHRASES.get(event.status, event.status)}"
     if event.status in ("exited", "failed") and agent.exit_code is not None:
         headline += f" (exit code {agent.exit_code})"
     if settings.tmux:

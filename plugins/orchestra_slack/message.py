@@ -8,21 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from orchestra.models import Agent, Event
+from orchestra.models import STATUS_PHRASES, Agent, Event
 
 TASK_LIMIT = 300  # characters of the task shown
 SUMMARY_LIMIT = 500  # characters of what the agent asks, said or reported
 
-PHRASES = {
-    "starting": "is starting",
-    "running": "is working",
-    "waiting": "is waiting for you",
-    "done": "is done",
-    "exited": "exited",
-    "failed": "failed",
-    "lost": "is lost: its pane or tmux server is gone",
-    "merged": "was merged",
-}
+PHRASES = {**STATUS_PHRASES, "lost": "is lost: its pane or tmux server is gone"}
 
 
 def build(event: Event, agent: Optional[Agent]) -> dict[str, Any]:
