@@ -123,7 +123,7 @@ def record_agents(state: State, folder: Path, count: int) -> list[Agent]:
             session_id = str(uuid.uuid4())
             worktree = folder / "project.worktrees" / name
             task = f"agent {number}: add the token refresh endpoint to the auth API, with tests"
-            hook = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), name]
+            hook = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_claude.hooks", name]
             argv = [str(claude_bin()), "--permission-mode", "acceptEdits", "--settings", hook_settings(hook),
                     "--session-id", session_id, "--", task]  # fmt: skip
             agent = Agent(
@@ -228,7 +228,7 @@ def hook_handler(args) -> None:
         agents = {where: record_agents(state, sb.dir, RECORDED_AGENTS) for where, state in states.items()}
 
         def hook(where: str, agent: Agent) -> list[str]:
-            command = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(states[where].dir), agent.name]
+            command = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(states[where].dir), "--from", "orchestra_claude.hooks", agent.name]
             return ["/bin/sh", "-c", shlex.join(command)]  # as Claude Code runs a hook's command
 
         floors = {
@@ -280,16 +280,17 @@ def hook_handler(args) -> None:
         # Where the time goes, measured in this (warm) process: the handler's work without start-up
         # or imports, and starting the detached notifier; then that notifier on its own.
         from orchestra import hook_handler as handler_module
+        from orchestra import lifecycle
 
         state, work, popen = states["disk"], [], []
         for run in range(args.runs):
             agent = agents["disk"][run % RECORDED_AGENTS]
             for payload in payloads(agent).values():
                 begun = time.perf_counter()
-                changed = handler_module.handle(state, agent.name, payload)
+                changed = handler_module.handle(state, agent.name, payload, "orchestra_claude.hooks")
                 work.append(time.perf_counter() - begun)
             begun = time.perf_counter()
-            handler_module.notify_in_background(state, changed)
+            lifecycle.notify_in_background(state, [changed])
             popen.append(time.perf_counter() - begun)
             wait_for_notifiers(state.dir)
         event = json.dumps(Event("status", agent=agents["disk"][1].name, status="done", data={"from": "running", "hook": "Stop"}).to_dict())
@@ -323,7 +324,7 @@ def hook_handler(args) -> None:
         print(f"  that `_notify` (notifier plugins, off the agent's path), on its own: "
               f"{c.median_ms([w for w, _ in notify]):.0f} ms wall, {c.median_ms([u for _, u in notify]):.0f} ms CPU (median of 5)")  # fmt: skip
         if every >= HOOK_TARGET_MS or args.importtime:
-            import_offenders(["-m", "orchestra", "_hook", "--state-dir", str(state.dir), agents["disk"][0].name],
+            import_offenders(["-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_claude.hooks", agents["disk"][0].name],
                              payloads(agents["disk"][0])["UserPromptSubmit"], cwd, sb.env)  # fmt: skip
             import_offenders(["-c", "pass"], b"", cwd, sb.env, top=6)
 

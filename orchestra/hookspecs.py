@@ -81,9 +81,10 @@ def merge_strategy(
 
 @hookspec
 def notifier(event: "Event", agent: Optional["Agent"], config: "Config") -> None:
-    """Called for every status change that matters to a person (an agent starting, waiting,
-    done, exited, failed, lost, merged); `agent` is the agent's record after the change (None
-    if it is gone), `config` the project's configuration (`config.plugin_settings(name)` is a
+    """Called once for every status change of every agent, `starting` included (then
+    `event.data["from"]` is None), whoever made it: every change goes through orchestra's
+    lifecycle core. `event` is the `status` event; `agent` is the agent's record after the
+    change (None if it is gone), `config` the project's configuration (`config.plugin_settings(name)` is a
     plugin's own `[plugins.<name>]` table). orchestra calls it in a background process of its
     own, never inside a command the user waits for, so network work may be done in place; what
     it raises goes to the event log as a `plugin-error`. All implementations run.

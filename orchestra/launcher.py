@@ -8,8 +8,9 @@ unreaped, showing the pane dead with no exit status at all. It ignores the termi
 control signals as a shell would, so Ctrl-C reaches the agent alone, and exits with the
 agent's own code.
 
-`python -m orchestra _pane-died --state-dir DIR PANE STATUS WINDOW` is the `pane-died`
-hook: it turns the exit code into `exited` or `failed` and runs the plugins' `on_exit`. Both are dispatched before click is imported, to start fast.
+`python -m orchestra _pane-died --state-dir DIR PANE STATUS WINDOW LAUNCH` is the `pane-died`
+hook: it turns the exit code into `exited` or `failed` (the lifecycle's `pane-died`) and runs the
+plugins' `on_exit`. Both are dispatched before click is imported, to start fast.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from orchestra.models import Event, Status
+from orchestra import lifecycle
+from orchestra.models import Event
 from orchestra.state import State
 
 
@@ -62,8 +64,7 @@ def exec_agent(argv: list[str]) -> int:
             return _fail(state, name, f"the worktree setup command exited with code {code}", code)
     # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
-    opened = Status.DONE if launch and launch.get("idle") else Status.RUNNING
-    _set_status(state, name, opened, only_from={Status.STARTING})
+    lifecycle.change(state, name, "launched", {"idle": bool(launch and launch.get("idle"))})
     try:
         code = _supervise(agent.argv, env)
     except OSError as error:
@@ -110,57 +111,42 @@ def _fail(state: State, name: str, message: str, code: int) -> int:
     return code
 
 
-def _set_status(state: State, name: str, status: Status, only_from=None, **changes) -> bool:
-    with state.update() as agents:
-        agent = agents.get(name)
-        if agent is None or (only_from is not None and agent.status not in only_from):
-            return False
-        before = agent.status
-        agent.set_status(status, **changes)
-    state.append_events([Event("status", agent=name, status=status.value, data={"from": before.value, **changes})])
-    return True
-
-
 def pane_died(argv: list[str]) -> int:
-    parsed = _parse(argv, 3)
+    parsed = _parse(argv, 4) or _parse(argv, 3)  # 3: a window opened before panes carried launch ids
     if parsed is None:
         return 2
-    state, (pane, status_text, window_name) = parsed
+    state, (pane, status_text, window_name, *marked) = parsed
+    launch = marked[0] if marked else ""
     tmux_code = int(status_text) if status_text.lstrip("-").isdigit() else None
-    name, event = None, None
-    with state.update() as agents:
-        # By pane id, or by window name for an agent so quick that spawn has not recorded its pane yet.
-        candidates = [a for a in agents.values() if a.pane == pane] or [
-            a for a in agents.values() if a.name == window_name and a.pane is None
-        ]
+    name, changed = None, None
+    with state.update_raw() as agents:
+        if launch:  # the pane's own mark says whose it is, even before its spawn recorded it
+            candidates = [a for a in agents.values() if a.get("launch_id") == launch]
+        else:  # by pane id, or by window name for an agent so quick that spawn has not recorded its pane yet
+            unmarked = [a for a in agents.values() if not a.get("launch_id")]
+            candidates = [a for a in unmarked if a.get("pane") == pane] or [
+                a for a in unmarked if a.get("name") == window_name and a.get("pane") is None
+            ]
         for agent in candidates:
-            name, agent.pane = agent.name, pane
-            if agent.status.live:  # else `orchestra ls` saw the dead pane first
-                code = agent.exit_code if agent.exit_code is not None else tmux_code
-                before = agent.status
-                agent.set_status(Status.EXITED if code == 0 else Status.FAILED, exit_code=code)
-                event = Event("status", agent=name, status=agent.status.value, data={"from": before.value, "exit_code": code})
+            name, agent["pane"] = agent["name"], pane
+            changed = lifecycle.apply_to(agents, name, "pane-died", {"code": tmux_code})
             break
     if name is None:
         return 0
-    if event is not None:
-        state.append_events([event])
-    _run_exit_hooks(state, name, event)
+    lifecycle.publish(state, [changed] if changed else [])
+    _run_exit_hooks(state, name)
     return 0
 
 
-def _run_exit_hooks(state: State, name: str, event: Optional[Event]) -> None:
-    """`on_exit` once per pane death, and `notifier` if this handler made the status change
-    (if `orchestra ls` made it, it told the notifiers). Plugins' problems go to the event log,
-    since no one watches this process."""
+def _run_exit_hooks(state: State, name: str) -> None:
+    """`on_exit` once per pane death. Plugins' problems go to the event log, since no one
+    watches this process."""
     try:
         from orchestra.context import Context
 
         agent = state.read()[name]
         ctx = Context.open(Path(agent.worktree) if Path(agent.worktree).is_dir() else state.dir.parent.parent)
         ctx.plugins.call("on_exit", agent=agent)
-        if event is not None:
-            ctx.plugins.call("notifier", event=event, agent=agent, config=ctx.config)
         problems = ctx.plugins.problems
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail loudly inside tmux
         problems = [f"on_exit hooks could not run: {error}"]

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from orchestra import integrate
+from orchestra import integrate, lifecycle
 from orchestra.context import Context
 from orchestra.errors import MergeFailed, OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, MergeResult, Repository, Status, now
-from orchestra.reconcile import observe, tell_notifiers
+from orchestra.reconcile import observe
 from orchestra.removal import merge_target
 
-FINISHED = (Status.DONE, Status.EXITED)
+FINISHED = tuple(Status(s) for s in lifecycle.MERGEABLE)
 
 
 @dataclass
@@ -129,23 +129,17 @@ def _merge_one(
 
 
 def _record(ctx: Context, agent: Agent, result: MergeResult) -> None:
-    event = None
-    with ctx.state.update() as agents:
-        record = agents.get(agent.name)
+    merged = None
+    with ctx.state.update_raw() as records:
+        record = records.get(agent.name)
         if record is None:
             return
-        before = record.status
         if result.outcome == "merged":
-            record.set_status(Status.MERGED, error=None)
-            event = Event("status", agent=agent.name, status=Status.MERGED.value, data={"from": before.value, "by": "merge"})
+            merged = lifecycle.apply_to(records, agent.name, "merged", note={"by": "merge"})
         else:
-            record.pull_request = result.url
-            record.error = None
-            record.updated_at = now()
-    events = [Event("merged", agent=agent.name, data={"outcome": result.outcome, "message": result.message, "url": result.url})]
-    ctx.state.append_events(events + ([event] if event else []))
-    if event is not None:
-        tell_notifiers(ctx.state, [event])
+            record.update(pull_request=result.url, error=None, updated_at=now())
+    outcome = Event("merged", agent=agent.name, data={"outcome": result.outcome, "message": result.message, "url": result.url})
+    lifecycle.publish(ctx.state, [outcome.to_dict()] + ([merged] if merged else []))
 
 
 def _record_failure(ctx: Context, agent: Agent, reason: str) -> None:

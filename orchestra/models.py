@@ -8,44 +8,42 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from orchestra import lifecycle
+
 
 class Status(str, enum.Enum):
-    STARTING = "starting"
-    RUNNING = "running"
-    WAITING = "waiting"  # needs a person: a permission prompt or a question
-    DONE = "done"  # finished its turn, idle at its prompt
-    EXITED = "exited"  # process ended with code 0
-    FAILED = "failed"  # non-zero exit, or the agent reported an error
-    LOST = "lost"  # recorded as live but its pane or tmux server is gone
-    MERGED = "merged"
+    """The status words, as the lifecycle core defines them (orchestra/lifecycle.py)."""
+
+    STARTING = lifecycle.STARTING
+    RUNNING = lifecycle.RUNNING
+    WAITING = lifecycle.WAITING
+    DONE = lifecycle.DONE
+    EXITED = lifecycle.EXITED
+    FAILED = lifecycle.FAILED
+    LOST = lifecycle.LOST
+    MERGED = lifecycle.MERGED
 
     @property
     def live(self) -> bool:
         """True while a process is expected to sit in the agent's pane."""
-        return self in LIVE_STATUSES
+        return self.value in lifecycle.LIVE
 
     def __str__(self) -> str:
         return self.value
 
 
-LIVE_STATUSES = frozenset({Status.STARTING, Status.RUNNING, Status.WAITING, Status.DONE})
-
-# How a notification says each status after the agent's name: "fix-login is waiting for you".
-STATUS_PHRASES = {
-    "starting": "is starting",
-    "running": "is working",
-    "waiting": "is waiting for you",
-    "done": "is done",
-    "exited": "exited",
-    "failed": "failed",
-    "lost": "is lost",
-    "merged": "was merged",
-}
+LIVE_STATUSES = frozenset(Status(s) for s in lifecycle.LIVE)
+STATUS_PHRASES = lifecycle.PHRASES  # "fix-login is waiting for you"
 
 
-def now() -> str:
-    """The current time as ISO 8601 in UTC, the one format state and events use."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+now = lifecycle.now  # the current time as ISO 8601 in UTC, the one format state and events use
+
+
+def new_launch_id() -> str:
+    """A fresh identity for one launch of an agent (a spawn, or a resume), carried by its pane."""
+    import secrets
+
+    return secrets.token_hex(8)
 
 
 def parse_time(text: str) -> _dt.datetime:
@@ -66,6 +64,7 @@ class Agent:
     session: Optional[str] = None  # tmux session name
     window: Optional[str] = None  # tmux window id, "@3"
     pane: Optional[str] = None  # tmux pane id, "%5"
+    launch_id: Optional[str] = None  # this launch's mark on its pane (`@orchestra_launch`): the agent's identity in tmux
     session_id: Optional[str] = None  # the agent CLI's own conversation id, where it has one
     port: Optional[int] = None
     exit_code: Optional[int] = None
@@ -143,7 +142,9 @@ class AgentKind:
     and at resume (for a CLI configured through its environment). `prepare_worktree(agent,
     settings)` runs once the agent's worktree exists, before its CLI starts, at spawn and at
     resume (for a CLI configured through files in its working folder); it raises
-    `OrchestraError` to stop that agent from starting.
+    `OrchestraError` to stop that agent from starting. `hook_translator` names a module (standard
+    library only) whose `translate(payload)` turns one of the CLI's hook payloads into
+    orchestra's hook event; the hook command orchestra hands the kind then names it.
     """
 
     name: str
@@ -159,6 +160,7 @@ class AgentKind:
     prepare_worktree: Optional[Callable[[Agent, AgentSettings], None]] = None
     session_ids: bool = False
     screen_after_hooks: bool = False
+    hook_translator: str = ""  # module whose `translate(payload)` reads the CLI's hook events (see docs/plugins.md)
     plugin: str = ""  # filled in by the plugin manager
 
 

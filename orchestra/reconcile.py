@@ -6,20 +6,34 @@ through `observe`, which shows such agents as `lost`, never as running, and reco
 
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional, Union
 
-from orchestra.models import Agent, Event, Status, parse_time
+from orchestra import lifecycle
+from orchestra.models import Agent, Event, parse_time
 from orchestra.tmux import Pane
 
 
 def reconcile(
     agents: dict[str, Agent], panes: Optional[dict[str, Pane]], screens: Optional[dict[str, str]] = None
 ) -> list[Event]:
-    """Bring records in line with what tmux and the disk show; returns the status changes.
+    """`reconcile_records` on Agent objects, changed in place; returns the status changes."""
+    records = {name: agent.to_dict() for name, agent in agents.items()}
+    changes = reconcile_records(records, panes, screens)
+    for name, agent in agents.items():
+        vars(agent).update(vars(Agent.from_dict(records[name])))
+    return [Event(**change) for change in changes]
+
+
+def reconcile_records(
+    records: dict[str, dict], panes: Optional[dict[str, Pane]], screens: Optional[dict[str, str]] = None
+) -> list[dict]:
+    """Bring records (raw JSON objects) in line with what tmux and the disk show, through the
+    lifecycle; returns the status events.
 
     Reality wins both ways: a live agent whose pane is gone is `lost`, and a `lost` agent
     whose pane is in fact there (it came back, or was read in a race) is live again.
@@ -27,88 +41,97 @@ def reconcile(
     `running` and `waiting` by their kind's screen patterns.
     """
     events = []
-    for agent in agents.values():
-        before = agent.status
-        if agent.status == Status.STARTING and agent.pane is None and not _stale(agent):
-            continue  # a spawn is still creating its window; it records the pane in a moment
-        pane = _pane_of(agent, panes)
-        if agent.status == Status.LOST and pane is not None and Path(agent.worktree).is_dir():
-            agent.set_status(Status.RUNNING, error=None)
-        if agent.status.live:
-            if panes is None:
-                agent.set_status(Status.LOST, error="its tmux server was not running")
-            elif pane is None:
-                agent.set_status(Status.LOST, error="its tmux window was closed")
-            elif pane.dead:
-                # The launcher records the agent's exit code itself; tmux's own status can lag
-                # (or, in tmux 3.3, never come), and without either the process was killed.
-                code = agent.exit_code if agent.exit_code is not None else pane.dead_status
-                if code == 0:
-                    agent.set_status(Status.EXITED, exit_code=0)
-                else:
-                    error = None if code is not None else "its process ended without an exit code"
-                    agent.set_status(Status.FAILED, exit_code=code, error=error or agent.error)
-        data = {"from": before.value}
-        if agent.status in (Status.EXITED, Status.FAILED) and agent.exit_code is not None:
-            data["exit_code"] = agent.exit_code
-        if agent.pane in (screens or {}) and screen_tells(agent):
-            seen = agent.status
-            _read_screen(agent, screens[agent.pane])
-            if agent.status != seen:
-                data["by"] = "screen"
-        if agent.status not in (Status.MERGED, Status.LOST) and not Path(agent.worktree).is_dir():
-            agent.set_status(Status.LOST, error="its worktree folder is gone")
-        if agent.status == Status.LOST and before != Status.LOST:
-            data["by"] = agent.error or "reconcile"
-        if agent.status != before:
-            events.append(Event("status", agent=agent.name, status=agent.status.value, data=data))
+    by_launch = {p.launch: p for p in (panes or {}).values() if p.launch}
+    for name, record in records.items():
+        for signal, data, note in _signals(record, panes, by_launch, screens or {}):
+            changed = lifecycle.apply_to(records, name, signal, data, note)
+            if changed is not None:
+                events.append(changed)
     return events
 
 
-SCREEN_STATUSES = (Status.RUNNING, Status.WAITING)
+def _signals(record: dict, panes: Optional[dict[str, Pane]], by_launch: dict[str, Pane], screens: dict[str, str]) -> Iterator[tuple]:
+    """What tmux, the screen and the disk say about one agent, as lifecycle signals, in order:
+    each is taken against the record as the ones before it left it."""
+    pane = _pane_of(record, panes, by_launch)
+    worktree = Path(record["worktree"]).is_dir()
+    if pane is not None and worktree:
+        yield "pane-found", {"pane": pane.id, "window": pane.window}, None
+    elif record.get("status") == lifecycle.STARTING and record.get("pane") is None and not _stale(record):
+        return  # a spawn is still creating its window; it records the pane in a moment
+    if panes is None:
+        yield "server-gone", None, {"by": lifecycle.LOSSES["server-gone"]}
+    elif pane is None:
+        yield "pane-gone", None, {"by": lifecycle.LOSSES["pane-gone"]}
+    elif pane.dead:
+        # The launcher records the agent's exit code itself; tmux's own status can lag (or, in
+        # tmux 3.3, never come), and without either the process was killed.
+        yield "pane-died", {"code": pane.dead_status}, None
+    if pane is not None and not pane.dead and pane.id in screens and screen_tells(record):
+        yield _read_screen(record, screens[pane.id]) + ({"by": "screen"},)
+    if not worktree:
+        yield "worktree-gone", None, {"by": lifecycle.LOSSES["worktree-gone"]}
+
+
+SCREEN_STATUSES = (lifecycle.RUNNING, lifecycle.WAITING)
 SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
 
 
-def screen_tells(agent: Agent) -> bool:
+def screen_tells(agent: Union[Agent, dict]) -> bool:
     """Whether the agent's screen says more than its record: it has patterns and no hook events
     yet, or hooks that report only some events (then `done` can turn into work again)."""
-    if not agent.screen_patterns:
+    record = agent if isinstance(agent, dict) else agent.to_dict()
+    if not record.get("screen_patterns"):
         return False
-    if agent.screen_after_hooks:  # hooks give a turn's end (done); the screen shows the rest
-        return agent.status in (*SCREEN_STATUSES, Status.DONE)
-    return agent.last_hook is None and agent.status in SCREEN_STATUSES
+    if record.get("screen_after_hooks"):  # hooks give a turn's end (done); the screen shows the rest
+        return record.get("status") in (*SCREEN_STATUSES, lifecycle.DONE)
+    return record.get("last_hook") is None and record.get("status") in SCREEN_STATUSES
 
 
-def _read_screen(agent: Agent, screen: str) -> None:
+def _read_screen(record: dict, screen: str) -> tuple[str, dict]:
     """The fallback where an agent has no hooks: its kind's patterns against the screen's bottom."""
     lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_LINES:]
     bottom = "\n".join(lines)
-    for pattern in agent.screen_patterns.get("waiting", []):
+    patterns = record.get("screen_patterns") or {}
+    for pattern in patterns.get("waiting", []):
         found = re.search(pattern, bottom, re.MULTILINE)
         if found:
             line = bottom[bottom.rfind("\n", 0, found.start()) + 1 :].split("\n", 1)[0]
-            if agent.status != Status.WAITING:
-                agent.set_status(Status.WAITING, waiting_for=" ".join(line.split())[:200])
-            return
-    busy = any(re.search(p, bottom, re.MULTILINE) for p in agent.screen_patterns.get("busy", []))
-    if agent.status == Status.WAITING or (agent.status == Status.DONE and busy):
-        agent.set_status(Status.RUNNING, waiting_for=None)
+            return "screen-asks", {"question": " ".join(line.split())[:200]}
+    busy = any(re.search(p, bottom, re.MULTILINE) for p in patterns.get("busy", []))
+    return "screen-clear", {"busy": busy}
 
 
-def _pane_of(agent: Agent, panes: Optional[dict[str, Pane]]) -> Optional[Pane]:
-    """The agent's pane, if tmux still has it. Pane ids restart with a new tmux server, so the
-    id must also sit in the agent's session and window to count."""
-    pane = (panes or {}).get(agent.pane or "")
-    if pane is None or (agent.session and pane.session != agent.session):
+def _pane_of(record: dict, panes: Optional[dict[str, Pane]], by_launch: Optional[dict[str, Pane]] = None) -> Optional[Pane]:
+    """The agent's pane, if tmux has it: the one that carries the agent's launch id. A new tmux
+    server numbers panes and windows from the start again, so an id alone proves nothing."""
+    if not panes:
         return None
-    return pane if pane.window_name == agent.name or pane.window == agent.window else None
+    launch = record.get("launch_id")
+    recorded = panes.get(record.get("pane") or "")
+    if launch:
+        if recorded is not None and recorded.launch == launch:
+            return recorded
+        if by_launch is None:
+            by_launch = {p.launch: p for p in panes.values() if p.launch}
+        return by_launch.get(launch)
+    # A record from before launch ids: its own window, on a pane no launch has marked.
+    if recorded is None or recorded.launch or (record.get("session") and recorded.session != record["session"]):
+        return None
+    return recorded if recorded.window_name == record["name"] or recorded.window == record.get("window") else None
+
+
+def owned_pane(ctx, agent: Agent) -> Optional[Pane]:
+    """The agent's pane as tmux shows it right now, only if it provably is the agent's: what
+    `send`, `kill`, `attach` and `logs` act on."""
+    return _pane_of(agent.to_dict(), ctx.tmux.panes())
 
 
 STARTING_GRACE = 120.0  # seconds a spawn may take between recording an agent and opening its window
 
 
-def _stale(agent: Agent) -> bool:
-    age = datetime.now(timezone.utc) - parse_time(agent.updated_at)
+def _stale(record: dict) -> bool:
+    age = datetime.now(timezone.utc) - parse_time(record["updated_at"])
     return age.total_seconds() > STARTING_GRACE
 
 
@@ -119,28 +142,20 @@ def observe(ctx) -> list[Agent]:
     is written: a spawn records a pane only after tmux has it, so neither read can see a
     recorded pane that tmux does not know yet.
     """
-    snapshot = ctx.state.read()
+    snapshot = ctx.state.read_raw()
     # Screens are read in the same tmux call as the panes, for the agents whose records say
     # the screen may tell more; reconcile uses them only where the pane turns out to be alive.
-    watched = [a.pane for a in snapshot.values() if a.pane and screen_tells(a)]
+    watched = [r["pane"] for r in snapshot.values() if r.get("pane") and screen_tells(r)]
     panes, screens = ctx.tmux.panes_and_screens(watched)
-    screens = {p: screen for p, screen in screens.items() if p in (panes or {}) and not panes[p].dead}
-    if reconcile({k: Agent.from_dict(v.to_dict()) for k, v in snapshot.items()}, panes, screens):
-        with ctx.state.update() as agents:
-            events = reconcile(agents, ctx.tmux.panes(), screens)
-            snapshot = agents
-        ctx.state.append_events(events)
-        tell_notifiers(ctx.state, events)
-    return sorted(snapshot.values(), key=lambda a: a.created_at)
-
-
-def tell_notifiers(state, events: list[Event]) -> None:
-    """Hand status changes to the notifier plugins, each in a detached process: a command (`ls`,
-    the board, the dashboard) never waits for a webhook, and their problems reach the event log."""
-    from orchestra.hook_handler import notify_in_background
-
-    for event in events:
-        notify_in_background(state, event.to_dict())
+    trial = json.loads(json.dumps(snapshot))
+    reconcile_records(trial, panes, screens)
+    if trial != snapshot:
+        with ctx.state.update_raw() as records:
+            events = reconcile_records(records, ctx.tmux.panes(), screens)
+            snapshot = records
+        lifecycle.publish(ctx.state, events)
+    agents = ctx.state.agents_of(snapshot)
+    return sorted(agents.values(), key=lambda a: a.created_at)
 
 
 def find(ctx, name: str) -> Agent:

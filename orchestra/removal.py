@@ -15,7 +15,7 @@ from orchestra import worktrees
 from orchestra.context import Context
 from orchestra.errors import UnknownAgent, WorkAtRisk
 from orchestra.models import Agent, Event, Status
-from orchestra.reconcile import observe
+from orchestra.reconcile import observe, owned_pane
 
 
 @dataclass
@@ -109,8 +109,9 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
 
 def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     """Stop the agent, keep any work on a trash ref, then remove its window, worktree, branch, record."""
-    if agent.pane:
-        ctx.tmux.kill_pane(agent.pane)  # stop it first, so its files stop changing (not the window: it may be tiled)
+    pane = owned_pane(ctx, agent)  # never a pane whose id a new tmux server gave to another agent
+    if pane is not None:
+        ctx.tmux.kill_pane(pane.id)  # stop it first, so its files stop changing (not the window: it may be tiled)
     worktree = Path(agent.worktree)
     saved = None
     if work_of(ctx, agent, target):

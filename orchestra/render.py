@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from orchestra import lifecycle
 from orchestra.models import Agent, Status, parse_time
 
 if TYPE_CHECKING:
@@ -29,16 +30,7 @@ STATUS_STYLE = {
     Status.MERGED: "dim",
 }
 # Most urgent first: a person is needed, then trouble, then work in progress.
-STATUS_ORDER = [
-    Status.WAITING,
-    Status.FAILED,
-    Status.LOST,
-    Status.DONE,
-    Status.EXITED,
-    Status.RUNNING,
-    Status.STARTING,
-    Status.MERGED,
-]
+STATUS_ORDER = [Status(s) for s in lifecycle.URGENCY]  # most urgent first
 
 
 def escape(text: str) -> str:

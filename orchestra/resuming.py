@@ -13,9 +13,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestra import lifecycle
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
-from orchestra.models import Agent, Event, Status
+from orchestra.models import Agent, Event, Status, new_launch_id
 from orchestra.reconcile import observe
 from orchestra.spawning import agent_environment, check_installed, open_window, settings_for
 from orchestra.tmux import Tmux
@@ -75,23 +76,19 @@ def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
     argv = kind.build_resume_argv(agent, settings) if continued else kind.build_argv(agent, settings)
     agent_env = agent_environment(kind, dataclasses.replace(agent, argv=argv), settings, env)
     check_installed(dataclasses.replace(agent, argv=argv), agent_env)
-    with ctx.state.update() as records:
+    with ctx.state.update_raw() as records:
         record = records.get(agent.name)
-        if record is None or record.status != Status.LOST:
+        if record is None or record.get("status") != lifecycle.LOST:
             return None  # another command resumed or removed it meanwhile
         # Claimed: `starting` with no pane is left alone by reconciling until the window opens.
-        record.argv = argv
-        record.set_status(
-            Status.STARTING, window=None, pane=None, exit_code=None, error=None, waiting_for=None, last_hook=None
-        )
-        agent = Agent.from_dict(record.to_dict())
+        record["argv"] = argv
+        starting = lifecycle.apply_to(records, agent.name, "resuming", {"launch_id": new_launch_id()}, {"by": "resume"})
+        agent = Agent.from_dict(record)
+    data = {"session_id": agent.session_id, "continued": continued}
+    lifecycle.publish(ctx.state, [starting, Event("resumed", agent=agent.name, status=agent.status.value, data=data).to_dict()])
     try:
         open_window(ctx, agent, agent_env, idle=continued)
     except OrchestraError:
-        with ctx.state.update() as records:
-            if agent.name in records and records[agent.name].pane is None:
-                records[agent.name].set_status(Status.LOST, error="resuming it failed")
+        lifecycle.change(ctx.state, agent.name, "resume-failed")
         raise
-    data = {"session_id": agent.session_id, "continued": continued}
-    ctx.state.append_events([Event("resumed", agent=agent.name, status=agent.status.value, data=data)])
     return Resumed(agent=agent, continued=continued)

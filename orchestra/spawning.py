@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from orchestra import worktrees
+from orchestra import lifecycle, worktrees
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
-from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status
+from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id
 from orchestra.reconcile import observe
 from orchestra.tmux import Tmux, launcher_argv
 
@@ -135,6 +135,7 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> list[str]:
                 session_id=new_session_id(agents) if plan.kind.session_ids else None,
                 screen_patterns=screen_patterns(plan.kind),
                 screen_after_hooks=plan.kind.screen_after_hooks,
+                launch_id=new_launch_id(),
             )
             agents[name] = plan.agent
     return renamed
@@ -186,15 +187,17 @@ def screen_patterns(kind: AgentKind) -> dict[str, list[str]]:
     return {key: value for key, value in patterns.items() if value}
 
 
-def hook_command(ctx: Context, agent: Agent) -> list[str]:
-    """How the agent CLI reaches orchestra's hook handler: this interpreter, by absolute path."""
-    return launcher_argv("_hook", "--state-dir", str(ctx.state.dir), agent.name)
+def hook_command(ctx: Context, agent: Agent, kind: AgentKind) -> list[str]:
+    """How the agent CLI reaches orchestra's hook handler: this interpreter, by absolute path,
+    told which module reads the kind's own hook payloads."""
+    translator = ["--from", kind.hook_translator] if kind.hook_translator else []
+    return launcher_argv("_hook", "--state-dir", str(ctx.state.dir), *translator, agent.name)
 
 
 def _prepare(ctx: Context, plan: _Plan, env: dict[str, str]) -> None:
     """Build the argument list, let plugins adjust or veto, and check the CLI is installed."""
     agent = plan.agent
-    plan.settings.hook_command = hook_command(ctx, agent)
+    plan.settings.hook_command = hook_command(ctx, agent, plan.kind)
     agent.argv = plan.kind.build_argv(agent, plan.settings)
     plan.env = agent_environment(plan.kind, agent, plan.settings, env)
     ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
@@ -226,9 +229,12 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
 
 
 def _start(ctx: Context, plan: _Plan) -> None:
-    open_window(ctx, plan.agent, plan.env, ctx.config.worktree["setup"])
     agent = plan.agent
-    ctx.state.append_events([Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})])
+    spawned = Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})
+    # Its life begins here for the event log and the notifiers: nothing after this is undone
+    # but this one agent, should its window fail to open.
+    lifecycle.publish(ctx.state, [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})])
+    open_window(ctx, agent, plan.env, ctx.config.worktree["setup"])
 
 
 def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> None:
@@ -250,6 +256,7 @@ def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = ""
         Path(agent.worktree),
         launcher_argv("_exec", "--state-dir", state_dir, agent.name),
         on_death=launcher_argv("_pane-died", "--state-dir", state_dir),
+        launch=agent.launch_id or "",
     )
     with ctx.state.update() as agents:
         record = agents.get(agent.name)
@@ -267,7 +274,7 @@ def settings_for(ctx: Context, kind: AgentKind, agent: Agent) -> AgentSettings:
     settings = ctx.config.agent_settings(
         kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
     )
-    settings.hook_command = hook_command(ctx, agent)
+    settings.hook_command = hook_command(ctx, agent, kind)
     return settings
 
 

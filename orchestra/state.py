@@ -42,10 +42,14 @@ class State:
 
     def read(self) -> dict[str, Agent]:
         """All agent records as last written, without reconciling them with reality."""
+        return self.agents_of(self.read_raw())
+
+    def agents_of(self, records: dict[str, dict[str, Any]]) -> dict[str, Agent]:
+        """Records as stored (`read_raw`) turned into `Agent` objects."""
         from orchestra.models import Agent
 
         try:
-            return {name: Agent.from_dict(record) for name, record in self.read_raw().items()}
+            return {name: Agent.from_dict(record) for name, record in records.items()}
         except (ValueError, TypeError, KeyError) as error:
             raise self._damaged(error) from None
 

@@ -12,14 +12,15 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
+from orchestra import lifecycle
 from orchestra.state import State
 
 # (symbol, tmux style, the statuses it counts), in the order shown. Merged agents are not counted.
 GROUPS = (
-    ("⚙", "", ("starting", "running")),
-    ("?", "fg=yellow,bold", ("waiting",)),
-    ("✓", "fg=green", ("done", "exited")),
-    ("✗", "fg=red", ("failed", "lost")),
+    ("⚙", "", (lifecycle.STARTING, lifecycle.RUNNING)),
+    ("?", "fg=yellow,bold", (lifecycle.WAITING,)),
+    ("✓", "fg=green", (lifecycle.DONE, lifecycle.EXITED)),
+    ("✗", "fg=red", (lifecycle.FAILED, lifecycle.LOST)),
 )
 
 

@@ -25,9 +25,12 @@ SUBMIT_PAUSE = 0.1
 SOCKET_ENV = "ORCHESTRA_TMUX_SOCKET"
 SCREEN_MARKER = "\x1forchestra-screen\x1f"  # printed between captured screens
 ROOT_OPTION = "@orchestra_root"  # marks a session as belonging to one project's main checkout
+AGENT_OPTION = "@orchestra_agent"  # on an agent's pane: the agent's name
+LAUNCH_OPTION = "@orchestra_launch"  # on an agent's pane: the id of the launch that opened it (the record's launch_id)
 PANE_FORMAT = "\t".join(
-    ["#{pane_id}", "#{window_id}", "#{session_name}", "#{window_name}", "#{pane_dead}", "#{pane_dead_status}", "#{pane_pid}"]
-)
+    ["#{pane_id}", "#{window_id}", "#{session_name}", "#{window_name}", "#{pane_dead}", "#{pane_dead_status}",
+     "#{pane_pid}", "#{" + AGENT_OPTION + "}", "#{" + LAUNCH_OPTION + "}"]
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Pane:
     dead: bool
     dead_status: Optional[int]
     pid: Optional[int]
+    agent: str = ""  # orchestra's mark on the pane: whose it is (empty on a pane orchestra did not open)
+    launch: str = ""  # and which launch of that agent opened it: a new tmux server reuses pane ids, never these
 
 
 class Tmux:
@@ -115,9 +120,9 @@ class Tmux:
         panes = {}
         for line in listing:
             fields = line.split("\t")
-            if len(fields) != 7:
+            if len(fields) != 9:
                 continue
-            pane_id, window, session, window_name, dead, status, pid = fields
+            pane_id, window, session, window_name, dead, status, pid, agent, launch = fields
             panes[pane_id] = Pane(
                 id=pane_id,
                 window=window,
@@ -126,6 +131,8 @@ class Tmux:
                 dead=dead == "1",
                 dead_status=int(status) if status.lstrip("-").isdigit() else None,
                 pid=int(pid) if pid.isdigit() else None,
+                agent=agent,
+                launch=launch,
             )
         return panes, screens
 
@@ -214,18 +221,22 @@ class Tmux:
         return True
 
     def new_agent_window(
-        self, session: str, name: str, cwd: Path, argv: list[str], on_death: list[str]
+        self, session: str, name: str, cwd: Path, argv: list[str], on_death: list[str], launch: str
     ) -> tuple[str, str]:
         """Open a window running `argv` in `cwd`; returns its window and pane ids.
 
         `remain-on-exit` keeps a finished pane (and its exit status) around, and tmux fires
-        `pane-died` only with it on. Both are set in the same tmux invocation as the window is
-        created, so not even an agent that exits at once can die before they apply.
+        `pane-died` only with it on. The pane is marked with the agent's name and `launch` (the
+        agent's identity: a new tmux server numbers windows and panes from the start again).
+        All of it is set in the same tmux invocation as the window is created, so not even an
+        agent that exits at once can die before they apply.
         """
         target = f"={session}:={name}"
         out = self.cmd(
             "new-window", "-d", "-t", f"={session}:", "-n", name, "-c", str(cwd),
             "-P", "-F", "#{window_id}\t#{pane_id}", "--", *argv,
+            ";", "set-option", "-p", "-t", target, AGENT_OPTION, name,
+            ";", "set-option", "-p", "-t", target, LAUNCH_OPTION, launch,
             *_agent_window_options(target, on_death),
         )  # fmt: skip
         window, pane = out[0].split("\t")
@@ -246,7 +257,7 @@ class Tmux:
         """
         window = self.tiled_window(session)
         for pane, name in panes:
-            self.cmd("set-option", "-p", "-t", pane, "@orchestra_agent", name)
+            self.cmd("set-option", "-p", "-t", pane, AGENT_OPTION, name)
             if window is None:
                 window = self._break_pane(pane, TILED_WINDOW)
                 self.cmd(
@@ -353,7 +364,9 @@ def _agent_window_options(target: str, on_death: list[str]) -> list[str]:
     """`;`-joined tmux commands that make `target` an agent window. `remain-on-exit` keeps a
     finished pane (and its exit status) around, and tmux fires `pane-died` only with it on."""
     # run-shell expands formats, so a '#' in a path is doubled to stay literal.
-    command = shlex.join(on_death).replace("#", "##") + " '#{pane_id}' '#{pane_dead_status}' '#{window_name}'"
+    command = shlex.join(on_death).replace("#", "##") + (
+        " '#{pane_id}' '#{pane_dead_status}' '#{window_name}' '#{" + LAUNCH_OPTION + "}'"
+    )
     hook = "run-shell -b " + _tmux_quote(command)
     return [
         ";", "set-option", "-w", "-t", target, "remain-on-exit", "on",

@@ -118,7 +118,7 @@ def test_codex_config_overrides_name_keys_codex_has(kinds, agent_clis):
     words = {"agent-turn-complete", "last-assistant-message", "thread-id", "tui", *names}
     assert file_mentions(binaries[0], *words) == words
     notify = json.loads(next(a for a in argv if a.startswith("notify=")).split("=", 1)[1])
-    assert notify == [sys.executable, "-m", "orchestra_codex.notify", *HOOK]
+    assert notify == HOOK  # orchestra's hook handler itself: Codex appends the event as its last argument
 
 
 @pytest.mark.slow
@@ -156,18 +156,21 @@ def state(tmp_path):
     return state
 
 
-def handler(state: State) -> list[str]:
-    return [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "worker"]
+def handler(state: State, translator: str) -> list[str]:
+    """The hook command orchestra gives an agent of a kind whose hook events `translator` reads."""
+    return [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", translator, "worker"]
+
+
+CODEX = "orchestra_codex.notify"
 
 
 def test_codex_notify_marks_the_agent_done_with_its_last_message(state):
     event = {"type": "agent-turn-complete", "thread-id": "t-1", "turn-id": "1", "cwd": "/w",
              "input-messages": ["fix it"], "last-assistant-message": "Fixed the bug."}  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "orchestra_codex.notify", *handler(state), json.dumps(event)],
-                            capture_output=True, timeout=30)  # fmt: skip
+    result = subprocess.run([*handler(state, CODEX), json.dumps(event)], capture_output=True, timeout=30)
     assert result.returncode == 0 and result.stdout == b""
     worker = state.read()["worker"]
-    assert (worker.status, worker.last_message, worker.last_hook) == (Status.DONE, "Fixed the bug.", "Stop")
+    assert (worker.status, worker.last_message, worker.last_hook) == (Status.DONE, "Fixed the bug.", "agent-turn-complete")
     assert worker.session_id == "t-1"  # the thread `orchestra resume` continues
 
 
@@ -176,21 +179,22 @@ def test_codex_notify_leaves_out_codexs_title_turn(state):
     title = {"type": "agent-turn-complete", "thread-id": "t-title", "turn-id": "1", "cwd": "/w", "client": "codex-tui",
              "input-messages": ["Generate a concise, single-line task title of at most 36 characters ...\n\nUser prompt:\nfix it"],
              "last-assistant-message": '{"title": "Fix it"}'}  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "orchestra_codex.notify", *handler(state), json.dumps(title)], timeout=30)
+    result = subprocess.run([*handler(state, CODEX), json.dumps(title)], timeout=30)
     assert result.returncode == 0
     worker = state.read()["worker"]
     assert (worker.status, worker.session_id, worker.last_message) == (Status.RUNNING, None, None)
 
 
 def test_codex_notify_never_fails_codex(state):
-    for args in ([*handler(state), "not json"], [*handler(state), '{"type": "other"}'], ["/nonexistent", "{}"], []):
-        assert subprocess.run([sys.executable, "-m", "orchestra_codex.notify", *args], timeout=30).returncode == 0
+    for args in ([*handler(state, CODEX), "not json"], [*handler(state, CODEX), '{"type": "other"}'],
+                 [*handler(state, "orchestra_codex.nonexistent"), "{}"], handler(state, CODEX)[:-1]):  # fmt: skip
+        assert subprocess.run(args, timeout=30, stdin=subprocess.DEVNULL).returncode == 0
     assert state.read()["worker"].status == Status.RUNNING
 
 
 def gemini_hook(state: State, event: dict) -> Agent:
-    result = subprocess.run([sys.executable, "-m", "orchestra_gemini.hook", *handler(state)],
-                            input=json.dumps(event).encode(), capture_output=True, timeout=30)  # fmt: skip
+    result = subprocess.run(handler(state, "orchestra_gemini.hook"), input=json.dumps(event).encode(),
+                            capture_output=True, timeout=30)  # fmt: skip
     assert result.returncode == 0 and result.stdout == b"", "Gemini parses a hook's stdout"
     return state.read()["worker"]
 
@@ -251,7 +255,7 @@ def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds, tmp_path):
     command = settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"]
     import shlex
 
-    assert shlex.split(command) == [sys.executable, "-m", "orchestra_gemini.hook", *HOOK]
+    assert shlex.split(command) == HOOK  # orchestra's hook handler itself, in one process
     worktree = tmp_path / "worktree"
     (worktree / ".gemini").mkdir(parents=True)
     git(worktree, "init", "-q")

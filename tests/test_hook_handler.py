@@ -1,4 +1,5 @@
-"""The agent hook handler: each Claude Code hook event moves the status, and nothing breaks it."""
+"""The agent hook handler: each hook event (Claude Code's, through the claude plugin's translator,
+or orchestra's own) moves the status, and nothing breaks it."""
 
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ def state(tmp_path):
     return state
 
 
-def run_hook(state: State, name: str, payload: bytes) -> subprocess.CompletedProcess:
+CLAUDE = ["--from", "orchestra_claude.hooks"]
+
+
+def run_hook(state: State, name: str, payload: bytes, translator: list[str] = CLAUDE) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), name],
+        [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), *translator, name],
         input=payload,
         capture_output=True,
         timeout=30,
@@ -34,7 +38,7 @@ def run_hook(state: State, name: str, payload: bytes) -> subprocess.CompletedPro
 
 
 def send(state: State, event: dict) -> Agent:
-    handle(state, "worker", json.dumps(event).encode())
+    handle(state, "worker", json.dumps(event).encode(), "orchestra_claude.hooks")
     return state.read()["worker"]
 
 
@@ -114,3 +118,39 @@ def test_a_broken_state_folder_never_fails_the_agent(tmp_path):
     (tmp_path / "state").write_text("a file where the state folder should be")
     result = run_hook(State(tmp_path / "state"), "worker", b'{"hook_event_name": "Stop"}')
     assert result.returncode == 0
+
+
+def test_orchestra_hook_events_need_no_translator(state):
+    """A sixth agent CLI's hook script may speak orchestra's own events, knowing nothing of Claude's."""
+    asked = json.dumps({"event": "asked", "question": "Deploy now?", "hook": "ask"}).encode()
+    assert run_hook(state, "worker", asked, translator=[]).returncode == 0
+    agent = state.read()["worker"]
+    assert (agent.status, agent.waiting_for, agent.last_hook) == (Status.WAITING, "Deploy now?", "ask")
+    ended = run_hook(state, "worker", json.dumps({"event": "turn-ended", "message": "Deployed."}).encode(), translator=[])
+    assert ended.returncode == 0 and state.read()["worker"].last_message == "Deployed."
+
+
+def test_the_payload_may_come_as_the_last_argument(state):
+    """Codex hands its notify program the event as one more argument, not on stdin."""
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_codex.notify",
+         "worker", json.dumps({"type": "agent-turn-complete", "thread-id": "t-1", "last-assistant-message": "Done."})],
+        capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    agent = state.read()["worker"]
+    assert result.returncode == 0 and (agent.status, agent.session_id, agent.last_message) == (Status.DONE, "t-1", "Done.")
+
+
+def test_an_unknown_event_name_is_logged_as_a_hook_error(state):
+    result = run_hook(state, "worker", json.dumps({"event": "coffee-break"}).encode(), translator=[])
+    assert result.returncode == 0 and state.read()["worker"].status == Status.RUNNING
+    (problem,) = state.read_events()
+    assert problem["type"] == "hook-error" and "coffee-break" in problem["data"]["message"]
+
+
+def test_the_translator_is_loaded_without_its_package(state):
+    """The plugin package's __init__ loads pluggy, which would cost every hook event ~50 ms."""
+    probe = "import sys; from orchestra.hook_handler import load_translator; load_translator('orchestra_claude.hooks'); " \
+            "print('pluggy' in sys.modules, 'orchestra_claude' in sys.modules)"  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30).stdout.split()
+    assert out == ["False", "False"]

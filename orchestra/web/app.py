@@ -110,6 +110,18 @@ def create_app(
         changes = changes_of(found)
         return [{**a.to_dict(), "changes": changes.get(a.name)} for a in found]
 
+    @app.get("/api/statuses", summary="The status vocabulary: most urgent first, and what each allows.")
+    def statuses():
+        from orchestra import lifecycle
+
+        return {
+            "order": list(lifecycle.URGENCY),
+            "live": sorted(lifecycle.LIVE),
+            "sendable": sorted(lifecycle.SENDABLE),
+            "mergeable": sorted(lifecycle.MERGEABLE),
+            "phrases": lifecycle.PHRASES,
+        }
+
     @app.get("/api/kinds", summary="The agent kinds that can be spawned, and the default one.")
     def kinds():
         ctx = open_context()

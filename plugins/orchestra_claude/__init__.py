@@ -86,5 +86,6 @@ def register_agents(register):
             default_env={"DISABLE_AUTOUPDATER": "1"},
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
+            hook_translator="orchestra_claude.hooks",
         )
     )

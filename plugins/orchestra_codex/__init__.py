@@ -2,8 +2,8 @@
 
 Codex runs the program in its `notify` setting with a JSON argument when a turn completes. Each
 agent gets, as a command-line config override (`-c notify=[...]`, never the user's own
-config.toml), `python -m orchestra_codex.notify <hook command>`, which turns that event into a
-`Stop` for orchestra's hook handler: the agent shows `done` with Codex's last message, and its
+config.toml), orchestra's hook handler itself, which reads that event with the translator in
+`orchestra_codex.notify` (`turn-ended`): the agent shows `done` with Codex's last message, and its
 record keeps the conversation's thread id, which `orchestra resume` continues with
 `codex resume <id>`. Codex reports nothing when a turn starts or asks for approval, so the
 screen patterns below say that.
@@ -12,7 +12,6 @@ screen patterns below say that.
 from __future__ import annotations
 
 import json
-import sys
 
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
@@ -31,9 +30,10 @@ BUSY_PATTERNS = [r"esc to interrupt", r"\bWorking \("]
 
 
 def notify_config(hook_command: list[str]) -> str:
-    """The `-c` override: TOML's basic strings accept JSON's escapes, so a JSON array is TOML."""
-    program = [sys.executable, "-m", "orchestra_codex.notify", *hook_command]
-    return "notify=" + json.dumps(program)
+    """The `-c` override: TOML's basic strings accept JSON's escapes, so a JSON array is TOML.
+
+    Codex appends the event as one more argument, which the hook handler takes as its payload."""
+    return "notify=" + json.dumps(hook_command)
 
 
 def _options(settings: AgentSettings) -> list[str]:
@@ -74,5 +74,6 @@ def register_agents(register):
             busy_patterns=BUSY_PATTERNS,
             # notify reports only a turn's end: approvals and new turns are read from the screen.
             screen_after_hooks=True,
+            hook_translator="orchestra_codex.notify",
         )
     )

@@ -5,9 +5,9 @@ layers (GEMINI_CLI_SYSTEM_SETTINGS_PATH, GEMINI_CLI_SYSTEM_DEFAULTS_PATH) are re
 file owned by root in folders only root can write, so the layer orchestra can give each agent
 is the workspace one: `.gemini/settings.json` in the agent's own worktree, written (merged into
 one the repository already has) once the worktree exists, at spawn and at resume, and kept out
-of git by a `.gemini/.gitignore` beside it. Its hooks run `python -m orchestra_gemini.hook <hook
-command>`, which turns Gemini's events (BeforeAgent, Notification, AfterTool, AfterAgent, ...)
-into the ones orchestra's hook handler reads. Gemini reads workspace settings only in a folder
+of git by a `.gemini/.gitignore` beside it. Its hooks run orchestra's hook handler, which reads
+Gemini's events (BeforeAgent, Notification, AfterTool, AfterAgent, ...) with the translator in
+`orchestra_gemini.hook`, in the same process. Gemini reads workspace settings only in a folder
 it trusts when it starts; until the first event the status comes from the screen patterns below
 (the folder-trust and sign-in dialogs come before any hook runs).
 
@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
@@ -48,8 +47,8 @@ BUSY_PATTERNS = [r"\(esc to cancel, "]
 
 
 def hook_settings(hook_command: list[str]) -> dict:
-    """orchestra's part of the settings: every listened-to event runs the adapter with the hook command."""
-    command = shlex.join([sys.executable, "-m", "orchestra_gemini.hook", *hook_command])  # run by a shell
+    """orchestra's part of the settings: every listened-to event runs orchestra's hook handler."""
+    command = shlex.join(hook_command)  # run by a shell
     handler = {"name": HOOK_NAME, "type": "command", "command": command, "timeout": HOOK_TIMEOUT_MS}
     return {"hooks": {event: [{"matcher": "*", "hooks": [handler]}] for event in HOOK_EVENTS}}
 
@@ -173,5 +172,6 @@ def register_agents(register):
             default_env={"CI": "false"},
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
+            hook_translator="orchestra_gemini.hook",
         )
     )

@@ -1,43 +1,40 @@
-"""Gemini CLI's hook command: `python -m orchestra_gemini.hook HOOK_COMMAND...`.
+"""Gemini CLI's hook events, as orchestra's hook events.
 
-Gemini passes each hook event as JSON on stdin. This turns it into the event orchestra's hook
-handler reads (Claude Code's names) and runs the handler with it on stdin. Standard library
-only; it prints nothing (Gemini parses a hook's stdout) and never fails the agent: any problem
-is swallowed and it exits 0.
+Gemini runs orchestra's hook handler for each hook event with the event as JSON on stdin; the
+handler loads this module from its file (`hook_translator`) to read it, so it imports only the
+standard library. The handler prints nothing (Gemini parses a hook's stdout).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any, Optional
 
-TIMEOUT = 8  # seconds, within the 10 s Gemini gives the hook
 TRANSCRIPT_TAIL = 1 << 20  # bytes read from the end of the transcript for the last reply
 
-RENAMED = {"BeforeAgent": "UserPromptSubmit", "AfterTool": "PostToolUse", "SessionStart": "SessionStart",
-           "SessionEnd": "SessionEnd"}  # fmt: skip
+RENAMED = {"SessionStart": "session-started", "BeforeAgent": "prompt-submitted", "AfterTool": "answered",
+           "SessionEnd": "session-ended"}  # fmt: skip
 
 
-def translate(event: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """orchestra's hook event for one Gemini CLI hook event; None for those it does not need."""
-    name = event.get("hook_event_name")
-    common = {k: event[k] for k in ("session_id", "transcript_path", "cwd") if event.get(k)}
-    if name == "AfterAgent":
-        said = last_reply(event.get("transcript_path")) or event.get("prompt_response") or ""
-        return {**common, "hook_event_name": "Stop", "last_assistant_message": said}
-    if name == "Notification":
-        if event.get("notification_type") != "ToolPermission":
-            return None
-        message = event.get("message") or "Gemini CLI asks for a permission"
-        detail = _detail(event.get("details"))
-        return {**common, "hook_event_name": "Notification", "notification_type": "permission_prompt",
-                "message": f"{message}: {detail}" if detail else message}  # fmt: skip
-    if name in RENAMED:
-        extra = {"source": event["source"]} if event.get("source") else {}
-        return {**common, **extra, "hook_event_name": RENAMED[name]}
-    return None
+def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """orchestra's hook event for one Gemini CLI hook payload (`event` None: only logged)."""
+    hook = payload.get("hook_event_name")
+    found: dict[str, Any] = {"hook": hook, "event": None}
+    if hook == "AfterAgent":
+        said = last_reply(payload.get("transcript_path")) or payload.get("prompt_response") or ""
+        return {**found, "event": "turn-ended", "message": said or None, "session_id": payload.get("session_id")}
+    if hook == "Notification":
+        if payload.get("notification_type") != "ToolPermission":
+            return found
+        message = payload.get("message") or "Gemini CLI asks for a permission"
+        detail = _detail(payload.get("details"))
+        return {**found, "event": "asked", "question": f"{message}: {detail}" if detail else message}
+    if hook == "SessionStart":
+        return {**found, "event": "session-started", "session_id": payload.get("session_id"),
+                "transcript": payload.get("transcript_path"), "resumed": payload.get("source") == "resume"}  # fmt: skip
+    if hook in RENAMED:
+        return {**found, "event": RENAMED[hook]}
+    return found
 
 
 def _detail(details: Any) -> str:
@@ -86,18 +83,3 @@ def _text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
     return ""
-
-
-def main(argv: list[str]) -> int:
-    try:
-        event = translate(json.loads(sys.stdin.buffer.read() or b"{}"))
-        if argv and event is not None:
-            subprocess.run(argv, input=json.dumps(event).encode(), timeout=TIMEOUT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    except Exception:  # noqa: BLE001 - a hook must never fail the agent
-        pass
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -41,7 +41,7 @@ DESKTOP_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")  
 class Settings:
     """`[plugins.notify]` in orchestra.toml."""
 
-    events: tuple[str, ...] = ("waiting", "done", "exited", "failed")
+    events: tuple[str, ...] = (Status.WAITING, Status.DONE, Status.EXITED, Status.FAILED)
     desktop: bool = True
     tmux: bool = True
 
@@ -69,7 +69,7 @@ def notifier(event: Event, agent: Optional[Agent], config) -> None:
     if agent is None or event.status not in settings.events:
         return
     headline = f"{agent.name} {STATUS_PHRASES.get(event.status, event.status)}"
-    if event.status in ("exited", "failed") and agent.exit_code is not None:
+    if event.status in (Status.EXITED, Status.FAILED) and agent.exit_code is not None:
         headline += f" (exit code {agent.exit_code})"
     if settings.tmux:
         alert_tmux(agent, f"orchestra: {headline}")
@@ -83,10 +83,10 @@ def notify_desktop(agent: Agent, status: str, headline: str) -> None:
     program = shutil.which("notify-send")
     if program is None or not any(os.environ.get(v) for v in DESKTOP_VARIABLES):
         return
-    detail = {"waiting": agent.waiting_for, "failed": agent.error}.get(status) or agent.last_message or ""
+    detail = {Status.WAITING: agent.waiting_for, Status.FAILED: agent.error}.get(status) or agent.last_message or ""
     parts = (_cut(" ".join(detail.split()), TASK_LIMIT), _cut(agent.task, TASK_LIMIT))
     body = "\n".join(part for part in parts if part)
-    urgency = "critical" if status in ("waiting", "failed") else "normal"
+    urgency = "critical" if status in (Status.WAITING, Status.FAILED) else "normal"
     # `--` ends the options: a task starting with a dash is still the body.
     argv = [program, "--app-name=orchestra", f"--urgency={urgency}", "--", f"orchestra: {headline}", body]
     subprocess.Popen(

@@ -37,7 +37,7 @@ class Settings:
     """`[plugins.slack]` in orchestra.toml."""
 
     webhook_url_env: str = "SLACK_WEBHOOK_URL"
-    events: tuple[str, ...] = ("done", "waiting", "failed")
+    events: tuple[str, ...] = (Status.DONE, Status.WAITING, Status.FAILED)
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> "Settings":

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from orchestra.models import STATUS_PHRASES, Agent, Event
+from orchestra.models import STATUS_PHRASES, Agent, Event, Status
 
 TASK_LIMIT = 300  # characters of the task shown
 SUMMARY_LIMIT = 500  # characters of what the agent asks, said or reported
 
-PHRASES = {**STATUS_PHRASES, "lost": "is lost: its pane or tmux server is gone"}
+PHRASES = {**STATUS_PHRASES, Status.LOST: "is lost: its pane or tmux server is gone"}
 
 
 def build(event: Event, agent: Optional[Agent]) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def build(event: Event, agent: Optional[Agent]) -> dict[str, Any]:
     name = agent.name if agent is not None else event.agent or "an agent"
     status = event.status or ""
     headline = f"{name} {PHRASES.get(status, status)}"
-    if status in ("exited", "failed") and agent is not None and agent.exit_code is not None:
+    if status in (Status.EXITED, Status.FAILED) and agent is not None and agent.exit_code is not None:
         headline += f" (exit code {agent.exit_code})"
     summary = summary_of(status, agent)
     before = event.data.get("from")
@@ -40,11 +40,11 @@ def summary_of(status: str, agent: Optional[Agent]) -> str:
     """What a person wants to read first: the question, the final message, or the error."""
     if agent is None:
         return ""
-    if status == "waiting":
+    if status == Status.WAITING:
         return agent.waiting_for or ""
-    if status == "failed":
+    if status == Status.FAILED:
         return agent.error or agent.last_message or ""
-    if status in ("done", "exited"):
+    if status in (Status.DONE, Status.EXITED):
         return agent.last_message or ""
     return ""
 

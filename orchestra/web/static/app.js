@@ -3,8 +3,11 @@
 // is put on the page with textContent, never parsed as HTML.
 "use strict";
 
-const ORDER = ["waiting", "failed", "lost", "done", "exited", "running", "starting", "merged"];
-const LIVE = new Set(["starting", "running", "waiting", "done"]);
+// The status vocabulary comes from the server (/api/statuses), which has it from orchestra's
+// lifecycle core: the order of urgency, and which statuses can take text or be merged.
+let ORDER = [];
+let SENDABLE = new Set();
+let MERGEABLE = new Set();
 const cards = new Map(); // agent name -> its card element
 let latest = []; // the agents of the last message
 let backoff = 500;
@@ -128,8 +131,8 @@ function updateCard(card, agent) {
   const screen = card.querySelector(".screen");
   screen.hidden = !agent.screen;
   if (agent.screen) setText(screen, agent.screen.join("\n"));
-  card.querySelector(".send button").disabled = !(LIVE.has(agent.status) || agent.status === "failed");
-  card.querySelector('[data-action="merge"]').disabled = !(agent.status === "done" || agent.status === "exited");
+  card.querySelector(".send button").disabled = !SENDABLE.has(agent.status);
+  card.querySelector('[data-action="merge"]').disabled = !MERGEABLE.has(agent.status);
 }
 
 function setText(node, text) {
@@ -304,10 +307,22 @@ async function loadKinds() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+async function loadStatuses() {
+  try {
+    const data = await api("GET", "/api/statuses");
+    ORDER = data.order;
+    SENDABLE = new Set(data.sendable);
+    MERGEABLE = new Set(data.mergeable);
+  } catch (error) {
+    notify(error.message, true);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
   $("spawn-form").addEventListener("submit", spawn);
   $("diff-close").addEventListener("click", () => $("diff-dialog").close());
   loadKinds();
+  await loadStatuses();
   connect();
   setInterval(tick, 1000);
 });

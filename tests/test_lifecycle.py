@@ -1,0 +1,189 @@
+"""The lifecycle core: every transition from every signal, the one path that applies it, and
+notifiers that hear every status change exactly once."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from orchestra import lifecycle
+from orchestra.lifecycle import DONE, EXITED, FAILED, LOST, MERGED, RUNNING, STARTING, WAITING, transition
+from orchestra.models import Status
+from orchestra.state import State
+from support import wait_for
+
+LIVE = [STARTING, RUNNING, WAITING, DONE]
+ALL = list(lifecycle.STATUSES)
+HOOK_MOVABLE = [*LIVE, FAILED, LOST]
+
+# (status before, signal, signal data, extra record fields) -> (status after or None, fields it sets)
+TABLE = [
+    # orchestra's hook events, as any agent kind's translator produces them
+    (STARTING, "session-started", {"session_id": "s", "transcript": "/t"}, {}, RUNNING, {"session_id": "s", "transcript": "/t"}),
+    (LOST, "session-started", {}, {}, RUNNING, {}),
+    (RUNNING, "session-started", {"session_id": "s"}, {}, None, {"session_id": "s"}),
+    (STARTING, "session-started", {"resumed": True}, {}, DONE, {}),
+    (RUNNING, "session-started", {"resumed": True}, {}, DONE, {}),
+    (WAITING, "session-started", {"resumed": True}, {}, None, {}),
+    *[(s, "prompt-submitted", {}, {}, RUNNING, {"waiting_for": None, "error": None}) for s in HOOK_MOVABLE],
+    *[(s, "asked", {"question": "May I?"}, {}, WAITING, {"waiting_for": "May I?"}) for s in HOOK_MOVABLE],
+    (RUNNING, "asked", {}, {}, WAITING, {"waiting_for": "a question"}),
+    (WAITING, "answered", {}, {}, RUNNING, {"waiting_for": None}),
+    *[(s, "answered", {}, {}, "no change", {}) for s in HOOK_MOVABLE if s != WAITING],
+    (RUNNING, "idle", {}, {}, DONE, {"waiting_for": None}),
+    (WAITING, "idle", {}, {}, DONE, {"waiting_for": None}),
+    (DONE, "idle", {}, {}, "no change", {}),
+    *[(s, "turn-ended", {"message": "ok"}, {}, DONE, {"last_message": "ok", "waiting_for": None}) for s in HOOK_MOVABLE],
+    (RUNNING, "turn-ended", {"session_id": "thread"}, {}, DONE, {"session_id": "thread", "last_message": None}),
+    (RUNNING, "turn-failed", {"error": "API Error"}, {}, FAILED, {"error": "API Error", "waiting_for": None}),
+    (RUNNING, "turn-failed", {}, {}, FAILED, {"error": "the agent reported an error"}),
+    *[(s, "session-ended", {}, {}, "no change", {}) for s in HOOK_MOVABLE],
+    # an agent that has ended hears nothing from its hooks
+    *[(s, e, {}, {}, "no change", {}) for s in (EXITED, MERGED) for e in lifecycle.HOOK_EVENTS],
+    # the launcher
+    (STARTING, "launched", {}, {}, RUNNING, {}),
+    (STARTING, "launched", {"idle": True}, {}, DONE, {}),
+    *[(s, "launched", {}, {}, "no change", {}) for s in ALL if s != STARTING],
+    # a pane's death: the launcher's recorded code first, then tmux's, else killed
+    *[(s, "pane-died", {"code": 0}, {}, EXITED, {"exit_code": 0}) for s in LIVE],
+    (RUNNING, "pane-died", {"code": 2}, {}, FAILED, {"exit_code": 2}),
+    (RUNNING, "pane-died", {"code": 0}, {"exit_code": 3}, FAILED, {"exit_code": 3}),
+    (RUNNING, "pane-died", {"code": None}, {"exit_code": 0}, EXITED, {"exit_code": 0}),
+    (RUNNING, "pane-died", {"code": None}, {}, FAILED, {"error": "its process ended without an exit code"}),
+    *[(s, "pane-died", {"code": 0}, {}, "no change", {}) for s in (EXITED, FAILED, LOST, MERGED)],
+    # reality: panes, servers and worktrees that went away, or came back
+    *[(s, "server-gone", {}, {}, LOST, {"error": "its tmux server was not running"}) for s in LIVE],
+    *[(s, "pane-gone", {}, {}, LOST, {"error": "its tmux window was closed"}) for s in LIVE],
+    *[(s, sig, {}, {}, "no change", {}) for s in (EXITED, FAILED, MERGED, LOST) for sig in ("server-gone", "pane-gone")],
+    # a pane id that is no longer the agent's is forgotten, whatever the status
+    *[(s, "pane-gone", {}, {"pane": "%1", "window": "@1"}, LOST if s in LIVE else None, {"pane": None, "window": None})
+      for s in ALL],
+    *[(s, "worktree-gone", {}, {}, LOST, {"error": "its worktree folder is gone"}) for s in ALL if s not in (MERGED, LOST)],
+    (MERGED, "worktree-gone", {}, {}, "no change", {}),
+    (LOST, "pane-found", {"pane": "%2", "window": "@2"}, {}, RUNNING, {"error": None, "pane": "%2", "window": "@2"}),
+    *[(s, "pane-found", {"pane": "%2", "window": "@2"}, {}, None, {"pane": "%2", "window": "@2"}) for s in ALL if s != LOST],
+    (RUNNING, "pane-found", {"pane": "%2", "window": "@2"}, {"pane": "%2", "window": "@2"}, "no change", {}),
+    # the screen, for agents without hooks
+    (RUNNING, "screen-asks", {"question": "Proceed? [y/n]"}, {}, WAITING, {"waiting_for": "Proceed? [y/n]"}),
+    (DONE, "screen-asks", {"question": "q"}, {}, WAITING, {}),
+    (WAITING, "screen-asks", {"question": "q"}, {}, "no change", {}),
+    (WAITING, "screen-clear", {"busy": False}, {}, RUNNING, {"waiting_for": None}),
+    (DONE, "screen-clear", {"busy": True}, {}, RUNNING, {}),
+    (DONE, "screen-clear", {"busy": False}, {}, "no change", {}),
+    # send: an answer, or a prompt to an agent without hooks; never over a change made meanwhile
+    (WAITING, "sent", {"seen": "t0"}, {}, RUNNING, {"waiting_for": None}),
+    (DONE, "sent", {"seen": "t0"}, {}, RUNNING, {"error": None}),
+    (FAILED, "sent", {"seen": "t0"}, {"error": "boom"}, RUNNING, {"error": None}),
+    (DONE, "sent", {"seen": "t0"}, {"last_hook": "Stop"}, "no change", {}),
+    (DONE, "sent", {"seen": "t0"}, {"last_hook": "agent-turn-complete", "screen_after_hooks": True}, RUNNING, {}),
+    (WAITING, "sent", {"seen": "earlier"}, {}, "no change", {}),
+    (RUNNING, "sent", {"seen": "t0"}, {}, "no change", {}),
+    # merge and resume
+    *[(s, "merged", {}, {}, MERGED, {"error": None}) for s in (DONE, EXITED)],
+    (LOST, "resuming", {"launch_id": "new"}, {"pane": "%1", "window": "@1", "exit_code": 1, "last_hook": "Stop"},
+     STARTING, {"pane": None, "window": None, "exit_code": None, "last_hook": None, "launch_id": "new"}),
+    *[(s, "resuming", {}, {}, "no change", {}) for s in ALL if s != LOST],
+    (STARTING, "resume-failed", {}, {}, LOST, {"error": "resuming it failed"}),
+    (STARTING, "resume-failed", {}, {"pane": "%3"}, "no change", {}),
+]
+
+
+def record(status: str, **fields) -> dict:
+    return {"name": "a", "status": status, "updated_at": "t0", "last_hook": None, "pane": None, **fields}
+
+
+@pytest.mark.parametrize(("before", "signal", "data", "extra", "after", "fields"), TABLE)
+def test_transition(before, signal, data, extra, after, fields):
+    change = transition(record(before, **extra), signal, data)
+    if after == "no change":
+        assert change is None or change[0] in (None, before), f"{signal} moves a {before} agent"
+        return
+    assert change is not None, f"{signal} does nothing to a {before} agent"
+    status, changes = change
+    assert status == after and fields.items() <= changes.items()
+
+
+def test_every_signal_and_status_is_in_the_table():
+    """A new signal or status without its rows fails here."""
+    signals = {row[1] for row in TABLE}
+    documented = set(lifecycle.HOOK_EVENTS) | {
+        "launched", "pane-died", "pane-gone", "server-gone", "worktree-gone", "pane-found", "screen-asks",
+        "screen-clear", "sent", "merged", "resuming", "resume-failed",
+    }  # fmt: skip
+    assert signals == documented
+    assert {row[0] for row in TABLE} == set(lifecycle.STATUSES) == {s.value for s in Status}
+    with pytest.raises(ValueError):
+        transition(record(RUNNING), "no-such-signal")
+
+
+def test_the_vocabulary_is_defined_once():
+    assert [s.value for s in Status] == list(lifecycle.STATUSES)
+    assert set(lifecycle.URGENCY) == set(lifecycle.STATUSES) == set(lifecycle.PHRASES)
+    assert {s.value for s in Status if s.live} == lifecycle.LIVE
+
+
+def test_apply_to_records_the_change_and_makes_one_status_event(tmp_path):
+    records = {"a": record(RUNNING)}
+    changed = lifecycle.apply_to(records, "a", "pane-died", {"code": 4}, {"by": "test"})
+    assert records["a"]["status"] == FAILED and records["a"]["exit_code"] == 4 and records["a"]["updated_at"] != "t0"
+    assert changed["type"] == "status" and changed["status"] == FAILED
+    assert changed["data"] == {"from": RUNNING, "exit_code": 4, "by": "test"}
+    assert lifecycle.apply_to(records, "a", "pane-died", {"code": 4}) is None, "a second death changes nothing"
+    assert lifecycle.apply_to(records, "nobody", "merged") is None
+
+
+def test_change_logs_the_event_and_leaves_a_record_alone_when_nothing_moves(tmp_path):
+    state = State(tmp_path / "state")
+    with state.update_raw() as records:
+        records["a"] = record(STARTING, worktree=str(tmp_path))
+    assert lifecycle.change(state, "a", "launched")["status"] == RUNNING
+    assert lifecycle.change(state, "a", "launched") is None
+    assert [(e["type"], e["status"]) for e in state.read_events()] == [("status", RUNNING)]
+
+
+LISTENER = '''
+    """A notifier plugin as a third party writes one: it records what it hears."""
+    import json, os
+    from orchestra.hookspecs import hookimpl
+
+    @hookimpl
+    def notifier(event, agent, config):
+        with open(os.environ["HEARD"], "a") as out:
+            out.write(json.dumps([event.agent, event.status, event.data.get("from")]) + "\\n")
+'''
+
+
+@pytest.fixture
+def listener(tmp_path, monkeypatch):
+    """A plugin installed the way `orchestra plugins install` installs one: a distribution with an
+    entry point in the `orchestra` group, on the path of every orchestra process."""
+    site = tmp_path / "site"
+    (site / "orchestra_listener").mkdir(parents=True)
+    (site / "orchestra_listener" / "__init__.py").write_text(textwrap.dedent(LISTENER))
+    info = site / "orchestra_listener-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: orchestra-listener\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[orchestra]\nlistener = orchestra_listener\n")
+    heard = tmp_path / "heard.ndjson"
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("HEARD", str(heard))
+    return heard
+
+
+def heard(path) -> list:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_notifier_plugin_hears_every_status_change_once(orchestra, listener, repo):
+    """Tried as a plugin author would: it heard `exited` but never `starting` or `running`."""
+    orchestra("spawn", "--agent", "demo", "--no-attach", "one")
+    expected = [["one", "starting", None], ["one", "running", "starting"], ["one", "exited", "running"]]
+    wait_for(lambda: sorted(heard(listener), key=str) == sorted(expected, key=str), what="three notifications")
+    for _ in range(3):
+        orchestra("ls")  # reading again notifies nothing new
+    orchestra("merge", "one")
+    wait_for(lambda: heard(listener)[-1:] == [["one", "merged", "exited"]], what="merged")
+    logged = [(e["agent"], e["status"]) for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"]
+    assert sorted(map(tuple, (h[:2] for h in heard(listener)))) == sorted(logged), "the log and the notifiers agree"
