@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestra.models import Agent
-from orchestra.sessions import discover_sessions, folder_name
+from orchestra_claude.sessions import discover_sessions, folder_name
 from orchestra.state import State
 from support import git
 
