@@ -79,12 +79,12 @@ def on_exit(agent: "Agent") -> None:
 def doctor_checks(root: "Path", config: "Config") -> list["Check"]:
     """Return `Check`s for `orchestra doctor` to show, about what this plugin needs.
 
-    Called by `orchestra doctor` in a project whose configuration loaded, after the core's own
-    checks of the agent CLIs; `root` is the main checkout and `config` the project's
-    configuration. Look, do not repair: change nothing.
-    A check with `ok=False` makes doctor exit 1, so use it only for what stops the plugin from
-    working; `ok=None` is for what is worth knowing. All implementations run and their checks
-    are shown in turn; anything returned that is not a `Check` is reported as a plugin problem.
+    Called by `orchestra doctor`, once tmux and git passed and the project's configuration
+    loaded, after the core's own checks of the agent CLIs; `root` is the main checkout and
+    `config` the project's configuration. Look, do not repair: change nothing. A check with
+    `ok=False` makes doctor exit 1, so use it only for what stops the plugin from working;
+    `ok=None` is for what is worth knowing. All implementations run and their checks are shown
+    in turn; anything returned that is not a `Check` is reported as a plugin problem.
     """
 
 
