@@ -5,26 +5,17 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from orchestra import worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
-from orchestra.models import Status
+from orchestra.models import Check, Status
 from orchestra.reconcile import observe
 
 MIN_TMUX = (3, 0)  # new-window -e and commands given as separate arguments
 MIN_GIT = (2, 25)
-
-
-@dataclass
-class Check:
-    name: str
-    ok: Optional[bool]  # None: worth knowing, not a problem
-    detail: str
-    fixed: bool = False
 
 
 def _version(argv: list[str]) -> Optional[tuple[int, ...]]:
@@ -58,6 +49,8 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
     except OrchestraError as error:
         checks.append(Check("base", False, str(error)))
     default = ctx.config.orchestra["default_agent"]
+    # Asked first so that a plugin failing in its own check is listed with the other problems.
+    from_plugins = plugin_checks(ctx)
     for problem in ctx.plugins.problems:
         checks.append(Check("plugins", False, problem))
     for name, kind in sorted(ctx.plugins.kinds.items()):
@@ -66,13 +59,12 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
             checks.append(Check(f"agent {name}", None, "built in" if name == "demo" else "no command configured"))
         elif shutil.which(command[0]):
             checks.append(Check(f"agent {name}", True, shutil.which(command[0])))
-            if name == "claude":
-                checks += _check_claude_trust(ctx)
         elif name == default:
             checks.append(Check(f"agent {name}", False, f"'{command[0]}' is not on PATH, and {name} is the default agent "
                                 f"kind: install it, or set default_agent in orchestra.toml (or spawn with --agent)"))  # fmt: skip
         else:
             checks.append(Check(f"agent {name}", None, f"'{command[0]}' is not on PATH (needed only to spawn {name} agents)"))
+    checks += from_plugins
     if default not in ctx.plugins.kinds:
         checks.append(Check("default agent", False, f"the default agent kind '{default}' does not exist: fix "
                             "default_agent in orchestra.toml"))  # fmt: skip
@@ -93,21 +85,16 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
     return checks
 
 
-def _check_claude_trust(ctx: Context) -> list[Check]:
-    """Claude Code opens an untrusted folder on a dialog; worktrees inherit the main checkout's trust."""
-    from orchestra.sessions import folder_trusted
-
-    trusted = folder_trusted(ctx.project.root)
-    if trusted is None or trusted:
-        return []
-    return [
-        Check(
-            "claude trust",
-            None,
-            f"Claude Code has not been told to trust {ctx.project.root}: each claude agent will wait at its "
-            "folder-trust dialog until you answer it in the agent's window (or run `claude` there once)",
-        )
-    ]
+def plugin_checks(ctx: Context) -> list[Check]:
+    """What every plugin's `doctor_checks` finds; anything else one returns is a plugin problem."""
+    checks = []
+    for result in ctx.plugins.call("doctor_checks", root=ctx.project.root, config=ctx.config):
+        for item in result if isinstance(result, (list, tuple)) else [result]:
+            if isinstance(item, Check):
+                checks.append(item)
+            else:
+                ctx.plugins.problems.append(f"a plugin's doctor_checks returned {item!r}, not a Check")
+    return checks
 
 
 def _check_worktrees(ctx: Context, agents, fix: bool) -> list[Check]:

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import pluggy
 
 if TYPE_CHECKING:  # imported for annotations only: plugins load before click or git are needed
+    from pathlib import Path
+
     import click
 
     from orchestra.config import Config
-    from orchestra.models import Agent, AgentKind, Event, MergeResult, Repository
+    from orchestra.models import Agent, AgentKind, Check, Event, MergeResult, Repository
 
 PROJECT = "orchestra"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -42,6 +44,18 @@ def register_commands(cli: "click.Group") -> None:
     """
 
 
+@hookspec(firstresult=True)
+def session_id_taken(kind: "AgentKind", session_id: str) -> Optional[bool]:
+    """Whether the agent CLI of `kind` already has a conversation with the id `session_id`.
+
+    Called at spawn for each conversation id orchestra draws (a UUID) for an agent whose kind has
+    `session_ids=True`, while the state lock is held, so answer quickly (a file lookup). The core
+    itself already skips ids that a recorded agent uses; a plugin knows where its CLI keeps
+    conversations. Return True or False for kinds this plugin provides, None for the others;
+    stops at the first result that is not None. A taken id is drawn again.
+    """
+
+
 @hookspec
 def pre_spawn(agent: "Agent", config: "Config", env: dict[str, str]) -> None:
     """Called for each new agent after its name, branch, port and `argv` are chosen, before
@@ -58,6 +72,19 @@ def on_exit(agent: "Agent") -> None:
     """Called once after an agent's process ended (its pane died); `agent.status` is `exited`
     or `failed` and `agent.exit_code` is set. Runs in the background, outside any command.
     Return values are ignored; all implementations run.
+    """
+
+
+@hookspec
+def doctor_checks(root: "Path", config: "Config") -> list["Check"]:
+    """Return `Check`s for `orchestra doctor` to show, about what this plugin needs.
+
+    Called by `orchestra doctor`, once tmux and git passed and the project's configuration
+    loaded, after the core's own checks of the agent CLIs; `root` is the main checkout and
+    `config` the project's configuration. Look, do not repair: change nothing. A check with
+    `ok=False` makes doctor exit 1, so use it only for what stops the plugin from working;
+    `ok=None` is for what is worth knowing. All implementations run and their checks are shown
+    in turn; anything returned that is not a `Check` is reported as a plugin problem.
     """
 
 

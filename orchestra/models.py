@@ -181,3 +181,18 @@ class MergeResult:
     message: str  # one line for the user: "merged 3 commits into main", "opened #12"
     url: Optional[str] = None  # the pull request, where there is one
     commit: Optional[str] = None  # the target's new tip, where it moved
+
+
+@dataclass
+class Check:
+    """One line of `orchestra doctor` (and of `doctor --json`): what was checked and what was found.
+
+    `ok` is True when all is well, False for a problem (doctor then exits 1), None for something
+    worth knowing that is not a problem. `fixed` says `doctor --fix` repaired it. Plugins hand
+    these back from their `doctor_checks` hook.
+    """
+
+    name: str  # a few words, shown in a column 14 characters wide
+    ok: Optional[bool]
+    detail: str  # one sentence; for a problem, what to do about it
+    fixed: bool = False

@@ -1,11 +1,14 @@
-"""Rich rendering: the agents table, the board, and messages. The only module that imports rich."""
+"""Rich rendering: the agents table, the board, and messages. The only module that imports rich.
+
+Public for plugins' commands, as docs/plugins.md says: `console()`, `table()` and `age()`; the
+rest may change in any version.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -16,8 +19,6 @@ from orchestra.models import Agent, Status, parse_time
 
 if TYPE_CHECKING:
     from rich.console import Group
-
-    from orchestra.sessions import Session
 
 STATUS_STYLE = {
     Status.STARTING: "cyan",
@@ -41,6 +42,7 @@ def escape(text: str) -> str:
 
 
 def console(stderr: bool = False) -> Console:
+    """Where commands print (public, for plugins' commands too): full width when not a terminal."""
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is for reading in full (scripts, logs): do not cut it to 80 columns.
     width = None if stream.isatty() else 200
@@ -48,6 +50,7 @@ def console(stderr: bool = False) -> Console:
 
 
 def age(timestamp: str, now: Optional[dt.datetime] = None) -> str:
+    """How long ago an ISO 8601 time was, in its largest unit: `42s`, `5m`, `3h`, `2d` (public)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     seconds = max(0, int((now - parse_time(timestamp)).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -106,30 +109,26 @@ def agents_table(agents: list[Agent], changes: dict[str, Optional[dict]], title:
     return table
 
 
-def sessions_table(sessions: list[Session]) -> Table:
-    """Claude Code sessions, newest activity first: which agent owns each, where, and what it was asked."""
-    table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("SESSION", "AGENT", "BRANCH", "DIRECTORY", "TURNS", "STARTED", "ACTIVE", "FIRST PROMPT"):
-        justify = "right" if column == "TURNS" else "left"
-        width = 80 if column == "FIRST PROMPT" else None
-        table.add_column(column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=width)
-    now = dt.datetime.now(dt.timezone.utc)
-    home = str(Path.home())
-    for session in sessions:
-        directory = session.directory
-        if directory == home or directory.startswith(home.rstrip("/") + "/"):
-            directory = "~" + directory[len(home.rstrip("/")) :]
-        table.add_row(
-            session.id,
-            session.agent or Text("-", style="dim"),
-            session.branch or Text("-", style="dim"),
-            directory,
-            str(session.turns),
-            age(session.started, now) if session.started else "-",
-            age(session.last_activity, now) if session.last_activity else "-",
-            session.first_prompt or Text("-", style="dim"),
-        )
-    return table
+def table(
+    columns: list[str],
+    rows: Iterable[Sequence[Optional[str]]],
+    *,
+    right: Collection[str] = (),
+    max_widths: Optional[dict[str, int]] = None,
+) -> Table:
+    """A table as orchestra's commands show theirs: bold headers, no borders, each cell on one
+    line and cut with an ellipsis when too wide. A cell that is None shows as a dim `-`.
+
+    Public: plugins' commands may print it with `console().print(table(...))`. `right` names
+    the columns aligned to the right (numbers); `max_widths` caps some columns' widths.
+    """
+    shown = Table(expand=False, pad_edge=False, box=None, header_style="bold")
+    for column in columns:
+        justify = "right" if column in right else "left"
+        shown.add_column(column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=(max_widths or {}).get(column))
+    for row in rows:
+        shown.add_row(*(Text("-", style="dim") if cell is None else cell for cell in row))
+    return shown
 
 
 def summary(agents: list[Agent]) -> Text:

@@ -132,7 +132,7 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> list[str]:
                 worktree=str(root / name),
                 session=ctx.session,
                 port=port,
-                session_id=new_session_id(agents) if plan.kind.session_ids else None,
+                session_id=new_session_id(agents, taken_by_plugins(ctx, plan.kind)) if plan.kind.session_ids else None,
                 screen_patterns=screen_patterns(plan.kind),
                 screen_after_hooks=plan.kind.screen_after_hooks,
                 launch_id=new_launch_id(),
@@ -169,17 +169,21 @@ def _free_port(port_range: list[int], used: set) -> Optional[int]:
     return None  # more agents than ports: they run without ORCHESTRA_PORT rather than share one
 
 
-def new_session_id(agents: dict[str, Agent]) -> str:
-    """A conversation id no recorded agent and no transcript on this machine uses yet."""
+def new_session_id(agents: dict[str, Agent], taken: Callable[[str], bool] = lambda _id: False) -> str:
+    """A conversation id that no recorded agent uses, and that `taken` (the agent CLI's own
+    conversations on this machine, as its plugin knows them) does not refuse."""
     import uuid
 
-    from orchestra.sessions import transcript_exists
-
-    taken = {a.session_id for a in agents.values()}
+    recorded = {a.session_id for a in agents.values()}
     while True:
         candidate = str(uuid.uuid4())
-        if candidate not in taken and not transcript_exists(candidate):
+        if candidate not in recorded and not taken(candidate):
             return candidate
+
+
+def taken_by_plugins(ctx: Context, kind: AgentKind) -> Callable[[str], bool]:
+    """Asks the plugins' `session_id_taken` about an id of `kind`."""
+    return lambda session_id: bool(ctx.plugins.call_first("session_id_taken", kind=kind, session_id=session_id))
 
 
 def screen_patterns(kind: AgentKind) -> dict[str, list[str]]:

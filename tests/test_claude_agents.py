@@ -154,6 +154,7 @@ def test_an_untrusted_folder_shows_as_waiting_and_is_never_answered(orchestra, c
 
 def test_a_session_id_is_never_one_a_transcript_already_uses(claude_home, monkeypatch):
     from orchestra import spawning
+    from orchestra.context import Context
 
     taken = "11111111-1111-4111-8111-111111111111"
     transcript = claude_home.transcript(taken)
@@ -162,7 +163,10 @@ def test_a_session_id_is_never_one_a_transcript_already_uses(claude_home, monkey
     fresh = uuid.UUID("22222222-2222-4222-8222-222222222222")
     ids = iter([uuid.UUID(taken), uuid.UUID(taken), fresh])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
-    assert spawning.new_session_id({}) == str(fresh)
+    monkeypatch.chdir(claude_home.repo)
+    ctx = Context.open()  # the claude plugin answers through its `session_id_taken` hook
+    assert spawning.new_session_id({}, spawning.taken_by_plugins(ctx, ctx.plugins.kind("claude"))) == str(fresh)
+    assert ctx.plugins.problems == []
 
 
 NOTIFY_PROBE = '''

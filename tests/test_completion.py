@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent  # the venv's bin, with the `orchestra` consol
 # with two demo agents, a kind configured in orchestra.toml, codex disabled and a third-party plugin.
 EXPECTED = {
     "orchestra att": ["attach"],
+    "orchestra sess": ["sessions"],  # a plugin's command (the claude plugin's)
     "orchestra spawn --ag": ["--agent"],
     "orchestra attach ": ["task-one", "task-two"],
     "orchestra kill task-one ": ["task-two"],

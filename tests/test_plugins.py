@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from orchestra import plugins as plugins_module
 from orchestra.context import Context
 from orchestra.errors import SpawnVetoed
 from orchestra.hookspecs import hookimpl
-from orchestra.models import Agent, AgentKind, AgentSettings
+from orchestra.models import Agent, AgentKind, AgentSettings, Check
 from orchestra.spawning import TaskSpec, spawn, spawn_environment
 from support import branches
 
@@ -133,3 +135,79 @@ def test_claude_agents_report_through_hooks_and_resume_their_session():
     assert argv[argv.index("--session-id") + 1] == "sid" and argv[-2:] == ["--", "t"]
     resumed = kind.build_resume_argv(agent, settings)
     assert resumed[-2:] == ["--resume", "sid"] and "t" not in resumed and "--settings" in resumed
+
+
+# -- what the core asks every plugin: a conversation id's owner, doctor's checks -------------
+
+TAKEN = "11111111-1111-4111-8111-111111111111"
+RECORDED = "22222222-2222-4222-8222-222222222222"
+FRESH = "33333333-3333-4333-8333-333333333333"
+
+
+class Claiming:
+    @hookimpl
+    def session_id_taken(self, kind, session_id):
+        return session_id == TAKEN if kind.name == "claude" else None
+
+
+def test_a_session_id_that_an_agent_or_a_plugin_uses_is_drawn_again(repo, monkeypatch):
+    import uuid
+
+    from orchestra.spawning import new_session_id, taken_by_plugins
+
+    ctx = context_with(repo, monkeypatch, Claiming())
+    ids = iter([uuid.UUID(TAKEN), uuid.UUID(RECORDED), uuid.UUID(FRESH)])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
+    recorded = {"a": Agent(name="a", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id=RECORDED)}
+    assert new_session_id(recorded, taken_by_plugins(ctx, ctx.plugins.kind("claude"))) == FRESH
+    # The claude plugin answers only for its own kind; with no transcripts, no id is taken.
+    assert ctx.plugins.call_first("session_id_taken", kind=ctx.plugins.kind("demo"), session_id=TAKEN) is None
+    plain = Context.open()
+    assert plain.plugins.call_first("session_id_taken", kind=plain.plugins.kind("claude"), session_id=TAKEN) is False
+
+
+class Checking:
+    @hookimpl
+    def doctor_checks(self, root, config):
+        return [Check("probe", None, f"looked at {root.name}, default agent {config.orchestra['default_agent']}"), "oops"]
+
+
+class FailingCheck:
+    @hookimpl
+    def doctor_checks(self):
+        raise RuntimeError("cannot look")
+
+
+def test_plugins_doctor_checks_are_listed_and_their_failures_reported(repo, monkeypatch):
+    from orchestra.doctor import check_project
+
+    checks = check_project(context_with(repo, monkeypatch, Checking(), FailingCheck()), fix=False)
+    names = [c.name for c in checks]
+    assert Check("probe", None, "looked at project, default agent claude") in checks
+    assert names.index("probe") > max(i for i, name in enumerate(names) if name.startswith("agent "))
+    problems = [c.detail for c in checks if c.name == "plugins"]
+    assert any("test-plugin-1" in p and "cannot look" in p for p in problems)
+    assert any("returned 'oops', not a Check" in p for p in problems)
+
+
+DOCTOR_PROBE = '''
+from orchestra.hookspecs import hookimpl
+from orchestra.models import Check
+
+
+@hookimpl
+def doctor_checks(root):
+    return [Check("probe", False, f"the probe cannot work in {root.name}: install the probe tool")]
+'''
+
+
+def test_a_plugins_doctor_check_is_in_orchestra_doctor(orchestra, repo, tmp_path, monkeypatch):
+    from test_plugin_admin import fake_distribution
+
+    fake_distribution(tmp_path / "site", "doctor_probe", DOCTOR_PROBE, "probe")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    result = orchestra("doctor", check=False)
+    assert result.returncode == 1  # a check that is not ok is a problem
+    assert "✗ probe          the probe cannot work in project: install the probe tool" in result.stdout.splitlines()
+    checks = json.loads(orchestra("doctor", "--json", check=False).stdout)
+    assert {"name": "probe", "ok": False, "detail": "the probe cannot work in project: install the probe tool", "fixed": False} in checks

@@ -1,4 +1,5 @@
-"""Claude Code sessions read from transcript files written here in Claude Code's own format."""
+"""The claude plugin's reading of Claude Code's files: sessions from transcripts written here in
+Claude Code's own format, and the folder trust kept in `.claude.json`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestra.models import Agent
-from orchestra.sessions import discover_sessions, folder_name
+from orchestra_claude.sessions import discover_sessions, folder_name, transcript_exists
+from orchestra_claude.trust import folder_trusted, trust_checks
 from orchestra.state import State
 from support import git
 
@@ -367,3 +369,39 @@ def test_sessions_command_lists_json_and_table(orchestra, repo, worktree, claude
     assert lines[1].split()[:3] == [owned.id, "auth", "orchestra/auth"]
     assert "build the auth API" in lines[1]
     assert lines[2].split()[:3] == [mine.id, "-", "main"]
+
+
+def test_a_transcript_under_an_id_is_found_in_any_folder(repo, worktree, claude_dir):
+    owned = Transcript(worktree, branch="orchestra/auth").prompt("build", 1)
+    owned.write(claude_dir)
+    assert transcript_exists(owned.id) and not transcript_exists(str(uuid.uuid4()))
+    assert not transcript_exists("*")  # an id is never a pattern
+
+
+# -- folder trust ----------------------------------------------------------------------------
+
+
+def test_folder_trust_is_read_from_claude_json(repo, tmp_path, monkeypatch):
+    settings = Path(os.environ["HOME"]) / ".claude.json"
+    assert folder_trusted(repo) is None  # Claude Code never ran here: nothing to say
+    settings.write_text(json.dumps({"projects": {str(repo): {"hasTrustDialogAccepted": False}}}))
+    assert folder_trusted(repo) is False
+    settings.write_text(json.dumps({"projects": {str(repo.resolve()): {"hasTrustDialogAccepted": True}}}))
+    assert folder_trusted(repo) is True
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    assert folder_trusted(repo) is None  # then `.claude.json` is read from there
+
+
+def test_doctor_notes_an_untrusted_project_only_where_claude_code_is_installed(repo, tmp_path, monkeypatch):
+    from orchestra.context import Context
+
+    fake = tmp_path / "bin" / "claude"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    (Path(os.environ["HOME"]) / ".claude.json").write_text(json.dumps({"projects": {}}))
+    monkeypatch.chdir(repo)
+    assert trust_checks(repo, Context.open().config) == []  # no `claude` on PATH
+    (repo / "orchestra.toml").write_text(f'[agents.claude]\ncommand = ["{fake}"]\n')
+    (check,) = trust_checks(repo, Context.open().config)
+    assert check.name == "claude trust" and check.ok is None and "folder-trust dialog" in check.detail

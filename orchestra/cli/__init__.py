@@ -66,9 +66,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from orchestra.cli import agents, board, completion, merge, plugins, results, sessions, setup, web
+    from orchestra.cli import agents, board, completion, merge, plugins, results, setup, web
 
-    for module in (agents, board, merge, results, sessions, plugins, setup, web, completion):
+    for module in (agents, board, merge, results, plugins, setup, web, completion):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
+from typing import Any, Optional
 
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
 from orchestra.hookspecs import hookimpl
-from orchestra.models import Agent, AgentKind, AgentSettings
+from orchestra.models import Agent, AgentKind, AgentSettings, Check
 
 # The events orchestra listens to (see docs/claude.md for what each one does to the status).
 HOOK_EVENTS = (
@@ -89,3 +91,30 @@ def register_agents(register):
             hook_translator="orchestra_claude.hooks",
         )
     )
+
+
+# -- what else orchestra asks about Claude Code: its transcripts, its commands, its trust ------
+
+
+@hookimpl
+def session_id_taken(kind: AgentKind, session_id: str) -> Optional[bool]:
+    """A new conversation id must not be one of a transcript Claude Code already keeps."""
+    if kind.name != "claude":
+        return None
+    from orchestra_claude.sessions import transcript_exists
+
+    return transcript_exists(session_id)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from orchestra_claude.commands import sessions  # click only when the command line is built
+
+    cli.add_command(sessions)
+
+
+@hookimpl
+def doctor_checks(root: Path, config: Any) -> list[Check]:
+    from orchestra_claude.trust import trust_checks
+
+    return trust_checks(root, config)

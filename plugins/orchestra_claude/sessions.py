@@ -1,10 +1,12 @@
 """Claude Code sessions: finding and summarizing the transcripts Claude Code keeps on this machine.
 
-The only module that reads Claude Code's transcript files. Claude Code writes one folder per
-working directory under `<config dir>/projects/`, named after the directory's path, and in it
-one `<session-id>.jsonl` per session: one JSON object a line. Transcripts grow to hundreds of
-megabytes, so a file is read as a stream, a line is parsed only when a substring check cannot
-rule it out, and reading stops at the first `cwd` that belongs to none of the directories.
+The only module that reads Claude Code's transcript files: for `orchestra sessions`, and so that
+a conversation id chosen at spawn is not one Claude Code already uses. Claude Code writes one
+folder per working directory under `<config dir>/projects/`, named after the directory's path,
+and in it one `<session-id>.jsonl` per session: one JSON object a line. Transcripts grow to
+hundreds of megabytes, so a file is read as a stream, a line is parsed only when a substring
+check cannot rule it out, and reading stops at the first `cwd` that belongs to none of the
+directories.
 """
 
 from __future__ import annotations
@@ -325,25 +327,3 @@ def transcript_exists(session_id: str, config_dir: Optional[Path] = None) -> boo
     """Whether Claude Code already keeps a transcript under this id, in any folder."""
     projects = (config_dir or claude_config_dir()) / "projects"
     return any(projects.glob(f"*/{glob.escape(session_id)}.jsonl"))
-
-
-def folder_trusted(folder: Path, config_dir: Optional[Path] = None) -> Optional[bool]:
-    """Whether Claude Code was told to trust `folder` (its worktrees inherit that); None if unknown.
-
-    Claude Code keeps this in `.claude.json`: in `$CLAUDE_CONFIG_DIR` when that is set, else in
-    the home folder, under `projects[<absolute path>].hasTrustDialogAccepted`.
-    """
-    configured = config_dir or (Path(os.environ["CLAUDE_CONFIG_DIR"]) if os.environ.get("CLAUDE_CONFIG_DIR") else None)
-    path = (configured or Path.home()) / ".claude.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    projects = data.get("projects") if isinstance(data, dict) else None
-    if not isinstance(projects, dict):
-        return False
-    for candidate in {str(folder), str(folder.resolve())}:
-        entry = projects.get(candidate)
-        if isinstance(entry, dict) and entry.get("hasTrustDialogAccepted") is True:
-            return True
-    return False
