@@ -354,14 +354,6 @@ def test_the_demo_agent_writes_its_notes_under_the_agents_own_name(orchestra, re
     assert (Path(agent["worktree"]) / "notes" / "cafe-resume.md").read_text() == "Café résumé ☕\n"
 
 
-def test_logs_follow_ends_when_the_agent_exits(orchestra, repo, monkeypatch):
-    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "0.3")
-    orchestra("spawn", "--agent", "demo", "--no-attach", "follow me")
-    result = orchestra("logs", "follow-me", "--follow", timeout=30)
-    assert result.stdout.rstrip().endswith("done: wrote and committed notes/follow-me.md")
-    assert "Pane is dead" not in result.stdout
-
-
 def test_ls_into_a_pipe_has_no_padding(orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "short task")
     wait_for(lambda: statuses(orchestra) == {"short-task": "exited"}, what="exit")
