@@ -161,12 +161,9 @@ def send(name, text):
 @click.option("--stat", is_flag=True, help="Only the summary of changed files.")
 def diff(name, stat):
     """Show an agent's changes against its base, uncommitted ones included."""
-    from orchestra import worktrees
-    from orchestra.reconcile import find
+    from orchestra.report import agent_diff
 
-    ctx = open_context()
-    agent = find(ctx, name)
-    click.echo(worktrees.diff(Path(agent.worktree), agent.base, stat=stat), nl=False)
+    click.echo(agent_diff(open_context(), name, stat=stat), nl=False)
 
 
 @click.command()
