@@ -60,3 +60,15 @@ def _toplevel(project: Project) -> Path:
         if (folder / ".git").exists():
             return folder
     return project.root
+
+
+def plugins_here():
+    """The plugins as the project in the current folder has them (its `[plugins] disabled`
+    honoured); outside a repository, or in one that cannot be opened, every installed plugin."""
+    from orchestra import plugins
+    from orchestra.errors import OrchestraError
+
+    try:
+        return Context.open().plugins
+    except OrchestraError:
+        return plugins.load()

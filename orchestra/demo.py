@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
+from typing import Iterator
 
 from orchestra import worktrees
+from orchestra.context import Context
+from orchestra.errors import OrchestraError
+from orchestra.models import Agent
 
 TASKS = [
     "write a haiku about tmux",
@@ -30,3 +35,30 @@ def make_repository(parent: Path | None = None) -> Path:
     path = Path(tempfile.mkdtemp(prefix="orchestra-demo-", dir=parent)).resolve()
     worktrees.init_repository(path, FILES, "a small project for the orchestra demo")
     return path
+
+
+def start(path: Path, env: dict[str, str]) -> tuple[Context, list[Agent], list[str]]:
+    """The demo agents spawned in the repository at `path`: its context, the agents, and the
+    warnings of the spawn. Any agent that could not start makes it an error."""
+    from orchestra.spawning import TaskSpec, spawn
+
+    ctx = Context.open(path)
+    result = spawn(ctx, [TaskSpec(task=task, agent="demo") for task in TASKS], env)
+    if result.failures:
+        raise OrchestraError("the demo could not start: " + "; ".join(result.failures))
+    return ctx, result.agents, result.warnings
+
+
+def until_finished(ctx: Context, limit: float = 60.0, every: float = 0.5) -> Iterator[tuple[list[Agent], bool]]:
+    """The agents at each look, every `every` seconds, and whether they have all finished (or
+    `limit` seconds have passed); the look that says so is the last."""
+    from orchestra.reconcile import observe
+
+    deadline = time.monotonic() + limit
+    while True:
+        agents = observe(ctx)
+        finished = all(not a.status.live for a in agents) or time.monotonic() > deadline
+        yield agents, finished
+        if finished:
+            return
+        time.sleep(every)

@@ -139,3 +139,23 @@ def _check_session(ctx: Context, fix: bool) -> list[Check]:
     if fix and ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env()):
         return [Check("session", True, f"{ctx.session}: put the board back in window 0", fixed=True)]
     return [Check("session", True, f"{ctx.session} is running")]
+
+
+def diagnose(fix: bool = False, cwd: Optional[Path] = None) -> list[Check]:
+    """Every check for the project at `cwd` (the current folder): the tools, then, when they are
+    usable, the project itself. Outside a project, or with a config every command refuses, that is
+    one check more rather than an error, since doctor is what one runs when things are wrong."""
+    from orchestra.errors import ConfigError
+
+    checks = check_tools()
+    try:
+        ctx = Context.open(cwd)
+    except ConfigError as error:  # inside a project whose orchestra.toml every command refuses
+        checks.append(Check("config", False, str(error)))
+    except OrchestraError as error:
+        checks.append(Check("project", None, str(error)))
+    else:
+        checks.append(Check("project", True, str(ctx.project.root)))
+        if all(c.ok is not False for c in checks):
+            checks += check_project(ctx, fix)
+    return checks

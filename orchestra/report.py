@@ -67,3 +67,12 @@ def report_of(ctx: Context, agent: Agent) -> AgentReport:
         untracked_files=found.untracked if found else 0,
         uncommitted=uncommitted,
     )
+
+
+def agent_diff(ctx: Context, name: str, stat: bool = False) -> str:
+    """Agent `name`'s changes against its base, uncommitted and untracked ones included, as
+    `git diff` prints them (only the summary of changed files with `stat`)."""
+    from orchestra.reconcile import find
+
+    agent = find(ctx, name)
+    return worktrees.diff(Path(agent.worktree), agent.base, stat=stat)

@@ -37,6 +37,17 @@ def bring_up(ctx: Context, layout: Optional[str] = None) -> UpResult:
     return result
 
 
+def resume_lost(ctx: Context, result: UpResult, env: dict[str, str], layout: Optional[str] = None):
+    """Resume the agents `bring_up` found lost, with `env` as spawn's environment. In the tiled
+    layout they join the tiled window, which becomes `result.window`. Returns resume's result."""
+    from orchestra.resuming import resume
+
+    resumed = resume(ctx, [a.name for a in result.lost], env)
+    if (layout or ctx.config.tmux["layout"]) == "tiled":
+        result.window = arrange(ctx, "tiled")[1]
+    return resumed
+
+
 def arrange(ctx: Context, layout: str) -> tuple[list[str], Optional[str]]:
     """Put every agent that has a pane in one tiled window, or each in a window of its own.
 

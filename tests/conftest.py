@@ -80,3 +80,12 @@ def recorder(repo, tmp_path):
     git(repo, "add", "orchestra.toml")
     git(repo, "commit", "-qm", "configure the recorder agent")
     return out
+
+
+@pytest.fixture
+def project(repo, monkeypatch):
+    """The use cases' view of `repo`, opened in-process as a command opens it: Context.open()."""
+    from orchestra.context import Context
+
+    monkeypatch.chdir(repo)
+    return Context.open()

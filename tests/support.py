@@ -82,3 +82,31 @@ def wait_statuses(orchestra, expected: dict[str, str], timeout: float = 20.0) ->
     raise AssertionError(
         f"timed out after {timeout}s waiting for {expected}; ls showed {shown}; tmux has {panes.stdout!r} {panes.stderr!r}"
     )
+
+
+def spawn_demo(ctx, *tasks: str, delay: str = "0") -> list:
+    """Demo agents spawned in-process (no `orchestra` subprocess); `delay` seconds between their steps."""
+    from orchestra.spawning import TaskSpec, spawn, spawn_environment
+
+    env = {**spawn_environment(), "ORCHESTRA_DEMO_DELAY": delay}
+    result = spawn(ctx, [TaskSpec(task=task, agent="demo") for task in tasks], env)
+    assert not result.failures, result.failures
+    return result.agents
+
+
+def wait_observed(ctx, expected: dict[str, str], timeout: float = 20.0) -> list:
+    """Wait until reconcile shows exactly these statuses, in-process; the agents then."""
+    from orchestra.reconcile import observe
+
+    shown: dict[str, str] = {}
+
+    def reached():
+        nonlocal shown
+        agents = observe(ctx)
+        shown = {a.name: a.status.value for a in agents}
+        return agents if shown == expected else None
+
+    try:
+        return wait_for(reached, timeout=timeout, what=f"statuses {expected}")
+    except AssertionError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {expected}; observed {shown}") from None

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from orchestra.cli.agents import next_pane
-
 from support import statuses, tmux, wait_for, wait_statuses
 
 SNIPPET = Path(__file__).parent.parent / "shell" / "tmux.conf"
@@ -102,16 +100,6 @@ def test_from_another_session_the_keys_switch_to_the_projects_session(orchestra,
     wait_for(lambda: terminal.where() == f"{SESSION}:ask-me.0", what="the switch to the waiting agent")
 
 
-def test_tiled_view_cycles_through_the_panes(orchestra, repo, isolated, terminal, monkeypatch):
-    _spawn(orchestra, monkeypatch, "60", "one", "two")
-    orchestra("up", "--no-attach", "--tiled")
-    terminal.attach(SESSION)
-    terminal.press("C-b", "N")
-    first = wait_for(lambda: terminal.where().startswith(f"{SESSION}:agents.") and terminal.where(), what="the tiled window")
-    terminal.press("C-b", "N")
-    wait_for(lambda: terminal.where().startswith(f"{SESSION}:agents.") and terminal.where() != first, what="the other pane")
-
-
 def test_next_needs_a_terminal_or_tmux_and_takes_no_name(orchestra, repo):
     result = orchestra("attach", "--next", check=False)
     assert result.returncode == 1 and "needs a terminal" in result.stderr
@@ -122,16 +110,3 @@ def test_next_needs_a_terminal_or_tmux_and_takes_no_name(orchestra, repo):
     ):
         result = orchestra("attach", *args, check=False)
         assert result.returncode == 2 and says in result.stderr, result.stderr
-
-
-def test_next_pane_orders_by_window_then_pane_and_cycles():
-    positions = {"%1": ("@1", 1, 0), "%2": ("@2", 2, 0), "%5": ("@5", 5, 0), "%6": ("@5", 5, 1), "%0": ("@0", 0, 0)}
-    agents = ["%6", "%2", "%5", "%9"]  # %9: a pane tmux does not have
-    assert next_pane(agents, positions, "%0") == "%2"
-    assert next_pane(agents, positions, "%2") == "%5"
-    assert next_pane(agents, positions, "%5") == "%6"
-    assert next_pane(agents, positions, "%6") == "%2"
-    assert next_pane(agents, positions, "%1") == "%2"  # from a window that is not an agent's
-    assert next_pane(agents, positions, None) == "%2"
-    assert next_pane(["%2"], positions, "%2") == "%2"
-    assert next_pane(["%9"], positions, "%1") is None

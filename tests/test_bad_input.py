@@ -155,14 +155,6 @@ def test_damaged_state_file(orchestra, repo):
     assert_clean_failure(result, "state file", "damaged")
 
 
-def test_a_bad_name_in_a_tasks_file_names_the_file_and_the_task(orchestra, repo, tmp_path):
-    tasks = tmp_path / "tasks.toml"
-    tasks.write_text('[[task]]\ntask = "fine"\n\n[[task]]\ntask = "also fine"\nname = "bad name"\n')
-    result = orchestra("spawn", "--agent", "demo", "--no-attach", "--file", str(tasks), check=False)
-    assert result.returncode == 1 and f"{tasks}: task 2: 'bad name' is not a valid agent name" in result.stderr
-    assert orchestra("ls", "--json").stdout.strip() == "[]"
-
-
 def test_a_tasks_file_that_is_missing_or_a_folder(orchestra, repo, isolated, tmp_path):
     for path, words in ((tmp_path / "nowhere.toml", "does not exist"), (tmp_path, "is a folder")):
         result = orchestra("spawn", "--agent", "demo", "--no-attach", "--file", str(path), check=False)

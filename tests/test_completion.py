@@ -193,32 +193,41 @@ def _undetectable(*args, **kwargs):
     raise shellingham.ShellDetectionFailure()
 
 
-def test_an_unsupported_shell_is_refused(orchestra):
-    result = orchestra("completion", "tcsh", "--install", check=False)
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == (
+def test_an_unsupported_shell_is_refused(capsys):
+    from orchestra.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["completion", "tcsh", "--install"])
+    assert exited.value.code == 1
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err == (
         "orchestra: completion is available for bash, zsh and fish, not tcsh: "
         "name one, as in `orchestra completion bash|zsh|fish`.\n"
     )
     assert nothing_installed()
 
 
-def test_a_read_only_completion_folder_says_where_to_put_the_script(orchestra, tmp_path):
+def test_a_read_only_completion_folder_says_where_to_put_the_script(tmp_path, monkeypatch, capsys):
+    from orchestra.cli import main
+
     data = tmp_path / "data"
     folder = data / "bash-completion"
     folder.mkdir(parents=True)
     if os.geteuid() == 0:  # root writes into read-only folders: a file where the folder should be
         (folder / "completions").write_text("")
     folder.chmod(0o555)
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
     try:
-        env = {**os.environ, "XDG_DATA_HOME": str(data)}
-        result = orchestra("completion", "bash", "--install", env=env, check=False)
+        with pytest.raises(SystemExit) as exited:
+            main(["completion", "bash", "--install"])
     finally:
         folder.chmod(0o755)
     target = folder / "completions" / "orchestra"
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith(f"orchestra: cannot write {target} (")
-    assert result.stderr.endswith(f"put the script there yourself with `orchestra completion bash > {target}`.\n")
+    said = capsys.readouterr()
+    assert exited.value.code == 1 and said.out == ""
+    assert said.err.startswith(f"orchestra: cannot write {target} (")
+    assert said.err.endswith(f"put the script there yourself with `orchestra completion bash > {target}`.\n")
     assert sorted(p.name for p in folder.iterdir()) == (["completions"] if os.geteuid() == 0 else [])
 
 
@@ -259,9 +268,70 @@ def test_zsh_install_adds_one_fpath_line_before_compinit_once(world, orchestra, 
     assert zsh_candidates("orchestra attach ", repo, world, tmp_path, source=None) == ["task-one", "task-two"]
 
 
-def test_zsh_install_leaves_a_zshrc_alone_that_already_uses_zfunc(orchestra):
+def test_zsh_install_leaves_a_zshrc_alone_that_already_uses_zfunc(capsys):
+    from orchestra.cli import main
+
     zshrc = Path.home() / ".zshrc"
     zshrc.write_text("fpath+=~/.zfunc\nautoload -Uz compinit && compinit\n")
-    said = orchestra("completion", "zsh", "--install").stdout
+    main(["completion", "zsh", "--install"])
+    said = capsys.readouterr().out
     assert said == f"wrote {Path.home() / '.zfunc' / '_orchestra'}\nopen a new shell to use it\n"
     assert zshrc.read_text() == "fpath+=~/.zfunc\nautoload -Uz compinit && compinit\n"
+
+
+# -- the installing itself, in-process (orchestra.completion_install) --------------------------
+
+
+def test_each_shell_has_its_place_and_the_xdg_folders_move_it(monkeypatch):
+    from orchestra.completion_install import script_path
+
+    home = Path.home()
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert script_path("bash") == home / ".local/share/bash-completion/completions/orchestra"
+    assert script_path("zsh") == home / ".zfunc/_orchestra"
+    assert script_path("fish") == home / ".config/fish/completions/orchestra.fish"
+    monkeypatch.setenv("XDG_DATA_HOME", "/data")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/config")
+    assert script_path("bash") == Path("/data/bash-completion/completions/orchestra")
+    assert script_path("fish") == Path("/config/fish/completions/orchestra.fish")
+
+
+def test_install_writes_once_and_says_what_it_changed(monkeypatch):
+    from orchestra.completion_install import ZSHRC_LINE, install_script, supported
+
+    zdotdir = Path.home() / "zdot"
+    zdotdir.mkdir()
+    monkeypatch.setenv("ZDOTDIR", str(zdotdir))
+    first = install_script(supported("zsh"), "#compdef orchestra\n")
+    assert (first.path, first.wrote, first.rc) == (Path.home() / ".zfunc/_orchestra", True, zdotdir / ".zshrc")
+    assert first.compinit_missing and first.path.read_text() == "#compdef orchestra\n"
+    assert (zdotdir / ".zshrc").read_text() == ZSHRC_LINE + "\n"
+    again = install_script("zsh", "#compdef orchestra\n")
+    assert (again.wrote, again.rc) == (False, None)
+    (zdotdir / ".zshrc").write_text("# mine\n" + ZSHRC_LINE + "\ncompinit\n")
+    changed = install_script("zsh", "#compdef orchestra, newer\n")
+    assert (changed.wrote, changed.rc, changed.compinit_missing) == (True, None, False)
+    assert (zdotdir / ".zshrc").read_text().count(".zfunc") == 1
+    fish = install_script("fish", "complete -c orchestra\n")
+    assert fish.wrote and fish.rc is None and not fish.compinit_missing
+    assert not (Path.home() / ".zshrc").exists()
+
+
+def test_a_zshrc_that_cannot_be_changed_is_left_with_the_line_to_add(monkeypatch):
+    from orchestra.completion_install import ZSHRC_LINE, install_script
+    from orchestra.errors import OrchestraError
+
+    zdotdir = Path.home() / "readonly"
+    zdotdir.mkdir()
+    monkeypatch.setenv("ZDOTDIR", str(zdotdir))
+    if os.geteuid() == 0:  # root writes anywhere: a folder where the file should be
+        (zdotdir / ".zshrc").mkdir()
+    zdotdir.chmod(0o555)
+    try:
+        with pytest.raises(OrchestraError) as raised:
+            install_script("zsh", "#compdef orchestra\n")
+    finally:
+        zdotdir.chmod(0o755)
+    assert str(raised.value).startswith(f"cannot change {zdotdir / '.zshrc'} (")
+    assert str(raised.value).endswith(f"add the line `{ZSHRC_LINE}` before compinit in it yourself.")

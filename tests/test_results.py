@@ -112,15 +112,6 @@ def test_events_follow_prints_new_events_as_they_happen(orchestra, repo):
         follower.wait()
 
 
-def test_events_with_an_empty_or_damaged_log(orchestra, repo):
-    assert orchestra("events", "--json").stdout == ""
-    state_dir = repo / ".git" / "orchestra"
-    state_dir.mkdir(exist_ok=True)
-    (state_dir / "events.ndjson").write_bytes(b'{"type": "spawned", "agent": "a"}\n\xff garbage\n{"trunc')
-    out = orchestra("events", "--json").stdout.splitlines()
-    assert [json.loads(line)["agent"] for line in out] == ["a"]
-
-
 def test_events_of_an_agent_the_project_never_had_is_an_error(orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "known")
     wait_statuses(orchestra, {"known": "exited"})

@@ -30,15 +30,10 @@ class AliasedGroup(click.Group):
         if self.plugins_loaded:
             return
         self.plugins_loaded = True
-        from orchestra import plugins
         from orchestra.cli.output import warn
+        from orchestra.context import plugins_here
 
-        try:
-            from orchestra.context import Context
-
-            loaded = Context.open().plugins
-        except OrchestraError:  # outside a repository: no project config to disable plugins with
-            loaded = plugins.load()
+        loaded = plugins_here()
         loaded.call("register_commands", cli=self)
         warn(loaded.problems)
 

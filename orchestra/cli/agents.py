@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from pathlib import Path
-from typing import Optional
 
 import click
 
@@ -32,7 +30,9 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
 
     specs = [TaskSpec(task=t, name=name, agent=kind, base=base) for t in tasks]
     if task_file is not None:
-        specs += _read_task_file(task_file, default_agent=kind, default_base=base)
+        from orchestra.tasks_file import read_tasks
+
+        specs += read_tasks(task_file, default_agent=kind, default_base=base)
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
@@ -76,46 +76,6 @@ def _progress(quiet: bool, count: int):
         yield show
 
 
-def _read_task_file(path: Path, default_agent: Optional[str], default_base: Optional[str]):
-    from orchestra.config import read_file
-    from orchestra.spawning import TaskSpec
-    from orchestra.worktrees import check_name
-
-    if path.is_dir():
-        raise OrchestraError(f"{path} is a folder: --file takes a TOML file of [[task]] tables.")
-    if not path.is_file():
-        raise OrchestraError(f"the tasks file {path} does not exist.")
-    data = read_file(path)
-    unknown = set(data) - {"task"}
-    entries = data.get("task")
-    if unknown or not isinstance(entries, list):
-        raise OrchestraError(
-            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'
-        )
-    specs = []
-    for number, entry in enumerate(entries, start=1):
-        extra = set(entry) - {"task", "name", "agent", "base"}
-        if extra or not isinstance(entry.get("task"), str):
-            problem = f"unknown key {sorted(extra)[0]!r}" if extra else "no task text"
-            raise OrchestraError(f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base.")
-        if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
-            raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
-        if entry.get("name") is not None:
-            try:
-                check_name(entry["name"])
-            except OrchestraError as error:
-                raise OrchestraError(f"{path}: task {number}: {error}") from None
-        specs.append(
-            TaskSpec(
-                task=entry["task"],
-                name=entry.get("name"),
-                agent=entry.get("agent", default_agent),
-                base=entry.get("base", default_base),
-            )
-        )
-    return specs
-
-
 @click.command()
 @click.argument("name", required=False, shell_complete=complete.agent_names)
 @click.option("--next", "to_next", is_flag=True, help="Go to the next agent after the one you are on, cycling.")
@@ -135,46 +95,30 @@ def attach(name, to_next, waiting):
     ctx = open_context()
     if to_next:
         return _attach_next(ctx, waiting)
-    from orchestra.reconcile import find
+    from orchestra.attaching import place_of
 
-    agent = find(ctx, name)
-    if not agent.window or agent.status.value == "lost":
-        hint = f" `orchestra resume {name}` opens it again." if agent.status.value == "lost" else ""
-        raise OrchestraError(f"agent '{name}' has no window to go to: it is {agent.status.value}.{hint}")
+    place = place_of(ctx, name)
     if not sys.stdout.isatty():
         raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
-    go_to(ctx, agent.window, agent.pane)
+    go_to(ctx, place.window, place.pane)
 
 
 def _attach_next(ctx, waiting: bool) -> None:
     """Inside tmux (a key binding's run-shell too) move the client; elsewhere attach. Where no agent
     fits: inside tmux a tmux message and exit 0, since a key press is no error; elsewhere an error."""
-    from orchestra.reconcile import observe
+    from orchestra.attaching import NothingToGoTo, next_place
 
     inside = ctx.tmux.inside()
     if not inside and not sys.stdout.isatty():
         raise OrchestraError("attach needs a terminal: run it from an interactive shell or a tmux key binding.")
-    positions = ctx.tmux.pane_positions(ctx.session)
-    wanted = ("waiting",) if waiting else ("starting", "running", "waiting", "done", "exited", "failed")
-    panes = [a.pane for a in observe(ctx) if a.status.value in wanted]
-    pane = next_pane(panes, positions, ctx.tmux.current_pane(ctx.session))
-    if pane is None:
-        none = "no agent is waiting for you" if waiting else "no agent has a window to go to"
+    try:
+        place = next_place(ctx, waiting)
+    except NothingToGoTo as nothing:
         if not inside:
-            raise OrchestraError(f"{none} in {ctx.project.name}: `orchestra ls` shows them all.")
-        ctx.tmux.message(f"orchestra: {none} in {ctx.project.name}")
+            raise
+        ctx.tmux.message(f"orchestra: {nothing.summary}")
         return
-    go_to(ctx, positions[pane][0], pane)
-
-
-def next_pane(panes: list, positions: dict[str, tuple[str, int, int]], current: Optional[str]) -> Optional[str]:
-    """The first of `panes` in the session's order (window index, then pane index) after `current`,
-    cycling round to the first. None when none of them is in the session."""
-    ordered = sorted((positions[p][1:], p) for p in panes if p in positions)
-    if not ordered:
-        return None
-    here = positions[current][1:] if current in positions else (-1, -1)
-    return next((p for place, p in ordered if place > here), ordered[0][1])
+    go_to(ctx, place.window, place.pane)
 
 
 @click.command()
@@ -183,47 +127,15 @@ def next_pane(panes: list, positions: dict[str, tuple[str, int, int]], current: 
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they appear.")
 def logs(name, lines, follow):
     """Print what an agent's screen shows, with scrollback."""
-    from orchestra.reconcile import find
+    from orchestra.follow import agent_screen, follow_screen
 
     ctx = open_context()
-    agent = find(ctx, name)
-    if not agent.pane or agent.status.value == "lost":
-        hint = f" `orchestra resume {name}` opens it again." if agent.status.value == "lost" else ""
-        raise OrchestraError(f"agent '{name}' has no screen to show (it is {agent.status.value}).{hint}")
     # With --follow, one capture serves both: a line written between two captures would be lost.
-    screen = _screen(ctx.tmux.capture(agent.pane, None if follow else lines + 50))
-    click.echo("\n".join(screen[-lines:]))
+    screen = agent_screen(ctx, name, None if follow else lines)
+    click.echo("\n".join(screen.lines[-lines:]))
     if follow:
-        _follow(ctx, agent.pane, screen)
-
-
-def _screen(text: str) -> list[str]:
-    """The pane's lines without the blank rows below the output and tmux's 'Pane is dead' line."""
-    lines = text.split("\n")
-    while lines and (not lines[-1].strip() or lines[-1].startswith("Pane is dead (")):
-        lines.pop()
-    return lines
-
-
-def _follow(ctx, pane: str, seen: list[str]) -> None:
-    """Print lines as they are added to the pane's history, until the agent's process ends."""
-    from orchestra.errors import TmuxError
-
-    while True:
-        time.sleep(0.5)
-        try:
-            finished = ctx.tmux.pane_dead(pane)
-            current = _screen(ctx.tmux.capture(pane, None))
-        except TmuxError:
-            return
-        common = 0
-        while common < min(len(seen), len(current)) and seen[common] == current[common]:
-            common += 1
-        for line in current[common:]:
+        for line in follow_screen(ctx, screen):
             click.echo(line)
-        seen = current
-        if finished:
-            return
 
 
 @click.command()
@@ -249,12 +161,9 @@ def send(name, text):
 @click.option("--stat", is_flag=True, help="Only the summary of changed files.")
 def diff(name, stat):
     """Show an agent's changes against its base, uncommitted ones included."""
-    from orchestra import worktrees
-    from orchestra.reconcile import find
+    from orchestra.report import agent_diff
 
-    ctx = open_context()
-    agent = find(ctx, name)
-    click.echo(worktrees.diff(Path(agent.worktree), agent.base, stat=stat), nl=False)
+    click.echo(agent_diff(open_context(), name, stat=stat), nl=False)
 
 
 @click.command()

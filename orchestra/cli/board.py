@@ -25,7 +25,7 @@ from orchestra.errors import OrchestraError
 )  # fmt: skip
 def up(no_attach, resume_lost, tiled):
     """Bring up the session and its board, offer to resume lost agents, then go to it."""
-    from orchestra.session import arrange, bring_up
+    from orchestra.session import bring_up, resume_lost as resume_lost_agents
 
     ctx = open_context()
     layout = None if tiled is None else ("tiled" if tiled else "windows")
@@ -46,9 +46,9 @@ def up(no_attach, resume_lost, tiled):
         if resume_lost is None and interactive():
             resume_lost = click.confirm("resume them now?", default=True)
         if resume_lost:
-            _resume(ctx, [a.name for a in result.lost])
-            if (layout or ctx.config.tmux["layout"]) == "tiled":  # the resumed agents join the tiled window
-                result.window = arrange(ctx, "tiled")[1]
+            from orchestra.spawning import spawn_environment
+
+            _show_resumed(resume_lost_agents(ctx, result, spawn_environment(), layout))
         else:
             click.echo("resume them with: orchestra resume")
     if no_attach or not interactive():
@@ -66,19 +66,17 @@ def resume(names):
     Without NAMES, every lost agent. Claude Code, Codex and Gemini CLI agents go on in the same
     conversation; agent kinds that cannot continue one start again with their task.
     """
-    ctx = open_context()
-    result = _resume(ctx, list(names))
+    from orchestra.resuming import resume as resume_agents
+    from orchestra.spawning import spawn_environment
+
+    result = _show_resumed(resume_agents(open_context(), list(names), spawn_environment()))
     if result.skipped:
         raise SystemExit(1)
     if not result.resumed:
         click.echo("no agent is lost: nothing to resume")
 
 
-def _resume(ctx, names: list[str]):
-    from orchestra.resuming import resume as resume_agents
-    from orchestra.spawning import spawn_environment
-
-    result = resume_agents(ctx, names, spawn_environment())
+def _show_resumed(result):
     warn(result.warnings)
     for item in result.resumed:
         how = f"continuing session {item.agent.session_id}" if item.continued else "starting again from its task"

@@ -13,7 +13,8 @@ from typing import Callable
 
 from click.shell_completion import CompletionItem
 
-SHELLS = ("bash", "zsh", "fish")
+from orchestra.completion_install import SHELLS
+
 # The agent kinds of the bundled plugins; each plugin is named like its kind. Third-party kinds
 # are known only by loading their plugins, which is too slow for a key press.
 BUNDLED_KINDS = ("claude", "codex", "aider", "gemini", "opencode", "command", "demo")

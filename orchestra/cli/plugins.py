@@ -15,22 +15,13 @@ def plugins():
     """List, install and uninstall orchestra plugins."""
 
 
-def _loaded():
-    from orchestra import plugins as plugins_module
-    from orchestra.context import Context
-    from orchestra.errors import OrchestraError
-
-    try:
-        return Context.open().plugins  # with the project's [plugins] disabled
-    except OrchestraError:
-        return plugins_module.load()
-
-
 @plugins.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print the plugins as a JSON array.")
 def list_plugins(as_json):
     """Show every plugin: version, where it comes from, its hooks and agent kinds."""
-    loaded = _loaded()
+    from orchestra.context import plugins_here
+
+    loaded = plugins_here()
     infos = loaded.describe()
     if as_json:
         print_json([dataclasses.asdict(i) for i in infos])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Optional
 
 import click
 
@@ -17,62 +15,25 @@ from orchestra.cli.output import open_context, print_json
 @click.option("--agent", "-a", "only", metavar="NAME", help="Only the events of this agent.")
 def events(follow, as_json, only):
     """Print the project's event log: spawns, status changes, agent hook events, exits."""
+    from orchestra.follow import follow_events, read_events
+
     ctx = open_context()
-    path = ctx.state.events_path
-    show = _printer(as_json, only)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        data = b""
-    offset = data.rfind(b"\n") + 1  # whole lines only; the rest is still being written
-    shown = sum(show(line) for line in data[:offset].splitlines())
-    if only and not shown and only not in ctx.state.read_raw():
-        from orchestra.errors import UnknownAgent
-
-        raise UnknownAgent(f"there is no agent named '{only}' in this project's log: `orchestra ls` lists them.")
-    if not follow:
-        return
-    pending = b""
-    while True:  # the log is append-only: read what was added since the last look
-        time.sleep(0.2)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        if size < offset:  # the log was replaced: start again from its beginning
-            offset, pending = 0, b""
-        if size == offset:
-            continue
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read(size - offset)
-        offset = size
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()  # a line still being written
-        for line in lines:
-            show(line)
+    show = _printer(as_json)
+    log = read_events(ctx, only)
+    for event in log.events:
+        show(event)
+    if follow:
+        for event in follow_events(ctx.state.events_path, log.offset, only):
+            show(event)
 
 
-def _printer(as_json: bool, only: Optional[str]):
+def _printer(as_json: bool):
+    if as_json:
+        return lambda event: click.echo(json.dumps(event, ensure_ascii=False))
     from orchestra import render
 
-    console = None if as_json else render.console()
-
-    def show(line: bytes) -> bool:
-        """Print one log line if it is an event of the chosen agent; say whether it was."""
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return False  # a torn or foreign line never stops the reader
-        if not isinstance(event, dict) or (only and event.get("agent") != only):
-            return False
-        if as_json:
-            click.echo(json.dumps(event, ensure_ascii=False))
-        else:
-            console.print(render.event_line(event))
-        return True
-
-    return show
+    console = render.console()
+    return lambda event: console.print(render.event_line(event))
 
 
 @click.command()

@@ -10,26 +10,16 @@ import time
 import click
 
 from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
-from orchestra.errors import ConfigError, OrchestraError
 
 
 @click.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing orchestra.toml.")
 def init(force):
     """Write orchestra.toml in the main checkout with every default, commented."""
-    from orchestra import config
-    from orchestra.models import AgentSettings
+    from orchestra.init import write_config
 
     ctx = open_context()
-    path = ctx.project.root / config.FILENAME
-    if path.exists() and not force:
-        raise OrchestraError(f"{path} already exists: edit it, or run `orchestra init --force` to overwrite it.")
-    kinds = {
-        name: AgentSettings(list(k.default_command), list(k.default_args), dict(k.default_env))
-        for name, k in ctx.plugins.kinds.items()
-        if k.plugin != "orchestra.toml"
-    }
-    path.write_text(config.template(kinds), encoding="utf-8")
+    path = write_config(ctx, force)
     warn(ctx.plugins.problems)
     click.echo(f"wrote {path}")
 
@@ -39,19 +29,9 @@ def init(force):
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(fix, as_json):
     """Check tmux, git, agent CLIs and the project's state against reality."""
-    from orchestra import doctor as checks_module
+    from orchestra.doctor import diagnose
 
-    checks = checks_module.check_tools()
-    try:
-        ctx = open_context()
-    except ConfigError as error:  # inside a project whose orchestra.toml every command refuses
-        checks.append(checks_module.Check("config", False, str(error)))
-    except OrchestraError as error:
-        checks.append(checks_module.Check("project", None, str(error)))
-    else:
-        checks.append(checks_module.Check("project", True, str(ctx.project.root)))
-        if all(c.ok is not False for c in checks):
-            checks += checks_module.check_project(ctx, fix)
+    checks = diagnose(fix)
     if as_json:
         print_json([c.__dict__ for c in checks])
     else:
@@ -72,47 +52,36 @@ def doctor(fix, as_json):
 def demo(no_attach):
     """Try orchestra with no API key: a throwaway repository and three scripted agents."""
     from orchestra import demo as demo_module
-    from orchestra.context import Context
-    from orchestra.reconcile import observe
-    from orchestra.spawning import TaskSpec, spawn, spawn_environment
+    from orchestra.spawning import spawn_environment
 
     path = demo_module.make_repository()
     click.echo(f"made a throwaway repository at {path}")
-    ctx = Context.open(path)
-    specs = [TaskSpec(task=task, agent="demo") for task in demo_module.TASKS]
-    result = spawn(ctx, specs, spawn_environment())
-    warn(result.warnings)
-    if result.failures:
-        raise OrchestraError("the demo could not start: " + "; ".join(result.failures))
-    click.echo(f"spawned {len(result.agents)} demo agents in the tmux session {ctx.session}")
+    ctx, agents, warnings = demo_module.start(path, spawn_environment())
+    warn(warnings)
+    click.echo(f"spawned {len(agents)} demo agents in the tmux session {ctx.session}")
     if not no_attach and interactive():
         click.echo("going to the session; window 0 is the board. Leave with C-b d.")
         time.sleep(0.5)
         _print_after(ctx, path)
         go_to(ctx)
         return
-    _show_until_finished(ctx, observe)
+    _show_until_finished(ctx)
     _print_after(ctx, path)
 
 
-def _show_until_finished(ctx, observe, limit: float = 60.0) -> None:
+def _show_until_finished(ctx) -> None:
     """The board, here, until every demo agent has finished; into a pipe, only the final one."""
     from orchestra import render
+    from orchestra.demo import until_finished
     from orchestra.reconcile import changes_of
 
     console = render.console()
-    deadline = time.monotonic() + limit
     with render.live() if console.is_terminal else contextlib.nullcontext() as live:
-        while True:
-            agents = observe(ctx)
-            finished = all(not a.status.live for a in agents) or time.monotonic() > deadline
+        for agents, finished in until_finished(ctx):
             if live is not None:
                 live.update(render.board(agents, changes_of(agents), ctx.project.name), refresh=True)
             elif finished:
                 render.print_table(console, render.board(agents, changes_of(agents), ctx.project.name))
-            if finished:
-                break
-            time.sleep(0.5)
 
 
 def _command_name() -> str:

@@ -14,7 +14,6 @@ import contextlib
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
-from pathlib import Path
 from typing import Callable, Optional
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
@@ -129,11 +128,9 @@ def create_app(
 
     @app.get("/api/agents/{name}/diff", summary="The agent's changes against its base, uncommitted ones included.")
     def diff(name: str, stat: bool = False):
-        from orchestra import worktrees
-        from orchestra.reconcile import find
+        from orchestra.report import agent_diff
 
-        agent = find(open_context(), name)
-        text = worktrees.diff(Path(agent.worktree), agent.base, stat=stat)
+        text = agent_diff(open_context(), name, stat=stat)
         truncated = len(text) > DIFF_LIMIT
         return {"name": name, "diff": text[:DIFF_LIMIT], "truncated": truncated}
 

@@ -14,6 +14,7 @@ import time
 from typing import Callable, Optional
 
 from orchestra.errors import OrchestraError
+from orchestra.follow import screen_lines
 from orchestra.models import Agent, now
 from orchestra.watch import SCREENS_EVERY, Watcher
 
@@ -90,10 +91,7 @@ class View:
 def bottom(screen: str, count: int = SCREEN_LINES) -> list[str]:
     """The last `count` lines of a screen, without the blank rows below the output and tmux's
     'Pane is dead' line."""
-    lines = screen.split("\n")
-    while lines and (not lines[-1].strip() or lines[-1].startswith("Pane is dead (")):
-        lines.pop()
-    lines = lines[-count:]
+    lines = screen_lines(screen)[-count:]
     while lines and not lines[0].strip():
         lines.pop(0)
     return lines

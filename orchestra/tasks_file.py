@@ -1,0 +1,52 @@
+"""Tasks files (`orchestra spawn --file tasks.toml`): [[task]] tables read into spawn's task specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from orchestra.errors import OrchestraError
+from orchestra.spawning import TaskSpec
+
+KEYS = ("task", "name", "agent", "base")
+
+
+def read_tasks(path: Path, default_agent: Optional[str] = None, default_base: Optional[str] = None) -> list[TaskSpec]:
+    """The tasks of the file, in order; a task without `agent` or `base` takes the defaults given.
+    Everything is checked before anything is returned, so a bad file starts no agent."""
+    from orchestra.config import read_file
+    from orchestra.worktrees import check_name
+
+    if path.is_dir():
+        raise OrchestraError(f"{path} is a folder: --file takes a TOML file of [[task]] tables.")
+    if not path.is_file():
+        raise OrchestraError(f"the tasks file {path} does not exist.")
+    data = read_file(path)
+    unknown = set(data) - {"task"}
+    entries = data.get("task")
+    if unknown or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise OrchestraError(
+            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'
+        )
+    specs = []
+    for number, entry in enumerate(entries, start=1):
+        extra = set(entry) - set(KEYS)
+        if extra or not isinstance(entry.get("task"), str):
+            problem = f"unknown key {sorted(extra)[0]!r}" if extra else "no task text"
+            raise OrchestraError(f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base.")
+        if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
+            raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
+        if entry.get("name") is not None:
+            try:
+                check_name(entry["name"])
+            except OrchestraError as error:
+                raise OrchestraError(f"{path}: task {number}: {error}") from None
+        specs.append(
+            TaskSpec(
+                task=entry["task"],
+                name=entry.get("name"),
+                agent=entry.get("agent", default_agent),
+                base=entry.get("base", default_base),
+            )
+        )
+    return specs

@@ -1,0 +1,28 @@
+"""`demo`'s repository and agents, in-process; the command itself runs in test_commands.py."""
+
+from __future__ import annotations
+
+import time
+
+from orchestra import demo
+from orchestra.spawning import spawn_environment
+
+
+def test_the_demo_agents_start_and_are_watched_until_they_finish(tmp_path):
+    path = demo.make_repository(tmp_path)
+    assert path.parent == tmp_path and (path / "orchestra.toml").is_file()
+    ctx, agents, warnings = demo.start(path, spawn_environment())
+    assert [a.task for a in agents] == demo.TASKS and warnings == []
+    assert ctx.session == path.name
+    looks = list(demo.until_finished(ctx, limit=30, every=0.05))
+    assert [finished for _, finished in looks] == [False] * (len(looks) - 1) + [True]
+    assert {a.status.value for a in looks[-1][0]} == {"exited"}
+
+
+def test_watching_stops_at_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    ctx, agents, _ = demo.start(demo.make_repository(tmp_path), spawn_environment())
+    started = time.monotonic()
+    looks = list(demo.until_finished(ctx, limit=0.3, every=0.05))
+    assert looks[-1][1] and time.monotonic() - started < 10
+    assert {a.status.value for a in looks[-1][0]} <= {"starting", "running"}
