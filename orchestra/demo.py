@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from orchestra import worktrees
+from orchestra import git
 
 TASKS = [
     "write a haiku about tmux",
@@ -28,5 +28,5 @@ FILES = {
 def make_repository(parent: Path | None = None) -> Path:
     """A new repository in a temporary folder, ready for agents."""
     path = Path(tempfile.mkdtemp(prefix="orchestra-demo-", dir=parent)).resolve()
-    worktrees.init_repository(path, FILES, "a small project for the orchestra demo")
+    git.init_repository(path, FILES, "a small project for the orchestra demo")
     return path

@@ -7,7 +7,6 @@ the shell finds it by itself, so that only zsh ever needs a line in an rc file.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -156,17 +155,9 @@ def _read(path: Path) -> Optional[str]:
 
 def _write(path: Path, text: str) -> None:
     """Replace `path` in one step: a shell starting meanwhile sees the old file or the new one."""
-    path = path.resolve()  # a dotfiles symlink stays a symlink
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    from orchestra import files
+
+    files.write_atomic(path.resolve(), text, mode=None)  # resolved: a dotfiles symlink stays a symlink
 
 
 COMMANDS = [completion]

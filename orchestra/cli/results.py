@@ -29,7 +29,7 @@ def events(follow, as_json, only):
     if only and not shown and only not in ctx.state.read_raw():
         from orchestra.errors import UnknownAgent
 
-        raise UnknownAgent(f"there is no agent named '{only}' in this project's log: `orchestra ls` lists them.")
+        raise UnknownAgent.named(only, where="this project's log")
     if not follow:
         return
     pending = b""

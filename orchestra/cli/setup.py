@@ -17,7 +17,7 @@ from orchestra.errors import ConfigError, OrchestraError
 @click.option("--force", is_flag=True, help="Overwrite an existing orchestra.toml.")
 def init(force):
     """Write orchestra.toml in the main checkout with every default, commented."""
-    from orchestra import config
+    from orchestra import config, files
     from orchestra.models import AgentSettings
 
     ctx = open_context()
@@ -29,7 +29,7 @@ def init(force):
         for name, k in ctx.plugins.kinds.items()
         if k.plugin != "orchestra.toml"
     }
-    path.write_text(config.template(kinds), encoding="utf-8")
+    files.write_atomic(path, config.template(kinds), mode=None)
     warn(ctx.plugins.problems)
     click.echo(f"wrote {path}")
 
