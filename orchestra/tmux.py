@@ -54,15 +54,16 @@ class Tmux:
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod
-    def require() -> None:
+    def require(argv: Optional[list[str]] = None) -> None:
         if shutil.which("tmux") is None:
             raise TmuxError(
                 "tmux is not installed: install it (for example `apt-get install tmux` or `brew install tmux`) "
-                "and try again."
+                "and try again.",
+                argv,
             )
 
     def base_argv(self) -> list[str]:
-        """`tmux` with this server's socket, for commands run outside this module (attach)."""
+        """`tmux` with this server's socket, to run or to show the user (`tmux -L x attach`)."""
         return ["tmux", *(["-L", self.socket_name] if self.socket_name else [])]
 
     def run(
@@ -83,7 +84,7 @@ class Tmux:
                 stdin=None if input is not None else subprocess.DEVNULL,
             )  # fmt: skip
         except FileNotFoundError:
-            self.require()
+            self.require(argv)
             raise TmuxError(f"tmux could not be started: {argv[0]} was not found.", argv) from None
         except subprocess.TimeoutExpired:
             raise TmuxError(f"tmux {args[0]} got no answer within {timeout} s: is the tmux server stuck?", argv) from None

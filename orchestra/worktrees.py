@@ -142,7 +142,7 @@ def registered_worktrees(project: Project) -> dict[Path, Optional[str]]:
 
 
 @contextlib.contextmanager
-def metadata_lock(project: Project) -> Iterator[None]:
+def _metadata_lock(project: Project) -> Iterator[None]:
     """Serialize changes to git's worktree records.
 
     Concurrent `git worktree add` calls race on `.git/worktrees/` ("failed to read
@@ -160,7 +160,7 @@ def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
     the slow part in a large repository, runs unlocked, so several worktrees fill in parallel.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with metadata_lock(project):
+    with _metadata_lock(project):
         git.run(["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base], project.root)
     git.run(["reset", "--quiet", "--hard", base], path)
 
@@ -195,7 +195,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def remove_worktree(project: Project, path: Path) -> None:
     """Remove a worktree folder and git's record of it (the caller has saved any work)."""
-    with metadata_lock(project):
+    with _metadata_lock(project):
         if path.exists():
             git.run(["worktree", "remove", "--force", "--force", str(path)], project.root)
         git.run(["worktree", "prune"], project.root, check=False)
@@ -203,14 +203,14 @@ def remove_worktree(project: Project, path: Path) -> None:
 
 def add_detached_worktree(project: Project, path: Path, start: str) -> None:
     """Check out `start` at `path` on no branch (a scratch worktree, such as a merge's)."""
-    with metadata_lock(project):
+    with _metadata_lock(project):
         git.run(["worktree", "add", "--quiet", "--detach", str(path), start], project.root)
 
 
 def discard_worktree(project: Project, path: Path) -> None:
     """Remove a scratch worktree and git's record of it, as far as possible: called on the way
     out of a failed merge, where an error of its own would hide the merge's."""
-    with metadata_lock(project):
+    with _metadata_lock(project):
         git.run(["worktree", "remove", "--force", "--force", str(path)], project.root, check=False)
         git.run(["worktree", "prune"], project.root, check=False)
 
@@ -221,7 +221,7 @@ def delete_branch(project: Project, branch: str) -> None:
 
 
 def prune_worktrees(project: Project) -> str:
-    with metadata_lock(project):
+    with _metadata_lock(project):
         return git.run(["worktree", "prune", "--verbose"], project.root).stderr.strip()
 
 
