@@ -4,13 +4,13 @@ The script's text is the face's: click generates it from the command group."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from orchestra import files
 from orchestra.errors import OrchestraError
 
 SHELLS = ("bash", "zsh", "fish")
@@ -106,14 +106,4 @@ def _read(path: Path) -> Optional[str]:
 
 def _write(path: Path, text: str) -> None:
     """Replace `path` in one step: a shell starting meanwhile sees the old file or the new one."""
-    path = path.resolve()  # a dotfiles symlink stays a symlink
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    files.write_atomic(path.resolve(), text, mode=None)  # resolved: a dotfiles symlink stays a symlink

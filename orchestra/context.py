@@ -9,8 +9,9 @@ from typing import Optional
 
 from orchestra import config as config_module
 from orchestra.config import Config
+from orchestra.launch import launcher_argv
 from orchestra.state import State
-from orchestra.tmux import Tmux, launcher_argv
+from orchestra.tmux import Tmux
 from orchestra.worktrees import Project, discover
 
 

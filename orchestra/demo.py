@@ -11,6 +11,7 @@ from orchestra import worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import Agent
+from orchestra import git
 
 TASKS = [
     "write a haiku about tmux",
@@ -33,7 +34,7 @@ FILES = {
 def make_repository(parent: Path | None = None) -> Path:
     """A new repository in a temporary folder, ready for agents."""
     path = Path(tempfile.mkdtemp(prefix="orchestra-demo-", dir=parent)).resolve()
-    worktrees.init_repository(path, FILES, "a small project for the orchestra demo")
+    git.init_repository(path, FILES, "a small project for the orchestra demo")
     return path
 
 

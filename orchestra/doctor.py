@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Optional
 
-from orchestra import worktrees
+from orchestra import git, tmux, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import Check, Status
@@ -18,22 +17,18 @@ MIN_TMUX = (3, 0)  # new-window -e and commands given as separate arguments
 MIN_GIT = (2, 25)
 
 
-def _version(argv: list[str]) -> Optional[tuple[int, ...]]:
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True).stdout
-    except OSError:
-        return None
-    found = re.search(r"(\d+)\.(\d+)", out)
+def _version(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    found = re.search(r"(\d+)\.(\d+)", text or "")
     return tuple(int(x) for x in found.groups()) if found else None
 
 
 def check_tools() -> list[Check]:
     checks = []
-    for tool, minimum, argv in (("tmux", MIN_TMUX, ["tmux", "-V"]), ("git", MIN_GIT, ["git", "--version"])):
+    for tool, minimum, ask in (("tmux", MIN_TMUX, tmux.version), ("git", MIN_GIT, git.version)):
         if shutil.which(tool) is None:
             checks.append(Check(tool, False, f"not installed: install {tool} {'.'.join(map(str, minimum))} or newer"))
             continue
-        version = _version(argv)
+        version = _version(ask())
         ok = version is not None and version >= minimum
         shown = ".".join(map(str, version)) if version else "unknown version"
         checks.append(Check(tool, ok, shown if ok else f"{shown}; orchestra needs {'.'.join(map(str, minimum))} or newer"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 
 class OrchestraError(Exception):
     """A problem the user can act on. The message says what is wrong and what to do."""
@@ -20,16 +22,36 @@ class ConfigError(OrchestraError):
 class UnknownAgent(OrchestraError):
     """No agent of that name is recorded for this project."""
 
+    @classmethod
+    def named(cls, *names: str, where: str = "this project") -> "UnknownAgent":
+        """The one sentence for names that match no agent: `UnknownAgent.named("x")`."""
+        listed = ", ".join(f"'{name}'" for name in names)
+        return cls(f"there is no agent named {listed} in {where}: `orchestra ls` lists them.")
+
 
 class AgentKindError(OrchestraError):
     """The agent kind is unknown or its command-line tool is not installed."""
 
 
-class GitError(OrchestraError):
+class CommandFailed(OrchestraError):
+    """An outside program failed. Like subprocess's CalledProcessError it keeps what ran: `argv`,
+    `returncode` (None when the program could not be started, or timed out) and `stderr`; the
+    message stays one sentence for the user. (`exit_code` is the one orchestra itself exits with.)"""
+
+    def __init__(
+        self, message: str, argv: Optional[Sequence[str]] = None, returncode: Optional[int] = None, stderr: str = ""
+    ):
+        super().__init__(message)
+        self.argv = list(argv or [])
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class GitError(CommandFailed):
     """A git command failed; the message carries git's own words."""
 
 
-class TmuxError(OrchestraError):
+class TmuxError(CommandFailed):
     """tmux is missing or a tmux command failed."""
 
 

@@ -88,7 +88,7 @@ def read_events(ctx: Context, agent: Optional[str] = None) -> EventLog:
     offset = data.rfind(b"\n") + 1  # whole lines only; the rest is still being written
     events = [e for e in map(_event, data[:offset].splitlines()) if e is not None and _of(e, agent)]
     if agent and not events and agent not in ctx.state.read_raw():
-        raise UnknownAgent(f"there is no agent named '{agent}' in this project's log: `orchestra ls` lists them.")
+        raise UnknownAgent.named(agent, where="this project's log")
     return EventLog(events, offset)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestra import config
+from orchestra import config, files
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import AgentSettings
@@ -21,5 +21,5 @@ def write_config(ctx: Context, force: bool = False) -> Path:
         for name, k in ctx.plugins.kinds.items()
         if k.plugin != "orchestra.toml"
     }
-    path.write_text(config.template(kinds), encoding="utf-8")
+    files.write_atomic(path, config.template(kinds), mode=None)
     return path

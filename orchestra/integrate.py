@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from orchestra.errors import MergeFailed
-from orchestra.worktrees import Project, _identity_env, _metadata_lock, _run, registered_worktrees
+from orchestra import git
+from orchestra.worktrees import Project, add_detached_worktree, discard_worktree, registered_worktrees
 
 STRATEGIES = ("merge", "squash", "rebase")
 CHECK_OUTPUT_LINES = 15  # lines of a failing check's output quoted in the reason
@@ -25,16 +26,16 @@ CHECK_OUTPUT_LINES = 15  # lines of a failing check's output quoted in the reaso
 
 def commit_all(worktree: Path, message: str) -> Optional[str]:
     """Commit every uncommitted change in an agent's worktree (untracked files too); its id, or None."""
-    if not worktree.is_dir() or not _run(["status", "--porcelain"], worktree).stdout.strip():
+    if not worktree.is_dir() or not git.run(["status", "--porcelain"], worktree).stdout.strip():
         return None
-    env = _identity_env(worktree)
-    _run(["add", "--all"], worktree, env=env)
-    _run(["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env)
-    return _run(["rev-parse", "HEAD"], worktree).stdout.strip()
+    env = git.identity_env(worktree)
+    git.run(["add", "--all"], worktree, env=env)
+    git.run(["commit", "--quiet", "--no-verify", "-m", message], worktree, env=env)
+    return git.run(["rev-parse", "HEAD"], worktree).stdout.strip()
 
 
 def commits_ahead(project: Project, branch: str, target: str) -> int:
-    out = _run(["rev-list", "--count", f"refs/heads/{target}..refs/heads/{branch}"], project.root, check=False)
+    out = git.run(["rev-list", "--count", f"refs/heads/{target}..refs/heads/{branch}"], project.root, check=False)
     return int(out.stdout.strip() or 0) if out.returncode == 0 else 0
 
 
@@ -48,27 +49,27 @@ def integrate(project: Project, branch: str, target: str, strategy: str, message
         raise MergeFailed(f"unknown merge strategy '{strategy}': use merge, squash, rebase, or one a plugin provides.")
     old = target_tip(project, target)
     with _scratch_worktree(project, old if strategy != "rebase" else f"refs/heads/{branch}") as scratch:
-        env = _identity_env(project.root)
+        env = git.identity_env(project.root)
         if strategy == "merge":
             _step(scratch, ["merge", "--no-ff", "--no-edit", "-m", message, f"refs/heads/{branch}"], env, "merging")
         elif strategy == "squash":
             _step(scratch, ["merge", "--squash", f"refs/heads/{branch}"], env, "squashing")
-            if _run(["diff", "--cached", "--quiet"], scratch, check=False).returncode == 0:
+            if git.run(["diff", "--cached", "--quiet"], scratch, check=False).returncode == 0:
                 raise MergeFailed(f"{branch} changes nothing that {target} does not already have.")
             _step(scratch, ["commit", "--quiet", "--no-verify", "-m", message], env, "committing the squash")
         else:
             _step(scratch, ["rebase", old], env, "rebasing")
         if check:
             _run_check(scratch, check)
-        new = _run(["rev-parse", "HEAD"], scratch).stdout.strip()
+        new = git.run(["rev-parse", "HEAD"], scratch).stdout.strip()
     _fast_forward(project, target, old, new)
     return new
 
 
 def target_tip(project: Project, branch: str) -> str:
-    found = _run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"], project.root, check=False)
+    found = git.run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"], project.root, check=False)
     if found.returncode != 0:
-        if _run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], project.root, check=False).returncode != 0:
+        if git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], project.root, check=False).returncode != 0:
             raise MergeFailed(f"the repository {project.root} has no commits yet, so there is nothing to merge into.")
         raise MergeFailed(f"the merge target branch '{branch}' does not exist: set [merge] target in orchestra.toml.")
     return found.stdout.strip()
@@ -78,24 +79,21 @@ def target_tip(project: Project, branch: str) -> str:
 def _scratch_worktree(project: Project, start: str) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="merge-", dir=project.state_dir))
     path = folder / "work"
-    with _metadata_lock(project):
-        _run(["worktree", "add", "--quiet", "--detach", str(path), start], project.root)
+    add_detached_worktree(project, path, start)
     try:
         yield path
     finally:
-        with _metadata_lock(project):
-            _run(["worktree", "remove", "--force", "--force", str(path)], project.root, check=False)
-            _run(["worktree", "prune"], project.root, check=False)
+        discard_worktree(project, path)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _step(scratch: Path, args: list[str], env: dict, doing: str) -> None:
-    result = _run(args, scratch, check=False, env=env)
+    result = git.run(args, scratch, check=False, env=env)
     if result.returncode == 0:
         return
-    conflicts = _run(["diff", "--name-only", "--diff-filter=U"], scratch, check=False).stdout.split()
+    conflicts = git.run(["diff", "--name-only", "--diff-filter=U"], scratch, check=False).stdout.split()
     for abort in (["merge", "--abort"], ["rebase", "--abort"]):
-        _run(abort, scratch, check=False)
+        git.run(abort, scratch, check=False)
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise MergeFailed(f"{doing} conflicts in {shown}; resolve it in the agent's worktree (or ask the agent to).")
@@ -118,9 +116,9 @@ def _fast_forward(project: Project, target: str, old: str, new: str) -> None:
     """Move `target` from `old` to `new`, taking along the files of a worktree that has it checked out."""
     holder = next((path for path, branch in registered_worktrees(project).items() if branch == target), None)
     if holder is not None:
-        if _run(["rev-parse", "HEAD"], holder).stdout.strip() != old:
+        if git.run(["rev-parse", "HEAD"], holder).stdout.strip() != old:
             raise MergeFailed(f"{target} moved while the merge was prepared; run the merge again.")
-        result = _run(["merge", "--ff-only", "--quiet", new], holder, check=False)
+        result = git.run(["merge", "--ff-only", "--quiet", new], holder, check=False)
         if result.returncode != 0:
             reason = (result.stderr or result.stdout).strip().splitlines()
             raise MergeFailed(
@@ -128,6 +126,6 @@ def _fast_forward(project: Project, target: str, old: str, new: str) -> None:
                 f"({reason[0] if reason else 'git refused'}); commit or stash them, then merge again."
             )
         return
-    result = _run(["update-ref", f"refs/heads/{target}", new, old], project.root, check=False)
+    result = git.run(["update-ref", f"refs/heads/{target}", new, old], project.root, check=False)
     if result.returncode != 0:
         raise MergeFailed(f"{target} moved while the merge was prepared; run the merge again.")

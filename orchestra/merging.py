@@ -82,7 +82,7 @@ def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
     for name in names:
         agent = by_name.get(name)
         if agent is None:
-            raise UnknownAgent(f"there is no agent named '{name}' in this project: `orchestra ls` lists them.")
+            raise UnknownAgent.named(name)
         if agent.status not in FINISHED:
             raise OrchestraError(_not_finished(agent))
     return [by_name[n] for n in dict.fromkeys(names)]

@@ -80,6 +80,11 @@ class Agent:
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 
+    @property
+    def kind(self) -> str:
+        """The agent kind (claude, command, ...): `agent` is its name in the JSON, a public interface."""
+        return self.agent
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["status"] = self.status.value

@@ -164,7 +164,7 @@ def find(ctx, name: str) -> Agent:
     for agent in observe(ctx):
         if agent.name == name:
             return agent
-    raise UnknownAgent(f"there is no agent named '{name}' in this project: `orchestra ls` lists them.")
+    raise UnknownAgent.named(name)
 
 
 def changes_of(agents: list[Agent]) -> dict[str, Optional[dict]]:

@@ -69,9 +69,7 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
     agents = {a.name: a for a in observe(ctx)}
     unknown = [n for n in names if n not in agents]
     if unknown:
-        raise UnknownAgent(
-            f"there is no agent named {', '.join(repr(n) for n in unknown)} in this project: `orchestra ls` lists them."
-        )
+        raise UnknownAgent.named(*unknown)
     chosen = [agents[n] for n in dict.fromkeys(names)]
     target = merge_target(ctx)
     if not force:

@@ -40,7 +40,7 @@ def resume(ctx: Context, names: list[str], env: dict[str, str]) -> ResumeResult:
     agents = {a.name: a for a in observe(ctx)}
     for name in names:
         if name not in agents:
-            raise UnknownAgent(f"there is no agent named '{name}' in this project: `orchestra ls` lists them.")
+            raise UnknownAgent.named(name)
         if agents[name].status != Status.LOST:
             status = agents[name].status.value
             raise OrchestraError(

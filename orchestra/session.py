@@ -7,9 +7,10 @@ from typing import Optional
 
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
+from orchestra.launch import launcher_argv
 from orchestra.models import Agent, Status
 from orchestra.reconcile import observe
-from orchestra.tmux import Tmux, launcher_argv
+from orchestra.tmux import Tmux
 
 LAYOUTS = ("windows", "tiled")
 

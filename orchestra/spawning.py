@@ -17,9 +17,10 @@ from typing import Callable, Optional
 from orchestra import lifecycle, worktrees
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
+from orchestra.launch import launcher_argv
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id
 from orchestra.reconcile import observe
-from orchestra.tmux import Tmux, launcher_argv
+from orchestra.tmux import Tmux
 
 
 @dataclass

@@ -12,12 +12,12 @@ The agent hook handler works on the raw records (`update_raw`), without `orchest
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orchestra import files
 from orchestra.errors import OrchestraError
 
 if TYPE_CHECKING:
@@ -96,31 +96,11 @@ class State:
         # Not `parents=True`: a hook that fires after its repository was deleted must not bring
         # back an empty `.git/orchestra/` where the repository was.
         self.dir.mkdir(exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with files.locked(self.lock_path):
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def _write(self, payload: bytes) -> None:
-        tmp = os.path.join(self.dir, f".state.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        files.write_atomic(self.path, payload, durable=True)
 
     # -- event log -----------------------------------------------------------------------
 
@@ -160,14 +140,9 @@ class State:
         Passing it through tmux would put it in the tmux server's command lines; the launcher
         deletes this file the moment it has read it.
         """
-        import tempfile
-
         self.launch_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.launch_dir / f"{name}.env.json"
-        fd, tmp = tempfile.mkstemp(dir=self.launch_dir, prefix=".env.")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(env).encode("ascii"))
-        os.replace(tmp, path)
+        files.write_atomic(path, json.dumps(env).encode("ascii"))
         return path
 
     def take_launch_env(self, name: str) -> Optional[dict[str, str]]:

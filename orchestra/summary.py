@@ -3,16 +3,15 @@
 tmux runs the status command every few seconds for every client, so this reads the state file as
 stored: it does not reconcile the records with tmux or git (the board and `orchestra ls` do that,
 and write what they find back), loads no plugins, and imports only a few standard modules. The
-project is found with one plain `git rev-parse`.
+project is found with one plain `git rev-parse` (`orchestra.git.common_dir`).
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Optional
 
-from orchestra import lifecycle
+from orchestra import git, lifecycle
 from orchestra.state import State
 
 # (symbol, tmux style, the statuses it counts), in the order shown. Merged agents are not counted.
@@ -26,16 +25,8 @@ GROUPS = (
 
 def state_dir(cwd: Path) -> Optional[Path]:
     """The project's state folder for a checkout or worktree at `cwd`; None outside a repository."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--git-common-dir"],
-            cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="surrogateescape",
-        )  # fmt: skip
-    except OSError:  # no git, or `cwd` is gone
-        return None
-    if result.returncode != 0:
-        return None
-    return Path(cwd, result.stdout.strip()) / "orchestra"  # relative when run in the main checkout
+    common = git.common_dir(cwd)
+    return common / "orchestra" if common is not None else None
 
 
 def count(cwd: Path) -> list[int]:

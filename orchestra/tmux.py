@@ -1,8 +1,12 @@
 """tmux: the project's session, the board, one window per agent, and reading every pane at once.
 
-The only module that talks to tmux (through libtmux). Every command is an argument list;
-nothing here goes through a shell except the `pane-died` hook, which tmux can only run as a
-shell command and which is built from paths quoted with `shlex.quote`, never from user text.
+The only module that runs tmux, every command through one runner (`Tmux.run`) whose `TmuxError`
+keeps the argv, exit code and stderr. It is a plain subprocess, not libtmux: `ls`, the board and
+the notifiers run tmux all the time, and libtmux's import (about 100 ms) costs more than a tmux
+call, while its object model cannot say what orchestra needs (`;`-joined commands, a command given
+as an argv after `--`, hooks, formats). Every command is an argument list; nothing here goes
+through a shell except the `pane-died` hook, which tmux can only run as a shell command and which
+is built from paths quoted with `shlex.quote`, never from user text.
 """
 
 from __future__ import annotations
@@ -55,35 +59,55 @@ class Tmux:
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod
-    def require() -> None:
+    def require(argv: Optional[list[str]] = None) -> None:
         if shutil.which("tmux") is None:
             raise TmuxError(
                 "tmux is not installed: install it (for example `apt-get install tmux` or `brew install tmux`) "
-                "and try again."
+                "and try again.",
+                argv,
             )
 
     def base_argv(self) -> list[str]:
-        """`tmux` with this server's socket, for commands run outside this module (attach)."""
+        """`tmux` with this server's socket, to run or to show the user (`tmux -L x attach`)."""
         return ["tmux", *(["-L", self.socket_name] if self.socket_name else [])]
 
-    def _server(self):
-        import libtmux
+    def run(
+        self, *args: str, check: bool = True, input: Optional[str] = None, timeout: Optional[float] = None
+    ) -> subprocess.CompletedProcess:
+        """Run one tmux command (or several joined by ';') on this server: the one runner.
 
-        return libtmux.Server(socket_name=self.socket_name)
-
-    def cmd(self, *args: str, check: bool = True) -> list[str]:
-        """Run one tmux command (or several joined by ';') and return its output lines."""
-        from libtmux import exc
-
+        Returns the finished process, its stdout and stderr decoded. With `check`, a non-zero exit
+        raises `TmuxError` with the argv, exit code and stderr; a missing tmux or a server that
+        does not answer within `timeout` seconds always raises it. `input` goes to tmux's stdin
+        (`load-buffer -`); otherwise stdin is empty.
+        """
+        argv = [*self.base_argv(), *args]
         try:
-            result = self._server().cmd(*args)
-        except exc.TmuxCommandNotFound:
-            self.require()
-            raise
-        if check and result.returncode != 0:
-            message = " ".join(result.stderr).strip() or f"exit code {result.returncode}"
-            raise TmuxError(f"tmux {args[0]} failed: {message}")
-        return result.stdout
+            result = subprocess.run(
+                argv, capture_output=True, timeout=timeout,
+                input=input.encode("utf-8", "surrogateescape") if input is not None else None,
+                stdin=None if input is not None else subprocess.DEVNULL,
+            )  # fmt: skip
+        except FileNotFoundError:
+            self.require(argv)
+            raise TmuxError(f"tmux could not be started: {argv[0]} was not found.", argv) from None
+        except subprocess.TimeoutExpired:
+            raise TmuxError(f"tmux {args[0]} got no answer within {timeout} s: is the tmux server stuck?", argv) from None
+        done = subprocess.CompletedProcess(
+            argv, result.returncode, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace")
+        )
+        if check and done.returncode != 0:
+            message = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
+            raise TmuxError(f"tmux {args[0]} failed: {message}", argv, done.returncode, done.stderr)
+        return done
+
+    def cmd(self, *args: str, check: bool = True, timeout: Optional[float] = None) -> list[str]:
+        """Run one tmux command (or several joined by ';') and return its output lines, without
+        the blank lines at the end (a captured screen's empty rows)."""
+        lines = self.run(*args, check=check, timeout=timeout).stdout.split("\n")
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
 
     # -- reading -------------------------------------------------------------------------
 
@@ -97,16 +121,13 @@ class Tmux:
         `panes` is None when no server is running. A pane of `capture` that is gone stops the
         captures after it (tmux ends a command sequence at its first error): they are missing.
         """
-        if shutil.which("tmux") is None:
-            return None, {}
         args = ["list-panes", "-a", "-F", PANE_FORMAT]
         for pane in capture:
             args += [";", "display-message", "-p", "-t", pane, SCREEN_MARKER, ";", "capture-pane", "-p", "-J", "-t", pane]
-        # Plain subprocess on this read path, as the git module does: `ls` and the board run it
-        # all the time, and importing libtmux would cost more than the tmux call itself.
-        result = subprocess.run(
-            [*self.base_argv(), *args], capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL
-        )
+        try:
+            result = self.run(*args, check=False)
+        except TmuxError:  # tmux is not installed: nothing is alive
+            return None, {}
         stdout = result.stdout.splitlines()
         listing = stdout
         chunks: list[str] = []
@@ -137,7 +158,7 @@ class Tmux:
         return panes, screens
 
     def has_session(self, session: str) -> bool:
-        return self._server().cmd("has-session", "-t", f"={session}").returncode == 0
+        return self.run("has-session", "-t", f"={session}", check=False).returncode == 0
 
     def session_root(self, session: str) -> Optional[str]:
         out = self.cmd("show-options", "-v", "-q", "-t", f"={session}:", ROOT_OPTION, check=False)
@@ -200,15 +221,19 @@ class Tmux:
                 )
             return False
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-        result = self._server().cmd(
+        result = self.run(
             "new-session", "-d", "-s", session, "-n", "board", "-c", str(root), "-x", "200", "-y", "50",
             *env_args, "--", *board_argv,
             ";", "set-option", "-t", f"={session}:", ROOT_OPTION, str(root),
+            check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            if "duplicate session" in " ".join(result.stderr):
+            if "duplicate session" in result.stderr:
                 return False  # another orchestra process made it a moment ago
-            raise TmuxError(f"tmux could not create the session '{session}': {' '.join(result.stderr)}")
+            stderr = " ".join(result.stderr.split())
+            raise TmuxError(
+                f"tmux could not create the session '{session}': {stderr}", result.args, result.returncode, result.stderr
+            )
         return True
 
     def ensure_board(self, session: str, root: Path, board_argv: list[str], env: dict[str, str]) -> bool:
@@ -317,34 +342,32 @@ class Tmux:
         """
         if text:
             buffer = f"orchestra-send-{os.getpid()}"
-            self._run_with_input(["load-buffer", "-b", buffer, "-"], text.encode())
+            self.run("load-buffer", "-b", buffer, "-", input=text)
             self.cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", pane)
             if enter:
                 time.sleep(SUBMIT_PAUSE)
         if enter:
             self.cmd("send-keys", "-t", pane, "Enter")
 
-    def _run_with_input(self, args: list[str], data: bytes) -> None:
-        self.require()
-        result = subprocess.run([*self.base_argv(), *args], input=data, capture_output=True)
-        if result.returncode != 0:
-            message = result.stderr.decode(errors="replace").strip() or f"exit code {result.returncode}"
-            raise TmuxError(f"tmux {args[0]} failed: {message}")
-
     def select_window(self, window: str, pane: Optional[str] = None) -> None:
         self.cmd("select-window", "-t", window, *([";", "select-pane", "-t", pane] if pane else []))
 
-    def attach_argv(self, session: str) -> tuple[list[str], dict[str, str]]:
-        """The command that puts the user's terminal on `session`, and the environment for it.
+    def attach(self, session: str) -> None:
+        """Put the user's terminal on `session`, as tmuxp does.
 
-        Inside a client of this same server, `switch-client`; otherwise `attach-session`, with
-        TMUX removed so that attaching from inside another tmux server works too.
+        Inside a client of this same server, `switch-client`, and return. Otherwise this process
+        becomes `tmux attach-session` and does not return; TMUX is removed from its environment so
+        that attaching from inside another tmux server works too.
         """
+        if self.inside():
+            self.run("switch-client", "-t", f"={session}")
+            return
         env = dict(os.environ)
-        if env.get("TMUX") and self._inside_this_server(env["TMUX"]):
-            return [*self.base_argv(), "switch-client", "-t", f"={session}"], env
         env.pop("TMUX", None)
-        return [*self.base_argv(), "attach-session", "-t", f"={session}"], env
+        argv = [*self.base_argv(), "attach-session", "-t", f"={session}"]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execvpe(argv[0], argv, env)
 
     def _inside_this_server(self, tmux_env: str) -> bool:
         socket_path = tmux_env.split(",")[0]
@@ -358,6 +381,15 @@ PANE_BORDER = (
     " #{@orchestra_agent} "
     "#{?#{==:#{@orchestra_status},waiting},#[reverse] WAITING #[noreverse],#{@orchestra_status}} "
 )
+
+
+def version() -> Optional[str]:
+    """tmux's version ("3.4", "3.3a", "next-3.5"), or None when tmux is missing."""
+    try:
+        out = subprocess.run(["tmux", "-V"], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
+    except OSError:
+        return None
+    return out.strip().removeprefix("tmux ") or None
 
 
 def _agent_window_options(target: str, on_death: list[str]) -> list[str]:
@@ -378,8 +410,3 @@ def _agent_window_options(target: str, on_death: list[str]) -> list[str]:
 def _tmux_quote(text: str) -> str:
     """Quote for tmux's own command parser (used inside a hook definition)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
-
-
-def launcher_argv(*args: str) -> list[str]:
-    """`python -m orchestra ...` with this very interpreter, so it works without `orchestra` on PATH."""
-    return [sys.executable, "-m", "orchestra", *args]

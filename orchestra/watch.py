@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from orchestra import git
 from orchestra.models import Agent, Status
 
 TICK = 0.5
@@ -72,11 +73,10 @@ class Watcher:
     def _index_of(self, agent: Agent) -> Optional[Path]:
         """The worktree's own index file (`<common dir>/worktrees/<id>/index`), found once."""
         if agent.name not in self._index_files:
-            try:
-                pointer = (Path(agent.worktree) / ".git").read_text(encoding="utf-8").strip()
-                self._index_files[agent.name] = Path(pointer.removeprefix("gitdir:").strip()) / "index"
-            except (OSError, ValueError):
+            found = git.index_file(agent.worktree)
+            if found is None:
                 return None  # not there yet: try again next time
+            self._index_files[agent.name] = found
         return self._index_files[agent.name]
 
 

@@ -1,25 +1,22 @@
-"""Git: finding the project, branches, worktrees, and saving work before anything is removed.
+"""The project, branches, worktrees, and saving work before anything is removed.
 
-The only module that talks to git. Changes go through GitPython; the read-only queries on the
-`orchestra ls` path run git directly, because importing GitPython costs about 50 ms and `ls`
-runs in a loop on the board.
+Every git command goes through `orchestra.git.run` (errors keep the command, exit code and stderr).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from orchestra.errors import GitError, NotARepository, OrchestraError
+from orchestra import files, git
+from orchestra.errors import NotARepository, OrchestraError
 
 TRASH_PREFIX = "refs/orchestra/trash/"
 
@@ -41,45 +38,13 @@ class Project:
         return self.common_dir / "orchestra"
 
 
-def _run(args: list[str], cwd: Path | str, check: bool = True, env: Optional[dict] = None) -> subprocess.CompletedProcess:
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, errors="surrogateescape", env=env
-        )
-    except FileNotFoundError:
-        raise OrchestraError("git is not installed: install git (2.25 or newer) and try again.") from None
-    if check and result.returncode != 0:
-        raise GitError(f"git {args[0]} failed in {cwd}: {result.stderr.strip() or result.stdout.strip()}")
-    return result
-
-
-def _repo(path: Path):
-    import git
-
-    try:
-        return git.Repo(path)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise NotARepository(f"{path} is not a git repository.") from None
-
-
-def _git(path: Path, *args: str, env: Optional[dict] = None) -> str:
-    """Run one git command through GitPython, turning its errors into `GitError`."""
-    import git
-
-    try:
-        return _repo(path).git.execute(["git", *args], env=env)
-    except git.GitCommandError as error:
-        stderr = (error.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-        raise GitError(f"git {args[0]} failed: {stderr or error}") from None
-
-
 # -- the project ------------------------------------------------------------------------
 
 
 def discover(cwd: Path | str | None = None) -> Project:
     """The project that contains `cwd`, from any of its worktrees."""
     cwd = Path(cwd or os.getcwd()).resolve()
-    result = _run(["rev-parse", "--git-common-dir", "--is-bare-repository"], cwd, check=False)
+    result = git.run(["rev-parse", "--git-common-dir", "--is-bare-repository"], cwd, check=False)
     if result.returncode != 0:
         raise NotARepository(
             f"{cwd} is not inside a git repository: run orchestra in your project's checkout (or `git init` one)."
@@ -94,7 +59,7 @@ def discover(cwd: Path | str | None = None) -> Project:
     if common.name == ".git":
         root = common.parent
     else:  # a repository whose git dir lives elsewhere (`git init --separate-git-dir`)
-        root = Path(_run(["rev-parse", "--show-toplevel"], cwd).stdout.strip())
+        root = Path(git.run(["rev-parse", "--show-toplevel"], cwd).stdout.strip())
     return Project(root=root, common_dir=common, cwd=cwd)
 
 
@@ -102,10 +67,10 @@ def resolve_commit(project: Project, ref: str) -> str:
     """The commit id `ref` names, or a clear error (including for a repository with no commits)."""
     if ref.startswith("-"):
         raise OrchestraError(f"'{ref}' is not a git revision: give a branch, tag or commit as the base.")
-    result = _run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], project.root, check=False)
+    result = git.run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], project.root, check=False)
     if result.returncode == 0:
         return result.stdout.strip()
-    if _run(["rev-parse", "--verify", "--quiet", "HEAD"], project.root, check=False).returncode != 0:
+    if git.run(["rev-parse", "--verify", "--quiet", "HEAD"], project.root, check=False).returncode != 0:
         raise OrchestraError(
             f"the repository {project.root} has no commits yet: make a first commit, since agents branch from it."
         )
@@ -113,16 +78,16 @@ def resolve_commit(project: Project, ref: str) -> str:
 
 
 def current_branch(project: Project) -> Optional[str]:
-    result = _run(["symbolic-ref", "--quiet", "--short", "HEAD"], project.root, check=False)
+    result = git.run(["symbolic-ref", "--quiet", "--short", "HEAD"], project.root, check=False)
     return result.stdout.strip() or None
 
 
 def branch_exists(project: Project, branch: str) -> bool:
-    return _run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], project.root, check=False).returncode == 0
+    return git.run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], project.root, check=False).returncode == 0
 
 
 def is_valid_branch(project: Project, branch: str) -> bool:
-    return _run(["check-ref-format", "--branch", branch], project.root, check=False).returncode == 0
+    return git.run(["check-ref-format", "--branch", branch], project.root, check=False).returncode == 0
 
 
 # -- names ------------------------------------------------------------------------------
@@ -164,7 +129,7 @@ def worktree_root(project: Project, template: str) -> Path:
 
 def registered_worktrees(project: Project) -> dict[Path, Optional[str]]:
     """Every worktree git knows of, with its branch (None when detached)."""
-    out = _run(["worktree", "list", "--porcelain"], project.root).stdout
+    out = git.run(["worktree", "list", "--porcelain"], project.root).stdout
     found: dict[Path, Optional[str]] = {}
     path: Optional[Path] = None
     for line in out.splitlines():
@@ -184,12 +149,8 @@ def _metadata_lock(project: Project) -> Iterator[None]:
     .git/worktrees/<name>/commondir"), so records are made one at a time, across processes.
     """
     project.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(project.state_dir / "worktrees.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with files.locked(project.state_dir / "worktrees.lock"):
         yield
-    finally:
-        os.close(fd)
 
 
 def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
@@ -200,8 +161,8 @@ def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with _metadata_lock(project):
-        _git(project.root, "worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base)
-    _git(path, "reset", "--quiet", "--hard", base)
+        git.run(["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base], project.root)
+    git.run(["reset", "--quiet", "--hard", base], path)
 
 
 def populate(project: Project, worktree: Path, copy: list[str], symlink: list[str]) -> None:
@@ -236,18 +197,32 @@ def remove_worktree(project: Project, path: Path) -> None:
     """Remove a worktree folder and git's record of it (the caller has saved any work)."""
     with _metadata_lock(project):
         if path.exists():
-            _git(project.root, "worktree", "remove", "--force", "--force", str(path))
-        _run(["worktree", "prune"], project.root, check=False)
+            git.run(["worktree", "remove", "--force", "--force", str(path)], project.root)
+        git.run(["worktree", "prune"], project.root, check=False)
+
+
+def add_detached_worktree(project: Project, path: Path, start: str) -> None:
+    """Check out `start` at `path` on no branch (a scratch worktree, such as a merge's)."""
+    with _metadata_lock(project):
+        git.run(["worktree", "add", "--quiet", "--detach", str(path), start], project.root)
+
+
+def discard_worktree(project: Project, path: Path) -> None:
+    """Remove a scratch worktree and git's record of it, as far as possible: called on the way
+    out of a failed merge, where an error of its own would hide the merge's."""
+    with _metadata_lock(project):
+        git.run(["worktree", "remove", "--force", "--force", str(path)], project.root, check=False)
+        git.run(["worktree", "prune"], project.root, check=False)
 
 
 def delete_branch(project: Project, branch: str) -> None:
     if branch_exists(project, branch):
-        _git(project.root, "branch", "-D", branch)
+        git.run(["branch", "-D", branch], project.root)
 
 
 def prune_worktrees(project: Project) -> str:
     with _metadata_lock(project):
-        return _run(["worktree", "prune", "--verbose"], project.root).stderr.strip()
+        return git.run(["worktree", "prune", "--verbose"], project.root).stderr.strip()
 
 
 # -- work that must not be lost ---------------------------------------------------------
@@ -257,7 +232,7 @@ def uncommitted_changes(worktree: Path) -> list[str]:
     """Changed and untracked files in a worktree, as `git status --porcelain` paths."""
     if not worktree.is_dir():
         return []
-    out = _run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
+    out = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
     return [line[3:] for line in out.splitlines() if line]
 
 
@@ -265,7 +240,7 @@ def unmerged_commits(project: Project, branch: str, target: str) -> list[str]:
     """Commits on `branch` that `target` does not have, one `<short id> <subject>` each."""
     if not branch_exists(project, branch):
         return []
-    out = _run(["log", "--format=%h %s", f"{target}..refs/heads/{branch}", "--"], project.root).stdout
+    out = git.run(["log", "--format=%h %s", f"{target}..refs/heads/{branch}", "--"], project.root).stdout
     return out.splitlines()
 
 
@@ -277,37 +252,25 @@ def save_to_trash(project: Project, name: str, branch: str, worktree: Path) -> O
     """
     if not branch_exists(project, branch):
         return None
-    tip = _run(["rev-parse", f"refs/heads/{branch}"], project.root).stdout.strip()
+    tip = git.run(["rev-parse", f"refs/heads/{branch}"], project.root).stdout.strip()
     commit = tip
     if worktree.is_dir() and uncommitted_changes(worktree):
         with _scratch_index(worktree) as env:
-            _git(worktree, "add", "--all", env=env)
-            tree = _git(worktree, "write-tree", env=env).strip()
-        head = _run(["rev-parse", "HEAD"], worktree).stdout.strip()
-        commit = _git(
-            worktree, "commit-tree", tree, "-p", head, "-m", f"orchestra: uncommitted work of agent {name}", env=_identity_env(worktree)
-        ).strip()
+            git.run(["add", "--all"], worktree, env=env)
+            tree = git.run(["write-tree"], worktree, env=env).stdout.strip()
+        head = git.run(["rev-parse", "HEAD"], worktree).stdout.strip()
+        message = f"orchestra: uncommitted work of agent {name}"
+        commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, git.identity_env(worktree))
     ref = _free_ref(project, TRASH_PREFIX + name)
-    _git(project.root, "update-ref", ref, commit)
+    git.run(["update-ref", ref, commit], project.root)
     return ref
 
 
 def _free_ref(project: Project, ref: str) -> str:
     candidate, n = ref, 2
-    while _run(["rev-parse", "--verify", "--quiet", candidate], project.root, check=False).returncode == 0:
+    while git.run(["rev-parse", "--verify", "--quiet", candidate], project.root, check=False).returncode == 0:
         candidate, n = f"{ref}-{n}", n + 1
     return candidate
-
-
-def _identity_env(cwd: Path) -> dict[str, str]:
-    """Let orchestra's own commits work where the user has set no git identity."""
-    env = dict(os.environ)
-    if _run(["config", "user.email"], cwd, check=False).returncode != 0:
-        env.setdefault("GIT_AUTHOR_NAME", "orchestra")
-        env.setdefault("GIT_AUTHOR_EMAIL", "orchestra@localhost")
-        env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
-        env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
-    return env
 
 
 @contextlib.contextmanager
@@ -317,7 +280,7 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
     Lets orchestra stage untracked files to read or save them without touching the index the
     agent (or the person) is using.
     """
-    index = (worktree / _run(["rev-parse", "--git-path", "index"], worktree).stdout.strip()).resolve()
+    index = (worktree / git.run(["rev-parse", "--git-path", "index"], worktree).stdout.strip()).resolve()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "index")
         if index.exists():
@@ -343,7 +306,7 @@ def changes(worktree: Path, base: str) -> Optional[Changes]:
     """Lines added and removed against the base commit, committed or not, plus new untracked files."""
     if not worktree.is_dir():
         return None
-    diff = _run(["diff", "--numstat", base, "--"], worktree, check=False)
+    diff = git.run(["diff", "--numstat", base, "--"], worktree, check=False)
     if diff.returncode != 0:
         return None
     files = added = removed = 0
@@ -352,7 +315,7 @@ def changes(worktree: Path, base: str) -> Optional[Changes]:
         files += 1
         added += int(plus) if plus.isdigit() else 0
         removed += int(minus) if minus.isdigit() else 0
-    others = _run(["ls-files", "--others", "--exclude-standard"], worktree, check=False).stdout
+    others = git.run(["ls-files", "--others", "--exclude-standard"], worktree, check=False).stdout
     return Changes(files=files, added=added, removed=removed, untracked=len(others.splitlines()))
 
 
@@ -360,7 +323,7 @@ def branch_changes(project: Project, base: str, branch: str) -> Optional[Changes
     """Lines added and removed by the commits on `branch` since `base` (for a worktree that is gone)."""
     if not branch_exists(project, branch):
         return None
-    out = _run(["diff", "--numstat", base, f"refs/heads/{branch}", "--"], project.root, check=False)
+    out = git.run(["diff", "--numstat", base, f"refs/heads/{branch}", "--"], project.root, check=False)
     if out.returncode != 0:
         return None
     rows = [line.split("\t", 2) for line in out.stdout.splitlines() if line.count("\t") >= 2]
@@ -375,7 +338,7 @@ def commits_since(project: Project, base: str, branch: str) -> list[dict[str, st
     """The commits on `branch` since `base`, oldest first: id, subject, author time (ISO 8601)."""
     if not branch_exists(project, branch):
         return []
-    out = _run(["log", "--reverse", "--format=%H%x1f%s%x1f%aI", f"{base}..refs/heads/{branch}", "--"], project.root)
+    out = git.run(["log", "--reverse", "--format=%H%x1f%s%x1f%aI", f"{base}..refs/heads/{branch}", "--"], project.root)
     commits = []
     for line in out.stdout.splitlines():
         sha, subject, when = (line.split("\x1f") + ["", ""])[:3]
@@ -388,20 +351,5 @@ def diff(worktree: Path, base: str, stat: bool = False) -> str:
     if not worktree.is_dir():
         raise OrchestraError(f"the worktree {worktree} is gone, so there is nothing to diff.")
     with _scratch_index(worktree) as env:
-        _run(["add", "--all", "--intent-to-add"], worktree, env=env)
-        return _run(["diff", "--stat" if stat else "--patch", base, "--"], worktree, env=env).stdout
-
-
-# -- making a repository (the demo) -----------------------------------------------------
-
-
-def init_repository(path: Path, files: dict[str, str], message: str) -> None:
-    """A new repository at `path` on branch main with `files` in its first commit."""
-    import git
-
-    repo = git.Repo.init(path, initial_branch="main")
-    for name, text in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(text, encoding="utf-8")
-    repo.git.add("--all")
-    repo.git.execute(["git", "commit", "--quiet", "-m", message], env=_identity_env(path))
+        git.run(["add", "--all", "--intent-to-add"], worktree, env=env)
+        return git.run(["diff", "--stat" if stat else "--patch", base, "--"], worktree, env=env).stdout

@@ -347,3 +347,27 @@ def test_ls_into_a_pipe_has_no_padding(orchestra, repo):
     lines = orchestra("ls").stdout.splitlines()
     assert lines[0].startswith("NAME") and all(line == line.rstrip() for line in lines)
     assert lines[1].rstrip().endswith("exit code 0")
+
+
+def test_an_unexpected_error_writes_a_private_crash_log_with_the_versions(monkeypatch, capsys, isolated, tmp_path):
+    from orchestra import __version__, summary
+    from orchestra.cli import main
+
+    def crash(cwd):
+        raise RuntimeError("the bug")
+
+    monkeypatch.setattr(summary, "count", crash)
+    log = tmp_path / "home" / "orchestra-home" / "crash.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("an older crash\n")
+    log.chmod(0o644)  # written before crash logs were private: made private too
+    with pytest.raises(SystemExit) as exited:
+        main(["ls", "--tmux"])
+    assert exited.value.code == 70
+    stderr = capsys.readouterr().err
+    assert "unexpected error: RuntimeError: the bug. This is a bug; details are in" in stderr and str(log) in stderr
+    assert log.stat().st_mode & 0o777 == 0o600
+    text = log.read_text()
+    assert text.startswith("an older crash\n") and f"orchestra {__version__} " in text
+    assert re.search(r"^python \d+\.\d+\.\d+, git \d+\.\d+[.\w]*, tmux [\w.-]+, ", text, re.M), text
+    assert "RuntimeError: the bug" in text and "Traceback" in text

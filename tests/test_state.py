@@ -88,3 +88,16 @@ def test_launch_env_is_private_and_taken_once(tmp_path):
     assert state.take_launch_env("a") is None
     assert "s3cret" not in (state.path.read_text() if state.path.exists() else "")
     assert not os.listdir(state.launch_dir)
+
+
+def test_the_state_file_is_private_and_no_partial_file_stays(tmp_path):
+    state = State(tmp_path / "s")
+    with state.update() as agents:
+        agents["a"] = make_agent("a")
+    assert stat.S_IMODE(state.path.stat().st_mode) == 0o600
+    assert sorted(os.listdir(state.dir)) == ["state.json", "state.lock"]
+
+
+def test_kind_is_the_agent_field_under_its_own_name():
+    agent = make_agent("a")
+    assert agent.kind == "demo" and "kind" not in agent.to_dict() and agent.to_dict()["agent"] == "demo"

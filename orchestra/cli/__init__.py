@@ -104,13 +104,24 @@ def main(argv: Optional[list[str]] = None) -> None:
 
 
 def _crash_log() -> str:
+    """Append the traceback to crash.log (readable by the user only: it holds argv and paths), with
+    the versions a bug report needs."""
+    import platform
+
+    from orchestra import git, tmux
     from orchestra.config import user_config_dir
 
     path = user_config_dir() / "crash.log"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # also a crash.log written before it was kept private
+        with open(fd, "a", encoding="utf-8") as handle:
             handle.write(f"orchestra {__version__} {' '.join(sys.argv)}\n")
+            handle.write(
+                f"python {platform.python_version()}, git {git.version() or 'missing'}, "
+                f"tmux {tmux.version() or 'missing'}, {platform.platform()}\n"
+            )
             traceback.print_exc(file=handle)
         return str(path)
     except OSError:

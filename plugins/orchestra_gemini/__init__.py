@@ -18,12 +18,12 @@ Each agent starts a conversation of its own id (`--session-id`, chosen at spawn)
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 from pathlib import Path
 
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import files, git
 from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
@@ -90,15 +90,13 @@ def write_settings(worktree: Path, hook_command: list[str]) -> Path:
                 "fix it (comments are not supported), or remove it from the repository."
             )
     folder.mkdir(exist_ok=True)
-    partial = path.with_name(f".settings.json.{os.getpid()}.tmp")
-    partial.write_text(json.dumps(merged_settings(current, hook_command), indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    files.write_atomic(path, json.dumps(merged_settings(current, hook_command), indent=2) + "\n", mode=None)
     _hide_from_git(worktree)
     return path
 
 
 def _git(worktree: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=worktree, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return git.run(args, worktree, check=False)
 
 
 def _tracked(worktree: Path, relative: str) -> bool:

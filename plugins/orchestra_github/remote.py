@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from typing import Optional
 from urllib.parse import urlsplit
 
+from orchestra import git
 from orchestra.errors import MergeFailed
 
 # git@github.com:owner/name.git (scp-like: no scheme, and no slash before the colon)
@@ -18,9 +18,7 @@ _SLUG = re.compile(r"^[\w.-]+/[\w.-]+$")
 def url_of(root: str, remote: str) -> str:
     """The remote's URL as configured (`remote.<name>.url`, before any `insteadOf` rewriting,
     since that is the address that names the GitHub repository)."""
-    found = subprocess.run(
-        ["git", "config", "--get", f"remote.{remote}.url"], cwd=root, capture_output=True, text=True
-    )
+    found = git.run(["config", "--get", f"remote.{remote}.url"], root, check=False)
     if found.returncode != 0 or not found.stdout.strip():
         raise MergeFailed(
             f"the repository has no remote '{remote}' to push to: add it with `git remote add {remote} URL`, "
@@ -50,9 +48,7 @@ def repository_of(url: str) -> Optional[str]:
 def push(root: str, remote: str, branch: str) -> None:
     """`git push --set-upstream <remote> <branch>` in the main checkout; never prompts."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # a credential prompt would hang a queue
-    pushed = subprocess.run(
-        ["git", "push", "--set-upstream", remote, branch], cwd=root, capture_output=True, text=True, env=env
-    )
+    pushed = git.run(["push", "--set-upstream", remote, branch], root, check=False, env=env)
     if pushed.returncode != 0:
         lines = [line.strip() for line in pushed.stderr.splitlines() if line.strip() and not line.startswith("hint:")]
         detail = "; ".join(lines) or f"exit code {pushed.returncode}"

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from orchestra import __version__  # noqa: F401  (released with orchestra itself)
-from orchestra.errors import OrchestraError
+from orchestra.errors import OrchestraError, TmuxError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import STATUS_PHRASES, Agent, Event, Status
+from orchestra.tmux import Tmux
 
 NAME = "notify"
 STATUSES = [s.value for s in Status]
@@ -124,13 +125,10 @@ def alert_tmux(agent: Agent, text: str) -> None:
 
 def _tmux(*args: str) -> Optional[str]:
     """Run one tmux command on orchestra's server; its output, or None if it failed."""
-    socket = os.environ.get("ORCHESTRA_TMUX_SOCKET")
-    argv = ["tmux", *(["-L", socket] if socket else []), *args]
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TMUX_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
+        return "\n".join(Tmux().cmd(*args, timeout=TMUX_TIMEOUT))
+    except TmuxError:
         return None
-    return done.stdout.rstrip("\n") if done.returncode == 0 else None
 
 
 def _ring(tty: str) -> None:

@@ -1,0 +1,66 @@
+"""Writing a file in one step and taking a lock across processes: the two ways orchestra's
+processes share files (the state file, git's worktree records, the config and shell files it writes).
+
+Imported by the hook handler and the launcher through `orchestra.state`, so it loads only a few
+standard modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+
+@contextlib.contextmanager
+def locked(path: Union[str, Path]) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (created 0600 if missing) for the `with` block.
+
+    The lock belongs to the open file, so it is released when the block ends or the process
+    dies; the lock file itself stays, empty.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def write_atomic(path: Union[str, Path], data: Union[bytes, str], mode: Optional[int] = 0o600, durable: bool = False) -> None:
+    """Replace `path` with `data` in one step: a reader sees the old file or the new one, never a part.
+
+    The new file gets `mode`, or with `mode=None` the mode of the file it replaces (0644 for a
+    new one). `durable` also syncs the file and its folder to disk before returning, for a file
+    whose loss after a crash would lose the user's work (the state file).
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            if mode != 0o600:
+                os.fchmod(handle.fileno(), mode)  # explicitly: O_CREAT's mode is cut by the umask
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    if durable:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,57 @@
+"""orchestra.files: the one atomic write and the one flock, used by state, worktrees, config and completion."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+
+import pytest
+
+from orchestra import files
+
+
+def test_write_atomic_replaces_in_one_step_with_the_mode_asked(tmp_path):
+    tmp_path = tmp_path / "d"
+    tmp_path.mkdir()
+    path = tmp_path / "f.json"
+    files.write_atomic(path, "one")
+    assert path.read_text() == "one" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o640)
+    files.write_atomic(path, b"two", mode=None)  # keeps the mode of the file it replaces
+    assert path.read_bytes() == b"two" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    files.write_atomic(tmp_path / "new", "x", mode=None, durable=True)
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o644
+    assert sorted(os.listdir(tmp_path)) == ["f.json", "new"]  # no temporary file left behind
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    tmp_path = tmp_path / "d"
+    tmp_path.mkdir()
+    path = tmp_path / "f"
+    path.write_text("old")
+    with pytest.raises(TypeError):
+        files.write_atomic(path, 42)  # type: ignore[arg-type]
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["f"]
+
+
+def _count_under_lock(lock: str, counter: str) -> None:
+    for _ in range(50):
+        with files.locked(lock):
+            with open(counter) as handle:
+                value = int(handle.read())
+            with open(counter, "w") as handle:
+                handle.write(str(value + 1))
+
+
+def test_locked_excludes_other_processes(tmp_path):
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    args = (str(tmp_path / "lock"), str(counter))
+    workers = [multiprocessing.Process(target=_count_under_lock, args=args) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert counter.read_text() == "200"  # without the lock, read-then-write loses increments
+    assert stat.S_IMODE((tmp_path / "lock").stat().st_mode) == 0o600

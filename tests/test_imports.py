@@ -1,0 +1,81 @@
+"""The hot paths (`ls`, the hook handler, the board) import neither GitPython nor libtmux: they run
+git and tmux through plain subprocesses (orchestra.git, orchestra.tmux), as docs/architecture.md says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from orchestra.models import Agent, Status
+from orchestra.state import State
+from support import git, wait_for
+
+HEAVY = ("git", "libtmux")  # GitPython's package is `git`; orchestra's own module is `orchestra.git`
+
+
+def _imported(stderr: str) -> set[str]:
+    """Module names from `python -X importtime`'s report ("import time: self | cumulative | name")."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def _heavy(names: set[str]) -> list[str]:
+    return sorted(name for name in names if name.split(".")[0] in HEAVY)
+
+
+def _record(repo, tmp_path) -> State:
+    """One agent with a real worktree holding a change, so `ls` runs git on it."""
+    worktree = tmp_path / "wt" / "one"
+    git(repo, "worktree", "add", "-q", "-b", "orchestra/one", str(worktree))
+    (worktree / "README.md").write_text("# changed\n")
+    state = State(repo / ".git" / "orchestra")
+    with state.update() as agents:
+        agents["one"] = Agent(
+            name="one", task="t", agent="command", branch="orchestra/one", base=git(repo, "rev-parse", "HEAD").strip(),
+            worktree=str(worktree), status=Status.RUNNING, session="project",
+        )  # fmt: skip
+    return state
+
+
+def _python(*args: str, cwd, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-X", "importtime", *args], cwd=cwd, input=stdin, capture_output=True)
+
+
+def test_ls_json_imports_neither(repo, tmp_path):
+    _record(repo, tmp_path)
+    result = _python("-m", "orchestra", "ls", "--json", cwd=repo)
+    assert result.returncode == 0, result.stderr.decode()
+    [agent] = json.loads(result.stdout)
+    assert agent["name"] == "one" and agent["changes"]["files"] == 1  # git did run, for the changes
+    names = _imported(result.stderr.decode())
+    assert {"orchestra.git", "orchestra.tmux", "orchestra.reconcile"} <= names
+    assert _heavy(names) == []
+
+
+def test_the_hook_handler_imports_neither(repo, tmp_path):
+    state = _record(repo, tmp_path)
+    payload = json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": "go"}).encode()
+    result = _python("-m", "orchestra", "_hook", "--state-dir", str(state.dir), "one", cwd=repo, stdin=payload)
+    assert result.returncode == 0
+    names = _imported(result.stderr.decode())
+    # __main__ loads the handler with importlib, which -X importtime does not report; what it imports, it does.
+    assert "orchestra.state" in names and _heavy(names) == []
+
+
+def test_the_board_imports_neither(repo, tmp_path):
+    _record(repo, tmp_path)
+    out, err = tmp_path / "board.out", tmp_path / "board.err"
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        board = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", "orchestra", "ls", "--watch"],
+            cwd=repo, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=dict(os.environ, COLUMNS="200"),
+        )  # fmt: skip
+        try:
+            wait_for(lambda: "one" in out.read_text(errors="replace"), what="the board's first table")
+        finally:
+            board.terminate()
+            board.wait(timeout=10)
+    names = _imported(err.read_text(errors="replace"))
+    assert {"orchestra.watch", "orchestra.render", "orchestra.git"} <= names
+    assert _heavy(names) == []
