@@ -8,7 +8,7 @@ INTERNAL = {
     "_exec": ("orchestra.launcher", "exec_agent"),
     "_pane-died": ("orchestra.launcher", "pane_died"),
     "_hook": ("orchestra.hook_handler", "main"),
-    "_notify": ("orchestra.lifecycle", "notify"),
+    "_notify": ("orchestra.hook_handler", "notify"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

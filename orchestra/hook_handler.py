@@ -120,3 +120,30 @@ def main(argv: list[str]) -> int:
         except Exception:  # noqa: BLE001
             pass
     return 0
+
+
+def notify(argv: list[str]) -> int:
+    """Entry point for `_notify` (started by `lifecycle.publish`): the notifier plugins, with each
+    status event in order, in a process of their own."""
+    if len(argv) != 3 or argv[0] != "--state-dir":
+        return 2
+    state = State(Path(argv[1]))
+    try:
+        from orchestra.context import Context
+        from orchestra.models import Event
+
+        payload = json.loads(argv[2])
+        events = [Event(**{k: e[k] for k in ("type", "agent", "status", "data", "time") if k in e})
+                  for e in (payload if isinstance(payload, list) else [payload])]  # fmt: skip
+        records = state.read()
+        first = records.get(events[0].agent or "") if events else None
+        where = Path(first.worktree) if first is not None and Path(first.worktree).is_dir() else state.dir.parent.parent
+        ctx = Context.open(where)
+        for one in events:
+            ctx.plugins.call("notifier", event=one, agent=records.get(one.agent or ""), config=ctx.config)
+        problems = ctx.plugins.problems
+    except Exception as error:  # noqa: BLE001 - nobody watches this process
+        problems = [f"notifiers could not run: {error}"]
+    if problems:
+        state.append_events([lifecycle.event("plugin-error", None, {"message": p}) for p in problems])
+    return 0

@@ -1,4 +1,4 @@
-"""An agent's life: the status vocabulary, the transitions, and the one path that applies them.
+"""An agent's life: the transitions, and the one path that applies them.
 
 Every status change in orchestra goes through here, whoever sees it first: the hook handler
 (the agent CLI's own events, translated into orchestra's hook events), the launcher (the CLI
@@ -8,8 +8,9 @@ says what that signal does to the record; `apply_to` changes a record under the 
 and makes the status event; `publish` appends events to the log and hands status changes to
 the notifier plugins, once each, in a detached process so nobody waits for a webhook.
 
-The hook handler imports this module for every hook event, so it works on records as plain
-JSON objects and imports nothing but the standard library (no dataclasses, no enum).
+The status vocabulary it speaks is `orchestra.statuses` (re-exported here). The hook handler
+imports this module for every hook event, so it works on records as plain JSON objects and
+imports nothing but the standard library (no dataclasses, no enum).
 """
 
 from __future__ import annotations
@@ -20,53 +21,32 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
+from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
+    DONE,
+    ENDED,
+    EXITED,
+    FAILED,
+    HOOK_EVENTS,
+    LIVE,
+    LOST,
+    MERGEABLE,
+    MERGED,
+    PHRASES,
+    RUNNING,
+    SENDABLE,
+    STARTING,
+    STATUSES,
+    URGENCY,
+    WAITING,
+    event,
+    now,
+)
+
 if TYPE_CHECKING:
     from orchestra.state import State
 
-# -- the vocabulary ---------------------------------------------------------------------------
-
-STARTING = "starting"
-RUNNING = "running"
-WAITING = "waiting"  # needs a person: a permission prompt or a question
-DONE = "done"  # finished its turn, idle at its prompt
-EXITED = "exited"  # its process ended with code 0
-FAILED = "failed"  # non-zero exit, or the agent reported an error
-LOST = "lost"  # recorded as live, but its pane or tmux server is gone
-MERGED = "merged"
-
-STATUSES = (STARTING, RUNNING, WAITING, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
-LIVE = frozenset({STARTING, RUNNING, WAITING, DONE})  # a process is expected in the agent's pane
-MERGEABLE = frozenset({DONE, EXITED})  # finished: `merge` takes these
-SENDABLE = LIVE | {FAILED}  # `send` types into these (Claude Code stays at its prompt after an API error)
-ENDED = frozenset({EXITED, FAILED, MERGED})  # nothing more will happen without a person
-URGENCY = (WAITING, FAILED, LOST, DONE, EXITED, RUNNING, STARTING, MERGED)  # most urgent first, for the board and the page
-
-# How a notification says each status after the agent's name: "fix-login is waiting for you".
-PHRASES = {
-    STARTING: "is starting",
-    RUNNING: "is working",
-    WAITING: "is waiting for you",
-    DONE: "is done",
-    EXITED: "exited",
-    FAILED: "failed",
-    LOST: "is lost",
-    MERGED: "was merged",
-}
-
-# -- orchestra's hook events ------------------------------------------------------------------
-# What an agent kind's translator turns its CLI's own hook payload into (docs/plugins.md). Each is
-# a JSON object with "event" (one of these) and the optional fields named beside it.
-
-HOOK_EVENTS = {
-    "session-started": ("session_id", "transcript", "resumed"),  # the CLI opened (resumed: an old conversation)
-    "prompt-submitted": (),  # a turn began
-    "asked": ("question",),  # a permission prompt or a question waits for a person
-    "answered": (),  # the person answered and the tool ran
-    "turn-ended": ("message", "session_id"),  # the turn finished; `message` is the agent's last words
-    "turn-failed": ("error", "message"),  # the turn ended on an error (an API error, a usage limit)
-    "idle": (),  # idle at its prompt without a turn-ended (an interrupted turn)
-    "session-ended": (),  # the CLI is closing; the pane's death gives the exit code
-}
+__all__ = ["DONE", "ENDED", "EXITED", "FAILED", "HOOK_EVENTS", "LIVE", "LOST", "MERGEABLE", "MERGED", "PHRASES",
+           "RUNNING", "SENDABLE", "STARTING", "STATUSES", "URGENCY", "WAITING", "event", "now"]  # fmt: skip
 
 # Statuses a hook event may move an agent out of: its process is alive to send the event. `failed`
 # is here because a failed turn leaves the agent at its prompt, where it can go on.
@@ -176,17 +156,6 @@ def _hook_transition(record: dict[str, Any], status: Any, event: str, data: dict
 # -- applying a change ------------------------------------------------------------------------
 
 
-def now() -> str:
-    """ISO 8601 in UTC with milliseconds: the one format of state and events."""
-    stamp = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}+00:00"
-
-
-def event(kind: str, agent: Optional[str], data: dict[str, Any], status: Optional[str] = None) -> dict[str, Any]:
-    """An event-log line, as `orchestra.models.Event.to_dict()` writes it."""
-    return {"type": kind, "agent": agent, "status": status, "data": data, "time": now()}
-
-
 def apply_to(
     records: dict[str, dict[str, Any]],
     name: str,
@@ -266,33 +235,3 @@ def notify_in_background(state: State, changes: list[dict[str, Any]]) -> None:
         os.waitpid(child, 0)
     finally:
         os.close(devnull)
-
-
-def notify(argv: list[str]) -> int:
-    """Entry point for `_notify`: call the notifier plugins with each status event, in order."""
-    if len(argv) != 3 or argv[0] != "--state-dir":
-        return 2
-    from pathlib import Path
-
-    from orchestra.state import State
-
-    state = State(Path(argv[1]))
-    try:
-        from orchestra.context import Context
-        from orchestra.models import Event
-
-        payload = json.loads(argv[2])
-        events = [Event(**{k: e[k] for k in ("type", "agent", "status", "data", "time") if k in e})
-                  for e in (payload if isinstance(payload, list) else [payload])]  # fmt: skip
-        records = state.read()
-        first = records.get(events[0].agent or "") if events else None
-        where = Path(first.worktree) if first is not None and Path(first.worktree).is_dir() else state.dir.parent.parent
-        ctx = Context.open(where)
-        for one in events:
-            ctx.plugins.call("notifier", event=one, agent=records.get(one.agent or ""), config=ctx.config)
-        problems = ctx.plugins.problems
-    except Exception as error:  # noqa: BLE001 - nobody watches this process
-        problems = [f"notifiers could not run: {error}"]
-    if problems:
-        state.append_events([event("plugin-error", None, {"message": p}) for p in problems])
-    return 0

@@ -8,35 +8,35 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from orchestra import lifecycle
+from orchestra import statuses
 
 
 class Status(str, enum.Enum):
-    """The status words, as the lifecycle core defines them (orchestra/lifecycle.py)."""
+    """The status words, as `orchestra.statuses` defines them."""
 
-    STARTING = lifecycle.STARTING
-    RUNNING = lifecycle.RUNNING
-    WAITING = lifecycle.WAITING
-    DONE = lifecycle.DONE
-    EXITED = lifecycle.EXITED
-    FAILED = lifecycle.FAILED
-    LOST = lifecycle.LOST
-    MERGED = lifecycle.MERGED
+    STARTING = statuses.STARTING
+    RUNNING = statuses.RUNNING
+    WAITING = statuses.WAITING
+    DONE = statuses.DONE
+    EXITED = statuses.EXITED
+    FAILED = statuses.FAILED
+    LOST = statuses.LOST
+    MERGED = statuses.MERGED
 
     @property
     def live(self) -> bool:
         """True while a process is expected to sit in the agent's pane."""
-        return self.value in lifecycle.LIVE
+        return self.value in statuses.LIVE
 
     def __str__(self) -> str:
         return self.value
 
 
-LIVE_STATUSES = frozenset(Status(s) for s in lifecycle.LIVE)
-STATUS_PHRASES = lifecycle.PHRASES  # "fix-login is waiting for you"
+LIVE_STATUSES = frozenset(Status(s) for s in statuses.LIVE)
+STATUS_PHRASES = statuses.PHRASES  # "fix-login is waiting for you"
 
 
-now = lifecycle.now  # the current time as ISO 8601 in UTC, the one format state and events use
+now = statuses.now  # the current time as ISO 8601 in UTC, the one format state and events use
 
 
 def new_launch_id() -> str:

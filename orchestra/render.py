@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orchestra import lifecycle
+from orchestra import statuses
 from orchestra.models import Agent, Status, parse_time
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ STATUS_STYLE = {
     Status.MERGED: "dim",
 }
 # Most urgent first: a person is needed, then trouble, then work in progress.
-STATUS_ORDER = [Status(s) for s in lifecycle.URGENCY]  # most urgent first
+STATUS_ORDER = [Status(s) for s in statuses.URGENCY]  # most urgent first
 
 
 def escape(text: str) -> str:

@@ -11,15 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from orchestra import git, lifecycle
+from orchestra import git, statuses
 from orchestra.state import State
 
 # (symbol, tmux style, the statuses it counts), in the order shown. Merged agents are not counted.
 GROUPS = (
-    ("⚙", "", (lifecycle.STARTING, lifecycle.RUNNING)),
-    ("?", "fg=yellow,bold", (lifecycle.WAITING,)),
-    ("✓", "fg=green", (lifecycle.DONE, lifecycle.EXITED)),
-    ("✗", "fg=red", (lifecycle.FAILED, lifecycle.LOST)),
+    ("⚙", "", (statuses.STARTING, statuses.RUNNING)),
+    ("?", "fg=yellow,bold", (statuses.WAITING,)),
+    ("✓", "fg=green", (statuses.DONE, statuses.EXITED)),
+    ("✗", "fg=red", (statuses.FAILED, statuses.LOST)),
 )
 
 
@@ -34,8 +34,8 @@ def count(cwd: Path) -> list[int]:
     folder = state_dir(cwd)
     if folder is None:
         return [0] * len(GROUPS)
-    statuses = [record.get("status") for record in State(folder).read_raw().values() if isinstance(record, dict)]
-    return [sum(statuses.count(s) for s in group) for _symbol, _style, group in GROUPS]
+    recorded = [record.get("status") for record in State(folder).read_raw().values() if isinstance(record, dict)]
+    return [sum(recorded.count(s) for s in group) for _symbol, _style, group in GROUPS]
 
 
 def status_line(counts: list[int]) -> str:

@@ -1,0 +1,64 @@
+"""The words of an agent's life, defined once: its statuses, what each allows, how a
+notification says it, and orchestra's hook events. The ground every layer stands on
+(`orchestra.models.Status` takes its values from here); the hook handler imports it for every
+event, so it holds plain strings and imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+STARTING = "starting"
+RUNNING = "running"
+WAITING = "waiting"  # needs a person: a permission prompt or a question
+DONE = "done"  # finished its turn, idle at its prompt
+EXITED = "exited"  # its process ended with code 0
+FAILED = "failed"  # non-zero exit, or the agent reported an error
+LOST = "lost"  # recorded as live, but its pane or tmux server is gone
+MERGED = "merged"
+
+STATUSES = (STARTING, RUNNING, WAITING, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
+LIVE = frozenset({STARTING, RUNNING, WAITING, DONE})  # a process is expected in the agent's pane
+MERGEABLE = frozenset({DONE, EXITED})  # finished: `merge` takes these
+SENDABLE = LIVE | {FAILED}  # `send` types into these (Claude Code stays at its prompt after an API error)
+ENDED = frozenset({EXITED, FAILED, MERGED})  # nothing more will happen without a person
+URGENCY = (WAITING, FAILED, LOST, DONE, EXITED, RUNNING, STARTING, MERGED)  # most urgent first, for the board and the page
+
+# How a notification says each status after the agent's name: "fix-login is waiting for you".
+PHRASES = {
+    STARTING: "is starting",
+    RUNNING: "is working",
+    WAITING: "is waiting for you",
+    DONE: "is done",
+    EXITED: "exited",
+    FAILED: "failed",
+    LOST: "is lost",
+    MERGED: "was merged",
+}
+
+# -- orchestra's hook events ------------------------------------------------------------------
+# What an agent kind's translator turns its CLI's own hook payload into (docs/plugins.md). Each is
+# a JSON object with "event" (one of these) and the optional fields named beside it.
+
+HOOK_EVENTS = {
+    "session-started": ("session_id", "transcript", "resumed"),  # the CLI opened (resumed: an old conversation)
+    "prompt-submitted": (),  # a turn began
+    "asked": ("question",),  # a permission prompt or a question waits for a person
+    "answered": (),  # the person answered and the tool ran
+    "turn-ended": ("message", "session_id"),  # the turn finished; `message` is the agent's last words
+    "turn-failed": ("error", "message"),  # the turn ended on an error (an API error, a usage limit)
+    "idle": (),  # idle at its prompt without a turn-ended (an interrupted turn)
+    "session-ended": (),  # the CLI is closing; the pane's death gives the exit code
+}
+
+
+def now() -> str:
+    """ISO 8601 in UTC with milliseconds: the one format of state and events."""
+    stamp = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}+00:00"
+
+
+def event(kind: str, agent: Optional[str], data: dict[str, Any], status: Optional[str] = None) -> dict[str, Any]:
+    """An event-log line, as `orchestra.models.Event.to_dict()` writes it."""
+    return {"type": kind, "agent": agent, "status": status, "data": data, "time": now()}
