@@ -85,7 +85,7 @@ class Sandbox:
         subprocess.run(
             [TMUX, "-L", socket or self.socket, "kill-server"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+        )
 
     def close(self) -> None:
         for socket in self.sockets:

@@ -125,14 +125,14 @@ def record_agents(state: State, folder: Path, count: int) -> list[Agent]:
             task = f"agent {number}: add the token refresh endpoint to the auth API, with tests"
             hook = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_claude.hooks", name]
             argv = [str(claude_bin()), "--permission-mode", "acceptEdits", "--settings", hook_settings(hook),
-                    "--session-id", session_id, "--", task]  # fmt: skip
+                    "--session-id", session_id, "--", task]
             agent = Agent(
                 name=name, task=task, agent="claude", branch=f"orchestra/{name}", base="0123456789abcdef" * 2 + "01234567",
                 worktree=str(worktree), status=Status.DONE, session="orchestra-project", window=f"@{number + 1}",
                 pane=f"%{number + 1}", session_id=session_id, port=4100 + number, last_message="Done.",
                 transcript=str(folder / "home" / ".claude" / "projects" / name / f"{session_id}.jsonl"),
                 last_hook="Stop", screen_patterns={"waiting": WAITING_PATTERNS, "busy": BUSY_PATTERNS}, argv=argv,
-            )  # fmt: skip
+            )
             records[name] = agent
             agents.append(agent)
     state.append_events([Event("spawned", agent=a.name, data={"task": a.task}) for a in agents])
@@ -142,7 +142,7 @@ def record_agents(state: State, folder: Path, count: int) -> list[Agent]:
 def payloads(agent: Agent) -> dict[str, bytes]:
     """Claude Code's JSON for the three events, with the fields 2.1.328 sends."""
     common = {"session_id": agent.session_id, "transcript_path": agent.transcript, "cwd": agent.worktree,
-              "permission_mode": "acceptEdits"}  # fmt: skip
+              "permission_mode": "acceptEdits"}
     events = {
         "UserPromptSubmit": {"hook_event_name": "UserPromptSubmit", "prompt": agent.task},
         "PermissionRequest": {
@@ -150,7 +150,7 @@ def payloads(agent: Agent) -> dict[str, bytes]:
             "tool_input": {"command": UNCOVERED, "description": "Write 1 to x.txt"},
             "permission_suggestions": [{"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": "python3 -c:*"}],
                                         "behavior": "allow", "destination": "localSettings"}],
-        },  # fmt: skip
+        },
         "Stop": {"hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": LAST_MESSAGE},
     }
     return {name: json.dumps({**common, **event}).encode() for name, event in events.items()}
@@ -301,7 +301,7 @@ def hook_handler(args) -> None:
         floor = c.median_ms(wall["sh -c 'python -c pass'"])
         size = state.path.stat().st_size
         print(f"  {RECORDED_AGENTS} agents recorded (state.json {size / 1000:.0f} KB); {args.runs} runs of each event, "
-              f"each a status change; floors in between")  # fmt: skip
+              f"each a status change; floors in between")
         print(f"  {'':44} {'median':>9}  {'- floor':>8}  {'CPU':>6}  {'target':>10}  spread")
         together: dict[str, list[float]] = {"disk": [], "shm": []}
         cpu_disk = [x for e in events for x in cpu[labels["disk"].format(e)]]
@@ -315,17 +315,17 @@ def hook_handler(args) -> None:
             print(f"  {label:44} {median:6.1f} ms  {extra:>9}  {c.median_ms(cpu[label]):3.0f} ms  {target:>10}  ({c.spread(wall[label])})")
         every = c.median_ms(together["disk"])
         print(f"  the hook handler, all three events (state on the disk): median {every:.1f} ms ({c.spread(together['disk'])}); "
-              f"target < {HOOK_TARGET_MS} ms: {c.verdict(every < HOOK_TARGET_MS)}")  # fmt: skip
+              f"target < {HOOK_TARGET_MS} ms: {c.verdict(every < HOOK_TARGET_MS)}")
         print(f"  its CPU time (user + system, with /bin/sh; less disturbed by other load): median "
-              f"{c.median_ms(cpu_disk):.1f} ms, under {HOOK_TARGET_MS} ms: {c.verdict(c.median_ms(cpu_disk) < HOOK_TARGET_MS)}")  # fmt: skip
+              f"{c.median_ms(cpu_disk):.1f} ms, under {HOOK_TARGET_MS} ms: {c.verdict(c.median_ms(cpu_disk) < HOOK_TARGET_MS)}")
         print(f"  the same with the state in /dev/shm: median {c.median_ms(together['shm']):.1f} ms ({c.spread(together['shm'])})")
         print(f"  inside it (measured in-process): handling the event (read, lock, write + fsync, log) "
-              f"{c.median_ms(work):.1f} ms (max {max(work) * 1000:.0f}); starting the detached `_notify` {c.median_ms(popen):.1f} ms")  # fmt: skip
+              f"{c.median_ms(work):.1f} ms (max {max(work) * 1000:.0f}); starting the detached `_notify` {c.median_ms(popen):.1f} ms")
         print(f"  that `_notify` (notifier plugins, off the agent's path), on its own: "
-              f"{c.median_ms([w for w, _ in notify]):.0f} ms wall, {c.median_ms([u for _, u in notify]):.0f} ms CPU (median of 5)")  # fmt: skip
+              f"{c.median_ms([w for w, _ in notify]):.0f} ms wall, {c.median_ms([u for _, u in notify]):.0f} ms CPU (median of 5)")
         if every >= HOOK_TARGET_MS or args.importtime:
             import_offenders(["-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_claude.hooks", agents["disk"][0].name],
-                             payloads(agents["disk"][0])["UserPromptSubmit"], cwd, sb.env)  # fmt: skip
+                             payloads(agents["disk"][0])["UserPromptSubmit"], cwd, sb.env)
             import_offenders(["-c", "pass"], b"", cwd, sb.env, top=6)
 
 
@@ -381,7 +381,7 @@ class Project:
 
     def screen(self, pane: str) -> Optional[str]:
         result = subprocess.run([c.TMUX, "-L", self.sb.socket, "capture-pane", "-p", "-t", pane],
-                                env=self.sb.env, capture_output=True, text=True)  # fmt: skip
+                                env=self.sb.env, capture_output=True, text=True)
         return result.stdout if result.returncode == 0 else None
 
     def hook_time(self, name: str, hook: str, timeout: float = 5.0) -> Optional[float]:
@@ -390,7 +390,7 @@ class Project:
         deadline = time.monotonic() + timeout
         while True:
             times = [e["time"] for e in self.state.read_events()
-                     if e.get("type") == "hook" and e.get("agent") == name and e.get("data", {}).get("hook") == hook]  # fmt: skip
+                     if e.get("type") == "hook" and e.get("agent") == name and e.get("data", {}).get("hook") == hook]
             if times or time.monotonic() > deadline:
                 return iso_seconds(times[0]) if times else None
             time.sleep(0.01)
@@ -485,15 +485,15 @@ def latency(args, api: ClaudeAPI, claude: Path) -> None:
             print(f"  repetition {rep + 1}: waiting {ms(waiting[-1])}, done {ms(done[-1])}")
 
     print(f"  each agent: spawn to its first reply on screen {statistics.median(starts):.1f} s (median); "
-          f"poll resolution: median {c.median_ms(gaps):.0f} ms between a 'no' and the 'yes' that followed")  # fmt: skip
+          f"poll resolution: median {c.median_ms(gaps):.0f} ms between a 'no' and the 'yes' that followed")
     print(f"  (a) dialog on screen -> waiting in state:   {summary(waiting)}  "
-          f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(waiting) * 1000 < LATENCY_TARGET_MS)}")  # fmt: skip
+          f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(waiting) * 1000 < LATENCY_TARGET_MS)}")
     if waiting_hook:
         print(f"      dialog on screen -> PermissionRequest logged by the handler: {summary(waiting_hook)}")
     print(f"      then `orchestra ls --json` shows waiting: {c.median_ms(ls_times):.0f} ms per call, "
-          f"{c.median_ms(ls_cpu):.0f} ms CPU ({c.spread(ls_times)})")  # fmt: skip
+          f"{c.median_ms(ls_cpu):.0f} ms CPU ({c.spread(ls_times)})")
     print(f"  (b) final text on screen -> done in state:  {summary(done)}  "
-          f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(done) * 1000 < LATENCY_TARGET_MS)}")  # fmt: skip
+          f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(done) * 1000 < LATENCY_TARGET_MS)}")
     if done_hook:
         print(f"      Stop hook logged -> done in state:       {summary(done_hook)}")
         print(f"      final text on screen -> Stop hook logged: {summary(stop_vs_text)}")
@@ -631,21 +631,21 @@ def idle(args, api: ClaudeAPI, claude: Path) -> None:
         print(f"  over {elapsed:.1f} s (CPU as % of one core):")
         rows = [("board (`ls --watch`), its own CPU", board_own),
                 ("git/tmux commands the board ran and reaped", board_children),
-                (f"{count} launchers (`_exec`), and children reaped", launchers_own)]  # fmt: skip
+                (f"{count} launchers (`_exec`), and children reaped", launchers_own)]
         for label, seconds in rows:
             print(f"    {label:46} {share(seconds):6.3f}%  ({seconds * 1000:.1f} ms)")
         print(f"    {'orchestra in all':46} {share(total):6.3f}%  ({total * 1000:.1f} ms)  "
-              f"target < {IDLE_TARGET_PERCENT:.0f}%: {c.verdict(share(total) < IDLE_TARGET_PERCENT)}")  # fmt: skip
+              f"target < {IDLE_TARGET_PERCENT:.0f}%: {c.verdict(share(total) < IDLE_TARGET_PERCENT)}")
         hooks = [e for e in events if e.get("type") == "hook"]
         kinds = sorted({e.get("data", {}).get("hook", "?") for e in hooks})
         print(f"    hook events logged meanwhile: {len(hooks)}{' (' + ', '.join(kinds) + ')' if kinds else ''} "
-              f"(a hook handler's CPU would count under Claude Code's reaped children below)")  # fmt: skip
+              f"(a hook handler's CPU would count under Claude Code's reaped children below)")
         if board_children == 0:
             print("    (the board asks tmux and git only when a state, event-log or index file changed, and every "
-                  "30 s regardless; no such look fell in this window: --idle-seconds 31 includes one)")  # fmt: skip
+                  "30 s regardless; no such look fell in this window: --idle-seconds 31 includes one)")
         print(f"  for context: {len(claude_pids)} Claude Code processes {share(claude_own):.1f}% "
               f"(+ {share(claude_children):.2f}% in children they reaped, hook handlers included), "
-              f"{rss / 2**30:.1f} GiB resident; the tmux server {share(tmux_server):.2f}%")  # fmt: skip
+              f"{rss / 2**30:.1f} GiB resident; the tmux server {share(tmux_server):.2f}%")
 
 
 # -- main ----------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument(
         "--disk", action="store_true",
         help="work in the system temporary folder (the real disk) instead of /dev/shm (memory)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     c.require_tools()
 

@@ -43,7 +43,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
-]  # fmt: skip
+]
 LATENCY_TARGET_MS = 300
 CPU_TARGET = 0.02
 RSS_TARGET_MB = 100
@@ -68,7 +68,7 @@ class Server:
         self.process = subprocess.Popen(
             [c.ORCHESTRA, "web", "--no-open", "--port", "0"], cwd=repo, env=sb.env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        )
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         line = self.process.stdout.readline() if ready else ""
         found = re.search(r"http://\S+", line)

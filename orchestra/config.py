@@ -50,7 +50,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "session": Key(
             "str", "orchestra-{repo}", "tmux session name; {repo} is the main checkout's folder name",
             template=True, forbidden=":.",
-        ),  # fmt: skip
+        ),
     },
     "worktree": {
         "copy": Key("list[str]", [".env"], "files copied from the main checkout into each new worktree, when present"),

@@ -41,7 +41,7 @@ def run(
         result = subprocess.run(
             argv, cwd=cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
             input=input, stdin=None if input is not None else subprocess.DEVNULL,
-        )  # fmt: skip
+        )
     except OSError as error:  # git missing, or `cwd` gone or unreadable
         if not Path(cwd).is_dir():
             raise GitError(f"the folder {cwd} is gone, so git cannot run in it.", argv) from None

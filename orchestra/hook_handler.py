@@ -53,7 +53,7 @@ def load_translator(module: str) -> ModuleType:
     if rest:
         folders = list(spec.submodule_search_locations or [])
         path = next((Path(f, *rest.split(".")).with_suffix(".py") for f in folders
-                     if Path(f, *rest.split(".")).with_suffix(".py").is_file()), None)  # fmt: skip
+                     if Path(f, *rest.split(".")).with_suffix(".py").is_file()), None)
         if path is None:
             raise ImportError(f"no module named {module!r}")
         spec = importlib.util.spec_from_file_location(module, path)
@@ -134,7 +134,7 @@ def notify(argv: list[str]) -> int:
 
         payload = json.loads(argv[2])
         events = [Event(**{k: e[k] for k in ("type", "agent", "status", "data", "time") if k in e})
-                  for e in (payload if isinstance(payload, list) else [payload])]  # fmt: skip
+                  for e in (payload if isinstance(payload, list) else [payload])]
         records = state.read()
         first = records.get(events[0].agent or "") if events else None
         where = Path(first.worktree) if first is not None and Path(first.worktree).is_dir() else state.dir.parent.parent

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from orchestra.state import State
 
 __all__ = ["DONE", "ENDED", "EXITED", "FAILED", "HOOK_EVENTS", "LIVE", "LOST", "MERGEABLE", "MERGED", "PHRASES",
-           "RUNNING", "SENDABLE", "STARTING", "STATUSES", "URGENCY", "WAITING", "event", "now"]  # fmt: skip
+           "RUNNING", "SENDABLE", "STARTING", "STATUSES", "URGENCY", "WAITING", "event", "now"]
 
 # Statuses a hook event may move an agent out of: its process is alive to send the event. `failed`
 # is here because a failed turn leaves the agent at its prompt, where it can go on.

@@ -31,10 +31,12 @@ SCREEN_MARKER = "\x1forchestra-screen\x1f"  # printed between captured screens
 ROOT_OPTION = "@orchestra_root"  # marks a session as belonging to one project's main checkout
 AGENT_OPTION = "@orchestra_agent"  # on an agent's pane: the agent's name
 LAUNCH_OPTION = "@orchestra_launch"  # on an agent's pane: the id of the launch that opened it (the record's launch_id)
+# tmux command chains below are laid out one tmux command per line (each after its ";"), which
+# says what tmux is asked far better than one string per line: those calls carry `# fmt: skip`.
 PANE_FORMAT = "\t".join(
     ["#{pane_id}", "#{window_id}", "#{session_name}", "#{window_name}", "#{pane_dead}", "#{pane_dead_status}",
      "#{pane_pid}", "#{" + AGENT_OPTION + "}", "#{" + LAUNCH_OPTION + "}"]
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Tmux:
                 argv, capture_output=True, timeout=timeout,
                 input=input.encode("utf-8", "surrogateescape") if input is not None else None,
                 stdin=None if input is not None else subprocess.DEVNULL,
-            )  # fmt: skip
+            )
         except FileNotFoundError:
             self.require(argv)
             raise TmuxError(f"tmux could not be started: {argv[0]} was not found.", argv) from None
@@ -178,7 +180,7 @@ class Tmux:
         out = self.cmd(
             "list-panes", "-s", "-t", f"={session}", "-F", "#{pane_id}\t#{window_id}\t#{window_index}\t#{pane_index}",
             check=False,
-        )  # fmt: skip
+        )
         fields = [line.split("\t") for line in out]
         return {f[0]: (f[1], int(f[2]), int(f[3])) for f in fields if len(f) == 4 and f[2].isdigit() and f[3].isdigit()}
 

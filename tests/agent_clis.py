@@ -57,7 +57,7 @@ def npm_cli(name: str) -> Path:
             [npm, "install", "--prefix", str(partial), "--no-audit", "--no-fund", "--no-update-notifier",
              "--loglevel=error", package],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=600,
-        ))  # fmt: skip
+        ))
     return path
 
 
@@ -72,7 +72,7 @@ def aider_python() -> Path:
             subprocess.run(
                 [str(partial / "bin" / "python"), "-m", "pip", "install", "--quiet", AIDER[1]],
                 stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=900,
-            )  # fmt: skip
+            )
 
         _install_beside(folder, fill)
     return python

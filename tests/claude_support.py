@@ -34,7 +34,7 @@ HOOK_EVENTS = (
     "Setup", "TeammateIdle", "TaskCreated", "TaskCompleted", "Elicitation", "ElicitationResult", "ConfigChange",
     "WorktreeCreate", "WorktreeRemove", "InstructionsLoaded", "CwdChanged", "FileChanged", "DirectoryAdded",
     "MessageDisplay",
-)  # fmt: skip
+)
 
 
 def claude_code_folder() -> Path:
@@ -54,7 +54,7 @@ def install_claude_code(folder: Path) -> None:
             [npm, "install", "--prefix", str(partial), "--no-audit", "--no-fund", "--no-update-notifier",
              "--loglevel=error", f"@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=600,
-        )  # fmt: skip
+        )
         partial.chmod(0o755)
         partial.rename(folder)
     except subprocess.CalledProcessError as error:

@@ -37,7 +37,7 @@ def isolated(tmp_path, monkeypatch):
     # Nothing a test does may reach the user's Slack, GitHub or desktop.
     for name in ("TMUX", "TMUX_PANE", "ORCHESTRA_DEBUG", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
                  "SLACK_WEBHOOK_URL", "GITHUB_TOKEN", "GH_TOKEN", "DISPLAY", "WAYLAND_DISPLAY",
-                 "DBUS_SESSION_BUS_ADDRESS"):  # fmt: skip
+                 "DBUS_SESSION_BUS_ADDRESS"):
         monkeypatch.delenv(name, raising=False)
     yield socket
     subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)

@@ -152,7 +152,7 @@ def state(tmp_path):
     state = State(tmp_path / "state")
     with state.update() as agents:
         agents["worker"] = Agent(name="worker", task="t", agent="codex", branch="orchestra/worker", base="0" * 40,
-                                 worktree=str(tmp_path), status=Status.RUNNING)  # fmt: skip
+                                 worktree=str(tmp_path), status=Status.RUNNING)
     return state
 
 
@@ -166,7 +166,7 @@ CODEX = "orchestra_codex.notify"
 
 def test_codex_notify_marks_the_agent_done_with_its_last_message(state):
     event = {"type": "agent-turn-complete", "thread-id": "t-1", "turn-id": "1", "cwd": "/w",
-             "input-messages": ["fix it"], "last-assistant-message": "Fixed the bug."}  # fmt: skip
+             "input-messages": ["fix it"], "last-assistant-message": "Fixed the bug."}
     result = subprocess.run([*handler(state, CODEX), json.dumps(event)], capture_output=True, timeout=30)
     assert result.returncode == 0 and result.stdout == b""
     worker = state.read()["worker"]
@@ -178,7 +178,7 @@ def test_codex_notify_leaves_out_codexs_title_turn(state):
     # As Codex 0.169 sends it, from a thread of its own, while the agent's first turn still runs.
     title = {"type": "agent-turn-complete", "thread-id": "t-title", "turn-id": "1", "cwd": "/w", "client": "codex-tui",
              "input-messages": ["Generate a concise, single-line task title of at most 36 characters ...\n\nUser prompt:\nfix it"],
-             "last-assistant-message": '{"title": "Fix it"}'}  # fmt: skip
+             "last-assistant-message": '{"title": "Fix it"}'}
     result = subprocess.run([*handler(state, CODEX), json.dumps(title)], timeout=30)
     assert result.returncode == 0
     worker = state.read()["worker"]
@@ -187,14 +187,14 @@ def test_codex_notify_leaves_out_codexs_title_turn(state):
 
 def test_codex_notify_never_fails_codex(state):
     for args in ([*handler(state, CODEX), "not json"], [*handler(state, CODEX), '{"type": "other"}'],
-                 [*handler(state, "orchestra_codex.nonexistent"), "{}"], handler(state, CODEX)[:-1]):  # fmt: skip
+                 [*handler(state, "orchestra_codex.nonexistent"), "{}"], handler(state, CODEX)[:-1]):
         assert subprocess.run(args, timeout=30, stdin=subprocess.DEVNULL).returncode == 0
     assert state.read()["worker"].status == Status.RUNNING
 
 
 def gemini_hook(state: State, event: dict) -> Agent:
     result = subprocess.run(handler(state, "orchestra_gemini.hook"), input=json.dumps(event).encode(),
-                            capture_output=True, timeout=30)  # fmt: skip
+                            capture_output=True, timeout=30)
     assert result.returncode == 0 and result.stdout == b"", "Gemini parses a hook's stdout"
     return state.read()["worker"]
 
@@ -203,7 +203,7 @@ def test_gemini_hooks_move_the_status_through_a_turn(state):
     base = {"session_id": "s-1", "cwd": "/w", "transcript_path": "/t.json", "timestamp": "2025-01-01T00:00:00Z"}
     assert gemini_hook(state, {**base, "hook_event_name": "BeforeAgent", "prompt": "go"}).status == Status.RUNNING
     asked = gemini_hook(state, {**base, "hook_event_name": "Notification", "notification_type": "ToolPermission",
-                                "message": "Allow run_shell_command: make test?", "details": {}})  # fmt: skip
+                                "message": "Allow run_shell_command: make test?", "details": {}})
     assert asked.status == Status.WAITING and asked.waiting_for == "Allow run_shell_command: make test?"
     assert gemini_hook(state, {**base, "hook_event_name": "AfterTool", "tool_name": "run_shell_command"}).status == Status.RUNNING
     done = gemini_hook(state, {**base, "hook_event_name": "AfterAgent", "prompt": "go", "prompt_response": "Done."})
@@ -238,10 +238,10 @@ def test_gemini_last_message_comes_from_the_transcript(state, tmp_path):
     records = [{"sessionId": "s-1", "kind": "main"}, {"type": "user", "content": [{"text": "fix it"}]},
                {"type": "gemini", "content": "Let me look."}, {"$set": {"lastUpdated": "x"}},
                {"type": "user", "content": [{"functionResponse": {"name": "read_file"}}]},
-               {"type": "gemini", "content": "Fixed it."}, {"type": "gemini", "content": ""}]  # fmt: skip
+               {"type": "gemini", "content": "Fixed it."}, {"type": "gemini", "content": ""}]
     transcript.write_text("".join(json.dumps(r) + "\n" for r in records))
     event = {"session_id": "s-1", "cwd": "/w", "transcript_path": str(transcript), "hook_event_name": "AfterAgent",
-             "prompt": "fix it", "prompt_response": "Fixed it. it."}  # fmt: skip
+             "prompt": "fix it", "prompt_response": "Fixed it. it."}
     assert gemini_hook(state, event).last_message == "Fixed it."
     transcript.write_text(transcript.read_text() + json.dumps({"type": "user", "content": [{"text": "more"}]}) + "\n")
     assert gemini_hook(state, {**event, "prompt_response": "Nothing."}).last_message == "Nothing."

@@ -36,7 +36,7 @@ class Terminal:
     def attach(self, session: str) -> None:
         tmux(self.inner, "source-file", str(SNIPPET))
         tmux(self.socket, "new-session", "-d", "-s", "t", "-x", "160", "-y", "30",
-             f"env -u TMUX tmux -L {self.inner} attach -t ={session}")  # fmt: skip
+             f"env -u TMUX tmux -L {self.inner} attach -t ={session}")
         wait_for(lambda: self.where(), what="a client on the test's server")
 
     def press(self, *keys: str) -> None:

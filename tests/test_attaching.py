@@ -29,7 +29,7 @@ def test_next_goes_round_the_agents_and_the_waiting_ones(project):
     spawn_demo(project, "first", "second", delay="60")
     spawn_demo(project, "ask one", "ask two")  # a demo task with "ask" waits for an answer
     agents = {a.name: a for a in wait_observed(project, {"first": "running", "second": "running",
-                                                         "ask-one": "waiting", "ask-two": "waiting"})}  # fmt: skip
+                                                         "ask-one": "waiting", "ask-two": "waiting"})}
 
     def go(place) -> str:
         project.tmux.select_window(place.window, place.pane)

@@ -56,7 +56,7 @@ def current_help(words: list[str]) -> str:
 
     env = {**os.environ, "COLUMNS": "100"}
     return subprocess.run([sys.executable, "-m", "orchestra", *words, "--help"], capture_output=True, text=True,
-                          env=env, check=True).stdout.rstrip("\n")  # fmt: skip
+                          env=env, check=True).stdout.rstrip("\n")
 
 
 def test_every_help_block_in_the_command_reference_is_the_commands_own_help():

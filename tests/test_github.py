@@ -57,7 +57,7 @@ class GitHubStandIn:
         self.requests.append(
             {"method": request.command, "path": request.path, "headers": dict(request.headers),
              "json": json.loads(data) if data else None}
-        )  # fmt: skip
+        )
         if self.answer == "hang":
             self.release.wait()
             return
@@ -74,7 +74,7 @@ class GitHubStandIn:
                 {"resource": "PullRequest", "code": "custom", "message": f"No commits between main and {BRANCH}"}
             ]}),
             "error": (500, {"message": "Server Error"}),
-        }[self.answer]  # fmt: skip
+        }[self.answer]
         self.reply(request, status, payload)
 
     @staticmethod
@@ -168,7 +168,7 @@ def agent(repo, tmp_path) -> Agent:
     git(worktree, "commit", "-qm", "Fix the login redirect")
     base = git(repo, "rev-parse", "main").strip()
     return Agent(name="fix-login", task=TASK, agent="demo", branch=BRANCH, base=base, worktree=str(worktree),
-                 status=Status.DONE, last_message=FINAL)  # fmt: skip
+                 status=Status.DONE, last_message=FINAL)
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def report(repo, agent) -> dict:
         "base": agent.base, "last_message": FINAL, "error": None, "exit_code": None,
         "commits": [{"id": tip, "subject": "Fix the login redirect", "time": "2025-01-01T00:00:00+00:00"}],
         "files_changed": 1, "lines_added": 2, "lines_removed": 0, "untracked_files": 0, "uncommitted": False,
-    }  # fmt: skip
+    }
 
 
 def configure(repo: Path, **keys) -> config_module.Config:
@@ -205,7 +205,7 @@ def remote_branches(bare: Path) -> dict[str, str]:
 
 def open_pr(repo: Path, agent: Agent, report: dict, config, strategy: str = "pr"):
     return merge_strategy(agent=agent, repo=Repository(root=str(repo), target="main"), config=config,
-                          strategy=strategy, report=report)  # fmt: skip
+                          strategy=strategy, report=report)
 
 
 # --- the REST API, with GITHUB_TOKEN --------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_push_and_open_a_pull_request_through_the_api(repo, bare, agent, report,
     assert result == MergeResult(
         outcome="opened", message="opened pull request #12: https://github.com/octo/project/pull/12",
         url="https://github.com/octo/project/pull/12",
-    )  # fmt: skip
+    )
     assert remote_branches(bare)[BRANCH] == git(repo, "rev-parse", BRANCH).strip()
     assert git(repo, "rev-parse", "--abbrev-ref", f"{BRANCH}@{{upstream}}").strip() == f"origin/{BRANCH}"
     (request,) = github_api.requests
@@ -406,13 +406,13 @@ def test_gh_opens_the_pull_request_with_the_body_on_stdin(repo, bare, agent, rep
     assert result == MergeResult(
         outcome="opened", message="opened pull request #34: https://github.com/octo/project/pull/34",
         url="https://github.com/octo/project/pull/34",
-    )  # fmt: skip
+    )
     (auth, _), (create, stdin) = gh_calls(gh_log)
     assert auth["argv"] == ["auth", "status"]
     assert create["argv"] == [
         "pr", "create", "--repo", "octo/project", "--head", BRANCH, "--base", "main",
         "--title", "--fix the login redirect so users land where they started", "--body-file", "-",
-    ]  # fmt: skip
+    ]
     assert stdin == pull_request.body(report).encode("utf-8")
     assert create["cwd"] == str(repo) and create["no_prompt"] == "1"
     assert BRANCH in remote_branches(bare) and github_api.requests == []

@@ -21,7 +21,7 @@ def state(tmp_path):
         agents["worker"] = Agent(
             name="worker", task="t", agent="claude", branch="orchestra/worker", base="0" * 40,
             worktree=str(tmp_path), status=Status.RUNNING, session_id="11111111-1111-4111-8111-111111111111",
-        )  # fmt: skip
+        )
     return state
 
 
@@ -54,7 +54,7 @@ def test_a_turn_moves_running_waiting_running_done(state):
 
 def test_a_question_notification_means_waiting(state):
     agent = send(state, {"hook_event_name": "Notification", "notification_type": "permission_prompt",
-                         "message": "Claude needs your permission to use Bash"})  # fmt: skip
+                         "message": "Claude needs your permission to use Bash"})
     assert agent.status == Status.WAITING and "permission" in agent.waiting_for
     # A notification that asks nothing leaves the question standing.
     assert send(state, {"hook_event_name": "Notification", "notification_type": "auth_success"}).status == Status.WAITING
@@ -69,7 +69,7 @@ def test_stop_failure_is_failed_with_the_error_and_a_new_prompt_revives_it(state
 
 def test_session_start_records_the_session_and_a_resumed_one_sits_at_its_prompt(state):
     agent = send(state, {"hook_event_name": "SessionStart", "source": "startup", "session_id": "s-1",
-                         "transcript_path": "/tmp/t.jsonl"})  # fmt: skip
+                         "transcript_path": "/tmp/t.jsonl"})
     assert (agent.status, agent.session_id, agent.transcript) == (Status.RUNNING, "s-1", "/tmp/t.jsonl")
     with state.update() as agents:
         agents["worker"].status = Status.STARTING
@@ -136,7 +136,7 @@ def test_the_payload_may_come_as_the_last_argument(state):
         [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_codex.notify",
          "worker", json.dumps({"type": "agent-turn-complete", "thread-id": "t-1", "last-assistant-message": "Done."})],
         capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     agent = state.read()["worker"]
     assert result.returncode == 0 and (agent.status, agent.session_id, agent.last_message) == (Status.DONE, "t-1", "Done.")
 
@@ -151,6 +151,6 @@ def test_an_unknown_event_name_is_logged_as_a_hook_error(state):
 def test_the_translator_is_loaded_without_its_package(state):
     """The plugin package's __init__ loads pluggy, which would cost every hook event ~50 ms."""
     probe = "import sys; from orchestra.hook_handler import load_translator; load_translator('orchestra_claude.hooks'); " \
-            "print('pluggy' in sys.modules, 'orchestra_claude' in sys.modules)"  # fmt: skip
+            "print('pluggy' in sys.modules, 'orchestra_claude' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30).stdout.split()
     assert out == ["False", "False"]

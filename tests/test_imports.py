@@ -34,7 +34,7 @@ def _record(repo, tmp_path) -> State:
         agents["one"] = Agent(
             name="one", task="t", agent="command", branch="orchestra/one", base=git(repo, "rev-parse", "HEAD").strip(),
             worktree=str(worktree), status=Status.RUNNING, session="project",
-        )  # fmt: skip
+        )
     return state
 
 
@@ -70,7 +70,7 @@ def test_the_board_imports_neither(repo, tmp_path):
         board = subprocess.Popen(
             [sys.executable, "-X", "importtime", "-m", "orchestra", "ls", "--watch"],
             cwd=repo, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=dict(os.environ, COLUMNS="200"),
-        )  # fmt: skip
+        )
         try:
             wait_for(lambda: "one" in out.read_text(errors="replace"), what="the board's first table")
         finally:

@@ -111,7 +111,7 @@ def test_every_signal_and_status_is_in_the_table():
     documented = set(lifecycle.HOOK_EVENTS) | {
         "launched", "pane-died", "pane-gone", "server-gone", "worktree-gone", "pane-found", "screen-asks",
         "screen-clear", "sent", "merged", "resuming", "resume-failed",
-    }  # fmt: skip
+    }
     assert signals == documented
     assert {row[0] for row in TABLE} == set(lifecycle.STATUSES) == {s.value for s in Status}
     with pytest.raises(ValueError):

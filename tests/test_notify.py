@@ -44,7 +44,7 @@ def agent_window(socket: str, name: str, command: str = "cat", **changes) -> Age
     window, pane = made.stdout.split()
     fields = dict(name=name, task=TRICKY_TASK, agent="demo", branch=f"orchestra/{name}", base="abc", worktree="/w",
                   status=Status.WAITING, session=SESSION, window=window, pane=pane,
-                  waiting_for="Shall I go ahead?")  # fmt: skip
+                  waiting_for="Shall I go ahead?")
     fields.update(changes)
     return Agent(**fields)
 
@@ -141,13 +141,13 @@ def test_notify_send_gets_the_task_as_one_literal_argument(fake_notify_send, mon
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.chdir(tmp_path)
     agent = Agent(name="fix-login", task=TRICKY_TASK, agent="demo", branch="b", base="x", worktree="/w",
-                  status=Status.WAITING, waiting_for="Shall I go ahead?")  # fmt: skip
+                  status=Status.WAITING, waiting_for="Shall I go ahead?")
     orchestra_notify.notifier(event=status_event(agent), agent=agent, config=config_with(tmux=False))
     (argv,) = wait_for(lambda: calls(fake_notify_send), what="notify-send to run")
     assert argv == [
         "--app-name=orchestra", "--urgency=critical", "--",
         "orchestra: fix-login is waiting for you", f"Shall I go ahead?\n{TRICKY_TASK}",
-    ]  # fmt: skip
+    ]
     assert not (tmp_path / "pwned").exists()
 
 
@@ -188,7 +188,7 @@ def test_only_the_configured_statuses_notify(fake_notify_send, started, monkeypa
     ({"events": "waiting"}, "events in orchestra.toml must be a list of statuses"),
     ({"desktop": "yes"}, "desktop in orchestra.toml must be true or false"),
     ({"sound": True}, "unknown key 'sound' in \\[plugins.notify\\]"),
-])  # fmt: skip
+])
 def test_wrong_settings_are_reported(table, problem):
     agent = Agent(name="a", task="t", agent="demo", branch="b", base="x", worktree="/w", status=Status.DONE)
     with pytest.raises(OrchestraError, match=problem):
@@ -205,4 +205,4 @@ def test_a_failed_agent_notifies_end_to_end(orchestra, repo, fake_notify_send, m
     assert argv == [
         "--app-name=orchestra", "--urgency=critical", "--",
         "orchestra: fail-on-purpose failed (exit code 1)", "fail on purpose",
-    ]  # fmt: skip
+    ]

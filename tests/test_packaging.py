@@ -44,7 +44,7 @@ def run(argv: list, cwd: Path, env: dict | None = None, timeout: float = 600) ->
     result = subprocess.run(
         [str(a) for a in argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
         capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+    )
     if result.returncode != 0:
         raise AssertionError(f"{shlex.join(map(str, argv))} exited {result.returncode}:\n{result.stderr}{result.stdout}")
     return result.stdout
@@ -155,7 +155,7 @@ def test_the_installed_wheel_runs_in_a_fresh_environment(installed, tmp_path, is
 
     # The recipe docs/install.md gives for finding the shell scripts after `pip install`.
     folder = run([python, "-c", "import orchestra, pathlib; print(pathlib.Path(orchestra.__file__).parent / 'shell')"],
-                 cwd=tmp_path, env=env).strip()  # fmt: skip
+                 cwd=tmp_path, env=env).strip()
     assert {s for s in shell_scripts() if (Path(folder) / s).is_file()} == shell_scripts()
 
     plugins = json.loads(run([installed / "orchestra", "plugins", "list", "--json"], cwd=tmp_path, env=env))

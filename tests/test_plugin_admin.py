@@ -73,7 +73,7 @@ def throwaway_python(tmp_path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     own = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+                         capture_output=True, text=True, check=True).stdout.strip()
     shared = sysconfig.get_paths()["purelib"]
     (Path(own) / "zz_orchestra.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
     return python
@@ -92,14 +92,14 @@ def test_install_a_plugin_from_a_folder_then_use_and_uninstall_it(repo, tmp_path
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([throwaway_python, "-m", "orchestra", *args], cwd=repo, capture_output=True, text=True,
-                              env=dict(os.environ), timeout=300)  # fmt: skip
+                              env=dict(os.environ), timeout=300)
 
     installed = run("plugins", "install", str(source))
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.strip() == f"installed {source}: plugin hello"
     infos = {p["name"]: p for p in json.loads(run("plugins", "list", "--json").stdout)}
     assert infos["hello"] == {**infos["hello"], "version": "1.2.3", "distribution": "orchestra-hello-probe",
-                              "bundled": False, "state": "loaded", "hooks": ["register_commands"]}  # fmt: skip
+                              "bundled": False, "state": "loaded", "hooks": ["register_commands"]}
     assert run("hello", "world").stdout == "hello, world, from a plugin\n"  # its command, through the real CLI
     assert "Say hello" in run("--help").stdout
 

@@ -33,7 +33,7 @@ def test_custom_kind_from_config_uses_the_command_template():
     agent = Agent(name="n", task="do it", agent="mybot", branch="b", base="x", worktree="/w", port=4100)
     assert kind.build_argv(agent, AgentSettings(command=["mybot", "--task", "{task}", "--port={port}"])) == [
         "mybot", "--task", "do it", "--port=4100",
-    ]  # fmt: skip
+    ]
 
 
 def test_claude_argv_passes_the_task_after_double_dash():
@@ -127,7 +127,7 @@ def test_claude_agents_report_through_hooks_and_resume_their_session():
     argv = kind.build_argv(agent, settings)
     hooks = json.loads(argv[argv.index("--settings") + 1])["hooks"]
     assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PermissionRequest", "Notification", "PostToolUse",
-                          "Stop", "StopFailure", "SessionEnd"}  # fmt: skip
+                          "Stop", "StopFailure", "SessionEnd"}
     for entries in hooks.values():
         (entry,) = entries
         (hook,) = entry["hooks"]

@@ -135,7 +135,7 @@ def test_lost_agent_whose_pane_is_there_is_live_again_and_reused_ids_do_not_coun
 def screen_agent(tmp_path, **fields) -> Agent:
     values = dict(name="a", task="t", agent="codex", branch="b", base="x", worktree=str(tmp_path), pane="%1",
                   window="@1", session="s", status=Status.RUNNING,
-                  screen_patterns={"waiting": [r"Allow command\?"], "busy": [r"esc to interrupt"]})  # fmt: skip
+                  screen_patterns={"waiting": [r"Allow command\?"], "busy": [r"esc to interrupt"]})
     values.update(fields)
     return Agent(**values)
 

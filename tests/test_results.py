@@ -98,7 +98,7 @@ def test_events_follow_prints_new_events_as_they_happen(orchestra, repo):
     follower = subprocess.Popen(
         [sys.executable, "-m", "orchestra", "events", "--follow", "--json"],
         cwd=repo, env=dict(os.environ), stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     printed: list[str] = []
     # A thread reads, so that wait_for's deadline holds (a bare readline could block past it).
     threading.Thread(target=lambda: printed.extend(iter(follower.stdout.readline, "")), daemon=True).start()
@@ -136,7 +136,7 @@ def test_resume_gives_the_agent_its_kinds_environment_again(orchestra, repo, iso
         @hookimpl
         def register_agents(self, register):
             register(AgentKind(name="envkind", build_argv=lambda agent, settings: [sys.executable, "-c", script],
-                               build_env=lambda agent, settings: {"FROM_KIND": f"hooks for {agent.name}"}))  # fmt: skip
+                               build_env=lambda agent, settings: {"FROM_KIND": f"hooks for {agent.name}"}))
 
     monkeypatch.chdir(repo)
     ctx = Context.open()

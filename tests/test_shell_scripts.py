@@ -21,7 +21,7 @@ SHORT_FORMS = {
     "osp": ["spawn"], "ols": ["ls"], "oup": ["up"], "oat": ["attach"], "owa": ["attach", "--next", "--waiting"],
     "olg": ["logs"], "osd": ["send"], "odf": ["diff"], "omg": ["merge"], "okl": ["kill"], "ocl": ["clean"],
     "ors": ["resume"], "oev": ["events", "--follow"],
-}  # fmt: skip
+}
 AWKWARD = ["two words", "$(echo no)", "", "'quoted'", "-x", "*"]
 
 

@@ -80,7 +80,7 @@ def config_with(**slack_table) -> Config:
 
 def an_agent(**changes) -> Agent:
     fields = dict(name="fix-login", task="fix the <!channel> login & \"session\" bug", agent="demo",
-                  branch="orchestra/fix-login", base="abc", worktree="/w", status=Status.WAITING)  # fmt: skip
+                  branch="orchestra/fix-login", base="abc", worktree="/w", status=Status.WAITING)
     fields.update(changes)
     return Agent(**fields)
 
@@ -198,7 +198,7 @@ def test_a_4xx_is_final_and_its_error_names_the_variable_not_the_url(slack):
     "ftp://hooks.slack.invalid/services/" + SECRET,
     "https://hooks.slack.invalid/services/" + SECRET + "\n",
     "hooks.slack.com/services/" + SECRET,
-])  # fmt: skip
+])
 def test_no_error_names_the_url(url):
     with pytest.raises(SlackError) as raised:
         webhook.post(url, {"text": "hi"}, per_try=0.2, total=0.5, backoff=0.05)

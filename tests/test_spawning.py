@@ -38,7 +38,7 @@ def test_ls_json_has_the_public_fields(orchestra):
     for field in (
         "name", "task", "agent", "status", "branch", "base", "worktree", "window", "pane", "session_id",
         "port", "exit_code", "last_message", "created_at", "updated_at",
-    ):  # fmt: skip
+    ):
         assert field in agent
     assert agent["exit_code"] == 0
     assert agent["changes"] == {"files": 1, "added": 1, "removed": 0, "untracked": 0}

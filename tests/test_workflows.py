@@ -19,7 +19,7 @@ def schema_check(*paths: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
         capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_every_workflow_is_valid_by_githubs_schema(tmp_path):

@@ -18,11 +18,11 @@ from orchestra.errors import OrchestraError
 @click.option(
     "--resume/--no-resume", "resume_lost", default=None,
     help="Resume lost agents without asking, or leave them lost (default: ask in a terminal).",
-)  # fmt: skip
+)
 @click.option(
     "--tiled/--windows", "tiled", default=None,
     help="All agents as panes of one window, or one window each (default: [tmux] layout).",
-)  # fmt: skip
+)
 def up(no_attach, resume_lost, tiled):
     """Bring up the session and its board, offer to resume lost agents, then go to it."""
     from orchestra.session import bring_up, resume_lost as resume_lost_agents
@@ -92,7 +92,7 @@ def _show_resumed(result):
 @click.option(
     "--tmux", "for_tmux", is_flag=True,
     help="Print one line of counts for a tmux status bar: working, waiting, done, failed.",
-)  # fmt: skip
+)
 def ls(as_json, watch, for_tmux):
     """List the agents: name, kind, status, branch, age, changes, last activity."""
     if for_tmux:

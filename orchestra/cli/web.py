@@ -11,10 +11,10 @@ from orchestra.cli.output import open_context, warn
 @click.option(
     "--host", metavar="HOST", default="127.0.0.1", show_default=True,
     help="Address to listen on; any but loopback opens the dashboard to the network.",
-)  # fmt: skip
+)
 @click.option(
     "--port", "-p", metavar="PORT", type=click.IntRange(0, 65535), default=0, help="Port to listen on; default: a free one."
-)  # fmt: skip
+)
 @click.option("--no-open", is_flag=True, help="Do not open the browser; just print the URL.")
 def web(host, port, no_open):
     """Serve the live dashboard: every agent, its screen, and actions, in the browser.

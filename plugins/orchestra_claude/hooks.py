@@ -19,7 +19,7 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
     found: dict[str, Any] = {"hook": hook, "event": None}
     if hook == "SessionStart":
         found.update(event="session-started", session_id=payload.get("session_id"),
-                     transcript=payload.get("transcript_path"), resumed=payload.get("source") == "resume")  # fmt: skip
+                     transcript=payload.get("transcript_path"), resumed=payload.get("source") == "resume")
     elif hook == "UserPromptSubmit":
         found["event"] = "prompt-submitted"
     elif hook == "PermissionRequest":
@@ -34,7 +34,7 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
         found["event"] = "answered"  # while waiting: the person answered and the tool ran
     elif hook == "Stop":
         found.update(event="turn-ended", message=payload.get("last_assistant_message") or None,
-                     session_id=payload.get("session_id"))  # fmt: skip
+                     session_id=payload.get("session_id"))
     elif hook == "StopFailure":
         # `error` is a category ("rate_limit", often just "unknown"); the message says what happened.
         shown, kind = _short(payload.get("last_assistant_message")), _short(payload.get("error"))

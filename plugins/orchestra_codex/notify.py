@@ -28,4 +28,4 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
     if payload.get("type") != "agent-turn-complete" or is_title_turn(payload):
         return found
     return {**found, "event": "turn-ended", "message": payload.get("last-assistant-message") or None,
-            "session_id": payload.get("thread-id") or None}  # fmt: skip
+            "session_id": payload.get("thread-id") or None}

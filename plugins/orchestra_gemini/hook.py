@@ -13,7 +13,7 @@ from typing import Any, Optional
 TRANSCRIPT_TAIL = 1 << 20  # bytes read from the end of the transcript for the last reply
 
 RENAMED = {"SessionStart": "session-started", "BeforeAgent": "prompt-submitted", "AfterTool": "answered",
-           "SessionEnd": "session-ended"}  # fmt: skip
+           "SessionEnd": "session-ended"}
 
 
 def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -31,7 +31,7 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
         return {**found, "event": "asked", "question": f"{message}: {detail}" if detail else message}
     if hook == "SessionStart":
         return {**found, "event": "session-started", "session_id": payload.get("session_id"),
-                "transcript": payload.get("transcript_path"), "resumed": payload.get("source") == "resume"}  # fmt: skip
+                "transcript": payload.get("transcript_path"), "resumed": payload.get("source") == "resume"}
     if hook in RENAMED:
         return {**found, "event": RENAMED[hook]}
     return found
