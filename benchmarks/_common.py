@@ -84,7 +84,10 @@ class Sandbox:
     def kill_server(self, socket: Optional[str] = None) -> None:
         subprocess.run(
             [TMUX, "-L", socket or self.socket, "kill-server"],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
         )
 
     def close(self) -> None:

@@ -123,15 +123,46 @@ def record_agents(state: State, folder: Path, count: int) -> list[Agent]:
             session_id = str(uuid.uuid4())
             worktree = folder / "project.worktrees" / name
             task = f"agent {number}: add the token refresh endpoint to the auth API, with tests"
-            hook = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_claude.hooks", name]
-            argv = [str(claude_bin()), "--permission-mode", "acceptEdits", "--settings", hook_settings(hook),
-                    "--session-id", session_id, "--", task]
+            hook = [
+                c.PYTHON,
+                "-m",
+                "orchestra",
+                "_hook",
+                "--state-dir",
+                str(state.dir),
+                "--from",
+                "orchestra_claude.hooks",
+                name,
+            ]
+            argv = [
+                str(claude_bin()),
+                "--permission-mode",
+                "acceptEdits",
+                "--settings",
+                hook_settings(hook),
+                "--session-id",
+                session_id,
+                "--",
+                task,
+            ]
             agent = Agent(
-                name=name, task=task, agent="claude", branch=f"orchestra/{name}", base="0123456789abcdef" * 2 + "01234567",
-                worktree=str(worktree), status=Status.DONE, session="orchestra-project", window=f"@{number + 1}",
-                pane=f"%{number + 1}", session_id=session_id, port=4100 + number, last_message="Done.",
+                name=name,
+                task=task,
+                agent="claude",
+                branch=f"orchestra/{name}",
+                base="0123456789abcdef" * 2 + "01234567",
+                worktree=str(worktree),
+                status=Status.DONE,
+                session="orchestra-project",
+                window=f"@{number + 1}",
+                pane=f"%{number + 1}",
+                session_id=session_id,
+                port=4100 + number,
+                last_message="Done.",
                 transcript=str(folder / "home" / ".claude" / "projects" / name / f"{session_id}.jsonl"),
-                last_hook="Stop", screen_patterns={"waiting": WAITING_PATTERNS, "busy": BUSY_PATTERNS}, argv=argv,
+                last_hook="Stop",
+                screen_patterns={"waiting": WAITING_PATTERNS, "busy": BUSY_PATTERNS},
+                argv=argv,
             )
             records[name] = agent
             agents.append(agent)
@@ -141,15 +172,26 @@ def record_agents(state: State, folder: Path, count: int) -> list[Agent]:
 
 def payloads(agent: Agent) -> dict[str, bytes]:
     """Claude Code's JSON for the three events, with the fields 2.1.328 sends."""
-    common = {"session_id": agent.session_id, "transcript_path": agent.transcript, "cwd": agent.worktree,
-              "permission_mode": "acceptEdits"}
+    common = {
+        "session_id": agent.session_id,
+        "transcript_path": agent.transcript,
+        "cwd": agent.worktree,
+        "permission_mode": "acceptEdits",
+    }
     events = {
         "UserPromptSubmit": {"hook_event_name": "UserPromptSubmit", "prompt": agent.task},
         "PermissionRequest": {
-            "hook_event_name": "PermissionRequest", "tool_name": "Bash",
+            "hook_event_name": "PermissionRequest",
+            "tool_name": "Bash",
             "tool_input": {"command": UNCOVERED, "description": "Write 1 to x.txt"},
-            "permission_suggestions": [{"type": "addRules", "rules": [{"toolName": "Bash", "ruleContent": "python3 -c:*"}],
-                                        "behavior": "allow", "destination": "localSettings"}],
+            "permission_suggestions": [
+                {
+                    "type": "addRules",
+                    "rules": [{"toolName": "Bash", "ruleContent": "python3 -c:*"}],
+                    "behavior": "allow",
+                    "destination": "localSettings",
+                }
+            ],
         },
         "Stop": {"hook_event_name": "Stop", "stop_hook_active": False, "last_assistant_message": LAST_MESSAGE},
     }
@@ -201,7 +243,9 @@ def import_offenders(argv: list[str], stdin: bytes, cwd: Path, env: dict, runs: 
     """The imports that cost most, by cumulative time (medians over `runs`), top two levels."""
     samples: dict[tuple[int, str], list[int]] = {}
     for _ in range(runs):
-        result = subprocess.run([c.PYTHON, "-X", "importtime", *argv], input=stdin, cwd=cwd, env=env, capture_output=True)
+        result = subprocess.run(
+            [c.PYTHON, "-X", "importtime", *argv], input=stdin, cwd=cwd, env=env, capture_output=True
+        )
         for line in result.stderr.decode().splitlines():
             if not line.startswith("import time:") or "[us]" in line:
                 continue
@@ -210,13 +254,17 @@ def import_offenders(argv: list[str], stdin: bytes, cwd: Path, env: dict, runs: 
             samples.setdefault((depth, name.strip()), []).append(int(cumulative))
     rows = sorted(((statistics.median(v), d, n) for (d, n), v in samples.items() if d <= 1), reverse=True)
     total = sum(statistics.median(v) for (d, _), v in samples.items() if d == 0)
-    print(f"  `python {' '.join(argv[:3])} ...`: imports take {total / 1000:.0f} ms in all; the costliest (cumulative):")
+    print(
+        f"  `python {' '.join(argv[:3])} ...`: imports take {total / 1000:.0f} ms in all; the costliest (cumulative):"
+    )
     for us, depth, name in rows[:top]:
         print(f"    {us / 1000:6.1f} ms  {'  ' * depth}{name}")
 
 
 def hook_handler(args) -> None:
-    print("\n== 1. the hook handler: `/bin/sh -c '<python> -m orchestra _hook --state-dir DIR NAME'`, event JSON on stdin")
+    print(
+        "\n== 1. the hook handler: `/bin/sh -c '<python> -m orchestra _hook --state-dir DIR NAME'`, event JSON on stdin"
+    )
     memory = c.memory_dir()
     with c.Sandbox("hooks-handler") as sb, c.Sandbox("hooks-handler-shm", parent=memory) as shm:
         # The state folder as a project has it (in .git, on the disk); the same in /dev/shm, where
@@ -228,7 +276,17 @@ def hook_handler(args) -> None:
         agents = {where: record_agents(state, sb.dir, RECORDED_AGENTS) for where, state in states.items()}
 
         def hook(where: str, agent: Agent) -> list[str]:
-            command = [c.PYTHON, "-m", "orchestra", "_hook", "--state-dir", str(states[where].dir), "--from", "orchestra_claude.hooks", agent.name]
+            command = [
+                c.PYTHON,
+                "-m",
+                "orchestra",
+                "_hook",
+                "--state-dir",
+                str(states[where].dir),
+                "--from",
+                "orchestra_claude.hooks",
+                agent.name,
+            ]
             return ["/bin/sh", "-c", shlex.join(command)]  # as Claude Code runs a hook's command
 
         floors = {
@@ -293,15 +351,21 @@ def hook_handler(args) -> None:
             lifecycle.notify_in_background(state, [changed])
             popen.append(time.perf_counter() - begun)
             wait_for_notifiers(state.dir)
-        event = json.dumps(Event("status", agent=agents["disk"][1].name, status="done", data={"from": "running", "hook": "Stop"}).to_dict())
+        event = json.dumps(
+            Event(
+                "status", agent=agents["disk"][1].name, status="done", data={"from": "running", "hook": "Stop"}
+            ).to_dict()
+        )
         notify_argv = [c.PYTHON, "-m", "orchestra", "_notify", "--state-dir", str(state.dir), event]
         run_timed(notify_argv, b"", cwd, sb.env)
         notify = [run_timed(notify_argv, b"", cwd, sb.env) for _ in range(5)]
 
         floor = c.median_ms(wall["sh -c 'python -c pass'"])
         size = state.path.stat().st_size
-        print(f"  {RECORDED_AGENTS} agents recorded (state.json {size / 1000:.0f} KB); {args.runs} runs of each event, "
-              f"each a status change; floors in between")
+        print(
+            f"  {RECORDED_AGENTS} agents recorded (state.json {size / 1000:.0f} KB); {args.runs} runs of each event, "
+            f"each a status change; floors in between"
+        )
         print(f"  {'':44} {'median':>9}  {'- floor':>8}  {'CPU':>6}  {'target':>10}  spread")
         together: dict[str, list[float]] = {"disk": [], "shm": []}
         cpu_disk = [x for e in events for x in cpu[labels["disk"].format(e)]]
@@ -312,20 +376,45 @@ def hook_handler(args) -> None:
             target = f"< {HOOK_TARGET_MS} ms {c.verdict(median < HOOK_TARGET_MS)}" if is_hook else ""
             if is_hook:
                 together["shm" if "shm" in label else "disk"] += wall[label]
-            print(f"  {label:44} {median:6.1f} ms  {extra:>9}  {c.median_ms(cpu[label]):3.0f} ms  {target:>10}  ({c.spread(wall[label])})")
+            print(
+                f"  {label:44} {median:6.1f} ms  {extra:>9}  {c.median_ms(cpu[label]):3.0f} ms  {target:>10}  ({c.spread(wall[label])})"
+            )
         every = c.median_ms(together["disk"])
-        print(f"  the hook handler, all three events (state on the disk): median {every:.1f} ms ({c.spread(together['disk'])}); "
-              f"target < {HOOK_TARGET_MS} ms: {c.verdict(every < HOOK_TARGET_MS)}")
-        print(f"  its CPU time (user + system, with /bin/sh; less disturbed by other load): median "
-              f"{c.median_ms(cpu_disk):.1f} ms, under {HOOK_TARGET_MS} ms: {c.verdict(c.median_ms(cpu_disk) < HOOK_TARGET_MS)}")
-        print(f"  the same with the state in /dev/shm: median {c.median_ms(together['shm']):.1f} ms ({c.spread(together['shm'])})")
-        print(f"  inside it (measured in-process): handling the event (read, lock, write + fsync, log) "
-              f"{c.median_ms(work):.1f} ms (max {max(work) * 1000:.0f}); starting the detached `_notify` {c.median_ms(popen):.1f} ms")
-        print(f"  that `_notify` (notifier plugins, off the agent's path), on its own: "
-              f"{c.median_ms([w for w, _ in notify]):.0f} ms wall, {c.median_ms([u for _, u in notify]):.0f} ms CPU (median of 5)")
+        print(
+            f"  the hook handler, all three events (state on the disk): median {every:.1f} ms ({c.spread(together['disk'])}); "
+            f"target < {HOOK_TARGET_MS} ms: {c.verdict(every < HOOK_TARGET_MS)}"
+        )
+        print(
+            f"  its CPU time (user + system, with /bin/sh; less disturbed by other load): median "
+            f"{c.median_ms(cpu_disk):.1f} ms, under {HOOK_TARGET_MS} ms: {c.verdict(c.median_ms(cpu_disk) < HOOK_TARGET_MS)}"
+        )
+        print(
+            f"  the same with the state in /dev/shm: median {c.median_ms(together['shm']):.1f} ms ({c.spread(together['shm'])})"
+        )
+        print(
+            f"  inside it (measured in-process): handling the event (read, lock, write + fsync, log) "
+            f"{c.median_ms(work):.1f} ms (max {max(work) * 1000:.0f}); starting the detached `_notify` {c.median_ms(popen):.1f} ms"
+        )
+        print(
+            f"  that `_notify` (notifier plugins, off the agent's path), on its own: "
+            f"{c.median_ms([w for w, _ in notify]):.0f} ms wall, {c.median_ms([u for _, u in notify]):.0f} ms CPU (median of 5)"
+        )
         if every >= HOOK_TARGET_MS or args.importtime:
-            import_offenders(["-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_claude.hooks", agents["disk"][0].name],
-                             payloads(agents["disk"][0])["UserPromptSubmit"], cwd, sb.env)
+            import_offenders(
+                [
+                    "-m",
+                    "orchestra",
+                    "_hook",
+                    "--state-dir",
+                    str(state.dir),
+                    "--from",
+                    "orchestra_claude.hooks",
+                    agents["disk"][0].name,
+                ],
+                payloads(agents["disk"][0])["UserPromptSubmit"],
+                cwd,
+                sb.env,
+            )
             import_offenders(["-c", "pass"], b"", cwd, sb.env, top=6)
 
 
@@ -370,7 +459,9 @@ class Project:
         return self.sb.run([c.ORCHESTRA, *args], self.repo)
 
     def spawn(self, *tasks: str, name: Optional[str] = None) -> list[dict]:
-        return json.loads(self.orchestra("spawn", "--no-attach", "--json", *tasks, *(["--name", name] if name else [])).stdout)
+        return json.loads(
+            self.orchestra("spawn", "--no-attach", "--json", *tasks, *(["--name", name] if name else [])).stdout
+        )
 
     def statuses(self) -> dict[str, str]:
         try:
@@ -380,8 +471,12 @@ class Project:
         return {name: record.get("status") for name, record in data.get("agents", {}).items()}
 
     def screen(self, pane: str) -> Optional[str]:
-        result = subprocess.run([c.TMUX, "-L", self.sb.socket, "capture-pane", "-p", "-t", pane],
-                                env=self.sb.env, capture_output=True, text=True)
+        result = subprocess.run(
+            [c.TMUX, "-L", self.sb.socket, "capture-pane", "-p", "-t", pane],
+            env=self.sb.env,
+            capture_output=True,
+            text=True,
+        )
         return result.stdout if result.returncode == 0 else None
 
     def hook_time(self, name: str, hook: str, timeout: float = 5.0) -> Optional[float]:
@@ -389,8 +484,11 @@ class Project:
         it appends to the event log, so the event may come a moment after the status."""
         deadline = time.monotonic() + timeout
         while True:
-            times = [e["time"] for e in self.state.read_events()
-                     if e.get("type") == "hook" and e.get("agent") == name and e.get("data", {}).get("hook") == hook]
+            times = [
+                e["time"]
+                for e in self.state.read_events()
+                if e.get("type") == "hook" and e.get("agent") == name and e.get("data", {}).get("hook") == hook
+            ]
             if times or time.monotonic() > deadline:
                 return iso_seconds(times[0]) if times else None
             time.sleep(0.01)
@@ -420,7 +518,9 @@ class FirstSeen(threading.Thread):
             time.sleep(self.interval)
 
 
-def watch(project: Project, pane: str, name: str, on_screen: str, status: str, timeout: float = 60) -> tuple[FirstSeen, FirstSeen]:
+def watch(
+    project: Project, pane: str, name: str, on_screen: str, status: str, timeout: float = 60
+) -> tuple[FirstSeen, FirstSeen]:
     def screen_shows() -> bool:
         text = project.screen(pane)
         return bool(text) and on_screen in text
@@ -442,14 +542,19 @@ def watch(project: Project, pane: str, name: str, on_screen: str, status: str, t
 
 
 def latency(args, api: ClaudeAPI, claude: Path) -> None:
-    print(f"\n== 2. latency with the real Claude Code {CLAUDE_CODE_VERSION} (stand-in API), {args.repetitions} fresh agents each")
+    print(
+        f"\n== 2. latency with the real Claude Code {CLAUDE_CODE_VERSION} (stand-in API), {args.repetitions} fresh agents each"
+    )
     waiting, waiting_hook, ls_times, ls_cpu = [], [], [], []
     done, done_hook, stop_vs_text, starts, gaps = [], [], [], [], []
     with c.Sandbox("hooks-latency") as sb, Project(sb, api, claude) as project:
         for rep in range(args.repetitions):
             # (a) a permission prompt: from the dialog on screen to `waiting` in the state
             task = f"[w{rep:02d}] run the script"
-            api.script([ToolUse("Bash", {"command": UNCOVERED, "description": "Write 1 to x.txt"}), Text("Ran it.")], prompt=task)
+            api.script(
+                [ToolUse("Bash", {"command": UNCOVERED, "description": "Write 1 to x.txt"}), Text("Ran it.")],
+                prompt=task,
+            )
             began = time.time()
             (agent,) = project.spawn(task, name=f"wait-{rep}")
             screen, state = watch(project, agent["pane"], agent["name"], DIALOG, "waiting")
@@ -470,7 +575,13 @@ def latency(args, api: ClaudeAPI, claude: Path) -> None:
             # (b) the end of a turn: from the final text on screen to `done` in the state
             marker = f"kumquat{rep:02d}"
             task = f"[d{rep:02d}] write the notes"
-            api.script([ToolUse("Write", {"file_path": "notes.txt", "content": "notes\n"}), Text(f"Wrote notes.txt ({marker}).")], prompt=task)
+            api.script(
+                [
+                    ToolUse("Write", {"file_path": "notes.txt", "content": "notes\n"}),
+                    Text(f"Wrote notes.txt ({marker})."),
+                ],
+                prompt=task,
+            )
             began = time.time()
             (agent,) = project.spawn(task, name=f"done-{rep}")
             screen, state = watch(project, agent["pane"], agent["name"], marker, "done")
@@ -484,22 +595,32 @@ def latency(args, api: ClaudeAPI, claude: Path) -> None:
             project.orchestra("kill", "--force", agent["name"])
             print(f"  repetition {rep + 1}: waiting {ms(waiting[-1])}, done {ms(done[-1])}")
 
-    print(f"  each agent: spawn to its first reply on screen {statistics.median(starts):.1f} s (median); "
-          f"poll resolution: median {c.median_ms(gaps):.0f} ms between a 'no' and the 'yes' that followed")
-    print(f"  (a) dialog on screen -> waiting in state:   {summary(waiting)}  "
-          f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(waiting) * 1000 < LATENCY_TARGET_MS)}")
+    print(
+        f"  each agent: spawn to its first reply on screen {statistics.median(starts):.1f} s (median); "
+        f"poll resolution: median {c.median_ms(gaps):.0f} ms between a 'no' and the 'yes' that followed"
+    )
+    print(
+        f"  (a) dialog on screen -> waiting in state:   {summary(waiting)}  "
+        f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(waiting) * 1000 < LATENCY_TARGET_MS)}"
+    )
     if waiting_hook:
         print(f"      dialog on screen -> PermissionRequest logged by the handler: {summary(waiting_hook)}")
-    print(f"      then `orchestra ls --json` shows waiting: {c.median_ms(ls_times):.0f} ms per call, "
-          f"{c.median_ms(ls_cpu):.0f} ms CPU ({c.spread(ls_times)})")
-    print(f"  (b) final text on screen -> done in state:  {summary(done)}  "
-          f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(done) * 1000 < LATENCY_TARGET_MS)}")
+    print(
+        f"      then `orchestra ls --json` shows waiting: {c.median_ms(ls_times):.0f} ms per call, "
+        f"{c.median_ms(ls_cpu):.0f} ms CPU ({c.spread(ls_times)})"
+    )
+    print(
+        f"  (b) final text on screen -> done in state:  {summary(done)}  "
+        f"target < {LATENCY_TARGET_MS} ms: {c.verdict(statistics.median(done) * 1000 < LATENCY_TARGET_MS)}"
+    )
     if done_hook:
         print(f"      Stop hook logged -> done in state:       {summary(done_hook)}")
         print(f"      final text on screen -> Stop hook logged: {summary(stop_vs_text)}")
-    print(f"  for comparison, a tool that waits for Claude Code's Notification shows `waiting` about 6 s after the dialog "
-          f"(the permission_prompt Notification, seen with 2.1.328), i.e. about +6000 ms against {ms(statistics.median(waiting))} "
-          f"here, and `done` only with the idle_prompt Notification, 60 s after the turn ended (cited, not waited for)")
+    print(
+        f"  for comparison, a tool that waits for Claude Code's Notification shows `waiting` about 6 s after the dialog "
+        f"(the permission_prompt Notification, seen with 2.1.328), i.e. about +6000 ms against {ms(statistics.median(waiting))} "
+        f"here, and `done` only with the idle_prompt Notification, 60 s after the turn ended (cited, not waited for)"
+    )
 
 
 # -- 3. idle CPU with 20 agents -----------------------------------------------------------
@@ -511,7 +632,14 @@ def proc_stat(pid: int) -> Optional[tuple[int, int, int, int, int, int]]:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]), int(fields[19]), int(fields[21]), int(fields[17])
+    return (
+        int(fields[1]),
+        int(fields[11]) + int(fields[12]),
+        int(fields[13]) + int(fields[14]),
+        int(fields[19]),
+        int(fields[21]),
+        int(fields[17]),
+    )
 
 
 def on_cpu_ns(pid: int) -> Optional[int]:
@@ -577,11 +705,16 @@ def idle(args, api: ClaudeAPI, claude: Path) -> None:
         else:
             shown = {n: statuses.get(n) for n in sorted(names)}
             raise RuntimeError(f"not all {count} agents were done after {args.idle_timeout:.0f} s: {shown}")
-        print(f"  spawn of {count} returned in {spawn_time:.1f} s; all {count} done {time.perf_counter() - began:.1f} s after it began")
+        print(
+            f"  spawn of {count} returned in {spawn_time:.1f} s; all {count} done {time.perf_counter() - began:.1f} s after it began"
+        )
         print(f"  orchestra up --no-attach: {project.orchestra('up', '--no-attach').stdout.strip().splitlines()[-1]}")
         time.sleep(3)
 
-        panes = sb.run([c.TMUX, "-L", sb.socket, "list-panes", "-a", "-F", "#{pane_pid}\t#{window_index}\t#{window_name}"], project.repo).stdout
+        panes = sb.run(
+            [c.TMUX, "-L", sb.socket, "list-panes", "-a", "-F", "#{pane_pid}\t#{window_index}\t#{window_name}"],
+            project.repo,
+        ).stdout
         server = int(sb.run([c.TMUX, "-L", sb.socket, "display-message", "-p", "#{pid}"], project.repo).stdout.strip())
         board, launchers = None, []
         for line in panes.splitlines():
@@ -629,23 +762,33 @@ def idle(args, api: ClaudeAPI, claude: Path) -> None:
         share = lambda seconds: seconds / elapsed * 100  # noqa: E731
         rss = sum(end_table[p][4] for p in claude_pids if p in end_table) * os.sysconf("SC_PAGE_SIZE")
         print(f"  over {elapsed:.1f} s (CPU as % of one core):")
-        rows = [("board (`ls --watch`), its own CPU", board_own),
-                ("git/tmux commands the board ran and reaped", board_children),
-                (f"{count} launchers (`_exec`), and children reaped", launchers_own)]
+        rows = [
+            ("board (`ls --watch`), its own CPU", board_own),
+            ("git/tmux commands the board ran and reaped", board_children),
+            (f"{count} launchers (`_exec`), and children reaped", launchers_own),
+        ]
         for label, seconds in rows:
             print(f"    {label:46} {share(seconds):6.3f}%  ({seconds * 1000:.1f} ms)")
-        print(f"    {'orchestra in all':46} {share(total):6.3f}%  ({total * 1000:.1f} ms)  "
-              f"target < {IDLE_TARGET_PERCENT:.0f}%: {c.verdict(share(total) < IDLE_TARGET_PERCENT)}")
+        print(
+            f"    {'orchestra in all':46} {share(total):6.3f}%  ({total * 1000:.1f} ms)  "
+            f"target < {IDLE_TARGET_PERCENT:.0f}%: {c.verdict(share(total) < IDLE_TARGET_PERCENT)}"
+        )
         hooks = [e for e in events if e.get("type") == "hook"]
         kinds = sorted({e.get("data", {}).get("hook", "?") for e in hooks})
-        print(f"    hook events logged meanwhile: {len(hooks)}{' (' + ', '.join(kinds) + ')' if kinds else ''} "
-              f"(a hook handler's CPU would count under Claude Code's reaped children below)")
+        print(
+            f"    hook events logged meanwhile: {len(hooks)}{' (' + ', '.join(kinds) + ')' if kinds else ''} "
+            f"(a hook handler's CPU would count under Claude Code's reaped children below)"
+        )
         if board_children == 0:
-            print("    (the board asks tmux and git only when a state, event-log or index file changed, and every "
-                  "30 s regardless; no such look fell in this window: --idle-seconds 31 includes one)")
-        print(f"  for context: {len(claude_pids)} Claude Code processes {share(claude_own):.1f}% "
-              f"(+ {share(claude_children):.2f}% in children they reaped, hook handlers included), "
-              f"{rss / 2**30:.1f} GiB resident; the tmux server {share(tmux_server):.2f}%")
+            print(
+                "    (the board asks tmux and git only when a state, event-log or index file changed, and every "
+                "30 s regardless; no such look fell in this window: --idle-seconds 31 includes one)"
+            )
+        print(
+            f"  for context: {len(claude_pids)} Claude Code processes {share(claude_own):.1f}% "
+            f"(+ {share(claude_children):.2f}% in children they reaped, hook handlers included), "
+            f"{rss / 2**30:.1f} GiB resident; the tmux server {share(tmux_server):.2f}%"
+        )
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -679,13 +822,19 @@ def main() -> None:
     c.require_tools()
     started = time.perf_counter()
     print(f"machine: {c.machine()}")
-    print("load average at the start: {:.2f} {:.2f} {:.2f} (1, 5, 15 min; other jobs share this machine)".format(*os.getloadavg()))
+    print(
+        "load average at the start: {:.2f} {:.2f} {:.2f} (1, 5, 15 min; other jobs share this machine)".format(
+            *os.getloadavg()
+        )
+    )
     if "hook" in parts:
         hook_handler(args)
     if parts & {"latency", "idle"}:
         claude = claude_bin()
         if not claude.exists():
-            sys.exit(f"benchmark: Claude Code {CLAUDE_CODE_VERSION} is not installed at {claude}; run `bash shell/setup.sh --test`.")
+            sys.exit(
+                f"benchmark: Claude Code {CLAUDE_CODE_VERSION} is not installed at {claude}; run `bash shell/setup.sh --test`."
+            )
         try:
             with ClaudeAPI() as api:
                 if "latency" in parts:

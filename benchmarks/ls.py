@@ -95,7 +95,11 @@ def spawn_agents(sb: c.Sandbox, repo: Path, agents: int) -> None:
         env = {**sb.env, "ORCHESTRA_DEMO_DELAY": delay}
         tasks = [f"{word} task {i}" for i in range(1, count + 1)]
         for start in range(0, count, 10):  # batches of 10: spawn holds everything in one process otherwise
-            sb.timed([c.ORCHESTRA, "spawn", "--agent", "demo", "--no-attach", "--json", *tasks[start : start + 10]], repo, env)
+            sb.timed(
+                [c.ORCHESTRA, "spawn", "--agent", "demo", "--no-attach", "--json", *tasks[start : start + 10]],
+                repo,
+                env,
+            )
 
 
 def measure(sb: c.Sandbox, repo: Path, agents: list[dict], runs: int, label: str) -> dict[str, list[float]]:
@@ -141,7 +145,9 @@ def board_load(sb: c.Sandbox, repo: Path, session: str, seconds: float) -> Optio
     before, start = used(), time.perf_counter()
     time.sleep(seconds)
     share = (used() - before) / (time.perf_counter() - start)
-    print(f"  the board (`ls --watch`, redrawing every second) used {share * 100:.0f}% of one core over {seconds:.0f} s")
+    print(
+        f"  the board (`ls --watch`, redrawing every second) used {share * 100:.0f}% of one core over {seconds:.0f} s"
+    )
     return pid
 
 

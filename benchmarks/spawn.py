@@ -89,7 +89,11 @@ def count_calls(sb: c.Sandbox, template: Path, tasks: int) -> None:
         sb.run([c.ORCHESTRA, "up", "--no-attach"], repo)
         path, log = c.counting_path(sb.dir / "wrappers", ["tmux", "git"], sb.env)
         names = [f"task {i}" for i in range(1, tasks + 1)]
-        sb.run([c.ORCHESTRA, "spawn", "--agent", "demo", "--no-attach", "--json", *names], repo, env={**sb.env, "PATH": path})
+        sb.run(
+            [c.ORCHESTRA, "spawn", "--agent", "demo", "--no-attach", "--json", *names],
+            repo,
+            env={**sb.env, "PATH": path},
+        )
         counts = c.count_calls(log)
     finally:
         sb.kill_server()
@@ -108,7 +112,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--megabytes", type=float, default=20)
     parser.add_argument(
-        "--disk", action="store_true",
+        "--disk",
+        action="store_true",
         help="work in the system temporary folder (the real disk) instead of /dev/shm (memory)",
     )
     args = parser.parse_args()
@@ -122,7 +127,9 @@ def main() -> None:
         template = sb.dir / "template" / "bench"
         c.make_repository(template, args.files, int(args.megabytes * 1_000_000), sb.env)
         files, size = c.repository_size(template)
-        print(f"repository: {files} files, {size / 1e6:.1f} MB, one commit, packed (made in {time.perf_counter() - started:.1f} s)")
+        print(
+            f"repository: {files} files, {size / 1e6:.1f} MB, one commit, packed (made in {time.perf_counter() - started:.1f} s)"
+        )
         print(f"{args.tasks} agents per spawn; demo agents stay idle (ORCHESTRA_DEMO_DELAY=600)\n")
 
         kinds = ["orchestra (cold)", "orchestra (warm)", "floor"]

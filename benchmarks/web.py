@@ -41,8 +41,12 @@ import _common as c  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 LATENCY_TARGET_MS = 300
 CPU_TARGET = 0.02
@@ -66,8 +70,12 @@ class Server:
 
     def __init__(self, sb: c.Sandbox, repo: Path):
         self.process = subprocess.Popen(
-            [c.ORCHESTRA, "web", "--no-open", "--port", "0"], cwd=repo, env=sb.env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [c.ORCHESTRA, "web", "--no-open", "--port", "0"],
+            cwd=repo,
+            env=sb.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         line = self.process.stdout.readline() if ready else ""
@@ -217,13 +225,19 @@ def idle(sb: c.Sandbox, playwright, agents: int, seconds: float) -> None:
     finally:
         server.close()
     own, children = (after[0] - before[0]) / elapsed, (after[1] - before[1]) / elapsed
-    print(f"\n(b) {agents} agents ({agents - finished} idle demo agents, {finished} exited), one browser, nothing happening")
+    print(
+        f"\n(b) {agents} agents ({agents - finished} idle demo agents, {finished} exited), one browser, nothing happening"
+    )
     ok = c.verdict(own < CPU_TARGET)
-    print(f"  server CPU over {elapsed:.0f} s: {own * 100:.2f}% of one core; target under {CPU_TARGET * 100:.0f}%: {ok}")
+    print(
+        f"  server CPU over {elapsed:.0f} s: {own * 100:.2f}% of one core; target under {CPU_TARGET * 100:.0f}%: {ok}"
+    )
     print(f"  tmux and git commands it ran: {children * 100:.2f}% of one core more")
     print(f"  before any browser connected (10 s): {alone * 100:.2f}% of one core (server and children)")
     ok = c.verdict(max(rss) < RSS_TARGET_MB)
-    print(f"  server RSS: max {max(rss):.0f} MB, median {statistics.median(rss):.0f} MB; target under {RSS_TARGET_MB} MB: {ok}")
+    print(
+        f"  server RSS: max {max(rss):.0f} MB, median {statistics.median(rss):.0f} MB; target under {RSS_TARGET_MB} MB: {ok}"
+    )
 
 
 def screenshot(sb: c.Sandbox, playwright, path: Path) -> None:
@@ -235,7 +249,9 @@ def screenshot(sb: c.Sandbox, playwright, path: Path) -> None:
     idling = ["Optimize the slow product search queries", "Document the public REST endpoints"]
     spawn(sb, repo, idling, "600", ["search-speed", "api-docs"])
     wait_statuses(sb, repo, {"waiting": 1, "exited": 1, "failed": 1, "running": 2})
-    set_status(repo, "api-docs", "done", last_message="Documented 14 endpoints in docs/api.md; two of them need examples.")
+    set_status(
+        repo, "api-docs", "done", last_message="Documented 14 endpoints in docs/api.md; two of them need examples."
+    )
     server = Server(sb, repo)
     try:
         browser, page = browser_page(playwright, server.url, 1400, 900)

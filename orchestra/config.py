@@ -48,8 +48,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
             template=True,
         ),
         "session": Key(
-            "str", "orchestra-{repo}", "tmux session name; {repo} is the main checkout's folder name",
-            template=True, forbidden=":.",
+            "str",
+            "orchestra-{repo}",
+            "tmux session name; {repo} is the main checkout's folder name",
+            template=True,
+            forbidden=":.",
         ),
     },
     "worktree": {
@@ -61,23 +64,29 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "range": Key("port-range", [4100, 4199], "each agent gets a free ORCHESTRA_PORT from this range"),
     },
     "merge": {
-        "strategy": Key("str", "merge", "how `orchestra merge` integrates a branch: merge, squash, rebase, or a plugin's"),
+        "strategy": Key(
+            "str", "merge", "how `orchestra merge` integrates a branch: merge, squash, rebase, or a plugin's"
+        ),
         "target": Key("str", "", "branch that agents' work is merged into; empty means the main checkout's branch"),
         "check": Key("str", "", "command that must pass on the merged result before the target branch moves"),
     },
     "tmux": {
         "layout": Key(
-            "one-of", "windows", "how `orchestra up` shows agents: windows (one each) or tiled (all in one window)",
+            "one-of",
+            "windows",
+            "how `orchestra up` shows agents: windows (one each) or tiled (all in one window)",
             choices=("windows", "tiled"),
         ),
     },
     "plugins": {
-        "disabled": Key("list[str]", [], "names of plugins not to load, for example [\"demo\"]"),
+        "disabled": Key("list[str]", [], 'names of plugins not to load, for example ["demo"]'),
     },
 }
 
 AGENT_KEYS: dict[str, Key] = {
-    "command": Key("list[str]", [], "the agent CLI and any leading arguments; for the `command` kind, {task} marks the task"),
+    "command": Key(
+        "list[str]", [], "the agent CLI and any leading arguments; for the `command` kind, {task} marks the task"
+    ),
     "args": Key("list[str]", [], "extra arguments after the command"),
     "env": Key("table[str]", {}, "environment variables set for agents of this kind"),
     "model": Key("str", "", "model name passed to agent CLIs that take one"),

@@ -31,7 +31,9 @@ def check_tools() -> list[Check]:
         version = _version(ask())
         ok = version is not None and version >= minimum
         shown = ".".join(map(str, version)) if version else "unknown version"
-        checks.append(Check(tool, ok, shown if ok else f"{shown}; orchestra needs {'.'.join(map(str, minimum))} or newer"))
+        checks.append(
+            Check(tool, ok, shown if ok else f"{shown}; orchestra needs {'.'.join(map(str, minimum))} or newer")
+        )
     return checks
 
 
@@ -55,24 +57,47 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
         elif shutil.which(command[0]):
             checks.append(Check(f"agent {name}", True, shutil.which(command[0])))
         elif name == default:
-            checks.append(Check(f"agent {name}", False, f"'{command[0]}' is not on PATH, and {name} is the default agent "
-                                f"kind: install it, or set default_agent in orchestra.toml (or spawn with --agent)"))
+            checks.append(
+                Check(
+                    f"agent {name}",
+                    False,
+                    f"'{command[0]}' is not on PATH, and {name} is the default agent "
+                    f"kind: install it, or set default_agent in orchestra.toml (or spawn with --agent)",
+                )
+            )
         else:
-            checks.append(Check(f"agent {name}", None, f"'{command[0]}' is not on PATH (needed only to spawn {name} agents)"))
+            checks.append(
+                Check(f"agent {name}", None, f"'{command[0]}' is not on PATH (needed only to spawn {name} agents)")
+            )
     checks += from_plugins
     if default not in ctx.plugins.kinds:
-        checks.append(Check("default agent", False, f"the default agent kind '{default}' does not exist: fix "
-                            "default_agent in orchestra.toml"))
+        checks.append(
+            Check(
+                "default agent",
+                False,
+                f"the default agent kind '{default}' does not exist: fix default_agent in orchestra.toml",
+            )
+        )
     agents = observe(ctx)
     lost = [a for a in agents if a.status == Status.LOST]
     if lost:
         resumable = [a.name for a in lost if Path(a.worktree).is_dir()]
         homeless = [a.name for a in lost if not Path(a.worktree).is_dir()]
         if resumable:
-            checks.append(Check("agents", False, f"lost their window: {', '.join(resumable)}; `orchestra resume` brings them back"))
+            checks.append(
+                Check(
+                    "agents", False, f"lost their window: {', '.join(resumable)}; `orchestra resume` brings them back"
+                )
+            )
         if homeless:
-            checks.append(Check("agents", False, f"lost their worktree: {', '.join(homeless)}; "
-                                "`orchestra kill NAME --force` keeps what their branches hold and removes them"))
+            checks.append(
+                Check(
+                    "agents",
+                    False,
+                    f"lost their worktree: {', '.join(homeless)}; "
+                    "`orchestra kill NAME --force` keeps what their branches hold and removes them",
+                )
+            )
     else:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
     checks += _check_worktrees(ctx, agents, fix)
@@ -129,8 +154,14 @@ def _check_session(ctx: Context, fix: bool) -> list[Check]:
         return [Check("session", None, f"{ctx.session} is not running (`orchestra up` starts it)")]
     owner = ctx.tmux.session_root(ctx.session)
     if owner and owner != str(ctx.project.root):
-        return [Check("session", False, f"{ctx.session} belongs to {owner}: set a different `session` name "
-                      "in the [orchestra] table of orchestra.toml")]
+        return [
+            Check(
+                "session",
+                False,
+                f"{ctx.session} belongs to {owner}: set a different `session` name "
+                "in the [orchestra] table of orchestra.toml",
+            )
+        ]
     if fix and ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env()):
         return [Check("session", True, f"{ctx.session}: put the board back in window 0", fixed=True)]
     return [Check("session", True, f"{ctx.session} is running")]

@@ -29,7 +29,9 @@ def locked(path: Union[str, Path]) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def write_atomic(path: Union[str, Path], data: Union[bytes, str], mode: Optional[int] = 0o600, durable: bool = False) -> None:
+def write_atomic(
+    path: Union[str, Path], data: Union[bytes, str], mode: Optional[int] = 0o600, durable: bool = False
+) -> None:
     """Replace `path` with `data` in one step: a reader sees the old file or the new one, never a part.
 
     The new file gets `mode`, or with `mode=None` the mode of the file it replaces (0644 for a

@@ -39,8 +39,14 @@ def run(
     argv = ["git", *args]
     try:
         result = subprocess.run(
-            argv, cwd=cwd, env=env, capture_output=True, text=True, errors="surrogateescape",
-            input=input, stdin=None if input is not None else subprocess.DEVNULL,
+            argv,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
         )
     except OSError as error:  # git missing, or `cwd` gone or unreadable
         if not Path(cwd).is_dir():

@@ -52,8 +52,14 @@ def load_translator(module: str) -> ModuleType:
         raise ImportError(f"no module named {top!r}")
     if rest:
         folders = list(spec.submodule_search_locations or [])
-        path = next((Path(f, *rest.split(".")).with_suffix(".py") for f in folders
-                     if Path(f, *rest.split(".")).with_suffix(".py").is_file()), None)
+        path = next(
+            (
+                Path(f, *rest.split(".")).with_suffix(".py")
+                for f in folders
+                if Path(f, *rest.split(".")).with_suffix(".py").is_file()
+            ),
+            None,
+        )
         if path is None:
             raise ImportError(f"no module named {module!r}")
         spec = importlib.util.spec_from_file_location(module, path)
@@ -113,7 +119,12 @@ def main(argv: list[str]) -> int:
         return 0
     state, translator, name, payload = parsed
     try:
-        handle(state, name, payload.encode("utf-8", "surrogateescape") if payload is not None else sys.stdin.buffer.read(), translator)
+        handle(
+            state,
+            name,
+            payload.encode("utf-8", "surrogateescape") if payload is not None else sys.stdin.buffer.read(),
+            translator,
+        )
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail the agent
         try:
             state.append_events([lifecycle.event("hook-error", name, {"message": f"{type(error).__name__}: {error}"})])
@@ -133,8 +144,10 @@ def notify(argv: list[str]) -> int:
         from orchestra.models import Event
 
         payload = json.loads(argv[2])
-        events = [Event(**{k: e[k] for k in ("type", "agent", "status", "data", "time") if k in e})
-                  for e in (payload if isinstance(payload, list) else [payload])]
+        events = [
+            Event(**{k: e[k] for k in ("type", "agent", "status", "data", "time") if k in e})
+            for e in (payload if isinstance(payload, list) else [payload])
+        ]
         records = state.read()
         first = records.get(events[0].agent or "") if events else None
         where = Path(first.worktree) if first is not None and Path(first.worktree).is_dir() else state.dir.parent.parent

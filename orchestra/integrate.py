@@ -104,7 +104,12 @@ def _step(scratch: Path, args: list[str], env: dict, doing: str) -> None:
 def _run_check(scratch: Path, check: str) -> None:
     # The check is the user's own shell command from orchestra.toml or --check, meant for a shell.
     result = subprocess.run(
-        ["/bin/sh", "-c", check], cwd=scratch, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL
+        ["/bin/sh", "-c", check],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        stdin=subprocess.DEVNULL,
     )
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip().splitlines()[-CHECK_OUTPUT_LINES:]

@@ -45,8 +45,26 @@ from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNI
 if TYPE_CHECKING:
     from orchestra.state import State
 
-__all__ = ["DONE", "ENDED", "EXITED", "FAILED", "HOOK_EVENTS", "LIVE", "LOST", "MERGEABLE", "MERGED", "PHRASES",
-           "RUNNING", "SENDABLE", "STARTING", "STATUSES", "URGENCY", "WAITING", "event", "now"]
+__all__ = [
+    "DONE",
+    "ENDED",
+    "EXITED",
+    "FAILED",
+    "HOOK_EVENTS",
+    "LIVE",
+    "LOST",
+    "MERGEABLE",
+    "MERGED",
+    "PHRASES",
+    "RUNNING",
+    "SENDABLE",
+    "STARTING",
+    "STATUSES",
+    "URGENCY",
+    "WAITING",
+    "event",
+    "now",
+]
 
 # Statuses a hook event may move an agent out of: its process is alive to send the event. `failed`
 # is here because a failed turn leaves the agent at its prompt, where it can go on.

@@ -138,7 +138,9 @@ def _record(ctx: Context, agent: Agent, result: MergeResult) -> None:
             merged = lifecycle.apply_to(records, agent.name, "merged", note={"by": "merge"})
         else:
             record.update(pull_request=result.url, error=None, updated_at=now())
-    outcome = Event("merged", agent=agent.name, data={"outcome": result.outcome, "message": result.message, "url": result.url})
+    outcome = Event(
+        "merged", agent=agent.name, data={"outcome": result.outcome, "message": result.message, "url": result.url}
+    )
     lifecycle.publish(ctx.state, [outcome.to_dict()] + ([merged] if merged else []))
 
 

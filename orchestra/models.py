@@ -64,7 +64,9 @@ class Agent:
     session: Optional[str] = None  # tmux session name
     window: Optional[str] = None  # tmux window id, "@3"
     pane: Optional[str] = None  # tmux pane id, "%5"
-    launch_id: Optional[str] = None  # this launch's mark on its pane (`@orchestra_launch`): the agent's identity in tmux
+    launch_id: Optional[str] = (
+        None  # this launch's mark on its pane (`@orchestra_launch`): the agent's identity in tmux
+    )
     session_id: Optional[str] = None  # the agent CLI's own conversation id, where it has one
     port: Optional[int] = None
     exit_code: Optional[int] = None
@@ -74,7 +76,9 @@ class Agent:
     transcript: Optional[str] = None  # the agent CLI's transcript file, where it reports one
     last_hook: Optional[str] = None  # the last hook event the agent CLI reported (None: it has reported none)
     pull_request: Optional[str] = None  # the pull request `orchestra merge --strategy pr` opened
-    screen_patterns: dict[str, list[str]] = field(default_factory=dict)  # "waiting"/"busy" regexes, for agents without hooks
+    screen_patterns: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # "waiting"/"busy" regexes, for agents without hooks
     screen_after_hooks: bool = False  # its hooks report only some events: the screen is read for the rest
     argv: list[str] = field(default_factory=list)  # what the launcher execs
     created_at: str = field(default_factory=now)

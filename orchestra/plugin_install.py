@@ -78,7 +78,9 @@ def install(spec: str) -> Installed:
     output = (result.stdout + result.stderr).strip()
     if result.returncode != 0:
         last = [line for line in output.splitlines() if line.strip()][-3:]
-        raise OrchestraError(f"installing {spec} failed: {' '.join(last) or 'the installer exited ' + str(result.returncode)}")
+        raise OrchestraError(
+            f"installing {spec} failed: {' '.join(last) or 'the installer exited ' + str(result.returncode)}"
+        )
     after = _entry_points()
     new = sorted(name for name, dist in after.items() if before.get(name) != dist)
     return Installed(spec=spec, plugins=new, output=output)

@@ -50,7 +50,9 @@ def reconcile_records(
     return events
 
 
-def _signals(record: dict, panes: Optional[dict[str, Pane]], by_launch: dict[str, Pane], screens: dict[str, str]) -> Iterator[tuple]:
+def _signals(
+    record: dict, panes: Optional[dict[str, Pane]], by_launch: dict[str, Pane], screens: dict[str, str]
+) -> Iterator[tuple]:
     """What tmux, the screen and the disk say about one agent, as lifecycle signals, in order:
     each is taken against the record as the ones before it left it."""
     pane = _pane_of(record, panes, by_launch)
@@ -102,7 +104,9 @@ def _read_screen(record: dict, screen: str) -> tuple[str, dict]:
     return "screen-clear", {"busy": busy}
 
 
-def _pane_of(record: dict, panes: Optional[dict[str, Pane]], by_launch: Optional[dict[str, Pane]] = None) -> Optional[Pane]:
+def _pane_of(
+    record: dict, panes: Optional[dict[str, Pane]], by_launch: Optional[dict[str, Pane]] = None
+) -> Optional[Pane]:
     """The agent's pane, if tmux has it: the one that carries the agent's launch id. A new tmux
     server numbers panes and windows from the start again, so an id alone proves nothing."""
     if not panes:

@@ -125,7 +125,9 @@ def table(
     shown = Table(expand=False, pad_edge=False, box=None, header_style="bold")
     for column in columns:
         justify = "right" if column in right else "left"
-        shown.add_column(column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=(max_widths or {}).get(column))
+        shown.add_column(
+            column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=(max_widths or {}).get(column)
+        )
     for row in rows:
         shown.add_row(*(Text("-", style="dim") if cell is None else cell for cell in row))
     return shown
@@ -140,7 +142,7 @@ def summary(agents: list[Agent]) -> Text:
             if text:
                 text.append(" · ", style="dim")
             text.append(f"{counts[status]} {status.value}", style=STATUS_STYLE[status])
-    return text or Text("no agents yet: orchestra spawn \"a task\"", style="dim")
+    return text or Text('no agents yet: orchestra spawn "a task"', style="dim")
 
 
 def board(agents: list[Agent], changes: dict[str, Optional[dict]], project: str, error: Optional[str] = None):
@@ -250,6 +252,11 @@ def plugins_table(infos) -> Table:
         if info.problem:
             state.append(f" ({info.problem})", style="red")
         table.add_row(
-            info.name, info.version or "-", source, state, ", ".join(info.hooks) or "-", ", ".join(info.agent_kinds) or "-"
+            info.name,
+            info.version or "-",
+            source,
+            state,
+            ", ".join(info.hooks) or "-",
+            ", ".join(info.agent_kinds) or "-",
         )
     return table

@@ -47,7 +47,9 @@ def resume(ctx: Context, names: list[str], env: dict[str, str]) -> ResumeResult:
                 f"agent '{name}' is {status}, not lost: only an agent whose window or tmux server is gone "
                 f"can be resumed (`orchestra attach {name}` goes to a live one)."
             )
-    chosen = [agents[n] for n in dict.fromkeys(names)] if names else [a for a in agents.values() if a.status == Status.LOST]
+    chosen = (
+        [agents[n] for n in dict.fromkeys(names)] if names else [a for a in agents.values() if a.status == Status.LOST]
+    )
     result = ResumeResult()
     if not chosen:
         return result
@@ -85,7 +87,9 @@ def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
         starting = lifecycle.apply_to(records, agent.name, "resuming", {"launch_id": new_launch_id()}, {"by": "resume"})
         agent = Agent.from_dict(record)
     data = {"session_id": agent.session_id, "continued": continued}
-    lifecycle.publish(ctx.state, [starting, Event("resumed", agent=agent.name, status=agent.status.value, data=data).to_dict()])
+    lifecycle.publish(
+        ctx.state, [starting, Event("resumed", agent=agent.name, status=agent.status.value, data=data).to_dict()]
+    )
     try:
         open_window(ctx, agent, agent_env, idle=continued)
     except OrchestraError:

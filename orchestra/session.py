@@ -31,7 +31,9 @@ def bring_up(ctx: Context, layout: Optional[str] = None) -> UpResult:
     layout = layout or ctx.config.tmux["layout"]
     observe(ctx)  # before making the session: agents of a server that is gone are lost for that reason
     created = ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
-    recreated = False if created else ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+    recreated = (
+        False if created else ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+    )
     result = UpResult(session=ctx.session, created=created, board_recreated=recreated)
     result.moved, result.window = arrange(ctx, layout)
     result.lost = [a for a in observe(ctx) if a.status == Status.LOST and a.error != "its worktree folder is gone"]

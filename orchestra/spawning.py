@@ -57,7 +57,7 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Op
     """Create one agent per task. Raises before creating anything if any task cannot start."""
     progress = progress or (lambda name, step: None)
     if not specs:
-        raise OrchestraError("no task given: `orchestra spawn \"what the agent should do\"`.")
+        raise OrchestraError('no task given: `orchestra spawn "what the agent should do"`.')
     Tmux.require()
     plans = [_plan(ctx, spec) for spec in specs]
     result = SpawnResult()

@@ -68,7 +68,9 @@ class State:
             raise self._damaged(error) from None
 
     def _damaged(self, error: Exception) -> OrchestraError:
-        return OrchestraError(f"the state file {self.path} is damaged ({error}); move it aside and run `orchestra doctor`.")
+        return OrchestraError(
+            f"the state file {self.path} is damaged ({error}); move it aside and run `orchestra doctor`."
+        )
 
     @contextlib.contextmanager
     def update(self) -> Iterator[dict[str, Agent]]:
@@ -106,9 +108,7 @@ class State:
 
     def append_events(self, events: Iterable[Union[Event, dict[str, Any]]]) -> None:
         """Append events (Event objects, or their dicts) to the log."""
-        lines = b"".join(
-            json.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events
-        )
+        lines = b"".join(json.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events)
         if not lines:
             return
         self.dir.mkdir(exist_ok=True)

@@ -23,7 +23,16 @@ LIVE = frozenset({STARTING, RUNNING, WAITING, DONE})  # a process is expected in
 MERGEABLE = frozenset({DONE, EXITED})  # finished: `merge` takes these
 SENDABLE = LIVE | {FAILED}  # `send` types into these (Claude Code stays at its prompt after an API error)
 ENDED = frozenset({EXITED, FAILED, MERGED})  # nothing more will happen without a person
-URGENCY = (WAITING, FAILED, LOST, DONE, EXITED, RUNNING, STARTING, MERGED)  # most urgent first, for the board and the page
+URGENCY = (
+    WAITING,
+    FAILED,
+    LOST,
+    DONE,
+    EXITED,
+    RUNNING,
+    STARTING,
+    MERGED,
+)  # most urgent first, for the board and the page
 
 # How a notification says each status after the agent's name: "fix-login is waiting for you".
 PHRASES = {

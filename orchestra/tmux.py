@@ -34,8 +34,17 @@ LAUNCH_OPTION = "@orchestra_launch"  # on an agent's pane: the id of the launch 
 # tmux command chains below are laid out one tmux command per line (each after its ";"), which
 # says what tmux is asked far better than one string per line: those calls carry `# fmt: skip`.
 PANE_FORMAT = "\t".join(
-    ["#{pane_id}", "#{window_id}", "#{session_name}", "#{window_name}", "#{pane_dead}", "#{pane_dead_status}",
-     "#{pane_pid}", "#{" + AGENT_OPTION + "}", "#{" + LAUNCH_OPTION + "}"]
+    [
+        "#{pane_id}",
+        "#{window_id}",
+        "#{session_name}",
+        "#{window_name}",
+        "#{pane_dead}",
+        "#{pane_dead_status}",
+        "#{pane_pid}",
+        "#{" + AGENT_OPTION + "}",
+        "#{" + LAUNCH_OPTION + "}",
+    ]
 )
 
 
@@ -86,7 +95,9 @@ class Tmux:
         argv = [*self.base_argv(), *args]
         try:
             result = subprocess.run(
-                argv, capture_output=True, timeout=timeout,
+                argv,
+                capture_output=True,
+                timeout=timeout,
                 input=input.encode("utf-8", "surrogateescape") if input is not None else None,
                 stdin=None if input is not None else subprocess.DEVNULL,
             )
@@ -94,7 +105,9 @@ class Tmux:
             self.require(argv)
             raise TmuxError(f"tmux could not be started: {argv[0]} was not found.", argv) from None
         except subprocess.TimeoutExpired:
-            raise TmuxError(f"tmux {args[0]} got no answer within {timeout} s: is the tmux server stuck?", argv) from None
+            raise TmuxError(
+                f"tmux {args[0]} got no answer within {timeout} s: is the tmux server stuck?", argv
+            ) from None
         done = subprocess.CompletedProcess(
             argv, result.returncode, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace")
         )
@@ -125,7 +138,20 @@ class Tmux:
         """
         args = ["list-panes", "-a", "-F", PANE_FORMAT]
         for pane in capture:
-            args += [";", "display-message", "-p", "-t", pane, SCREEN_MARKER, ";", "capture-pane", "-p", "-J", "-t", pane]
+            args += [
+                ";",
+                "display-message",
+                "-p",
+                "-t",
+                pane,
+                SCREEN_MARKER,
+                ";",
+                "capture-pane",
+                "-p",
+                "-J",
+                "-t",
+                pane,
+            ]
         try:
             result = self.run(*args, check=False)
         except TmuxError:  # tmux is not installed: nothing is alive
@@ -178,7 +204,12 @@ class Tmux:
     def pane_positions(self, session: str) -> dict[str, tuple[str, int, int]]:
         """Pane id to (window id, window index, pane index) for every pane of `session`, in one call."""
         out = self.cmd(
-            "list-panes", "-s", "-t", f"={session}", "-F", "#{pane_id}\t#{window_id}\t#{window_index}\t#{pane_index}",
+            "list-panes",
+            "-s",
+            "-t",
+            f"={session}",
+            "-F",
+            "#{pane_id}\t#{window_id}\t#{window_index}\t#{pane_index}",
             check=False,
         )
         fields = [line.split("\t") for line in out]
@@ -234,7 +265,10 @@ class Tmux:
                 return False  # another orchestra process made it a moment ago
             stderr = " ".join(result.stderr.split())
             raise TmuxError(
-                f"tmux could not create the session '{session}': {stderr}", result.args, result.returncode, result.stderr
+                f"tmux could not create the session '{session}': {stderr}",
+                result.args,
+                result.returncode,
+                result.stderr,
             )
         return True
 
@@ -244,7 +278,9 @@ class Tmux:
         if any(line.split("\t")[0] == "0" for line in windows):
             return False
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
-        self.cmd("new-window", "-d", "-t", f"={session}:0", "-n", "board", "-c", str(root), *env_args, "--", *board_argv)
+        self.cmd(
+            "new-window", "-d", "-t", f"={session}:0", "-n", "board", "-c", str(root), *env_args, "--", *board_argv
+        )
         return True
 
     def new_agent_window(
@@ -380,8 +416,7 @@ class Tmux:
 TILED_WINDOW = "agents"  # the window of the tiled view
 # Each pane's border in the tiled view: its agent, and WAITING in reverse video when it asks.
 PANE_BORDER = (
-    " #{@orchestra_agent} "
-    "#{?#{==:#{@orchestra_status},waiting},#[reverse] WAITING #[noreverse],#{@orchestra_status}} "
+    " #{@orchestra_agent} #{?#{==:#{@orchestra_status},waiting},#[reverse] WAITING #[noreverse],#{@orchestra_status}} "
 )
 
 

@@ -83,7 +83,9 @@ def current_branch(project: Project) -> Optional[str]:
 
 
 def branch_exists(project: Project, branch: str) -> bool:
-    return git.run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], project.root, check=False).returncode == 0
+    return (
+        git.run(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], project.root, check=False).returncode == 0
+    )
 
 
 def is_valid_branch(project: Project, branch: str) -> bool:
@@ -170,7 +172,9 @@ def populate(project: Project, worktree: Path, copy: list[str], symlink: list[st
     for entry, link in [(c, False) for c in copy] + [(s, True) for s in symlink]:
         source = (project.root / entry).resolve()
         if not _inside(source, project.root):
-            raise OrchestraError(f"[worktree] entry '{entry}' points outside the repository; use a relative path inside it.")
+            raise OrchestraError(
+                f"[worktree] entry '{entry}' points outside the repository; use a relative path inside it."
+            )
         if not source.exists():
             continue
         target = worktree / entry

@@ -53,11 +53,27 @@ def npm_cli(name: str) -> Path:
         npm = shutil.which("npm")
         if npm is None:
             pytest.fail(f"npm is missing, so {package} cannot be installed: run `bash shell/setup.sh --test`")
-        _install_beside(folder, lambda partial: subprocess.run(
-            [npm, "install", "--prefix", str(partial), "--no-audit", "--no-fund", "--no-update-notifier",
-             "--loglevel=error", package],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=600,
-        ))
+        _install_beside(
+            folder,
+            lambda partial: subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(partial),
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-update-notifier",
+                    "--loglevel=error",
+                    package,
+                ],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=600,
+            ),
+        )
     return path
 
 
@@ -71,7 +87,11 @@ def aider_python() -> Path:
             subprocess.run([sys.executable, "-m", "venv", str(partial)], capture_output=True, text=True, check=True)
             subprocess.run(
                 [str(partial / "bin" / "python"), "-m", "pip", "install", "--quiet", AIDER[1]],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=900,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=900,
             )
 
         _install_beside(folder, fill)

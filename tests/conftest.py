@@ -35,9 +35,20 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "0")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     # Nothing a test does may reach the user's Slack, GitHub or desktop.
-    for name in ("TMUX", "TMUX_PANE", "ORCHESTRA_DEBUG", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
-                 "SLACK_WEBHOOK_URL", "GITHUB_TOKEN", "GH_TOKEN", "DISPLAY", "WAYLAND_DISPLAY",
-                 "DBUS_SESSION_BUS_ADDRESS"):
+    for name in (
+        "TMUX",
+        "TMUX_PANE",
+        "ORCHESTRA_DEBUG",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "SLACK_WEBHOOK_URL",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "DBUS_SESSION_BUS_ADDRESS",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield socket
     subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
@@ -63,7 +74,9 @@ def orchestra(repo):
             timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"orchestra {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}")
+            raise AssertionError(
+                f"orchestra {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}"
+            )
         return result
 
     return run

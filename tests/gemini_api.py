@@ -64,7 +64,9 @@ class Request(standin.Request):
 
     def said(self) -> str:
         """Every text of the conversation so far, one per line (the user's prompts and the model's replies)."""
-        return "\n".join(p["text"] for c in self.contents for p in c.get("parts") or [] if isinstance(p.get("text"), str))
+        return "\n".join(
+            p["text"] for c in self.contents for p in c.get("parts") or [] if isinstance(p.get("text"), str)
+        )
 
 
 def is_main(body: dict) -> bool:
@@ -98,9 +100,9 @@ def fill(schema: dict) -> object:
 
 
 def side_text(body: dict) -> str:
-    schema = (body.get("generationConfig") or {}).get("responseJsonSchema") or (
-        body.get("generationConfig") or {}
-    ).get("responseSchema")
+    schema = (body.get("generationConfig") or {}).get("responseJsonSchema") or (body.get("generationConfig") or {}).get(
+        "responseSchema"
+    )
     return json.dumps(fill(schema)) if schema else SIDE_TEXT
 
 

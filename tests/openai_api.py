@@ -117,19 +117,41 @@ def side_reply(body: dict) -> Text:
 
 def output_item(reply: Text | ToolCall) -> dict:
     if isinstance(reply, ToolCall):
-        return {"type": "function_call", "id": f"fc_{uuid.uuid4().hex[:24]}", "status": "completed",
-                "call_id": reply.call_id, "name": reply.name, "arguments": json.dumps(reply.arguments)}
+        return {
+            "type": "function_call",
+            "id": f"fc_{uuid.uuid4().hex[:24]}",
+            "status": "completed",
+            "call_id": reply.call_id,
+            "name": reply.name,
+            "arguments": json.dumps(reply.arguments),
+        }
     text = {"type": "output_text", "text": reply.text, "annotations": []}
-    return {"type": "message", "id": f"msg_{uuid.uuid4().hex[:24]}", "status": "completed", "role": "assistant",
-            "content": [text]}
+    return {
+        "type": "message",
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "status": "completed",
+        "role": "assistant",
+        "content": [text],
+    }
 
 
 def response(model: str, status: str, output: list[dict]) -> dict:
-    usage = {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5,
-             "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}
-    return {"id": f"resp_{uuid.uuid4().hex[:24]}", "object": "response", "created_at": int(time.time()),
-            "status": status, "model": model, "output": output,
-            "usage": usage if status == "completed" else None}
+    usage = {
+        "input_tokens": 10,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 15,
+    }
+    return {
+        "id": f"resp_{uuid.uuid4().hex[:24]}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": model,
+        "output": output,
+        "usage": usage if status == "completed" else None,
+    }
 
 
 def stream(reply: Text | ToolCall, model: str) -> bytes:
@@ -172,8 +194,14 @@ def codex_overrides(url: str) -> list[str]:
     provider of their own (so no ChatGPT sign-in is asked for): the key comes from `KEY_VARIABLE`."""
     provider = {"name": "stand-in", "base_url": f"{url}/v1", "env_key": KEY_VARIABLE, "wire_api": "responses"}
     table = ", ".join(f"{key} = {json.dumps(value)}" for key, value in provider.items())
-    return ["-c", f"model_provider={json.dumps(PROVIDER)}", "-c", f"model_providers.{PROVIDER}={{{table}}}",
-            "-c", f"model={json.dumps(MODEL)}"]
+    return [
+        "-c",
+        f"model_provider={json.dumps(PROVIDER)}",
+        "-c",
+        f"model_providers.{PROVIDER}={{{table}}}",
+        "-c",
+        f"model={json.dumps(MODEL)}",
+    ]
 
 
 class OpenAIAPI(standin.ScriptedAPI):

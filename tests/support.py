@@ -63,7 +63,11 @@ def branches(repo: Path) -> list[str]:
 
 
 def worktree_paths(repo: Path) -> list[str]:
-    return [line.split(" ", 1)[1] for line in git(repo, "worktree", "list", "--porcelain").splitlines() if line.startswith("worktree ")]
+    return [
+        line.split(" ", 1)[1]
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]
 
 
 def wait_statuses(orchestra, expected: dict[str, str], timeout: float = 20.0) -> list[dict]:
@@ -78,7 +82,9 @@ def wait_statuses(orchestra, expected: dict[str, str], timeout: float = 20.0) ->
     shown = [(a["name"], a["status"], a["exit_code"], a["error"], a["pane"]) for a in agents]
     import os
 
-    panes = tmux(os.environ["ORCHESTRA_TMUX_SOCKET"], "list-panes", "-a", "-F", "#{pane_id} #{window_name} #{pane_dead}")
+    panes = tmux(
+        os.environ["ORCHESTRA_TMUX_SOCKET"], "list-panes", "-a", "-F", "#{pane_id} #{window_name} #{pane_dead}"
+    )
     raise AssertionError(
         f"timed out after {timeout}s waiting for {expected}; ls showed {shown}; tmux has {panes.stdout!r} {panes.stderr!r}"
     )

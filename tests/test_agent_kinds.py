@@ -69,7 +69,9 @@ def test_command_args_and_model_are_honoured(kinds, name):
 def flags(argv: list[str]) -> list[str]:
     """The options before the task, without their values' text ("--x=y" gives "--x")."""
     before = argv[: argv.index("--")] if "--" in argv else argv[:-1]
-    return [a.split("=")[0] for a in before[1:] if a.startswith("-")] + ([argv[-1].split("=")[0]] if "--" not in argv else [])
+    return [a.split("=")[0] for a in before[1:] if a.startswith("-")] + (
+        [argv[-1].split("=")[0]] if "--" not in argv else []
+    )
 
 
 def help_of(command: list[str]) -> str:
@@ -89,7 +91,9 @@ def test_every_flag_orchestra_passes_is_in_the_cli_help(kinds, agent_clis, name)
     argv = kind.build_argv(agent(name), defaults(kind, model="some-model", hook_command=HOOK))
     text = help_of(agent_clis[name])
     for flag in flags(argv):
-        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), f"{name} --help does not list {flag}"
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), (
+            f"{name} --help does not list {flag}"
+        )
     values = {"--approval-mode": "auto_edit", "--sandbox": "workspace-write", "--ask-for-approval": "on-request"}
     for flag, value in values.items():
         if flag in argv:
@@ -132,12 +136,21 @@ def test_codex_resume_takes_the_options_of_a_new_session(kinds, agent_clis):
     text = help_of([*agent_clis["codex"], "resume"])
     assert "[SESSION_ID]" in text
     for flag in flags(argv):
-        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), f"codex resume --help does not list {flag}"
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), (
+            f"codex resume --help does not list {flag}"
+        )
 
 
 @pytest.mark.slow
 def test_environment_variables_are_ones_the_clis_read(kinds, agent_clis):
-    words = {"AfterAgent", "BeforeAgent", "ToolPermission", "prompt_response", "transcript_path", "GEMINI_CLI_TRUST_WORKSPACE"}
+    words = {
+        "AfterAgent",
+        "BeforeAgent",
+        "ToolPermission",
+        "prompt_response",
+        "transcript_path",
+        "GEMINI_CLI_TRUST_WORKSPACE",
+    }
     gemini = set().union(*(file_mentions(p, *words) for p in program_files("gemini", agent_clis["gemini"])))
     assert gemini == words
     opencode = program_files("opencode", agent_clis["opencode"])[0]
@@ -151,8 +164,15 @@ def test_environment_variables_are_ones_the_clis_read(kinds, agent_clis):
 def state(tmp_path):
     state = State(tmp_path / "state")
     with state.update() as agents:
-        agents["worker"] = Agent(name="worker", task="t", agent="codex", branch="orchestra/worker", base="0" * 40,
-                                 worktree=str(tmp_path), status=Status.RUNNING)
+        agents["worker"] = Agent(
+            name="worker",
+            task="t",
+            agent="codex",
+            branch="orchestra/worker",
+            base="0" * 40,
+            worktree=str(tmp_path),
+            status=Status.RUNNING,
+        )
     return state
 
 
@@ -165,20 +185,38 @@ CODEX = "orchestra_codex.notify"
 
 
 def test_codex_notify_marks_the_agent_done_with_its_last_message(state):
-    event = {"type": "agent-turn-complete", "thread-id": "t-1", "turn-id": "1", "cwd": "/w",
-             "input-messages": ["fix it"], "last-assistant-message": "Fixed the bug."}
+    event = {
+        "type": "agent-turn-complete",
+        "thread-id": "t-1",
+        "turn-id": "1",
+        "cwd": "/w",
+        "input-messages": ["fix it"],
+        "last-assistant-message": "Fixed the bug.",
+    }
     result = subprocess.run([*handler(state, CODEX), json.dumps(event)], capture_output=True, timeout=30)
     assert result.returncode == 0 and result.stdout == b""
     worker = state.read()["worker"]
-    assert (worker.status, worker.last_message, worker.last_hook) == (Status.DONE, "Fixed the bug.", "agent-turn-complete")
+    assert (worker.status, worker.last_message, worker.last_hook) == (
+        Status.DONE,
+        "Fixed the bug.",
+        "agent-turn-complete",
+    )
     assert worker.session_id == "t-1"  # the thread `orchestra resume` continues
 
 
 def test_codex_notify_leaves_out_codexs_title_turn(state):
     # As Codex 0.169 sends it, from a thread of its own, while the agent's first turn still runs.
-    title = {"type": "agent-turn-complete", "thread-id": "t-title", "turn-id": "1", "cwd": "/w", "client": "codex-tui",
-             "input-messages": ["Generate a concise, single-line task title of at most 36 characters ...\n\nUser prompt:\nfix it"],
-             "last-assistant-message": '{"title": "Fix it"}'}
+    title = {
+        "type": "agent-turn-complete",
+        "thread-id": "t-title",
+        "turn-id": "1",
+        "cwd": "/w",
+        "client": "codex-tui",
+        "input-messages": [
+            "Generate a concise, single-line task title of at most 36 characters ...\n\nUser prompt:\nfix it"
+        ],
+        "last-assistant-message": '{"title": "Fix it"}',
+    }
     result = subprocess.run([*handler(state, CODEX), json.dumps(title)], timeout=30)
     assert result.returncode == 0
     worker = state.read()["worker"]
@@ -186,15 +224,20 @@ def test_codex_notify_leaves_out_codexs_title_turn(state):
 
 
 def test_codex_notify_never_fails_codex(state):
-    for args in ([*handler(state, CODEX), "not json"], [*handler(state, CODEX), '{"type": "other"}'],
-                 [*handler(state, "orchestra_codex.nonexistent"), "{}"], handler(state, CODEX)[:-1]):
+    for args in (
+        [*handler(state, CODEX), "not json"],
+        [*handler(state, CODEX), '{"type": "other"}'],
+        [*handler(state, "orchestra_codex.nonexistent"), "{}"],
+        handler(state, CODEX)[:-1],
+    ):
         assert subprocess.run(args, timeout=30, stdin=subprocess.DEVNULL).returncode == 0
     assert state.read()["worker"].status == Status.RUNNING
 
 
 def gemini_hook(state: State, event: dict) -> Agent:
-    result = subprocess.run(handler(state, "orchestra_gemini.hook"), input=json.dumps(event).encode(),
-                            capture_output=True, timeout=30)
+    result = subprocess.run(
+        handler(state, "orchestra_gemini.hook"), input=json.dumps(event).encode(), capture_output=True, timeout=30
+    )
     assert result.returncode == 0 and result.stdout == b"", "Gemini parses a hook's stdout"
     return state.read()["worker"]
 
@@ -202,10 +245,21 @@ def gemini_hook(state: State, event: dict) -> Agent:
 def test_gemini_hooks_move_the_status_through_a_turn(state):
     base = {"session_id": "s-1", "cwd": "/w", "transcript_path": "/t.json", "timestamp": "2025-01-01T00:00:00Z"}
     assert gemini_hook(state, {**base, "hook_event_name": "BeforeAgent", "prompt": "go"}).status == Status.RUNNING
-    asked = gemini_hook(state, {**base, "hook_event_name": "Notification", "notification_type": "ToolPermission",
-                                "message": "Allow run_shell_command: make test?", "details": {}})
+    asked = gemini_hook(
+        state,
+        {
+            **base,
+            "hook_event_name": "Notification",
+            "notification_type": "ToolPermission",
+            "message": "Allow run_shell_command: make test?",
+            "details": {},
+        },
+    )
     assert asked.status == Status.WAITING and asked.waiting_for == "Allow run_shell_command: make test?"
-    assert gemini_hook(state, {**base, "hook_event_name": "AfterTool", "tool_name": "run_shell_command"}).status == Status.RUNNING
+    assert (
+        gemini_hook(state, {**base, "hook_event_name": "AfterTool", "tool_name": "run_shell_command"}).status
+        == Status.RUNNING
+    )
     done = gemini_hook(state, {**base, "hook_event_name": "AfterAgent", "prompt": "go", "prompt_response": "Done."})
     assert (done.status, done.last_message) == (Status.DONE, "Done.")
 
@@ -213,15 +267,25 @@ def test_gemini_hooks_move_the_status_through_a_turn(state):
 @pytest.mark.slow
 def test_gemini_session_flags_are_in_its_help(kinds, agent_clis):
     kind = kinds["gemini"]
-    resumed = Agent(name="n", task=TASK, agent="gemini", branch="b", base="x", worktree="/w", session_id="5b1c0d4e-1f2a-4b3c-8d9e-0a1b2c3d4e5f")
+    resumed = Agent(
+        name="n",
+        task=TASK,
+        agent="gemini",
+        branch="b",
+        base="x",
+        worktree="/w",
+        session_id="5b1c0d4e-1f2a-4b3c-8d9e-0a1b2c3d4e5f",
+    )
     settings = defaults(kind, model="some-model", hook_command=HOOK)
     started, argv = kind.build_argv(resumed, settings), kind.build_resume_argv(resumed, settings)
     assert started[started.index("--session-id") + 1] == resumed.session_id
     assert argv[-2:] == ["--resume", resumed.session_id] and not any(TASK in a for a in argv)
     text = help_of(agent_clis["gemini"])
     for flag in ("--session-id", "--resume", "--prompt-interactive"):
-        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), f"gemini --help does not list {flag}"
-    assert "Use \"latest\" for most recent" in text
+        assert re.search(rf"(^|[\s,]){re.escape(flag)}([\s,=]|$)", text, re.MULTILINE), (
+            f"gemini --help does not list {flag}"
+        )
+    assert 'Use "latest" for most recent' in text
 
 
 def test_gemini_notification_names_what_the_tool_would_do(state):
@@ -235,13 +299,24 @@ def test_gemini_last_message_comes_from_the_transcript(state, tmp_path):
     # As 0.61 writes it: a header, records of the conversation, `$set` updates; AfterAgent's own
     # prompt_response for a reply streamed in two chunks reads "Fixed it. it.".
     transcript = tmp_path / "session.jsonl"
-    records = [{"sessionId": "s-1", "kind": "main"}, {"type": "user", "content": [{"text": "fix it"}]},
-               {"type": "gemini", "content": "Let me look."}, {"$set": {"lastUpdated": "x"}},
-               {"type": "user", "content": [{"functionResponse": {"name": "read_file"}}]},
-               {"type": "gemini", "content": "Fixed it."}, {"type": "gemini", "content": ""}]
+    records = [
+        {"sessionId": "s-1", "kind": "main"},
+        {"type": "user", "content": [{"text": "fix it"}]},
+        {"type": "gemini", "content": "Let me look."},
+        {"$set": {"lastUpdated": "x"}},
+        {"type": "user", "content": [{"functionResponse": {"name": "read_file"}}]},
+        {"type": "gemini", "content": "Fixed it."},
+        {"type": "gemini", "content": ""},
+    ]
     transcript.write_text("".join(json.dumps(r) + "\n" for r in records))
-    event = {"session_id": "s-1", "cwd": "/w", "transcript_path": str(transcript), "hook_event_name": "AfterAgent",
-             "prompt": "fix it", "prompt_response": "Fixed it. it."}
+    event = {
+        "session_id": "s-1",
+        "cwd": "/w",
+        "transcript_path": str(transcript),
+        "hook_event_name": "AfterAgent",
+        "prompt": "fix it",
+        "prompt_response": "Fixed it. it.",
+    }
     assert gemini_hook(state, event).last_message == "Fixed it."
     transcript.write_text(transcript.read_text() + json.dumps({"type": "user", "content": [{"text": "more"}]}) + "\n")
     assert gemini_hook(state, {**event, "prompt_response": "Nothing."}).last_message == "Nothing."
@@ -251,7 +326,14 @@ def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds, tmp_path):
     from orchestra_gemini import hook_settings, write_settings
 
     settings = hook_settings(HOOK)
-    assert set(settings["hooks"]) == {"SessionStart", "BeforeAgent", "Notification", "AfterTool", "AfterAgent", "SessionEnd"}
+    assert set(settings["hooks"]) == {
+        "SessionStart",
+        "BeforeAgent",
+        "Notification",
+        "AfterTool",
+        "AfterAgent",
+        "SessionEnd",
+    }
     command = settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"]
     import shlex
 
@@ -260,16 +342,26 @@ def test_gemini_hook_settings_run_the_adapter_for_each_event(kinds, tmp_path):
     (worktree / ".gemini").mkdir(parents=True)
     git(worktree, "init", "-q")
     own = {"matcher": "*", "hooks": [{"name": "lint", "type": "command", "command": "make lint"}]}
-    (worktree / ".gemini" / "settings.json").write_text(json.dumps({"model": {"name": "x"}, "hooks": {"AfterTool": [own]}}))
+    (worktree / ".gemini" / "settings.json").write_text(
+        json.dumps({"model": {"name": "x"}, "hooks": {"AfterTool": [own]}})
+    )
     path = write_settings(worktree, HOOK)
-    assert path == worktree / ".gemini" / "settings.json" and write_settings(worktree, HOOK) == path  # twice: no duplicates
+    assert (
+        path == worktree / ".gemini" / "settings.json" and write_settings(worktree, HOOK) == path
+    )  # twice: no duplicates
     written = json.loads(path.read_text())
     assert written["model"] == {"name": "x"} and written["hooks"]["AfterTool"] == [own, *settings["hooks"]["AfterTool"]]
-    assert {e: v for e, v in written["hooks"].items() if e != "AfterTool"} == {e: v for e, v in settings["hooks"].items() if e != "AfterTool"}
-    assert git(worktree, "status", "--porcelain", "--untracked-files=all") == "", "the hooks stay out of the agent's changes"
+    assert {e: v for e, v in written["hooks"].items() if e != "AfterTool"} == {
+        e: v for e, v in settings["hooks"].items() if e != "AfterTool"
+    }
+    assert git(worktree, "status", "--porcelain", "--untracked-files=all") == "", (
+        "the hooks stay out of the agent's changes"
+    )
 
 
-@pytest.mark.parametrize("tracked", [[".gemini/settings.json"], [".gemini/.gitignore"], [".gemini/settings.json", ".gemini/.gitignore"]])
+@pytest.mark.parametrize(
+    "tracked", [[".gemini/settings.json"], [".gemini/.gitignore"], [".gemini/settings.json", ".gemini/.gitignore"]]
+)
 def test_gemini_settings_a_repository_tracks_stay_out_of_the_agents_changes(tmp_path, tracked):
     """The agent's worktree shows no change, so `merge` commits nothing of orchestra's and `kill`
     sees no work; the main checkout's index is left alone."""

@@ -35,8 +35,18 @@ class Terminal:
 
     def attach(self, session: str) -> None:
         tmux(self.inner, "source-file", str(SNIPPET))
-        tmux(self.socket, "new-session", "-d", "-s", "t", "-x", "160", "-y", "30",
-             f"env -u TMUX tmux -L {self.inner} attach -t ={session}")
+        tmux(
+            self.socket,
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "160",
+            "-y",
+            "30",
+            f"env -u TMUX tmux -L {self.inner} attach -t ={session}",
+        )
         wait_for(lambda: self.where(), what="a client on the test's server")
 
     def press(self, *keys: str) -> None:
@@ -80,7 +90,10 @@ def test_keys_go_to_the_board_the_next_waiting_and_the_next_agent(orchestra, rep
 
     for name in ("ask-one", "ask-two"):
         orchestra("send", name, "yes")
-    wait_for(lambda: statuses(orchestra)["ask-two"] == "exited" and statuses(orchestra)["ask-one"] == "exited", what="answers")
+    wait_for(
+        lambda: statuses(orchestra)["ask-two"] == "exited" and statuses(orchestra)["ask-one"] == "exited",
+        what="answers",
+    )
     terminal.press("C-b", "W")
     wait_for(
         lambda: "orchestra: no agent is waiting for you in project" in tmux(isolated, "show-messages").stdout,

@@ -28,8 +28,12 @@ def test_next_goes_round_the_agents_and_the_waiting_ones(project):
     """Outside tmux, `next` starts from the session's active pane: the board, then wherever it was moved."""
     spawn_demo(project, "first", "second", delay="60")
     spawn_demo(project, "ask one", "ask two")  # a demo task with "ask" waits for an answer
-    agents = {a.name: a for a in wait_observed(project, {"first": "running", "second": "running",
-                                                         "ask-one": "waiting", "ask-two": "waiting"})}
+    agents = {
+        a.name: a
+        for a in wait_observed(
+            project, {"first": "running", "second": "running", "ask-one": "waiting", "ask-two": "waiting"}
+        )
+    }
 
     def go(place) -> str:
         project.tmux.select_window(place.window, place.pane)
@@ -37,7 +41,9 @@ def test_next_goes_round_the_agents_and_the_waiting_ones(project):
 
     assert [go(next_place(project, waiting=True)) for _ in range(3)] == ["ask-one", "ask-two", "ask-one"]
     assert [go(next_place(project)) for _ in range(4)] == ["ask-two", "first", "second", "ask-one"]
-    assert next_place(project) == place_of(project, "ask-two") == Place(agents["ask-two"].window, agents["ask-two"].pane)
+    assert (
+        next_place(project) == place_of(project, "ask-two") == Place(agents["ask-two"].window, agents["ask-two"].pane)
+    )
 
 
 def test_nothing_to_go_to_says_so_in_one_sentence_and_a_short_one(project):

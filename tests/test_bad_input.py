@@ -30,7 +30,11 @@ def assert_nothing_made(repo: Path, socket: str) -> None:
     assert not state.exists() or json.loads(state.read_text())["agents"] == {}
     windows = tmux(socket, "list-windows", "-a", "-F", "#{window_name}").stdout.split()
     assert windows in ([], ["board"])
-    assert not list((repo.parent / "project.worktrees").glob("*")) if (repo.parent / "project.worktrees").exists() else True
+    assert (
+        not list((repo.parent / "project.worktrees").glob("*"))
+        if (repo.parent / "project.worktrees").exists()
+        else True
+    )
 
 
 def test_not_a_git_repository(orchestra, tmp_path):
@@ -106,7 +110,7 @@ def test_config_unknown_key_suggests_the_close_one(orchestra, repo, isolated):
 
 
 def test_config_unknown_table(orchestra, repo):
-    (repo / "orchestra.toml").write_text('[worktrees]\ncopy = []\n')
+    (repo / "orchestra.toml").write_text("[worktrees]\ncopy = []\n")
     result = orchestra("ls", check=False)
     assert_clean_failure(result, "line 1", "worktrees", "did you mean 'worktree'")
 

@@ -39,10 +39,17 @@ def test_an_agent_writes_a_file_in_its_worktree_and_is_done(orchestra, claude_ho
 
 
 def test_two_agents_at_once_each_in_its_own_worktree(orchestra, claude_home, claude_api):
-    claude_api.script([ToolUse("Write", {"file_path": "api.py", "content": "API = 1\n"}), Text("API done.")], prompt="build the api")
-    claude_api.script([ToolUse("Write", {"file_path": "test_api.py", "content": "assert True\n"}), Text("Tests done.")], prompt="write the tests")
+    claude_api.script(
+        [ToolUse("Write", {"file_path": "api.py", "content": "API = 1\n"}), Text("API done.")], prompt="build the api"
+    )
+    claude_api.script(
+        [ToolUse("Write", {"file_path": "test_api.py", "content": "assert True\n"}), Text("Tests done.")],
+        prompt="write the tests",
+    )
     orchestra("spawn", "--no-attach", "build the api", "write the tests")
-    agents = {a["name"]: a for a in wait_statuses(orchestra, {"build-the-api": "done", "write-the-tests": "done"}, timeout=40)}
+    agents = {
+        a["name"]: a for a in wait_statuses(orchestra, {"build-the-api": "done", "write-the-tests": "done"}, timeout=40)
+    }
     api, tests = Path(agents["build-the-api"]["worktree"]), Path(agents["write-the-tests"]["worktree"])
     assert (api / "api.py").exists() and not (api / "test_api.py").exists()
     assert (tests / "test_api.py").exists() and not (tests / "api.py").exists()
@@ -110,7 +117,9 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, cla
     assert after["session_id"] == before["session_id"] and after["worktree"] == before["worktree"]
     assert after["argv"][-2:] == ["--resume", before["session_id"]]  # a new server: pane ids start over
     # Its history comes back on screen (SessionStart can fire before Claude Code draws it).
-    wait_for(lambda: "remember the word pineapple" in screen(isolated, after["pane"]), what="the conversation on screen")
+    wait_for(
+        lambda: "remember the word pineapple" in screen(isolated, after["pane"]), what="the conversation on screen"
+    )
 
     requests = len(claude_api.main_requests)
     claude_api.script([Text("The word was pineapple.")])
@@ -169,7 +178,7 @@ def test_a_session_id_is_never_one_a_transcript_already_uses(claude_home, monkey
     assert ctx.plugins.problems == []
 
 
-NOTIFY_PROBE = '''
+NOTIFY_PROBE = """
 import json, os
 from orchestra.hookspecs import hookimpl
 
@@ -177,14 +186,16 @@ from orchestra.hookspecs import hookimpl
 def notifier(event):
     with open(os.environ["PROBE_LOG"], "a") as log:
         log.write(json.dumps(event.to_dict()) + "\\n")
-'''
+"""
 
 
 def test_notifier_plugins_hear_of_hook_driven_status_changes(orchestra, claude_home, claude_api, tmp_path, monkeypatch):
     site = tmp_path / "site"
     (site / "notify_probe-0.1.dist-info").mkdir(parents=True)
     (site / "notify_probe.py").write_text(NOTIFY_PROBE)
-    (site / "notify_probe-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: notify-probe\nVersion: 0.1\n")
+    (site / "notify_probe-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: notify-probe\nVersion: 0.1\n"
+    )
     (site / "notify_probe-0.1.dist-info" / "entry_points.txt").write_text("[orchestra]\nprobe = notify_probe\n")
     log = tmp_path / "probe.ndjson"
     monkeypatch.setenv("PYTHONPATH", str(site))
@@ -206,8 +217,15 @@ def test_every_flag_orchestra_passes_is_in_claude_codes_own_help(claude_bin, tmp
     help_text = subprocess.run([str(claude_bin), "--help"], capture_output=True, text=True, timeout=60).stdout
     kind = plugins_module.load().kinds["claude"]
     agent = Agent(name="n", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id=str(uuid.uuid4()))
-    settings = AgentSettings(command=["claude"], args=list(kind.default_args), model="opus", hook_command=["/py", "-m", "orchestra"])
-    flags = {arg for argv in (kind.build_argv(agent, settings), kind.build_resume_argv(agent, settings)) for arg in argv if arg.startswith("--") and arg != "--"}
+    settings = AgentSettings(
+        command=["claude"], args=list(kind.default_args), model="opus", hook_command=["/py", "-m", "orchestra"]
+    )
+    flags = {
+        arg
+        for argv in (kind.build_argv(agent, settings), kind.build_resume_argv(agent, settings))
+        for arg in argv
+        if arg.startswith("--") and arg != "--"
+    }
     assert flags == {"--permission-mode", "--model", "--settings", "--session-id", "--resume"}
     for flag in flags:
         assert f"{flag} " in help_text or f"{flag}," in help_text, f"claude --help does not list {flag}"

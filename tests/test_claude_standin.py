@@ -58,8 +58,17 @@ def type_prompt(pane: str, text: str) -> None:
 def test_claude_writes_a_file_and_fires_session_hooks(claude_home, claude_api, hook_log: HookLog):
     claude_api.script(WRITE_HELLO)
     session_id = str(uuid.uuid4())
-    start_claude(claude_home, "--permission-mode", "acceptEdits", "--session-id", session_id,
-                 "--settings", hook_log.settings(), "--", "write hello.txt")
+    start_claude(
+        claude_home,
+        "--permission-mode",
+        "acceptEdits",
+        "--session-id",
+        session_id,
+        "--settings",
+        hook_log.settings(),
+        "--",
+        "write hello.txt",
+    )
 
     stop = hook_log.wait_for("Stop")
     assert (claude_home.repo / "hello.txt").read_text() == "hi\n"
@@ -83,8 +92,17 @@ def test_claude_writes_a_file_and_fires_session_hooks(claude_home, claude_api, h
 
 def test_a_command_outside_accept_edits_waits_for_approval(claude_home, claude_api, hook_log: HookLog):
     claude_api.script([ToolUse("Bash", {"command": UNCOVERED, "description": "Write x.txt"}), Text("Wrote x.txt.")])
-    pane = start_claude(claude_home, "--permission-mode", "acceptEdits", "--session-id", str(uuid.uuid4()),
-                        "--settings", hook_log.settings(), "--", "make x.txt")
+    pane = start_claude(
+        claude_home,
+        "--permission-mode",
+        "acceptEdits",
+        "--session-id",
+        str(uuid.uuid4()),
+        "--settings",
+        hook_log.settings(),
+        "--",
+        "make x.txt",
+    )
 
     asked = hook_log.wait_for("PermissionRequest")
     assert (asked["tool_name"], asked["tool_input"]["command"]) == ("Bash", UNCOVERED)
@@ -101,8 +119,17 @@ def test_a_command_outside_accept_edits_waits_for_approval(claude_home, claude_a
 
 def test_an_api_error_fires_stop_failure(claude_home, claude_api, hook_log: HookLog):
     claude_api.script([Error(400, "invalid_request_error", "scripted failure")])
-    pane = start_claude(claude_home, "--permission-mode", "acceptEdits", "--session-id", str(uuid.uuid4()),
-                        "--settings", hook_log.settings(), "--", "fail please")
+    pane = start_claude(
+        claude_home,
+        "--permission-mode",
+        "acceptEdits",
+        "--session-id",
+        str(uuid.uuid4()),
+        "--settings",
+        hook_log.settings(),
+        "--",
+        "fail please",
+    )
 
     failure = hook_log.wait_for("StopFailure")
     assert failure["last_assistant_message"] == "API Error: 400 scripted failure"
@@ -116,15 +143,28 @@ def test_an_api_error_fires_stop_failure(claude_home, claude_api, hook_log: Hook
 def test_a_finished_session_resumes_and_its_id_cannot_be_reused(claude_home, claude_api, hook_log: HookLog):
     claude_api.script(WRITE_HELLO)
     session_id = str(uuid.uuid4())
-    pane = start_claude(claude_home, "--permission-mode", "acceptEdits", "--session-id", session_id,
-                        "--settings", hook_log.settings(), "--", "write hello.txt")
+    pane = start_claude(
+        claude_home,
+        "--permission-mode",
+        "acceptEdits",
+        "--session-id",
+        session_id,
+        "--settings",
+        hook_log.settings(),
+        "--",
+        "write hello.txt",
+    )
     hook_log.wait_for("Stop")
     type_prompt(pane, "/exit")
     assert hook_log.wait_for("SessionEnd")["reason"] == "prompt_input_exit"
 
     reused = subprocess.run(
         [str(claude_home.bin), "--session-id", session_id, "--", "again"],
-        cwd=claude_home.repo, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        cwd=claude_home.repo,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert (reused.returncode, reused.stderr) == (1, f"Error: Session ID {session_id} is already in use.\n")
 

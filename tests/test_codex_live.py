@@ -39,7 +39,7 @@ def codex(repo, agent_clis, openai_api, monkeypatch):
         if name.startswith(("CODEX_", "OPENAI_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv(KEY_VARIABLE, "stand-in-key")
-    trusted = f"projects={{{json.dumps(str(repo.resolve()))} = {{ trust_level = \"trusted\" }}}}"
+    trusted = f'projects={{{json.dumps(str(repo.resolve()))} = {{ trust_level = "trusted" }}}}'
     args = [*DEFAULT_ARGS, "-c", trusted, *codex_overrides(openai_api.url)]
     (repo / "orchestra.toml").write_text(
         f"[agents.codex]\ncommand = {json.dumps(agent_clis['codex'])}\nargs = {json.dumps(args)}\n"
@@ -106,7 +106,11 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, cod
     assert after["argv"][1] == "resume" and after["argv"][-2:] == ["--", thread]
     # Its history comes back on screen, and its prompt is ready for the next one.
     shown = lambda: screen(isolated, after["pane"])  # noqa: E731
-    wait_for(lambda: "I will remember it." in shown() and "for shortcuts" in shown(), timeout=20, what="the conversation on screen")
+    wait_for(
+        lambda: "I will remember it." in shown() and "for shortcuts" in shown(),
+        timeout=20,
+        what="the conversation on screen",
+    )
 
     requests = len(codex.main_requests)
     codex.script([Text("The word was pineapple.")])
@@ -134,6 +138,7 @@ def test_after_an_api_error_the_agent_can_go_on(orchestra, codex, isolated):
     answered = lambda: [a for a in agents_json(orchestra) if a["last_message"] == "Recovered."]  # noqa: E731
     (agent,) = wait_for(answered, timeout=30, what="the answer after the error")
     assert agent["status"] == "done" and codex.main_requests[-1].user_texts == ["this will fail", "try again"]
+
 
 def test_an_untrusted_folder_shows_as_waiting_and_is_never_answered(orchestra, codex, repo, isolated):
     args = [*DEFAULT_ARGS, *codex_overrides(codex.url)]  # the main checkout not trusted

@@ -40,30 +40,42 @@ def test_up_creates_session_and_board_and_restores_the_board(orchestra, repo, is
     assert "created the tmux session orchestra-project" in out
     windows = tmux(isolated, "list-windows", "-t", "=orchestra-project", "-F", "#{window_index}:#{window_name}").stdout
     assert windows.split() == ["0:board"]
-    wait_for(lambda: "orchestra · project" in tmux(isolated, "capture-pane", "-p", "-t", "=orchestra-project:0").stdout, what="the board to draw")
+    wait_for(
+        lambda: "orchestra · project" in tmux(isolated, "capture-pane", "-p", "-t", "=orchestra-project:0").stdout,
+        what="the board to draw",
+    )
     tmux(isolated, "new-window", "-d", "-t", "=orchestra-project:5", "sleep 100")
     tmux(isolated, "kill-window", "-t", "=orchestra-project:0")
     assert "put the board back" in orchestra("up", "--no-attach").stdout
-    assert "0:board" in tmux(isolated, "list-windows", "-t", "=orchestra-project", "-F", "#{window_index}:#{window_name}").stdout
+    assert (
+        "0:board"
+        in tmux(isolated, "list-windows", "-t", "=orchestra-project", "-F", "#{window_index}:#{window_name}").stdout
+    )
 
 
 def test_board_shows_agents_as_they_change(orchestra, repo, isolated):
     orchestra("up", "--no-attach")
     orchestra("spawn", "--agent", "demo", "--no-attach", "board task")
     wait_for(
-        lambda: re.search(r"board-task\s+demo\s+exited", tmux(isolated, "capture-pane", "-p", "-t", "=orchestra-project:0").stdout),
+        lambda: re.search(
+            r"board-task\s+demo\s+exited", tmux(isolated, "capture-pane", "-p", "-t", "=orchestra-project:0").stdout
+        ),
         what="the board to show the exited agent",
     )
 
 
 def test_ls_watch_into_a_pipe_prints_each_change_as_it_happens(orchestra, repo):
-    watcher = subprocess.Popen([sys.executable, "-m", "orchestra", "ls", "--watch"], cwd=repo, stdout=subprocess.PIPE, text=True)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "orchestra", "ls", "--watch"], cwd=repo, stdout=subprocess.PIPE, text=True
+    )
     printed: list[str] = []
     threading.Thread(target=lambda: printed.extend(iter(watcher.stdout.readline, "")), daemon=True).start()
     try:
         wait_for(lambda: any("no agents yet" in line for line in printed), what="the first board, before any change")
         orchestra("spawn", "--agent", "demo", "--no-attach", "piped board")
-        wait_for(lambda: any(re.search(r"piped-board\s+demo\s+exited", line) for line in printed), what="the exited agent")
+        wait_for(
+            lambda: any(re.search(r"piped-board\s+demo\s+exited", line) for line in printed), what="the exited agent"
+        )
         assert not any(line != line.rstrip(" ") for line in printed), "no padding to the width in a pipe"
     finally:
         watcher.kill()
@@ -114,10 +126,15 @@ def test_attach_and_up_inside_tmux(orchestra, repo, isolated, tmp_path, monkeypa
     script.write_text(f"cd {repo} && {sys.executable} -m orchestra attach second\n")
     # A second client, attached to 'user' inside a pane of 'user', so switch-client has a client to move.
     tmux(isolated, "send-keys", "-t", "=user:", f"TMUX= tmux -L {isolated} attach -t =user", "Enter")
-    wait_for(lambda: tmux(isolated, "list-clients", "-F", "#{client_session}").stdout.strip() == "user", what="a client")
+    wait_for(
+        lambda: tmux(isolated, "list-clients", "-F", "#{client_session}").stdout.strip() == "user", what="a client"
+    )
     tmux(isolated, "new-window", "-t", "=user:", f"sh {script}")
     wait_for(
-        lambda: tmux(isolated, "list-clients", "-F", "#{client_session}:#{window_name}").stdout.strip() == "orchestra-project:second",
+        lambda: (
+            tmux(isolated, "list-clients", "-F", "#{client_session}:#{window_name}").stdout.strip()
+            == "orchestra-project:second"
+        ),
         what="the client to be switched to the agent's window",
     )
 
@@ -267,7 +284,17 @@ def test_init_writes_every_default_and_refuses_to_overwrite(orchestra, repo):
     path = repo / "orchestra.toml"
     assert f"wrote {path}" in out
     text = path.read_text()
-    for key in ("default_agent", "worktree_root", "copy", "symlink", "setup", "range", "strategy", "disabled", "[agents.claude]"):
+    for key in (
+        "default_agent",
+        "worktree_root",
+        "copy",
+        "symlink",
+        "setup",
+        "range",
+        "strategy",
+        "disabled",
+        "[agents.claude]",
+    ):
         assert key in text
     assert '"--permission-mode", "acceptEdits"' in text
     orchestra("ls")  # the written file validates
@@ -321,7 +348,10 @@ def test_up_attaches_the_terminal(orchestra, repo, isolated, tmp_path, inside_ot
     try:
         subprocess.run(["tmux", "-L", outer, "new-session", "-d", "-x", "100", "-y", "30", f"sh {script}"], check=True)
         wait_for(
-            lambda: tmux(isolated, "list-clients", "-F", "#{client_session}:#{window_name}").stdout.strip() == "orchestra-project:board",
+            lambda: (
+                tmux(isolated, "list-clients", "-F", "#{client_session}:#{window_name}").stdout.strip()
+                == "orchestra-project:board"
+            ),
             what="a client attached to the board",
         )
     finally:
@@ -331,7 +361,9 @@ def test_up_attaches_the_terminal(orchestra, repo, isolated, tmp_path, inside_ot
 def test_logs_lines_counts_output_lines_not_blank_screen_rows(orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "short output")
     wait_for(lambda: statuses(orchestra) == {"short-output": "exited"}, what="exit")
-    assert orchestra("logs", "short-output", "--lines", "1").stdout == "done: wrote and committed notes/short-output.md\n"
+    assert (
+        orchestra("logs", "short-output", "--lines", "1").stdout == "done: wrote and committed notes/short-output.md\n"
+    )
 
 
 def test_the_demo_agent_writes_its_notes_under_the_agents_own_name(orchestra, repo):

@@ -45,7 +45,12 @@ def test_project_overrides_user_which_overrides_defaults(tmp_path):
     assert cfg.orchestra["base"] == "develop"
     assert cfg.orchestra["default_agent"] == "demo"
     settings = cfg.agent_settings("claude", AgentSettings(["claude"], ["--a"], {"K": "1"}))
-    assert settings.command == ["claude"] and settings.args == [] and settings.model == "opus" and settings.env == {"K": "1"}
+    assert (
+        settings.command == ["claude"]
+        and settings.args == []
+        and settings.model == "opus"
+        and settings.env == {"K": "1"}
+    )
     assert cfg.plugin_settings("slack") == {"webhook_url_env": "X"}
     assert len(cfg.sources) == 2
 
@@ -67,16 +72,22 @@ def test_agent_command_may_be_a_single_string(tmp_path):
 @pytest.mark.parametrize(
     "text, phrases",
     [
-        ('[orchestra]\ndefault_agnet = "x"\n', ["line 2", "unknown key 'default_agnet' in [orchestra]", "did you mean 'default_agent'"]),
+        (
+            '[orchestra]\ndefault_agnet = "x"\n',
+            ["line 2", "unknown key 'default_agnet' in [orchestra]", "did you mean 'default_agent'"],
+        ),
         ("[prots]\n", ["line 1", "unknown key 'prots'", "did you mean 'ports'"]),
-        ('[agents.claude]\nargz = []\n', ["line 2", "[agents.claude]", "did you mean 'args'"]),
+        ("[agents.claude]\nargz = []\n", ["line 2", "[agents.claude]", "did you mean 'args'"]),
         ("[ports]\nrange = [1, 2, 3]\n", ["line 2", "'ports.range' must be two port numbers"]),
         ("[ports]\nrange = [70000, 70001]\n", ["'ports.range' must be two port numbers"]),
-        ('[agents.x]\nenv = { A = 1 }\n', ["'agents.x.env' must be a table of strings"]),
+        ("[agents.x]\nenv = { A = 1 }\n", ["'agents.x.env' must be a table of strings"]),
         ("[merge]\ncheck = true\n", ["'merge.check' must be a string, not a boolean (true)"]),
         ("orchestra = 1\n", ["'orchestra' must be a table"]),
         ('[orchestra]\nbase = "unterminated\n', ["is not valid TOML", "line 2"]),
-        ('[orchestra]\nworktree_root = "../{rpo}"\n', ["line 2", "'orchestra.worktree_root' may use only the placeholder {repo}"]),
+        (
+            '[orchestra]\nworktree_root = "../{rpo}"\n',
+            ["line 2", "'orchestra.worktree_root' may use only the placeholder {repo}"],
+        ),
         ('[orchestra]\nsession = "team-{"\n', ["'orchestra.session' may use only the placeholder {repo}"]),
         ('[orchestra]\nsession = "team:{repo}"\n', ["line 2", "'orchestra.session' may not contain ':'"]),
     ],
@@ -108,4 +119,9 @@ def test_template_parses_and_holds_every_default(tmp_path):
     for section, keys in config.SCHEMA.items():
         for name, key in keys.items():
             assert data[section][name] == key.default
-    assert data["agents"]["claude"] == {"command": ["claude"], "args": ["--permission-mode", "acceptEdits"], "model": "", "env": {"A": "b c"}}
+    assert data["agents"]["claude"] == {
+        "command": ["claude"],
+        "args": ["--permission-mode", "acceptEdits"],
+        "model": "",
+        "env": {"A": "b c"},
+    }

@@ -55,8 +55,9 @@ def current_help(words: list[str]) -> str:
     import sys
 
     env = {**os.environ, "COLUMNS": "100"}
-    return subprocess.run([sys.executable, "-m", "orchestra", *words, "--help"], capture_output=True, text=True,
-                          env=env, check=True).stdout.rstrip("\n")
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra", *words, "--help"], capture_output=True, text=True, env=env, check=True
+    ).stdout.rstrip("\n")
 
 
 def test_every_help_block_in_the_command_reference_is_the_commands_own_help():
@@ -77,4 +78,6 @@ def test_every_help_block_in_the_command_reference_is_the_commands_own_help():
     if stale and os.environ.get("ORCHESTRA_UPDATE_DOCS") == "1":
         path.write_text(text)
         stale = []
-    assert stale == [], f"docs/commands.md quotes an old --help of: {', '.join(stale)} (ORCHESTRA_UPDATE_DOCS=1 rewrites them)"
+    assert stale == [], (
+        f"docs/commands.md quotes an old --help of: {', '.join(stale)} (ORCHESTRA_UPDATE_DOCS=1 rewrites them)"
+    )

@@ -58,7 +58,9 @@ def test_read_events_skips_damaged_lines_and_stops_before_a_torn_one(project):
     assert read_events(project).events == [] and read_events(project).offset == 0
     path = project.state.events_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    write(path, line(type="spawned", agent="a") + b"\xff garbage\n[1, 2]\n" + line(type="spawned", agent="b") + b'{"tru')
+    write(
+        path, line(type="spawned", agent="a") + b"\xff garbage\n[1, 2]\n" + line(type="spawned", agent="b") + b'{"tru'
+    )
     log = read_events(project)
     assert [e["agent"] for e in log.events] == ["a", "b"]
     assert log.offset == path.stat().st_size - len(b'{"tru')

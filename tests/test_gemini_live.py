@@ -48,7 +48,7 @@ def gemini(repo, agent_clis, tmp_path, monkeypatch):
         env = {**gemini_environment(api.url), "GEMINI_CLI_HOME": str(home), "GEMINI_CLI_TRUST_WORKSPACE": "true"}
         table = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())
         (repo / "orchestra.toml").write_text(
-            f"[orchestra]\ndefault_agent = \"gemini\"\n\n[agents.gemini]\ncommand = {json.dumps(agent_clis['gemini'])}\n"
+            f'[orchestra]\ndefault_agent = "gemini"\n\n[agents.gemini]\ncommand = {json.dumps(agent_clis["gemini"])}\n'
             f"env = {{ {table} }}\n"
         )
         git(repo, "add", "orchestra.toml")
@@ -109,7 +109,9 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, gem
     assert after["argv"][-2:] == ["--resume", before["session_id"]] and after["session_id"] == before["session_id"]
     # Its history comes back on screen, under the prompt the next message is typed into.
     shown = lambda: screen(isolated, after["pane"])  # noqa: E731
-    wait_for(lambda: "I will remember it." in shown() and "Type your message" in shown(), what="the conversation on screen")
+    wait_for(
+        lambda: "I will remember it." in shown() and "Type your message" in shown(), what="the conversation on screen"
+    )
 
     requests = len(gemini.api.main_requests)
     gemini.api.script([Text("The word was pineapple.")])
@@ -123,4 +125,6 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, gem
     assert len(gemini.api.main_requests) > requests
     said = [text.strip() for text in last.said().splitlines()]
     # The same conversation went on: the first prompt, the model's reply and the new prompt, in order.
-    assert said.index("remember the word pineapple") < said.index("I will remember it.") < said.index("which word was it?"), said
+    assert (
+        said.index("remember the word pineapple") < said.index("I will remember it.") < said.index("which word was it?")
+    ), said

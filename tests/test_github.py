@@ -55,8 +55,12 @@ class GitHubStandIn:
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         data = request.rfile.read(int(request.headers.get("Content-Length") or 0))
         self.requests.append(
-            {"method": request.command, "path": request.path, "headers": dict(request.headers),
-             "json": json.loads(data) if data else None}
+            {
+                "method": request.command,
+                "path": request.path,
+                "headers": dict(request.headers),
+                "json": json.loads(data) if data else None,
+            }
         )
         if self.answer == "hang":
             self.release.wait()
@@ -67,12 +71,32 @@ class GitHubStandIn:
         status, payload = {
             "created": (201, {"number": 12, "html_url": "https://github.com/octo/project/pull/12"}),
             "unauthorized": (401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
-            "exists": (422, {"message": "Validation Failed", "errors": [
-                {"resource": "PullRequest", "code": "custom", "message": f"A pull request already exists for octo:{BRANCH}."}
-            ]}),
-            "no-commits": (422, {"message": "Validation Failed", "errors": [
-                {"resource": "PullRequest", "code": "custom", "message": f"No commits between main and {BRANCH}"}
-            ]}),
+            "exists": (
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for octo:{BRANCH}.",
+                        }
+                    ],
+                },
+            ),
+            "no-commits": (
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"No commits between main and {BRANCH}",
+                        }
+                    ],
+                },
+            ),
             "error": (500, {"message": "Server Error"}),
         }[self.answer]
         self.reply(request, status, payload)
@@ -167,18 +191,37 @@ def agent(repo, tmp_path) -> Agent:
     git(worktree, "add", "login.py")
     git(worktree, "commit", "-qm", "Fix the login redirect")
     base = git(repo, "rev-parse", "main").strip()
-    return Agent(name="fix-login", task=TASK, agent="demo", branch=BRANCH, base=base, worktree=str(worktree),
-                 status=Status.DONE, last_message=FINAL)
+    return Agent(
+        name="fix-login",
+        task=TASK,
+        agent="demo",
+        branch=BRANCH,
+        base=base,
+        worktree=str(worktree),
+        status=Status.DONE,
+        last_message=FINAL,
+    )
 
 
 @pytest.fixture
 def report(repo, agent) -> dict:
     tip = git(repo, "rev-parse", BRANCH).strip()
     return {
-        "name": agent.name, "agent": "demo", "task": agent.task, "status": "done", "branch": agent.branch,
-        "base": agent.base, "last_message": FINAL, "error": None, "exit_code": None,
+        "name": agent.name,
+        "agent": "demo",
+        "task": agent.task,
+        "status": "done",
+        "branch": agent.branch,
+        "base": agent.base,
+        "last_message": FINAL,
+        "error": None,
+        "exit_code": None,
         "commits": [{"id": tip, "subject": "Fix the login redirect", "time": "2025-01-01T00:00:00+00:00"}],
-        "files_changed": 1, "lines_added": 2, "lines_removed": 0, "untracked_files": 0, "uncommitted": False,
+        "files_changed": 1,
+        "lines_added": 2,
+        "lines_removed": 0,
+        "untracked_files": 0,
+        "uncommitted": False,
     }
 
 
@@ -204,8 +247,9 @@ def remote_branches(bare: Path) -> dict[str, str]:
 
 
 def open_pr(repo: Path, agent: Agent, report: dict, config, strategy: str = "pr"):
-    return merge_strategy(agent=agent, repo=Repository(root=str(repo), target="main"), config=config,
-                          strategy=strategy, report=report)
+    return merge_strategy(
+        agent=agent, repo=Repository(root=str(repo), target="main"), config=config, strategy=strategy, report=report
+    )
 
 
 # --- the REST API, with GITHUB_TOKEN --------------------------------------------------------------
@@ -219,7 +263,8 @@ def test_push_and_open_a_pull_request_through_the_api(repo, bare, agent, report,
     result = open_pr(repo, agent, report, config)
 
     assert result == MergeResult(
-        outcome="opened", message="opened pull request #12: https://github.com/octo/project/pull/12",
+        outcome="opened",
+        message="opened pull request #12: https://github.com/octo/project/pull/12",
         url="https://github.com/octo/project/pull/12",
     )
     assert remote_branches(bare)[BRANCH] == git(repo, "rev-parse", BRANCH).strip()
@@ -291,7 +336,9 @@ def test_api_refusals_are_one_clear_sentence_without_the_token(
     assert snapshot(repo) == before
 
 
-def test_a_pull_request_already_open_for_the_branch_is_returned(repo, bare, agent, report, github_api, gh_log, monkeypatch):
+def test_a_pull_request_already_open_for_the_branch_is_returned(
+    repo, bare, agent, report, github_api, gh_log, monkeypatch
+):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     config = configure(repo, api_url=github_api.url, repository="octo/project")
     github_api.answer = "exists"
@@ -325,7 +372,9 @@ def test_other_strategies_are_left_to_others(repo, bare, agent, report, github_a
     assert BRANCH not in remote_branches(bare) and github_api.requests == [] and gh_calls(gh_log) == []
 
 
-def test_neither_gh_nor_a_token_says_what_to_do_and_pushes_nothing(repo, bare, agent, report, github_api, tmp_path, monkeypatch):
+def test_neither_gh_nor_a_token_says_what_to_do_and_pushes_nothing(
+    repo, bare, agent, report, github_api, tmp_path, monkeypatch
+):
     no_gh = tmp_path / "no-gh"
     no_gh.mkdir()
     (no_gh / "git").symlink_to(shutil.which("git"))
@@ -345,7 +394,9 @@ def test_a_logged_out_gh_and_no_token_is_the_same(repo, bare, agent, report, git
     assert BRANCH not in remote_branches(bare)
 
 
-def test_a_remote_that_is_not_on_github_needs_the_repository_key(repo, bare, agent, report, github_api, gh_log, monkeypatch):
+def test_a_remote_that_is_not_on_github_needs_the_repository_key(
+    repo, bare, agent, report, github_api, gh_log, monkeypatch
+):
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     git(repo, "remote", "set-url", "origin", f"https://me:{TOKEN}@git.example.com/a/b/c.git")
     config = configure(repo, api_url=github_api.url)
@@ -404,14 +455,25 @@ def test_gh_opens_the_pull_request_with_the_body_on_stdin(repo, bare, agent, rep
     result = open_pr(repo, agent, report, config)
 
     assert result == MergeResult(
-        outcome="opened", message="opened pull request #34: https://github.com/octo/project/pull/34",
+        outcome="opened",
+        message="opened pull request #34: https://github.com/octo/project/pull/34",
         url="https://github.com/octo/project/pull/34",
     )
     (auth, _), (create, stdin) = gh_calls(gh_log)
     assert auth["argv"] == ["auth", "status"]
     assert create["argv"] == [
-        "pr", "create", "--repo", "octo/project", "--head", BRANCH, "--base", "main",
-        "--title", "--fix the login redirect so users land where they started", "--body-file", "-",
+        "pr",
+        "create",
+        "--repo",
+        "octo/project",
+        "--head",
+        BRANCH,
+        "--base",
+        "main",
+        "--title",
+        "--fix the login redirect so users land where they started",
+        "--body-file",
+        "-",
     ]
     assert stdin == pull_request.body(report).encode("utf-8")
     assert create["cwd"] == str(repo) and create["no_prompt"] == "1"
@@ -466,7 +528,11 @@ def test_body_holds_the_final_message_the_task_the_commits_and_the_size(report):
     assert "**Changes:** 1 file changed, +2 −0 lines." in text
     assert text.endswith("Opened by orchestra for agent `fix-login` (branch `orchestra/fix-login`).\n")
     quiet = pull_request.body({**report, "last_message": None, "task": "short", "commits": []})
-    assert quiet.startswith("_The agent left no final message._") and "### Task" not in quiet and "### Commits" not in quiet
+    assert (
+        quiet.startswith("_The agent left no final message._")
+        and "### Task" not in quiet
+        and "### Commits" not in quiet
+    )
 
 
 # --- the `pr` command ----------------------------------------------------------------------------
@@ -512,7 +578,9 @@ def test_orchestra_pr_opens_a_pull_request_for_a_finished_agent(repo, bare, orch
 
     if "merge" not in cli.commands:
         pytest.skip("the core has no `merge` command yet")
-    (repo / "orchestra.toml").write_text(f'[plugins.github]\napi_url = "{github_api.url}"\nrepository = "octo/project"\n')
+    (repo / "orchestra.toml").write_text(
+        f'[plugins.github]\napi_url = "{github_api.url}"\nrepository = "octo/project"\n'
+    )
     git(repo, "add", "orchestra.toml")
     git(repo, "commit", "-qm", "configure the github plugin")
     orchestra("spawn", "--agent", "demo", "--no-attach", "write the notes")

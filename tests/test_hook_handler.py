@@ -19,8 +19,14 @@ def state(tmp_path):
     state = State(tmp_path / "state")
     with state.update() as agents:
         agents["worker"] = Agent(
-            name="worker", task="t", agent="claude", branch="orchestra/worker", base="0" * 40,
-            worktree=str(tmp_path), status=Status.RUNNING, session_id="11111111-1111-4111-8111-111111111111",
+            name="worker",
+            task="t",
+            agent="claude",
+            branch="orchestra/worker",
+            base="0" * 40,
+            worktree=str(tmp_path),
+            status=Status.RUNNING,
+            session_id="11111111-1111-4111-8111-111111111111",
         )
     return state
 
@@ -44,7 +50,9 @@ def send(state: State, event: dict) -> Agent:
 
 def test_a_turn_moves_running_waiting_running_done(state):
     assert send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "go"}).status == Status.RUNNING
-    asked = send(state, {"hook_event_name": "PermissionRequest", "tool_name": "Bash", "tool_input": {"command": "make test"}})
+    asked = send(
+        state, {"hook_event_name": "PermissionRequest", "tool_name": "Bash", "tool_input": {"command": "make test"}}
+    )
     assert asked.status == Status.WAITING and asked.waiting_for == "permission to use Bash: make test"
     assert send(state, {"hook_event_name": "PostToolUse", "tool_name": "Bash"}).status == Status.RUNNING
     done = send(state, {"hook_event_name": "Stop", "last_assistant_message": "All tests pass."})
@@ -53,27 +61,47 @@ def test_a_turn_moves_running_waiting_running_done(state):
 
 
 def test_a_question_notification_means_waiting(state):
-    agent = send(state, {"hook_event_name": "Notification", "notification_type": "permission_prompt",
-                         "message": "Claude needs your permission to use Bash"})
+    agent = send(
+        state,
+        {
+            "hook_event_name": "Notification",
+            "notification_type": "permission_prompt",
+            "message": "Claude needs your permission to use Bash",
+        },
+    )
     assert agent.status == Status.WAITING and "permission" in agent.waiting_for
     # A notification that asks nothing leaves the question standing.
-    assert send(state, {"hook_event_name": "Notification", "notification_type": "auth_success"}).status == Status.WAITING
+    assert (
+        send(state, {"hook_event_name": "Notification", "notification_type": "auth_success"}).status == Status.WAITING
+    )
 
 
 def test_stop_failure_is_failed_with_the_error_and_a_new_prompt_revives_it(state):
-    failed = send(state, {"hook_event_name": "StopFailure", "error": "invalid_request", "last_assistant_message": "API Error: 400"})
+    failed = send(
+        state,
+        {"hook_event_name": "StopFailure", "error": "invalid_request", "last_assistant_message": "API Error: 400"},
+    )
     assert failed.status == Status.FAILED and failed.error == "API Error: 400 (invalid_request)"
     revived = send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "try again"})
     assert revived.status == Status.RUNNING and revived.error is None
 
 
 def test_session_start_records_the_session_and_a_resumed_one_sits_at_its_prompt(state):
-    agent = send(state, {"hook_event_name": "SessionStart", "source": "startup", "session_id": "s-1",
-                         "transcript_path": "/tmp/t.jsonl"})
+    agent = send(
+        state,
+        {
+            "hook_event_name": "SessionStart",
+            "source": "startup",
+            "session_id": "s-1",
+            "transcript_path": "/tmp/t.jsonl",
+        },
+    )
     assert (agent.status, agent.session_id, agent.transcript) == (Status.RUNNING, "s-1", "/tmp/t.jsonl")
     with state.update() as agents:
         agents["worker"].status = Status.STARTING
-    assert send(state, {"hook_event_name": "SessionStart", "source": "resume", "session_id": "s-1"}).status == Status.DONE
+    assert (
+        send(state, {"hook_event_name": "SessionStart", "source": "resume", "session_id": "s-1"}).status == Status.DONE
+    )
 
 
 def test_events_after_the_agent_ended_change_nothing(state):
@@ -126,19 +154,37 @@ def test_orchestra_hook_events_need_no_translator(state):
     assert run_hook(state, "worker", asked, translator=[]).returncode == 0
     agent = state.read()["worker"]
     assert (agent.status, agent.waiting_for, agent.last_hook) == (Status.WAITING, "Deploy now?", "ask")
-    ended = run_hook(state, "worker", json.dumps({"event": "turn-ended", "message": "Deployed."}).encode(), translator=[])
+    ended = run_hook(
+        state, "worker", json.dumps({"event": "turn-ended", "message": "Deployed."}).encode(), translator=[]
+    )
     assert ended.returncode == 0 and state.read()["worker"].last_message == "Deployed."
 
 
 def test_the_payload_may_come_as_the_last_argument(state):
     """Codex hands its notify program the event as one more argument, not on stdin."""
     result = subprocess.run(
-        [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), "--from", "orchestra_codex.notify",
-         "worker", json.dumps({"type": "agent-turn-complete", "thread-id": "t-1", "last-assistant-message": "Done."})],
-        capture_output=True, timeout=30, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "orchestra",
+            "_hook",
+            "--state-dir",
+            str(state.dir),
+            "--from",
+            "orchestra_codex.notify",
+            "worker",
+            json.dumps({"type": "agent-turn-complete", "thread-id": "t-1", "last-assistant-message": "Done."}),
+        ],
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
     )
     agent = state.read()["worker"]
-    assert result.returncode == 0 and (agent.status, agent.session_id, agent.last_message) == (Status.DONE, "t-1", "Done.")
+    assert result.returncode == 0 and (agent.status, agent.session_id, agent.last_message) == (
+        Status.DONE,
+        "t-1",
+        "Done.",
+    )
 
 
 def test_an_unknown_event_name_is_logged_as_a_hook_error(state):
@@ -150,7 +196,9 @@ def test_an_unknown_event_name_is_logged_as_a_hook_error(state):
 
 def test_the_translator_is_loaded_without_its_package(state):
     """The plugin package's __init__ loads pluggy, which would cost every hook event ~50 ms."""
-    probe = "import sys; from orchestra.hook_handler import load_translator; load_translator('orchestra_claude.hooks'); " \
-            "print('pluggy' in sys.modules, 'orchestra_claude' in sys.modules)"
+    probe = (
+        "import sys; from orchestra.hook_handler import load_translator; load_translator('orchestra_claude.hooks'); "
+        "print('pluggy' in sys.modules, 'orchestra_claude' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30).stdout.split()
     assert out == ["False", "False"]

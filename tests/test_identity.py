@@ -47,8 +47,12 @@ def check_nothing_acts_on_the_lost(orchestra, isolated, survivor: str) -> None:
 def test_a_new_agent_on_a_new_server_is_not_taken_for_a_lost_one(orchestra, isolated, slow):
     before = restart_tmux_with_three_lost(orchestra, isolated)
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "ddd", "fourth")
-    agents = {a["name"]: a for a in wait_statuses(orchestra, {"aaa": "lost", "bbb": "lost", "ccc": "lost", "ddd": "running"})}
-    assert agents["ddd"]["pane"] == before["aaa"]["pane"], "the new server reused the first pane id (the case under test)"
+    agents = {
+        a["name"]: a for a in wait_statuses(orchestra, {"aaa": "lost", "bbb": "lost", "ccc": "lost", "ddd": "running"})
+    }
+    assert agents["ddd"]["pane"] == before["aaa"]["pane"], (
+        "the new server reused the first pane id (the case under test)"
+    )
     assert all(agents[n]["pane"] is None for n in ("aaa", "bbb", "ccc")), "a lost agent keeps no pane id"
     check_nothing_acts_on_the_lost(orchestra, isolated, "ddd")
 

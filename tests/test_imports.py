@@ -32,8 +32,14 @@ def _record(repo, tmp_path) -> State:
     state = State(repo / ".git" / "orchestra")
     with state.update() as agents:
         agents["one"] = Agent(
-            name="one", task="t", agent="command", branch="orchestra/one", base=git(repo, "rev-parse", "HEAD").strip(),
-            worktree=str(worktree), status=Status.RUNNING, session="project",
+            name="one",
+            task="t",
+            agent="command",
+            branch="orchestra/one",
+            base=git(repo, "rev-parse", "HEAD").strip(),
+            worktree=str(worktree),
+            status=Status.RUNNING,
+            session="project",
         )
     return state
 
@@ -69,7 +75,11 @@ def test_the_board_imports_neither(repo, tmp_path):
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         board = subprocess.Popen(
             [sys.executable, "-X", "importtime", "-m", "orchestra", "ls", "--watch"],
-            cwd=repo, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=dict(os.environ, COLUMNS="200"),
+            cwd=repo,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, COLUMNS="200"),
         )
         try:
             wait_for(lambda: "one" in out.read_text(errors="replace"), what="the board's first table")

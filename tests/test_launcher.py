@@ -16,7 +16,9 @@ def test_agent_cli_removed_after_spawn_fails_with_127(orchestra, repo, tmp_path)
     tool = tmp_path / "vanishing-agent"
     tool.write_text("#!/bin/sh\nsleep 30\n")
     tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
-    (repo / "orchestra.toml").write_text(f'[agents.vanishing]\ncommand = ["{tool}", "{{task}}"]\n[worktree]\nsetup = "rm {tool}"\n')
+    (repo / "orchestra.toml").write_text(
+        f'[agents.vanishing]\ncommand = ["{tool}", "{{task}}"]\n[worktree]\nsetup = "rm {tool}"\n'
+    )
     orchestra("spawn", "--agent", "vanishing", "--name", "gone", "--no-attach", "task")
     [agent] = wait_statuses(orchestra, {"gone": "failed"})
     assert agent["exit_code"] == 127
@@ -24,7 +26,9 @@ def test_agent_cli_removed_after_spawn_fails_with_127(orchestra, repo, tmp_path)
 
 
 def run_internal(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestra", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra", *args], cwd=cwd, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_exec_of_an_unknown_agent_says_so(tmp_path):
@@ -46,7 +50,9 @@ def test_pane_died_records_exit_code_by_pane_or_window_name(tmp_path):
         agents["by-name"] = Agent("by-name", "t", "demo", "b", "x", str(worktree), status=Status.STARTING)
     assert run_internal("_pane-died", "--state-dir", str(state.dir), "%7", "3", "by-pane", cwd=tmp_path).returncode == 0
     assert run_internal("_pane-died", "--state-dir", str(state.dir), "%8", "0", "by-name", cwd=tmp_path).returncode == 0
-    assert run_internal("_pane-died", "--state-dir", str(state.dir), "%9", "0", "stranger", cwd=tmp_path).returncode == 0
+    assert (
+        run_internal("_pane-died", "--state-dir", str(state.dir), "%9", "0", "stranger", cwd=tmp_path).returncode == 0
+    )
     agents = state.read()
     assert (agents["by-pane"].status, agents["by-pane"].exit_code) == (Status.FAILED, 3)
     assert (agents["by-name"].status, agents["by-name"].exit_code, agents["by-name"].pane) == (Status.EXITED, 0, "%8")

@@ -21,7 +21,14 @@ HOOK_MOVABLE = [*LIVE, FAILED, LOST]
 # (status before, signal, signal data, extra record fields) -> (status after or None, fields it sets)
 TABLE = [
     # orchestra's hook events, as any agent kind's translator produces them
-    (STARTING, "session-started", {"session_id": "s", "transcript": "/t"}, {}, RUNNING, {"session_id": "s", "transcript": "/t"}),
+    (
+        STARTING,
+        "session-started",
+        {"session_id": "s", "transcript": "/t"},
+        {},
+        RUNNING,
+        {"session_id": "s", "transcript": "/t"},
+    ),
     (LOST, "session-started", {}, {}, RUNNING, {}),
     (RUNNING, "session-started", {"session_id": "s"}, {}, None, {"session_id": "s"}),
     (STARTING, "session-started", {"resumed": True}, {}, DONE, {}),
@@ -35,7 +42,10 @@ TABLE = [
     (RUNNING, "idle", {}, {}, DONE, {"waiting_for": None}),
     (WAITING, "idle", {}, {}, DONE, {"waiting_for": None}),
     (DONE, "idle", {}, {}, "no change", {}),
-    *[(s, "turn-ended", {"message": "ok"}, {}, DONE, {"last_message": "ok", "waiting_for": None}) for s in HOOK_MOVABLE],
+    *[
+        (s, "turn-ended", {"message": "ok"}, {}, DONE, {"last_message": "ok", "waiting_for": None})
+        for s in HOOK_MOVABLE
+    ],
     (RUNNING, "turn-ended", {"session_id": "thread"}, {}, DONE, {"session_id": "thread", "last_message": None}),
     (RUNNING, "turn-failed", {"error": "API Error"}, {}, FAILED, {"error": "API Error", "waiting_for": None}),
     (RUNNING, "turn-failed", {}, {}, FAILED, {"error": "the agent reported an error"}),
@@ -56,14 +66,35 @@ TABLE = [
     # reality: panes, servers and worktrees that went away, or came back
     *[(s, "server-gone", {}, {}, LOST, {"error": "its tmux server was not running"}) for s in LIVE],
     *[(s, "pane-gone", {}, {}, LOST, {"error": "its tmux window was closed"}) for s in LIVE],
-    *[(s, sig, {}, {}, "no change", {}) for s in (EXITED, FAILED, MERGED, LOST) for sig in ("server-gone", "pane-gone")],
+    *[
+        (s, sig, {}, {}, "no change", {})
+        for s in (EXITED, FAILED, MERGED, LOST)
+        for sig in ("server-gone", "pane-gone")
+    ],
     # a pane id that is no longer the agent's is forgotten, whatever the status
-    *[(s, "pane-gone", {}, {"pane": "%1", "window": "@1"}, LOST if s in LIVE else None, {"pane": None, "window": None})
-      for s in ALL],
-    *[(s, "worktree-gone", {}, {}, LOST, {"error": "its worktree folder is gone"}) for s in ALL if s not in (MERGED, LOST)],
+    *[
+        (
+            s,
+            "pane-gone",
+            {},
+            {"pane": "%1", "window": "@1"},
+            LOST if s in LIVE else None,
+            {"pane": None, "window": None},
+        )
+        for s in ALL
+    ],
+    *[
+        (s, "worktree-gone", {}, {}, LOST, {"error": "its worktree folder is gone"})
+        for s in ALL
+        if s not in (MERGED, LOST)
+    ],
     (MERGED, "worktree-gone", {}, {}, "no change", {}),
     (LOST, "pane-found", {"pane": "%2", "window": "@2"}, {}, RUNNING, {"error": None, "pane": "%2", "window": "@2"}),
-    *[(s, "pane-found", {"pane": "%2", "window": "@2"}, {}, None, {"pane": "%2", "window": "@2"}) for s in ALL if s != LOST],
+    *[
+        (s, "pane-found", {"pane": "%2", "window": "@2"}, {}, None, {"pane": "%2", "window": "@2"})
+        for s in ALL
+        if s != LOST
+    ],
     (RUNNING, "pane-found", {"pane": "%2", "window": "@2"}, {"pane": "%2", "window": "@2"}, "no change", {}),
     # the screen, for agents without hooks
     (RUNNING, "screen-asks", {"question": "Proceed? [y/n]"}, {}, WAITING, {"waiting_for": "Proceed? [y/n]"}),
@@ -82,8 +113,14 @@ TABLE = [
     (RUNNING, "sent", {"seen": "t0"}, {}, "no change", {}),
     # merge and resume
     *[(s, "merged", {}, {}, MERGED, {"error": None}) for s in (DONE, EXITED)],
-    (LOST, "resuming", {"launch_id": "new"}, {"pane": "%1", "window": "@1", "exit_code": 1, "last_hook": "Stop"},
-     STARTING, {"pane": None, "window": None, "exit_code": None, "last_hook": None, "launch_id": "new"}),
+    (
+        LOST,
+        "resuming",
+        {"launch_id": "new"},
+        {"pane": "%1", "window": "@1", "exit_code": 1, "last_hook": "Stop"},
+        STARTING,
+        {"pane": None, "window": None, "exit_code": None, "last_hook": None, "launch_id": "new"},
+    ),
     *[(s, "resuming", {}, {}, "no change", {}) for s in ALL if s != LOST],
     (STARTING, "resume-failed", {}, {}, LOST, {"error": "resuming it failed"}),
     (STARTING, "resume-failed", {}, {"pane": "%3"}, "no change", {}),
@@ -109,8 +146,18 @@ def test_every_signal_and_status_is_in_the_table():
     """A new signal or status without its rows fails here."""
     signals = {row[1] for row in TABLE}
     documented = set(lifecycle.HOOK_EVENTS) | {
-        "launched", "pane-died", "pane-gone", "server-gone", "worktree-gone", "pane-found", "screen-asks",
-        "screen-clear", "sent", "merged", "resuming", "resume-failed",
+        "launched",
+        "pane-died",
+        "pane-gone",
+        "server-gone",
+        "worktree-gone",
+        "pane-found",
+        "screen-asks",
+        "screen-clear",
+        "sent",
+        "merged",
+        "resuming",
+        "resume-failed",
     }
     assert signals == documented
     assert {row[0] for row in TABLE} == set(lifecycle.STATUSES) == {s.value for s in Status}
@@ -185,5 +232,7 @@ def test_a_notifier_plugin_hears_every_status_change_once(orchestra, listener, r
         orchestra("ls")  # reading again notifies nothing new
     orchestra("merge", "one")
     wait_for(lambda: heard(listener)[-1:] == [["one", "merged", "exited"]], what="merged")
-    logged = [(e["agent"], e["status"]) for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"]
+    logged = [
+        (e["agent"], e["status"]) for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"
+    ]
     assert sorted(map(tuple, (h[:2] for h in heard(listener)))) == sorted(logged), "the log and the notifiers agree"

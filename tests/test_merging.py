@@ -91,7 +91,9 @@ def test_keep_going_merges_the_rest_after_a_failure(orchestra, repo):
 def test_a_failing_check_leaves_the_target_alone(orchestra, repo):
     spawn_done(orchestra, "checked work")
     before = tip(repo)
-    result = orchestra("merge", "checked-work", "--check", "echo checking; grep -q nope notes/checked-work.md", check=False)
+    result = orchestra(
+        "merge", "checked-work", "--check", "echo checking; grep -q nope notes/checked-work.md", check=False
+    )
     assert result.returncode == 1
     assert "the check `echo checking; grep -q nope notes/checked-work.md` failed" in result.stderr
     assert "checking" in result.stderr  # the check's own output, to see why

@@ -19,7 +19,7 @@ from orchestra.models import Agent, Event, Status
 from support import git, tmux, wait_for
 
 SESSION = "orchestra-project"
-TRICKY_TASK = 'say "hi" and \'bye\'; $(touch pwned) `id` #(touch pwned)\n--second line & <b>bold</b>'
+TRICKY_TASK = "say \"hi\" and 'bye'; $(touch pwned) `id` #(touch pwned)\n--second line & <b>bold</b>"
 
 
 def config_with(**notify_table) -> Config:
@@ -40,11 +40,23 @@ def session(isolated):
 
 def agent_window(socket: str, name: str, command: str = "cat", **changes) -> Agent:
     """A window for an agent named `name` (not selected: the person looks at the board)."""
-    made = tmux(socket, "new-window", "-d", "-P", "-F", "#{window_id} #{pane_id}", "-t", f"={SESSION}:", "-n", name, command)
+    made = tmux(
+        socket, "new-window", "-d", "-P", "-F", "#{window_id} #{pane_id}", "-t", f"={SESSION}:", "-n", name, command
+    )
     window, pane = made.stdout.split()
-    fields = dict(name=name, task=TRICKY_TASK, agent="demo", branch=f"orchestra/{name}", base="abc", worktree="/w",
-                  status=Status.WAITING, session=SESSION, window=window, pane=pane,
-                  waiting_for="Shall I go ahead?")
+    fields = dict(
+        name=name,
+        task=TRICKY_TASK,
+        agent="demo",
+        branch=f"orchestra/{name}",
+        base="abc",
+        worktree="/w",
+        status=Status.WAITING,
+        session=SESSION,
+        window=window,
+        pane=pane,
+        waiting_for="Shall I go ahead?",
+    )
     fields.update(changes)
     return Agent(**fields)
 
@@ -140,13 +152,24 @@ def calls(log: Path) -> list[list[str]]:
 def test_notify_send_gets_the_task_as_one_literal_argument(fake_notify_send, monkeypatch, tmp_path):
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.chdir(tmp_path)
-    agent = Agent(name="fix-login", task=TRICKY_TASK, agent="demo", branch="b", base="x", worktree="/w",
-                  status=Status.WAITING, waiting_for="Shall I go ahead?")
+    agent = Agent(
+        name="fix-login",
+        task=TRICKY_TASK,
+        agent="demo",
+        branch="b",
+        base="x",
+        worktree="/w",
+        status=Status.WAITING,
+        waiting_for="Shall I go ahead?",
+    )
     orchestra_notify.notifier(event=status_event(agent), agent=agent, config=config_with(tmux=False))
     (argv,) = wait_for(lambda: calls(fake_notify_send), what="notify-send to run")
     assert argv == [
-        "--app-name=orchestra", "--urgency=critical", "--",
-        "orchestra: fix-login is waiting for you", f"Shall I go ahead?\n{TRICKY_TASK}",
+        "--app-name=orchestra",
+        "--urgency=critical",
+        "--",
+        "orchestra: fix-login is waiting for you",
+        f"Shall I go ahead?\n{TRICKY_TASK}",
     ]
     assert not (tmp_path / "pwned").exists()
 
@@ -180,15 +203,20 @@ def test_only_the_configured_statuses_notify(fake_notify_send, started, monkeypa
     monkeypatch.setenv("DISPLAY", ":99")
     for status in ("running", "done", "failed"):
         agent = Agent(name=status, task="t", agent="demo", branch="b", base="x", worktree="/w", status=Status(status))
-        orchestra_notify.notifier(event=status_event(agent), agent=agent, config=config_with(events=["failed"], tmux=False))
+        orchestra_notify.notifier(
+            event=status_event(agent), agent=agent, config=config_with(events=["failed"], tmux=False)
+        )
     assert [argv[4] for argv in started] == ["orchestra: failed failed"], "one call, and no exit code was recorded"
 
 
-@pytest.mark.parametrize("table, problem", [
-    ({"events": "waiting"}, "events in orchestra.toml must be a list of statuses"),
-    ({"desktop": "yes"}, "desktop in orchestra.toml must be true or false"),
-    ({"sound": True}, "unknown key 'sound' in \\[plugins.notify\\]"),
-])
+@pytest.mark.parametrize(
+    "table, problem",
+    [
+        ({"events": "waiting"}, "events in orchestra.toml must be a list of statuses"),
+        ({"desktop": "yes"}, "desktop in orchestra.toml must be true or false"),
+        ({"sound": True}, "unknown key 'sound' in \\[plugins.notify\\]"),
+    ],
+)
 def test_wrong_settings_are_reported(table, problem):
     agent = Agent(name="a", task="t", agent="demo", branch="b", base="x", worktree="/w", status=Status.DONE)
     with pytest.raises(OrchestraError, match=problem):
@@ -203,6 +231,9 @@ def test_a_failed_agent_notifies_end_to_end(orchestra, repo, fake_notify_send, m
     orchestra("spawn", "--agent", "demo", "--no-attach", "fail on purpose")
     (argv,) = wait_for(lambda: calls(fake_notify_send), what="the failure to reach notify-send")
     assert argv == [
-        "--app-name=orchestra", "--urgency=critical", "--",
-        "orchestra: fail-on-purpose failed (exit code 1)", "fail on purpose",
+        "--app-name=orchestra",
+        "--urgency=critical",
+        "--",
+        "orchestra: fail-on-purpose failed (exit code 1)",
+        "fail on purpose",
     ]

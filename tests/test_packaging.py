@@ -42,11 +42,18 @@ CHECKOUT_SCRIPTS = {"setup.sh", "test.sh", "demo.sh"}
 
 def run(argv: list, cwd: Path, env: dict | None = None, timeout: float = 600) -> str:
     result = subprocess.run(
-        [str(a) for a in argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=timeout,
+        [str(a) for a in argv],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
-        raise AssertionError(f"{shlex.join(map(str, argv))} exited {result.returncode}:\n{result.stderr}{result.stdout}")
+        raise AssertionError(
+            f"{shlex.join(map(str, argv))} exited {result.returncode}:\n{result.stderr}{result.stdout}"
+        )
     return result.stdout
 
 
@@ -141,7 +148,9 @@ def test_the_sdist_holds_the_whole_project(dist):
 
 
 def test_twine_accepts_the_sdist_and_the_wheel(dist):
-    out = run([dist["tools"], "-m", "twine", "check", "--strict", dist["sdist"], dist["wheel"]], cwd=dist["sdist"].parent)
+    out = run(
+        [dist["tools"], "-m", "twine", "check", "--strict", dist["sdist"], dist["wheel"]], cwd=dist["sdist"].parent
+    )
     assert out.count("PASSED") == 2
 
 
@@ -151,11 +160,17 @@ def test_the_installed_wheel_runs_in_a_fresh_environment(installed, tmp_path, is
 
     where = run([python, "-c", "import orchestra; print(orchestra.__file__)"], cwd=tmp_path, env=env)
     assert Path(where.strip()).is_relative_to(installed.parent), "orchestra came from the checkout, not the wheel"
-    assert run([installed / "orchestra", "--version"], cwd=tmp_path, env=env).strip() == f"orchestra {orchestra.__version__}"
+    assert (
+        run([installed / "orchestra", "--version"], cwd=tmp_path, env=env).strip()
+        == f"orchestra {orchestra.__version__}"
+    )
 
     # The recipe docs/install.md gives for finding the shell scripts after `pip install`.
-    folder = run([python, "-c", "import orchestra, pathlib; print(pathlib.Path(orchestra.__file__).parent / 'shell')"],
-                 cwd=tmp_path, env=env).strip()
+    folder = run(
+        [python, "-c", "import orchestra, pathlib; print(pathlib.Path(orchestra.__file__).parent / 'shell')"],
+        cwd=tmp_path,
+        env=env,
+    ).strip()
     assert {s for s in shell_scripts() if (Path(folder) / s).is_file()} == shell_scripts()
 
     plugins = json.loads(run([installed / "orchestra", "plugins", "list", "--json"], cwd=tmp_path, env=env))

@@ -47,7 +47,9 @@ def fake_distribution(site: Path, module: str, source: str, plugin: str) -> None
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_works(orchestra, repo, tmp_path, monkeypatch):
-    fake_distribution(tmp_path / "site", "broken_probe", "raise ImportError('this plugin is broken on purpose')\n", "broken")
+    fake_distribution(
+        tmp_path / "site", "broken_probe", "raise ImportError('this plugin is broken on purpose')\n", "broken"
+    )
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
     infos = {p["name"]: p for p in json.loads(orchestra("plugins", "list", "--json").stdout)}
     assert infos["broken"]["state"] == "failed" and "broken on purpose" in infos["broken"]["problem"]
@@ -58,7 +60,11 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_works(orchestra,
 
 def test_uninstall_refuses_bundled_plugins_and_packages_that_are_not_plugins(orchestra):
     bundled = orchestra("plugins", "uninstall", "claude", check=False)
-    assert bundled.returncode == 1 and "bundled with orchestra" in bundled.stderr and 'disabled = ["claude"]' in bundled.stderr
+    assert (
+        bundled.returncode == 1
+        and "bundled with orchestra" in bundled.stderr
+        and 'disabled = ["claude"]' in bundled.stderr
+    )
     other = orchestra("plugins", "uninstall", "rich", check=False)
     assert other.returncode == 1 and "no installed plugin is called 'rich'" in other.stderr
     weird = orchestra("plugins", "install", "--", "--index-url=http://evil.invalid", check=False)
@@ -72,8 +78,12 @@ def throwaway_python(tmp_path) -> Path:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    own = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    own = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     shared = sysconfig.get_paths()["purelib"]
     (Path(own) / "zz_orchestra.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
     return python
@@ -91,15 +101,27 @@ def test_install_a_plugin_from_a_folder_then_use_and_uninstall_it(repo, tmp_path
     )
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([throwaway_python, "-m", "orchestra", *args], cwd=repo, capture_output=True, text=True,
-                              env=dict(os.environ), timeout=300)
+        return subprocess.run(
+            [throwaway_python, "-m", "orchestra", *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=300,
+        )
 
     installed = run("plugins", "install", str(source))
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.strip() == f"installed {source}: plugin hello"
     infos = {p["name"]: p for p in json.loads(run("plugins", "list", "--json").stdout)}
-    assert infos["hello"] == {**infos["hello"], "version": "1.2.3", "distribution": "orchestra-hello-probe",
-                              "bundled": False, "state": "loaded", "hooks": ["register_commands"]}
+    assert infos["hello"] == {
+        **infos["hello"],
+        "version": "1.2.3",
+        "distribution": "orchestra-hello-probe",
+        "bundled": False,
+        "state": "loaded",
+        "hooks": ["register_commands"],
+    }
     assert run("hello", "world").stdout == "hello, world, from a plugin\n"  # its command, through the real CLI
     assert "Say hello" in run("--help").stdout
 

@@ -32,7 +32,10 @@ def test_custom_kind_from_config_uses_the_command_template():
     kind = loaded.kinds["mybot"]
     agent = Agent(name="n", task="do it", agent="mybot", branch="b", base="x", worktree="/w", port=4100)
     assert kind.build_argv(agent, AgentSettings(command=["mybot", "--task", "{task}", "--port={port}"])) == [
-        "mybot", "--task", "do it", "--port=4100",
+        "mybot",
+        "--task",
+        "do it",
+        "--port=4100",
     ]
 
 
@@ -40,7 +43,15 @@ def test_claude_argv_passes_the_task_after_double_dash():
     kind = plugins_module.load().kinds["claude"]
     agent = Agent(name="n", task="--help me", agent="claude", branch="b", base="x", worktree="/w")
     settings = AgentSettings(command=["claude"], args=["--permission-mode", "acceptEdits"], model="opus")
-    assert kind.build_argv(agent, settings) == ["claude", "--permission-mode", "acceptEdits", "--model", "opus", "--", "--help me"]
+    assert kind.build_argv(agent, settings) == [
+        "claude",
+        "--permission-mode",
+        "acceptEdits",
+        "--model",
+        "opus",
+        "--",
+        "--help me",
+    ]
 
 
 class Raising:
@@ -110,7 +121,9 @@ def test_a_failing_registration_is_reported_and_the_rest_load():
 
 def test_command_template_never_substitutes_inside_the_task():
     kind = plugins_module.load().kinds["command"]
-    agent = Agent(name="n1", task="use {port} and {name}", agent="command", branch="b", base="x", worktree="/w", port=4100)
+    agent = Agent(
+        name="n1", task="use {port} and {name}", agent="command", branch="b", base="x", worktree="/w", port=4100
+    )
     argv = kind.build_argv(agent, AgentSettings(command=["bot", "--prompt={task}", "--port={port}"]))
     assert argv == ["bot", "--prompt=use {port} and {name}", "--port=4100"]
 
@@ -126,8 +139,16 @@ def test_claude_agents_report_through_hooks_and_resume_their_session():
     settings = AgentSettings(command=["claude"], hook_command=handler)
     argv = kind.build_argv(agent, settings)
     hooks = json.loads(argv[argv.index("--settings") + 1])["hooks"]
-    assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PermissionRequest", "Notification", "PostToolUse",
-                          "Stop", "StopFailure", "SessionEnd"}
+    assert set(hooks) == {
+        "SessionStart",
+        "UserPromptSubmit",
+        "PermissionRequest",
+        "Notification",
+        "PostToolUse",
+        "Stop",
+        "StopFailure",
+        "SessionEnd",
+    }
     for entries in hooks.values():
         (entry,) = entries
         (hook,) = entry["hooks"]
@@ -158,7 +179,9 @@ def test_a_session_id_that_an_agent_or_a_plugin_uses_is_drawn_again(repo, monkey
     ctx = context_with(repo, monkeypatch, Claiming())
     ids = iter([uuid.UUID(TAKEN), uuid.UUID(RECORDED), uuid.UUID(FRESH)])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
-    recorded = {"a": Agent(name="a", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id=RECORDED)}
+    recorded = {
+        "a": Agent(name="a", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id=RECORDED)
+    }
     assert new_session_id(recorded, taken_by_plugins(ctx, ctx.plugins.kind("claude"))) == FRESH
     # The claude plugin answers only for its own kind; with no transcripts, no id is taken.
     assert ctx.plugins.call_first("session_id_taken", kind=ctx.plugins.kind("demo"), session_id=TAKEN) is None
@@ -169,7 +192,10 @@ def test_a_session_id_that_an_agent_or_a_plugin_uses_is_drawn_again(repo, monkey
 class Checking:
     @hookimpl
     def doctor_checks(self, root, config):
-        return [Check("probe", None, f"looked at {root.name}, default agent {config.orchestra['default_agent']}"), "oops"]
+        return [
+            Check("probe", None, f"looked at {root.name}, default agent {config.orchestra['default_agent']}"),
+            "oops",
+        ]
 
 
 class FailingCheck:
@@ -190,7 +216,7 @@ def test_plugins_doctor_checks_are_listed_and_their_failures_reported(repo, monk
     assert any("returned 'oops', not a Check" in p for p in problems)
 
 
-DOCTOR_PROBE = '''
+DOCTOR_PROBE = """
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Check
 
@@ -198,7 +224,7 @@ from orchestra.models import Check
 @hookimpl
 def doctor_checks(root):
     return [Check("probe", False, f"the probe cannot work in {root.name}: install the probe tool")]
-'''
+"""
 
 
 def test_a_plugins_doctor_check_is_in_orchestra_doctor(orchestra, repo, tmp_path, monkeypatch):
@@ -210,4 +236,9 @@ def test_a_plugins_doctor_check_is_in_orchestra_doctor(orchestra, repo, tmp_path
     assert result.returncode == 1  # a check that is not ok is a problem
     assert "✗ probe          the probe cannot work in project: install the probe tool" in result.stdout.splitlines()
     checks = json.loads(orchestra("doctor", "--json", check=False).stdout)
-    assert {"name": "probe", "ok": False, "detail": "the probe cannot work in project: install the probe tool", "fixed": False} in checks
+    assert {
+        "name": "probe",
+        "ok": False,
+        "detail": "the probe cannot work in project: install the probe tool",
+        "fixed": False,
+    } in checks

@@ -65,7 +65,16 @@ def test_reconcile_rules_without_tmux(tmp_path):
     worktree.mkdir()
 
     def agent(name, status, pane=None, exit_code=None):
-        a = Agent(name=name, task="t", agent="demo", branch="b", base="x", worktree=str(worktree), pane=pane, exit_code=exit_code)
+        a = Agent(
+            name=name,
+            task="t",
+            agent="demo",
+            branch="b",
+            base="x",
+            worktree=str(worktree),
+            pane=pane,
+            exit_code=exit_code,
+        )
         a.status = status
         return a
 
@@ -117,7 +126,17 @@ def test_an_agent_still_being_spawned_is_not_lost(tmp_path):
 
 def test_lost_agent_whose_pane_is_there_is_live_again_and_reused_ids_do_not_count(tmp_path):
     def agent(name, pane):
-        a = Agent(name=name, task="t", agent="demo", branch="b", base="x", worktree=str(tmp_path), session="s", pane=pane, window="@1")
+        a = Agent(
+            name=name,
+            task="t",
+            agent="demo",
+            branch="b",
+            base="x",
+            worktree=str(tmp_path),
+            session="s",
+            pane=pane,
+            window="@1",
+        )
         a.status = Status.LOST
         return a
 
@@ -133,9 +152,19 @@ def test_lost_agent_whose_pane_is_there_is_live_again_and_reused_ids_do_not_coun
 
 
 def screen_agent(tmp_path, **fields) -> Agent:
-    values = dict(name="a", task="t", agent="codex", branch="b", base="x", worktree=str(tmp_path), pane="%1",
-                  window="@1", session="s", status=Status.RUNNING,
-                  screen_patterns={"waiting": [r"Allow command\?"], "busy": [r"esc to interrupt"]})
+    values = dict(
+        name="a",
+        task="t",
+        agent="codex",
+        branch="b",
+        base="x",
+        worktree=str(tmp_path),
+        pane="%1",
+        window="@1",
+        session="s",
+        status=Status.RUNNING,
+        screen_patterns={"waiting": [r"Allow command\?"], "busy": [r"esc to interrupt"]},
+    )
     values.update(fields)
     return Agent(**values)
 

@@ -13,7 +13,10 @@ from support import agents_json, branches, git, statuses, tmux, wait_for, worktr
 def spawn_finished(orchestra, *tasks: str) -> list[dict]:
     created = json.loads(orchestra("spawn", "--agent", "demo", "--json", *tasks).stdout)
     names = {a["name"] for a in created}
-    wait_for(lambda: all(s in ("exited", "failed") for n, s in statuses(orchestra).items() if n in names), what="agents to finish")
+    wait_for(
+        lambda: all(s in ("exited", "failed") for n, s in statuses(orchestra).items() if n in names),
+        what="agents to finish",
+    )
     return created
 
 

@@ -97,7 +97,10 @@ def test_events_lists_the_log_as_ndjson_and_as_lines(orchestra, repo):
 def test_events_follow_prints_new_events_as_they_happen(orchestra, repo):
     follower = subprocess.Popen(
         [sys.executable, "-m", "orchestra", "events", "--follow", "--json"],
-        cwd=repo, env=dict(os.environ), stdout=subprocess.PIPE, text=True,
+        cwd=repo,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     printed: list[str] = []
     # A thread reads, so that wait_for's deadline holds (a bare readline could block past it).
@@ -135,8 +138,13 @@ def test_resume_gives_the_agent_its_kinds_environment_again(orchestra, repo, iso
     class EnvKind:
         @hookimpl
         def register_agents(self, register):
-            register(AgentKind(name="envkind", build_argv=lambda agent, settings: [sys.executable, "-c", script],
-                               build_env=lambda agent, settings: {"FROM_KIND": f"hooks for {agent.name}"}))
+            register(
+                AgentKind(
+                    name="envkind",
+                    build_argv=lambda agent, settings: [sys.executable, "-c", script],
+                    build_env=lambda agent, settings: {"FROM_KIND": f"hooks for {agent.name}"},
+                )
+            )
 
     monkeypatch.chdir(repo)
     ctx = Context.open()

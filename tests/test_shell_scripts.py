@@ -18,9 +18,19 @@ SHELL = Path(__file__).parent.parent / "shell"
 SCRIPTS = sorted({*SHELL.glob("*.sh"), *SHELL.glob("**/*.bash")})
 INSTALL = SHELL / "install.sh"
 SHORT_FORMS = {
-    "osp": ["spawn"], "ols": ["ls"], "oup": ["up"], "oat": ["attach"], "owa": ["attach", "--next", "--waiting"],
-    "olg": ["logs"], "osd": ["send"], "odf": ["diff"], "omg": ["merge"], "okl": ["kill"], "ocl": ["clean"],
-    "ors": ["resume"], "oev": ["events", "--follow"],
+    "osp": ["spawn"],
+    "ols": ["ls"],
+    "oup": ["up"],
+    "oat": ["attach"],
+    "owa": ["attach", "--next", "--waiting"],
+    "olg": ["logs"],
+    "osd": ["send"],
+    "odf": ["diff"],
+    "omg": ["merge"],
+    "okl": ["kill"],
+    "ocl": ["clean"],
+    "ors": ["resume"],
+    "oev": ["events", "--follow"],
 }
 AWKWARD = ["two words", "$(echo no)", "", "'quoted'", "-x", "*"]
 
@@ -43,14 +53,20 @@ def fake_orchestra(tmp_path, monkeypatch):
     folder.mkdir()
     log = tmp_path / "orchestra-calls"
     script = folder / "orchestra"
-    script.write_text(f"#!{sys.executable}\nimport json, sys\nopen({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    script.write_text(
+        f"#!{sys.executable}\nimport json, sys\nopen({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     return lambda: [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def _calls_script(shell: str) -> str:
-    quote = (lambda a: "'" + a.replace("'", "'\\''") + "'") if shell != "fish" else (lambda a: json.dumps(a).replace("$", "\\$"))
+    quote = (
+        (lambda a: "'" + a.replace("'", "'\\''") + "'")
+        if shell != "fish"
+        else (lambda a: json.dumps(a).replace("$", "\\$"))
+    )
     awkward = " ".join(quote(a) for a in AWKWARD)
     return "\n".join(f"{name} {awkward}" for name in SHORT_FORMS)
 
@@ -186,7 +202,9 @@ def test_install_with_pipx_then_completion_and_again(tmp_path, pipx_path):
         assert result.returncode == 0, result.stderr
         assert "tmux and git are installed" in result.stderr
         assert f"note: {tmp_path / 'home' / '.local' / 'bin'} is not on your PATH" in result.stderr
-        assert f"source {SHELL / 'aliases.sh'}" in result.stderr and f"source-file {SHELL / 'tmux.conf'}" in result.stderr
+        assert (
+            f"source {SHELL / 'aliases.sh'}" in result.stderr and f"source-file {SHELL / 'tmux.conf'}" in result.stderr
+        )
     install = ["pipx", "install", "--force", "claude-orchestra"]
     assert _calls(log) == [install, ["orchestra", "completion", "--install"]] * 2
 

@@ -79,8 +79,15 @@ def config_with(**slack_table) -> Config:
 
 
 def an_agent(**changes) -> Agent:
-    fields = dict(name="fix-login", task="fix the <!channel> login & \"session\" bug", agent="demo",
-                  branch="orchestra/fix-login", base="abc", worktree="/w", status=Status.WAITING)
+    fields = dict(
+        name="fix-login",
+        task='fix the <!channel> login & "session" bug',
+        agent="demo",
+        branch="orchestra/fix-login",
+        base="abc",
+        worktree="/w",
+        status=Status.WAITING,
+    )
     fields.update(changes)
     return Agent(**fields)
 
@@ -108,7 +115,7 @@ def test_posts_the_configured_statuses_only(slack):
         "*fix-login is waiting for you* (was running)\npermission to use Bash: rm -rf build"
     )
     task, branch = (element["text"] for element in context["elements"])
-    assert task == "*Task:* fix the &lt;!channel&gt; login &amp; \"session\" bug", "escaped: no channel-wide ping"
+    assert task == '*Task:* fix the &lt;!channel&gt; login &amp; "session" bug', "escaped: no channel-wide ping"
     assert branch == "*Branch:* `orchestra/fix-login`"
 
 
@@ -193,12 +200,15 @@ def test_a_4xx_is_final_and_its_error_names_the_variable_not_the_url(slack):
     )
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/services/" + SECRET,  # nothing listens: refused
-    "ftp://hooks.slack.invalid/services/" + SECRET,
-    "https://hooks.slack.invalid/services/" + SECRET + "\n",
-    "hooks.slack.com/services/" + SECRET,
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/services/" + SECRET,  # nothing listens: refused
+        "ftp://hooks.slack.invalid/services/" + SECRET,
+        "https://hooks.slack.invalid/services/" + SECRET + "\n",
+        "hooks.slack.com/services/" + SECRET,
+    ],
+)
 def test_no_error_names_the_url(url):
     with pytest.raises(SlackError) as raised:
         webhook.post(url, {"text": "hi"}, per_try=0.2, total=0.5, backoff=0.05)

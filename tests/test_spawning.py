@@ -21,8 +21,15 @@ def test_three_demo_agents_get_branch_worktree_and_window(orchestra, repo, isola
         assert agent["branch"] == f"orchestra/{agent['name']}"
         assert Path(agent["worktree"]).is_dir()
         assert agent["window"].startswith("@") and agent["pane"].startswith("%")
-    assert sorted(branches(repo)) == ["main", "orchestra/build-auth-api", "orchestra/optimize-queries", "orchestra/write-tests"]
-    windows = tmux(isolated, "list-windows", "-t", "orchestra-project", "-F", "#{window_index} #{window_name}").stdout.split("\n")
+    assert sorted(branches(repo)) == [
+        "main",
+        "orchestra/build-auth-api",
+        "orchestra/optimize-queries",
+        "orchestra/write-tests",
+    ]
+    windows = tmux(
+        isolated, "list-windows", "-t", "orchestra-project", "-F", "#{window_index} #{window_name}"
+    ).stdout.split("\n")
     assert windows[:4] == ["0 board", "1 build-auth-api", "2 write-tests", "3 optimize-queries"]
     wait_statuses(orchestra, {a["name"]: "exited" for a in created})
     for agent in created:
@@ -36,8 +43,21 @@ def test_ls_json_has_the_public_fields(orchestra):
     orchestra("spawn", "--agent", "demo", "--no-attach", "one task")
     [agent] = wait_for(lambda: [a for a in agents_json(orchestra) if a["status"] == "exited"], what="exit")
     for field in (
-        "name", "task", "agent", "status", "branch", "base", "worktree", "window", "pane", "session_id",
-        "port", "exit_code", "last_message", "created_at", "updated_at",
+        "name",
+        "task",
+        "agent",
+        "status",
+        "branch",
+        "base",
+        "worktree",
+        "window",
+        "pane",
+        "session_id",
+        "port",
+        "exit_code",
+        "last_message",
+        "created_at",
+        "updated_at",
     ):
         assert field in agent
     assert agent["exit_code"] == 0
@@ -98,9 +118,14 @@ def test_same_name_gets_a_suffix_never_another_agents_worktree(orchestra, repo):
 
 def test_tasks_file_with_per_task_agent_and_name(orchestra, repo, recorder, tmp_path):
     tasks = tmp_path / "tasks.toml"
-    tasks.write_text('[[task]]\ntask = "first"\nname = "alpha"\nagent = "recorder"\n\n[[task]]\ntask = "second"\nagent = "demo"\n')
+    tasks.write_text(
+        '[[task]]\ntask = "first"\nname = "alpha"\nagent = "recorder"\n\n[[task]]\ntask = "second"\nagent = "demo"\n'
+    )
     created = json.loads(orchestra("spawn", "--file", str(tasks), "--json").stdout)
-    assert [(a["name"], a["agent"], a["task"]) for a in created] == [("alpha", "recorder", "first"), ("second", "demo", "second")]
+    assert [(a["name"], a["agent"], a["task"]) for a in created] == [
+        ("alpha", "recorder", "first"),
+        ("second", "demo", "second"),
+    ]
 
 
 def test_tasks_file_with_unknown_key_is_refused(orchestra, repo, tmp_path):
@@ -161,7 +186,9 @@ def test_agent_exit_codes_become_exited_and_failed(orchestra):
 def test_two_spawns_at_once_both_recorded(orchestra, repo):
     cmd = [sys.executable, "-m", "orchestra", "spawn", "--agent", "demo", "--no-attach"]
     procs = [
-        subprocess.Popen([*cmd, f"parallel task {n}", f"other task {n}"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [*cmd, f"parallel task {n}", f"other task {n}"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         for n in range(2)
     ]
     for proc in procs:

@@ -24,7 +24,9 @@ def _write(repo, statuses: dict[str, str]) -> State:
 
 
 def test_counts_by_status_with_tmux_styles(orchestra, repo):
-    _write(repo, {"a": "running", "b": "starting", "c": "waiting", "d": "done", "e": "exited", "f": "done", "g": "merged"})
+    _write(
+        repo, {"a": "running", "b": "starting", "c": "waiting", "d": "done", "e": "exited", "f": "done", "g": "merged"}
+    )
     assert orchestra("ls", "--tmux").stdout == "⚙2 #[fg=yellow,bold]?1#[default] #[fg=green]✓3#[default]\n"
 
 

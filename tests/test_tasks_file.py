@@ -13,8 +13,7 @@ from orchestra.tasks_file import read_tasks
 def test_tasks_take_the_defaults_unless_they_name_their_own(tmp_path):
     path = tmp_path / "tasks.toml"
     path.write_text(
-        '[[task]]\ntask = "plain"\n\n'
-        '[[task]]\ntask = "all of it"\nname = "mine"\nagent = "codex"\nbase = "v1"\n'
+        '[[task]]\ntask = "plain"\n\n[[task]]\ntask = "all of it"\nname = "mine"\nagent = "codex"\nbase = "v1"\n'
     )
     assert read_tasks(path, default_agent="demo", default_base="main") == [
         TaskSpec(task="plain", name=None, agent="demo", base="main"),
@@ -29,10 +28,16 @@ def test_tasks_take_the_defaults_unless_they_name_their_own(tmp_path):
         ('title = "x"\n', 'must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'),
         ('task = "not a table"\n', "must hold [[task]] tables"),
         ("task = [1, 2]\n", "must hold [[task]] tables"),
-        ('[[task]]\ntask = "x"\nmodel = "big"\n', ": task 1 has unknown key 'model'; each [[task]] takes task, name, agent, base."),
+        (
+            '[[task]]\ntask = "x"\nmodel = "big"\n',
+            ": task 1 has unknown key 'model'; each [[task]] takes task, name, agent, base.",
+        ),
         ('[[task]]\ntask = "x"\n[[task]]\nname = "y"\n', ": task 2 has no task text; each [[task]] takes"),
         ('[[task]]\ntask = "x"\nbase = 3\n', ": in task 1, name, agent and base must be strings."),
-        ('[[task]]\ntask = "x"\n[[task]]\ntask = "y"\nname = "bad name"\n', ": task 2: 'bad name' is not a valid agent name"),
+        (
+            '[[task]]\ntask = "x"\n[[task]]\ntask = "y"\nname = "bad name"\n',
+            ": task 2: 'bad name' is not a valid agent name",
+        ),
     ],
 )
 def test_a_bad_tasks_file_names_the_file_and_the_task(tmp_path, text, says):

@@ -65,4 +65,4 @@ def test_kill_in_the_tiled_view_stops_only_that_agent(orchestra, repo, isolated,
 def test_an_unknown_layout_in_the_config_is_an_error(orchestra, repo):
     (repo / "orchestra.toml").write_text('[tmux]\nlayout = "grid"\n')
     result = orchestra("up", "--no-attach", check=False)
-    assert result.returncode == 1 and "'tmux.layout' must be \"windows\" or \"tiled\"" in result.stderr
+    assert result.returncode == 1 and '\'tmux.layout\' must be "windows" or "tiled"' in result.stderr

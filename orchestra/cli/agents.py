@@ -15,10 +15,19 @@ from orchestra.errors import OrchestraError
 
 @click.command()
 @click.argument("tasks", nargs=-1)
-@click.option("--agent", "-a", "kind", metavar="KIND", shell_complete=complete.agent_kinds, help="Agent kind (claude, demo, command, ...); default from config.")
+@click.option(
+    "--agent",
+    "-a",
+    "kind",
+    metavar="KIND",
+    shell_complete=complete.agent_kinds,
+    help="Agent kind (claude, demo, command, ...); default from config.",
+)
 @click.option("--name", "-n", metavar="NAME", help="Agent name (branch orchestra/NAME); default from the task.")
 @click.option("--base", "-b", metavar="REF", help="Branch, tag or commit to start from; default from config.")
-@click.option("--file", "-f", "task_file", type=click.Path(path_type=Path), metavar="FILE", help="Read tasks from a TOML file.")
+@click.option(
+    "--file", "-f", "task_file", type=click.Path(path_type=Path), metavar="FILE", help="Read tasks from a TOML file."
+)
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
 def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
@@ -46,7 +55,9 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
 
         console = render.console()
         for agent in result.agents:
-            console.print(f"[green]spawned[/] [bold]{agent.name}[/] ({agent.agent}) on {agent.branch} in {agent.worktree}")
+            console.print(
+                f"[green]spawned[/] [bold]{agent.name}[/] ({agent.agent}) on {agent.branch} in {agent.worktree}"
+            )
         if result.agents:
             console.print(f"[dim]watch them: orchestra up · list: orchestra ls · session: {ctx.session}[/]")
     if result.failures:
@@ -123,7 +134,9 @@ def _attach_next(ctx, waiting: bool) -> None:
 
 @click.command()
 @click.argument("name", shell_complete=complete.agent_names)
-@click.option("--lines", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Lines of scrollback to show.")
+@click.option(
+    "--lines", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="Lines of scrollback to show."
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines as they appear.")
 def logs(name, lines, follow):
     """Print what an agent's screen shows, with scrollback."""
@@ -168,7 +181,9 @@ def diff(name, stat):
 
 @click.command()
 @click.argument("names", nargs=-1, required=True, shell_complete=complete.agent_names)
-@click.option("--force", is_flag=True, help="Remove even with unmerged work, keeping it under refs/orchestra/trash/ first.")
+@click.option(
+    "--force", is_flag=True, help="Remove even with unmerged work, keeping it under refs/orchestra/trash/ first."
+)
 def kill(names, force):
     """Stop agents and remove their windows, worktrees and branches, never losing work."""
     from orchestra.removal import kill as kill_agents

@@ -16,11 +16,15 @@ from orchestra.errors import OrchestraError
 @click.command()
 @click.option("--no-attach", is_flag=True, help="Create what is missing but stay in this shell.")
 @click.option(
-    "--resume/--no-resume", "resume_lost", default=None,
+    "--resume/--no-resume",
+    "resume_lost",
+    default=None,
     help="Resume lost agents without asking, or leave them lost (default: ask in a terminal).",
 )
 @click.option(
-    "--tiled/--windows", "tiled", default=None,
+    "--tiled/--windows",
+    "tiled",
+    default=None,
     help="All agents as panes of one window, or one window each (default: [tmux] layout).",
 )
 def up(no_attach, resume_lost, tiled):
@@ -42,7 +46,9 @@ def up(no_attach, resume_lost, tiled):
         if len(result.lost) == 1:
             click.echo(f"1 agent lost its tmux window: {names} (its worktree and branch are intact)")
         else:
-            click.echo(f"{len(result.lost)} agents lost their tmux windows: {names} (their worktrees and branches are intact)")
+            click.echo(
+                f"{len(result.lost)} agents lost their tmux windows: {names} (their worktrees and branches are intact)"
+            )
         if resume_lost is None and interactive():
             resume_lost = click.confirm("resume them now?", default=True)
         if resume_lost:
@@ -90,7 +96,9 @@ def _show_resumed(result):
 @click.option("--json", "as_json", is_flag=True, help="Print the agents as a JSON array.")
 @click.option("--watch", "-w", is_flag=True, help="Keep the table on screen and redraw it on every change.")
 @click.option(
-    "--tmux", "for_tmux", is_flag=True,
+    "--tmux",
+    "for_tmux",
+    is_flag=True,
     help="Print one line of counts for a tmux status bar: working, waiting, done, failed.",
 )
 def ls(as_json, watch, for_tmux):

@@ -12,9 +12,13 @@ from orchestra.cli.output import open_context, print_json, warn
 
 @click.command()
 @click.argument("names", nargs=-1, shell_complete=complete.agent_names)
-@click.option("--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned.")
+@click.option(
+    "--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned."
+)
 @click.option("--strategy", "-s", metavar="S", help="merge, squash, rebase, or a plugin's (pr); default from config.")
-@click.option("--check", "-c", metavar="CMD", help="Command that must pass on the merged result; default [merge] check.")
+@click.option(
+    "--check", "-c", metavar="CMD", help="Command that must pass on the merged result; default [merge] check."
+)
 @click.option("--keep-going", "-k", is_flag=True, help="Go on with the next agent after one fails.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happened to each agent as JSON.")
 def merge(names, all_, strategy, check, keep_going, as_json):
@@ -38,7 +42,10 @@ def merge(names, all_, strategy, check, keep_going, as_json):
             if item.committed:
                 click.echo(f"{item.name}: committed its uncommitted work on its branch ({item.committed[:10]})")
             if item.ok:
-                click.echo(f"{item.name}: {item.message}" + (f" {item.url}" if item.url and item.url not in item.message else ""))
+                click.echo(
+                    f"{item.name}: {item.message}"
+                    + (f" {item.url}" if item.url and item.url not in item.message else "")
+                )
             else:
                 click.echo(f"orchestra: {item.name}: {item.message}", err=True)
     if any(not r.ok for r in results):

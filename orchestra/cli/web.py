@@ -9,11 +9,19 @@ from orchestra.cli.output import open_context, warn
 
 @click.command()
 @click.option(
-    "--host", metavar="HOST", default="127.0.0.1", show_default=True,
+    "--host",
+    metavar="HOST",
+    default="127.0.0.1",
+    show_default=True,
     help="Address to listen on; any but loopback opens the dashboard to the network.",
 )
 @click.option(
-    "--port", "-p", metavar="PORT", type=click.IntRange(0, 65535), default=0, help="Port to listen on; default: a free one."
+    "--port",
+    "-p",
+    metavar="PORT",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port to listen on; default: a free one.",
 )
 @click.option("--no-open", is_flag=True, help="Do not open the browser; just print the URL.")
 def web(host, port, no_open):

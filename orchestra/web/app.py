@@ -46,7 +46,9 @@ class KillBody(BaseModel):
 
 
 class MergeBody(BaseModel):
-    strategy: Optional[str] = Field(None, description="merge, squash, rebase or a plugin's; default from orchestra.toml.")
+    strategy: Optional[str] = Field(
+        None, description="merge, squash, rebase or a plugin's; default from orchestra.toml."
+    )
     check: Optional[str] = Field(
         None, description="Command that must pass before the target moves; default from orchestra.toml."
     )
@@ -150,9 +152,14 @@ def create_app(
         failed = [r for r in results if not r.ok]
         if failed:
             return JSONResponse({"error": failed[0].message, "results": [asdict(r) for r in results]}, status_code=409)
-        return {"results": [asdict(r) for r in results], "message": "; ".join(f"{r.name}: {r.message}" for r in results)}
+        return {
+            "results": [asdict(r) for r in results],
+            "message": "; ".join(f"{r.name}: {r.message}" for r in results),
+        }
 
-    @app.post("/api/agents/{name}/kill", summary="Stop and remove the agent; refuses if it has unmerged work, unless force.")
+    @app.post(
+        "/api/agents/{name}/kill", summary="Stop and remove the agent; refuses if it has unmerged work, unless force."
+    )
     def kill(name: str, body: Optional[KillBody] = None):
         from orchestra.removal import kill as kill_agents
 
@@ -177,7 +184,11 @@ def create_app(
             error = {"error": f"could not start {result.failures[0]}", "warnings": result.warnings}
             return JSONResponse(error, status_code=400)
         names = ", ".join(f"{a.name} on {a.branch}" for a in result.agents)
-        return {"agents": [a.to_dict() for a in result.agents], "warnings": result.warnings, "message": f"spawned {names}"}
+        return {
+            "agents": [a.to_dict() for a in result.agents],
+            "warnings": result.warnings,
+            "message": f"spawned {names}",
+        }
 
     @app.get("/api/events", summary="The event log, oldest first; `since` (ISO 8601) keeps only later events.")
     def events(since: Optional[str] = None, limit: int = Query(500, ge=1, le=100_000)):

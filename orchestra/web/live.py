@@ -85,7 +85,11 @@ class View:
         }
 
     def card(self, agent: Agent) -> dict:
-        return {**agent.to_dict(), "changes": self.watcher.changes.get(agent.name), "screen": self.screens.get(agent.name)}
+        return {
+            **agent.to_dict(),
+            "changes": self.watcher.changes.get(agent.name),
+            "screen": self.screens.get(agent.name),
+        }
 
 
 def bottom(screen: str, count: int = SCREEN_LINES) -> list[str]:
@@ -131,7 +135,9 @@ class Board:
                     view = view or await asyncio.to_thread(lambda: View(self._open_context()))
                     message = await asyncio.to_thread(view.look)
                 except Exception as problem:  # noqa: BLE001 - the page says so, and the loop tries again
-                    message = json.dumps({"type": "error", "error": f"cannot read the agents: {problem}", "time": now()})
+                    message = json.dumps(
+                        {"type": "error", "error": f"cannot read the agents: {problem}", "time": now()}
+                    )
                     await asyncio.sleep(RETRY)
                 if message is not None:
                     self.latest = message

@@ -18,8 +18,12 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
     hook = payload.get("hook_event_name")
     found: dict[str, Any] = {"hook": hook, "event": None}
     if hook == "SessionStart":
-        found.update(event="session-started", session_id=payload.get("session_id"),
-                     transcript=payload.get("transcript_path"), resumed=payload.get("source") == "resume")
+        found.update(
+            event="session-started",
+            session_id=payload.get("session_id"),
+            transcript=payload.get("transcript_path"),
+            resumed=payload.get("source") == "resume",
+        )
     elif hook == "UserPromptSubmit":
         found["event"] = "prompt-submitted"
     elif hook == "PermissionRequest":
@@ -33,8 +37,11 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
     elif hook in ("PostToolUse", "PostToolUseFailure"):
         found["event"] = "answered"  # while waiting: the person answered and the tool ran
     elif hook == "Stop":
-        found.update(event="turn-ended", message=payload.get("last_assistant_message") or None,
-                     session_id=payload.get("session_id"))
+        found.update(
+            event="turn-ended",
+            message=payload.get("last_assistant_message") or None,
+            session_id=payload.get("session_id"),
+        )
     elif hook == "StopFailure":
         # `error` is a category ("rate_limit", often just "unknown"); the message says what happened.
         shown, kind = _short(payload.get("last_assistant_message")), _short(payload.get("error"))
@@ -48,7 +55,9 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
 def _permission_text(payload: dict[str, Any]) -> str:
     tool = payload.get("tool_name") or "a tool"
     details = payload.get("tool_input") or {}
-    detail = details.get("command") or details.get("file_path") or details.get("url") if isinstance(details, dict) else ""
+    detail = (
+        details.get("command") or details.get("file_path") or details.get("url") if isinstance(details, dict) else ""
+    )
     return f"permission to use {tool}" + (f": {_short(detail, 120)}" if detail else "")
 
 

@@ -103,9 +103,7 @@ def folder_name(directory: str) -> str:
     Every character but an ASCII letter or digit becomes '-', counted in UTF-16 units as
     JavaScript does, so a character outside the Basic Multilingual Plane becomes two.
     """
-    return "".join(
-        c if c.isascii() and c.isalnum() else ("--" if ord(c) > 0xFFFF else "-") for c in directory
-    )
+    return "".join(c if c.isascii() and c.isalnum() else ("--" if ord(c) > 0xFFFF else "-") for c in directory)
 
 
 def _roots(directories: list[Path], branches: dict[Path, Optional[str]]) -> dict[str, Optional[str]]:

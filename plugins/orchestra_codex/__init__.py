@@ -68,8 +68,14 @@ def register_agents(register):
             description="OpenAI Codex CLI (`codex`), interactive, in its own worktree",
             default_command=["codex"],
             # Edits and commands inside the worktree run without asking; anything beyond it asks.
-            default_args=["--sandbox", "workspace-write", "--ask-for-approval", "on-request",
-                          "-c", "check_for_update_on_startup=false"],
+            default_args=[
+                "--sandbox",
+                "workspace-write",
+                "--ask-for-approval",
+                "on-request",
+                "-c",
+                "check_for_update_on_startup=false",
+            ],
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
             # notify reports only a turn's end: approvals and new turns are read from the screen.

@@ -27,5 +27,9 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
     found: dict[str, Any] = {"hook": payload.get("type") or "unknown", "event": None}
     if payload.get("type") != "agent-turn-complete" or is_title_turn(payload):
         return found
-    return {**found, "event": "turn-ended", "message": payload.get("last-assistant-message") or None,
-            "session_id": payload.get("thread-id") or None}
+    return {
+        **found,
+        "event": "turn-ended",
+        "message": payload.get("last-assistant-message") or None,
+        "session_id": payload.get("thread-id") or None,
+    }

@@ -24,7 +24,7 @@ MARKER = re.compile(r"\{(task|name|port)\}")
 def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
     if not settings.command:
         raise AgentKindError(
-            f"the agent kind '{agent.agent}' has no command: set `command = [\"your-agent\", \"{{task}}\"]` "
+            f'the agent kind \'{agent.agent}\' has no command: set `command = ["your-agent", "{{task}}"]` '
             f"in the [agents.{agent.agent}] table of orchestra.toml."
         )
     values = {"task": agent.task, "name": agent.name, "port": str(agent.port or "")}

@@ -12,8 +12,12 @@ from typing import Any, Optional
 
 TRANSCRIPT_TAIL = 1 << 20  # bytes read from the end of the transcript for the last reply
 
-RENAMED = {"SessionStart": "session-started", "BeforeAgent": "prompt-submitted", "AfterTool": "answered",
-           "SessionEnd": "session-ended"}
+RENAMED = {
+    "SessionStart": "session-started",
+    "BeforeAgent": "prompt-submitted",
+    "AfterTool": "answered",
+    "SessionEnd": "session-ended",
+}
 
 
 def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -30,8 +34,13 @@ def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
         detail = _detail(payload.get("details"))
         return {**found, "event": "asked", "question": f"{message}: {detail}" if detail else message}
     if hook == "SessionStart":
-        return {**found, "event": "session-started", "session_id": payload.get("session_id"),
-                "transcript": payload.get("transcript_path"), "resumed": payload.get("source") == "resume"}
+        return {
+            **found,
+            "event": "session-started",
+            "session_id": payload.get("session_id"),
+            "transcript": payload.get("transcript_path"),
+            "resumed": payload.get("source") == "resume",
+        }
     if hook in RENAMED:
         return {**found, "event": RENAMED[hook]}
     return found
@@ -42,7 +51,9 @@ def _detail(details: Any) -> str:
     if not isinstance(details, dict):
         return ""
     urls = details.get("urls") if isinstance(details.get("urls"), list) else []
-    found = details.get("command") or details.get("filePath") or details.get("toolDisplayName") or " ".join(map(str, urls))
+    found = (
+        details.get("command") or details.get("filePath") or details.get("toolDisplayName") or " ".join(map(str, urls))
+    )
     return str(found or "")
 
 

@@ -63,7 +63,9 @@ class GitHubAPI:
             )
         if status == 422:
             return f"GitHub did not open a pull request from {head} into {base} on {where}: {_details(answer)}."
-        return f"GitHub answered {status} when asked for a pull request on {where}: {_details(answer)}; try again later."
+        return (
+            f"GitHub answered {status} when asked for a pull request on {where}: {_details(answer)}; try again later."
+        )
 
     def _request(self, method: str, path: str, payload: Optional[dict] = None) -> tuple[int, Any]:
         request = urllib.request.Request(
@@ -86,8 +88,10 @@ class GitHubAPI:
         except urllib.error.URLError as error:
             if isinstance(error.reason, (socket.timeout, TimeoutError)):
                 raise self._timed_out() from None
-            raise MergeFailed(f"cannot reach the GitHub API at {self.api_url}: {error.reason}; check the network "
-                              "and [plugins.github] api_url.") from None
+            raise MergeFailed(
+                f"cannot reach the GitHub API at {self.api_url}: {error.reason}; check the network "
+                "and [plugins.github] api_url."
+            ) from None
         except (socket.timeout, TimeoutError):
             raise self._timed_out() from None
 

@@ -16,7 +16,9 @@ def pr_command(cli: click.Group) -> click.Command:
 
     @click.command("pr")
     @click.argument("names", nargs=-1, shell_complete=complete_names)
-    @click.option("--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned.")
+    @click.option(
+        "--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned."
+    )
     @click.option("--keep-going", "-k", is_flag=True, help="Go on with the next agent after one fails.")
     @click.option("--json", "as_json", is_flag=True, help="Print what happened to each agent as JSON.")
     def pr(names: tuple[str, ...], all_: bool, keep_going: bool, as_json: bool) -> None:
@@ -27,7 +29,14 @@ def pr_command(cli: click.Group) -> click.Command:
         merge = cli.commands.get("merge")
         if merge is None:
             raise click.ClickException("this orchestra has no `merge` command for `pr` to run; upgrade orchestra.")
-        given = {"names": names, "all_": all_, "strategy": "pr", "check": None, "keep_going": keep_going, "as_json": as_json}
+        given = {
+            "names": names,
+            "all_": all_,
+            "strategy": "pr",
+            "check": None,
+            "keep_going": keep_going,
+            "as_json": as_json,
+        }
         accepted = {param.name for param in merge.params}
         click.get_current_context().invoke(merge, **{k: v for k, v in given.items() if k in accepted})
 

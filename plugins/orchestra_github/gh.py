@@ -34,7 +34,21 @@ def logged_in(timeout: float) -> Optional[str]:
 
 def create_argv(gh: str, repository: str, head: str, base: str, title: str) -> list[str]:
     """`gh pr create` for an already pushed branch; the body comes on stdin (`--body-file -`)."""
-    return [gh, "pr", "create", "--repo", repository, "--head", head, "--base", base, "--title", title, "--body-file", "-"]
+    return [
+        gh,
+        "pr",
+        "create",
+        "--repo",
+        repository,
+        "--head",
+        head,
+        "--base",
+        base,
+        "--title",
+        title,
+        "--body-file",
+        "-",
+    ]
 
 
 def open_pull_request(
@@ -52,10 +66,14 @@ def open_pull_request(
     if created.returncode == 0:
         found = _PULL_URL.search(stdout)
         if found is None:
-            raise MergeFailed(f"gh pr create did not print the pull request's address: {stdout.strip() or stderr.strip()}")
+            raise MergeFailed(
+                f"gh pr create did not print the pull request's address: {stdout.strip() or stderr.strip()}"
+            )
         return PullRequest(number=int(found[1]), url=found[0])
     existing = _PULL_URL.search(stderr)
     if "already exists" in stderr and existing is not None:
         return PullRequest(number=int(existing[1]), url=existing[0], existed=True)
-    detail = "; ".join(line.strip() for line in stderr.splitlines() if line.strip()) or f"exit code {created.returncode}"
+    detail = (
+        "; ".join(line.strip() for line in stderr.splitlines() if line.strip()) or f"exit code {created.returncode}"
+    )
     raise MergeFailed(f"gh pr create failed: {detail}")

@@ -1,6 +1,6 @@
 """A stand-in agent CLI: writes each argument after the output folder, byte for byte, then idles.
 
-    record_args.py OUT_DIR ARG...   ->   OUT_DIR/<ORCHESTRA_AGENT>.<n> holds ARG n's bytes
+record_args.py OUT_DIR ARG...   ->   OUT_DIR/<ORCHESTRA_AGENT>.<n> holds ARG n's bytes
 """
 
 import os
@@ -8,7 +8,10 @@ import sys
 
 out = sys.argv[1]
 name = os.environ.get("ORCHESTRA_AGENT", "agent")
-env_probe = {k: os.environ.get(k, "") for k in ("ORCHESTRA_AGENT", "ORCHESTRA_PORT", "ORCHESTRA_TEST_SPAWN_ONLY", "TERM", "TMUX_PANE")}
+env_probe = {
+    k: os.environ.get(k, "")
+    for k in ("ORCHESTRA_AGENT", "ORCHESTRA_PORT", "ORCHESTRA_TEST_SPAWN_ONLY", "TERM", "TMUX_PANE")
+}
 for n, arg in enumerate(sys.argv[2:]):
     with open(os.path.join(out, f"{name}.{n}"), "wb") as handle:
         handle.write(os.fsencode(arg))

@@ -1,6 +1,6 @@
 """A stand-in hook command for Claude Code: appends the event it got on stdin to a JSON-lines file.
 
-    record_hook.py LOG   ->   one line per event: {"event": <stdin JSON>, "env": <CLAUDE_* variables>}
+record_hook.py LOG   ->   one line per event: {"event": <stdin JSON>, "env": <CLAUDE_* variables>}
 """
 
 import json

@@ -108,7 +108,9 @@ def test_events_since_a_time(client, orchestra):
     last = events[-1]["time"]
     assert client.get("/api/events", params={"since": last}).json()["events"] == []
     first = events[0]["time"]  # events logged together share their time: `since` is strictly after
-    assert client.get("/api/events", params={"since": first}).json()["events"] == [e for e in events if e["time"] > first]
+    assert client.get("/api/events", params={"since": first}).json()["events"] == [
+        e for e in events if e["time"] > first
+    ]
     assert client.get("/api/events", params={"since": "yesterday"}).status_code == 400
 
 
@@ -182,7 +184,9 @@ def test_the_websocket_pushes_each_status_change_with_the_screen(client, orchest
         orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "asker", "ask first")
         agents = next_view(
             socket,
-            lambda a: "asker" in a and a["asker"]["status"] == "waiting" and "[y/n]" in "\n".join(a["asker"]["screen"] or []),
+            lambda a: (
+                "asker" in a and a["asker"]["status"] == "waiting" and "[y/n]" in "\n".join(a["asker"]["screen"] or [])
+            ),
             "the waiting agent and its question on screen",
         )
         assert agents["asker"]["waiting_for"] == "Shall I go ahead? [y/n]"

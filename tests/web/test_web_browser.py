@@ -117,7 +117,9 @@ def test_spawn_send_diff_and_kill_from_the_page(browser, dashboard, orchestra, r
     force.click()
     expect(page.locator("#confirm-dialog")).to_be_visible()
     page.locator("#confirm-yes").click()
-    expect(page.locator("#notice")).to_contain_text("its work is kept at refs/orchestra/trash/from-page", timeout=WAIT_MS)
+    expect(page.locator("#notice")).to_contain_text(
+        "its work is kept at refs/orchestra/trash/from-page", timeout=WAIT_MS
+    )
     expect(agent).to_have_count(0, timeout=WAIT_MS)
     assert statuses(orchestra) == {}
     assert page.problems == [] and page.dialogs == []
