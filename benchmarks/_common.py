@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -38,7 +38,7 @@ class Sandbox:
     server the sandbox named and removes the folder.
     """
 
-    def __init__(self, label: str, demo_delay: Optional[str] = None, parent: Optional[str] = None):
+    def __init__(self, label: str, demo_delay: str | None = None, parent: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix=f"orchestra-bench-{label}-", dir=parent)).resolve()
         self.label = label
         self.sockets: list[str] = []
@@ -81,7 +81,7 @@ class Sandbox:
     def socket(self) -> str:
         return self.env["ORCHESTRA_TMUX_SOCKET"]
 
-    def kill_server(self, socket: Optional[str] = None) -> None:
+    def kill_server(self, socket: str | None = None) -> None:
         subprocess.run(
             [TMUX, "-L", socket or self.socket, "kill-server"],
             env=self.env,
@@ -96,25 +96,25 @@ class Sandbox:
         time.sleep(0.2)  # let the panes' processes go before their folders do
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def run(
-        self, argv: Sequence[str], cwd: Path | str, check: bool = True, env: Optional[dict] = None
+        self, argv: Sequence[str], cwd: Path | str, check: bool = True, env: dict | None = None
     ) -> subprocess.CompletedProcess:
         result = subprocess.run(list(argv), cwd=cwd, env=env or self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(map(str, argv))} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
-    def timed(self, argv: Sequence[str], cwd: Path | str, env: Optional[dict] = None) -> float:
+    def timed(self, argv: Sequence[str], cwd: Path | str, env: dict | None = None) -> float:
         """Wall time in seconds of one subprocess, start to exit; raises if it fails."""
         return self.timed_cpu(argv, cwd, env)[0]
 
-    def timed_cpu(self, argv: Sequence[str], cwd: Path | str, env: Optional[dict] = None) -> tuple[float, float]:
+    def timed_cpu(self, argv: Sequence[str], cwd: Path | str, env: dict | None = None) -> tuple[float, float]:
         """Wall time and CPU time (user + system, of the process and the children it waited for).
 
         CPU time is far less disturbed by other load on the machine than wall time, but it leaves
@@ -133,7 +133,7 @@ class Sandbox:
         return elapsed, cpu
 
 
-def memory_dir() -> Optional[str]:
+def memory_dir() -> str | None:
     """/dev/shm when it is a writable tmpfs: file creation there costs no disk or journal time."""
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
@@ -141,12 +141,69 @@ def memory_dir() -> Optional[str]:
 
 # -- repositories -----------------------------------------------------------------------
 
-WORDS = (
-    "def return self import from class value result error config agent tmux window pane branch "
-    "worktree commit status event state record lock path file name task port session board "
-    "merge clean spawn kill resume for while if else elif try except finally with as yield "
-    "lambda none true false list dict str int float bytes open read write close data index"
-).split()
+WORDS = [
+    "def",
+    "return",
+    "self",
+    "import",
+    "from",
+    "class",
+    "value",
+    "result",
+    "error",
+    "config",
+    "agent",
+    "tmux",
+    "window",
+    "pane",
+    "branch",
+    "worktree",
+    "commit",
+    "status",
+    "event",
+    "state",
+    "record",
+    "lock",
+    "path",
+    "file",
+    "name",
+    "task",
+    "port",
+    "session",
+    "board",
+    "merge",
+    "clean",
+    "spawn",
+    "kill",
+    "resume",
+    "for",
+    "while",
+    "if",
+    "else",
+    "elif",
+    "try",
+    "except",
+    "finally",
+    "with",
+    "as",
+    "yield",
+    "lambda",
+    "none",
+    "true",
+    "false",
+    "list",
+    "dict",
+    "str",
+    "int",
+    "float",
+    "bytes",
+    "open",
+    "read",
+    "write",
+    "close",
+    "data",
+    "index",
+]
 
 
 def make_repository(path: Path, files: int, total_bytes: int, env: dict, seed: int = 1) -> None:

@@ -50,19 +50,20 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
 sys.path.append(str(c.ROOT / "tests"))  # the stand-in Messages API (standard library only)
 
-from claude_api import ClaudeAPI, Text, ToolUse, claude_environment, claude_json  # noqa: E402
+import contextlib
 
-from orchestra.models import Agent, Event, Status  # noqa: E402
-from orchestra.state import State  # noqa: E402
+from claude_api import ClaudeAPI, Text, ToolUse, claude_environment, claude_json
+from orchestra.models import Agent, Event, Status
+from orchestra.state import State
 
 CLAUDE_CODE_VERSION = "2.1.328"
 HOOK_TARGET_MS = 50
@@ -449,7 +450,7 @@ class Project:
         while [p for p in processes_with(str(self.sb.dir)) if p != os.getpid()] and time.monotonic() < deadline:
             time.sleep(0.1)
 
-    def __enter__(self) -> "Project":
+    def __enter__(self) -> Project:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -458,7 +459,7 @@ class Project:
     def orchestra(self, *args: str) -> subprocess.CompletedProcess:
         return self.sb.run([c.ORCHESTRA, *args], self.repo)
 
-    def spawn(self, *tasks: str, name: Optional[str] = None) -> list[dict]:
+    def spawn(self, *tasks: str, name: str | None = None) -> list[dict]:
         return json.loads(
             self.orchestra("spawn", "--no-attach", "--json", *tasks, *(["--name", name] if name else [])).stdout
         )
@@ -470,7 +471,7 @@ class Project:
             return {}
         return {name: record.get("status") for name, record in data.get("agents", {}).items()}
 
-    def screen(self, pane: str) -> Optional[str]:
+    def screen(self, pane: str) -> str | None:
         result = subprocess.run(
             [c.TMUX, "-L", self.sb.socket, "capture-pane", "-p", "-t", pane],
             env=self.sb.env,
@@ -479,7 +480,7 @@ class Project:
         )
         return result.stdout if result.returncode == 0 else None
 
-    def hook_time(self, name: str, hook: str, timeout: float = 5.0) -> Optional[float]:
+    def hook_time(self, name: str, hook: str, timeout: float = 5.0) -> float | None:
         """The logged time of the agent's first `hook` event. The handler writes the state before
         it appends to the event log, so the event may come a moment after the status."""
         deadline = time.monotonic() + timeout
@@ -501,8 +502,8 @@ class FirstSeen(threading.Thread):
     def __init__(self, probe: Callable[[], bool], interval: float, timeout: float):
         super().__init__(daemon=True)
         self.probe, self.interval, self.timeout = probe, interval, timeout
-        self.at: Optional[float] = None
-        self.gap: Optional[float] = None
+        self.at: float | None = None
+        self.gap: float | None = None
 
     def run(self) -> None:
         deadline = time.time() + self.timeout
@@ -626,7 +627,7 @@ def latency(args, api: ClaudeAPI, claude: Path) -> None:
 # -- 3. idle CPU with 20 agents -----------------------------------------------------------
 
 
-def proc_stat(pid: int) -> Optional[tuple[int, int, int, int, int, int]]:
+def proc_stat(pid: int) -> tuple[int, int, int, int, int, int] | None:
     """(ppid, utime + stime, cutime + cstime, starttime, rss pages, threads) of a process; times in clock ticks."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -642,7 +643,7 @@ def proc_stat(pid: int) -> Optional[tuple[int, int, int, int, int, int]]:
     )
 
 
-def on_cpu_ns(pid: int) -> Optional[int]:
+def on_cpu_ns(pid: int) -> int | None:
     """Nanoseconds on a CPU, summed over the process's threads (/proc/PID/task/*/schedstat): far
     finer than utime + stime, which count 10 ms ticks, but threads that ended are left out."""
     total = 0
@@ -802,10 +803,8 @@ def leftovers(folders: list[str]) -> None:
         for pid in processes_with(folder):
             if pid != os.getpid():
                 print(f"  (ending a leftover process {pid}: {cmdline(pid)[:120]})")
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGTERM)
-                except OSError:
-                    pass
 
 
 def main() -> None:

@@ -34,13 +34,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
-from orchestra.tmux import PANE_FORMAT  # noqa: E402  (the exact format ls asks tmux for)
+from orchestra.tmux import PANE_FORMAT
 
 TARGET_MS = 250
 
@@ -129,7 +128,7 @@ def measure(sb: c.Sandbox, repo: Path, agents: list[dict], runs: int, label: str
     return samples
 
 
-def board_load(sb: c.Sandbox, repo: Path, session: str, seconds: float) -> Optional[int]:
+def board_load(sb: c.Sandbox, repo: Path, session: str, seconds: float) -> int | None:
     """CPU used by the board (`orchestra ls --watch` in window 0, with the git commands it runs),
     as a share of one core over `seconds`; returns the board's pane process id."""
     out = sb.run([c.TMUX, "-L", sb.socket, "list-panes", "-t", f"={session}:0", "-F", "#{pane_pid}"], repo, check=False)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
 TARGETS_MS = {"orchestra --version": 100, "orchestra ls": 250, "orchestra ls --tmux": 100}
 

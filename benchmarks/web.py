@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -108,7 +108,7 @@ class Server:
 def spawn(sb: c.Sandbox, repo: Path, tasks: list[str], delay: str, names: list[str] | None = None) -> None:
     env = {**sb.env, "ORCHESTRA_DEMO_DELAY": delay}
     if names:
-        for name, task in zip(names, tasks):
+        for name, task in zip(names, tasks, strict=True):
             sb.run([c.ORCHESTRA, "spawn", "--agent", "demo", "--no-attach", "--name", name, task], repo, env=env)
         return
     for start in range(0, len(tasks), 10):

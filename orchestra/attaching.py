@@ -4,7 +4,6 @@ session's order. Putting the terminal there (switch-client or attach) is the fac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from orchestra import lifecycle
 from orchestra.context import Context
@@ -17,7 +16,7 @@ WITH_A_WINDOW = tuple(sorted(lifecycle.LIVE | {lifecycle.EXITED, lifecycle.FAILE
 @dataclass(frozen=True)
 class Place:
     window: str
-    pane: Optional[str]
+    pane: str | None
 
 
 class NothingToGoTo(OrchestraError):
@@ -55,7 +54,7 @@ def next_place(ctx: Context, waiting: bool = False) -> Place:
     return Place(positions[pane][0], pane)
 
 
-def next_pane(panes: list[str], positions: dict[str, tuple[str, int, int]], current: Optional[str]) -> Optional[str]:
+def next_pane(panes: list[str], positions: dict[str, tuple[str, int, int]], current: str | None) -> str | None:
     """The first of `panes` in the session's order (window index, then pane index) after `current`,
     cycling round to the first. None when none of them is in the session."""
     ordered = sorted((positions[p][1:], p) for p in panes if p in positions)

@@ -8,7 +8,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from orchestra import files
 from orchestra.errors import OrchestraError
@@ -57,7 +56,7 @@ def script_path(shell: str) -> Path:
 class Installed:
     path: Path
     wrote: bool  # False when the script there was this one already
-    rc: Optional[Path] = None  # the zshrc that got the fpath line, when it needed one
+    rc: Path | None = None  # the zshrc that got the fpath line, when it needed one
     compinit_missing: bool = False  # zsh only: its zshrc never turns completion on
 
 
@@ -93,11 +92,11 @@ def zshrc() -> Path:
     return Path(os.environ.get("ZDOTDIR") or Path.home()) / ".zshrc"
 
 
-def _unchangeable(rc: Path, reason: Optional[str]) -> OrchestraError:
+def _unchangeable(rc: Path, reason: str | None) -> OrchestraError:
     return OrchestraError(f"cannot change {rc} ({reason}): add the line `{ZSHRC_LINE}` before compinit in it yourself.")
 
 
-def _read(path: Path) -> Optional[str]:
+def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except OSError:  # missing, or unreadable: writing it will say what is wrong

@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from orchestra.errors import ConfigError
 from orchestra.models import AgentSettings
@@ -106,7 +106,7 @@ class Config:
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
 
-    def agent_settings(self, kind: str, defaults: Optional[AgentSettings] = None) -> AgentSettings:
+    def agent_settings(self, kind: str, defaults: AgentSettings | None = None) -> AgentSettings:
         """Settings for one agent kind: the kind's own defaults, overridden by `[agents.<kind>]`."""
         base = defaults or AgentSettings()
         table = self.agents.get(kind, {})
@@ -141,7 +141,7 @@ def user_config_dir() -> Path:
     return Path(xdg) / "orchestra"
 
 
-def find_project_file(start: Path, root: Path) -> Optional[Path]:
+def find_project_file(start: Path, root: Path) -> Path | None:
     """The nearest `orchestra.toml` from `start` up to `root` (the checkout's top level)."""
     start, root = start.resolve(), root.resolve()
     for folder in [start, *start.parents]:
@@ -300,7 +300,7 @@ def _place(path: Path, text: str, name: str) -> str:
     return f"{path}, line {line}" if line else str(path)
 
 
-def _line_of(text: str, name: str) -> Optional[int]:
+def _line_of(text: str, name: str) -> int | None:
     pattern = re.compile(rf"^\s*(\[+\s*)?([\w.\"-]*\.)?\"?{re.escape(name)}\"?\s*[=\].]")
     for number, line in enumerate(text.splitlines(), start=1):
         if pattern.match(line):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from orchestra import config as config_module
 from orchestra.config import Config
@@ -21,10 +20,10 @@ class Context:
     config: Config
     state: State
     tmux: Tmux
-    _plugins: Optional[object] = field(default=None, repr=False)
+    _plugins: object | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, cwd: Optional[Path] = None) -> "Context":
+    def open(cls, cwd: Path | None = None) -> Context:
         project = discover(cwd)
         config = config_module.load(project.cwd, _toplevel(project))
         return cls(project=project, config=config, state=State(project.state_dir), tmux=Tmux())

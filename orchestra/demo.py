@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from orchestra import worktrees
+from orchestra import git
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import Agent
-from orchestra import git
 
 TASKS = [
     "write a haiku about tmux",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Optional
 
 from orchestra import git, tmux, worktrees
 from orchestra.context import Context
@@ -17,7 +16,7 @@ MIN_TMUX = (3, 0)  # new-window -e and commands given as separate arguments
 MIN_GIT = (2, 25)
 
 
-def _version(text: Optional[str]) -> Optional[tuple[int, ...]]:
+def _version(text: str | None) -> tuple[int, ...] | None:
     found = re.search(r"(\d+)\.(\d+)", text or "")
     return tuple(int(x) for x in found.groups()) if found else None
 
@@ -167,7 +166,7 @@ def _check_session(ctx: Context, fix: bool) -> list[Check]:
     return [Check("session", True, f"{ctx.session} is running")]
 
 
-def diagnose(fix: bool = False, cwd: Optional[Path] = None) -> list[Check]:
+def diagnose(fix: bool = False, cwd: Path | None = None) -> list[Check]:
     """Every check for the project at `cwd` (the current folder): the tools, then, when they are
     usable, the project itself. Outside a project, or with a config every command refuses, that is
     one check more rather than an error, since doctor is what one runs when things are wrong."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 
 class OrchestraError(Exception):
@@ -23,7 +23,7 @@ class UnknownAgent(OrchestraError):
     """No agent of that name is recorded for this project."""
 
     @classmethod
-    def named(cls, *names: str, where: str = "this project") -> "UnknownAgent":
+    def named(cls, *names: str, where: str = "this project") -> UnknownAgent:
         """The one sentence for names that match no agent: `UnknownAgent.named("x")`."""
         listed = ", ".join(f"'{name}'" for name in names)
         return cls(f"there is no agent named {listed} in {where}: `orchestra ls` lists them.")
@@ -39,7 +39,7 @@ class CommandFailed(OrchestraError):
     message stays one sentence for the user. (`exit_code` is the one orchestra itself exits with.)"""
 
     def __init__(
-        self, message: str, argv: Optional[Sequence[str]] = None, returncode: Optional[int] = None, stderr: str = ""
+        self, message: str, argv: Sequence[str] | None = None, returncode: int | None = None, stderr: str = ""
     ):
         super().__init__(message)
         self.argv = list(argv or [])

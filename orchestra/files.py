@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Union
 
 
 @contextlib.contextmanager
-def locked(path: Union[str, Path]) -> Iterator[None]:
+def locked(path: str | Path) -> Iterator[None]:
     """Hold an exclusive `flock` on `path` (created 0600 if missing) for the `with` block.
 
     The lock belongs to the open file, so it is released when the block ends or the process
@@ -29,9 +29,7 @@ def locked(path: Union[str, Path]) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def write_atomic(
-    path: Union[str, Path], data: Union[bytes, str], mode: Optional[int] = 0o600, durable: bool = False
-) -> None:
+def write_atomic(path: str | Path, data: bytes | str, mode: int | None = 0o600, durable: bool = False) -> None:
     """Replace `path` with `data` in one step: a reader sees the old file or the new one, never a part.
 
     The new file gets `mode`, or with `mode=None` the mode of the file it replaces (0644 for a

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from orchestra import lifecycle
 from orchestra.context import Context
@@ -25,7 +26,7 @@ class Screen:
     lines: list[str]
 
 
-def agent_screen(ctx: Context, name: str, lines: Optional[int] = None) -> Screen:
+def agent_screen(ctx: Context, name: str, lines: int | None = None) -> Screen:
     """Agent `name`'s screen with its scrollback: about the last `lines` lines, or its whole
     history (None), which is what following it starts from."""
     from orchestra.reconcile import find
@@ -47,7 +48,7 @@ def screen_lines(text: str) -> list[str]:
 
 
 def follow_screen(
-    ctx: Context, screen: Screen, every: float = SCREEN_EVERY, until: Optional[float] = None
+    ctx: Context, screen: Screen, every: float = SCREEN_EVERY, until: float | None = None
 ) -> Iterator[str]:
     """Each line added to the pane's history after `screen`, as it appears, until the agent's
     process ends or its pane is gone, or (for a caller that must not wait for ever) the
@@ -77,7 +78,7 @@ class EventLog:
     offset: int
 
 
-def read_events(ctx: Context, agent: Optional[str] = None) -> EventLog:
+def read_events(ctx: Context, agent: str | None = None) -> EventLog:
     """Every event in the log, or only agent `agent`'s; an error for a name the project never had
     (a removed agent's history is still there to read)."""
     path = ctx.state.events_path
@@ -93,7 +94,7 @@ def read_events(ctx: Context, agent: Optional[str] = None) -> EventLog:
 
 
 def follow_events(
-    path: Path, offset: int, agent: Optional[str] = None, every: float = EVENTS_EVERY, until: Optional[float] = None
+    path: Path, offset: int, agent: str | None = None, every: float = EVENTS_EVERY, until: float | None = None
 ) -> Iterator[dict[str, Any]]:
     """Each event appended to the log at `path` after byte `offset` (agent `agent`'s only, if
     given), as it is written, until the `time.monotonic()` deadline `until`, if any."""
@@ -117,7 +118,7 @@ def follow_events(
         yield from (e for e in map(_event, lines) if e is not None and _of(e, agent))
 
 
-def _event(line: bytes) -> Optional[dict[str, Any]]:
+def _event(line: bytes) -> dict[str, Any] | None:
     try:
         event = json.loads(line)
     except ValueError:
@@ -125,5 +126,5 @@ def _event(line: bytes) -> Optional[dict[str, Any]]:
     return event if isinstance(event, dict) else None
 
 
-def _of(event: dict[str, Any], agent: Optional[str]) -> bool:
+def _of(event: dict[str, Any], agent: str | None) -> bool:
     return not agent or event.get("agent") == agent

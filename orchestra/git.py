@@ -15,20 +15,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 from orchestra.errors import GitError
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def run(
     args: Sequence[str],
     cwd: PathLike,
     check: bool = True,
-    env: Optional[dict[str, str]] = None,
-    input: Optional[str] = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run `git ARGS` in `cwd` and return the finished process (stdout and stderr as text).
 
@@ -60,7 +60,7 @@ def run(
     return result
 
 
-def output(args: Sequence[str], cwd: PathLike, env: Optional[dict[str, str]] = None) -> str:
+def output(args: Sequence[str], cwd: PathLike, env: dict[str, str] | None = None) -> str:
     """`git ARGS`'s standard output without the final newline; raises `GitError` on failure."""
     return run(args, cwd, env=env).stdout.rstrip("\n")
 
@@ -70,7 +70,7 @@ def succeeds(args: Sequence[str], cwd: PathLike) -> bool:
     return run(args, cwd, check=False).returncode == 0
 
 
-def version() -> Optional[str]:
+def version() -> str | None:
     """git's version ("2.43.0"), or None when git is missing."""
     try:
         out = subprocess.run(["git", "--version"], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout
@@ -80,7 +80,7 @@ def version() -> Optional[str]:
     return found.group(0) if found else None
 
 
-def common_dir(cwd: PathLike) -> Optional[Path]:
+def common_dir(cwd: PathLike) -> Path | None:
     """The folder git keeps a repository's data in, for a checkout or worktree at `cwd`; None outside a
     repository (or where git or `cwd` is missing). Relative to `cwd` when run in the main checkout."""
     try:
@@ -92,7 +92,7 @@ def common_dir(cwd: PathLike) -> Optional[Path]:
     return Path(cwd, result.stdout.strip())
 
 
-def index_file(worktree: PathLike) -> Optional[Path]:
+def index_file(worktree: PathLike) -> Path | None:
     """A linked worktree's own index file (`<common dir>/worktrees/<id>/index`), read from its
     `.git` pointer file without running git, for the board, which looks at it every half second."""
     try:

@@ -16,6 +16,7 @@ blocks or fails the agent: any problem is written to the event log and it exits 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ from orchestra.state import State
 
 if TYPE_CHECKING:
     from types import ModuleType
-    from typing import Any, Optional
+    from typing import Any
 
 TEXT_LIMIT = 2000  # characters kept of each string in a logged payload
 
@@ -68,7 +69,7 @@ def load_translator(module: str) -> ModuleType:
     return loaded
 
 
-def handle(state: State, name: str, raw: bytes, translator: Optional[str] = None) -> Optional[dict[str, Any]]:
+def handle(state: State, name: str, raw: bytes, translator: str | None = None) -> dict[str, Any] | None:
     """Log one hook event and apply it; returns the status event if the status changed."""
     try:
         payload = json.loads(raw)
@@ -100,7 +101,7 @@ def handle(state: State, name: str, raw: bytes, translator: Optional[str] = None
     return changed
 
 
-def _parse(argv: list[str]) -> Optional[tuple[State, Optional[str], str, Optional[str]]]:
+def _parse(argv: list[str]) -> tuple[State, str | None, str, str | None] | None:
     if len(argv) < 3 or argv[0] != "--state-dir":
         return None
     state, rest, translator = State(Path(argv[1])), argv[2:], None
@@ -126,10 +127,8 @@ def main(argv: list[str]) -> int:
             translator,
         )
     except Exception as error:  # noqa: BLE001 - a hook handler must never fail the agent
-        try:
+        with contextlib.suppress(Exception):  # not even the log may fail it
             state.append_events([lifecycle.event("hook-error", name, {"message": f"{type(error).__name__}: {error}"})])
-        except Exception:  # noqa: BLE001
-            pass
     return 0
 
 

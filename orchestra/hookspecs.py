@@ -9,7 +9,8 @@ exception is `pre_spawn`, which vetoes a spawn by raising `orchestra.errors.Spaw
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -27,7 +28,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_agents(register: Callable[["AgentKind"], None]) -> None:
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     """Hand orchestra the agent CLI kinds this plugin provides, one `register(AgentKind(...))` each.
 
     Called once when plugins load. Two plugins registering the same kind name is reported and
@@ -36,7 +37,7 @@ def register_agents(register: Callable[["AgentKind"], None]) -> None:
 
 
 @hookspec
-def register_commands(cli: "click.Group") -> None:
+def register_commands(cli: click.Group) -> None:
     """Add commands to the `orchestra` command line with `cli.add_command(...)`.
 
     Called once per invocation, only when the command typed is not built in or the commands
@@ -45,7 +46,7 @@ def register_commands(cli: "click.Group") -> None:
 
 
 @hookspec(firstresult=True)
-def session_id_taken(kind: "AgentKind", session_id: str) -> Optional[bool]:
+def session_id_taken(kind: AgentKind, session_id: str) -> bool | None:
     """Whether the agent CLI of `kind` already has a conversation with the id `session_id`.
 
     Called at spawn for each conversation id orchestra draws (a UUID) for an agent whose kind has
@@ -57,7 +58,7 @@ def session_id_taken(kind: "AgentKind", session_id: str) -> Optional[bool]:
 
 
 @hookspec
-def pre_spawn(agent: "Agent", config: "Config", env: dict[str, str]) -> None:
+def pre_spawn(agent: Agent, config: Config, env: dict[str, str]) -> None:
     """Called for each new agent after its name, branch, port and `argv` are chosen, before
     anything is created.
 
@@ -68,7 +69,7 @@ def pre_spawn(agent: "Agent", config: "Config", env: dict[str, str]) -> None:
 
 
 @hookspec
-def on_exit(agent: "Agent") -> None:
+def on_exit(agent: Agent) -> None:
     """Called once after an agent's process ended (its pane died); `agent.status` is `exited`
     or `failed` and `agent.exit_code` is set. Runs in the background, outside any command.
     Return values are ignored; all implementations run.
@@ -76,7 +77,7 @@ def on_exit(agent: "Agent") -> None:
 
 
 @hookspec
-def doctor_checks(root: "Path", config: "Config") -> list["Check"]:
+def doctor_checks(root: Path, config: Config) -> list[Check]:
     """Return `Check`s for `orchestra doctor` to show, about what this plugin needs.
 
     Called by `orchestra doctor`, once tmux and git passed and the project's configuration
@@ -90,8 +91,8 @@ def doctor_checks(root: "Path", config: "Config") -> list["Check"]:
 
 @hookspec(firstresult=True)
 def merge_strategy(
-    agent: "Agent", repo: "Repository", config: "Config", strategy: str, report: dict[str, Any]
-) -> Optional["MergeResult"]:
+    agent: Agent, repo: Repository, config: Config, strategy: str, report: dict[str, Any]
+) -> MergeResult | None:
     """Integrate one finished agent's branch with the merge strategy named `strategy`.
 
     Called by `orchestra merge` (and `orchestra pr`) for each agent in the queue, after the
@@ -107,7 +108,7 @@ def merge_strategy(
 
 
 @hookspec
-def notifier(event: "Event", agent: Optional["Agent"], config: "Config") -> None:
+def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     """Called once for every status change of every agent, `starting` included (then
     `event.data["from"]` is None), whoever made it: every change goes through orchestra's
     lifecycle core. `event` is the `status` event; `agent` is the agent's record after the

@@ -13,18 +13,18 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
-from orchestra.errors import MergeFailed
 from orchestra import git
+from orchestra.errors import MergeFailed
 from orchestra.worktrees import Project, add_detached_worktree, discard_worktree, registered_worktrees
 
 STRATEGIES = ("merge", "squash", "rebase")
 CHECK_OUTPUT_LINES = 15  # lines of a failing check's output quoted in the reason
 
 
-def commit_all(worktree: Path, message: str) -> Optional[str]:
+def commit_all(worktree: Path, message: str) -> str | None:
     """Commit every uncommitted change in an agent's worktree (untracked files too); its id, or None."""
     if not worktree.is_dir() or not git.run(["status", "--porcelain"], worktree).stdout.strip():
         return None

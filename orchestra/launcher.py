@@ -20,17 +20,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 from orchestra import lifecycle
 from orchestra.models import Event
 from orchestra.state import State
 
-
 PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
 
 
-def _parse(argv: list[str], count: int) -> Optional[tuple[State, list[str]]]:
+def _parse(argv: list[str], count: int) -> tuple[State, list[str]] | None:
     if len(argv) != count + 2 or argv[0] != "--state-dir":
         return None
     return State(Path(argv[1])), argv[2:]
@@ -95,7 +93,7 @@ def _restore(signums) -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def _record_exit(state: State, name: str, code: int, error: Optional[str] = None) -> None:
+def _record_exit(state: State, name: str, code: int, error: str | None = None) -> None:
     """Keep the exit code in the record; the pane-died hook and `ls` turn it into a status."""
     with state.update() as agents:
         agent = agents.get(name)

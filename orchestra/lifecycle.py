@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
     DONE,
@@ -70,10 +69,10 @@ __all__ = [
 # is here because a failed turn leaves the agent at its prompt, where it can go on.
 HOOK_MOVABLE = LIVE | {FAILED, LOST}
 
-Change = tuple[Optional[str], dict[str, Any]]  # (new status, or None to keep it; record fields to set)
+Change = tuple[str | None, dict[str, Any]]  # (new status, or None to keep it; record fields to set)
 
 
-def transition(record: dict[str, Any], signal: str, data: Optional[dict[str, Any]] = None) -> Optional[Change]:
+def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None = None) -> Change | None:
     """What `signal` does to an agent whose record is `record`; None: nothing changes.
 
     Pure: it reads the record and the signal's data and returns the change, which `apply_to`
@@ -143,7 +142,7 @@ LOSSES = {
 }
 
 
-def _hook_transition(record: dict[str, Any], status: Any, event: str, data: dict[str, Any]) -> Optional[Change]:
+def _hook_transition(record: dict[str, Any], status: Any, event: str, data: dict[str, Any]) -> Change | None:
     if event == "session-started":
         changes = {"session_id": data.get("session_id") or record.get("session_id")}
         if data.get("transcript"):
@@ -178,9 +177,9 @@ def apply_to(
     records: dict[str, dict[str, Any]],
     name: str,
     signal: str,
-    data: Optional[dict[str, Any]] = None,
-    note: Optional[dict[str, Any]] = None,
-) -> Optional[dict[str, Any]]:
+    data: dict[str, Any] | None = None,
+    note: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
     """Apply `signal` to the record `name` (raw JSON objects, held under the caller's lock).
 
     Returns the status event if the status changed (its data: `from`, the exit code of an
@@ -207,12 +206,12 @@ def apply_to(
     return event("status", name, details, status=status)
 
 
-def started(record: dict[str, Any], note: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def started(record: dict[str, Any], note: dict[str, Any] | None = None) -> dict[str, Any]:
     """The status event of a record that begins its life (`starting`), for `publish`."""
     return event("status", record["name"], {"from": None, **(note or {})}, status=record["status"])
 
 
-def change(state: State, name: str, signal: str, data: Optional[dict[str, Any]] = None, **note: Any) -> Optional[dict]:
+def change(state: State, name: str, signal: str, data: dict[str, Any] | None = None, **note: Any) -> dict | None:
     """Apply one signal to one agent under the state lock, then log and notify: the whole path."""
     with state.update_raw() as records:
         changed = apply_to(records, name, signal, data, note)
@@ -247,7 +246,7 @@ def notify_in_background(state: State, changes: list[dict[str, Any]]) -> None:
             code = 0
             try:
                 os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
-            except BaseException:
+            except BaseException:  # noqa: BLE001 - the forked child must reach os._exit, whatever happens
                 code = 1
             os._exit(code)
         os.waitpid(child, 0)

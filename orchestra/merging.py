@@ -10,9 +10,9 @@ on the agent, and stops the queue unless told to keep going.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from orchestra import integrate, lifecycle
 from orchestra.context import Context
@@ -31,8 +31,8 @@ class Merged:
     name: str
     ok: bool
     message: str
-    url: Optional[str] = None
-    committed: Optional[str] = None  # the commit made of its uncommitted work, if any
+    url: str | None = None
+    committed: str | None = None  # the commit made of its uncommitted work, if any
     skipped: bool = False  # nothing to merge, or not tried after an earlier failure
 
 
@@ -43,10 +43,10 @@ def merge(
     ctx: Context,
     names: list[str],
     every: bool = False,
-    strategy: Optional[str] = None,
-    check: Optional[str] = None,
+    strategy: str | None = None,
+    check: str | None = None,
     keep_going: bool = False,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> list[Merged]:
     """Integrate the named agents (or, with `every`, every finished agent with work)."""
     progress = progress or (lambda name, step: None)
@@ -58,7 +58,7 @@ def merge(
     results: list[Merged] = []
     for position, agent in enumerate(queue):
         progress(agent.name, f"merging with {strategy}")
-        committed: list[Optional[str]] = [None]
+        committed: list[str | None] = [None]
         try:
             results.append(_merge_one(ctx, agent, target, strategy, check, committed))
         except MergeFailed as error:
@@ -103,7 +103,7 @@ def _not_finished(agent: Agent) -> str:
 
 
 def _merge_one(
-    ctx: Context, agent: Agent, target: str, strategy: str, check: str, committed_out: list[Optional[str]]
+    ctx: Context, agent: Agent, target: str, strategy: str, check: str, committed_out: list[str | None]
 ) -> Merged:
     subject = agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
     committed = integrate.commit_all(Path(agent.worktree), f"{subject}\n\nWork of orchestra agent {agent.name}.")

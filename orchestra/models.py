@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from orchestra import statuses
 
@@ -61,21 +62,19 @@ class Agent:
     base: str  # commit the branch started from
     worktree: str  # absolute path
     status: Status = Status.STARTING
-    session: Optional[str] = None  # tmux session name
-    window: Optional[str] = None  # tmux window id, "@3"
-    pane: Optional[str] = None  # tmux pane id, "%5"
-    launch_id: Optional[str] = (
-        None  # this launch's mark on its pane (`@orchestra_launch`): the agent's identity in tmux
-    )
-    session_id: Optional[str] = None  # the agent CLI's own conversation id, where it has one
-    port: Optional[int] = None
-    exit_code: Optional[int] = None
-    last_message: Optional[str] = None  # the agent's final message of its last turn
-    error: Optional[str] = None
-    waiting_for: Optional[str] = None  # while `waiting`: what the person is asked
-    transcript: Optional[str] = None  # the agent CLI's transcript file, where it reports one
-    last_hook: Optional[str] = None  # the last hook event the agent CLI reported (None: it has reported none)
-    pull_request: Optional[str] = None  # the pull request `orchestra merge --strategy pr` opened
+    session: str | None = None  # tmux session name
+    window: str | None = None  # tmux window id, "@3"
+    pane: str | None = None  # tmux pane id, "%5"
+    launch_id: str | None = None  # this launch's mark on its pane (`@orchestra_launch`): the agent's identity in tmux
+    session_id: str | None = None  # the agent CLI's own conversation id, where it has one
+    port: int | None = None
+    exit_code: int | None = None
+    last_message: str | None = None  # the agent's final message of its last turn
+    error: str | None = None
+    waiting_for: str | None = None  # while `waiting`: what the person is asked
+    transcript: str | None = None  # the agent CLI's transcript file, where it reports one
+    last_hook: str | None = None  # the last hook event the agent CLI reported (None: it has reported none)
+    pull_request: str | None = None  # the pull request `orchestra merge --strategy pr` opened
     screen_patterns: dict[str, list[str]] = field(
         default_factory=dict
     )  # "waiting"/"busy" regexes, for agents without hooks
@@ -95,7 +94,7 @@ class Agent:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Agent":
+    def from_dict(cls, data: dict[str, Any]) -> Agent:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["status"] = Status(values.get("status", Status.STARTING))
@@ -113,8 +112,8 @@ class Event:
     """One line of the event log."""
 
     type: str  # spawned, status, exited, killed, ...
-    agent: Optional[str] = None
-    status: Optional[str] = None
+    agent: str | None = None
+    status: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     time: str = field(default_factory=now)
 
@@ -164,9 +163,9 @@ class AgentKind:
     default_env: dict[str, str] = field(default_factory=dict)
     waiting_patterns: list[str] = field(default_factory=list)
     busy_patterns: list[str] = field(default_factory=list)
-    build_resume_argv: Optional[Callable[[Agent, AgentSettings], list[str]]] = None
-    build_env: Optional[Callable[[Agent, AgentSettings], dict[str, str]]] = None
-    prepare_worktree: Optional[Callable[[Agent, AgentSettings], None]] = None
+    build_resume_argv: Callable[[Agent, AgentSettings], list[str]] | None = None
+    build_env: Callable[[Agent, AgentSettings], dict[str, str]] | None = None
+    prepare_worktree: Callable[[Agent, AgentSettings], None] | None = None
     session_ids: bool = False
     screen_after_hooks: bool = False
     hook_translator: str = ""  # module whose `translate(payload)` reads the CLI's hook events (see docs/plugins.md)
@@ -188,8 +187,8 @@ class MergeResult:
 
     outcome: str  # "merged" | "opened"
     message: str  # one line for the user: "merged 3 commits into main", "opened #12"
-    url: Optional[str] = None  # the pull request, where there is one
-    commit: Optional[str] = None  # the target's new tip, where it moved
+    url: str | None = None  # the pull request, where there is one
+    commit: str | None = None  # the target's new tip, where it moved
 
 
 @dataclass
@@ -202,6 +201,6 @@ class Check:
     """
 
     name: str  # a few words, shown in a column 14 characters wide
-    ok: Optional[bool]
+    ok: bool | None
     detail: str  # one sentence; for a problem, what to do about it
     fixed: bool = False

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
 
 from orchestra.errors import OrchestraError
 from orchestra.plugins import ENTRY_POINT_GROUP
@@ -34,7 +33,7 @@ def _normalize(name: str) -> str:
     return name.replace("_", "-").replace(".", "-").lower()
 
 
-def _entry_points() -> dict[str, Optional[str]]:
+def _entry_points() -> dict[str, str | None]:
     """Plugin name -> distribution name, read from disk anew."""
     from importlib.metadata import entry_points
 

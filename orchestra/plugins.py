@@ -6,8 +6,9 @@ fails to import or whose hook raises is recorded in `problems` and skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pluggy
 
@@ -23,11 +24,11 @@ class PluginInfo:
     """One plugin as `orchestra plugins list` shows it."""
 
     name: str
-    distribution: Optional[str]  # the installed package that provides it
-    version: Optional[str]
+    distribution: str | None  # the installed package that provides it
+    version: str | None
     bundled: bool
     state: str  # loaded | disabled | failed
-    problem: Optional[str] = None
+    problem: str | None = None
     hooks: list[str] = field(default_factory=list)
     agent_kinds: list[str] = field(default_factory=list)
 
@@ -48,23 +49,23 @@ class Plugins:
                 info.agent_kinds = sorted(k for k, kind in self.kinds.items() if kind.plugin == info.name)
         return sorted(self.found.values(), key=lambda i: (not i.bundled, i.name))
 
-    def call(self, hook: str, *, veto: Optional[type] = None, **kwargs: Any) -> list[Any]:
+    def call(self, hook: str, *, veto: type | None = None, **kwargs: Any) -> list[Any]:
         """Call every implementation of `hook`, newest registered first, isolating failures.
 
         An exception of type `veto` is re-raised (it is a plugin's answer, not its failure).
         """
         return list(self._results(hook, veto, kwargs))
 
-    def call_first(self, hook: str, *, veto: Optional[type] = None, **kwargs: Any) -> Any:
+    def call_first(self, hook: str, *, veto: type | None = None, **kwargs: Any) -> Any:
         """Like `call` for a `firstresult` hook: the first result that is not None, or None.
         Implementations after that one are not called."""
         return next(self._results(hook, veto, kwargs), None)
 
-    def _results(self, hook: str, veto: Optional[type], kwargs: dict[str, Any]) -> Iterator[Any]:
+    def _results(self, hook: str, veto: type | None, kwargs: dict[str, Any]) -> Iterator[Any]:
         for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
             try:
                 result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-            except Exception as error:  # noqa: BLE001 - a plugin must never take the command down
+            except Exception as error:  # a plugin must never take the command down
                 if veto is not None and isinstance(error, veto):
                     raise
                 self.problems.append(f"plugin '{impl.plugin_name}' failed in {hook}: {error}")
@@ -93,8 +94,8 @@ def _bundled(entry_point) -> bool:
 
 def load(
     disabled: list[str] = (),
-    custom_commands: Optional[dict[str, list[str]]] = None,
-    extra: Optional[dict[str, object]] = None,
+    custom_commands: dict[str, list[str]] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Plugins:
     """Load every plugin in the entry-point group except the disabled ones, and collect agent kinds.
 

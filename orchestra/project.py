@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from orchestra.models import Agent
 
@@ -20,11 +19,11 @@ class ProjectView:
 
     root: Path  # the main checkout, absolute
     # The main checkout first, then every worktree git knows of; each with its branch (None: detached).
-    checkouts: dict[Path, Optional[str]]
+    checkouts: dict[Path, str | None]
     agents: dict[str, Agent]  # every agent by name, as last recorded (statuses not checked against tmux)
 
 
-def open_project(cwd: Optional[Path] = None) -> ProjectView:
+def open_project(cwd: Path | None = None) -> ProjectView:
     """The project of the git repository around `cwd` (default: the current folder).
 
     Raises `OrchestraError` (with a sentence saying what to do) outside a git repository, or

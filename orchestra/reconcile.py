@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Optional, Union
 
 from orchestra import lifecycle
 from orchestra.models import Agent, Event, parse_time
@@ -19,7 +19,7 @@ from orchestra.tmux import Pane
 
 
 def reconcile(
-    agents: dict[str, Agent], panes: Optional[dict[str, Pane]], screens: Optional[dict[str, str]] = None
+    agents: dict[str, Agent], panes: dict[str, Pane] | None, screens: dict[str, str] | None = None
 ) -> list[Event]:
     """`reconcile_records` on Agent objects, changed in place; returns the status changes."""
     records = {name: agent.to_dict() for name, agent in agents.items()}
@@ -30,7 +30,7 @@ def reconcile(
 
 
 def reconcile_records(
-    records: dict[str, dict], panes: Optional[dict[str, Pane]], screens: Optional[dict[str, str]] = None
+    records: dict[str, dict], panes: dict[str, Pane] | None, screens: dict[str, str] | None = None
 ) -> list[dict]:
     """Bring records (raw JSON objects) in line with what tmux and the disk show, through the
     lifecycle; returns the status events.
@@ -51,7 +51,7 @@ def reconcile_records(
 
 
 def _signals(
-    record: dict, panes: Optional[dict[str, Pane]], by_launch: dict[str, Pane], screens: dict[str, str]
+    record: dict, panes: dict[str, Pane] | None, by_launch: dict[str, Pane], screens: dict[str, str]
 ) -> Iterator[tuple]:
     """What tmux, the screen and the disk say about one agent, as lifecycle signals, in order:
     each is taken against the record as the ones before it left it."""
@@ -70,7 +70,7 @@ def _signals(
         # tmux 3.3, never come), and without either the process was killed.
         yield "pane-died", {"code": pane.dead_status}, None
     if pane is not None and not pane.dead and pane.id in screens and screen_tells(record):
-        yield _read_screen(record, screens[pane.id]) + ({"by": "screen"},)
+        yield (*_read_screen(record, screens[pane.id]), {"by": "screen"})
     if not worktree:
         yield "worktree-gone", None, {"by": lifecycle.LOSSES["worktree-gone"]}
 
@@ -79,7 +79,7 @@ SCREEN_STATUSES = (lifecycle.RUNNING, lifecycle.WAITING)
 SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
 
 
-def screen_tells(agent: Union[Agent, dict]) -> bool:
+def screen_tells(agent: Agent | dict) -> bool:
     """Whether the agent's screen says more than its record: it has patterns and no hook events
     yet, or hooks that report only some events (then `done` can turn into work again)."""
     record = agent if isinstance(agent, dict) else agent.to_dict()
@@ -104,9 +104,7 @@ def _read_screen(record: dict, screen: str) -> tuple[str, dict]:
     return "screen-clear", {"busy": busy}
 
 
-def _pane_of(
-    record: dict, panes: Optional[dict[str, Pane]], by_launch: Optional[dict[str, Pane]] = None
-) -> Optional[Pane]:
+def _pane_of(record: dict, panes: dict[str, Pane] | None, by_launch: dict[str, Pane] | None = None) -> Pane | None:
     """The agent's pane, if tmux has it: the one that carries the agent's launch id. A new tmux
     server numbers panes and windows from the start again, so an id alone proves nothing."""
     if not panes:
@@ -125,7 +123,7 @@ def _pane_of(
     return recorded if recorded.window_name == record["name"] or recorded.window == record.get("window") else None
 
 
-def owned_pane(ctx, agent: Agent) -> Optional[Pane]:
+def owned_pane(ctx, agent: Agent) -> Pane | None:
     """The agent's pane as tmux shows it right now, only if it provably is the agent's: what
     `send`, `kill`, `attach` and `logs` act on."""
     return _pane_of(agent.to_dict(), ctx.tmux.panes())
@@ -171,7 +169,7 @@ def find(ctx, name: str) -> Agent:
     raise UnknownAgent.named(name)
 
 
-def changes_of(agents: list[Agent]) -> dict[str, Optional[dict]]:
+def changes_of(agents: list[Agent]) -> dict[str, dict | None]:
     """Lines added/removed per agent, git run for several agents at once."""
     from orchestra.worktrees import changes
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from orchestra import worktrees
 from orchestra.context import Context
@@ -40,10 +39,10 @@ class Work:
 @dataclass
 class Removed:
     name: str
-    saved_ref: Optional[str] = None
+    saved_ref: str | None = None
 
     @property
-    def restore_command(self) -> Optional[str]:
+    def restore_command(self) -> str | None:
         if not self.saved_ref:
             return None
         # Named after the ref (`name-2` for a second one), so each one restores under its own name.

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -49,7 +50,7 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
-def age(timestamp: str, now: Optional[dt.datetime] = None) -> str:
+def age(timestamp: str, now: dt.datetime | None = None) -> str:
     """How long ago an ISO 8601 time was, in its largest unit: `42s`, `5m`, `3h`, `2d` (public)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     seconds = max(0, int((now - parse_time(timestamp)).total_seconds()))
@@ -59,7 +60,7 @@ def age(timestamp: str, now: Optional[dt.datetime] = None) -> str:
     return f"{seconds}s"
 
 
-def changes_text(changes: Optional[dict]) -> Text:
+def changes_text(changes: dict | None) -> Text:
     if not changes:
         return Text("-", style="dim")
     text = Text()
@@ -89,7 +90,7 @@ def activity(agent: Agent) -> str:
 ACTIVITY_WIDTH = 80
 
 
-def agents_table(agents: list[Agent], changes: dict[str, Optional[dict]], title: Optional[str] = None) -> Table:
+def agents_table(agents: list[Agent], changes: dict[str, dict | None], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None, header_style="bold")
     for column in ("NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES", "LAST ACTIVITY"):
         table.add_column(column, no_wrap=column != "LAST ACTIVITY", overflow="ellipsis")
@@ -111,10 +112,10 @@ def agents_table(agents: list[Agent], changes: dict[str, Optional[dict]], title:
 
 def table(
     columns: list[str],
-    rows: Iterable[Sequence[Optional[str]]],
+    rows: Iterable[Sequence[str | None]],
     *,
     right: Collection[str] = (),
-    max_widths: Optional[dict[str, int]] = None,
+    max_widths: dict[str, int] | None = None,
 ) -> Table:
     """A table as orchestra's commands show theirs: bold headers, no borders, each cell on one
     line and cut with an ellipsis when too wide. A cell that is None shows as a dim `-`.
@@ -145,7 +146,7 @@ def summary(agents: list[Agent]) -> Text:
     return text or Text('no agents yet: orchestra spawn "a task"', style="dim")
 
 
-def board(agents: list[Agent], changes: dict[str, Optional[dict]], project: str, error: Optional[str] = None):
+def board(agents: list[Agent], changes: dict[str, dict | None], project: str, error: str | None = None):
     """What window 0 shows: a summary line and the table, redrawn on change."""
     from rich.console import Group
 
@@ -211,7 +212,7 @@ def event_line(event: dict) -> Text:
     return text
 
 
-def agent_report(item) -> "Group":
+def agent_report(item) -> Group:
     """One agent's result for `orchestra report`: header, final message, commits."""
     from rich.console import Group
 

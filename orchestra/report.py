@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from orchestra import worktrees
 from orchestra.context import Context
@@ -21,9 +21,9 @@ class AgentReport:
     status: str
     branch: str
     base: str
-    last_message: Optional[str]
-    error: Optional[str]
-    exit_code: Optional[int]
+    last_message: str | None
+    error: str | None
+    exit_code: int | None
     commits: list[dict[str, str]] = field(default_factory=list)
     files_changed: int = 0
     lines_added: int = 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
@@ -22,10 +21,10 @@ class UpResult:
     board_recreated: bool = False
     lost: list[Agent] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # agents whose panes changed layout
-    window: Optional[str] = None  # the window to go to (the tiled one, in that layout)
+    window: str | None = None  # the window to go to (the tiled one, in that layout)
 
 
-def bring_up(ctx: Context, layout: Optional[str] = None) -> UpResult:
+def bring_up(ctx: Context, layout: str | None = None) -> UpResult:
     """Make sure the session and its board exist, lay the agents out; report lost agents."""
     Tmux.require()
     layout = layout or ctx.config.tmux["layout"]
@@ -40,7 +39,7 @@ def bring_up(ctx: Context, layout: Optional[str] = None) -> UpResult:
     return result
 
 
-def resume_lost(ctx: Context, result: UpResult, env: dict[str, str], layout: Optional[str] = None):
+def resume_lost(ctx: Context, result: UpResult, env: dict[str, str], layout: str | None = None):
     """Resume the agents `bring_up` found lost, with `env` as spawn's environment. In the tiled
     layout they join the tiled window, which becomes `result.window`. Returns resume's result."""
     from orchestra.resuming import resume
@@ -51,7 +50,7 @@ def resume_lost(ctx: Context, result: UpResult, env: dict[str, str], layout: Opt
     return resumed
 
 
-def arrange(ctx: Context, layout: str) -> tuple[list[str], Optional[str]]:
+def arrange(ctx: Context, layout: str) -> tuple[list[str], str | None]:
     """Put every agent that has a pane in one tiled window, or each in a window of its own.
 
     Panes move with their processes and scrollback, so nothing is restarted or lost; the

@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 from orchestra import lifecycle, worktrees
 from orchestra.context import Context
@@ -28,9 +28,9 @@ class TaskSpec:
     """One task as the user gave it, on the command line or in a tasks file."""
 
     task: str
-    name: Optional[str] = None
-    agent: Optional[str] = None
-    base: Optional[str] = None
+    name: str | None = None
+    agent: str | None = None
+    base: str | None = None
 
 
 @dataclass
@@ -46,14 +46,14 @@ class _Plan:
     kind: AgentKind
     settings: AgentSettings
     base: str
-    agent: Optional[Agent] = None
+    agent: Agent | None = None
     env: dict[str, str] = field(default_factory=dict)  # the agent's whole environment
 
 
 Progress = Callable[[str, str], None]  # (agent name, what is happening)
 
 
-def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Optional[Progress] = None) -> SpawnResult:
+def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Progress | None = None) -> SpawnResult:
     """Create one agent per task. Raises before creating anything if any task cannot start."""
     progress = progress or (lambda name, step: None)
     if not specs:
@@ -79,7 +79,7 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Op
             _start(ctx, plan)
             result.agents.append(agent)
             progress(agent.name, "started")
-        except Exception as error:  # one agent's window failing must not undo the others
+        except Exception as error:  # noqa: BLE001 - one agent's window failing must not undo the others
             _undo(ctx, agent)
             result.failures.append(f"{agent.name}: {error}")
     return result
@@ -156,7 +156,7 @@ def _unique_name(ctx: Context, wanted: str, agents: dict, windows: set, prefix: 
     return name
 
 
-def _free_port(port_range: list[int], used: set) -> Optional[int]:
+def _free_port(port_range: list[int], used: set) -> int | None:
     low, high = port_range
     for port in range(low, high + 1):
         if port in used:
@@ -302,7 +302,7 @@ def check_installed(agent: Agent, env: dict[str, str]) -> None:
         )
 
 
-def _remove_fresh_worktree(ctx: Context, agent: Optional[Agent]) -> None:
+def _remove_fresh_worktree(ctx: Context, agent: Agent | None) -> None:
     """Undo a worktree this spawn just made; it holds no one's work yet."""
     if agent is None:
         return
@@ -322,7 +322,7 @@ def _undo(ctx: Context, agent: Agent) -> None:
     _forget(ctx, [agent])
 
 
-def _forget(ctx: Context, agents: list[Optional[Agent]]) -> None:
+def _forget(ctx: Context, agents: list[Agent | None]) -> None:
     with ctx.state.update() as records:
         for agent in agents:
             if agent is not None and agent.name in records:

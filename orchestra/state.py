@@ -21,7 +21,8 @@ from orchestra import files
 from orchestra.errors import OrchestraError
 
 if TYPE_CHECKING:
-    from typing import Any, Iterable, Iterator, Optional, Union
+    from collections.abc import Iterable, Iterator
+    from typing import Any
 
     from orchestra.models import Agent, Event
 
@@ -106,7 +107,7 @@ class State:
 
     # -- event log -----------------------------------------------------------------------
 
-    def append_events(self, events: Iterable[Union[Event, dict[str, Any]]]) -> None:
+    def append_events(self, events: Iterable[Event | dict[str, Any]]) -> None:
         """Append events (Event objects, or their dicts) to the log."""
         lines = b"".join(json.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events)
         if not lines:
@@ -145,7 +146,7 @@ class State:
         files.write_atomic(path, json.dumps(env).encode("ascii"))
         return path
 
-    def take_launch_env(self, name: str) -> Optional[dict[str, str]]:
+    def take_launch_env(self, name: str) -> dict[str, str] | None:
         path = self.launch_dir / f"{name}.env.json"
         try:
             raw = path.read_bytes()

@@ -7,7 +7,7 @@ event, so it holds plain strings and imports nothing but the standard library.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any
 
 STARTING = "starting"
 RUNNING = "running"
@@ -68,6 +68,6 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)) + f".{int(stamp % 1 * 1000):03d}+00:00"
 
 
-def event(kind: str, agent: Optional[str], data: dict[str, Any], status: Optional[str] = None) -> dict[str, Any]:
+def event(kind: str, agent: str | None, data: dict[str, Any], status: str | None = None) -> dict[str, Any]:
     """An event-log line, as `orchestra.models.Event.to_dict()` writes it."""
     return {"type": kind, "agent": agent, "status": status, "data": data, "time": now()}

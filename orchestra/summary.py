@@ -9,7 +9,6 @@ project is found with one plain `git rev-parse` (`orchestra.git.common_dir`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from orchestra import git, statuses
 from orchestra.state import State
@@ -23,7 +22,7 @@ GROUPS = (
 )
 
 
-def state_dir(cwd: Path) -> Optional[Path]:
+def state_dir(cwd: Path) -> Path | None:
     """The project's state folder for a checkout or worktree at `cwd`; None outside a repository."""
     common = git.common_dir(cwd)
     return common / "orchestra" if common is not None else None
@@ -41,7 +40,7 @@ def count(cwd: Path) -> list[int]:
 def status_line(counts: list[int]) -> str:
     """`⚙2 ?1 ✓3` with tmux style codes; empty when there are no agents to count."""
     parts = []
-    for (symbol, style, _group), number in zip(GROUPS, counts):
+    for (symbol, style, _group), number in zip(GROUPS, counts, strict=True):
         if number:
             parts.append(f"#[{style}]{symbol}{number}#[default]" if style else f"{symbol}{number}")
     return " ".join(parts)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from orchestra.errors import OrchestraError
 from orchestra.spawning import TaskSpec
@@ -11,7 +10,7 @@ from orchestra.spawning import TaskSpec
 KEYS = ("task", "name", "agent", "base")
 
 
-def read_tasks(path: Path, default_agent: Optional[str] = None, default_base: Optional[str] = None) -> list[TaskSpec]:
+def read_tasks(path: Path, default_agent: str | None = None, default_base: str | None = None) -> list[TaskSpec]:
     """The tasks of the file, in order; a task without `agent` or `base` takes the defaults given.
     Everything is checked before anything is returned, so a bad file starts no agent."""
     from orchestra.config import read_file

@@ -19,7 +19,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from orchestra.errors import TmuxError
 
@@ -55,8 +54,8 @@ class Pane:
     session: str
     window_name: str
     dead: bool
-    dead_status: Optional[int]
-    pid: Optional[int]
+    dead_status: int | None
+    pid: int | None
     agent: str = ""  # orchestra's mark on the pane: whose it is (empty on a pane orchestra did not open)
     launch: str = ""  # and which launch of that agent opened it: a new tmux server reuses pane ids, never these
 
@@ -64,13 +63,13 @@ class Pane:
 class Tmux:
     """One tmux server: the user's default one, or the `-L` socket named by ORCHESTRA_TMUX_SOCKET."""
 
-    def __init__(self, socket_name: Optional[str] = None):
+    def __init__(self, socket_name: str | None = None):
         self.socket_name = socket_name if socket_name is not None else (os.environ.get(SOCKET_ENV) or None)
 
     # -- plumbing ------------------------------------------------------------------------
 
     @staticmethod
-    def require(argv: Optional[list[str]] = None) -> None:
+    def require(argv: list[str] | None = None) -> None:
         if shutil.which("tmux") is None:
             raise TmuxError(
                 "tmux is not installed: install it (for example `apt-get install tmux` or `brew install tmux`) "
@@ -83,7 +82,7 @@ class Tmux:
         return ["tmux", *(["-L", self.socket_name] if self.socket_name else [])]
 
     def run(
-        self, *args: str, check: bool = True, input: Optional[str] = None, timeout: Optional[float] = None
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float | None = None
     ) -> subprocess.CompletedProcess:
         """Run one tmux command (or several joined by ';') on this server: the one runner.
 
@@ -116,7 +115,7 @@ class Tmux:
             raise TmuxError(f"tmux {args[0]} failed: {message}", argv, done.returncode, done.stderr)
         return done
 
-    def cmd(self, *args: str, check: bool = True, timeout: Optional[float] = None) -> list[str]:
+    def cmd(self, *args: str, check: bool = True, timeout: float | None = None) -> list[str]:
         """Run one tmux command (or several joined by ';') and return its output lines, without
         the blank lines at the end (a captured screen's empty rows)."""
         lines = self.run(*args, check=check, timeout=timeout).stdout.split("\n")
@@ -126,11 +125,11 @@ class Tmux:
 
     # -- reading -------------------------------------------------------------------------
 
-    def panes(self) -> Optional[dict[str, Pane]]:
+    def panes(self) -> dict[str, Pane] | None:
         """Every pane on the server, in one tmux call; None when no server is running."""
         return self.panes_and_screens([])[0]
 
-    def panes_and_screens(self, capture: list[str]) -> tuple[Optional[dict[str, Pane]], dict[str, str]]:
+    def panes_and_screens(self, capture: list[str]) -> tuple[dict[str, Pane] | None, dict[str, str]]:
         """Every pane on the server and what the panes in `capture` show, in one tmux call.
 
         `panes` is None when no server is running. A pane of `capture` that is gone stops the
@@ -165,7 +164,7 @@ class Tmux:
             chunks = text.split(SCREEN_MARKER)[1:]
         if result.returncode != 0 and not any("\t" in line for line in listing):
             return None, {}  # "no server running" or "error connecting": either way, nothing is alive
-        screens = {pane: chunk for pane, chunk in zip(capture, chunks)}
+        screens = dict(zip(capture, chunks, strict=False))  # a server that failed midway answers fewer
         panes = {}
         for line in listing:
             fields = line.split("\t")
@@ -188,11 +187,11 @@ class Tmux:
     def has_session(self, session: str) -> bool:
         return self.run("has-session", "-t", f"={session}", check=False).returncode == 0
 
-    def session_root(self, session: str) -> Optional[str]:
+    def session_root(self, session: str) -> str | None:
         out = self.cmd("show-options", "-v", "-q", "-t", f"={session}:", ROOT_OPTION, check=False)
         return out[0] if out else None
 
-    def capture(self, pane: str, lines: Optional[int] = None) -> str:
+    def capture(self, pane: str, lines: int | None = None) -> str:
         """What the pane shows, with `lines` of scrollback above it (None: all of it)."""
         start = "-" if lines is None else str(-lines)
         return "\n".join(self.cmd("capture-pane", "-p", "-J", "-S", start, "-t", pane))
@@ -215,7 +214,7 @@ class Tmux:
         fields = [line.split("\t") for line in out]
         return {f[0]: (f[1], int(f[2]), int(f[3])) for f in fields if len(f) == 4 and f[2].isdigit() and f[3].isdigit()}
 
-    def current_pane(self, session: str) -> Optional[str]:
+    def current_pane(self, session: str) -> str | None:
         """The pane the user is on in `session`. Inside a client of this server: its current pane
         (TMUX_PANE's, or for a key binding's run-shell, which has no TMUX_PANE, the one $TMUX's
         session shows), if that is in `session`. Elsewhere: the session's active pane."""
@@ -307,7 +306,7 @@ class Tmux:
 
     # -- the tiled view: every agent as a pane of one window ------------------------------
 
-    def tiled_window(self, session: str) -> Optional[str]:
+    def tiled_window(self, session: str) -> str | None:
         out = self.cmd("list-windows", "-t", f"={session}", "-F", "#{window_id}\t#{window_name}", check=False)
         return next((line.split("\t")[0] for line in out if line.split("\t")[1:] == [TILED_WINDOW]), None)
 
@@ -387,7 +386,7 @@ class Tmux:
         if enter:
             self.cmd("send-keys", "-t", pane, "Enter")
 
-    def select_window(self, window: str, pane: Optional[str] = None) -> None:
+    def select_window(self, window: str, pane: str | None = None) -> None:
         self.cmd("select-window", "-t", window, *([";", "select-pane", "-t", pane] if pane else []))
 
     def attach(self, session: str) -> None:
@@ -420,7 +419,7 @@ PANE_BORDER = (
 )
 
 
-def version() -> Optional[str]:
+def version() -> str | None:
     """tmux's version ("3.4", "3.3a", "next-3.5"), or None when tmux is missing."""
     try:
         out = subprocess.run(["tmux", "-V"], capture_output=True, text=True, stdin=subprocess.DEVNULL).stdout

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Optional
 
 from orchestra import git
 from orchestra.models import Agent, Status
@@ -27,11 +26,11 @@ class Watcher:
     def __init__(self, ctx):
         self.ctx = ctx
         self.agents: list[Agent] = []
-        self.changes: dict[str, Optional[dict]] = {}
+        self.changes: dict[str, dict | None] = {}
         self._signature: object = None
         self._next_full = 0.0
         self._next_screens = 0.0
-        self._index_files: dict[str, Optional[Path]] = {}
+        self._index_files: dict[str, Path | None] = {}
         self._marks: dict[str, str] = {}
 
     def poll(self) -> bool:
@@ -70,7 +69,7 @@ class Watcher:
         paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]
         return tuple(_stamp(p) for p in paths)
 
-    def _index_of(self, agent: Agent) -> Optional[Path]:
+    def _index_of(self, agent: Agent) -> Path | None:
         """The worktree's own index file (`<common dir>/worktrees/<id>/index`), found once."""
         if agent.name not in self._index_files:
             found = git.index_file(agent.worktree)
@@ -80,7 +79,7 @@ class Watcher:
         return self._index_files[agent.name]
 
 
-def _stamp(path: Path) -> Optional[tuple[int, int]]:
+def _stamp(path: Path) -> tuple[int, int] | None:
     try:
         info = os.stat(path)
     except OSError:

@@ -11,9 +11,9 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
 
 from orchestra import files, git
 from orchestra.errors import NotARepository, OrchestraError
@@ -77,7 +77,7 @@ def resolve_commit(project: Project, ref: str) -> str:
     raise OrchestraError(f"the base '{ref}' is not a branch, tag or commit in {project.root}: check `git branch -a`.")
 
 
-def current_branch(project: Project) -> Optional[str]:
+def current_branch(project: Project) -> str | None:
     result = git.run(["symbolic-ref", "--quiet", "--short", "HEAD"], project.root, check=False)
     return result.stdout.strip() or None
 
@@ -129,11 +129,11 @@ def worktree_root(project: Project, template: str) -> Path:
     return (project.root / template.format(repo=project.name)).resolve()
 
 
-def registered_worktrees(project: Project) -> dict[Path, Optional[str]]:
+def registered_worktrees(project: Project) -> dict[Path, str | None]:
     """Every worktree git knows of, with its branch (None when detached)."""
     out = git.run(["worktree", "list", "--porcelain"], project.root).stdout
-    found: dict[Path, Optional[str]] = {}
-    path: Optional[Path] = None
+    found: dict[Path, str | None] = {}
+    path: Path | None = None
     for line in out.splitlines():
         if line.startswith("worktree "):
             path = Path(line[len("worktree ") :])
@@ -248,7 +248,7 @@ def unmerged_commits(project: Project, branch: str, target: str) -> list[str]:
     return out.splitlines()
 
 
-def save_to_trash(project: Project, name: str, branch: str, worktree: Path) -> Optional[str]:
+def save_to_trash(project: Project, name: str, branch: str, worktree: Path) -> str | None:
     """Keep an agent's commits and uncommitted files on a ref under `refs/orchestra/trash/`.
 
     Uncommitted and untracked files are committed through a temporary index, so the worktree's
@@ -306,7 +306,7 @@ class Changes:
         return {"files": self.files, "added": self.added, "removed": self.removed, "untracked": self.untracked}
 
 
-def changes(worktree: Path, base: str) -> Optional[Changes]:
+def changes(worktree: Path, base: str) -> Changes | None:
     """Lines added and removed against the base commit, committed or not, plus new untracked files."""
     if not worktree.is_dir():
         return None
@@ -323,7 +323,7 @@ def changes(worktree: Path, base: str) -> Optional[Changes]:
     return Changes(files=files, added=added, removed=removed, untracked=len(others.splitlines()))
 
 
-def branch_changes(project: Project, base: str, branch: str) -> Optional[Changes]:
+def branch_changes(project: Project, base: str, branch: str) -> Changes | None:
     """Lines added and removed by the commits on `branch` since `base` (for a worktree that is gone)."""
     if not branch_exists(project, branch):
         return None
@@ -345,7 +345,7 @@ def commits_since(project: Project, base: str, branch: str) -> list[dict[str, st
     out = git.run(["log", "--reverse", "--format=%H%x1f%s%x1f%aI", f"{base}..refs/heads/{branch}", "--"], project.root)
     commits = []
     for line in out.stdout.splitlines():
-        sha, subject, when = (line.split("\x1f") + ["", ""])[:3]
+        sha, subject, when = ([*line.split("\x1f"), "", ""])[:3]
         commits.append({"id": sha, "subject": subject, "time": when})
     return commits
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Union
 
 import standin
 from standin import Error, Text  # the tests import the steps from here
@@ -30,7 +29,7 @@ class ToolUse:
     id: str = field(default_factory=lambda: f"toolu_{uuid.uuid4().hex[:24]}")
 
 
-Step = Union[Text, ToolUse, Error]
+Step = Text | ToolUse | Error
 SIDE_REPLY = "OK"
 USAGE = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 

@@ -183,7 +183,7 @@ class HookLog:
     def settings(self, events: tuple[str, ...] = HOOK_EVENTS) -> str:
         """JSON for `claude --settings` that records `events`."""
         hook = [{"hooks": [{"type": "command", "command": self.command()}]}]
-        return json.dumps({"hooks": {name: hook for name in events}})
+        return json.dumps({"hooks": dict.fromkeys(events, hook)})
 
     def records(self) -> list[dict]:
         if not self.path.exists():

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Union
 
 import standin
 from standin import Text  # the tests import it from here
@@ -39,7 +38,7 @@ class FunctionCall:
     args: dict
 
 
-Step = Union[Text, FunctionCall]
+Step = Text | FunctionCall
 SIDE_TEXT = "OK"
 USAGE = {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}
 

@@ -20,7 +20,6 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Union
 
 import standin
 from standin import Error, Text  # the tests import the steps from here
@@ -48,7 +47,7 @@ def shell(cmd: str, justification: str | None = None) -> ToolCall:
     return ToolCall("exec_command", arguments)
 
 
-Step = Union[Text, ToolCall, Error]
+Step = Text | ToolCall | Error
 SIDE_REPLY = "OK"
 
 

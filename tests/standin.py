@@ -15,9 +15,10 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)

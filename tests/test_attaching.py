@@ -7,7 +7,6 @@ import pytest
 
 from orchestra.attaching import NothingToGoTo, Place, next_pane, next_place, place_of
 from orchestra.errors import OrchestraError, UnknownAgent
-
 from support import spawn_demo, tmux, wait_observed
 
 
@@ -53,7 +52,7 @@ def test_nothing_to_go_to_says_so_in_one_sentence_and_a_short_one(project):
     assert str(raised.value) == "no agent is waiting for you in project: `orchestra ls` shows them all."
     spawn_demo(project, "quick")
     wait_observed(project, {"quick": "exited"})
-    with pytest.raises(NothingToGoTo, match="^no agent is waiting for you in project"):
+    with pytest.raises(NothingToGoTo, match=r"^no agent is waiting for you in project"):
         next_place(project, waiting=True)
     assert next_place(project).pane == place_of(project, "quick").pane  # an ended agent's pane stays to read
 

@@ -12,7 +12,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-
 from claude_api import Error, Text, ToolUse
 from claude_support import ClaudeHome, HookLog
 from support import tmux, wait_for

@@ -70,7 +70,7 @@ def test_agent_command_may_be_a_single_string(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text, phrases",
+    ("text", "phrases"),
     [
         (
             '[orchestra]\ndefault_agnet = "x"\n',

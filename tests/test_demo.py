@@ -21,7 +21,7 @@ def test_the_demo_agents_start_and_are_watched_until_they_finish(tmp_path):
 
 def test_watching_stops_at_the_limit(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
-    ctx, agents, _ = demo.start(demo.make_repository(tmp_path), spawn_environment())
+    ctx, _agents, _ = demo.start(demo.make_repository(tmp_path), spawn_environment())
     started = time.monotonic()
     looks = list(demo.until_finished(ctx, limit=0.3, every=0.05))
     assert looks[-1][1] and time.monotonic() - started < 10

@@ -4,7 +4,6 @@ marks, exit code and --fix, runs in test_commands.py."""
 from __future__ import annotations
 
 from orchestra.doctor import diagnose
-
 from support import git
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.follow import agent_screen, follow_events, follow_screen, read_events, screen_lines
-
 from support import spawn_demo, tmux, wait_observed
 
 
@@ -65,7 +64,7 @@ def test_read_events_skips_damaged_lines_and_stops_before_a_torn_one(project):
     assert [e["agent"] for e in log.events] == ["a", "b"]
     assert log.offset == path.stat().st_size - len(b'{"tru')
     assert read_events(project, "b").events == [{"type": "spawned", "agent": "b"}]
-    with pytest.raises(UnknownAgent, match="^there is no agent named 'c' in this project's log"):
+    with pytest.raises(UnknownAgent, match=r"^there is no agent named 'c' in this project's log"):
         read_events(project, "c")
 
 

@@ -294,7 +294,7 @@ def test_owner_and_name_come_from_a_github_remote_url(repo, bare, agent, report,
 
 
 @pytest.mark.parametrize(
-    "url, expected",
+    ("url", "expected"),
     [
         ("https://github.com/octo/widgets.git", "octo/widgets"),
         ("https://github.com/octo/widgets", "octo/widgets"),
@@ -314,7 +314,7 @@ def test_repository_of_remote_urls(url, expected):
 
 
 @pytest.mark.parametrize(
-    "answer, words",
+    ("answer", "words"),
     [
         ("unauthorized", ["refused the token in GITHUB_TOKEN", "401", "wrong or expired"]),
         ("no-commits", ["did not open a pull request", "No commits between main and orchestra/fix-login"]),
@@ -414,7 +414,7 @@ def test_a_missing_remote_is_named(repo, agent, report, github_api, gh_log, monk
 
 
 @pytest.mark.parametrize(
-    "keys, words",
+    ("keys", "words"),
     [
         ({"api": "x"}, "has no key 'api'"),
         ({"timeout": "soon"}, "timeout must be a number"),

@@ -161,7 +161,7 @@ def test_every_signal_and_status_is_in_the_table():
     }
     assert signals == documented
     assert {row[0] for row in TABLE} == set(lifecycle.STATUSES) == {s.value for s in Status}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown signal"):
         transition(record(RUNNING), "no-such-signal")
 
 

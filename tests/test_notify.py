@@ -210,7 +210,7 @@ def test_only_the_configured_statuses_notify(fake_notify_send, started, monkeypa
 
 
 @pytest.mark.parametrize(
-    "table, problem",
+    ("table", "problem"),
     [
         ({"events": "waiting"}, "events in orchestra.toml must be a list of statuses"),
         ({"desktop": "yes"}, "desktop in orchestra.toml must be true or false"),

@@ -26,7 +26,7 @@ def test_killed_tmux_server_makes_running_agents_lost(orchestra, repo, isolated,
     wait_for(lambda: set(statuses(orchestra).values()) == {"running"}, what="running")
     tmux(isolated, "kill-server")
     assert statuses(orchestra) == {"one": "lost", "two": "lost"}
-    events = [json.loads(l) for l in (repo / ".git/orchestra/events.ndjson").read_text().splitlines()]
+    events = [json.loads(line) for line in (repo / ".git/orchestra/events.ndjson").read_text().splitlines()]
     assert [e["agent"] for e in events if e.get("status") == "lost"] == ["one", "two"]
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from orchestra.errors import UnknownAgent
 from orchestra.report import agent_diff
-
 from support import git, spawn_demo, wait_observed
 
 

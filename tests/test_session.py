@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from orchestra.session import bring_up, resume_lost
 from orchestra.spawning import spawn_environment
-
 from support import spawn_demo, tmux, wait_observed
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from orchestra.models import Agent
+from orchestra.state import State
 from orchestra_claude.sessions import discover_sessions, folder_name, transcript_exists
 from orchestra_claude.trust import folder_trusted, trust_checks
-from orchestra.state import State
 from support import git
 
 VERSION = "2.1.328"
@@ -59,11 +59,11 @@ class Transcript:
         self.lines.append(line)
         return line
 
-    def prompt(self, content, minute: int, **extra) -> "Transcript":
+    def prompt(self, content, minute: int, **extra) -> Transcript:
         self._entry("user", minute, message={"role": "user", "content": content}, **extra)
         return self
 
-    def reply(self, text: str, minute: int) -> "Transcript":
+    def reply(self, text: str, minute: int) -> Transcript:
         message = {
             "model": "claude-sonnet-4-5",
             "id": f"msg_{uuid.uuid4().hex[:12]}",
@@ -76,7 +76,7 @@ class Transcript:
         self._entry("assistant", minute, message=message, requestId="req_1")
         return self
 
-    def tool_round(self, minute: int, output: str = "done") -> "Transcript":
+    def tool_round(self, minute: int, output: str = "done") -> Transcript:
         """The assistant calls Write, and the tool's result comes back as a user line."""
         tool_id = f"toolu_{uuid.uuid4().hex[:12]}"
         use = {"type": "tool_use", "id": tool_id, "name": "Write", "input": {"file_path": "a.py", "content": "x"}}
@@ -85,7 +85,7 @@ class Transcript:
         self._entry("user", minute, message={"role": "user", "content": [result]}, toolUseResult={"type": "create"})
         return self
 
-    def snapshot(self, minute: int) -> "Transcript":
+    def snapshot(self, minute: int) -> Transcript:
         self.lines.append(
             {
                 "type": "file-history-snapshot",
@@ -96,7 +96,7 @@ class Transcript:
         )
         return self
 
-    def summary(self, text: str) -> "Transcript":
+    def summary(self, text: str) -> Transcript:
         self.lines.append({"type": "summary", "summary": text, "leafUuid": str(uuid.uuid4())})
         return self
 

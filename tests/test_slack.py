@@ -146,7 +146,7 @@ def test_a_url_put_in_the_configuration_is_refused_without_repeating_it(slack):
     with pytest.raises(OrchestraError, match="must be the name of an environment variable") as raised:
         notify("waiting", an_agent(), config_with(webhook_url_env=slack.url))
     assert SECRET not in str(raised.value) and slack.requests == []
-    with pytest.raises(OrchestraError, match="events in orchestra.toml must be a list of statuses"):
+    with pytest.raises(OrchestraError, match=r"events in orchestra\.toml must be a list of statuses"):
         notify("waiting", an_agent(), config_with(events=["finished"]))
     with pytest.raises(OrchestraError, match="unknown key 'channel'"):
         notify("waiting", an_agent(), config_with(channel="#dev"))
@@ -180,7 +180,7 @@ def test_5xx_is_retried_with_backoff_then_given_up_within_the_bound(slack):
 def test_a_server_that_never_answers_is_given_up_within_the_bound(slack):
     slack.script(*[HANG] * 10)
     started = time.monotonic()
-    with pytest.raises(SlackError, match="Slack did not answer within 0.3 s") as raised:
+    with pytest.raises(SlackError, match=r"Slack did not answer within 0\.3 s") as raised:
         webhook.post(slack.url, {"text": "hi"}, per_try=0.3, total=1.0, backoff=0.05)
     assert time.monotonic() - started < 1.5
     assert SECRET not in str(raised.value)

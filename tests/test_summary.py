@@ -7,7 +7,6 @@ import sys
 
 from orchestra import summary
 from orchestra.state import State
-
 from support import git
 
 

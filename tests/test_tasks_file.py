@@ -23,7 +23,7 @@ def test_tasks_take_the_defaults_unless_they_name_their_own(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text, says",
+    ("text", "says"),
     [
         ('title = "x"\n', 'must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'),
         ('task = "not a table"\n', "must hold [[task]] tables"),
@@ -49,9 +49,9 @@ def test_a_bad_tasks_file_names_the_file_and_the_task(tmp_path, text, says):
 
 
 def test_a_missing_file_a_folder_and_bad_toml(tmp_path):
-    with pytest.raises(OrchestraError, match="^the tasks file .*nowhere.toml does not exist.$"):
+    with pytest.raises(OrchestraError, match=r"^the tasks file .*nowhere\.toml does not exist\.$"):
         read_tasks(tmp_path / "nowhere.toml")
-    with pytest.raises(OrchestraError, match="is a folder: --file takes a TOML file of \\[\\[task\\]\\] tables.$"):
+    with pytest.raises(OrchestraError, match=r"is a folder: --file takes a TOML file of \[\[task\]\] tables\.$"):
         read_tasks(tmp_path)
     broken = tmp_path / "broken.toml"
     broken.write_text("[[task]\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from orchestra import worktrees
@@ -11,7 +10,7 @@ from support import git
 
 
 @pytest.mark.parametrize(
-    "task, slug",
+    ("task", "slug"),
     [
         ("Build the auth API!", "build-the-auth-api"),
         ("réécrire le module", "reecrire-le-module"),

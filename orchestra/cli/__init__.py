@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import Optional
+from typing import ClassVar
 
 import click
 
@@ -17,7 +17,7 @@ class AliasedGroup(click.Group):
     """Commands listed in the order they were added, with `status` as another name for `ls`,
     and plugins' commands (`register_commands`) loaded only when a name is not built in."""
 
-    aliases = {"status": "ls"}
+    aliases: ClassVar[dict[str, str]] = {"status": "ls"}
     plugins_loaded = False
 
     def get_command(self, ctx, cmd_name):
@@ -71,7 +71,7 @@ def _register() -> None:
 _register()
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """The one error boundary: every known problem becomes one sentence on stderr and exit 1."""
     try:
         cli.main(args=argv, prog_name="orchestra", standalone_mode=False)
@@ -91,7 +91,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # `orchestra ls | head`: the reader left, nothing is wrong
         sys.exit(0)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         if os.environ.get("ORCHESTRA_DEBUG") == "1":
             raise
         log = _crash_log()

@@ -35,7 +35,8 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
 
     A task that starts with '-' goes after '--':  orchestra spawn -- "--weird task"
     """
-    from orchestra.spawning import TaskSpec, spawn as spawn_agents, spawn_environment
+    from orchestra.spawning import TaskSpec, spawn_environment
+    from orchestra.spawning import spawn as spawn_agents
 
     specs = [TaskSpec(task=t, name=name, agent=kind, base=base) for t in tasks]
     if task_file is not None:

@@ -29,7 +29,8 @@ from orchestra.errors import OrchestraError
 )
 def up(no_attach, resume_lost, tiled):
     """Bring up the session and its board, offer to resume lost agents, then go to it."""
-    from orchestra.session import bring_up, resume_lost as resume_lost_agents
+    from orchestra.session import bring_up
+    from orchestra.session import resume_lost as resume_lost_agents
 
     ctx = open_context()
     layout = None if tiled is None else ("tiled" if tiled else "windows")

@@ -8,8 +8,8 @@ than an error in the middle of the user's command line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from click.shell_completion import CompletionItem
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import click
 
@@ -28,7 +29,7 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def go_to(ctx, window: Optional[str] = None, pane: Optional[str] = None) -> None:
+def go_to(ctx, window: str | None = None, pane: str | None = None) -> None:
     """Put the user's terminal on the session (and window and pane): switch-client inside tmux, else attach."""
     if window:
         ctx.tmux.select_window(window, pane)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Callable, Optional
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -46,23 +46,21 @@ class KillBody(BaseModel):
 
 
 class MergeBody(BaseModel):
-    strategy: Optional[str] = Field(
-        None, description="merge, squash, rebase or a plugin's; default from orchestra.toml."
-    )
-    check: Optional[str] = Field(
+    strategy: str | None = Field(None, description="merge, squash, rebase or a plugin's; default from orchestra.toml.")
+    check: str | None = Field(
         None, description="Command that must pass before the target moves; default from orchestra.toml."
     )
 
 
 class SpawnBody(BaseModel):
     task: str = Field(description="What the agent should do.")
-    name: Optional[str] = Field(None, description="Agent name (branch orchestra/NAME); default from the task.")
-    agent: Optional[str] = Field(None, description="Agent kind (claude, demo, ...); default from orchestra.toml.")
-    base: Optional[str] = Field(None, description="Branch, tag or commit to start from; default from orchestra.toml.")
+    name: str | None = Field(None, description="Agent name (branch orchestra/NAME); default from the task.")
+    agent: str | None = Field(None, description="Agent kind (claude, demo, ...); default from orchestra.toml.")
+    base: str | None = Field(None, description="Branch, tag or commit to start from; default from orchestra.toml.")
 
 
 def create_app(
-    open_context: Callable[[], object], token: str, port: Optional[int] = None, hosts: Optional[set[str]] = None
+    open_context: Callable[[], object], token: str, port: int | None = None, hosts: set[str] | None = None
 ) -> FastAPI:
     """The app for one project. `open_context()` gives a fresh `Context` (one per request);
     `hosts`, when given, are the only `Host` headers accepted (the server listens on loopback)."""
@@ -144,7 +142,7 @@ def create_app(
         return {"agent": agent.to_dict(), "message": f"sent to {agent.name} (now {agent.status.value})"}
 
     @app.post("/api/agents/{name}/merge", summary="Integrate the agent's branch into the merge target.")
-    def merge(name: str, body: Optional[MergeBody] = None):
+    def merge(name: str, body: MergeBody | None = None):
         from orchestra.merging import merge as merge_agents
 
         body = body or MergeBody()
@@ -160,7 +158,7 @@ def create_app(
     @app.post(
         "/api/agents/{name}/kill", summary="Stop and remove the agent; refuses if it has unmerged work, unless force."
     )
-    def kill(name: str, body: Optional[KillBody] = None):
+    def kill(name: str, body: KillBody | None = None):
         from orchestra.removal import kill as kill_agents
 
         removed = kill_agents(open_context(), [name], force=bool(body and body.force))[0]
@@ -176,7 +174,8 @@ def create_app(
 
     @app.post("/api/spawn", summary="Start an agent on a task, with the web server's environment.")
     def spawn(body: SpawnBody):
-        from orchestra.spawning import TaskSpec, spawn as spawn_agents, spawn_environment
+        from orchestra.spawning import TaskSpec, spawn_environment
+        from orchestra.spawning import spawn as spawn_agents
 
         spec = TaskSpec(task=body.task, name=body.name or None, agent=body.agent or None, base=body.base or None)
         result = spawn_agents(open_context(), [spec], spawn_environment())
@@ -191,7 +190,7 @@ def create_app(
         }
 
     @app.get("/api/events", summary="The event log, oldest first; `since` (ISO 8601) keeps only later events.")
-    def events(since: Optional[str] = None, limit: int = Query(500, ge=1, le=100_000)):
+    def events(since: str | None = None, limit: int = Query(500, ge=1, le=100_000)):
         found = open_context().state.read_events()
         if since:
             after = _since(since)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from orchestra.errors import OrchestraError
 from orchestra.follow import screen_lines
@@ -33,11 +33,11 @@ class View:
         self.ctx = ctx
         self.watcher = Watcher(ctx)
         self.screens: dict[str, list[str]] = {}
-        self.error: Optional[str] = None
+        self.error: str | None = None
         self._next_screens = 0.0
         self._final: set[str] = set()  # ended agents whose last screen has been read
 
-    def look(self) -> Optional[str]:
+    def look(self) -> str | None:
         """The message to push (JSON text) if anything changed since the last look, else None."""
         changed = False
         try:
@@ -107,8 +107,8 @@ class Board:
     def __init__(self, open_context: Callable[[], object]):
         self._open_context = open_context
         self._queues: set[asyncio.Queue] = set()
-        self._task: Optional[asyncio.Task] = None
-        self.latest: Optional[str] = None
+        self._task: asyncio.Task | None = None
+        self.latest: str | None = None
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=1)

@@ -12,7 +12,6 @@ WebSocket to any address, and only `Origin` tells who opened it.
 from __future__ import annotations
 
 import secrets
-from typing import Optional
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
@@ -36,7 +35,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def cookie_name(port: Optional[int]) -> str:
+def cookie_name(port: int | None) -> str:
     """Cookies ignore ports: two dashboards on one host each need a cookie of their own."""
     return f"orchestra_token_{port}" if port else "orchestra_token"
 
@@ -46,7 +45,7 @@ class Guard:
     WebSockets, `Host` when listening on loopback (a page from a DNS-rebinding name is refused
     before the token is even looked at), and the security headers on every response."""
 
-    def __init__(self, app, token: str, cookie: str, hosts: Optional[set[str]] = None):
+    def __init__(self, app, token: str, cookie: str, hosts: set[str] | None = None):
         self.app = app
         self.token = token.encode()
         self.cookie = cookie
@@ -76,7 +75,7 @@ class Guard:
             return await response(scope, receive, send)
         await self.app(scope, receive, _with_headers(send))
 
-    def _given(self, connection: HTTPConnection) -> tuple[Optional[bytes], bool]:
+    def _given(self, connection: HTTPConnection) -> tuple[bytes | None, bool]:
         """The token the request carries, and whether it came in the query string."""
         query = connection.query_params.get("token")
         if query:

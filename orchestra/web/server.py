@@ -6,11 +6,12 @@ chose, and so that the browser may be opened at once: connections wait in the ba
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
 import webbrowser
-from typing import Callable
+from collections.abc import Callable
 
 from orchestra.errors import OrchestraError
 
@@ -77,7 +78,5 @@ def open_browser(url: str, opener: Callable[[str], bool] = webbrowser.open) -> b
 
 
 def _quietly(open_url: Callable[[str], bool], url: str) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a browser that fails to start must not stop the dashboard
         open_url(url)
-    except Exception:  # noqa: BLE001 - a browser that fails to start must not stop the dashboard
-        pass

@@ -9,7 +9,7 @@ whether aider asks a question or is idle, so questions are read off the screen.
 
 from __future__ import annotations
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 

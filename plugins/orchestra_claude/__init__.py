@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings, Check
 
@@ -97,7 +97,7 @@ def register_agents(register):
 
 
 @hookimpl
-def session_id_taken(kind: AgentKind, session_id: str) -> Optional[bool]:
+def session_id_taken(kind: AgentKind, session_id: str) -> bool | None:
     """A new conversation id must not be one of a transcript Claude Code already keeps."""
     if kind.name != "claude":
         return None

@@ -7,13 +7,13 @@ orchestra's hook handler loads this module from its file for every hook event of
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 # Notification types that mean a person is asked something.
 ASKING = {"permission_prompt", "elicitation_dialog"}
 
 
-def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
+def translate(payload: dict[str, Any]) -> dict[str, Any] | None:
     """orchestra's hook event for one Claude Code hook payload (`event` None: only logged)."""
     hook = payload.get("hook_event_name")
     found: dict[str, Any] = {"hook": hook, "event": None}

@@ -17,9 +17,10 @@ import glob
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 PROMPT_LENGTH = 200
 TAIL_BYTES = 64 * 1024
@@ -52,12 +53,12 @@ class Session:
 
     id: str
     directory: str  # the working directory the session started in
-    branch: Optional[str]
-    started: Optional[str]  # ISO 8601, UTC
-    last_activity: Optional[str]
+    branch: str | None
+    started: str | None  # ISO 8601, UTC
+    last_activity: str | None
     turns: int  # prompts a person typed
     first_prompt: str
-    agent: Optional[str]  # the orchestra agent that owns the session
+    agent: str | None  # the orchestra agent that owns the session
     transcript: str  # path of the .jsonl file
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,9 +74,9 @@ def claude_config_dir() -> Path:
 def discover_sessions(
     directories: list[Path],
     owners: dict[str, str],
-    config_dir: Optional[Path] = None,
+    config_dir: Path | None = None,
     *,
-    branches: Optional[dict[Path, Optional[str]]] = None,
+    branches: dict[Path, str | None] | None = None,
 ) -> list[Session]:
     """The sessions whose working directory is one of `directories` or a folder inside one,
     newest activity first.
@@ -106,9 +107,9 @@ def folder_name(directory: str) -> str:
     return "".join(c if c.isascii() and c.isalnum() else ("--" if ord(c) > 0xFFFF else "-") for c in directory)
 
 
-def _roots(directories: list[Path], branches: dict[Path, Optional[str]]) -> dict[str, Optional[str]]:
+def _roots(directories: list[Path], branches: dict[Path, str | None]) -> dict[str, str | None]:
     """Each directory as an absolute path string, as given and with symlinks resolved, with its branch."""
-    roots: dict[str, Optional[str]] = {}
+    roots: dict[str, str | None] = {}
     for directory in directories:
         branch = branches.get(directory)
         for form in (os.path.abspath(directory), os.path.realpath(directory)):
@@ -143,7 +144,7 @@ def _transcripts(projects: Path, prefixes: set[str]) -> Iterator[Path]:
                 continue
 
 
-def read_session(path: Path, roots: dict[str, Optional[str]], owners: dict[str, str]) -> Optional[Session]:
+def read_session(path: Path, roots: dict[str, str | None], owners: dict[str, str]) -> Session | None:
     """Summarize one transcript, or None when it is not a session in one of `roots` or cannot be read."""
     try:
         with open(path, "rb") as handle:
@@ -172,27 +173,27 @@ class _Head:
 
     cwd: str
     root: str  # the directory it belongs to
-    started: Optional[str]
-    branch: Optional[str]
+    started: str | None
+    branch: str | None
     turns: int = 0
     first_prompt: str = ""
-    latest: Optional[str] = None  # the time of the last prompt
+    latest: str | None = None  # the time of the last prompt
 
 
 @dataclass
 class _Tail:
     """What the end of the file says."""
 
-    timestamp: Optional[str] = None
-    branch: Optional[str] = None
+    timestamp: str | None = None
+    branch: str | None = None
 
 
-def _read_head(handle, roots: dict[str, Optional[str]]) -> Optional[_Head]:
+def _read_head(handle, roots: dict[str, str | None]) -> _Head | None:
     """The first cwd, start time and branch, and every real prompt, in one pass over the file.
 
     Returns None as soon as the first cwd belongs to none of the roots.
     """
-    head: Optional[_Head] = None
+    head: _Head | None = None
     for line in handle:
         record = None
         if head is None:
@@ -251,7 +252,7 @@ def _read_tail(handle) -> _Tail:
     return tail
 
 
-def _parse(line: bytes) -> Optional[dict]:
+def _parse(line: bytes) -> dict | None:
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):  # malformed, torn, or not UTF-8
@@ -259,7 +260,7 @@ def _parse(line: bytes) -> Optional[dict]:
     return record if isinstance(record, dict) else None
 
 
-def _containing_root(cwd: str, roots: Iterable[str]) -> Optional[str]:
+def _containing_root(cwd: str, roots: Iterable[str]) -> str | None:
     """The deepest root that is `cwd` or contains it (a worktree may sit inside the main checkout)."""
     found = None
     for root in roots:
@@ -269,7 +270,7 @@ def _containing_root(cwd: str, roots: Iterable[str]) -> Optional[str]:
     return found
 
 
-def _prompt_text(record: dict) -> Optional[str]:
+def _prompt_text(record: dict) -> str | None:
     """The text of a prompt a person typed, or None for any other line."""
     if record.get("type") != "user" or record.get("isMeta") or record.get("isSidechain"):
         return None
@@ -301,12 +302,12 @@ def _shorten(text: str) -> str:
     return line if len(line) <= PROMPT_LENGTH else line[: PROMPT_LENGTH - 1].rstrip() + "…"
 
 
-def _timestamp(record: dict) -> Optional[str]:
+def _timestamp(record: dict) -> str | None:
     value = record.get("timestamp")
     return _normalize(value) if isinstance(value, str) else None
 
 
-def _normalize(value: str) -> Optional[str]:
+def _normalize(value: str) -> str | None:
     """An ISO 8601 time in UTC as orchestra writes it everywhere, or None when it is not one."""
     try:
         moment = _dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
@@ -317,11 +318,11 @@ def _normalize(value: str) -> Optional[str]:
     return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _sort_time(value: Optional[str]) -> str:
+def _sort_time(value: str | None) -> str:
     return value or ""  # normalized times share one format, so they sort as text
 
 
-def transcript_exists(session_id: str, config_dir: Optional[Path] = None) -> bool:
+def transcript_exists(session_id: str, config_dir: Path | None = None) -> bool:
     """Whether Claude Code already keeps a transcript under this id, in any folder."""
     projects = (config_dir or claude_config_dir()) / "projects"
     return any(projects.glob(f"*/{glob.escape(session_id)}.jsonl"))

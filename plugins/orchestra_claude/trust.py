@@ -11,12 +11,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from orchestra.models import Check
 
 
-def folder_trusted(folder: Path, config_dir: Optional[Path] = None) -> Optional[bool]:
+def folder_trusted(folder: Path, config_dir: Path | None = None) -> bool | None:
     """Whether Claude Code was told to trust `folder` (its worktrees inherit that); None if unknown.
 
     Claude Code keeps this in `.claude.json`: in `$CLAUDE_CONFIG_DIR` when that is set, else in

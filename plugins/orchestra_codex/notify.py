@@ -9,7 +9,7 @@ Codex's thread id.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 # Codex (0.169) names each new conversation by asking the model in a thread of its own, whose
 # turn reaches notify too, with a JSON answer ({"title": ...}), often before the agent's turn
@@ -22,7 +22,7 @@ def is_title_turn(event: dict[str, Any]) -> bool:
     return len(messages) == 1 and str(messages[0]).startswith(TITLE_PROMPT)
 
 
-def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
+def translate(payload: dict[str, Any]) -> dict[str, Any] | None:
     """orchestra's hook event for one Codex notification (`event` None: only logged)."""
     found: dict[str, Any] = {"hook": payload.get("type") or "unknown", "event": None}
     if payload.get("type") != "agent-turn-complete" or is_title_turn(payload):

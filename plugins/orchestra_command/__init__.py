@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings

@@ -22,7 +22,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra import files, git
 from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl

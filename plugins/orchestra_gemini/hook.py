@@ -8,7 +8,7 @@ standard library. The handler prints nothing (Gemini parses a hook's stdout).
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 TRANSCRIPT_TAIL = 1 << 20  # bytes read from the end of the transcript for the last reply
 
@@ -20,7 +20,7 @@ RENAMED = {
 }
 
 
-def translate(payload: dict[str, Any]) -> Optional[dict[str, Any]]:
+def translate(payload: dict[str, Any]) -> dict[str, Any] | None:
     """orchestra's hook event for one Gemini CLI hook payload (`event` None: only logged)."""
     hook = payload.get("hook_event_name")
     found: dict[str, Any] = {"hook": hook, "event": None}
@@ -57,7 +57,7 @@ def _detail(details: Any) -> str:
     return str(found or "")
 
 
-def last_reply(transcript: Optional[str]) -> Optional[str]:
+def last_reply(transcript: str | None) -> str | None:
     """The model's last text since the last prompt, from the session's JSONL transcript.
 
     AfterAgent's own `prompt_response` joins the streamed chunks of the reply with spaces, and

@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, fields
-from typing import Any, Optional
+from typing import Any
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import MergeFailed
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, MergeResult, Repository
-
 from orchestra_github import api, gh, pull_request, remote
 
 STRATEGY = "pr"
@@ -54,7 +53,7 @@ def settings(config: Any) -> Settings:
 @hookimpl
 def merge_strategy(
     agent: Agent, repo: Repository, config: Any, strategy: str, report: dict[str, Any]
-) -> Optional[MergeResult]:
+) -> MergeResult | None:
     if strategy != STRATEGY:
         return None
     token = os.environ.get(TOKEN_VARIABLE, "")

@@ -7,10 +7,9 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Optional
+from typing import Any
 
 from orchestra.errors import MergeFailed
-
 from orchestra_github.pull_request import PullRequest
 
 
@@ -33,7 +32,7 @@ class GitHubAPI:
                 return existing
         raise MergeFailed(self._refusal(status, answer, head, base))
 
-    def find(self, head: str, base: str) -> Optional[PullRequest]:
+    def find(self, head: str, base: str) -> PullRequest | None:
         """The open pull request from `head` into `base`, if there is one."""
         owner = self.repository.split("/")[0]
         query = urllib.parse.urlencode({"head": f"{owner}:{head}", "base": base, "state": "open"})
@@ -67,7 +66,7 @@ class GitHubAPI:
             f"GitHub answered {status} when asked for a pull request on {where}: {_details(answer)}; try again later."
         )
 
-    def _request(self, method: str, path: str, payload: Optional[dict] = None) -> tuple[int, Any]:
+    def _request(self, method: str, path: str, payload: dict | None = None) -> tuple[int, Any]:
         request = urllib.request.Request(
             self.api_url + path,
             method=method,
@@ -92,7 +91,7 @@ class GitHubAPI:
                 f"cannot reach the GitHub API at {self.api_url}: {error.reason}; check the network "
                 "and [plugins.github] api_url."
             ) from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise self._timed_out() from None
 
     def _timed_out(self) -> MergeFailed:

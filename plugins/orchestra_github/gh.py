@@ -6,10 +6,8 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Optional
 
 from orchestra.errors import MergeFailed
-
 from orchestra_github.pull_request import PullRequest
 
 _PULL_URL = re.compile(r"https?://\S+/pull/(\d+)")
@@ -20,7 +18,7 @@ def _env() -> dict[str, str]:
     return {**os.environ, "GH_PROMPT_DISABLED": "1", "GH_NO_UPDATE_NOTIFIER": "1", "NO_COLOR": "1"}
 
 
-def logged_in(timeout: float) -> Optional[str]:
+def logged_in(timeout: float) -> str | None:
     """The path of `gh` when it is installed and `gh auth status` succeeds, else None."""
     path = shutil.which("gh")
     if path is None:

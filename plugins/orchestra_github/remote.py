@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional
 from urllib.parse import urlsplit
 
 from orchestra import git
@@ -27,7 +26,7 @@ def url_of(root: str, remote: str) -> str:
     return found.stdout.strip()
 
 
-def repository_of(url: str) -> Optional[str]:
+def repository_of(url: str) -> str | None:
     """`owner/name` from a GitHub remote URL (https, ssh, scp-like, git), or None for anything
     else (a local path, a URL with a longer path)."""
     if "://" in url:

@@ -22,9 +22,9 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import OrchestraError, TmuxError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import STATUS_PHRASES, Agent, Event, Status
@@ -47,7 +47,7 @@ class Settings:
     tmux: bool = True
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> "Settings":
+    def from_table(cls, table: dict[str, Any]) -> Settings:
         for key in table:
             if key not in ("events", "desktop", "tmux"):
                 raise OrchestraError(
@@ -65,7 +65,7 @@ class Settings:
 
 
 @hookimpl
-def notifier(event: Event, agent: Optional[Agent], config) -> None:
+def notifier(event: Event, agent: Agent | None, config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     if agent is None or event.status not in settings.events:
         return
@@ -123,7 +123,7 @@ def alert_tmux(agent: Agent, text: str) -> None:
             _ring(tty)
 
 
-def _tmux(*args: str) -> Optional[str]:
+def _tmux(*args: str) -> str | None:
     """Run one tmux command on orchestra's server; its output, or None if it failed."""
     try:
         return "\n".join(Tmux().cmd(*args, timeout=TMUX_TIMEOUT))

@@ -7,7 +7,7 @@ its status comes from the screen: its permission dialog means `waiting`. The tas
 
 from __future__ import annotations
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 

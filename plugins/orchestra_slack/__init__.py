@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
-from orchestra import __version__  # noqa: F401  (released with orchestra itself)
+from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import OrchestraError
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, Event, Status
-
 from orchestra_slack import message, webhook
 
 NAME = "slack"
@@ -40,7 +39,7 @@ class Settings:
     events: tuple[str, ...] = (Status.DONE, Status.WAITING, Status.FAILED)
 
     @classmethod
-    def from_table(cls, table: dict[str, Any]) -> "Settings":
+    def from_table(cls, table: dict[str, Any]) -> Settings:
         """Validated settings; errors never repeat a value, which could be a misplaced URL."""
         for key in table:
             if key not in ("webhook_url_env", "events"):
@@ -63,7 +62,7 @@ class Settings:
 
 
 @hookimpl
-def notifier(event: Event, agent: Optional[Agent], config) -> None:
+def notifier(event: Event, agent: Agent | None, config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     if event.status not in settings.events:
         return

@@ -6,7 +6,7 @@ task containing `<!channel>` cannot ping a whole channel.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from orchestra.models import STATUS_PHRASES, Agent, Event, Status
 
@@ -16,7 +16,7 @@ SUMMARY_LIMIT = 500  # characters of what the agent asks, said or reported
 PHRASES = {**STATUS_PHRASES, Status.LOST: "is lost: its pane or tmux server is gone"}
 
 
-def build(event: Event, agent: Optional[Agent]) -> dict[str, Any]:
+def build(event: Event, agent: Agent | None) -> dict[str, Any]:
     """Slack's `{"text": ..., "blocks": [...]}` for `event`; `agent` is None when it is gone."""
     name = agent.name if agent is not None else event.agent or "an agent"
     status = event.status or ""
@@ -36,7 +36,7 @@ def build(event: Event, agent: Optional[Agent]) -> dict[str, Any]:
     return {"text": escape(text), "blocks": blocks}
 
 
-def summary_of(status: str, agent: Optional[Agent]) -> str:
+def summary_of(status: str, agent: Agent | None) -> str:
     """What a person wants to read first: the question, the final message, or the error."""
     if agent is None:
         return ""

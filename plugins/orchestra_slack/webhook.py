@@ -12,7 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from orchestra.errors import OrchestraError
@@ -74,11 +74,11 @@ def post(
         wait *= 2
 
 
-def _send(url: str, body: bytes, timeout: float) -> tuple[int, str, Optional[float]]:
+def _send(url: str, body: bytes, timeout: float) -> tuple[int, str, float | None]:
     """One try: the HTTP status, Slack's short answer and the Retry-After in seconds."""
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, _answer(response.read(200)), None
     except urllib.error.HTTPError as error:
         with error:
@@ -110,7 +110,7 @@ def _answer(raw: bytes) -> str:
     return text[:80]
 
 
-def _seconds(value: Optional[str]) -> Optional[float]:
+def _seconds(value: str | None) -> float | None:
     try:
         seconds = float(value) if value is not None else None
     except ValueError:

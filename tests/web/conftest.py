@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from web_support import TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")

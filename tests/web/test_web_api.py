@@ -9,9 +9,9 @@ import time
 
 import pytest
 from starlette.websockets import WebSocketDisconnect
+from web_support import TOKEN
 
 from support import git, statuses, wait_for, wait_statuses
-from web_support import TOKEN
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -58,9 +58,8 @@ def test_the_websocket_needs_the_token_and_the_servers_own_origin(client):
         (f"/api/live?token={TOKEN}", {}),  # no Origin at all
     ]
     for path, headers in refused:
-        with pytest.raises(WebSocketDisconnect) as closed:
-            with client.websocket_connect(path, headers=headers) as socket:
-                socket.receive_text()
+        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(path, headers=headers) as socket:
+            socket.receive_text()
         assert closed.value.code == 1008, (path, headers)
     with client.websocket_connect(f"/api/live?token={TOKEN}", headers=ORIGIN) as socket:
         message = json.loads(socket.receive_text())
