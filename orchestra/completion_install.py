@@ -21,7 +21,8 @@ def detect_shell() -> str:
     import shellingham
 
     try:
-        return shellingham.detect_shell()[0]
+        shell: str = shellingham.detect_shell()[0]
+        return shell
     except (shellingham.ShellDetectionFailure, RuntimeError):
         pass
     name = os.path.basename(os.environ.get("SHELL", "").strip())
@@ -66,7 +67,7 @@ def install_script(shell: str, text: str) -> Installed:
     rc = zshrc() if shell == "zsh" else None
     rc_text = _read(rc) if rc else None
     needs_line = rc is not None and not re.search(r"^[^#\n]*fpath.*\.zfunc", rc_text or "", re.MULTILINE)
-    if needs_line and not os.access(rc if rc.exists() else rc.parent, os.W_OK):
+    if rc is not None and needs_line and not os.access(rc if rc.exists() else rc.parent, os.W_OK):
         raise _unchangeable(rc, "not writable")
     up_to_date = _read(path) == text
     if not up_to_date:
@@ -78,7 +79,7 @@ def install_script(shell: str, text: str) -> Installed:
                 f"cannot write {path} ({error.strerror or error}): put the script there yourself with "
                 f"`orchestra completion {shell} > {path}`."
             ) from None
-    if needs_line:
+    if rc is not None and needs_line:
         # At the top: every fpath change must come before compinit, which frameworks run too.
         try:
             _write(rc, ZSHRC_LINE + "\n" + (rc_text or ""))

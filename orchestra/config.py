@@ -187,7 +187,8 @@ def load(start: Path, root: Path) -> Config:
 def read_file(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            table: dict[str, Any] = tomllib.load(handle)
+            return table
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}; fix that line and try again.") from None
     except OSError as error:
@@ -214,7 +215,7 @@ def validate(data: dict[str, Any], path: Path) -> None:
 
 
 def _check_table(
-    path: Path, text: str, section: str, values: dict, keys: dict[str, Key], allow_tables: bool = False
+    path: Path, text: str, section: str, values: dict[str, Any], keys: dict[str, Key], allow_tables: bool = False
 ) -> None:
     for name, value in values.items():
         if name not in keys:
@@ -331,7 +332,7 @@ def template(agent_defaults: dict[str, AgentSettings]) -> str:
         lines.append("")
     for kind, settings in sorted(agent_defaults.items()):
         lines.append(f"[agents.{kind}]")
-        values = {"command": settings.command, "args": settings.args, "model": settings.model}
+        values: dict[str, object] = {"command": settings.command, "args": settings.args, "model": settings.model}
         values["env"] = settings.env
         for name, value in values.items():
             lines.append(f"# {AGENT_KEYS[name].doc}")

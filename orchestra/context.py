@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestra import config as config_module
 from orchestra.config import Config
@@ -13,6 +14,9 @@ from orchestra.state import State
 from orchestra.tmux import Tmux
 from orchestra.worktrees import Project, discover
 
+if TYPE_CHECKING:
+    from orchestra.plugins import Plugins
+
 
 @dataclass
 class Context:
@@ -20,7 +24,7 @@ class Context:
     config: Config
     state: State
     tmux: Tmux
-    _plugins: object | None = field(default=None, repr=False)
+    _plugins: Plugins | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, cwd: Path | None = None) -> Context:
@@ -29,7 +33,7 @@ class Context:
         return cls(project=project, config=config, state=State(project.state_dir), tmux=Tmux())
 
     @property
-    def plugins(self):
+    def plugins(self) -> Plugins:
         """The plugin manager, loaded on first use (listing agents never needs it)."""
         if self._plugins is None:
             from orchestra import plugins
@@ -40,7 +44,8 @@ class Context:
 
     @property
     def session(self) -> str:
-        return self.config.orchestra["session"].format(repo=self.project.name).replace(".", "-").replace(":", "-")
+        template: str = self.config.orchestra["session"]
+        return template.format(repo=self.project.name).replace(".", "-").replace(":", "-")
 
     def board_env(self) -> dict[str, str]:
         """What the board and hook commands need to find this same tmux server and config."""
@@ -62,7 +67,7 @@ def _toplevel(project: Project) -> Path:
     return project.root
 
 
-def plugins_here():
+def plugins_here() -> Plugins:
     """The plugins as the project in the current folder has them (its `[plugins] disabled`
     honoured); outside a repository, or in one that cannot be opened, every installed plugin."""
     from orchestra import plugins

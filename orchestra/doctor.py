@@ -9,7 +9,7 @@ from pathlib import Path
 from orchestra import git, tmux, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
-from orchestra.models import Check, Status
+from orchestra.models import Agent, Check, Status
 from orchestra.reconcile import observe
 
 MIN_TMUX = (3, 0)  # new-window -e and commands given as separate arguments
@@ -54,7 +54,7 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
         if not command:
             checks.append(Check(f"agent {name}", None, "built in" if name == "demo" else "no command configured"))
         elif shutil.which(command[0]):
-            checks.append(Check(f"agent {name}", True, shutil.which(command[0])))
+            checks.append(Check(f"agent {name}", True, shutil.which(command[0]) or command[0]))
         elif name == default:
             checks.append(
                 Check(
@@ -116,7 +116,7 @@ def plugin_checks(ctx: Context) -> list[Check]:
     return checks
 
 
-def _check_worktrees(ctx: Context, agents, fix: bool) -> list[Check]:
+def _check_worktrees(ctx: Context, agents: list[Agent], fix: bool) -> list[Check]:
     checks = []
     registered = worktrees.registered_worktrees(ctx.project)
     missing = [path for path in registered if not path.exists()]

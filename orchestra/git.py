@@ -29,7 +29,7 @@ def run(
     check: bool = True,
     env: dict[str, str] | None = None,
     input: str | None = None,
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[str]:
     """Run `git ARGS` in `cwd` and return the finished process (stdout and stderr as text).
 
     With `check`, a non-zero exit raises `GitError` carrying the argv, exit code and stderr;
@@ -137,5 +137,8 @@ def init_repository(path: Path, files: dict[str, str], message: str) -> None:
     except git.GitCommandError as error:
         stderr = str(error.stderr or "").strip()
         raise GitError(
-            f"git could not make the repository {path}: {stderr or error}", error.command, error.status, stderr
+            f"git could not make the repository {path}: {stderr or error}",
+            error.command,
+            error.status if isinstance(error.status, int) else None,
+            stderr,
         ) from None

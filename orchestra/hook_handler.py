@@ -64,6 +64,8 @@ def load_translator(module: str) -> ModuleType:
         if path is None:
             raise ImportError(f"no module named {module!r}")
         spec = importlib.util.spec_from_file_location(module, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the module {module!r} from its file")
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return loaded

@@ -87,7 +87,7 @@ def _scratch_worktree(project: Project, start: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _step(scratch: Path, args: list[str], env: dict, doing: str) -> None:
+def _step(scratch: Path, args: list[str], env: dict[str, str], doing: str) -> None:
     result = git.run(args, scratch, check=False, env=env)
     if result.returncode == 0:
         return

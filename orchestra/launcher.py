@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from orchestra import lifecycle
@@ -88,7 +89,7 @@ def _supervise(argv: list[str], env: dict[str, str]) -> int:
     return 128 - code if code < 0 else code
 
 
-def _restore(signums) -> None:
+def _restore(signums: Iterable[int]) -> None:
     for signum in signums:
         signal.signal(signum, signal.SIG_DFL)
 

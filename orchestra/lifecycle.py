@@ -211,7 +211,9 @@ def started(record: dict[str, Any], note: dict[str, Any] | None = None) -> dict[
     return event("status", record["name"], {"from": None, **(note or {})}, status=record["status"])
 
 
-def change(state: State, name: str, signal: str, data: dict[str, Any] | None = None, **note: Any) -> dict | None:
+def change(
+    state: State, name: str, signal: str, data: dict[str, Any] | None = None, **note: Any
+) -> dict[str, Any] | None:
     """Apply one signal to one agent under the state lock, then log and notify: the whole path."""
     with state.update_raw() as records:
         changed = apply_to(records, name, signal, data, note)

@@ -6,7 +6,8 @@ fails to import or whose hook raises is recorded in `problems` and skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib.metadata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,13 +88,13 @@ class Plugins:
         self.call("pre_spawn", veto=SpawnVetoed, **kwargs)
 
 
-def _bundled(entry_point) -> bool:
+def _bundled(entry_point: importlib.metadata.EntryPoint) -> bool:
     dist = getattr(entry_point, "dist", None)
     return dist is not None and dist.name.replace("_", "-").lower() == "claude-orchestra"
 
 
 def load(
-    disabled: list[str] = (),
+    disabled: Sequence[str] = (),
     custom_commands: dict[str, list[str]] | None = None,
     extra: dict[str, object] | None = None,
 ) -> Plugins:

@@ -12,10 +12,17 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from orchestra import lifecycle
 from orchestra.models import Agent, Event, parse_time
 from orchestra.tmux import Pane
+
+if TYPE_CHECKING:
+    from orchestra.context import Context
+
+# What reconcile saw, for the lifecycle: (signal, its data, the note for the status event).
+Signal = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
 
 
 def reconcile(
@@ -30,8 +37,8 @@ def reconcile(
 
 
 def reconcile_records(
-    records: dict[str, dict], panes: dict[str, Pane] | None, screens: dict[str, str] | None = None
-) -> list[dict]:
+    records: dict[str, dict[str, Any]], panes: dict[str, Pane] | None, screens: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Bring records (raw JSON objects) in line with what tmux and the disk show, through the
     lifecycle; returns the status events.
 
@@ -51,8 +58,8 @@ def reconcile_records(
 
 
 def _signals(
-    record: dict, panes: dict[str, Pane] | None, by_launch: dict[str, Pane], screens: dict[str, str]
-) -> Iterator[tuple]:
+    record: dict[str, Any], panes: dict[str, Pane] | None, by_launch: dict[str, Pane], screens: dict[str, str]
+) -> Iterator[Signal]:
     """What tmux, the screen and the disk say about one agent, as lifecycle signals, in order:
     each is taken against the record as the ones before it left it."""
     pane = _pane_of(record, panes, by_launch)
@@ -79,7 +86,7 @@ SCREEN_STATUSES = (lifecycle.RUNNING, lifecycle.WAITING)
 SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
 
 
-def screen_tells(agent: Agent | dict) -> bool:
+def screen_tells(agent: Agent | dict[str, Any]) -> bool:
     """Whether the agent's screen says more than its record: it has patterns and no hook events
     yet, or hooks that report only some events (then `done` can turn into work again)."""
     record = agent if isinstance(agent, dict) else agent.to_dict()
@@ -90,7 +97,7 @@ def screen_tells(agent: Agent | dict) -> bool:
     return record.get("last_hook") is None and record.get("status") in SCREEN_STATUSES
 
 
-def _read_screen(record: dict, screen: str) -> tuple[str, dict]:
+def _read_screen(record: dict[str, Any], screen: str) -> tuple[str, dict[str, Any]]:
     """The fallback where an agent has no hooks: its kind's patterns against the screen's bottom."""
     lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_LINES:]
     bottom = "\n".join(lines)
@@ -104,7 +111,9 @@ def _read_screen(record: dict, screen: str) -> tuple[str, dict]:
     return "screen-clear", {"busy": busy}
 
 
-def _pane_of(record: dict, panes: dict[str, Pane] | None, by_launch: dict[str, Pane] | None = None) -> Pane | None:
+def _pane_of(
+    record: dict[str, Any], panes: dict[str, Pane] | None, by_launch: dict[str, Pane] | None = None
+) -> Pane | None:
     """The agent's pane, if tmux has it: the one that carries the agent's launch id. A new tmux
     server numbers panes and windows from the start again, so an id alone proves nothing."""
     if not panes:
@@ -123,7 +132,7 @@ def _pane_of(record: dict, panes: dict[str, Pane] | None, by_launch: dict[str, P
     return recorded if recorded.window_name == record["name"] or recorded.window == record.get("window") else None
 
 
-def owned_pane(ctx, agent: Agent) -> Pane | None:
+def owned_pane(ctx: Context, agent: Agent) -> Pane | None:
     """The agent's pane as tmux shows it right now, only if it provably is the agent's: what
     `send`, `kill`, `attach` and `logs` act on."""
     return _pane_of(agent.to_dict(), ctx.tmux.panes())
@@ -132,12 +141,12 @@ def owned_pane(ctx, agent: Agent) -> Pane | None:
 STARTING_GRACE = 120.0  # seconds a spawn may take between recording an agent and opening its window
 
 
-def _stale(record: dict) -> bool:
+def _stale(record: dict[str, Any]) -> bool:
     age = datetime.now(timezone.utc) - parse_time(record["updated_at"])
     return age.total_seconds() > STARTING_GRACE
 
 
-def observe(ctx) -> list[Agent]:
+def observe(ctx: Context) -> list[Agent]:
     """Every agent of the project, reconciled; drift is written back under the state lock.
 
     The records are read before tmux is asked, and asked again under the lock before anything
@@ -160,7 +169,7 @@ def observe(ctx) -> list[Agent]:
     return sorted(agents.values(), key=lambda a: a.created_at)
 
 
-def find(ctx, name: str) -> Agent:
+def find(ctx: Context, name: str) -> Agent:
     from orchestra.errors import UnknownAgent
 
     for agent in observe(ctx):
@@ -169,11 +178,11 @@ def find(ctx, name: str) -> Agent:
     raise UnknownAgent.named(name)
 
 
-def changes_of(agents: list[Agent]) -> dict[str, dict | None]:
+def changes_of(agents: list[Agent]) -> dict[str, dict[str, Any] | None]:
     """Lines added/removed per agent, git run for several agents at once."""
     from orchestra.worktrees import changes
 
-    def one(agent: Agent):
+    def one(agent: Agent) -> tuple[str, dict[str, Any] | None]:
         found = changes(Path(agent.worktree), agent.base)
         return agent.name, found.to_dict() if found else None
 

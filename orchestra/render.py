@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Collection, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -20,6 +20,7 @@ from orchestra.models import Agent, Status, parse_time
 
 if TYPE_CHECKING:
     from rich.console import Group
+    from rich.live import Live
 
 STATUS_STYLE = {
     Status.STARTING: "cyan",
@@ -60,7 +61,7 @@ def age(timestamp: str, now: dt.datetime | None = None) -> str:
     return f"{seconds}s"
 
 
-def changes_text(changes: dict | None) -> Text:
+def changes_text(changes: dict[str, Any] | None) -> Text:
     if not changes:
         return Text("-", style="dim")
     text = Text()
@@ -90,7 +91,7 @@ def activity(agent: Agent) -> str:
 ACTIVITY_WIDTH = 80
 
 
-def agents_table(agents: list[Agent], changes: dict[str, dict | None], title: str | None = None) -> Table:
+def agents_table(agents: list[Agent], changes: dict[str, dict[str, Any] | None], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None, header_style="bold")
     for column in ("NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES", "LAST ACTIVITY"):
         table.add_column(column, no_wrap=column != "LAST ACTIVITY", overflow="ellipsis")
@@ -125,7 +126,7 @@ def table(
     """
     shown = Table(expand=False, pad_edge=False, box=None, header_style="bold")
     for column in columns:
-        justify = "right" if column in right else "left"
+        justify: Literal["right", "left"] = "right" if column in right else "left"
         shown.add_column(
             column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=(max_widths or {}).get(column)
         )
@@ -146,13 +147,15 @@ def summary(agents: list[Agent]) -> Text:
     return text or Text('no agents yet: orchestra spawn "a task"', style="dim")
 
 
-def board(agents: list[Agent], changes: dict[str, dict | None], project: str, error: str | None = None):
+def board(
+    agents: list[Agent], changes: dict[str, dict[str, Any] | None], project: str, error: str | None = None
+) -> Group:
     """What window 0 shows: a summary line and the table, redrawn on change."""
     from rich.console import Group
 
     header = Text(f"orchestra · {project} · ", style="bold")
     header.append_text(summary(agents))
-    parts = [header, Text()]
+    parts: list[Text | Table] = [header, Text()]
     if agents:
         parts.append(agents_table(agents, changes))
     if error:
@@ -161,14 +164,14 @@ def board(agents: list[Agent], changes: dict[str, dict | None], project: str, er
     return Group(*parts)
 
 
-def live(**options):
+def live(**options: Any) -> Live:
     """A rich Live display on stdout, redrawn only when told to."""
     from rich.live import Live
 
     return Live(console=console(), auto_refresh=False, **options)
 
 
-def print_table(console: Console, table) -> None:
+def print_table(console: Console, table: RenderableType) -> None:
     """Print a table; into a pipe or a file without the padding that fills each line to the width."""
     if console.is_terminal:
         console.print(table)
@@ -182,11 +185,11 @@ def is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def event_line(event: dict) -> Text:
+def event_line(event: dict[str, Any]) -> Text:
     """One event of the log as a line: time, agent, what happened."""
     when = str(event.get("time", ""))[11:23]
     kind = str(event.get("type", "?"))
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
     text = Text(f"{when}  ", style="dim")
     text.append(f"{event.get('agent') or '-':<20} ", style="bold")
     if kind == "status":
@@ -212,7 +215,7 @@ def event_line(event: dict) -> Text:
     return text
 
 
-def agent_report(item) -> Group:
+def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below the use cases
     """One agent's result for `orchestra report`: header, final message, commits."""
     from rich.console import Group
 
@@ -241,7 +244,7 @@ def agent_report(item) -> Group:
     return Group(*parts)
 
 
-def plugins_table(infos) -> Table:
+def plugins_table(infos: Iterable[Any]) -> Table:  # plugins.PluginInfo: render sits below the seam
     """`orchestra plugins list`: name, version, source, state, hooks, agent kinds."""
     table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
     for column in ("PLUGIN", "VERSION", "FROM", "STATE", "HOOKS", "AGENT KINDS"):

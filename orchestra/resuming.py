@@ -67,15 +67,16 @@ def resume(ctx: Context, names: list[str], env: dict[str, str]) -> ResumeResult:
     return result
 
 
-def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
+def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]) -> Resumed | None:
     if not Path(agent.worktree).is_dir():
         raise OrchestraError(f"its worktree {agent.worktree} is gone, so there is nowhere to resume it")
     kind = ctx.plugins.kind(agent.agent)
     settings = settings_for(ctx, kind, agent)
     if kind.prepare_worktree is not None:
         kind.prepare_worktree(agent, settings)
-    continued = kind.build_resume_argv is not None and bool(agent.session_id)
-    argv = kind.build_resume_argv(agent, settings) if continued else kind.build_argv(agent, settings)
+    build_resume_argv = kind.build_resume_argv if agent.session_id else None
+    continued = build_resume_argv is not None
+    argv = build_resume_argv(agent, settings) if build_resume_argv is not None else kind.build_argv(agent, settings)
     agent_env = agent_environment(kind, dataclasses.replace(agent, argv=argv), settings, env)
     check_installed(dataclasses.replace(agent, argv=argv), agent_env)
     with ctx.state.update_raw() as records:
@@ -87,9 +88,10 @@ def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]):
         starting = lifecycle.apply_to(records, agent.name, "resuming", {"launch_id": new_launch_id()}, {"by": "resume"})
         agent = Agent.from_dict(record)
     data = {"session_id": agent.session_id, "continued": continued}
-    lifecycle.publish(
-        ctx.state, [starting, Event("resumed", agent=agent.name, status=agent.status.value, data=data).to_dict()]
-    )
+    events = [Event("resumed", agent=agent.name, status=agent.status.value, data=data).to_dict()]
+    if starting is not None:  # always, for a claimed lost agent
+        events.insert(0, starting)
+    lifecycle.publish(ctx.state, events)
     try:
         open_window(ctx, agent, agent_env, idle=continued)
     except OrchestraError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
@@ -10,6 +11,9 @@ from orchestra.launch import launcher_argv
 from orchestra.models import Agent, Status
 from orchestra.reconcile import observe
 from orchestra.tmux import Tmux
+
+if TYPE_CHECKING:
+    from orchestra.resuming import ResumeResult
 
 LAYOUTS = ("windows", "tiled")
 
@@ -39,7 +43,7 @@ def bring_up(ctx: Context, layout: str | None = None) -> UpResult:
     return result
 
 
-def resume_lost(ctx: Context, result: UpResult, env: dict[str, str], layout: str | None = None):
+def resume_lost(ctx: Context, result: UpResult, env: dict[str, str], layout: str | None = None) -> ResumeResult:
     """Resume the agents `bring_up` found lost, with `env` as spawn's environment. In the tiled
     layout they join the tiled window, which becomes `result.window`. Returns resume's result."""
     from orchestra.resuming import resume
@@ -59,22 +63,27 @@ def arrange(ctx: Context, layout: str) -> tuple[list[str], str | None]:
     if layout not in LAYOUTS:
         raise OrchestraError(f"unknown layout '{layout}': use windows or tiled.")
     panes = ctx.tmux.panes() or {}
-    agents = [a for a in observe(ctx) if a.pane in panes and panes[a.pane].session == ctx.session]
+    agents = [
+        (a, a.pane)
+        for a in observe(ctx)
+        if a.pane is not None and a.pane in panes and panes[a.pane].session == ctx.session
+    ]
     on_death = launcher_argv("_pane-died", "--state-dir", str(ctx.state.dir))
     tiled = ctx.tmux.tiled_window(ctx.session)
+    windows: dict[str, str] = {}  # pane id -> its new window
     if layout == "tiled":
-        moving = [a for a in agents if panes[a.pane].window != tiled]
+        moving = [(a, pane) for a, pane in agents if panes[pane].window != tiled]
         if moving:
-            tiled = ctx.tmux.tile(ctx.session, [(a.pane, a.name) for a in moving], on_death)
-            ctx.tmux.mark_panes({a.pane: a.status.value for a in agents})
-        windows = {a.pane: tiled for a in moving}
+            tiled = window = ctx.tmux.tile(ctx.session, [(pane, a.name) for a, pane in moving], on_death)
+            ctx.tmux.mark_panes({pane: a.status.value for a, pane in agents})
+            windows = {pane: window for _, pane in moving}
     else:
-        moving = [a for a in agents if tiled is not None and panes[a.pane].window == tiled]
-        windows = ctx.tmux.untile([(a.pane, a.name) for a in moving], on_death) if moving else {}
+        moving = [(a, pane) for a, pane in agents if tiled is not None and panes[pane].window == tiled]
+        windows = ctx.tmux.untile([(pane, a.name) for a, pane in moving], on_death) if moving else {}
         tiled = None
     if windows:
         with ctx.state.update() as records:
-            for agent in moving:
-                if agent.name in records and records[agent.name].pane == agent.pane:
-                    records[agent.name].window = windows[agent.pane]
-    return [a.name for a in moving], tiled
+            for agent, pane in moving:
+                if agent.name in records and records[agent.name].pane == pane:
+                    records[agent.name].window = windows[pane]
+    return [a.name for a, _ in moving], tiled

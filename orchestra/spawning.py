@@ -46,7 +46,7 @@ class _Plan:
     kind: AgentKind
     settings: AgentSettings
     base: str
-    agent: Agent | None = None
+    agent: Agent = field(init=False)  # made when its name is reserved (_reserve)
     env: dict[str, str] = field(default_factory=dict)  # the agent's whole environment
 
 
@@ -142,7 +142,9 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> list[str]:
     return renamed
 
 
-def _unique_name(ctx: Context, wanted: str, agents: dict, windows: set, prefix: str, root: Path) -> str:
+def _unique_name(
+    ctx: Context, wanted: str, agents: dict[str, Agent], windows: set[str], prefix: str, root: Path
+) -> str:
     """`wanted`, or `wanted-2`, `wanted-3`...: never an existing agent's branch, folder or window."""
     name, n = wanted, 2
     while (
@@ -156,7 +158,7 @@ def _unique_name(ctx: Context, wanted: str, agents: dict, windows: set, prefix: 
     return name
 
 
-def _free_port(port_range: list[int], used: set) -> int | None:
+def _free_port(port_range: list[int], used: set[int | None]) -> int | None:
     low, high = port_range
     for port in range(low, high + 1):
         if port in used:
@@ -226,7 +228,7 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
 
     with ThreadPoolExecutor(max_workers=min(4, len(plans))) as pool:
         futures = [pool.submit(create, plan) for plan in plans]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [error for error in (f.exception() for f in futures) if error is not None]
     if errors:
         for plan in plans:
             _remove_fresh_worktree(ctx, plan.agent)
@@ -302,10 +304,8 @@ def check_installed(agent: Agent, env: dict[str, str]) -> None:
         )
 
 
-def _remove_fresh_worktree(ctx: Context, agent: Agent | None) -> None:
+def _remove_fresh_worktree(ctx: Context, agent: Agent) -> None:
     """Undo a worktree this spawn just made; it holds no one's work yet."""
-    if agent is None:
-        return
     path = Path(agent.worktree)
     try:
         if path.exists() or worktrees.branch_exists(ctx.project, agent.branch):

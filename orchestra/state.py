@@ -15,10 +15,19 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from orchestra import files
 from orchestra.errors import OrchestraError
+
+
+class LaunchFile(TypedDict):
+    """What `spawn` hands the launcher in `launch/<name>.env.json`."""
+
+    env: dict[str, str]  # the agent's whole environment
+    setup: str  # `[worktree] setup`, or ""
+    idle: bool  # a resumed conversation: the agent opens `done`, idle at its prompt
+
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -135,7 +144,7 @@ class State:
 
     # -- launch files: the environment handed from `spawn` to the launcher --------------
 
-    def write_launch_env(self, name: str, env: dict[str, str]) -> Path:
+    def write_launch_env(self, name: str, launch: LaunchFile) -> Path:
         """Store the spawning shell's environment for the launcher, readable by the user only.
 
         Passing it through tmux would put it in the tmux server's command lines; the launcher
@@ -143,10 +152,10 @@ class State:
         """
         self.launch_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.launch_dir / f"{name}.env.json"
-        files.write_atomic(path, json.dumps(env).encode("ascii"))
+        files.write_atomic(path, json.dumps(launch).encode("ascii"))
         return path
 
-    def take_launch_env(self, name: str) -> dict[str, str] | None:
+    def take_launch_env(self, name: str) -> LaunchFile | None:
         path = self.launch_dir / f"{name}.env.json"
         try:
             raw = path.read_bytes()
@@ -154,7 +163,8 @@ class State:
             return None
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        return json.loads(raw)
+        launch: LaunchFile = json.loads(raw)
+        return launch
 
     def discard_launch_env(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):

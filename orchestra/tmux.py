@@ -83,7 +83,7 @@ class Tmux:
 
     def run(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float | None = None
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[str]:
         """Run one tmux command (or several joined by ';') on this server: the one runner.
 
         Returns the finished process, its stdout and stderr decoded. With `check`, a non-zero exit
@@ -331,8 +331,8 @@ class Tmux:
                 # After the window's last pane, so the agents keep the order they were spawned in.
                 last = self.cmd("list-panes", "-t", window, "-F", "#{pane_id}")[-1]
                 self.cmd("join-pane", "-d", "-s", pane, "-t", last, ";", "select-layout", "-t", window, "tiled")
-        if window is not None:
-            self.cmd("select-layout", "-t", window, "tiled")
+        assert window is not None, "tile() is given at least one pane"
+        self.cmd("select-layout", "-t", window, "tiled")
         return window
 
     def untile(self, panes: list[tuple[str, str]], on_death: list[str]) -> dict[str, str]:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from orchestra import git
 from orchestra.models import Agent, Status
+
+if TYPE_CHECKING:
+    from orchestra.context import Context
 
 TICK = 0.5
 SCREENS_EVERY = 2.0
@@ -23,10 +27,10 @@ FULL_EVERY = 30.0
 
 
 class Watcher:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.agents: list[Agent] = []
-        self.changes: dict[str, dict | None] = {}
+        self.changes: dict[str, dict[str, Any] | None] = {}
         self._signature: object = None
         self._next_full = 0.0
         self._next_screens = 0.0
@@ -63,7 +67,7 @@ class Watcher:
             self.ctx.tmux.mark_panes(changed)
         self._marks = marks
 
-    def _signature_now(self) -> tuple:
+    def _signature_now(self) -> tuple[object, ...]:
         state = self.ctx.state
         paths = [state.path, state.events_path]
         paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]

@@ -80,7 +80,7 @@ def test_event_log_skips_torn_lines(tmp_path):
 
 def test_launch_env_is_private_and_taken_once(tmp_path):
     state = State(tmp_path / "s")
-    path = state.write_launch_env("a", {"env": {"SECRET": "s3cret"}, "setup": ""})
+    path = state.write_launch_env("a", {"env": {"SECRET": "s3cret"}, "setup": "", "idle": False})
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(state.launch_dir.stat().st_mode) == 0o700
     assert state.take_launch_env("a")["env"]["SECRET"] == "s3cret"

@@ -158,7 +158,7 @@ def _watch(ctx) -> None:
                     error = None
             except OrchestraError as problem:
                 error = str(problem)
-            key = (id(watcher.agents), id(watcher.changes), error)
+            key: tuple[object, ...] = (id(watcher.agents), id(watcher.changes), error)
             if live is not None:  # the ages in the table tick too, every ten seconds is enough
                 key += (int(time.time()) // 10,)
             if key != last:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from click.shell_completion import CompletionItem
 
@@ -49,7 +50,7 @@ def agent_names(ctx, param, incomplete: str) -> list[CompletionItem]:
     ]
 
 
-def _describe(record: dict) -> str:
+def _describe(record: dict[str, Any]) -> str:
     task = " ".join(str(record.get("task", "")).split())
     task = task if len(task) <= 60 else task[:59] + "…"
     return f"{record.get('status', '?')}: {task}"
@@ -67,7 +68,7 @@ def agent_kinds(ctx, param, incomplete: str) -> list[CompletionItem]:
     return [CompletionItem(kind) for kind in kinds if kind.startswith(incomplete)]
 
 
-def _config_files() -> list[dict]:
+def _config_files() -> list[dict[str, Any]]:
     """The user-level file and the project's `orchestra.toml`, read but not validated."""
     from orchestra import config
 
@@ -75,7 +76,9 @@ def _config_files() -> list[dict]:
     cwd = Path.cwd()
     top = next((folder for folder in [cwd, *cwd.parents] if (folder / ".git").exists()), None)
     if top is not None:
-        paths.append(config.find_project_file(cwd, top))
+        project_file = config.find_project_file(cwd, top)
+        if project_file is not None:
+            paths.append(project_file)
     found = []
     for path in paths:
         if path is not None and path.is_file():

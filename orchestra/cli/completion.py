@@ -50,7 +50,10 @@ def script(shell: str) -> str:
 
     from orchestra.cli import cli
 
-    source = get_completion_class(shell)(cli, {}, "orchestra", COMPLETE_VAR).source()
+    completion = get_completion_class(shell)
+    if completion is None:
+        raise click.UsageError(f"no completion script for the shell '{shell}': use bash, zsh or fish.")
+    source = completion(cli, {}, "orchestra", COMPLETE_VAR).source()
     if shell == "bash":  # click's generated script, kept as it is; shellcheck is told so
         source = "# shellcheck disable=SC2086,SC2162,SC2206\n" + source.lstrip("\n")
     return source.rstrip("\n") + "\n"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +26,9 @@ from orchestra.errors import MergeFailed, OrchestraError, UnknownAgent, WorkAtRi
 from orchestra.models import parse_time
 from orchestra.web.live import Board
 from orchestra.web.security import Guard, cookie_name
+
+if TYPE_CHECKING:
+    from orchestra.context import Context
 
 DIFF_LIMIT = 1_000_000  # characters of a diff sent to the page; past that it says where to read the rest
 STATIC = {
@@ -60,7 +64,7 @@ class SpawnBody(BaseModel):
 
 
 def create_app(
-    open_context: Callable[[], object], token: str, port: int | None = None, hosts: set[str] | None = None
+    open_context: Callable[[], Context], token: str, port: int | None = None, hosts: set[str] | None = None
 ) -> FastAPI:
     """The app for one project. `open_context()` gives a fresh `Context` (one per request);
     `hosts`, when given, are the only `Host` headers accepted (the server listens on loopback)."""
@@ -214,7 +218,7 @@ def create_app(
     return app
 
 
-async def _forward(queue: asyncio.Queue, websocket: WebSocket) -> None:
+async def _forward(queue: asyncio.Queue[str], websocket: WebSocket) -> None:
     # A send to a browser that has gone fails in server-specific ways; the receive loop notices the disconnect.
     with contextlib.suppress(Exception):
         while True:
@@ -231,7 +235,7 @@ def _since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _after(text, moment) -> bool:
+def _after(text: Any, moment: datetime) -> bool:  # text: an event's "time", whatever the log holds
     try:
         return parse_time(text) > moment
     except (TypeError, ValueError):
@@ -239,4 +243,4 @@ def _after(text, moment) -> bool:
 
 
 def _asset(name: str) -> bytes:
-    return resources.files("orchestra.web").joinpath("static", name).read_bytes()
+    return (resources.files("orchestra.web") / "static" / name).read_bytes()

@@ -12,11 +12,15 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from orchestra.errors import OrchestraError
 from orchestra.follow import screen_lines
 from orchestra.models import Agent, now
 from orchestra.watch import SCREENS_EVERY, Watcher
+
+if TYPE_CHECKING:
+    from orchestra.context import Context
 
 # Shorter than the board's half second: the stat calls cost microseconds, and a change should
 # reach the page within 300 ms.
@@ -29,7 +33,7 @@ class View:
     """The agents, their changes and screens, read again only when something may have changed.
     Runs in a worker thread: everything here blocks on files, tmux and git."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.watcher = Watcher(ctx)
         self.screens: dict[str, list[str]] = {}
@@ -61,7 +65,7 @@ class View:
         if not wanted:
             return changed
         try:
-            captured = self.ctx.tmux.capture_many([a.pane for a in wanted])
+            captured = self.ctx.tmux.capture_many([a.pane for a in wanted if a.pane])
         except OrchestraError:
             return changed  # the tmux server went away: reconcile says so on the next look
         for agent in wanted:
@@ -74,7 +78,7 @@ class View:
                     changed = True
         return changed
 
-    def message(self) -> dict:
+    def message(self) -> dict[str, Any]:
         return {
             "type": "agents",
             "project": self.ctx.project.name,
@@ -84,7 +88,7 @@ class View:
             "agents": [self.card(a) for a in self.watcher.agents],
         }
 
-    def card(self, agent: Agent) -> dict:
+    def card(self, agent: Agent) -> dict[str, Any]:
         return {
             **agent.to_dict(),
             "changes": self.watcher.changes.get(agent.name),
@@ -104,14 +108,14 @@ def bottom(screen: str, count: int = SCREEN_LINES) -> list[str]:
 class Board:
     """Every connected browser's queue, and the loop that fills them while any is connected."""
 
-    def __init__(self, open_context: Callable[[], object]):
+    def __init__(self, open_context: Callable[[], Context]) -> None:
         self._open_context = open_context
-        self._queues: set[asyncio.Queue] = set()
-        self._task: asyncio.Task | None = None
+        self._queues: set[asyncio.Queue[str]] = set()
+        self._task: asyncio.Task[None] | None = None
         self.latest: str | None = None
 
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+    def subscribe(self) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
         self._queues.add(queue)
         if self.latest is not None:
             queue.put_nowait(self.latest)
@@ -119,7 +123,7 @@ class Board:
             self._task = asyncio.create_task(self._run())
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
         self._queues.discard(queue)
 
     async def stop(self) -> None:
@@ -129,10 +133,11 @@ class Board:
 
     async def _run(self) -> None:
         try:
-            view = None
+            view: View | None = None
             while self._queues:
                 try:
-                    view = view or await asyncio.to_thread(lambda: View(self._open_context()))
+                    if view is None:
+                        view = await asyncio.to_thread(lambda: View(self._open_context()))
                     message = await asyncio.to_thread(view.look)
                 except Exception as problem:  # noqa: BLE001 - the page says so, and the loop tries again
                     message = json.dumps(
@@ -148,7 +153,7 @@ class Board:
             self.latest = None  # nothing watches any more: the next browser gets a fresh look
 
 
-def _offer(queue: asyncio.Queue, message: str) -> None:
+def _offer(queue: asyncio.Queue[str], message: str) -> None:
     """A slow browser skips to the newest message: each one is the whole view."""
     if queue.full():
         queue.get_nowait()

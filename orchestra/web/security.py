@@ -16,6 +16,7 @@ import secrets
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -45,13 +46,13 @@ class Guard:
     WebSockets, `Host` when listening on loopback (a page from a DNS-rebinding name is refused
     before the token is even looked at), and the security headers on every response."""
 
-    def __init__(self, app, token: str, cookie: str, hosts: set[str] | None = None):
+    def __init__(self, app: ASGIApp, token: str, cookie: str, hosts: set[str] | None = None) -> None:
         self.app = app
         self.token = token.encode()
         self.cookie = cookie
         self.hosts = hosts
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         connection = HTTPConnection(scope)
@@ -69,7 +70,7 @@ class Guard:
             return await JSONResponse({"error": error}, status_code=403, headers=HEADERS)(scope, receive, send)
         if not allowed:
             return await JSONResponse({"error": REFUSED}, status_code=401, headers=HEADERS)(scope, receive, send)
-        if from_query and scope["method"] == "GET" and scope["path"] == "/":
+        if given is not None and from_query and scope["method"] == "GET" and scope["path"] == "/":
             response = RedirectResponse("/", status_code=303, headers=HEADERS)
             response.set_cookie(self.cookie, given.decode(), httponly=True, samesite="strict", path="/")
             return await response(scope, receive, send)
@@ -97,8 +98,8 @@ def same_origin(headers: Headers) -> bool:
     return bool(origin and host) and origin in (f"http://{host}", f"https://{host}")
 
 
-def _with_headers(send):
-    async def sender(message):
+def _with_headers(send: Send) -> Send:
+    async def sender(message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = MutableHeaders(scope=message)
             for key, value in HEADERS.items():

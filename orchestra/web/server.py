@@ -12,8 +12,12 @@ import socket
 import threading
 import webbrowser
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from orchestra.errors import OrchestraError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -54,7 +58,7 @@ def local_hosts(host: str, port: int) -> set[str]:
     return {f"{name}:{port}" for name in {url_host(host), "127.0.0.1", "localhost", "[::1]"}}
 
 
-def serve(app, sock: socket.socket) -> None:
+def serve(app: ASGIApp, sock: socket.socket) -> None:
     """Run until Ctrl-C. No access log: the first request's URL carries the token."""
     import uvicorn
 
