@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported for annotations only: plugins load before click or
 
     import click
 
-    from orchestra.config import Config
+    from orchestra.config import Config as Config  # for plugins' annotations: hookspecs is public
     from orchestra.models import Agent, AgentKind, Check, Event, MergeResult, Repository
 
 PROJECT = "orchestra"

@@ -101,7 +101,7 @@ def agents_table(agents: list[Agent], changes: dict[str, dict[str, Any] | None],
         status.append(f" {age(agent.updated_at, now)}", style="dim")
         table.add_row(
             agent.name,
-            agent.agent,
+            agent.kind,
             status,
             agent.branch,
             age(agent.created_at, now),

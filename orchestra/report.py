@@ -52,7 +52,7 @@ def report_of(ctx: Context, agent: Agent) -> AgentReport:
     uncommitted = bool(worktrees.uncommitted_changes(worktree)) if worktree.is_dir() else False
     return AgentReport(
         name=agent.name,
-        agent=agent.agent,
+        agent=agent.kind,
         task=agent.task,
         status=agent.status.value,
         branch=agent.branch,

@@ -70,7 +70,7 @@ def resume(ctx: Context, names: list[str], env: dict[str, str]) -> ResumeResult:
 def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]) -> Resumed | None:
     if not Path(agent.worktree).is_dir():
         raise OrchestraError(f"its worktree {agent.worktree} is gone, so there is nowhere to resume it")
-    kind = ctx.plugins.kind(agent.agent)
+    kind = ctx.plugins.kind(agent.kind)
     settings = settings_for(ctx, kind, agent)
     if kind.prepare_worktree is not None:
         kind.prepare_worktree(agent, settings)

@@ -296,11 +296,11 @@ def agent_environment(kind: AgentKind, agent: Agent, settings: AgentSettings, en
 def check_installed(agent: Agent, env: dict[str, str]) -> None:
     program = agent.argv[0] if agent.argv else None
     if program is None:
-        raise AgentKindError(f"the agent kind '{agent.agent}' produced an empty command line.")
+        raise AgentKindError(f"the agent kind '{agent.kind}' produced an empty command line.")
     if shutil.which(program, path=env.get("PATH", os.defpath)) is None:
         raise AgentKindError(
-            f"the agent CLI '{program}' for the kind '{agent.agent}' is not installed or not on PATH: "
-            f"install it, or set `command` in the [agents.{agent.agent}] table of orchestra.toml."
+            f"the agent CLI '{program}' for the kind '{agent.kind}' is not installed or not on PATH: "
+            f"install it, or set `command` in the [agents.{agent.kind}] table of orchestra.toml."
         )
 
 

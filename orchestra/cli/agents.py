@@ -57,7 +57,7 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
         console = render.console()
         for agent in result.agents:
             console.print(
-                f"[green]spawned[/] [bold]{agent.name}[/] ({agent.agent}) on {agent.branch} in {agent.worktree}"
+                f"[green]spawned[/] [bold]{agent.name}[/] ({agent.kind}) on {agent.branch} in {agent.worktree}"
             )
         if result.agents:
             console.print(f"[dim]watch them: orchestra up · list: orchestra ls · session: {ctx.session}[/]")

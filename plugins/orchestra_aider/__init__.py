@@ -9,6 +9,8 @@ whether aider asks a question or is idle, so questions are read off the screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
@@ -26,7 +28,7 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="aider",

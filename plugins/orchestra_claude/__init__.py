@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,12 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 
 def build_resume_argv(agent: Agent, settings: AgentSettings) -> list[str]:
+    assert agent.session_id is not None, "orchestra resumes only an agent with a session id"
     return [*_common(agent, settings), "--resume", agent.session_id]
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="claude",

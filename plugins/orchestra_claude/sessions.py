@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 PROMPT_LENGTH = 200
 TAIL_BYTES = 64 * 1024
@@ -188,7 +188,7 @@ class _Tail:
     branch: str | None = None
 
 
-def _read_head(handle, roots: dict[str, str | None]) -> _Head | None:
+def _read_head(handle: BinaryIO, roots: dict[str, str | None]) -> _Head | None:
     """The first cwd, start time and branch, and every real prompt, in one pass over the file.
 
     Returns None as soon as the first cwd belongs to none of the roots.
@@ -214,7 +214,7 @@ def _read_head(handle, roots: dict[str, str | None]) -> _Head | None:
             continue
         record = record if record is not None else _parse(line)
         text = _prompt_text(record) if record else None
-        if text is None:
+        if text is None or record is None:
             continue
         head.turns += 1
         head.latest = _timestamp(record) or head.latest
@@ -222,7 +222,7 @@ def _read_head(handle, roots: dict[str, str | None]) -> _Head | None:
     return head
 
 
-def _read_tail(handle) -> _Tail:
+def _read_tail(handle: BinaryIO) -> _Tail:
     """The last timestamp and branch, from the end of the file (a torn last line is skipped)."""
     size = handle.seek(0, os.SEEK_END)
     start = max(0, size - TAIL_BYTES)
@@ -252,7 +252,7 @@ def _read_tail(handle) -> _Tail:
     return tail
 
 
-def _parse(line: bytes) -> dict | None:
+def _parse(line: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):  # malformed, torn, or not UTF-8
@@ -270,7 +270,7 @@ def _containing_root(cwd: str, roots: Iterable[str]) -> str | None:
     return found
 
 
-def _prompt_text(record: dict) -> str | None:
+def _prompt_text(record: dict[str, Any]) -> str | None:
     """The text of a prompt a person typed, or None for any other line."""
     if record.get("type") != "user" or record.get("isMeta") or record.get("isSidechain"):
         return None
@@ -288,7 +288,7 @@ def _prompt_text(record: dict) -> str | None:
         return None
     if any(b.get("type") == "tool_result" for b in blocks):
         return None
-    texts = [b.get("text") for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str)]
+    texts: list[str] = [b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str)]
     typed = [t for t in texts if t.strip() and not t.lstrip().startswith(NOT_A_PROMPT)]
     if typed:
         return "\n".join(typed)
@@ -302,7 +302,7 @@ def _shorten(text: str) -> str:
     return line if len(line) <= PROMPT_LENGTH else line[: PROMPT_LENGTH - 1].rstrip() + "…"
 
 
-def _timestamp(record: dict) -> str | None:
+def _timestamp(record: dict[str, Any]) -> str | None:
     value = record.get("timestamp")
     return _normalize(value) if isinstance(value, str) else None
 

@@ -12,6 +12,7 @@ screen patterns below say that.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
@@ -55,11 +56,12 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 def build_resume_argv(agent: Agent, settings: AgentSettings) -> list[str]:
     """`codex resume [OPTIONS] <thread id>`: the subcommand takes the same options as a new session."""
+    assert agent.session_id is not None, "orchestra resumes only an agent with a session id"
     return [*(settings.command or ["codex"]), "resume", *_options(settings), "--", agent.session_id]
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="codex",

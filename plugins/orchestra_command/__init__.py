@@ -12,6 +12,7 @@ Without `{task}` anywhere, the task is appended as the last argument. Any other
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import AgentKindError
@@ -24,8 +25,8 @@ MARKER = re.compile(r"\{(task|name|port)\}")
 def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
     if not settings.command:
         raise AgentKindError(
-            f'the agent kind \'{agent.agent}\' has no command: set `command = ["your-agent", "{{task}}"]` '
-            f"in the [agents.{agent.agent}] table of orchestra.toml."
+            f'the agent kind \'{agent.kind}\' has no command: set `command = ["your-agent", "{{task}}"]` '
+            f"in the [agents.{agent.kind}] table of orchestra.toml."
         )
     values = {"task": agent.task, "name": agent.name, "port": str(agent.port or "")}
     argv, placed = [], False
@@ -40,7 +41,7 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="command",

@@ -8,6 +8,7 @@ and exits 0. A task containing the word "ask" first asks a question and waits fo
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
@@ -20,7 +21,7 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="demo",

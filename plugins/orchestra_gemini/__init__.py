@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra import files, git
@@ -46,7 +48,7 @@ WAITING_PATTERNS = [
 BUSY_PATTERNS = [r"\(esc to cancel, "]
 
 
-def hook_settings(hook_command: list[str]) -> dict:
+def hook_settings(hook_command: list[str]) -> dict[str, Any]:
     """orchestra's part of the settings: every listened-to event runs orchestra's hook handler."""
     command = shlex.join(hook_command)  # run by a shell
     handler = {"name": HOOK_NAME, "type": "command", "command": command, "timeout": HOOK_TIMEOUT_MS}
@@ -58,7 +60,7 @@ def _is_ours(definition: object) -> bool:
     return isinstance(hooks, list) and any(isinstance(h, dict) and h.get("name") == HOOK_NAME for h in hooks)
 
 
-def merged_settings(current: dict, hook_command: list[str]) -> dict:
+def merged_settings(current: dict[str, Any], hook_command: list[str]) -> dict[str, Any]:
     """`current` with orchestra's hooks in place of any it had before; everything else kept."""
     settings = dict(current)
     hooks = dict(settings.get("hooks") or {})
@@ -84,18 +86,18 @@ def write_settings(worktree: Path, hook_command: list[str]) -> Path:
             current = json.loads(path.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError) as error:
             current = error
-        if not isinstance(current, dict):
-            raise AgentKindError(
-                f"{path} is not a JSON object orchestra can add its Gemini CLI hooks to ({current}): "
-                "fix it (comments are not supported), or remove it from the repository."
-            )
+    if not isinstance(current, dict):
+        raise AgentKindError(
+            f"{path} is not a JSON object orchestra can add its Gemini CLI hooks to ({current}): "
+            "fix it (comments are not supported), or remove it from the repository."
+        )
     folder.mkdir(exist_ok=True)
     files.write_atomic(path, json.dumps(merged_settings(current, hook_command), indent=2) + "\n", mode=None)
     _hide_from_git(worktree)
     return path
 
 
-def _git(worktree: Path, *args: str) -> subprocess.CompletedProcess:
+def _git(worktree: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return git.run(args, worktree, check=False)
 
 
@@ -149,11 +151,12 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 def build_resume_argv(agent: Agent, settings: AgentSettings) -> list[str]:
     # `--resume` takes the session's id as well as "latest" or an index; sessions are kept per folder.
+    assert agent.session_id is not None, "orchestra resumes only an agent with a session id"
     return [*_common(settings), "--resume", agent.session_id]
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="gemini",

@@ -50,7 +50,7 @@ def _detail(details: Any) -> str:
     """What the tool would do: the command, the file, the MCP tool or the URLs ("Tool ... requires execution" says none)."""
     if not isinstance(details, dict):
         return ""
-    urls = details.get("urls") if isinstance(details.get("urls"), list) else []
+    urls = details["urls"] if isinstance(details.get("urls"), list) else []
     found = (
         details.get("command") or details.get("filePath") or details.get("toolDisplayName") or " ".join(map(str, urls))
     )

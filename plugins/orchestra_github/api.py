@@ -66,7 +66,7 @@ class GitHubAPI:
             f"GitHub answered {status} when asked for a pull request on {where}: {_details(answer)}; try again later."
         )
 
-    def _request(self, method: str, path: str, payload: dict | None = None) -> tuple[int, Any]:
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> tuple[int, Any]:
         request = urllib.request.Request(
             self.api_url + path,
             method=method,

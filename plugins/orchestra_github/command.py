@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import click
+from click.shell_completion import CompletionItem
 
 
 def pr_command(cli: click.Group) -> click.Command:
     """The `pr` command, which runs the core's `merge` command of `cli` with the `pr` strategy."""
 
-    def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    def complete_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
         """Offer what `merge NAMES` offers (the agents' names), through click's public API."""
         merge = cli.commands.get("merge")
         names = next((p for p in merge.params if p.name == "names"), None) if merge else None

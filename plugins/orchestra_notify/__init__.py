@@ -22,11 +22,15 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import OrchestraError, TmuxError
 from orchestra.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from orchestra.hookspecs import Config
+
 from orchestra.models import STATUS_PHRASES, Agent, Event, Status
 from orchestra.tmux import Tmux
 
@@ -65,7 +69,7 @@ class Settings:
 
 
 @hookimpl
-def notifier(event: Event, agent: Agent | None, config) -> None:
+def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     if agent is None or event.status not in settings.events:
         return
@@ -84,7 +88,11 @@ def notify_desktop(agent: Agent, status: str, headline: str) -> None:
     program = shutil.which("notify-send")
     if program is None or not any(os.environ.get(v) for v in DESKTOP_VARIABLES):
         return
-    detail = {Status.WAITING: agent.waiting_for, Status.FAILED: agent.error}.get(status) or agent.last_message or ""
+    detail = (
+        {Status.WAITING.value: agent.waiting_for, Status.FAILED.value: agent.error}.get(status)
+        or agent.last_message
+        or ""
+    )
     parts = (_cut(" ".join(detail.split()), TASK_LIMIT), _cut(agent.task, TASK_LIMIT))
     body = "\n".join(part for part in parts if part)
     urgency = "critical" if status in (Status.WAITING, Status.FAILED) else "normal"
@@ -106,11 +114,11 @@ def alert_tmux(agent: Agent, text: str) -> None:
         return
     pane = _tmux("display-message", "-p", "-t", agent.pane, "#{pane_dead}\t#{pane_tty}") if agent.pane else None
     listed = _tmux("list-clients", "-F", "#{client_name}\t#{client_tty}\t#{session_name}")
-    clients = [line.split("\t") for line in (listed or "").splitlines() if line.count("\t") == 2]
-    clients = [(name, tty) for name, tty, session in clients if session == agent.session]
+    listing = [line.split("\t") for line in (listed or "").splitlines() if line.count("\t") == 2]
+    clients = [(name, tty) for name, tty, session in listing if session == agent.session]
     if clients:
         commands: list[str] = []
-        target = ["-t", agent.pane] if pane is not None else []
+        target = ["-t", agent.pane] if pane is not None and agent.pane else []
         for name, _tty in clients:
             # display-message expands formats, and `#(...)` would run a shell command: double every '#'.
             commands += [";", "display-message", "-c", name, *target, "-d", str(MESSAGE_MS), text.replace("#", "##")]

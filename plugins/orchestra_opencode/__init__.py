@@ -7,6 +7,8 @@ its status comes from the screen: its permission dialog means `waiting`. The tas
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
@@ -24,7 +26,7 @@ def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
 
 
 @hookimpl
-def register_agents(register):
+def register_agents(register: Callable[[AgentKind], None]) -> None:
     register(
         AgentKind(
             name="opencode",

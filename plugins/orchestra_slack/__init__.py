@@ -19,11 +19,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.errors import OrchestraError
 from orchestra.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from orchestra.hookspecs import Config
+
 from orchestra.models import Agent, Event, Status
 from orchestra_slack import message, webhook
 
@@ -62,7 +66,7 @@ class Settings:
 
 
 @hookimpl
-def notifier(event: Event, agent: Agent | None, config) -> None:
+def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     if event.status not in settings.events:
         return
