@@ -337,7 +337,8 @@ def hook_handler(args) -> None:
                 print(f"  (warning: the handler logged {len(problems)} problem(s), e.g. {problems[0].get('data')})")
 
         # Where the time goes, measured in this (warm) process: the handler's work without start-up
-        # or imports, and starting the detached notifier; then that notifier on its own.
+        # or imports (starting the detached notifier included), and starting a notifier alone;
+        # then that notifier on its own.
         from orchestra import hook_handler as handler_module
         from orchestra import lifecycle
 
@@ -348,6 +349,7 @@ def hook_handler(args) -> None:
                 begun = time.perf_counter()
                 changed = handler_module.handle(state, agent.name, payload, "orchestra_claude.hooks")
                 work.append(time.perf_counter() - begun)
+            wait_for_notifiers(state.dir)
             begun = time.perf_counter()
             lifecycle.notify_in_background(state, [changed])
             popen.append(time.perf_counter() - begun)
@@ -393,8 +395,8 @@ def hook_handler(args) -> None:
             f"  the same with the state in /dev/shm: median {c.median_ms(together['shm']):.1f} ms ({c.spread(together['shm'])})"
         )
         print(
-            f"  inside it (measured in-process): handling the event (read, lock, write + fsync, log) "
-            f"{c.median_ms(work):.1f} ms (max {max(work) * 1000:.0f}); starting the detached `_notify` {c.median_ms(popen):.1f} ms"
+            f"  inside it (measured in-process): handling the event (read, lock, write + fsync, log, start the notifier) "
+            f"{c.median_ms(work):.1f} ms (max {max(work) * 1000:.0f}); of which starting the detached `_notify` {c.median_ms(popen):.1f} ms"
         )
         print(
             f"  that `_notify` (notifier plugins, off the agent's path), on its own: "

@@ -231,26 +231,21 @@ def publish(state: State, events: list[dict[str, Any]]) -> None:
 
 
 def notify_in_background(state: State, changes: list[dict[str, Any]]) -> None:
-    """Run the notifier plugins in a process of their own, so no one waits for them.
+    """Run the notifier plugins in a process of their own (its own session), so no one waits for them.
 
-    Started through a short-lived child, so the notifier is nobody's child (the launcher waits
-    for its agent alone, and a process's children are what tests and tools take for its agent).
-    posix_spawn rather than subprocess, whose import alone costs the hook handler milliseconds.
-    The events travel on the command line: they hold statuses and names, never secrets.
+    posix_spawn rather than subprocess, whose import alone costs the hook handler milliseconds;
+    a daemon thread reaps it, so a long-lived process (the launcher, the board, the dashboard)
+    collects no zombies. The events travel on the command line: they hold statuses and names,
+    never secrets.
     """
+    import threading
+
     argv = [sys.executable, "-m", "orchestra", "_notify", "--state-dir", str(state.dir), json.dumps(changes)]
     env = {k: v for k, v in os.environ.items() if k != "ORCHESTRA_DEBUG"}
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
-        child = os.fork()
-        if child == 0:  # pragma: no cover - runs in the short-lived child
-            code = 0
-            try:
-                os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
-            except BaseException:  # noqa: BLE001 - the forked child must reach os._exit, whatever happens
-                code = 1
-            os._exit(code)
-        os.waitpid(child, 0)
+        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)
+    threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True, name="orchestra-notify-reaper").start()

@@ -17,6 +17,7 @@ import pytest
 
 from openai_api import KEY_VARIABLE, Error, OpenAIAPI, Text, codex_overrides, shell
 from orchestra import plugins
+from orchestra_codex.notify import is_title_turn
 from support import agents_json, git, screen, tmux, wait_for, wait_statuses
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,10 @@ def codex(repo, agent_clis, openai_api, monkeypatch):
 
 def stops(orchestra, name: str) -> list[dict]:
     lines = orchestra("events", "--json", "--agent", name).stdout.splitlines()
-    return [e["data"] for e in map(json.loads, lines) if e["type"] == "hook" and e["data"]["hook"] == "Stop"]
+    turns = [
+        e["data"] for e in map(json.loads, lines) if e["type"] == "hook" and e["data"]["hook"] == "agent-turn-complete"
+    ]
+    return [turn for turn in turns if not is_title_turn(turn)]  # Codex's own side turn is logged, and changes nothing
 
 
 def test_a_turn_that_writes_a_file_is_done_with_codexs_last_message(orchestra, codex, repo):
@@ -60,7 +64,7 @@ def test_a_turn_that_writes_a_file_is_done_with_codexs_last_message(orchestra, c
     assert spawned["agent"] == "codex" and spawned["session_id"] is None  # Codex names its thread itself
 
     (agent,) = wait_statuses(orchestra, {"write-hello-txt": "done"}, timeout=30)
-    assert agent["last_message"] == "I wrote hello.txt." and agent["last_hook"] == "Stop"
+    assert agent["last_message"] == "I wrote hello.txt." and agent["last_hook"] == "agent-turn-complete"
     worktree = Path(agent["worktree"])
     assert (worktree / "hello.txt").read_text() == "hi\n" and not (repo / "hello.txt").exists()
     # The command ran in the agent's worktree, and its result went back to the model.
@@ -70,7 +74,7 @@ def test_a_turn_that_writes_a_file_is_done_with_codexs_last_message(orchestra, c
     # The record keeps the conversation's thread id; Codex's title thread never counted as the agent's turn.
     assert {r.thread_id for r in codex.main_requests} == {agent["session_id"]}
     assert all(r.thread_id != agent["session_id"] for r in codex.side_requests)
-    assert [s["last_assistant_message"] for s in stops(orchestra, "write-hello-txt")] == ["I wrote hello.txt."]
+    assert [s["last-assistant-message"] for s in stops(orchestra, "write-hello-txt")] == ["I wrote hello.txt."]
 
 
 def test_a_command_that_needs_approval_is_waiting_until_send_answers_it(orchestra, codex, isolated):
@@ -88,7 +92,7 @@ def test_a_command_that_needs_approval_is_waiting_until_send_answers_it(orchestr
     (agent,) = wait_statuses(orchestra, {"run-the-script": "done"}, timeout=30)
     assert (Path(agent["worktree"]) / "x.txt").read_text() == "1"
     assert agent["last_message"] == "Ran it." and agent["waiting_for"] is None
-    assert [s["last_assistant_message"] for s in stops(orchestra, "run-the-script")] == ["Ran it."]
+    assert [s["last-assistant-message"] for s in stops(orchestra, "run-the-script")] == ["Ran it."]
 
 
 def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, codex, isolated):

@@ -62,13 +62,13 @@ def test_a_turn_writes_a_file_in_its_worktree_and_is_done(orchestra, repo, gemin
     assert spawned["agent"] == "gemini" and str(uuid.UUID(spawned["session_id"])) == spawned["session_id"]
 
     (agent,) = wait_statuses(orchestra, {"write-hello-txt": "done"}, timeout=TIMEOUT)
-    assert agent["last_message"] == "I wrote hello.txt." and agent["last_hook"] == "Stop"
+    assert agent["last_message"] == "I wrote hello.txt." and agent["last_hook"] == "AfterAgent"
     worktree = Path(agent["worktree"])
     assert (worktree / "hello.txt").read_text() == "hi\n" and not (repo / "hello.txt").exists()
     # Gemini ran under the id orchestra chose, and its hooks reported that same id.
     assert agent["session_id"] == spawned["session_id"]
     names = hook_names(orchestra, "write-hello-txt")
-    assert names[:2] == ["SessionStart", "UserPromptSubmit"] and names.index("PostToolUse") < names.index("Stop")
+    assert names[:2] == ["SessionStart", "BeforeAgent"] and names.index("AfterTool") < names.index("AfterAgent")
 
     first, second = gemini.api.wait_for_main(2)
     assert "write hello.txt" in first.said()
@@ -93,7 +93,7 @@ def test_a_shell_command_waits_until_send_approves_it(orchestra, gemini, isolate
     assert (Path(agent["worktree"]) / "x.txt").read_text() == "1\n"
     assert agent["last_message"] == "Ran it." and agent["waiting_for"] is None
     names = hook_names(orchestra, "run-the-script")
-    assert names.index("Notification") < names.index("PostToolUse") < names.index("Stop")
+    assert names.index("Notification") < names.index("AfterTool") < names.index("AfterAgent")
 
 
 def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, gemini, isolated):

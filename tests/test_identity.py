@@ -33,11 +33,15 @@ def restart_tmux_with_three_lost(orchestra, isolated) -> dict[str, dict]:
 
 
 def check_nothing_acts_on_the_lost(orchestra, isolated, survivor: str) -> None:
-    """`send` and `kill --force` of a lost agent never reach the pane that now has its old ids."""
+    """`send`, `logs`, `attach` and `kill --force` of a lost agent never reach the pane that now
+    has its old ids."""
     pane = next(a for a in agents_json(orchestra) if a["name"] == survivor)["pane"]
     refused = orchestra("send", "aaa", "MARKER-FOR-AAA", check=False)
     assert refused.returncode == 1 and "lost" in refused.stderr
     assert "MARKER-FOR-AAA" not in screen(isolated, pane)
+    for command in (["logs", "aaa"], ["attach", "aaa"]):
+        shown = orchestra(*command, check=False)
+        assert shown.returncode == 1 and "lost" in shown.stderr and "task:" not in shown.stdout
     orchestra("kill", "--force", "aaa")
     assert statuses(orchestra)[survivor] == "running"
     alive = tmux(isolated, "display-message", "-p", "-t", pane, "#{pane_dead}").stdout.strip()

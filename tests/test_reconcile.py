@@ -54,7 +54,9 @@ def test_agent_killed_by_a_signal_is_failed(orchestra, repo, isolated, slow):
     pane = _json.loads(orchestra("ls", "--json").stdout)[0]["pane"]
     launcher = int(tmux(isolated, "display-message", "-p", "-t", pane, "#{pane_pid}").stdout)
     children = Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()
-    os.kill(int(children[0]), signal.SIGTERM)
+    # The agent, not a notifier the launcher started when it recorded `running` (it reaps those).
+    (agent_pid,) = [c for c in children if b"_notify" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    os.kill(int(agent_pid), signal.SIGTERM)
     wait_for(lambda: statuses(orchestra) == {"victim": "failed"}, what="failed")
     agent = _json.loads(orchestra("ls", "--json").stdout)[0]
     assert agent["exit_code"] == 128 + signal.SIGTERM
