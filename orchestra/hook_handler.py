@@ -99,7 +99,7 @@ def handle(state: State, name: str, raw: bytes, translator: str | None = None) -
             agent["updated_at"] = logged["time"]
             if signal is not None:
                 changed = lifecycle.apply_to(agents, name, signal, translated, {"hook": hook})
-    lifecycle.publish(state, [logged] + ([changed] if changed else []))
+    lifecycle.publish(state, [logged] + ([changed] if changed else []), reap=False)  # this process ends now
     return changed
 
 

@@ -221,24 +221,26 @@ def change(
     return changed
 
 
-def publish(state: State, events: list[dict[str, Any]]) -> None:
-    """Append `events` to the log, then hand the status changes among them to the notifiers."""
+def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> None:
+    """Append `events` to the log, then hand the status changes among them to the notifiers.
+
+    `reap=False` is for a process that ends at once (the hook handler): the notifier outlives it
+    and is adopted and reaped by init, so no thread need wait for it."""
     events = [e for e in events if e]
     state.append_events(events)
     changes = [e for e in events if e.get("type") == "status"]
     if changes:
-        notify_in_background(state, changes)
+        notify_in_background(state, changes, reap)
 
 
-def notify_in_background(state: State, changes: list[dict[str, Any]]) -> None:
+def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool = True) -> None:
     """Run the notifier plugins in a process of their own (its own session), so no one waits for them.
 
     posix_spawn rather than subprocess, whose import alone costs the hook handler milliseconds;
-    a daemon thread reaps it, so a long-lived process (the launcher, the board, the dashboard)
-    collects no zombies. The events travel on the command line: they hold statuses and names,
-    never secrets.
+    with `reap`, a daemon thread waits for it, so a long-lived process (the launcher, the board,
+    the dashboard) collects no zombies. The events travel on the command line: they hold
+    statuses and names, never secrets.
     """
-    import threading
 
     argv = [sys.executable, "-m", "orchestra", "_notify", "--state-dir", str(state.dir), json.dumps(changes)]
     env = {k: v for k, v in os.environ.items() if k != "ORCHESTRA_DEBUG"}
@@ -248,4 +250,7 @@ def notify_in_background(state: State, changes: list[dict[str, Any]]) -> None:
         pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)
-    threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True, name="orchestra-notify-reaper").start()
+    if reap:
+        import threading
+
+        threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True, name="orchestra-notify-reaper").start()
