@@ -59,6 +59,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "copy": Key("list[str]", [".env"], "files copied from the main checkout into each new worktree, when present"),
         "symlink": Key("list[str]", [], "paths symlinked from the main checkout into each new worktree"),
         "setup": Key("str", "", "shell command run in a new worktree before its agent starts (your own command)"),
+        "disposable": Key(
+            "list[str]",
+            [
+                *("node_modules/", "__pycache__/", "*.pyc", ".venv/", "venv/", ".tox/", ".pytest_cache/"),
+                *(".mypy_cache/", ".ruff_cache/", ".cache/", "dist/", "build/", "target/", ".next/", "coverage/"),
+                *(".coverage", "*.egg-info/"),
+            ],
+            "git-ignored files that kill and clean delete silently (gitignore patterns); other ignored files are work",
+        ),
     },
     "ports": {
         "range": Key("port-range", [4100, 4199], "each agent gets a free ORCHESTRA_PORT from this range"),

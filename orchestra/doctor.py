@@ -6,11 +6,12 @@ import re
 import shutil
 from pathlib import Path
 
-from orchestra import git, tmux, worktrees
+from orchestra import git, tmux, trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import Agent, Check, Status
 from orchestra.reconcile import observe
+from orchestra.worktrees import BROKEN
 
 MIN_TMUX = (3, 0)  # new-window -e and commands given as separate arguments
 MIN_GIT = (2, 25)
@@ -99,6 +100,7 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
             )
     else:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
+    checks += _check_agent_worktrees(ctx, agents, fix)
     checks += _check_worktrees(ctx, agents, fix)
     checks += _check_session(ctx, fix)
     return checks
@@ -113,6 +115,38 @@ def plugin_checks(ctx: Context) -> list[Check]:
                 checks.append(item)
             else:
                 ctx.plugins.problems.append(f"a plugin's doctor_checks returned {item!r}, not a Check")
+    return checks
+
+
+def _check_agent_worktrees(ctx: Context, agents: list[Agent], fix: bool) -> list[Check]:
+    """Worktrees a stopped command left half-made (never checked out) or half-removed (no `.git`):
+    `--fix` finishes the checkout, or finishes the agent's removal keeping what the folder holds."""
+    from orchestra.removal import merge_target, remove
+
+    checks = []
+    for agent in agents:
+        worktree = Path(agent.worktree)
+        if trash.is_broken(worktree):
+            if not fix:
+                checks.append(
+                    Check(
+                        "worktree", False, f"agent {agent.name}: " + BROKEN.format(worktree=worktree, name=agent.name)
+                    )
+                )
+                continue
+            try:
+                removed = remove(ctx, agent, merge_target(ctx))
+            except OrchestraError as error:
+                checks.append(Check("worktree", False, f"agent {agent.name}: {error}"))
+                continue
+            kept = f", its work kept at {removed.saved_ref}" if removed.saved_ref else ""
+            detail = f"agent {agent.name}: finished removing its broken worktree{kept}"
+            checks.append(Check("worktree", True, detail, fixed=True))
+        elif trash.is_unpopulated(worktree) and agent.status != Status.STARTING:  # not a spawn under way
+            if fix:
+                trash.finish_checkout(worktree)
+            what = f"agent {agent.name}: its worktree was never checked out (a spawn stopped part-way)"
+            checks.append(Check("worktree", fix, f"{what}; checked it out" if fix else what, fixed=fix))
     return checks
 
 

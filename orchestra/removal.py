@@ -1,18 +1,21 @@
 """Removing agents (`kill`, `clean`) without ever losing work.
 
-An agent whose worktree has uncommitted files or whose branch has commits the merge target
-lacks is removed only with `force`, and then its work is first kept on a ref under
-`refs/orchestra/trash/`, from which one git command brings it back.
+An agent whose worktree holds work (`orchestra.trash`: uncommitted or ignored files that are not
+disposable, commits the merge target lacks on its branch or its worktree's HEAD) is removed only
+with `force`, and then its work is first kept on a ref under `refs/orchestra/trash/`, from which
+one git command brings it back. A git repository of its own inside the worktree stops the
+removal even with `force`.
 """
 
 from __future__ import annotations
 
+import filecmp
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import worktrees
+from orchestra import trash, worktrees
 from orchestra.context import Context
-from orchestra.errors import UnknownAgent, WorkAtRisk
+from orchestra.errors import OrchestraError, UnknownAgent, WorkAtRisk
 from orchestra.models import Agent, Event, Status
 from orchestra.reconcile import observe, owned_pane
 
@@ -22,15 +25,20 @@ class Work:
     """What removing an agent would lose."""
 
     uncommitted: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # git-ignored, not disposable
     commits: list[str] = field(default_factory=list)
+    repositories: list[str] = field(default_factory=list)  # git repositories of their own inside the worktree
 
     def __bool__(self) -> bool:
-        return bool(self.uncommitted or self.commits)
+        return bool(self.uncommitted or self.ignored or self.commits or self.repositories)
 
     def describe(self, target: str) -> str:
         parts = []
         if self.uncommitted:
             parts.append(f"{_count(len(self.uncommitted), 'uncommitted file')} ({_listing(self.uncommitted)})")
+        if self.ignored:
+            noun = "git-ignored file"
+            parts.append(f"{_count(len(self.ignored), noun)} not in [worktree] disposable ({_listing(self.ignored)})")
         if self.commits:
             parts.append(f"{_count(len(self.commits), 'commit')} not in {target} ({_listing(self.commits)})")
         return " and ".join(parts)
@@ -40,6 +48,7 @@ class Work:
 class Removed:
     name: str
     saved_ref: str | None = None
+    not_kept: list[str] = field(default_factory=list)  # ignored files too big for the trash commit
 
     @property
     def restore_command(self) -> str | None:
@@ -57,10 +66,17 @@ def merge_target(ctx: Context) -> str:
 def work_of(ctx: Context, agent: Agent, target: str) -> Work:
     """What removing the agent would lose. A merged agent's commits are in the target (squashed or
     rebased ones under other ids), so only what it changed since counts."""
-    uncommitted = worktrees.uncommitted_changes(Path(agent.worktree))
-    if agent.status == Status.MERGED:
-        return Work(uncommitted=uncommitted)
-    return Work(uncommitted=uncommitted, commits=worktrees.unmerged_commits(ctx.project, agent.branch, target))
+    worktree = Path(agent.worktree)
+    start = _start(ctx, agent)
+    uncommitted = trash.uncommitted_changes(worktree, ctx.project, start)
+    ignored = [p for p in trash.ignored_files(worktree, _disposable(ctx)) if not _orchestra_copy(ctx, worktree, p)]
+    repositories = trash.nested_repositories(worktree, [p for p in uncommitted + ignored if p.endswith("/")])
+    uncommitted = [p for p in uncommitted if p not in repositories]
+    ignored = [p for p in ignored if p not in repositories]
+    work = Work(uncommitted=uncommitted, ignored=ignored, repositories=repositories)
+    if agent.status != Status.MERGED:
+        work.commits = trash.unmerged_commits(ctx.project, agent.branch, target, worktree)
+    return work
 
 
 def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
@@ -71,16 +87,18 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
         raise UnknownAgent.named(*unknown)
     chosen = [agents[n] for n in dict.fromkeys(names)]
     target = merge_target(ctx)
-    if not force:
-        at_risk = [(a, work_of(ctx, a, target)) for a in chosen]
-        at_risk = [(a, w) for a, w in at_risk if w]
-        if at_risk:
-            lines = "; ".join(f"agent '{a.name}' has {w.describe(target)}" for a, w in at_risk)
-            names_text = " ".join(a.name for a, _ in at_risk)
-            raise WorkAtRisk(
-                f"{lines}. Merge it first, or run `orchestra kill {names_text} --force`, which keeps it on a ref "
-                f"under refs/orchestra/trash/ before removing the agent."
-            )
+    found = [(a, work_of(ctx, a, target)) for a in chosen]
+    nested = [(a, w) for a, w in found if w.repositories]
+    if nested:
+        raise WorkAtRisk("; ".join(_nested_refusal(a, w) for a, w in nested))
+    at_risk = [(a, w) for a, w in found if w]
+    if at_risk and not force:
+        lines = "; ".join(f"agent '{a.name}' has {w.describe(target)}" for a, w in at_risk)
+        names_text = " ".join(a.name for a, _ in at_risk)
+        raise WorkAtRisk(
+            f"{lines}. Merge it first, or run `orchestra kill {names_text} --force`, which keeps it on a ref "
+            f"under refs/orchestra/trash/ before removing the agent."
+        )
     return [remove(ctx, agent, target) for agent in chosen]
 
 
@@ -88,7 +106,8 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
     """Remove agents that have finished and whose work is merged or empty.
 
     Agents still running are never touched. With `force`, finished agents with work are removed
-    too, their work kept under `refs/orchestra/trash/`. Returns what was removed and, for each
+    too, their work kept under `refs/orchestra/trash/`. An agent that cannot be removed is left
+    with the reason, and the others are still removed. Returns what was removed and, for each
     agent left alone, why.
     """
     target = merge_target(ctx)
@@ -96,11 +115,17 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
     for agent in observe(ctx):
         if agent.status.live:
             continue
-        work = work_of(ctx, agent, target)
-        if work and not force:
-            kept.append(f"{agent.name} ({agent.status.value}) has {work.describe(target)}")
-            continue
-        removed.append(remove(ctx, agent, target))
+        try:
+            work = work_of(ctx, agent, target)
+            if work.repositories:
+                kept.append(f"{agent.name} ({agent.status.value}): {_nested_refusal(agent, work)}")
+                continue
+            if work and not force:
+                kept.append(f"{agent.name} ({agent.status.value}) has {work.describe(target)}")
+                continue
+            removed.append(remove(ctx, agent, target))
+        except OrchestraError as error:
+            kept.append(f"{agent.name} ({agent.status.value}), which could not be removed: {error}")
     return removed, kept
 
 
@@ -110,16 +135,56 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     if pane is not None:
         ctx.tmux.kill_pane(pane.id)  # stop it first, so its files stop changing (not the window: it may be tiled)
     worktree = Path(agent.worktree)
-    saved = None
-    if work_of(ctx, agent, target):
-        saved = worktrees.save_to_trash(ctx.project, agent.name, agent.branch, worktree)
-    worktrees.remove_worktree(ctx.project, worktree)
+    saved, not_kept = None, []
+    work = work_of(ctx, agent, target)
+    if work.repositories:  # made since the caller looked: never deleted with the worktree
+        raise WorkAtRisk(_nested_refusal(agent, work))
+    if work:
+        not_kept = trash.too_big(worktree, work.ignored)
+        ignored = [p for p in work.ignored if p not in not_kept]
+        saved = trash.save_to_trash(ctx.project, agent.name, agent.branch, worktree, ignored, _start(ctx, agent))
+    root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
+    worktrees.remove_worktree(ctx.project, worktree, root)
     worktrees.delete_branch(ctx.project, agent.branch)
     with ctx.state.update() as agents:
         agents.pop(agent.name, None)
     ctx.state.discard_launch_env(agent.name)
-    ctx.state.append_events([Event("removed", agent=agent.name, data={"saved_ref": saved})])
-    return Removed(name=agent.name, saved_ref=saved)
+    data = {"saved_ref": saved, "not_kept": not_kept} if not_kept else {"saved_ref": saved}
+    ctx.state.append_events([Event("removed", agent=agent.name, data=data)])
+    return Removed(name=agent.name, saved_ref=saved, not_kept=not_kept)
+
+
+def _start(ctx: Context, agent: Agent) -> str | None:
+    """What a broken worktree's remaining files are read against: its branch tip, else its base."""
+    if worktrees.branch_exists(ctx.project, agent.branch):
+        return f"refs/heads/{agent.branch}"
+    return agent.base or None
+
+
+def _disposable(ctx: Context) -> list[str]:
+    disposable: list[str] = ctx.config.worktree.get("disposable", [])
+    # What orchestra linked in is the main checkout's own file, never the agent's work.
+    return [*disposable, *(f"/{entry.strip('/')}" for entry in ctx.config.worktree["symlink"])]
+
+
+def _orchestra_copy(ctx: Context, worktree: Path, path: str) -> bool:
+    """Whether `path` is a file orchestra copied in (`[worktree] copy`) and still the same as the main checkout's."""
+    if not any(path == c.strip("/") or path.startswith(c.strip("/") + "/") for c in ctx.config.worktree["copy"]):
+        return False
+    source, copy = ctx.project.root / path, worktree / path
+    try:
+        return source.is_file() and filecmp.cmp(source, copy, shallow=False)
+    except OSError:
+        return False
+
+
+def _nested_refusal(agent: Agent, work: Work) -> str:
+    where = ", ".join(work.repositories)
+    return (
+        f"agent '{agent.name}' has a git repository of its own in its worktree ({where}), whose commits "
+        f"and files a trash ref cannot keep, so orchestra does not remove it even with --force: move it out "
+        f"of {agent.worktree} (or push its commits somewhere), then run `orchestra kill {agent.name}` again"
+    )
 
 
 def _count(n: int, noun: str) -> str:

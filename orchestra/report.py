@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestra import worktrees
+from orchestra import trash, worktrees
 from orchestra.context import Context
+from orchestra.errors import OrchestraError
 from orchestra.models import Agent
 from orchestra.reconcile import observe
 
@@ -46,10 +47,12 @@ def report(ctx: Context) -> list[AgentReport]:
 
 def report_of(ctx: Context, agent: Agent) -> AgentReport:
     worktree = Path(agent.worktree)
-    changes = worktrees.changes(worktree, agent.base) if worktree.is_dir() else None
+    broken = trash.is_broken(worktree)
+    readable = worktree.is_dir() and not broken and not trash.is_unpopulated(worktree)
+    changes = worktrees.changes(worktree, agent.base) if readable else None
     committed = worktrees.branch_changes(ctx.project, agent.base, agent.branch)
     found = changes or committed
-    uncommitted = bool(worktrees.uncommitted_changes(worktree)) if worktree.is_dir() else False
+    uncommitted = bool(trash.uncommitted_changes(worktree, ctx.project)) if worktree.is_dir() else False
     return AgentReport(
         name=agent.name,
         agent=agent.kind,
@@ -58,7 +61,7 @@ def report_of(ctx: Context, agent: Agent) -> AgentReport:
         branch=agent.branch,
         base=agent.base,
         last_message=agent.last_message,
-        error=agent.error,
+        error=worktrees.BROKEN.format(worktree=worktree, name=agent.name) if broken else agent.error,
         exit_code=agent.exit_code,
         commits=worktrees.commits_since(ctx.project, agent.base, agent.branch),
         files_changed=found.files if found else 0,
@@ -75,4 +78,6 @@ def agent_diff(ctx: Context, name: str, stat: bool = False) -> str:
     from orchestra.reconcile import find
 
     agent = find(ctx, name)
+    if trash.is_broken(Path(agent.worktree)):
+        raise OrchestraError(worktrees.BROKEN.format(worktree=agent.worktree, name=agent.name))
     return worktrees.diff(Path(agent.worktree), agent.base, stat=stat)

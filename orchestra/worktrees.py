@@ -19,6 +19,10 @@ from orchestra import files, git
 from orchestra.errors import NotARepository, OrchestraError
 
 TRASH_PREFIX = "refs/orchestra/trash/"
+BROKEN = (
+    "the worktree {worktree} has lost its .git (a removal that stopped part-way), so git cannot read it: "
+    "`orchestra kill {name} --force` or `orchestra doctor --fix` finishes removing the agent, keeping what it holds."
+)
 
 
 @dataclass(frozen=True)
@@ -197,10 +201,25 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def remove_worktree(project: Project, path: Path) -> None:
-    """Remove a worktree folder and git's record of it (the caller has saved any work)."""
+def remove_worktree(project: Project, path: Path, root: Path | None = None) -> None:
+    """Remove a worktree folder and git's record of it (the caller has saved any work).
+
+    A folder that lost its `.git` (a removal that stopped part-way) is deleted here, since git no
+    longer can, when git still records it or it sits directly in `root` (`worktree_root`, where a
+    pruned record leaves it); any other folder without one is left alone, with a sentence.
+    """
     with _metadata_lock(project):
-        if path.exists():
+        if path.exists() and not (path / ".git").exists():
+            where = path.resolve()
+            known = {p.resolve() for p in registered_worktrees(project)}
+            ours = where in known or (root is not None and where.parent == root.resolve())
+            if where == project.root.resolve() or not ours:
+                raise OrchestraError(
+                    f"{path} is not a git worktree of {project.root}, so orchestra does not delete it: "
+                    "remove it yourself once nothing in it is needed."
+                )
+            shutil.rmtree(path)
+        elif path.exists():
             git.run(["worktree", "remove", "--force", "--force", str(path)], project.root)
         git.run(["worktree", "prune"], project.root, check=False)
 
@@ -229,56 +248,11 @@ def prune_worktrees(project: Project) -> str:
         return git.run(["worktree", "prune", "--verbose"], project.root).stderr.strip()
 
 
-# -- work that must not be lost ---------------------------------------------------------
-
-
-def uncommitted_changes(worktree: Path) -> list[str]:
-    """Changed and untracked files in a worktree, as `git status --porcelain` paths."""
-    if not worktree.is_dir():
-        return []
-    out = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
-    return [line[3:] for line in out.splitlines() if line]
-
-
-def unmerged_commits(project: Project, branch: str, target: str) -> list[str]:
-    """Commits on `branch` that `target` does not have, one `<short id> <subject>` each."""
-    if not branch_exists(project, branch):
-        return []
-    out = git.run(["log", "--format=%h %s", f"{target}..refs/heads/{branch}", "--"], project.root).stdout
-    return out.splitlines()
-
-
-def save_to_trash(project: Project, name: str, branch: str, worktree: Path) -> str | None:
-    """Keep an agent's commits and uncommitted files on a ref under `refs/orchestra/trash/`.
-
-    Uncommitted and untracked files are committed through a temporary index, so the worktree's
-    own index and files are left as they were. Returns the ref, or None if there was nothing.
-    """
-    if not branch_exists(project, branch):
-        return None
-    tip = git.run(["rev-parse", f"refs/heads/{branch}"], project.root).stdout.strip()
-    commit = tip
-    if worktree.is_dir() and uncommitted_changes(worktree):
-        with _scratch_index(worktree) as env:
-            git.run(["add", "--all"], worktree, env=env)
-            tree = git.run(["write-tree"], worktree, env=env).stdout.strip()
-        head = git.run(["rev-parse", "HEAD"], worktree).stdout.strip()
-        message = f"orchestra: uncommitted work of agent {name}"
-        commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, git.identity_env(worktree))
-    ref = _free_ref(project, TRASH_PREFIX + name)
-    git.run(["update-ref", ref, commit], project.root)
-    return ref
-
-
-def _free_ref(project: Project, ref: str) -> str:
-    candidate, n = ref, 2
-    while git.run(["rev-parse", "--verify", "--quiet", candidate], project.root, check=False).returncode == 0:
-        candidate, n = f"{ref}-{n}", n + 1
-    return candidate
+# -- reading a worktree without touching it ---------------------------------------------
 
 
 @contextlib.contextmanager
-def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
+def scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
     """An environment whose GIT_INDEX_FILE is a copy of the worktree's index.
 
     Lets orchestra stage untracked files to read or save them without touching the index the
@@ -354,6 +328,8 @@ def diff(worktree: Path, base: str, stat: bool = False) -> str:
     """The agent's changes against its base, untracked files included, leaving its index alone."""
     if not worktree.is_dir():
         raise OrchestraError(f"the worktree {worktree} is gone, so there is nothing to diff.")
-    with _scratch_index(worktree) as env:
+    if not (worktree / ".git").exists():
+        raise OrchestraError(BROKEN.format(worktree=worktree, name=worktree.name))
+    with scratch_index(worktree) as env:
         git.run(["add", "--all", "--intent-to-add"], worktree, env=env)
         return git.run(["diff", "--stat" if stat else "--patch", base, "--"], worktree, env=env).stdout

@@ -214,6 +214,8 @@ def _report_removed(removed) -> None:
     if removed.saved_ref:
         click.echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
         click.echo(f"  get it back with: {removed.restore_command}")
+    if removed.not_kept:
+        click.echo(f"  not kept, larger than 10 MB: {', '.join(removed.not_kept)}")
     else:
         click.echo(f"removed {removed.name}")
 

@@ -1,0 +1,232 @@
+"""What `kill`, `clean`, `diff`, `report` and `doctor` do with worktrees that hold work in odd
+places (a detached HEAD, a deleted branch, a repository of its own, the index, ignored files) or
+that a stopped command left half-made or half-removed (issue 10)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestra import removal, trash
+from orchestra.errors import OrchestraError, WorkAtRisk
+from orchestra.reconcile import observe
+from support import git, spawn_demo, wait_for
+
+
+def finished(project, task: str = "make it fail") -> tuple[str, Path]:
+    """A demo agent that has ended (one whose task says "fail" before committing anything): its name and worktree."""
+    [agent] = spawn_demo(project, task)
+    wait_for(lambda: {a.name: a.status.value for a in observe(project)}.get(agent.name) in ("exited", "failed"))
+    return agent.name, Path(agent.worktree)
+
+
+def commit(worktree: Path, name: str, text: str, message: str) -> str:
+    (worktree / name).write_text(text)
+    git(worktree, "add", name)
+    git(worktree, "commit", "-qm", message)
+    return git(worktree, "rev-parse", "HEAD").strip()
+
+
+def trash_refs(repo: Path) -> list[str]:
+    return git(repo, "for-each-ref", "--format=%(refname)", "refs/orchestra/trash/").split()
+
+
+def test_a_commit_on_a_detached_head_is_work(project, repo):
+    name, worktree = finished(project)
+    git(worktree, "checkout", "-q", "--detach")
+    sha = commit(worktree, "detached.txt", "made on no branch\n", "work on a detached head")
+
+    with pytest.raises(WorkAtRisk, match=r"1 commit not in main \(\w+ work on a detached head\)"):
+        removal.kill(project, [name])
+    assert worktree.is_dir()
+
+    [removed] = removal.kill(project, [name], force=True)
+    assert git(repo, "merge-base", "--is-ancestor", sha, removed.saved_ref) == ""
+    assert git(repo, "show", f"{removed.saved_ref}:detached.txt") == "made on no branch\n"
+
+
+def test_force_keeps_the_work_of_a_worktree_whose_branch_was_deleted(project, repo):
+    name, worktree = finished(project)
+    sha = commit(worktree, "kept.txt", "committed\n", "committed, then the branch went")
+    (worktree / "loose.txt").write_text("never committed\n")
+    git(repo, "update-ref", "-d", f"refs/heads/orchestra/{name}")  # deleted by hand, under the worktree
+
+    with pytest.raises(WorkAtRisk, match="committed, then the branch went"):
+        removal.kill(project, [name])
+    [removed] = removal.kill(project, [name], force=True)
+    assert removed.saved_ref == f"refs/orchestra/trash/{name}"
+    assert git(repo, "merge-base", "--is-ancestor", sha, removed.saved_ref) == ""
+    assert git(repo, "show", f"{removed.saved_ref}:loose.txt") == "never committed\n"
+    assert not worktree.exists()
+
+
+def test_a_repository_of_its_own_in_the_worktree_is_never_deleted(project, repo):
+    name, worktree = finished(project)
+    inner = worktree / "vendor" / "lib"
+    inner.mkdir(parents=True)
+    git(inner, "init", "-q", "-b", "main")
+    commit(inner, "lib.py", "x = 1\n", "the inner repository's own commit")
+
+    for force in (False, True):
+        with pytest.raises(WorkAtRisk, match=r"git repository of its own in its worktree \(vendor/lib/\)") as caught:
+            removal.kill(project, [name], force=force)
+        assert f"then run `orchestra kill {name}` again" in str(caught.value)
+    removed, kept = removal.clean(project, force=True)
+    assert removed == [] and "vendor/lib/" in kept[0]
+    assert git(inner, "log", "--format=%s") == "the inner repository's own commit\n"
+    assert trash_refs(repo) == []
+
+
+def test_force_keeps_staged_and_working_copies_that_differ(project, repo):
+    name, worktree = finished(project)
+    (worktree / "README.md").write_text("staged version\n")
+    git(worktree, "add", "README.md")
+    (worktree / "README.md").write_text("working version\n")
+
+    [removed] = removal.kill(project, [name], force=True)
+    ref = removed.saved_ref
+    assert git(repo, "show", f"{ref}:README.md") == "working version\n"
+    assert git(repo, "show", f"{ref}~1:README.md") == "staged version\n"
+    assert git(repo, "log", "--format=%s", "-2", ref).splitlines() == [
+        f"orchestra: uncommitted work of agent {name}",
+        f"orchestra: staged changes of agent {name}",
+    ]
+
+
+def ignoring(repo: Path) -> None:
+    (repo / ".gitignore").write_text("*.log\nnode_modules/\n.env.local\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore logs and dependencies")
+
+
+def test_ignored_files_that_are_not_disposable_are_work(project, repo):
+    ignoring(repo)
+    name, worktree = finished(project)
+    (worktree / "node_modules" / "pkg").mkdir(parents=True)
+    (worktree / "node_modules" / "pkg" / "index.js").write_text("disposable\n")
+    (worktree / "build-notes.log").write_text("what I found\n")
+    (worktree / ".env.local").write_text("KEY=mine\n")
+    with open(worktree / "huge.log", "wb") as big:  # sparse: above the limit without writing it
+        big.truncate(trash.IGNORED_SIZE_LIMIT + 1)
+
+    with pytest.raises(WorkAtRisk) as caught:
+        removal.kill(project, [name])
+    message = str(caught.value)
+    assert "3 git-ignored files not in [worktree] disposable (.env.local, build-notes.log, huge.log)" in message
+    assert "node_modules" not in message
+    _, kept = removal.clean(project)
+    assert "build-notes.log" in kept[0]
+
+    [removed] = removal.kill(project, [name], force=True)
+    assert removed.not_kept == ["huge.log"]
+    assert git(repo, "show", f"{removed.saved_ref}:build-notes.log") == "what I found\n"
+    assert git(repo, "show", f"{removed.saved_ref}:.env.local") == "KEY=mine\n"
+    listed = git(repo, "ls-tree", "-r", "--name-only", removed.saved_ref).split()
+    assert "huge.log" not in listed and not [p for p in listed if p.startswith("node_modules")]
+
+
+def test_only_disposable_ignored_files_go_silently(project, repo):
+    ignoring(repo)
+    name, worktree = finished(project, "tidy up")
+    git(worktree, "reset", "-q", "--hard", "main")  # no commits of its own: nothing but ignored files
+    (worktree / "node_modules").mkdir()
+    (worktree / "node_modules" / "dep.js").write_text("disposable\n")
+    [removed] = removal.kill(project, [name])
+    assert removed.saved_ref is None and not worktree.exists()
+
+
+def break_worktree(worktree: Path) -> None:
+    """What a `git worktree remove` stopped part-way leaves: some files, no `.git`."""
+    (worktree / ".git").unlink()
+    (worktree / "README.md").unlink()
+
+
+def test_a_worktree_that_lost_its_git_is_finished_off(project, repo, orchestra):
+    name, worktree = finished(project)
+    (worktree / "found.txt").write_text("left behind\n")
+    break_worktree(worktree)
+    other, _ = finished(project, "fail too")
+
+    diff = orchestra("diff", name, check=False)
+    assert diff.returncode == 1 and diff.stderr.count("\n") == 1
+    assert "has lost its .git" in diff.stderr and f"orchestra kill {name} --force" in diff.stderr
+    report = orchestra("report", "--json").stdout
+    assert "has lost its .git" in report
+
+    removed, kept = removal.clean(project)
+    assert [r.name for r in removed] == [other], "clean goes on past a broken agent"
+    assert "found.txt" in kept[0]
+
+    with pytest.raises(WorkAtRisk, match=r"found\.txt"):
+        removal.kill(project, [name])
+    [gone] = removal.kill(project, [name], force=True)
+    assert git(repo, "show", f"{gone.saved_ref}:found.txt") == "left behind\n"
+    assert git(repo, "show", f"{gone.saved_ref}:README.md") == "# project\n", "a removed file is not a deletion"
+    assert not worktree.exists() and git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_doctor_finishes_removing_a_broken_worktree(project, repo):
+    from orchestra.doctor import diagnose
+
+    name, worktree = finished(project)
+    break_worktree(worktree)
+    [problem] = [c for c in diagnose(cwd=repo) if name in c.detail]
+    assert problem.ok is False and "has lost its .git" in problem.detail
+    [fixed] = [c for c in diagnose(fix=True, cwd=repo) if name in c.detail]
+    assert fixed.fixed and not worktree.exists()
+    assert [c for c in diagnose(cwd=repo) if c.name == "worktree" and c.ok is False] == []
+
+
+def test_a_folder_without_git_that_is_no_worktree_is_never_deleted(project, tmp_path):
+    from orchestra.worktrees import remove_worktree
+
+    folder = tmp_path / "someone-elses"
+    folder.mkdir()
+    (folder / "precious.txt").write_text("mine\n")
+    with pytest.raises(OrchestraError, match="is not a git worktree"):
+        remove_worktree(project.project, folder)
+    assert (folder / "precious.txt").exists()
+
+
+def unpopulate(worktree: Path) -> None:
+    """What a spawn stopped between `worktree add --no-checkout` and the checkout leaves."""
+    index = git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index").strip()
+    os.unlink(index)
+    for entry in worktree.iterdir():
+        if entry.name != ".git":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, repo):
+    name, worktree = finished(project)
+    unpopulate(worktree)
+    assert trash.is_unpopulated(worktree)
+    removed, kept = removal.clean(project)
+    assert [r.name for r in removed] == [name] and kept == []
+    assert trash_refs(repo) == []
+
+
+def test_a_file_in_a_worktree_never_checked_out_is_kept_alone(project, repo):
+    name, worktree = finished(project)
+    unpopulate(worktree)
+    (worktree / "new.txt").write_text("new\n")
+    with pytest.raises(WorkAtRisk, match=r"1 uncommitted file \(new.txt\)"):
+        removal.kill(project, [name])
+    [removed] = removal.kill(project, [name], force=True)
+    assert git(repo, "show", f"{removed.saved_ref}:README.md") == "# project\n"
+    assert git(repo, "diff", "--name-status", f"{removed.saved_ref}~1", removed.saved_ref) == "A\tnew.txt\n"
+
+
+def test_doctor_checks_out_a_worktree_a_spawn_left_empty(project, repo):
+    from orchestra.doctor import diagnose
+
+    name, worktree = finished(project)
+    unpopulate(worktree)
+    [problem] = [c for c in diagnose(cwd=repo) if name in c.detail]
+    assert problem.ok is False and "never checked out" in problem.detail
+    diagnose(fix=True, cwd=repo)
+    assert (worktree / "README.md").read_text() == "# project\n"
+    assert git(worktree, "status", "--porcelain") == ""
