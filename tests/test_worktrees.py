@@ -57,24 +57,6 @@ def test_add_worktree_populate_and_changes(repo):
         worktrees.populate(project, path, ["../../etc/passwd"], [])
 
 
-def test_save_to_trash_keeps_commits_and_files_and_leaves_the_index(repo):
-    project = worktrees.discover(repo)
-    base = worktrees.resolve_commit(project, "HEAD")
-    path = repo.parent / "wt" / "two"
-    worktrees.add_worktree(project, path, "orchestra/two", base)
-    (path / "committed.txt").write_text("c\n")
-    git(path, "add", "committed.txt")
-    git(path, "commit", "-qm", "commit on the branch")
-    (path / "staged.txt").write_text("s\n")
-    git(path, "add", "staged.txt")
-    (path / "loose.txt").write_text("l\n")
-    ref = worktrees.save_to_trash(project, "two", "orchestra/two", path)
-    assert ref == "refs/orchestra/trash/two"
-    assert git(repo, "ls-tree", "--name-only", ref).split() == ["README.md", "committed.txt", "loose.txt", "staged.txt"]
-    assert git(repo, "log", "--format=%s", ref).splitlines()[1] == "commit on the branch"
-    assert git(path, "status", "--porcelain").splitlines() == ["A  staged.txt", "?? loose.txt"]
-
-
 def test_resolve_commit_refuses_option_like_refs(repo):
     with pytest.raises(OrchestraError, match="not a git revision"):
         worktrees.resolve_commit(worktrees.discover(repo), "--output=/tmp/x")
