@@ -91,8 +91,9 @@ def ignored_files(worktree: Path, disposable: list[str]) -> list[str]:
 
 
 def nested_repositories(worktree: Path, paths: list[str]) -> list[str]:
-    """Those of `paths` (untracked or ignored entries) that are git repositories of their own."""
-    return [p for p in paths if (worktree / p.rstrip("/") / ".git").exists()]
+    """Those of `paths` (changed, untracked or ignored entries) that are git repositories of their own:
+    an untracked one is listed as `path/`, one the agent staged (a gitlink) as `path`."""
+    return [p for p in paths if p.strip("/") and (worktree / p.strip("/") / ".git").exists()]
 
 
 def unmerged_commits(project: Project, branch: str, target: str, worktree: Path | None = None) -> list[str]:

@@ -76,6 +76,9 @@ def test_a_repository_of_its_own_in_the_worktree_is_never_deleted(project, repo)
         assert f"then run `orchestra kill {name}` again" in str(caught.value)
     removed, kept = removal.clean(project, force=True)
     assert removed == [] and "vendor/lib/" in kept[0]
+    git(worktree, "add", "vendor/lib")  # staged as a gitlink: still a repository of its own
+    with pytest.raises(WorkAtRisk, match=r"in its worktree \(vendor/lib\)"):
+        removal.kill(project, [name], force=True)
     assert git(inner, "log", "--format=%s") == "the inner repository's own commit\n"
     assert trash_refs(repo) == []
 
