@@ -125,3 +125,20 @@ def test_clean_after_merge_removes_the_agent(orchestra, repo):
     git(repo, "merge", "--quiet", "--no-edit", agent["branch"])
     assert "removed to-merge" in orchestra("clean").stdout
     assert git(repo, "for-each-ref", "refs/orchestra/").strip() == ""
+
+
+def test_kill_names_ignored_files_and_force_says_what_it_did_not_keep(orchestra, repo):
+    (repo / ".gitignore").write_text("*.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore logs")
+    [agent] = spawn_finished(orchestra, "make it fail")
+    worktree = Path(agent["worktree"])
+    (worktree / "notes.log").write_text("keep me\n")
+    with open(worktree / "dump.log", "wb") as big:
+        big.truncate(11 * 1024 * 1024)
+    result = orchestra("kill", agent["name"], check=False)
+    assert result.returncode == 1
+    assert "2 git-ignored files not in [worktree] disposable (dump.log, notes.log)" in result.stderr
+    out = orchestra("kill", "--force", agent["name"]).stdout
+    assert "not kept, larger than 10 MB: dump.log" in out
+    assert git(repo, "show", "refs/orchestra/trash/make-it-fail:notes.log") == "keep me\n"
