@@ -121,7 +121,8 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
                 kept.append(f"{agent.name} ({agent.status.value}): {_nested_refusal(agent, work)}")
                 continue
             if work and not force:
-                kept.append(f"{agent.name} ({agent.status.value}) has {work.describe(target)}")
+                advice = "use --force to remove it, keeping the work on a ref"
+                kept.append(f"{agent.name} ({agent.status.value}) has {work.describe(target)} ({advice})")
                 continue
             removed.append(remove(ctx, agent, target))
         except OrchestraError as error:

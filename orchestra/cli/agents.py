@@ -205,7 +205,7 @@ def clean(force):
     for item in removed:
         _report_removed(item)
     for reason in kept:
-        click.echo(f"kept {reason} (use --force to remove it, keeping the work on a ref)")
+        click.echo(f"kept {reason}")
     if not removed and not kept:
         click.echo("nothing to clean")
 
