@@ -80,4 +80,10 @@ def agent_diff(ctx: Context, name: str, stat: bool = False) -> str:
     agent = find(ctx, name)
     if trash.is_broken(Path(agent.worktree)):
         raise OrchestraError(worktrees.BROKEN.format(worktree=agent.worktree, name=agent.name))
+    if trash.is_unpopulated(Path(agent.worktree)):
+        raise OrchestraError(
+            f"the worktree {agent.worktree} was never checked out (a spawn stopped part-way), so it has no "
+            "changes to show: `orchestra doctor --fix` checks it out, or `orchestra kill "
+            f"{agent.name}` removes the agent."
+        )
     return worktrees.diff(Path(agent.worktree), agent.base, stat=stat)

@@ -204,9 +204,16 @@ def unpopulate(worktree: Path) -> None:
 
 
 def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, repo):
+    from orchestra.report import agent_diff, report_of
+
     name, worktree = finished(project)
     unpopulate(worktree)
     assert trash.is_unpopulated(worktree)
+    with pytest.raises(OrchestraError, match="was never checked out"):
+        agent_diff(project, name)
+    [agent] = observe(project)
+    shown = report_of(project, agent)
+    assert not shown.uncommitted and shown.lines_removed == 0
     removed, kept = removal.clean(project)
     assert [r.name for r in removed] == [name] and kept == []
     assert trash_refs(repo) == []
