@@ -147,6 +147,7 @@ def break_worktree(worktree: Path) -> None:
     (worktree / "README.md").unlink()
 
 
+@pytest.mark.slow
 def test_a_worktree_that_lost_its_git_is_finished_off(project, repo, orchestra):
     name, worktree = finished(project)
     (worktree / "found.txt").write_text("left behind\n")
