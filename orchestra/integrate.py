@@ -150,9 +150,12 @@ SCRATCH_PREFIX = "merge-"  # <state dir>/merge-XXXX/work: a merge's scratch work
 def leftovers(project: Project) -> list[Path]:
     """Scratch folders of merges that are not running: call it holding `merge_lock`, under which
     no merge runs, so every scratch folder there is one a killed merge left."""
-    registered = [p for p in registered_worktrees(project) if _is_scratch(project, p)]
-    folders = [p for p in project.state_dir.glob(SCRATCH_PREFIX + "*") if p.is_dir()]
-    return sorted({p.parent for p in registered} | set(folders))
+    state_dir = project.state_dir.resolve()  # as git names worktrees: no symlinks
+    registered = [
+        p.parent for p in registered_worktrees(project) if p.name == "work" and _is_scratch(state_dir, p.parent)
+    ]
+    folders = [p for p in state_dir.glob(SCRATCH_PREFIX + "*") if p.is_dir()]
+    return sorted(set(registered) | set(folders))
 
 
 def remove_leftovers(project: Project) -> list[Path]:
@@ -165,11 +168,8 @@ def remove_leftovers(project: Project) -> list[Path]:
     return found
 
 
-def _is_scratch(project: Project, path: Path) -> bool:
-    folder = path.parent
-    return (
-        path.name == "work" and folder.name.startswith(SCRATCH_PREFIX) and folder.parent == project.state_dir.resolve()
-    )
+def _is_scratch(state_dir: Path, folder: Path) -> bool:
+    return folder.name.startswith(SCRATCH_PREFIX) and folder.parent == state_dir
 
 
 @contextlib.contextmanager

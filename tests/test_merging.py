@@ -327,7 +327,7 @@ def test_doctor_fix_removes_what_a_killed_merge_left(repo):
     (repo / "orchestra.toml").write_text('[orchestra]\ndefault_agent = "demo"\n')
     killed_merge(repo)
     (found,) = [c for c in diagnose(cwd=repo) if c.name == "merges"]
-    assert found.ok is False and "doctor --fix" in found.detail
+    assert found.ok is False and "doctor --fix" in found.detail and found.detail.startswith("1 scratch worktree")
     (fixed,) = [c for c in diagnose(fix=True, cwd=repo) if c.name == "merges"]
     assert fixed.fixed and scratch_worktrees(repo) == []
     assert [c for c in diagnose(cwd=repo) if c.name == "merges"] == []
