@@ -6,7 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
-from orchestra import git, tmux, trash, worktrees
+from orchestra import git, integrate, tmux, trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import Agent, Check, Status
@@ -102,6 +102,8 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
     checks += _check_agent_worktrees(ctx, agents, fix)
     checks += _check_worktrees(ctx, agents, fix)
+    checks += _check_merges(ctx, fix)
+    checks += _check_copied(ctx)
     checks += _check_session(ctx, fix)
     return checks
 
@@ -178,6 +180,51 @@ def _check_worktrees(ctx: Context, agents: list[Agent], fix: bool) -> list[Check
                 path.unlink(missing_ok=True)
         checks.append(Check("launch files", fix, f"{len(stale)} left over from agents that never started", fixed=fix))
     return checks
+
+
+class _MergeRunning(Exception):
+    pass
+
+
+def _give_up() -> None:
+    raise _MergeRunning
+
+
+def _check_merges(ctx: Context, fix: bool) -> list[Check]:
+    """Scratch worktrees a killed `orchestra merge` left; never those of a merge running now."""
+    try:
+        with integrate.merge_lock(ctx.project, busy=_give_up):
+            found = integrate.remove_leftovers(ctx.project) if fix else integrate.leftovers(ctx.project)
+    except _MergeRunning:
+        return [Check("merges", None, "a merge is running; its scratch worktree is left alone")]
+    if not found:
+        return []
+    what = f"{len(found)} scratch worktree(s) left by a merge that was stopped ({', '.join(p.name for p in found)})"
+    if fix:
+        return [Check("merges", True, f"removed {what}", fixed=True)]
+    return [Check("merges", False, f"{what}: `orchestra doctor --fix` removes them")]
+
+
+def _check_copied(ctx: Context) -> list[Check]:
+    """`[worktree] copy`/`symlink` files git does not ignore: orchestra never commits them, but an
+    agent's own `git add -A` would, and `git status` lists them in every worktree."""
+    entries = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
+    exposed = [
+        entry
+        for entry in integrate.placed_files(ctx.project.root, entries)
+        if (ctx.project.root / entry).exists()
+        and not git.succeeds(["check-ignore", "-q", "--", entry], ctx.project.root)
+    ]
+    if not exposed:
+        return []
+    return [
+        Check(
+            "worktree copy",
+            None,
+            f"{', '.join(exposed)} {'is' if len(exposed) == 1 else 'are'} copied into every worktree but git does not "
+            "ignore it: orchestra never commits it, but an agent's `git add -A` would; add it to .gitignore",
+        )
+    ]
 
 
 def _check_session(ctx: Context, fix: bool) -> list[Check]:

@@ -10,20 +10,28 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
-def locked(path: str | Path) -> Iterator[None]:
+def locked(path: str | Path, busy: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold an exclusive `flock` on `path` (created 0600 if missing) for the `with` block.
 
     The lock belongs to the open file, so it is released when the block ends or the process
-    dies; the lock file itself stays, empty.
+    dies; the lock file itself stays, empty. When another process holds it, `busy` (if given) is
+    called first: it may say so and return, to wait, or raise, to give up.
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if busy is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy()
+                fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock

@@ -10,6 +10,7 @@ on the agent, and stops the queue unless told to keep going.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from orchestra.errors import MergeFailed, OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, MergeResult, Repository, Status, now
 from orchestra.reconcile import observe
 from orchestra.removal import merge_target
+from orchestra.worktrees import branch_exists
 
 FINISHED = tuple(Status(s) for s in lifecycle.MERGEABLE)
 
@@ -47,26 +49,35 @@ def merge(
     check: str | None = None,
     keep_going: bool = False,
     progress: Progress | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> list[Merged]:
-    """Integrate the named agents (or, with `every`, every finished agent with work)."""
+    """Integrate the named agents (or, with `every`, every finished agent with work).
+
+    One merge runs at a time in a repository: while another holds the merge lock, `waiting` is
+    called and this one waits for it. The scratch worktrees of a merge that was killed go first.
+    """
     progress = progress or (lambda name, step: None)
     strategy = strategy or ctx.config.merge["strategy"]
     check = ctx.config.merge["check"] if check is None else check
-    target = merge_target(ctx)
-    queue = _queue(ctx, names, every)
-    integrate.target_tip(ctx.project, target)  # a missing target is the command's error, before any commit
-    results: list[Merged] = []
-    for position, agent in enumerate(queue):
-        progress(agent.name, f"merging with {strategy}")
-        committed: list[str | None] = [None]
-        try:
-            results.append(_merge_one(ctx, agent, target, strategy, check, committed))
-        except MergeFailed as error:
-            _record_failure(ctx, agent, str(error))
-            results.append(Merged(agent.name, ok=False, message=str(error), committed=committed[0]))
-            if not keep_going:
-                results += [Merged(a.name, ok=False, message="not tried", skipped=True) for a in queue[position + 1 :]]
-                break
+    with integrate.merge_lock(ctx.project, waiting):
+        integrate.remove_leftovers(ctx.project)
+        target = merge_target(ctx)
+        queue = _queue(ctx, names, every)  # read once the other merge is done, with what it merged
+        integrate.target_tip(ctx.project, target)  # a missing target is the command's error, before any commit
+        results: list[Merged] = []
+        for position, agent in enumerate(queue):
+            progress(agent.name, f"merging with {strategy}")
+            committed: list[str | None] = [None]
+            try:
+                results.append(_merge_one(ctx, agent, target, strategy, check, committed))
+            except MergeFailed as error:
+                _record_failure(ctx, agent, str(error))
+                results.append(Merged(agent.name, ok=False, message=str(error), committed=committed[0]))
+                if not keep_going:
+                    results += [
+                        Merged(a.name, ok=False, message="not tried", skipped=True) for a in queue[position + 1 :]
+                    ]
+                    break
     return results
 
 
@@ -106,7 +117,11 @@ def _merge_one(
     ctx: Context, agent: Agent, target: str, strategy: str, check: str, committed_out: list[str | None]
 ) -> Merged:
     subject = agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
-    committed = integrate.commit_all(Path(agent.worktree), f"{subject}\n\nWork of orchestra agent {agent.name}.")
+    worktree = Path(agent.worktree)
+    placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
+    leave_out = integrate.placed_files(worktree, placed) if worktree.is_dir() else []
+    _refuse_work_elsewhere(ctx, agent, target, leave_out)
+    committed = integrate.commit_all(worktree, f"{subject}\n\nWork of orchestra agent {agent.name}.", leave_out)
     committed_out[0] = committed
     if integrate.commits_ahead(ctx.project, agent.branch, target) == 0:
         return Merged(agent.name, ok=True, message=f"nothing to merge: {target} has all of it", skipped=True)
@@ -126,6 +141,34 @@ def _merge_one(
         result = MergeResult(outcome="merged", message=f"{done} into {target} ({tip[:10]})", commit=tip)
     _record(ctx, agent, result)
     return Merged(agent.name, ok=True, message=result.message, url=result.url, committed=committed)
+
+
+def _refuse_work_elsewhere(ctx: Context, agent: Agent, target: str, leave_out: list[str]) -> None:
+    """Merging takes the agent's branch; work the agent left elsewhere in its worktree (another
+    branch, a detached HEAD) is pointed to instead of being reported as "nothing to merge"."""
+    if not branch_exists(ctx.project, agent.branch):
+        raise MergeFailed(
+            f"its branch {agent.branch} no longer exists, so there is nothing orchestra can merge; "
+            f"its worktree {agent.worktree} still holds its files."
+        )
+    worktree = Path(agent.worktree)
+    elsewhere = integrate.head_elsewhere(worktree, agent.branch, target) if worktree.is_dir() else None
+    if elsewhere is None:
+        return
+    where, commits, ref = elsewhere
+    loose = integrate.uncommitted(worktree, leave_out)
+    if not commits and not loose:
+        return  # nothing there that the branch or the target lacks
+    held = " and ".join(
+        ([f"{commits} commit{'s' if commits != 1 else ''} that {target} and its branch lack"] if commits else [])
+        + ([f"{len(loose)} uncommitted file{'s' if len(loose) != 1 else ''}"] if loose else [])
+    )
+    wt = shlex.quote(str(worktree))
+    raise MergeFailed(
+        f"its work is not on its branch {agent.branch}: its worktree is on {where}, with {held}; "
+        f"bring it onto its branch ({'commit the files, then ' if loose else ''}"
+        f"`git -C {wt} checkout {agent.branch} && git -C {wt} merge {shlex.quote(ref)}`) and merge again."
+    )
 
 
 def _record(ctx: Context, agent: Agent, result: MergeResult) -> None:

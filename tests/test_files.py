@@ -55,3 +55,35 @@ def test_locked_excludes_other_processes(tmp_path):
         worker.join(timeout=60)
     assert counter.read_text() == "200"  # without the lock, read-then-write loses increments
     assert stat.S_IMODE((tmp_path / "lock").stat().st_mode) == 0o600
+
+
+def _hold(lock: str, held, release) -> None:
+    with files.locked(lock):
+        held.set()
+        release.wait(60)
+
+
+def test_busy_is_told_when_another_process_holds_the_lock_and_may_give_up(tmp_path):
+    lock = str(tmp_path / "lock")
+    calls: list[str] = []
+    with files.locked(lock, busy=lambda: calls.append("busy")):
+        pass
+    assert calls == []  # a free lock is taken without a word
+    held, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(lock, held, release))
+    holder.start()
+    try:
+        assert held.wait(30)
+
+        def give_up() -> None:
+            raise TimeoutError("held by another")
+
+        with pytest.raises(TimeoutError), files.locked(lock, busy=give_up):
+            calls.append("ran")
+        assert calls == []
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    with files.locked(lock, busy=lambda: calls.append("busy")):
+        calls.append("ran")
+    assert calls == ["ran"]

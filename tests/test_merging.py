@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from orchestra import merging
+from orchestra import integrate, merging, worktrees
 from orchestra.context import Context
+from orchestra.doctor import diagnose
 from orchestra.errors import MergeFailed
 from orchestra.hookspecs import hookimpl
-from orchestra.models import MergeResult
-from support import agents_json, git, statuses, wait_statuses
+from orchestra.models import Agent, MergeResult, Status
+from support import agents_json, git, statuses, wait_for, wait_statuses, worktree_paths
 
 
 def spawn_done(orchestra, *tasks: str) -> dict[str, dict]:
@@ -173,3 +176,215 @@ def test_clean_keeps_what_a_merged_agent_changed_after_its_merge(orchestra, repo
     (Path(agent["worktree"]) / "later.txt").write_text("written after the merge\n")
     assert "kept after-the-merge (merged) has 1 uncommitted file (later.txt)" in orchestra("clean").stdout
     assert statuses(orchestra) == {"after-the-merge": "merged"}
+
+
+# -- what lands on the target, and what never does (in-process, no tmux) -----------------
+
+
+def finished_agent(ctx: Context, name: str, files: dict[str, str] | None = None) -> Agent:
+    """An exited agent as spawn leaves one (its worktree on its branch, `[worktree] copy` and
+    `symlink` applied), that committed `files` (default: notes/<name>.md)."""
+    from orchestra import worktrees
+
+    worktree = ctx.project.root.parent / "worktrees" / name
+    branch = f"orchestra/{name}"
+    base = tip(ctx.project.root)
+    worktrees.add_worktree(ctx.project, worktree, branch, base)
+    worktrees.populate(ctx.project, worktree, ctx.config.worktree["copy"], ctx.config.worktree["symlink"])
+    files = {f"notes/{name}.md": f"work of {name}\n"} if files is None else files
+    for path, text in files.items():
+        (worktree / path).parent.mkdir(parents=True, exist_ok=True)
+        (worktree / path).write_text(text)
+        git(worktree, "add", path)
+    if files:
+        git(worktree, "commit", "-qm", f"{name} did its task")
+    agent = Agent(name, f"the task of {name}", "demo", branch, base, str(worktree), status=Status.EXITED, exit_code=0)
+    with ctx.state.update() as agents:
+        agents[name] = agent
+    return agent
+
+
+def a_branch(repo: Path, branch: str = "orchestra/x") -> str:
+    """A branch with one commit that main lacks; main stays checked out."""
+    git(repo, "checkout", "-qb", branch)
+    (repo / "feature.txt").write_text("the feature\n")
+    git(repo, "add", "feature.txt")
+    git(repo, "commit", "-qm", "add the feature")
+    git(repo, "checkout", "-q", "main")
+    return branch
+
+
+def scratch_worktrees(repo: Path) -> list[str]:
+    return [path for path in worktree_paths(repo) if "/orchestra/merge-" in path]
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "echo evil > evil.txt && git add evil.txt && git commit -qm 'not reviewed'",
+        "git commit -q --amend -m 'rewritten'",
+        "git checkout -q --detach HEAD~1",
+        "echo changed >> README.md",
+        "echo staged > staged.txt && git add staged.txt",
+    ],
+    ids=["commits", "amends", "moves-head", "changes-a-tracked-file", "stages"],
+)
+def test_a_check_that_commits_moves_head_or_changes_files_fails_the_merge(repo, check):
+    project = worktrees.discover(repo)
+    branch = a_branch(repo)
+    before = tip(repo)
+    with pytest.raises(MergeFailed, match=r"the check `.*` (committed|moved|changed)"):
+        integrate.integrate(project, branch, "main", "merge", "merge it", check)
+    assert tip(repo) == before and git(repo, "status", "--porcelain") == ""
+    assert "not reviewed" not in git(repo, "log", "--format=%s", "main")
+    assert scratch_worktrees(repo) == []
+
+
+def test_the_target_moves_to_exactly_the_commit_that_was_checked(repo, tmp_path):
+    project = worktrees.discover(repo)
+    branch = a_branch(repo)
+    checked = tmp_path / "checked"
+    # Files the check makes that git does not track (build output, caches) are not a change.
+    new = integrate.integrate(
+        project,
+        branch,
+        "main",
+        "merge",
+        "merge it",
+        f"git rev-parse HEAD > {checked} && mkdir -p build && touch build/x",
+    )
+    assert new == checked.read_text().strip() == tip(repo)
+    assert (repo / "feature.txt").exists()
+
+
+def test_files_orchestra_copied_or_linked_into_a_worktree_are_never_committed(project):
+    ctx = project
+    root = ctx.project.root
+    (root / ".env").write_text("API_KEY=secret\n")  # not ignored: the case that leaked
+    (root / "local.cfg").write_text("token = 1\n")
+    (root / "orchestra.toml").write_text('[worktree]\ncopy = [".env"]\nsymlink = ["local.cfg"]\n')
+    ctx = Context.open()
+    agent = finished_agent(ctx, "keys")
+    worktree = Path(agent.worktree)
+    assert (worktree / ".env").read_text() == "API_KEY=secret\n" and (worktree / "local.cfg").is_symlink()
+    (worktree / "loose.txt").write_text("left uncommitted\n")
+    git(worktree, "add", ".env")  # even staged by the agent
+    (result,) = merging.merge(ctx, ["keys"])
+    assert result.ok and result.committed
+    for ref in ("main", "orchestra/keys"):
+        tree = git(root, "ls-tree", "-r", "--name-only", ref).split()
+        assert "loose.txt" in tree and "notes/keys.md" in tree
+        assert ".env" not in tree and "local.cfg" not in tree
+    assert (worktree / ".env").read_text() == "API_KEY=secret\n"  # left where it was
+
+
+def test_a_copied_file_that_is_tracked_is_the_agents_to_change(project):
+    """A `copy` entry the repository tracks was checked out, not copied: the agent's edit of it is work."""
+    root = project.project.root
+    (root / ".env").write_text("DEFAULTS=1\n")
+    git(root, "add", ".env")
+    git(root, "commit", "-qm", "track the default .env")
+    agent = finished_agent(project, "edits-env")
+    (Path(agent.worktree) / ".env").write_text("DEFAULTS=2\n")
+    (result,) = merging.merge(project, ["edits-env"])
+    assert result.ok and git(root, "show", "main:.env") == "DEFAULTS=2\n"
+
+
+def test_doctor_warns_when_a_copied_file_is_not_ignored(repo):
+    (repo / "orchestra.toml").write_text('[orchestra]\ndefault_agent = "demo"\n')
+    (repo / ".env").write_text("API_KEY=secret\n")
+    checks = [c for c in diagnose(cwd=repo) if c.name == "worktree copy"]
+    assert len(checks) == 1 and checks[0].ok is None
+    assert ".env" in checks[0].detail and ".gitignore" in checks[0].detail
+    (repo / ".gitignore").write_text(".env\n")
+    assert [c for c in diagnose(cwd=repo) if c.name == "worktree copy"] == []
+
+
+KILLED_MERGE = """
+import sys
+from orchestra import integrate, worktrees
+integrate.integrate(worktrees.discover(sys.argv[1]), "orchestra/x", "main", "merge", "m", "kill -9 $PPID")
+"""
+
+
+def killed_merge(repo: Path) -> None:
+    """A merge killed while its check runs: its scratch worktree stays registered with git."""
+    a_branch(repo)
+    result = subprocess.run([sys.executable, "-c", KILLED_MERGE, str(repo)], capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr
+    assert len(scratch_worktrees(repo)) == 1
+
+
+def test_the_next_merge_removes_what_a_killed_merge_left(project):
+    repo = project.project.root
+    killed_merge(repo)
+    assert merging.merge(project, [], every=True) == []
+    assert scratch_worktrees(repo) == []
+    assert [p for p in project.project.state_dir.iterdir() if p.name.startswith("merge-")] == []
+
+
+def test_doctor_fix_removes_what_a_killed_merge_left(repo):
+    (repo / "orchestra.toml").write_text('[orchestra]\ndefault_agent = "demo"\n')
+    killed_merge(repo)
+    (found,) = [c for c in diagnose(cwd=repo) if c.name == "merges"]
+    assert found.ok is False and "doctor --fix" in found.detail and found.detail.startswith("1 scratch worktree")
+    (fixed,) = [c for c in diagnose(fix=True, cwd=repo) if c.name == "merges"]
+    assert fixed.fixed and scratch_worktrees(repo) == []
+    assert [c for c in diagnose(cwd=repo) if c.name == "merges"] == []
+
+
+def test_doctor_leaves_the_scratch_worktree_of_a_merge_that_is_running(project):
+    repo = project.project.root
+    killed_merge(repo)
+    with integrate.merge_lock(project.project):
+        assert [c for c in diagnose(fix=True, cwd=repo) if c.name == "merges" and c.fixed] == []
+        assert len(scratch_worktrees(repo)) == 1
+
+
+def test_a_second_merge_waits_for_the_one_running(project, tmp_path):
+    repo = project.project.root
+    finished_agent(project, "queued")
+    errors = tmp_path / "stderr"
+    with integrate.merge_lock(project.project), errors.open("w") as err:
+        second = subprocess.Popen(
+            [sys.executable, "-m", "orchestra", "merge", "--all"],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        wait_for(lambda: "waiting for another orchestra merge" in errors.read_text(), what="the waiting notice")
+        assert second.poll() is None and "notes/queued.md" not in git(repo, "ls-tree", "-r", "--name-only", "main")
+    out, _ = second.communicate(timeout=60)
+    assert second.returncode == 0 and "queued: merged into main" in out
+    assert "fatal" not in errors.read_text()
+
+
+def test_work_committed_on_another_branch_in_the_worktree_is_pointed_to(project):
+    root = project.project.root
+    agent = finished_agent(project, "elsewhere", files={})  # nothing on its own branch
+    worktree = Path(agent.worktree)
+    git(worktree, "checkout", "-qb", "feature")
+    (worktree / "work.txt").write_text("the real work\n")
+    git(worktree, "add", "work.txt")
+    git(worktree, "commit", "-qm", "real work")
+    before = tip(root)
+    (result,) = merging.merge(project, ["elsewhere"])
+    assert not result.ok and "nothing to merge" not in result.message
+    assert "branch 'feature'" in result.message and "1 commit" in result.message
+    assert tip(root) == before
+
+
+def test_work_committed_on_a_detached_head_in_the_worktree_is_pointed_to(project):
+    root = project.project.root
+    agent = finished_agent(project, "detached", files={})
+    worktree = Path(agent.worktree)
+    git(worktree, "checkout", "-q", "--detach")
+    (worktree / "work.txt").write_text("the real work\n")
+    git(worktree, "add", "work.txt")
+    git(worktree, "commit", "-qm", "real work")
+    head = git(worktree, "rev-parse", "--short", "HEAD").strip()
+    before = tip(root)
+    (result,) = merging.merge(project, ["detached"])
+    assert not result.ok and "detached" in result.message and head in result.message
+    assert tip(root) == before and git(root, "branch", "--contains", head) == ""

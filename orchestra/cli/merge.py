@@ -31,7 +31,15 @@ def merge(names, all_, strategy, check, keep_going, as_json):
     from orchestra.merging import merge as merge_agents
 
     ctx = open_context()
-    results = merge_agents(ctx, list(names), every=all_, strategy=strategy, check=check, keep_going=keep_going)
+    results = merge_agents(
+        ctx,
+        list(names),
+        every=all_,
+        strategy=strategy,
+        check=check,
+        keep_going=keep_going,
+        waiting=lambda: click.echo("waiting for another orchestra merge in this repository to finish...", err=True),
+    )
     warn(ctx.plugins.problems)
     if as_json:
         print_json([r.__dict__ for r in results])
