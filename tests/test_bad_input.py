@@ -349,3 +349,25 @@ def test_a_state_file_that_is_not_a_state_object(orchestra, repo, payload):
     path = _write_state(repo, payload)
     result = orchestra("ls", check=False)
     assert_refused(result, str(path), "damaged")
+
+
+# -- issue 10, items 19 and 20: names the rules accept, which tmux must find again -------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["price$calc", "back\\slash", "v1.2:x"])
+def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orchestra, tmp_path, isolated, folder):
+    """tmux stores `$` and `\\` escaped and `.` and `:` as `_`: orchestra names its session so that it finds it again."""
+    from support import make_repo, wait_statuses
+
+    checkout = make_repo(tmp_path / folder)
+
+    def run(*args: str, check: bool = True):
+        return orchestra(*args, cwd=checkout, check=check)
+
+    run("spawn", "--agent", "demo", "--name", "one", "--no-attach", "a task")
+    wait_statuses(run, {"one": "exited"})
+    sessions = tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split("\n")
+    assert len([s for s in sessions if s]) == 1
+    assert " is running" in run("doctor", check=False).stdout
+    run("spawn", "--agent", "demo", "--name", "two", "--no-attach", "a task")
+    assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split() == sessions[:1]
