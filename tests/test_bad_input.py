@@ -371,3 +371,22 @@ def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orche
     assert " is running" in run("doctor", check=False).stdout
     run("spawn", "--agent", "demo", "--name", "two", "--no-attach", "a task")
     assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split() == sessions[:1]
+
+
+@pytest.mark.parametrize("name", ["0", "1", "v1.2", "a.b.c"])
+def test_names_tmux_could_take_for_an_index_or_a_pane_work(orchestra, repo, isolated, name):
+    """A numeric name once put the agent's options and pane-died hook on window 0 (the board), and a
+    name with a `.` failed with "no such window": windows are targeted by id. The agent exits at once,
+    so its marks and hook must be in place before its program can end."""
+    (repo / "orchestra.toml").write_text('[agents.quick]\ncommand = ["true", "{task}"]\n')
+    orchestra("spawn", "--agent", "quick", "--name", name, "--no-attach", "a task")
+    from support import wait_statuses
+
+    (agent,) = wait_statuses(orchestra, {name: "exited"})
+    assert agent["exit_code"] == 0
+    panes = tmux(isolated, "list-panes", "-a", "-F", "#{window_name}\t#{@orchestra_agent}\t#{pane_dead}").stdout
+    assert sorted(panes.splitlines()) == sorted(["board\t\t0", f"{name}\t{name}\t1"])
+    board_hooks = tmux(isolated, "show-hooks", "-w", "-t", f"{agent['session']}:board").stdout
+    assert "pane-died" not in board_hooks
+    remain = tmux(isolated, "show-options", "-w", "-v", "-t", f"{agent['session']}:board", "remain-on-exit").stdout
+    assert remain.strip() != "on"
