@@ -1,7 +1,8 @@
 """Rich rendering: the agents table, the board, and messages. The only module that imports rich.
 
-Public for plugins' commands, as docs/plugins.md says: `console()`, `table()` and `age()`; the
-rest may change in any version.
+Public for plugins' commands, as docs/plugins.md says: `console()`, `table()`, `printable()` and
+`age()`; the rest may change in any version. Text that did not come from orchestra is never
+markup here: it goes into rich as `Text`, its control characters escaped by `printable()`.
 """
 
 from __future__ import annotations
@@ -34,13 +35,6 @@ STATUS_STYLE = {
 }
 # Most urgent first: a person is needed, then trouble, then work in progress.
 STATUS_ORDER = [Status(s) for s in statuses.URGENCY]  # most urgent first
-
-
-def escape(text: str) -> str:
-    """Text shown as it is inside rich markup (a `[orchestra]` stays, not taken for a style)."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 
 def printable(text: str, newlines: bool = True) -> str:
