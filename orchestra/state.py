@@ -59,6 +59,10 @@ class State:
         """Records as stored (`read_raw`) turned into `Agent` objects."""
         from orchestra.models import Agent
 
+        for name, record in records.items():
+            problem = record_problem(record, complete=True)
+            if problem:
+                raise self._damaged(f"agent {name!r}: {problem}")
         try:
             return {name: Agent.from_dict(record) for name, record in records.items()}
         except (ValueError, TypeError, KeyError) as error:
@@ -188,14 +192,15 @@ class State:
             (self.launch_dir / f"{name}.env.json").unlink()
 
 
-def record_problem(record: object) -> str | None:
-    """What is wrong with one stored agent record, or None: every field of `Agent` present where
-    it is required and of its type, the times readable, the status one orchestra knows."""
+def record_problem(record: object, complete: bool = False) -> str | None:
+    """What is wrong with one stored agent record, or None: each field of `Agent` it has of its
+    type, the times readable, the status one orchestra knows; with `complete`, every field an
+    `Agent` needs present too (the raw readers need only the fields they read)."""
     if not isinstance(record, dict):
         return f"the record is {type(record).__name__ if record is not None else 'null'}, not an object"
     for key, (kinds, required) in RECORD_FIELDS.items():
         if key not in record:
-            if required:
+            if required and complete:
                 return f"{key!r} is missing"
             continue
         value = record[key]

@@ -324,6 +324,7 @@ def _record(**changes: object) -> dict:
         (_record(status="sleeping"), "status"),
         (_record(port="4100"), "port"),
         (_record(argv="claude"), "argv"),
+        ({k: v for k, v in _record().items() if k != "task"}, "'task' is missing"),
     ],
 )
 def test_a_state_file_with_records_of_the_wrong_types(orchestra, repo, record, words):

@@ -86,7 +86,7 @@ def _progress(quiet: bool, count: int):
         def show(name: str, step: str) -> None:
             steps[name] = step
             started = sum(1 for s in steps.values() if s == "started")
-            status.update(f"spawning: {started}/{count} started · {name}: {step}")
+            status.update(render.plain(f"spawning: {started}/{count} started · {name}: {step}"))  # never markup
 
         yield show
 
