@@ -68,8 +68,10 @@ class State:
         except (ValueError, TypeError, KeyError) as error:
             raise self._damaged(error) from None
 
-    def read_raw(self) -> dict[str, dict[str, Any]]:
-        """The records as JSON objects, as stored."""
+    def read_raw(self, complete: bool = True) -> dict[str, dict[str, Any]]:
+        """The records as JSON objects, as stored, each checked (`record_problem`): a damaged
+        record raises, so that no writer rewrites the file. `complete=False` lets a reader that
+        only counts (the status bar) take records that lack fields."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -92,7 +94,7 @@ class State:
         if not isinstance(agents, dict):
             raise self._damaged("'agents' is not an object")
         for name, record in agents.items():
-            problem = record_problem(record)
+            problem = record_problem(record, complete)
             if problem:
                 raise self._damaged(f"agent {name!r}: {problem}")
         return agents
