@@ -52,7 +52,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "orchestra-{repo}",
             "tmux session name; {repo} is the main checkout's folder name",
             template=True,
-            forbidden=":.",
+            forbidden=":.$\\",
         ),
     },
     "worktree": {
@@ -200,6 +200,12 @@ def read_file(path: Path) -> dict[str, Any]:
             return table
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}; fix that line and try again.") from None
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line {line}): "
+            "save it as UTF-8 and try again."
+        ) from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}.") from None
 
@@ -254,6 +260,8 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
     key = SCHEMA.get(section, {}).get(name)
     if ok and key is not None and (key.template or key.forbidden):
         _check_text(path, text, section, name, value, key)
+    if ok and section == "worktree" and name in ("copy", "symlink"):
+        _check_entries(path, text, name, value)
     if not ok:
         expected = {
             "str": "a string",
@@ -286,6 +294,18 @@ def _check_text(path: Path, text: str, section: str, name: str, value: str, key:
             f"{_place(path, text, name)}: '{section}.{name}' may not contain "
             f"{' or '.join(repr(c) for c in bad)} ({_toml_value(value)}); tmux gives these characters a meaning."
         )
+
+
+def _check_entries(path: Path, text: str, name: str, entries: list[str]) -> None:
+    """`[worktree] copy` and `symlink` take files of the checkout: never git's own folder, whose
+    counterpart in a worktree is a file (and whose hooks and config orchestra must not spread)."""
+    for entry in entries:
+        parts = [part for part in entry.replace("\\", "/").split("/") if part not in ("", ".")]
+        if parts and parts[0] == ".git":
+            raise ConfigError(
+                f"{_place(path, text, name)}: '[worktree] {name}' may not name {_toml_value(entry)}, "
+                "which is inside git's own folder: list files of the checkout."
+            )
 
 
 def _unknown(path: Path, text: str, name: str, section: str, known: list[str]) -> None:

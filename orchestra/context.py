@@ -45,7 +45,7 @@ class Context:
     @property
     def session(self) -> str:
         template: str = self.config.orchestra["session"]
-        return template.format(repo=self.project.name).replace(".", "-").replace(":", "-")
+        return session_name(template.format(repo=self.project.name))
 
     def board_env(self) -> dict[str, str]:
         """What the board and hook commands need to find this same tmux server and config."""
@@ -57,6 +57,13 @@ class Context:
 
     def board_argv(self) -> list[str]:
         return launcher_argv("ls", "--watch")
+
+
+def session_name(text: str) -> str:
+    """`text` as a tmux session name that tmux keeps as given: tmux turns `.` and `:` into `_`
+    and stores `$`, `\\` and control characters escaped, so a session named with them could not be
+    found again by its name. Each becomes `-`."""
+    return "".join("-" if c in ".:$\\" or not c.isprintable() else c for c in text)
 
 
 def _toplevel(project: Project) -> Path:

@@ -1,7 +1,8 @@
 """Rich rendering: the agents table, the board, and messages. The only module that imports rich.
 
-Public for plugins' commands, as docs/plugins.md says: `console()`, `table()` and `age()`; the
-rest may change in any version.
+Public for plugins' commands, as docs/plugins.md says: `console()`, `table()`, `printable()` and
+`age()`; the rest may change in any version. Text that did not come from orchestra is never
+markup here: it goes into rich as `Text`, its control characters escaped by `printable()`.
 """
 
 from __future__ import annotations
@@ -36,19 +37,50 @@ STATUS_STYLE = {
 STATUS_ORDER = [Status(s) for s in statuses.URGENCY]  # most urgent first
 
 
-def escape(text: str) -> str:
-    """Text shown as it is inside rich markup (a `[orchestra]` stays, not taken for a style)."""
-    from rich.markup import escape as rich_escape
+def printable(text: str, newlines: bool = True) -> str:
+    """`text` safe to print on a terminal, as it is but for control characters (public).
 
-    return rich_escape(text)
+    Escape sequences in a task, an agent's message or a check's output would change the
+    terminal's title, clear the screen or worse: every C0 and C1 control character (and DEL)
+    is shown escaped, `\\x1b`, as are bytes that were not UTF-8 (`\\xe9`). Newlines and tabs
+    stay, unless `newlines` is false (a table cell, a line of the board).
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    table = _ESCAPES if newlines else _ESCAPES_ALL
+    return text.translate(table)
+
+
+def _escape_table(keep: str) -> dict[int, str]:
+    named = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+    table = {c: named.get(chr(c), f"\\x{c:02x}") for c in [*range(0x20), *range(0x7F, 0xA0)]}
+    table.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})  # surrogateescape's bytes
+    table.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000) if c not in table})
+    for c in keep:
+        del table[ord(c)]
+    return table
+
+
+_ESCAPES = _escape_table("\n\t")
+_ESCAPES_ALL = _escape_table("")
+
+
+def plain(text: object, style: str = "", newlines: bool = False) -> Text:
+    """Text that did not come from orchestra, for a table cell or a line: never read as markup,
+    its control characters escaped."""
+    return Text(printable(str(text), newlines=newlines), style=style)
 
 
 def console(stderr: bool = False) -> Console:
-    """Where commands print (public, for plugins' commands too): full width when not a terminal."""
+    """Where commands print (public, for plugins' commands too): full width when not a terminal.
+
+    Strings it prints are not read as rich markup (pass `markup=True` to `print` for text of
+    your own), so a `[/]` in an agent's message is shown as it is.
+    """
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is for reading in full (scripts, logs): do not cut it to 80 columns.
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width, markup=False)
 
 
 def age(timestamp: str, now: dt.datetime | None = None) -> str:
@@ -84,7 +116,7 @@ def activity(agent: Agent) -> str:
         text = agent.last_message
     else:
         text = "exit code 0" if agent.status == Status.EXITED else ""
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()), newlines=False)
     return text if len(text) <= ACTIVITY_WIDTH else text[: ACTIVITY_WIDTH - 1] + "…"
 
 
@@ -100,13 +132,13 @@ def agents_table(agents: list[Agent], changes: dict[str, dict[str, Any] | None],
         status = Text(agent.status.value, style=STATUS_STYLE[agent.status])
         status.append(f" {age(agent.updated_at, now)}", style="dim")
         table.add_row(
-            agent.name,
-            agent.kind,
+            plain(agent.name),
+            plain(agent.kind),
             status,
-            agent.branch,
+            plain(agent.branch),
             age(agent.created_at, now),
             changes_text(changes.get(agent.name)),
-            activity(agent),
+            Text(activity(agent)),
         )
     return table
 
@@ -131,8 +163,12 @@ def table(
             column, no_wrap=True, overflow="ellipsis", justify=justify, max_width=(max_widths or {}).get(column)
         )
     for row in rows:
-        shown.add_row(*(Text("-", style="dim") if cell is None else cell for cell in row))
+        shown.add_row(*(Text("-", style="dim") if cell is None else _cell(cell) for cell in row))
     return shown
+
+
+def _cell(cell: str | Text) -> Text:
+    return cell if isinstance(cell, Text) else plain(cell)
 
 
 def summary(agents: list[Agent]) -> Text:
@@ -153,13 +189,13 @@ def board(
     """What window 0 shows: a summary line and the table, redrawn on change."""
     from rich.console import Group
 
-    header = Text(f"orchestra · {project} · ", style="bold")
+    header = Text(f"orchestra · {printable(project, newlines=False)} · ", style="bold")
     header.append_text(summary(agents))
     parts: list[Text | Table] = [header, Text()]
     if agents:
         parts.append(agents_table(agents, changes))
     if error:
-        parts += [Text(), Text(error, style="red")]
+        parts += [Text(), plain(error, style="red", newlines=True)]
     parts.append(Text("\nwindows: one per agent · C-b w to pick · `orchestra attach NAME`", style="dim"))
     return Group(*parts)
 
@@ -187,32 +223,37 @@ def is_terminal() -> bool:
 
 def event_line(event: dict[str, Any]) -> Text:
     """One event of the log as a line: time, agent, what happened."""
-    when = str(event.get("time", ""))[11:23]
-    kind = str(event.get("type", "?"))
+    p = _oneline
+    when = p(event.get("time", ""))[11:23]
+    kind = p(event.get("type", "?"))
     data: dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
     text = Text(f"{when}  ", style="dim")
-    text.append(f"{event.get('agent') or '-':<20} ", style="bold")
+    text.append(f"{p(event.get('agent') or '-'):<20} ", style="bold")
     if kind == "status":
-        status = event.get("status") or "?"
+        status = p(event.get("status") or "?")
         style = STATUS_STYLE.get(Status(status), "") if status in Status._value2member_map_ else ""
-        text.append(f"{data.get('from', '?')} → ")
+        text.append(f"{p(data.get('from', '?'))} → ")
         text.append(status, style=style)
         cause = data.get("hook") or data.get("by")
         if data.get("exit_code") is not None:
             cause = f"exit code {data['exit_code']}"
         if cause:
-            text.append(f" ({cause})", style="dim")
+            text.append(f" ({p(cause)})", style="dim")
     elif kind == "hook":
-        text.append(f"hook {data.get('hook', '?')}", style="cyan")
+        text.append(f"hook {p(data.get('hook', '?'))}", style="cyan")
         detail = data.get("notification_type") or data.get("tool_name") or data.get("source") or ""
         if detail:
-            text.append(f" {detail}", style="dim")
+            text.append(f" {p(detail)}", style="dim")
     else:
         text.append(kind)
         detail = data.get("message") or data.get("task") or ""
         if detail:
-            text.append(" " + " ".join(str(detail).split())[:100], style="dim")
+            text.append(" " + p(" ".join(str(detail).split()))[:100], style="dim")
     return text
+
+
+def _oneline(value: object) -> str:
+    return printable(str(value), newlines=False)
 
 
 def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below the use cases
@@ -220,10 +261,10 @@ def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below
     from rich.console import Group
 
     status = Status(item.status)
-    header = Text(item.name, style="bold")
-    header.append(f"  {item.agent}  ")
+    header = Text(_oneline(item.name), style="bold")
+    header.append(f"  {_oneline(item.agent)}  ")
     header.append(item.status, style=STATUS_STYLE[status])
-    header.append(f"  {item.branch}", style="dim")
+    header.append(f"  {_oneline(item.branch)}", style="dim")
     size = Text(f"  {item.files_changed} file{'s' if item.files_changed != 1 else ''} changed, ")
     size.append(f"+{item.lines_added}", style="green")
     size.append(" ")
@@ -232,12 +273,12 @@ def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below
         size.append(f", {item.untracked_files} untracked", style="yellow")
     if item.uncommitted:
         size.append(" (not all committed)", style="yellow")
-    parts = [header, Text("  task: " + " ".join(item.task.split())[:200], style="dim"), size]
+    parts = [header, Text("  task: " + _oneline(" ".join(item.task.split()))[:200], style="dim"), size]
     message = item.error if status == Status.FAILED and item.error else item.last_message
     if message:
-        parts.append(Text("  " + message.strip().replace("\n", "\n  ")))
+        parts.append(Text("  " + printable(message.strip()).replace("\n", "\n  ")))
     for commit in item.commits[:20]:
-        parts.append(Text(f"  {commit['id'][:10]} {commit['subject']}", style="dim"))
+        parts.append(Text(f"  {commit['id'][:10]} {_oneline(commit['subject'])}", style="dim"))
     if len(item.commits) > 20:
         parts.append(Text(f"  ... and {len(item.commits) - 20} more commits", style="dim"))
     parts.append(Text())
@@ -252,15 +293,15 @@ def plugins_table(infos: Iterable[Any]) -> Table:  # plugins.PluginInfo: render 
     styles = {"loaded": "green", "disabled": "dim", "failed": "bold red"}
     for info in infos:
         source = "bundled" if info.bundled else (info.distribution or "?")
-        state = Text(info.state, style=styles.get(info.state, ""))
+        state = plain(info.state, style=styles.get(info.state, ""))
         if info.problem:
-            state.append(f" ({info.problem})", style="red")
+            state.append(f" ({_oneline(info.problem)})", style="red")
         table.add_row(
-            info.name,
-            info.version or "-",
-            source,
+            plain(info.name),
+            plain(info.version or "-"),
+            plain(source),
             state,
-            ", ".join(info.hooks) or "-",
-            ", ".join(info.agent_kinds) or "-",
+            plain(", ".join(info.hooks) or "-"),
+            plain(", ".join(info.agent_kinds) or "-"),
         )
     return table

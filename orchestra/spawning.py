@@ -86,8 +86,7 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Pr
 
 
 def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
-    if not spec.task.strip():
-        raise OrchestraError("a task is empty: say what the agent should do.")
+    worktrees.check_task(spec.task)
     if spec.name is not None:
         worktrees.check_name(spec.name)
     kind = ctx.plugins.kind(spec.agent or ctx.config.orchestra["default_agent"])

@@ -12,12 +12,13 @@ The agent hook handler works on the raw records (`update_raw`), without `orchest
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
-from orchestra import files
+from orchestra import files, statuses
 from orchestra.errors import OrchestraError
 
 
@@ -58,28 +59,50 @@ class State:
         """Records as stored (`read_raw`) turned into `Agent` objects."""
         from orchestra.models import Agent
 
+        for name, record in records.items():
+            problem = record_problem(record, complete=True)
+            if problem:
+                raise self._damaged(f"agent {name!r}: {problem}")
         try:
             return {name: Agent.from_dict(record) for name, record in records.items()}
         except (ValueError, TypeError, KeyError) as error:
             raise self._damaged(error) from None
 
-    def read_raw(self) -> dict[str, dict[str, Any]]:
-        """The records as JSON objects, as stored."""
+    def read_raw(self, complete: bool = True) -> dict[str, dict[str, Any]]:
+        """The records as JSON objects, as stored, each checked (`record_problem`): a damaged
+        record raises, so that no writer rewrites the file. `complete=False` lets a reader that
+        only counts (the status bar) take records that lack fields."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
         try:
-            agents = json.loads(raw).get("agents", {})
-            if not isinstance(agents, dict):
-                raise ValueError("'agents' is not an object")
-            return agents
-        except (ValueError, AttributeError) as error:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("it is not a JSON object")
+            version = data.get("version", FORMAT_VERSION)
+            agents = data.get("agents", {})
+        except ValueError as error:
             raise self._damaged(error) from None
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise self._damaged(f"'version' is {json.dumps(version)}, not a number")
+        if version > FORMAT_VERSION:
+            raise OrchestraError(
+                f"the state file {self.path} was written by a newer orchestra (format {version}; this one reads "
+                f"{FORMAT_VERSION}): upgrade orchestra to use this repository; the file is left as it is."
+            )
+        if not isinstance(agents, dict):
+            raise self._damaged("'agents' is not an object")
+        for name, record in agents.items():
+            problem = record_problem(record, complete)
+            if problem:
+                raise self._damaged(f"agent {name!r}: {problem}")
+        return agents
 
-    def _damaged(self, error: Exception) -> OrchestraError:
+    def _damaged(self, error: Exception | str) -> OrchestraError:
         return OrchestraError(
-            f"the state file {self.path} is damaged ({error}); move it aside and run `orchestra doctor`."
+            f"the state file {self.path} is damaged ({error}): repair it by hand, or move it aside "
+            "(orchestra then forgets its agents, whose worktrees and branches stay) and run `orchestra doctor`."
         )
 
     @contextlib.contextmanager
@@ -169,6 +192,72 @@ class State:
     def discard_launch_env(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.launch_dir / f"{name}.env.json").unlink()
+
+
+def record_problem(record: object, complete: bool = False) -> str | None:
+    """What is wrong with one stored agent record, or None: each field of `Agent` it has of its
+    type, the times readable, the status one orchestra knows; with `complete`, every field an
+    `Agent` needs present too (the raw readers need only the fields they read)."""
+    if not isinstance(record, dict):
+        return f"the record is {type(record).__name__ if record is not None else 'null'}, not an object"
+    for key, (kinds, required) in RECORD_FIELDS.items():
+        if key not in record:
+            if required and complete:
+                return f"{key!r} is missing"
+            continue
+        value = record[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            return f"{key!r} is {json.dumps(value)[:60]}, not {_kind_words(kinds)}"
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            return f"{key!r} must be a list of strings"
+    for key in ("created_at", "updated_at"):
+        if key in record:
+            try:
+                datetime.datetime.fromisoformat(record[key])
+            except ValueError:
+                return f"{key!r} is {json.dumps(record[key])[:60]}, not an ISO 8601 time"
+    if "status" in record and record["status"] not in statuses.STATUSES:
+        return f"'status' is {json.dumps(record['status'])[:60]}, not one of {', '.join(statuses.STATUSES)}"
+    return None
+
+
+_S, _I, _B, _N, _L, _D = str, int, bool, type(None), list, dict
+# Each field of `orchestra.models.Agent` as stored: the JSON types it takes, and whether a record
+# must have it (tests/test_state.py holds this table to the dataclass). Spelled out here so that
+# the hook handler, which reads raw records on every event, does not import the models.
+RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "name": ((_S,), True),
+    "task": ((_S,), True),
+    "agent": ((_S,), True),
+    "branch": ((_S,), True),
+    "base": ((_S,), True),
+    "worktree": ((_S,), True),
+    "status": ((_S,), False),
+    "session": ((_S, _N), False),
+    "window": ((_S, _N), False),
+    "pane": ((_S, _N), False),
+    "launch_id": ((_S, _N), False),
+    "session_id": ((_S, _N), False),
+    "port": ((_I, _N), False),
+    "exit_code": ((_I, _N), False),
+    "last_message": ((_S, _N), False),
+    "error": ((_S, _N), False),
+    "waiting_for": ((_S, _N), False),
+    "transcript": ((_S, _N), False),
+    "last_hook": ((_S, _N), False),
+    "pull_request": ((_S, _N), False),
+    "screen_patterns": ((_D,), False),
+    "screen_after_hooks": ((_B,), False),
+    "argv": ((_L,), False),
+    "created_at": ((_S,), False),
+    "updated_at": ((_S,), False),
+}
+
+
+def _kind_words(kinds: tuple[type, ...]) -> str:
+    words = {str: "a string", int: "a number", bool: "true or false", list: "a list", dict: "an object"}
+    text = " or ".join(words[k] for k in kinds if k in words)
+    return text + (" or null" if type(None) in kinds else "")
 
 
 def _encode(agents: dict[str, Agent]) -> bytes:

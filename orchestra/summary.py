@@ -33,7 +33,9 @@ def count(cwd: Path) -> list[int]:
     folder = state_dir(cwd)
     if folder is None:
         return [0] * len(GROUPS)
-    recorded = [record.get("status") for record in State(folder).read_raw().values() if isinstance(record, dict)]
+    recorded = [
+        record.get("status") for record in State(folder).read_raw(complete=False).values() if isinstance(record, dict)
+    ]
     return [sum(recorded.count(s) for s in group) for _symbol, _style, group in GROUPS]
 
 

@@ -14,7 +14,7 @@ def read_tasks(path: Path, default_agent: str | None = None, default_base: str |
     """The tasks of the file, in order; a task without `agent` or `base` takes the defaults given.
     Everything is checked before anything is returned, so a bad file starts no agent."""
     from orchestra.config import read_file
-    from orchestra.worktrees import check_name
+    from orchestra.worktrees import check_name, check_task
 
     if path.is_dir():
         raise OrchestraError(f"{path} is a folder: --file takes a TOML file of [[task]] tables.")
@@ -30,9 +30,15 @@ def read_tasks(path: Path, default_agent: str | None = None, default_base: str |
     specs = []
     for number, entry in enumerate(entries, start=1):
         extra = set(entry) - set(KEYS)
-        if extra or not isinstance(entry.get("task"), str):
+        if extra or "task" not in entry:
             problem = f"unknown key {sorted(extra)[0]!r}" if extra else "no task text"
             raise OrchestraError(f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base.")
+        if not isinstance(entry["task"], str):
+            raise OrchestraError(f'{path}: in task {number}, task must be a string (task = "...").')
+        try:
+            check_task(entry["task"])
+        except OrchestraError as error:
+            raise OrchestraError(f"{path}: task {number}: {error}") from None
         if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
             raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
         if entry.get("name") is not None:

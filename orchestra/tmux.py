@@ -292,10 +292,14 @@ class Tmux:
         agent's identity: a new tmux server numbers windows and panes from the start again).
         All of it is set in the same tmux invocation as the window is created, so not even an
         agent that exits at once can die before they apply.
+
+        The window is added after the session's last one and found again as `{end}`, never by
+        its name: tmux would take a name like `0` for an index and `v1.2` for a window and pane.
+        tmux runs one invocation's commands one after the other, so no other window comes between.
         """
-        target = f"={session}:={name}"
+        target = f"={session}:{{end}}"
         out = self.cmd(
-            "new-window", "-d", "-t", f"={session}:", "-n", name, "-c", str(cwd),
+            "new-window", "-d", "-a", "-t", target, "-n", name, "-c", str(cwd),
             "-P", "-F", "#{window_id}\t#{pane_id}", "--", *argv,
             ";", "set-option", "-p", "-t", target, AGENT_OPTION, name,
             ";", "set-option", "-p", "-t", target, LAUNCH_OPTION, launch,

@@ -126,11 +126,45 @@ def check_name(name: str) -> None:
         )
 
 
+def check_task(task: str) -> None:
+    """Refuse a task no agent can be given: empty, or holding a NUL byte, which cannot be part
+    of a program's argument or environment (the agent would die before it starts)."""
+    if not task.strip():
+        raise OrchestraError("a task is empty: say what the agent should do.")
+    if "\0" in task:
+        raise OrchestraError("a task holds a NUL byte (\\0), which no program can be given: remove it from the task.")
+
+
 # -- worktrees --------------------------------------------------------------------------
 
 
 def worktree_root(project: Project, template: str) -> Path:
-    return (project.root / template.format(repo=project.name)).resolve()
+    """`[orchestra] worktree_root` as a folder, refused where worktrees cannot live: the root
+    folder, git's own folder, or the main checkout (where git would list them as untracked
+    files of the project) unless the folder is one git ignores there."""
+    root = (project.root / template.format(repo=project.name)).resolve()
+    problem = ""
+    if root == Path(root.anchor):
+        problem = "is the root folder"
+    elif _inside(root, project.common_dir) or _inside(root, project.root / ".git"):
+        problem = f"is inside git's own folder {project.common_dir}"
+    elif root == project.root.resolve():
+        problem = "is the main checkout itself"
+    elif _inside(root, project.root) and not _ignored(project, root):
+        problem = (
+            "is inside the main checkout, where the worktrees would show as untracked files (unless git ignores it)"
+        )
+    if problem:
+        raise OrchestraError(
+            f"`worktree_root` {root} {problem}: set [orchestra] worktree_root in orchestra.toml to a folder "
+            'outside the checkout, such as the default "../{repo}.worktrees".'
+        )
+    return root
+
+
+def _ignored(project: Project, path: Path) -> bool:
+    relative = path.relative_to(project.root.resolve()).as_posix() + "/"
+    return git.run(["check-ignore", "--quiet", "--no-index", relative], project.root, check=False).returncode == 0
 
 
 def registered_worktrees(project: Project) -> dict[Path, str | None]:
@@ -165,7 +199,13 @@ def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
     The record is made under a lock with `--no-checkout`, which is quick; the checkout itself,
     the slow part in a large repository, runs unlocked, so several worktrees fill in parallel.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OrchestraError(
+            f"cannot create the worktree folder {path.parent} ({error.strerror}): "
+            "set [orchestra] worktree_root in orchestra.toml to a folder you can write to."
+        ) from None
     with _metadata_lock(project):
         git.run(["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base], project.root)
     git.run(["reset", "--quiet", "--hard", base], path)

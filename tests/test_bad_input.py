@@ -189,3 +189,205 @@ def test_a_gemini_settings_folder_linked_to_the_main_checkout_is_refused(orchest
     assert_clean_failure(result, "is a symbolic link", "[worktree] copy")
     assert_nothing_made(repo, isolated)
     assert (repo / ".gemini" / "settings.json").read_text() == '{"model": {"name": "mine"}}\n'
+
+
+# -- issue 10, items 16 to 18: input that once crashed (exit 70) or was taken silently -------------------------------
+
+
+def assert_refused(result, *phrases: str) -> None:
+    """One sentence, exit 1 (never the crash code 70)."""
+    assert result.returncode == 1, result.stderr
+    assert_clean_failure(result, *phrases)
+
+
+def test_a_nul_byte_in_a_task_is_refused(orchestra, repo, isolated, tmp_path):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text('[[task]]\ntask = "fix\\u0000it"\nagent = "demo"\n')
+    result = orchestra("spawn", "--no-attach", "--file", str(tasks), check=False)
+    assert_refused(result, "NUL")
+    assert_nothing_made(repo, isolated)
+
+
+def test_a_nul_byte_in_a_task_is_refused_by_the_core(project, isolated):
+    """The check is in spawn's own validation, so the dashboard (POST /api/spawn) gets it too."""
+    from orchestra.errors import OrchestraError
+    from orchestra.spawning import TaskSpec, spawn
+
+    with pytest.raises(OrchestraError, match="NUL"):
+        spawn(project, [TaskSpec(task="a\x00b", agent="demo")], dict(os.environ))
+    assert_nothing_made(project.project.root, isolated)
+
+
+def test_a_config_that_is_not_utf8(orchestra, repo):
+    (repo / "orchestra.toml").write_bytes(b'[orchestra]\nbase = "caf\xe9"\n')
+    result = orchestra("ls", check=False)
+    assert_refused(result, "orchestra.toml", "UTF-8")
+
+
+def test_a_tasks_file_that_is_not_utf8(orchestra, repo, isolated, tmp_path):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_bytes(b'[[task]]\ntask = "caf\xe9"\n')
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "--file", str(tasks), check=False)
+    assert_refused(result, str(tasks), "UTF-8")
+    assert_nothing_made(repo, isolated)
+
+
+@pytest.mark.parametrize("value", ["42", '["a", "b"]', '{ text = "x" }', "true"])
+def test_a_tasks_file_whose_task_is_not_a_string(orchestra, repo, isolated, tmp_path, value):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(f"[[task]]\ntask = {value}\n")
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "--file", str(tasks), check=False)
+    assert_refused(result, str(tasks), "task 1")
+    assert_nothing_made(repo, isolated)
+
+
+def test_a_worktree_root_that_cannot_be_created(orchestra, repo, isolated):
+    (repo / "orchestra.toml").write_text('[orchestra]\nworktree_root = "/proc/x"\n')
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "task", check=False)
+    assert_refused(result, "/proc/x")
+    assert_nothing_made(repo, isolated)
+
+
+@pytest.mark.parametrize(
+    ("root", "words"),
+    [
+        ("/", "the root folder"),
+        (".", "the main checkout itself"),
+        ("sub/trees", "inside the main checkout"),
+        (".git/trees", "inside git's own folder"),
+    ],
+)
+def test_a_worktree_root_in_a_place_that_cannot_hold_worktrees(orchestra, repo, isolated, root, words):
+    (repo / "orchestra.toml").write_text(f'[orchestra]\nworktree_root = "{root}"\n')
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "task", check=False)
+    assert_refused(result, "worktree_root", words)
+    assert_nothing_made(repo, isolated)
+
+
+def test_a_worktree_root_inside_the_checkout_that_git_ignores_is_taken(project):
+    from orchestra.errors import OrchestraError
+    from orchestra.worktrees import worktree_root
+
+    root = project.project.root
+    with pytest.raises(OrchestraError, match="inside the main checkout"):
+        worktree_root(project.project, ".trees")
+    (root / ".gitignore").write_text(".trees/\n")
+    assert worktree_root(project.project, ".trees") == root / ".trees"
+
+
+def test_a_worktree_root_inside_a_separate_git_dir(orchestra, tmp_path, isolated):
+    """`git init --separate-git-dir`: the git dir is not under the checkout, and is refused by its own name."""
+    checkout = tmp_path / "sep"
+    checkout.mkdir()
+    git(checkout, "init", "-q", "--separate-git-dir", str(tmp_path / "sep.git"))
+    (checkout / "f").write_text("x\n")
+    git(checkout, "add", "f")
+    git(checkout, "commit", "-qm", "one")
+    (checkout / "orchestra.toml").write_text('[orchestra]\nworktree_root = "../sep.git/trees"\n')
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "task", cwd=checkout, check=False)
+    assert_refused(result, "worktree_root", "git")
+    assert not (tmp_path / "sep.git" / "trees").exists()
+
+
+def test_copying_from_inside_git_is_refused(orchestra, repo, isolated):
+    (repo / "orchestra.toml").write_text('[worktree]\ncopy = [".git/hooks"]\n')
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "task", check=False)
+    assert_refused(result, ".git/hooks")
+    assert_nothing_made(repo, isolated)
+
+
+def _write_state(repo: Path, payload: object) -> Path:
+    state = repo / ".git" / "orchestra"
+    state.mkdir(exist_ok=True)
+    path = state / "state.json"
+    path.write_text(json.dumps(payload))
+    return path
+
+
+def _record(**changes: object) -> dict:
+    record = {
+        "name": "a", "task": "t", "agent": "demo", "branch": "orchestra/a", "base": "0" * 40,
+        "worktree": "/nowhere/a", "status": "exited", "created_at": "2025-01-01T00:00:00+00:00",
+        "updated_at": "2025-01-01T00:00:00+00:00",
+    }  # fmt: skip
+    record.update(changes)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ("a string", "agent 'a'"),
+        (_record(worktree=42), "worktree"),
+        (_record(created_at="yesterday"), "created_at"),
+        (_record(updated_at=None), "updated_at"),
+        (_record(status="sleeping"), "status"),
+        (_record(port="4100"), "port"),
+        (_record(argv="claude"), "argv"),
+        ({k: v for k, v in _record().items() if k != "task"}, "'task' is missing"),
+    ],
+)
+def test_a_state_file_with_records_of_the_wrong_types(orchestra, repo, record, words):
+    path = _write_state(repo, {"version": 1, "agents": {"a": record}})
+    before = path.read_bytes()
+    for command in (("ls",), ("ls", "--json"), ("spawn", "--agent", "demo", "--no-attach", "task")):
+        result = orchestra(*command, check=False)
+        assert_refused(result, str(path), "damaged", words, "move it aside")
+    assert path.read_bytes() == before
+
+
+def test_a_state_file_from_a_newer_orchestra_is_refused_not_rewritten(orchestra, repo):
+    path = _write_state(repo, {"version": 2, "agents": {}})
+    before = path.read_bytes()
+    for command in (("ls",), ("spawn", "--agent", "demo", "--no-attach", "task")):
+        result = orchestra(*command, check=False)
+        assert_refused(result, str(path), "written by a newer orchestra")
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("payload", [["not", "an", "object"], {"version": "1", "agents": {}}])
+def test_a_state_file_that_is_not_a_state_object(orchestra, repo, payload):
+    path = _write_state(repo, payload)
+    result = orchestra("ls", check=False)
+    assert_refused(result, str(path), "damaged")
+
+
+# -- issue 10, items 19 and 20: names the rules accept, which tmux must find again -------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["price$calc", "back\\slash", "v1.2:x"])
+def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orchestra, tmp_path, isolated, folder):
+    """tmux stores `$` and `\\` escaped and `.` and `:` as `_`: orchestra names its session so that it finds it again."""
+    from support import make_repo, wait_statuses
+
+    checkout = make_repo(tmp_path / folder)
+
+    def run(*args: str, check: bool = True):
+        return orchestra(*args, cwd=checkout, check=check)
+
+    run("spawn", "--agent", "demo", "--name", "one", "--no-attach", "a task")
+    wait_statuses(run, {"one": "exited"})
+    sessions = tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split("\n")
+    assert len([s for s in sessions if s]) == 1
+    assert " is running" in run("doctor", check=False).stdout
+    run("spawn", "--agent", "demo", "--name", "two", "--no-attach", "a task")
+    assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split() == sessions[:1]
+
+
+@pytest.mark.parametrize("name", ["0", "1", "v1.2", "a.b.c"])
+def test_names_tmux_could_take_for_an_index_or_a_pane_work(orchestra, repo, isolated, name):
+    """A numeric name once put the agent's options and pane-died hook on window 0 (the board), and a
+    name with a `.` failed with "no such window": windows are targeted by id. The agent exits at once,
+    so its marks and hook must be in place before its program can end."""
+    (repo / "orchestra.toml").write_text('[agents.quick]\ncommand = ["true", "{task}"]\n')
+    orchestra("spawn", "--agent", "quick", "--name", name, "--no-attach", "a task")
+    from support import wait_statuses
+
+    (agent,) = wait_statuses(orchestra, {name: "exited"})
+    assert agent["exit_code"] == 0
+    panes = tmux(isolated, "list-panes", "-a", "-F", "#{window_name}\t#{@orchestra_agent}\t#{pane_dead}").stdout
+    assert sorted(panes.splitlines()) == sorted(["board\t\t0", f"{name}\t{name}\t1"])
+    board_hooks = tmux(isolated, "show-hooks", "-w", "-t", f"{agent['session']}:board").stdout
+    assert "pane-died" not in board_hooks
+    remain = tmux(isolated, "show-options", "-w", "-v", "-t", f"{agent['session']}:board", "remain-on-exit").stdout
+    assert remain.strip() != "on"

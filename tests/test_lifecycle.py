@@ -184,7 +184,9 @@ def test_apply_to_records_the_change_and_makes_one_status_event(tmp_path):
 def test_change_logs_the_event_and_leaves_a_record_alone_when_nothing_moves(tmp_path):
     state = State(tmp_path / "state")
     with state.update_raw() as records:
-        records["a"] = record(STARTING, worktree=str(tmp_path))
+        # A whole record, as spawn writes it: the state file refuses records that lack fields.
+        fields = {"task": "t", "agent": "demo", "branch": "b", "base": "c", "updated_at": "2025-01-01T00:00:00+00:00"}
+        records["a"] = record(STARTING, worktree=str(tmp_path), **fields)
     assert lifecycle.change(state, "a", "launched")["status"] == RUNNING
     assert lifecycle.change(state, "a", "launched") is None
     assert [(e["type"], e["status"]) for e in state.read_events()] == [("status", RUNNING)]

@@ -101,3 +101,20 @@ def test_the_state_file_is_private_and_no_partial_file_stays(tmp_path):
 def test_kind_is_the_agent_field_under_its_own_name():
     agent = make_agent("a")
     assert agent.kind == "demo" and "kind" not in agent.to_dict() and agent.to_dict()["agent"] == "demo"
+
+
+def test_the_record_check_knows_every_field_of_an_agent():
+    """state.RECORD_FIELDS spells out Agent's fields for the hook handler, which does not import the models."""
+    import dataclasses
+
+    from orchestra.models import Agent
+    from orchestra.state import RECORD_FIELDS, record_problem
+
+    fields = {f.name: f for f in dataclasses.fields(Agent)}
+    assert list(RECORD_FIELDS) == list(fields)
+    for name, (kinds, required) in RECORD_FIELDS.items():
+        field = fields[name]
+        assert required == (field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING)
+        assert (type(None) in kinds) == ("None" in str(field.type)), name
+    record = Agent(name="a", task="t", agent="demo", branch="b", base="c", worktree="/w").to_dict()
+    assert record_problem(record) is None

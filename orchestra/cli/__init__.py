@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     except OrchestraError as error:
         if os.environ.get("ORCHESTRA_DEBUG") == "1":
             raise
-        click.echo(f"orchestra: {error}", err=True)
+        from orchestra.render import printable
+
+        click.echo(f"orchestra: {printable(str(error))}", err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

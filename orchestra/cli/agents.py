@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
+from orchestra.cli.output import echo, go_to, interactive, open_context, print_json, warn
 from orchestra.errors import OrchestraError
 
 
@@ -56,14 +56,17 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
 
         console = render.console()
         for agent in result.agents:
-            console.print(
-                f"[green]spawned[/] [bold]{agent.name}[/] ({agent.kind}) on {agent.branch} in {agent.worktree}"
-            )
+            line = render.plain("spawned", style="green")
+            line.append(" ").append_text(render.plain(agent.name, style="bold"))
+            line.append_text(render.plain(f" ({agent.kind}) on {agent.branch} in {agent.worktree}"))
+            console.print(line)
         if result.agents:
-            console.print(f"[dim]watch them: orchestra up · list: orchestra ls · session: {ctx.session}[/]")
+            console.print(
+                render.plain(f"watch them: orchestra up · list: orchestra ls · session: {ctx.session}", "dim")
+            )
     if result.failures:
         for failure in result.failures:
-            click.echo(f"orchestra: could not start {failure}", err=True)
+            echo(f"orchestra: could not start {failure}", err=True)
         sys.exit(1)
     if not no_attach and not as_json and interactive() and result.agents:
         go_to(ctx, result.agents[0].window if len(result.agents) == 1 else None)
@@ -83,7 +86,7 @@ def _progress(quiet: bool, count: int):
         def show(name: str, step: str) -> None:
             steps[name] = step
             started = sum(1 for s in steps.values() if s == "started")
-            status.update(f"spawning: {started}/{count} started · {name}: {step}")
+            status.update(render.plain(f"spawning: {started}/{count} started · {name}: {step}"))  # never markup
 
         yield show
 
@@ -167,7 +170,7 @@ def send(name, text):
     from orchestra.sending import send as send_text
 
     agent = send_text(open_context(), name, text)
-    click.echo(f"sent to {agent.name} (now {agent.status.value})")
+    echo(f"sent to {agent.name} (now {agent.status.value})")
 
 
 @click.command()
@@ -205,19 +208,19 @@ def clean(force):
     for item in removed:
         _report_removed(item)
     for reason in kept:
-        click.echo(f"kept {reason}")
+        echo(f"kept {reason}")
     if not removed and not kept:
         click.echo("nothing to clean")
 
 
 def _report_removed(removed) -> None:
     if removed.saved_ref:
-        click.echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
-        click.echo(f"  get it back with: {removed.restore_command}")
+        echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
+        echo(f"  get it back with: {removed.restore_command}")
     if removed.not_kept:
-        click.echo(f"  not kept, larger than 10 MB: {', '.join(removed.not_kept)}")
+        echo(f"  not kept, larger than 10 MB: {', '.join(removed.not_kept)}")
     else:
-        click.echo(f"removed {removed.name}")
+        echo(f"removed {removed.name}")
 
 
 COMMANDS = [spawn, attach, logs, send, diff, kill, clean]

@@ -9,7 +9,7 @@ import time
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import go_to, interactive, open_context, print_json, warn
+from orchestra.cli.output import echo, go_to, interactive, open_context, print_json, warn
 from orchestra.errors import OrchestraError
 
 
@@ -36,18 +36,18 @@ def up(no_attach, resume_lost, tiled):
     layout = None if tiled is None else ("tiled" if tiled else "windows")
     result = bring_up(ctx, layout)
     if result.created:
-        click.echo(f"created the tmux session {result.session} with the board in window 0")
+        echo(f"created the tmux session {result.session} with the board in window 0")
     elif result.board_recreated:
         click.echo("put the board back in window 0")
     if result.moved:
         where = "into the tiled window 'agents'" if result.window else "back into windows of their own"
-        click.echo(f"moved {', '.join(result.moved)} {where}")
+        echo(f"moved {', '.join(result.moved)} {where}")
     if result.lost:
         names = ", ".join(a.name for a in result.lost)
         if len(result.lost) == 1:
-            click.echo(f"1 agent lost its tmux window: {names} (its worktree and branch are intact)")
+            echo(f"1 agent lost its tmux window: {names} (its worktree and branch are intact)")
         else:
-            click.echo(
+            echo(
                 f"{len(result.lost)} agents lost their tmux windows: {names} (their worktrees and branches are intact)"
             )
         if resume_lost is None and interactive():
@@ -60,7 +60,7 @@ def up(no_attach, resume_lost, tiled):
             click.echo("resume them with: orchestra resume")
     if no_attach or not interactive():
         attach = shlex.join([*ctx.tmux.base_argv(), "attach", "-t", result.session])
-        click.echo(f"session {result.session} is up; from a terminal: orchestra up (or {attach})")
+        echo(f"session {result.session} is up; from a terminal: orchestra up (or {attach})")
         return
     go_to(ctx, result.window)
 
@@ -87,9 +87,9 @@ def _show_resumed(result):
     warn(result.warnings)
     for item in result.resumed:
         how = f"continuing session {item.agent.session_id}" if item.continued else "starting again from its task"
-        click.echo(f"resumed {item.agent.name} in {item.agent.worktree}, {how}")
+        echo(f"resumed {item.agent.name} in {item.agent.worktree}, {how}")
     for skipped in result.skipped:
-        click.echo(f"orchestra: could not resume {skipped}", err=True)
+        echo(f"orchestra: could not resume {skipped}", err=True)
     return result
 
 

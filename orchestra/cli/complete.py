@@ -42,7 +42,7 @@ def agent_names(ctx, param, incomplete: str) -> list[CompletionItem]:
 
     given = ctx.params.get(param.name) or ()
     given = {given} if isinstance(given, str) else set(given)
-    records = State(discover().state_dir).read_raw()
+    records = State(discover().state_dir).read_raw(complete=False)
     return [
         CompletionItem(name, help=_describe(record))
         for name, record in records.items()

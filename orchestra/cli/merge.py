@@ -7,7 +7,7 @@ import sys
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import open_context, print_json, warn
+from orchestra.cli.output import echo, open_context, print_json, warn
 
 
 @click.command()
@@ -48,14 +48,14 @@ def merge(names, all_, strategy, check, keep_going, as_json):
             click.echo("nothing to merge: no agent is done or exited")
         for item in results:
             if item.committed:
-                click.echo(f"{item.name}: committed its uncommitted work on its branch ({item.committed[:10]})")
+                echo(f"{item.name}: committed its uncommitted work on its branch ({item.committed[:10]})")
             if item.ok:
-                click.echo(
+                echo(
                     f"{item.name}: {item.message}"
                     + (f" {item.url}" if item.url and item.url not in item.message else "")
                 )
             else:
-                click.echo(f"orchestra: {item.name}: {item.message}", err=True)
+                echo(f"orchestra: {item.name}: {item.message}", err=True)
     if any(not r.ok for r in results):
         sys.exit(1)
 

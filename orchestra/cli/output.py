@@ -20,9 +20,19 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def echo(text: str, err: bool = False) -> None:
+    """Print a line that holds text from outside orchestra (names, paths, agents' and checks'
+    words) with its control characters escaped, so it cannot drive the terminal."""
+    from orchestra.render import printable
+
+    click.echo(printable(text), err=err)
+
+
 def warn(problems: Iterable[str]) -> None:
+    from orchestra.render import printable
+
     for problem in problems:
-        click.secho(f"orchestra: warning: {problem}", fg="yellow", err=True)
+        click.secho(f"orchestra: warning: {printable(problem)}", fg="yellow", err=True)
 
 
 def interactive() -> bool:

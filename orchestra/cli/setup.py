@@ -35,14 +35,17 @@ def doctor(fix, as_json):
     if as_json:
         print_json([c.__dict__ for c in checks])
     else:
-        marks = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]·[/]"}
         from orchestra import render
 
+        marks = {True: ("✓", "green"), False: ("✗", "red"), None: ("·", "yellow")}
         console = render.console()
         for check in checks:
-            fixed = " [green](fixed)[/]" if check.fixed else ""
-            detail = render.escape(check.detail)  # details quote config text such as [orchestra]
-            console.print(f"{marks[check.ok]} {check.name:<14} {detail}{fixed}", markup=True)
+            # Names and details quote plugins, config text such as [orchestra] and paths: never markup.
+            line = render.plain(marks[check.ok][0], style=marks[check.ok][1])
+            line.append_text(render.plain(f" {check.name:<14} {check.detail}"))
+            if check.fixed:
+                line.append(" (fixed)", style="green")
+            console.print(line)
     if any(c.ok is False and not c.fixed for c in checks):
         sys.exit(1)
 
