@@ -43,7 +43,15 @@ class Project:
 
 def discover(cwd: Path | str | None = None) -> Project:
     """The project that contains `cwd`, from any of its worktrees."""
-    cwd = Path(cwd or os.getcwd()).resolve()
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except FileNotFoundError:  # a shell left in a folder since removed, such as a killed agent's worktree
+            raise NotARepository(
+                "the folder you are in is gone (deleted while you were in it, perhaps with an agent's worktree): "
+                "cd to your project's checkout and try again."
+            ) from None
+    cwd = Path(cwd).resolve()
     result = git.run(["rev-parse", "--git-common-dir", "--is-bare-repository"], cwd, check=False)
     if result.returncode != 0:
         raise NotARepository(
