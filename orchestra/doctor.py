@@ -99,9 +99,22 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
             )
     else:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
+    checks += _check_interrupted_spawns(ctx, fix)
     checks += _check_worktrees(ctx, agents, fix)
     checks += _check_session(ctx, fix)
     return checks
+
+
+def _check_interrupted_spawns(ctx: Context, fix: bool) -> list[Check]:
+    from orchestra.spawning import undo_interrupted
+
+    left = undo_interrupted(ctx, undo=fix)
+    if not left:
+        return []
+    done = "removed" if fix else "`orchestra doctor --fix` removes them"
+    return [
+        Check("spawns", fix, f"agents of a spawn that was killed, never started: {', '.join(left)}; {done}", fixed=fix)
+    ]
 
 
 def plugin_checks(ctx: Context) -> list[Check]:
