@@ -409,14 +409,18 @@ def _started(ctx: Context, agent: Agent) -> None:
     _spawn_lock_path(ctx, agent.name).unlink(missing_ok=True)
 
 
+UNSTARTED = (Status.STARTING, Status.LOST)  # after two minutes, reconcile calls a window never opened lost
+
+
 def undo_interrupted(ctx: Context, undo: bool = True) -> list[str]:
     """Undo what spawns that died (SIGKILL, a second Ctrl-C during their own undo) left: agents
-    still `starting`, with no window, whose spawn lock is free. Returns their names.
+    `starting` (or, later, `lost`) with no window, whose spawn lock file is there and free.
+    Returns their names.
 
     Such an agent never ran. One whose branch or worktree nevertheless holds work (someone used
     it since) is left as it is, for `kill` and `clean` and their never-lose-work rules. With
     `undo` false, only finds them."""
-    candidates = [a.name for a in ctx.state.read().values() if a.status == Status.STARTING and a.pane is None]
+    candidates = [a.name for a in ctx.state.read().values() if a.status in UNSTARTED and a.pane is None]
     undone = []
     for name in candidates:
         try:
@@ -430,7 +434,7 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> list[str]:
             continue  # its spawn is still at work
         try:  # holding its lock: read the record again, as its spawn may have finished just now
             agent = ctx.state.read().get(name)
-            if agent is None or agent.status != Status.STARTING or agent.pane is not None:
+            if agent is None or agent.status not in UNSTARTED or agent.pane is not None:
                 continue
             if owned_pane(ctx, agent) is not None or _holds_work(ctx, agent):
                 continue  # its window was opened after all, or someone has worked in it
@@ -459,7 +463,10 @@ def _holds_work(ctx: Context, agent: Agent) -> bool:
         status = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
     except OrchestraError:
         return False  # not a usable worktree: nothing git could show as work
-    return any(not line.startswith("D  ") for line in status.splitlines() if line)
+    lines = [line for line in status.splitlines() if line]
+    if lines and not git.output(["ls-files"], worktree):  # never checked out: every file shows as deleted
+        return any(line.startswith("??") for line in lines)
+    return bool(lines)
 
 
 def spawn_environment() -> dict[str, str]:
