@@ -108,13 +108,23 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
 def _check_interrupted_spawns(ctx: Context, fix: bool) -> list[Check]:
     from orchestra.spawning import undo_interrupted
 
-    left = undo_interrupted(ctx, undo=fix)
-    if not left:
-        return []
-    done = "removed" if fix else "`orchestra doctor --fix` removes them"
-    return [
-        Check("spawns", fix, f"agents of a spawn that was killed, never started: {', '.join(left)}; {done}", fixed=fix)
-    ]
+    left, worked_in = undo_interrupted(ctx, undo=fix)
+    checks = []
+    if left:
+        done = "removed" if fix else "`orchestra doctor --fix` removes them"
+        checks.append(
+            Check("spawns", fix, f"agents of a killed spawn, never started: {', '.join(left)}; {done}", fixed=fix)
+        )
+    if worked_in:
+        checks.append(
+            Check(
+                "spawns",
+                None,
+                f"agents of a killed spawn, never started, but with work in them: {', '.join(worked_in)}; "
+                "`orchestra kill NAME` (with --force to keep the work on a trash ref) removes them",
+            )
+        )
+    return checks
 
 
 def plugin_checks(ctx: Context) -> list[Check]:

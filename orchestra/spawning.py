@@ -412,16 +412,17 @@ def _started(ctx: Context, agent: Agent) -> None:
 UNSTARTED = (Status.STARTING, Status.LOST)  # after two minutes, reconcile calls a window never opened lost
 
 
-def undo_interrupted(ctx: Context, undo: bool = True) -> list[str]:
+def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[str]]:
     """Undo what spawns that died (SIGKILL, a second Ctrl-C during their own undo) left: agents
     `starting` (or, later, `lost`) with no window, whose spawn lock file is there and free.
-    Returns their names.
+    Returns their names, and those of such agents that hold work and were left as they are.
 
     Such an agent never ran. One whose branch or worktree nevertheless holds work (someone used
     it since) is left as it is, for `kill` and `clean` and their never-lose-work rules. With
     `undo` false, only finds them."""
     candidates = [a.name for a in ctx.state.read().values() if a.status in UNSTARTED and a.pane is None]
-    undone = []
+    undone: list[str] = []
+    kept: list[str] = []
     for name in candidates:
         try:
             fd = os.open(_spawn_lock_path(ctx, name), os.O_RDWR)
@@ -436,15 +437,18 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> list[str]:
             agent = ctx.state.read().get(name)
             if agent is None or agent.status not in UNSTARTED or agent.pane is not None:
                 continue
-            if owned_pane(ctx, agent) is not None or _holds_work(ctx, agent):
-                continue  # its window was opened after all, or someone has worked in it
+            if owned_pane(ctx, agent) is not None:
+                continue  # its window was opened after all
+            if _holds_work(ctx, agent):
+                kept.append(name)
+                continue
             if undo:
                 _remove_fresh_worktree(ctx, agent)
                 _forget(ctx, [agent])
             undone.append(name)
         finally:
             os.close(fd)
-    return undone
+    return undone, kept
 
 
 def _holds_work(ctx: Context, agent: Agent) -> bool:

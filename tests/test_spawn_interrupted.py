@@ -103,3 +103,22 @@ def test_what_a_killed_spawn_left_is_undone_by_doctor_fix_and_the_next_spawn(orc
         assert not any(path.endswith("/killed-task") for path in worktree_paths(repo))
         if fixer[0] == "spawn":
             assert [a["name"] for a in json.loads(result.stdout)] == ["later"]
+
+
+def test_a_killed_spawns_agent_someone_worked_in_is_reported_but_kept(orchestra, repo, tmp_path):
+    arrived, release = _hold_worktree_creation(repo, tmp_path)
+    process = _start_spawn(repo, "killed task")
+    wait_for(arrived.exists, what="the spawn to be making its worktree")
+    process.kill()
+    process.communicate(timeout=30)
+    release.touch()
+    wait_for(lambda: "orchestra/killed-task" in branches(repo), what="git to finish")
+    worktree = Path(agents_json(orchestra)[0]["worktree"])
+    wait_for(lambda: (worktree / ".git").exists(), what="the worktree")
+    (worktree / "notes.txt").write_text("someone's work\n")
+    report = orchestra("doctor", check=False)
+    assert "killed-task" in report.stdout and "with work in them" in report.stdout
+    orchestra("doctor", "--fix", check=False)
+    assert "orchestra/killed-task" in branches(repo)
+    assert (worktree / "notes.txt").read_text() == "someone's work\n"
+    assert [a["name"] for a in agents_json(orchestra)] == ["killed-task"]
