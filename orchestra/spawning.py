@@ -84,8 +84,10 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Pr
         raise OrchestraError('no task given: `orchestra spawn "what the agent should do"`.')
     Tmux.require()
     plans = [_plan(ctx, spec) for spec in specs]
-    undo_interrupted(ctx)
     result = SpawnResult()
+    undone, _worked_in = undo_interrupted(ctx)
+    if undone:
+        result.warnings.append(f"removed what a killed spawn left of {', '.join(undone)}, which it never started")
     with contextlib.ExitStack() as spawning:  # each agent's spawn lock, held until it starts or is undone
         try:
             result.warnings.extend(_reserve(ctx, plans, spawning))

@@ -103,6 +103,7 @@ def test_what_a_killed_spawn_left_is_undone_by_doctor_fix_and_the_next_spawn(orc
         assert not any(path.endswith("/killed-task") for path in worktree_paths(repo))
         if fixer[0] == "spawn":
             assert [a["name"] for a in json.loads(result.stdout)] == ["later"]
+            assert "killed-task" in result.stderr  # it says what it removed
 
 
 def test_a_killed_spawns_agent_someone_worked_in_is_reported_but_kept(orchestra, repo, tmp_path):
