@@ -106,6 +106,7 @@ def test_what_a_killed_spawn_left_is_undone_by_doctor_fix_and_the_next_spawn(orc
             assert "killed-task" in result.stderr  # it says what it removed
 
 
+@pytest.mark.slow
 def test_a_killed_spawns_agent_someone_worked_in_is_reported_but_kept(orchestra, repo, tmp_path):
     arrived, release = _hold_worktree_creation(repo, tmp_path)
     process = _start_spawn(repo, "killed task")
@@ -123,3 +124,21 @@ def test_a_killed_spawns_agent_someone_worked_in_is_reported_but_kept(orchestra,
     assert "orchestra/killed-task" in branches(repo)
     assert (worktree / "notes.txt").read_text() == "someone's work\n"
     assert [a["name"] for a in agents_json(orchestra)] == ["killed-task"]
+
+
+@pytest.mark.slow
+def test_a_killed_spawns_agent_reconcile_since_called_lost_is_undone_too(orchestra, repo, tmp_path):
+    arrived, release = _hold_worktree_creation(repo, tmp_path)
+    process = _start_spawn(repo, "killed task")
+    wait_for(arrived.exists, what="the spawn to be making its worktree")
+    process.kill()
+    process.communicate(timeout=30)
+    release.touch()
+    wait_for(lambda: "orchestra/killed-task" in branches(repo), what="git to finish")
+    # Two minutes on, reconcile calls an agent whose window never opened lost.
+    state = repo / ".git" / "orchestra" / "state.json"
+    data = json.loads(state.read_text())
+    data["agents"]["killed-task"]["status"] = "lost"
+    state.write_text(json.dumps(data))
+    orchestra("doctor", "--fix", check=False)
+    _nothing_left(repo, orchestra)
