@@ -422,14 +422,14 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[s
     Such an agent never ran. One whose branch or worktree nevertheless holds work (someone used
     it since) is left as it is, for `kill` and `clean` and their never-lose-work rules. With
     `undo` false, only finds them."""
-    candidates = [a.name for a in ctx.state.read().values() if a.status in UNSTARTED and a.pane is None]
+    candidates = [name for name in ctx.state.read() if _spawn_lock_path(ctx, name).exists()]
     undone: list[str] = []
     kept: list[str] = []
     for name in candidates:
         try:
             fd = os.open(_spawn_lock_path(ctx, name), os.O_RDWR)
         except FileNotFoundError:
-            continue  # not a spawn's record (resume makes `starting` ones too), or its spawn went on
+            continue  # its spawn went on just now
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -437,10 +437,11 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[s
             continue  # its spawn is still at work
         try:  # holding its lock: read the record again, as its spawn may have finished just now
             agent = ctx.state.read().get(name)
-            if agent is None or agent.status not in UNSTARTED or agent.pane is not None:
+            if agent is None or agent.pane is not None or owned_pane(ctx, agent) is not None:
+                _spawn_lock_path(ctx, name).unlink(missing_ok=True)  # its window opened: it did start
                 continue
-            if owned_pane(ctx, agent) is not None:
-                continue  # its window was opened after all
+            if agent.status not in UNSTARTED:
+                continue
             if _holds_work(ctx, agent):
                 kept.append(name)
                 continue
