@@ -101,10 +101,33 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
     else:
         checks.append(Check("agents", True, f"{len(agents)} recorded, none lost"))
     checks += _check_agent_worktrees(ctx, agents, fix)
+    checks += _check_interrupted_spawns(ctx, fix)
     checks += _check_worktrees(ctx, agents, fix)
     checks += _check_merges(ctx, fix)
     checks += _check_copied(ctx)
     checks += _check_session(ctx, fix)
+    return checks
+
+
+def _check_interrupted_spawns(ctx: Context, fix: bool) -> list[Check]:
+    from orchestra.spawning import undo_interrupted
+
+    left, worked_in = undo_interrupted(ctx, undo=fix)
+    checks = []
+    if left:
+        done = "removed" if fix else "`orchestra doctor --fix` removes them"
+        checks.append(
+            Check("spawns", fix, f"agents of a killed spawn, never started: {', '.join(left)}; {done}", fixed=fix)
+        )
+    if worked_in:
+        checks.append(
+            Check(
+                "spawns",
+                None,
+                f"agents of a killed spawn, never started, but with work in them: {', '.join(worked_in)}; "
+                "`orchestra kill NAME` (with --force to keep the work on a trash ref) removes them",
+            )
+        )
     return checks
 
 

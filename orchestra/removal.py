@@ -10,6 +10,7 @@ removal even with `force`.
 from __future__ import annotations
 
 import filecmp
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
     if unknown:
         raise UnknownAgent.named(*unknown)
     chosen = [agents[n] for n in dict.fromkeys(names)]
+    chosen.sort(key=lambda a: a.pane is not None and _runs_in(a.pane))  # its own pane's agent last: see `remove`
     target = merge_target(ctx)
     found = [(a, work_of(ctx, a, target)) for a in chosen]
     nested = [(a, w) for a, w in found if w.repositories]
@@ -133,7 +135,8 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
 def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     """Stop the agent, keep any work on a trash ref, then remove its window, worktree, branch, record."""
     pane = owned_pane(ctx, agent)  # never a pane whose id a new tmux server gave to another agent
-    if pane is not None:
+    own = pane is not None and _runs_in(pane.id)
+    if pane is not None and not own:
         ctx.tmux.kill_pane(pane.id)  # stop it first, so its files stop changing (not the window: it may be tiled)
     worktree = Path(agent.worktree)
     saved, not_kept = None, []
@@ -152,6 +155,10 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     ctx.state.discard_launch_env(agent.name)
     data = {"saved_ref": saved, "not_kept": not_kept} if not_kept else {"saved_ref": saved}
     ctx.state.append_events([Event("removed", agent=agent.name, data=data)])
+    if own and pane is not None:
+        # This command runs in the agent's own pane (typed there, or run by the agent): killing
+        # the pane ends this command too (a shell passes the hangup on to its jobs), so it goes last.
+        ctx.tmux.kill_pane(pane.id)
     return Removed(name=agent.name, saved_ref=saved, not_kept=not_kept)
 
 
@@ -186,6 +193,11 @@ def _nested_refusal(agent: Agent, work: Work) -> str:
         f"and files a trash ref cannot keep, so orchestra does not remove it even with --force: move it out "
         f"of {agent.worktree} (or push its commits somewhere), then run `orchestra kill {agent.name}` again"
     )
+
+
+def _runs_in(pane: str) -> bool:
+    """Whether this process runs in the tmux pane `pane` (tmux gives each pane's processes its id)."""
+    return os.environ.get("TMUX_PANE") == pane
 
 
 def _count(n: int, noun: str) -> str:

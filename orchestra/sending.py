@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from orchestra import lifecycle
+import contextlib
+from collections.abc import Iterator
+
+from orchestra import files, lifecycle, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import Agent, Status
@@ -22,16 +25,31 @@ def send(ctx: Context, name: str, text: str) -> Agent:
     Works for an agent that is running, waiting for a person, done with its turn, or failed
     but still at its prompt (Claude Code stays open after an API error).
     """
-    agent = find(ctx, name)
-    pane = owned_pane(ctx, agent)
-    if agent.status == Status.STARTING and pane is None:
-        raise OrchestraError(f"agent '{name}' is still starting: try again in a moment.")
-    if pane is None or pane.dead or agent.status.value not in lifecycle.SENDABLE:
-        advice = ADVICE.get(agent.status, "nothing is running in its window").format(name=name)
-        raise OrchestraError(f"agent '{name}' is {agent.status.value}, so there is nothing to type into: {advice}.")
-    ctx.tmux.send_text(pane.id, text)
+    with _typing_into(ctx, name):
+        agent = find(ctx, name)
+        pane = owned_pane(ctx, agent)
+        if agent.status == Status.STARTING and pane is None:
+            raise OrchestraError(f"agent '{name}' is still starting: try again in a moment.")
+        if pane is None or pane.dead or agent.status.value not in lifecycle.SENDABLE:
+            advice = ADVICE.get(agent.status, "nothing is running in its window").format(name=name)
+            raise OrchestraError(f"agent '{name}' is {agent.status.value}, so there is nothing to type into: {advice}.")
+        ctx.tmux.send_text(pane.id, text)
     _follow(ctx, agent)
     return agent
+
+
+@contextlib.contextmanager
+def _typing_into(ctx: Context, name: str) -> Iterator[None]:
+    """One `send` at a time per agent, across processes (the dashboard and the command line): a
+    paste and its Enter are two tmux commands, and another paste between them would join the
+    two texts into one line."""
+    if not worktrees.NAME_PATTERN.match(name):  # no agent has such a name: `find` says so
+        yield
+        return
+    folder = ctx.state.dir / "send"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with files.locked(folder / f"{name}.lock"):
+        yield
 
 
 def _follow(ctx: Context, agent: Agent) -> None:

@@ -6,20 +6,22 @@ undoes what was made for that agent, so no half-made branch, worktree, window or
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import socket
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import lifecycle, worktrees
+from orchestra import files, git, lifecycle, worktrees
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import launcher_argv
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id
-from orchestra.reconcile import observe
+from orchestra.reconcile import observe, owned_pane
 from orchestra.tmux import Tmux
 
 
@@ -31,6 +33,23 @@ class TaskSpec:
     name: str | None = None
     agent: str | None = None
     base: str | None = None
+
+
+class SpawnInterrupted(OrchestraError):
+    """The spawn was interrupted (Ctrl-C, SIGTERM): what it had made for the agents it had not
+    started is undone; the ones it started keep running."""
+
+    exit_code = 130
+
+    def __init__(self, started: list[str], undone: list[str]):
+        self.started, self.undone = started, undone
+        if not started:
+            message = "interrupted: no agent was started, and nothing of this spawn is left."
+        else:
+            message = f"interrupted: started {', '.join(started)} (running: `orchestra ls`)" + (
+                f"; {', '.join(undone)} not started and removed." if undone else "."
+            )
+        super().__init__(message)
 
 
 @dataclass
@@ -54,34 +73,56 @@ Progress = Callable[[str, str], None]  # (agent name, what is happening)
 
 
 def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Progress | None = None) -> SpawnResult:
-    """Create one agent per task. Raises before creating anything if any task cannot start."""
+    """Create one agent per task. Raises before creating anything if any task cannot start.
+
+    Interrupted (KeyboardInterrupt), it undoes what it made for every agent it had not started
+    and raises `SpawnInterrupted` naming the ones it had. Killed outright, it leaves `starting`
+    records whose spawn lock is free: `undo_interrupted` (the next spawn, `doctor --fix`) undoes them.
+    """
     progress = progress or (lambda name, step: None)
     if not specs:
         raise OrchestraError('no task given: `orchestra spawn "what the agent should do"`.')
     Tmux.require()
     plans = [_plan(ctx, spec) for spec in specs]
     result = SpawnResult()
-    result.warnings.extend(_reserve(ctx, plans))
-    try:
-        for plan in plans:
-            _prepare(ctx, plan, env)
-        ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
-        _create_worktrees(ctx, plans, progress)
-    except BaseException:
-        _forget(ctx, [p.agent for p in plans])
-        raise
-    finally:
-        result.warnings.extend(ctx.plugins.problems)
-    for plan in plans:
-        agent = plan.agent
+    undone, _worked_in = undo_interrupted(ctx)
+    if undone:
+        result.warnings.append(f"removed what a killed spawn left of {', '.join(undone)}, which it never started")
+    with contextlib.ExitStack() as spawning:  # each agent's spawn lock, held until it starts or is undone
         try:
-            progress(agent.name, "starting")
-            _start(ctx, plan)
-            result.agents.append(agent)
-            progress(agent.name, "started")
-        except Exception as error:  # noqa: BLE001 - one agent's window failing must not undo the others
-            _undo(ctx, agent)
-            result.failures.append(f"{agent.name}: {error}")
+            result.warnings.extend(_reserve(ctx, plans, spawning))
+            for plan in plans:
+                _prepare(ctx, plan, env)
+            ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+            _create_worktrees(ctx, plans, progress)
+        except BaseException as error:
+            reserved = [p.agent for p in plans if hasattr(p, "agent")]
+            for agent in reserved:
+                _remove_fresh_worktree(ctx, agent)
+            _forget(ctx, reserved)
+            if isinstance(error, KeyboardInterrupt):
+                raise SpawnInterrupted([], []) from None
+            raise
+        finally:
+            result.warnings.extend(ctx.plugins.problems)
+        try:
+            for plan in plans:
+                agent = plan.agent
+                try:
+                    progress(agent.name, "starting")
+                    _start(ctx, plan)
+                    _started(ctx, agent)
+                    result.agents.append(agent)
+                    progress(agent.name, "started")
+                except Exception as error:  # noqa: BLE001 - one agent's window failing must not undo the others
+                    _undo(ctx, agent)
+                    result.failures.append(f"{agent.name}: {error}")
+        except KeyboardInterrupt:
+            started = {a.name for a in result.agents}
+            rest = [p.agent for p in plans if p.agent.name not in started]
+            for agent in rest:
+                _undo(ctx, agent)
+            raise SpawnInterrupted([a.name for a in result.agents], [a.name for a in rest]) from None
     return result
 
 
@@ -97,9 +138,11 @@ def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
     return _Plan(spec=spec, kind=kind, settings=settings, base=base)
 
 
-def _reserve(ctx: Context, plans: list[_Plan]) -> list[str]:
+def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -> list[str]:
     """Choose unique names and free ports and record the agents as `starting`, under the lock.
 
+    Each record is this spawn's intent: before it is written, the spawn takes the agent's spawn
+    lock (held in `spawning`), so a record whose lock is free belongs to a spawn that died.
     Returns a warning for each name given with --name (or in a tasks file) that had to change."""
     renamed = []
     prefix = ctx.config.orchestra["branch_prefix"]
@@ -137,6 +180,7 @@ def _reserve(ctx: Context, plans: list[_Plan]) -> list[str]:
                 screen_after_hooks=plan.kind.screen_after_hooks,
                 launch_id=new_launch_id(),
             )
+            spawning.enter_context(_spawn_lock(ctx, name))
             agents[name] = plan.agent
     return renamed
 
@@ -213,7 +257,10 @@ def _prepare(ctx: Context, plan: _Plan, env: dict[str, str]) -> None:
 
 
 def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> None:
-    """All worktrees at once (git does the work in separate processes); all or none."""
+    """All worktrees at once (git does the work in separate processes); all or none.
+
+    Interrupted, it waits for the git commands under way (a Ctrl-C stops them too) and starts no
+    more, so the caller's undo finds everything that was made."""
 
     def create(plan: _Plan) -> None:
         agent = plan.agent
@@ -225,12 +272,14 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
         if plan.kind.prepare_worktree is not None:
             plan.kind.prepare_worktree(agent, plan.settings)
 
-    with ThreadPoolExecutor(max_workers=min(4, len(plans))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(4, len(plans)))
+    try:
         futures = [pool.submit(create, plan) for plan in plans]
+        wait(futures)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     errors = [error for error in (f.exception() for f in futures) if error is not None]
     if errors:
-        for plan in plans:
-            _remove_fresh_worktree(ctx, plan.agent)
         raise errors[0]
 
 
@@ -304,29 +353,126 @@ def check_installed(agent: Agent, env: dict[str, str]) -> None:
 
 
 def _remove_fresh_worktree(ctx: Context, agent: Agent) -> None:
-    """Undo a worktree this spawn just made; it holds no one's work yet."""
+    """Undo a worktree this spawn just made; it holds no one's work yet. Its name was free when
+    reserved (no folder, no branch), so whatever is there now this spawn made, perhaps half."""
     path = Path(agent.worktree)
     try:
-        if path.exists() or worktrees.branch_exists(ctx.project, agent.branch):
-            worktrees.remove_worktree(ctx.project, path)
+        if path.exists() or path.is_symlink() or worktrees.branch_exists(ctx.project, agent.branch):
+            with contextlib.suppress(OrchestraError):
+                worktrees.remove_worktree(ctx.project, path)
+            if path.exists() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)  # git gave up on a half-made one
+                worktrees.prune_worktrees(ctx.project)
             worktrees.delete_branch(ctx.project, agent.branch)
     except OrchestraError:
         pass
 
 
 def _undo(ctx: Context, agent: Agent) -> None:
-    if agent.window:
+    pane = owned_pane(ctx, agent)  # its window may be open even where the record has no pane yet
+    if pane is not None:
+        ctx.tmux.kill_window(pane.window)
+    elif agent.window:
         ctx.tmux.kill_window(agent.window)
     _remove_fresh_worktree(ctx, agent)
     _forget(ctx, [agent])
 
 
-def _forget(ctx: Context, agents: list[Agent | None]) -> None:
+def _forget(ctx: Context, agents: Sequence[Agent]) -> None:
     with ctx.state.update() as records:
         for agent in agents:
-            if agent is not None and agent.name in records:
+            if agent.name in records:
                 del records[agent.name]
                 ctx.state.discard_launch_env(agent.name)
+    for agent in agents:
+        _spawn_lock_path(ctx, agent.name).unlink(missing_ok=True)  # undone: nothing left to find
+
+
+# -- spawns that died ----------------------------------------------------------------------
+
+
+def _spawn_lock_path(ctx: Context, name: str) -> Path:
+    return ctx.state.dir / "spawning" / f"{name}.lock"
+
+
+@contextlib.contextmanager
+def _spawn_lock(ctx: Context, name: str) -> Iterator[None]:
+    """Held by the spawn from the agent's reservation until the spawn ends. The file is removed
+    once the agent has started or been undone, so a lock file that exists and that no one holds
+    was left by a spawn that died."""
+    path = _spawn_lock_path(ctx, name)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    with files.locked(path):
+        yield
+
+
+def _started(ctx: Context, agent: Agent) -> None:
+    _spawn_lock_path(ctx, agent.name).unlink(missing_ok=True)
+
+
+UNSTARTED = (Status.STARTING, Status.LOST)  # after two minutes, reconcile calls a window never opened lost
+
+
+def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[str]]:
+    """Undo what spawns that died (SIGKILL, a second Ctrl-C during their own undo) left: agents
+    `starting` (or, later, `lost`) with no window, whose spawn lock file is there and free.
+    Returns their names, and those of such agents that hold work and were left as they are.
+
+    Such an agent never ran. One whose branch or worktree nevertheless holds work (someone used
+    it since) is left as it is, for `kill` and `clean` and their never-lose-work rules. With
+    `undo` false, only finds them."""
+    candidates = [name for name in ctx.state.read() if _spawn_lock_path(ctx, name).exists()]
+    undone: list[str] = []
+    kept: list[str] = []
+    for name in candidates:
+        try:
+            fd = os.open(_spawn_lock_path(ctx, name), os.O_RDWR)
+        except FileNotFoundError:
+            continue  # its spawn went on just now
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # its spawn is still at work
+        try:  # holding its lock: read the record again, as its spawn may have finished just now
+            agent = ctx.state.read().get(name)
+            if agent is None or agent.pane is not None or owned_pane(ctx, agent) is not None:
+                _spawn_lock_path(ctx, name).unlink(missing_ok=True)  # its window opened: it did start
+                continue
+            if agent.status not in UNSTARTED:
+                continue
+            if _holds_work(ctx, agent):
+                kept.append(name)
+                continue
+            if undo:
+                _remove_fresh_worktree(ctx, agent)
+                _forget(ctx, [agent])
+            undone.append(name)
+        finally:
+            os.close(fd)
+    return undone, kept
+
+
+def _holds_work(ctx: Context, agent: Agent) -> bool:
+    """Commits past its base, or a file in its worktree that git does not ignore and that a
+    checkout did not put there (a worktree git made but did not fill shows only deletions)."""
+    branch = f"refs/heads/{agent.branch}"
+    if (
+        worktrees.branch_exists(ctx.project, agent.branch)
+        and git.output(["rev-parse", branch], ctx.project.root) != agent.base
+    ):
+        return True
+    worktree = Path(agent.worktree)
+    if not (worktree / ".git").exists():
+        return False
+    try:
+        status = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
+    except OrchestraError:
+        return False  # not a usable worktree: nothing git could show as work
+    lines = [line for line in status.splitlines() if line]
+    if lines and not git.output(["ls-files"], worktree):  # never checked out: every file shows as deleted
+        return any(line.startswith("??") for line in lines)
+    return bool(lines)
 
 
 def spawn_environment() -> dict[str, str]:

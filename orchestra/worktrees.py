@@ -47,7 +47,15 @@ class Project:
 
 def discover(cwd: Path | str | None = None) -> Project:
     """The project that contains `cwd`, from any of its worktrees."""
-    cwd = Path(cwd or os.getcwd()).resolve()
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except FileNotFoundError:  # a shell left in a folder since removed, such as a killed agent's worktree
+            raise NotARepository(
+                "the folder you are in is gone (deleted while you were in it, perhaps with an agent's worktree): "
+                "cd to your project's checkout and try again."
+            ) from None
+    cwd = Path(cwd).resolve()
     result = git.run(["rev-parse", "--git-common-dir", "--is-bare-repository"], cwd, check=False)
     if result.returncode != 0:
         raise NotARepository(
@@ -211,26 +219,57 @@ def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
     git.run(["reset", "--quiet", "--hard", base], path)
 
 
+INCLUDE_FILE = ".worktreeinclude"  # Claude Code's own list of ignored files a new worktree gets
+
+
 def populate(project: Project, worktree: Path, copy: list[str], symlink: list[str]) -> None:
-    """Apply `[worktree] copy` and `symlink`: files from the main checkout, when present there."""
-    for entry, link in [(c, False) for c in copy] + [(s, True) for s in symlink]:
-        source = (project.root / entry).resolve()
-        if not _inside(source, project.root):
+    """Apply `[worktree] copy` and `symlink`, and the main checkout's `.worktreeinclude`: files
+    from the main checkout, when present there and not already checked out.
+
+    An entry is a path inside the repository; the file there may itself be a symlink to a file
+    anywhere (secrets kept out of the checkout): a copy gets its content, a link points at it.
+    """
+    entries = [(c, False) for c in [*copy, *included_files(project)]] + [(s, True) for s in symlink]
+    for entry, link in entries:
+        source = project.root / entry
+        if not _inside(Path(os.path.normpath(source)), project.root):
             raise OrchestraError(
-                f"[worktree] entry '{entry}' points outside the repository; use a relative path inside it."
+                f"[worktree] entry '{entry}' is outside the repository: give a path relative to the main "
+                f"checkout {project.root}, inside it (the file there may be a symlink to anywhere)."
             )
         if not source.exists():
-            continue
+            continue  # absent, or a symlink to nothing
         target = worktree / entry
         if target.exists() or target.is_symlink():
             continue  # tracked in git, so already checked out
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if link:
-            target.symlink_to(source)
-        elif source.is_dir():
-            shutil.copytree(source, target, symlinks=True)
-        else:
-            shutil.copy2(source, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if link:
+                target.symlink_to(source)
+            elif source.is_dir():
+                shutil.copytree(source, target, symlinks=True)
+            else:
+                shutil.copy2(source, target)
+        except OSError as error:
+            raise OrchestraError(
+                f"could not {'link' if link else 'copy'} '{entry}' from the main checkout into the new worktree: "
+                f"{error.strerror or error}{f' ({error.filename})' if error.filename else ''}."
+            ) from None
+
+
+def included_files(project: Project) -> list[str]:
+    """The files `.worktreeinclude` in the main checkout names (gitignore syntax) that git ignores
+    there, as Claude Code reads it: a tracked or merely untracked file is never copied."""
+    if not (project.root / INCLUDE_FILE).is_file():
+        return []
+    matched = git.run(
+        ["ls-files", "-z", "--others", "--ignored", f"--exclude-from={INCLUDE_FILE}"], project.root
+    ).stdout.split("\0")
+    matched = [path for path in matched if path]
+    if not matched:
+        return []
+    ignored = git.run(["check-ignore", "-z", "--stdin"], project.root, check=False, input="\0".join(matched))
+    return [path for path in ignored.stdout.split("\0") if path]
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -219,3 +219,49 @@ def test_a_given_name_that_is_taken_is_changed_with_a_warning(orchestra, repo):
     assert "spawned manual-2" in result.stdout
     assert "the name 'manual' is taken" in result.stderr and "called 'manual-2'" in result.stderr
     assert "taken" not in orchestra("spawn", "--agent", "demo", "--no-attach", "same task").stderr
+
+
+def test_env_symlinked_to_a_file_outside_is_copied_by_content(orchestra, repo, recorder, tmp_path):
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("KEY=outside\n")
+    (repo / ".env").symlink_to(secrets)
+    with open(repo / "orchestra.toml", "a") as handle:
+        handle.write('[worktree]\ncopy = [".env"]\n')
+    agent = json.loads(orchestra("spawn", "--agent", "recorder", "--json", "--name", "linked", "task").stdout)[0]
+    copied = Path(agent["worktree"]) / ".env"
+    assert not copied.is_symlink() and copied.read_text() == "KEY=outside\n"
+
+
+def test_a_copy_entry_that_leaves_the_repository_is_refused_for_what_it_is(orchestra, repo, recorder):
+    with open(repo / "orchestra.toml", "a") as handle:
+        handle.write('[worktree]\ncopy = ["../elsewhere.env"]\n')
+    result = orchestra("spawn", "--agent", "recorder", "task", check=False)
+    assert result.returncode == 1 and "'../elsewhere.env'" in result.stderr
+    assert "outside the repository" in result.stderr and "Traceback" not in result.stderr
+    assert branches(repo) == ["main"] and agents_json(orchestra) == []
+
+
+def test_worktreeinclude_copies_the_ignored_files_it_names(orchestra, repo, recorder, tmp_path):
+    (repo / ".gitignore").write_text(".env*\nlogs/\nconfig/local.json\n")
+    (repo / ".worktreeinclude").write_text(
+        "# Claude Code's list\n.env.local\nconfig/*.json\n!config/skip.json\nREADME.md\n"
+    )
+    git(repo, "add", ".gitignore", ".worktreeinclude")
+    git(repo, "commit", "-qm", "ignore local files")
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("TOKEN=1\n")
+    (repo / ".env.local").symlink_to(secrets)
+    (repo / ".env.other").write_text("not listed\n")
+    (repo / "config").mkdir()
+    (repo / "config" / "local.json").write_text("{}\n")
+    (repo / "config" / "skip.json").write_text("{}\n")  # excluded by `!`, and not ignored either
+    (repo / "logs").mkdir()
+    (repo / "logs" / "x.log").write_text("log\n")
+    (repo / "README.md").write_text("changed in the main checkout\n")  # tracked: never copied over
+    agent = json.loads(orchestra("spawn", "--agent", "recorder", "--json", "--name", "incl", "task").stdout)[0]
+    worktree = Path(agent["worktree"])
+    assert (worktree / ".env.local").read_text() == "TOKEN=1\n" and not (worktree / ".env.local").is_symlink()
+    assert (worktree / "config" / "local.json").read_text() == "{}\n"
+    assert not (worktree / ".env.other").exists() and not (worktree / "config" / "skip.json").exists()
+    assert not (worktree / "logs").exists()
+    assert (worktree / "README.md").read_text() == "# project\n"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
+
 import pytest
 
 from orchestra import worktrees
@@ -60,3 +64,17 @@ def test_add_worktree_populate_and_changes(repo):
 def test_resolve_commit_refuses_option_like_refs(repo):
     with pytest.raises(OrchestraError, match="not a git revision"):
         worktrees.resolve_commit(worktrees.discover(repo), "--output=/tmp/x")
+
+
+def test_a_command_run_in_a_folder_that_is_gone_says_so(repo):
+    """A shell left in a removed worktree: the folder is gone, not git (and not a bug)."""
+    gone = repo / "gone"
+    script = f'mkdir {shlex.quote(str(gone))} && cd {shlex.quote(str(gone))} && rmdir "$PWD" && exec "$@"'
+    for command in (["ls"], ["diff", "x"]):
+        result = subprocess.run(
+            ["/bin/sh", "-c", script, "sh", sys.executable, "-m", "orchestra", *command],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "the folder you are in is gone" in result.stderr and "not installed" not in result.stderr

@@ -46,7 +46,7 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
-    with _progress(as_json, len(specs)) as progress:
+    with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
         result = spawn_agents(ctx, specs, spawn_environment(), progress=progress)
     warn(result.warnings)
     if as_json:
@@ -70,6 +70,23 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
         sys.exit(1)
     if not no_attach and not as_json and interactive() and result.agents:
         go_to(ctx, result.agents[0].window if len(result.agents) == 1 else None)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM and SIGHUP (a closed terminal) stop a spawn as Ctrl-C does, so it undoes what it
+    made for the agents it had not started instead of dying in the middle."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,144 @@
+"""A spawn interrupted at any step (Ctrl-C, SIGTERM, SIGKILL) leaves nothing that no command
+removes: it undoes what it made, says which agents did start, and what a killed spawn left is
+found and undone by the next spawn and by `doctor --fix`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestra.spawning import SpawnInterrupted, TaskSpec, spawn, spawn_environment
+from support import agents_json, branches, wait_for, worktree_paths
+
+
+def _hold_worktree_creation(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A git hook that stops the first `orchestra/*` branch git creates until `release` exists,
+    after touching `arrived`: a spawn caught in the middle of making its worktrees."""
+    arrived, release = tmp_path / "arrived", tmp_path / "release"
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = committed ] || exit 0\n'
+        "grep -q ' refs/heads/orchestra/' || exit 0\n"
+        f"[ -e '{arrived}' ] && exit 0\n"
+        f"touch '{arrived}'\n"
+        f"n=0; while [ ! -e '{release}' ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n"
+    )
+    hook.chmod(0o755)
+    return arrived, release
+
+
+def _start_spawn(repo: Path, *tasks: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestra", "spawn", "--agent", "demo", "--no-attach", *tasks],
+        cwd=repo,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+
+
+def _nothing_left(repo: Path, orchestra) -> None:
+    assert branches(repo) == ["main"]
+    assert worktree_paths(repo) == [str(repo)]
+    assert agents_json(orchestra) == []
+    root = repo.parent / f"{repo.name}.worktrees"
+    assert not root.exists() or list(root.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_spawn_interrupted_while_making_worktrees_undoes_everything(orchestra, repo, tmp_path, signum):
+    arrived, _release = _hold_worktree_creation(repo, tmp_path)
+    process = _start_spawn(repo, "first task", "second task", "third task")
+    wait_for(arrived.exists, what="the spawn to be making its worktrees")
+    os.killpg(process.pid, signum)  # Ctrl-C reaches the whole foreground job, git included
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "no agent was started" in err and "Traceback" not in err
+    _nothing_left(repo, orchestra)
+
+
+def test_an_interrupt_after_some_agents_started_says_which(project, repo):
+    def interrupt_second(name: str, step: str) -> None:
+        if step == "starting" and name == "second-task":
+            raise KeyboardInterrupt
+
+    specs = [TaskSpec(task=t, agent="demo") for t in ("first task", "second task", "third task")]
+    with pytest.raises(SpawnInterrupted) as caught:
+        spawn(project, specs, spawn_environment(), progress=interrupt_second)
+    message = str(caught.value)
+    assert "first-task" in message and "started" in message
+    assert "second-task" in message and "third-task" in message and caught.value.exit_code == 130
+    records = project.state.read()
+    assert list(records) == ["first-task"]
+    assert branches(repo) == ["main", "orchestra/first-task"]
+    assert worktree_paths(repo) == [str(repo), records["first-task"].worktree]
+
+
+@pytest.mark.slow
+def test_what_a_killed_spawn_left_is_undone_by_doctor_fix_and_the_next_spawn(orchestra, repo, tmp_path):
+    for fixer in (["doctor", "--fix"], ["spawn", "--agent", "demo", "--no-attach", "--json", "later"]):
+        for leftover in (tmp_path / "arrived", tmp_path / "release"):
+            leftover.unlink(missing_ok=True)
+        arrived, release = _hold_worktree_creation(repo, tmp_path)
+        process = _start_spawn(repo, "killed task")
+        wait_for(arrived.exists, what="the spawn to be making its worktree")
+        process.kill()  # SIGKILL: nothing of the spawn runs again
+        process.communicate(timeout=30)
+        release.touch()  # its git finishes on its own: a branch, a worktree, a `starting` record
+        wait_for(lambda: "orchestra/killed-task" in branches(repo), what="git to finish")
+        assert [a["name"] for a in agents_json(orchestra)] == ["killed-task"]
+        result = orchestra(*fixer, check=False)
+        assert result.returncode in (0, 1), result.stderr
+        assert "killed-task" not in branches(repo) and "orchestra/killed-task" not in branches(repo)
+        assert [a["name"] for a in agents_json(orchestra) if a["name"] == "killed-task"] == []
+        assert not any(path.endswith("/killed-task") for path in worktree_paths(repo))
+        if fixer[0] == "spawn":
+            assert [a["name"] for a in json.loads(result.stdout)] == ["later"]
+            assert "killed-task" in result.stderr  # it says what it removed
+
+
+@pytest.mark.slow
+def test_a_killed_spawns_agent_someone_worked_in_is_reported_but_kept(orchestra, repo, tmp_path):
+    arrived, release = _hold_worktree_creation(repo, tmp_path)
+    process = _start_spawn(repo, "killed task")
+    wait_for(arrived.exists, what="the spawn to be making its worktree")
+    process.kill()
+    process.communicate(timeout=30)
+    release.touch()
+    wait_for(lambda: "orchestra/killed-task" in branches(repo), what="git to finish")
+    worktree = Path(agents_json(orchestra)[0]["worktree"])
+    wait_for(lambda: (worktree / ".git").exists(), what="the worktree")
+    (worktree / "notes.txt").write_text("someone's work\n")
+    report = orchestra("doctor", check=False)
+    assert "killed-task" in report.stdout and "with work in them" in report.stdout
+    orchestra("doctor", "--fix", check=False)
+    assert "orchestra/killed-task" in branches(repo)
+    assert (worktree / "notes.txt").read_text() == "someone's work\n"
+    assert [a["name"] for a in agents_json(orchestra)] == ["killed-task"]
+
+
+@pytest.mark.slow
+def test_a_killed_spawns_agent_reconcile_since_called_lost_is_undone_too(orchestra, repo, tmp_path):
+    arrived, release = _hold_worktree_creation(repo, tmp_path)
+    process = _start_spawn(repo, "killed task")
+    wait_for(arrived.exists, what="the spawn to be making its worktree")
+    process.kill()
+    process.communicate(timeout=30)
+    release.touch()
+    wait_for(lambda: "orchestra/killed-task" in branches(repo), what="git to finish")
+    # Two minutes on, reconcile calls an agent whose window never opened lost.
+    state = repo / ".git" / "orchestra" / "state.json"
+    data = json.loads(state.read_text())
+    data["agents"]["killed-task"]["status"] = "lost"
+    state.write_text(json.dumps(data))
+    orchestra("doctor", "--fix", check=False)
+    _nothing_left(repo, orchestra)
