@@ -29,7 +29,11 @@ class Context:
     @classmethod
     def open(cls, cwd: Path | None = None) -> Context:
         project = discover(cwd)
-        config = config_module.load(project.cwd, _toplevel(project))
+        # An agent's worktree holds the base commit's copy of orchestra.toml: the project's
+        # configuration is the main checkout's, wherever it is read from (a notifier, the
+        # pane-died hook and any command run inside a worktree open the agent's worktree).
+        start = project.cwd if _toplevel(project) == project.root else project.root
+        config = config_module.load(start, project.root)
         return cls(project=project, config=config, state=State(project.state_dir), tmux=Tmux())
 
     @property
@@ -67,7 +71,7 @@ def session_name(text: str) -> str:
 
 
 def _toplevel(project: Project) -> Path:
-    """The top of the checkout the command runs in: config lookup stops there."""
+    """The top of the checkout the command runs in: the main checkout, or a linked worktree."""
     for folder in [project.cwd, *project.cwd.parents]:
         if (folder / ".git").exists():
             return folder

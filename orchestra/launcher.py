@@ -27,6 +27,7 @@ from orchestra.models import Event
 from orchestra.state import State
 
 PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
+SIGNALLED: list[int] = []  # SIGTERM or SIGHUP passed on to the agent: its pane or server is going
 
 
 def _parse(argv: list[str], count: int) -> tuple[State, list[str]] | None:
@@ -51,6 +52,9 @@ def exec_agent(argv: list[str]) -> int:
     for key in PANE_OWN:  # these describe the tmux pane, not the shell that ran `spawn`
         if key in os.environ:
             env[key] = os.environ[key]
+    # This process tells the notifiers too (`launched`, the exit), which need the spawning
+    # shell's environment (a webhook variable): the tmux server's keeps no secrets.
+    os.environ.update(env)
     try:
         os.chdir(agent.worktree)
     except OSError as error:
@@ -69,6 +73,7 @@ def exec_agent(argv: list[str]) -> int:
     except OSError as error:
         return _fail(state, name, f"cannot start {agent.argv[0]}: {error.strerror}", 127)
     _record_exit(state, name, code)
+    _announce_exit(state, name, code)
     return code
 
 
@@ -78,8 +83,13 @@ def _supervise(argv: list[str], env: dict[str, str]) -> int:
         signal.signal(signum, signal.SIG_IGN)
     defaults = {signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE}
     process = subprocess.Popen(argv, env=env, preexec_fn=lambda: _restore(defaults))
+
+    def pass_on(received: int, _frame: object) -> None:
+        SIGNALLED.append(received)
+        process.send_signal(received)
+
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda received, _frame: process.send_signal(received))
+        signal.signal(signum, pass_on)
     while True:
         try:
             code = process.wait()
@@ -103,10 +113,21 @@ def _record_exit(state: State, name: str, code: int, error: str | None = None) -
             agent.error = error or agent.error
 
 
+def _announce_exit(state: State, name: str, code: int) -> None:
+    """The agent's exit, said from here: the notifiers need the spawning shell's environment
+    (a webhook variable), which this process has and the `pane-died` hook, run by a tmux server
+    that keeps no secrets (`tmux.SERVER_ENV`), has not. The hook then finds it said. An agent
+    ended by its window's or server's end (a SIGHUP or SIGTERM passed on) is left to reconcile,
+    which calls it lost."""
+    if not SIGNALLED:
+        lifecycle.change(state, name, "pane-died", {"code": code})
+
+
 def _fail(state: State, name: str, message: str, code: int) -> int:
-    """Say why on the agent's screen and keep the reason; the status follows when the pane dies."""
+    """Say why on the agent's screen and keep the reason, and the status with it."""
     print(f"orchestra: {message}", file=sys.stderr, flush=True)
     _record_exit(state, name, code, error=message)
+    _announce_exit(state, name, code)
     return code
 
 

@@ -26,6 +26,16 @@ from orchestra.errors import TmuxError
 SUBMIT_PAUSE = 0.1
 
 SOCKET_ENV = "ORCHESTRA_TMUX_SOCKET"
+# What a tmux server orchestra starts keeps of the starting shell's environment: tmux copies that
+# environment into its global one, which every window opened on the server later inherits, so the
+# shell's secrets (API keys, tokens, webhook URLs) stay out. Agents get the whole environment
+# through their launch file instead.
+SERVER_ENV = {
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "COLORTERM", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "PYTHONPATH",
+}  # fmt: skip
+SERVER_ENV_PREFIXES = ("LC_", "XDG_", "ORCHESTRA_")
 SCREEN_MARKER = "\x1forchestra-screen\x1f"  # printed between captured screens
 ROOT_OPTION = "@orchestra_root"  # marks a session as belonging to one project's main checkout
 AGENT_OPTION = "@orchestra_agent"  # on an agent's pane: the agent's name
@@ -82,14 +92,19 @@ class Tmux:
         return ["tmux", *(["-L", self.socket_name] if self.socket_name else [])]
 
     def run(
-        self, *args: str, check: bool = True, input: str | None = None, timeout: float | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run one tmux command (or several joined by ';') on this server: the one runner.
 
         Returns the finished process, its stdout and stderr decoded. With `check`, a non-zero exit
         raises `TmuxError` with the argv, exit code and stderr; a missing tmux or a server that
         does not answer within `timeout` seconds always raises it. `input` goes to tmux's stdin
-        (`load-buffer -`); otherwise stdin is empty.
+        (`load-buffer -`); otherwise stdin is empty. `env` replaces this process's environment.
         """
         argv = [*self.base_argv(), *args]
         try:
@@ -99,6 +114,7 @@ class Tmux:
                 timeout=timeout,
                 input=input.encode("utf-8", "surrogateescape") if input is not None else None,
                 stdin=None if input is not None else subprocess.DEVNULL,
+                env=env,
             )
         except FileNotFoundError:
             self.require(argv)
@@ -243,7 +259,9 @@ class Tmux:
     # -- changing ------------------------------------------------------------------------
 
     def ensure_session(self, session: str, root: Path, board_argv: list[str], env: dict[str, str]) -> bool:
-        """Create the project's session with the board in window 0. False if it already existed."""
+        """Create the project's session with the board in window 0. False if it already existed.
+
+        A tmux server started here gets `server_environment()`, not this process's environment."""
         if self.has_session(session):
             owner = self.session_root(session)
             if owner and owner != str(root):
@@ -257,7 +275,7 @@ class Tmux:
             "new-session", "-d", "-s", session, "-n", "board", "-c", str(root), "-x", "200", "-y", "50",
             *env_args, "--", *board_argv,
             ";", "set-option", "-t", f"={session}:", ROOT_OPTION, str(root),
-            check=False,
+            check=False, env=server_environment(),
         )  # fmt: skip
         if result.returncode != 0:
             if "duplicate session" in result.stderr:
@@ -421,6 +439,11 @@ TILED_WINDOW = "agents"  # the window of the tiled view
 PANE_BORDER = (
     " #{@orchestra_agent} #{?#{==:#{@orchestra_status},waiting},#[reverse] WAITING #[noreverse],#{@orchestra_status}} "
 )
+
+
+def server_environment() -> dict[str, str]:
+    """This process's environment without what a tmux server should not keep (`SERVER_ENV`)."""
+    return {k: v for k, v in os.environ.items() if k in SERVER_ENV or k.startswith(SERVER_ENV_PREFIXES)}
 
 
 def version() -> str | None:

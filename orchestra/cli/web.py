@@ -41,7 +41,7 @@ def web(host, port, no_open):
     port = sock.getsockname()[1]
     token = new_token()
     hosts = server.local_hosts(host, port) if server.is_loopback(host) else None
-    app = create_app(lambda: Context.open(root), token, port=port, hosts=hosts)
+    app = create_app(lambda: Context.open(root), token, hosts=hosts)
     url = f"http://{server.url_host(host)}:{port}/?token={token}"
     if not server.is_loopback(host):
         warn(

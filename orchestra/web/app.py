@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from orchestra.errors import MergeFailed, OrchestraError, UnknownAgent, WorkAtRisk
 from orchestra.models import parse_time
 from orchestra.web.live import Board
-from orchestra.web.security import Guard, cookie_name
+from orchestra.web.security import SUBPROTOCOL, Guard
 
 if TYPE_CHECKING:
     from orchestra.context import Context
@@ -45,7 +45,7 @@ class SendBody(BaseModel):
 
 class KillBody(BaseModel):
     force: bool = Field(
-        False, description="Remove even with unmerged work, keeping it on a ref under refs/orchestra/trash/ first."
+        description="Remove even with unmerged work, keeping it on a ref under refs/orchestra/trash/ first."
     )
 
 
@@ -63,9 +63,7 @@ class SpawnBody(BaseModel):
     base: str | None = Field(None, description="Branch, tag or commit to start from; default from orchestra.toml.")
 
 
-def create_app(
-    open_context: Callable[[], Context], token: str, port: int | None = None, hosts: set[str] | None = None
-) -> FastAPI:
+def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] | None = None) -> FastAPI:
     """The app for one project. `open_context()` gives a fresh `Context` (one per request);
     `hosts`, when given, are the only `Host` headers accepted (the server listens on loopback)."""
     board = Board(open_context)
@@ -77,13 +75,14 @@ def create_app(
 
     app = FastAPI(
         title="orchestra dashboard",
-        summary="The agents of one project, and actions on them. Every request needs the token (Authorization: Bearer).",
+        summary="The agents of one project, and actions on them. Every request needs the token (Authorization: Bearer);"
+        " every POST a JSON body.",
         openapi_url="/api/openapi.json",
         docs_url=None,  # FastAPI's docs pages load their scripts from a CDN
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.add_middleware(Guard, token=token, cookie=cookie_name(port), hosts=hosts)
+    app.add_middleware(Guard, token=token, hosts=hosts)
 
     @app.exception_handler(OrchestraError)
     async def orchestra_error(_request: Request, error: OrchestraError):
@@ -146,10 +145,9 @@ def create_app(
         return {"agent": agent.to_dict(), "message": f"sent to {agent.name} (now {agent.status.value})"}
 
     @app.post("/api/agents/{name}/merge", summary="Integrate the agent's branch into the merge target.")
-    def merge(name: str, body: MergeBody | None = None):
+    def merge(name: str, body: MergeBody):
         from orchestra.merging import merge as merge_agents
 
-        body = body or MergeBody()
         results = merge_agents(open_context(), [name], strategy=body.strategy, check=body.check)
         failed = [r for r in results if not r.ok]
         if failed:
@@ -162,10 +160,10 @@ def create_app(
     @app.post(
         "/api/agents/{name}/kill", summary="Stop and remove the agent; refuses if it has unmerged work, unless force."
     )
-    def kill(name: str, body: KillBody | None = None):
+    def kill(name: str, body: KillBody):
         from orchestra.removal import kill as kill_agents
 
-        removed = kill_agents(open_context(), [name], force=bool(body and body.force))[0]
+        removed = kill_agents(open_context(), [name], force=body.force)[0]
         message = f"removed {removed.name}"
         if removed.saved_ref:
             message += f"; its work is kept at {removed.saved_ref} (get it back with: {removed.restore_command})"
@@ -203,7 +201,8 @@ def create_app(
 
     @app.websocket("/api/live")
     async def live(websocket: WebSocket):
-        await websocket.accept()
+        offered = websocket.scope.get("subprotocols", [])
+        await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         queue = board.subscribe()
         sender = asyncio.create_task(_forward(queue, websocket))
         try:

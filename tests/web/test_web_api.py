@@ -13,7 +13,7 @@ from web_support import TOKEN
 
 from support import git, statuses, wait_for, wait_statuses
 
-ORIGIN = {"origin": "http://testserver"}
+ORIGIN = {"origin": "http://testserver"}  # copy it for websocket_connect, which adds to the headers it is given
 
 
 def agent_statuses(client) -> dict[str, str]:
@@ -23,8 +23,8 @@ def agent_statuses(client) -> dict[str, str]:
 # -- who may use it ---------------------------------------------------------------------------
 
 
-def test_every_request_without_the_token_is_refused(client):
-    for path in ("/", "/api/agents", "/api/openapi.json", "/static/app.js", "/api/events"):
+def test_every_api_request_without_the_token_is_refused(client):
+    for path in ("/api/agents", "/api/openapi.json", "/api/events", "/api/kinds", "/elsewhere"):
         refused = client.get(path, headers={"Authorization": ""})
         assert refused.status_code == 401, path
         assert "token" in refused.json()["error"]
@@ -35,35 +35,87 @@ def test_every_request_without_the_token_is_refused(client):
     assert {"/api/agents", "/api/agents/{name}/send", "/api/agents/{name}/kill", "/api/spawn"} <= set(schema["paths"])
 
 
-def test_the_token_in_the_url_becomes_a_strict_http_only_cookie(client):
+def test_the_token_never_travels_in_a_cookie(client):
+    """Cookies ignore ports: an agent's own dev server on 127.0.0.1 would receive one."""
     client.headers.pop("Authorization")
-    first = client.get(f"/?token={TOKEN}", follow_redirects=False)
-    assert first.status_code == 303 and first.headers["location"] == "/"
-    cookie = first.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and TOKEN in cookie
-    page = client.get("/")  # the cookie alone now
+    page = client.get(f"/?token={TOKEN}", follow_redirects=False)
     assert page.status_code == 200 and "<title>orchestra</title>" in page.text
-    policy = page.headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "set-cookie" not in page.headers
+    assert client.get("/?token=wrong").status_code == 401
+    # The page and its files hold no data: a reload, which has no token to send, still gets them.
+    assert client.get("/").status_code == 200 and "set-cookie" not in client.get("/").headers
     assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/nothing.js").status_code == 404
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    for cookie in ("orchestra_token", "orchestra_token_8765", "orchestra_token_None"):
+        client.cookies.set(cookie, TOKEN)
+    assert client.get("/api/agents").status_code == 401
+    assert client.post("/api/spawn", json={"task": "x", "agent": "demo"}, headers=ORIGIN).status_code == 401
+    assert client.get(f"/api/agents?token={TOKEN}").status_code == 401  # nor in a URL, past the page's
+    client.cookies.clear()
 
 
-def test_the_websocket_needs_the_token_and_the_servers_own_origin(client):
+def test_the_websocket_needs_the_token_as_a_subprotocol_and_the_servers_own_origin(client):
     client.headers.pop("Authorization")
+    offered = ["orchestra", f"orchestra.token.{TOKEN}"]
     refused = [
-        ("/api/live", ORIGIN),  # no token
-        ("/api/live?token=wrong", ORIGIN),
-        (f"/api/live?token={TOKEN}", {"origin": "http://evil.example"}),
-        (f"/api/live?token={TOKEN}", {}),  # no Origin at all
+        ([], ORIGIN),  # no token
+        (["orchestra", "orchestra.token.wrong"], ORIGIN),
+        (offered, {"origin": "http://evil.example"}),
+        (offered, {"origin": "http://127.0.0.1:9999"}),  # another server on this machine
+        (offered, {}),  # no Origin at all
     ]
-    for path, headers in refused:
-        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(path, headers=headers) as socket:
+    for protocols, headers in refused:
+        with (
+            pytest.raises(WebSocketDisconnect) as closed,
+            client.websocket_connect("/api/live", headers=dict(headers), subprotocols=protocols) as socket,
+        ):
             socket.receive_text()
-        assert closed.value.code == 1008, (path, headers)
-    with client.websocket_connect(f"/api/live?token={TOKEN}", headers=ORIGIN) as socket:
+        assert closed.value.code == 1008, (protocols, headers)
+    client.cookies.set("orchestra_token", TOKEN)
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/api/live", headers=dict(ORIGIN)) as socket:
+        socket.receive_text()
+    client.cookies.clear()
+    with client.websocket_connect("/api/live", headers=dict(ORIGIN), subprotocols=offered) as socket:
+        assert socket.accepted_subprotocol == "orchestra"  # a browser drops a socket that picks none
         message = json.loads(socket.receive_text())
     assert message["type"] == "agents" and message["agents"] == []
+    bearer = {**ORIGIN, "Authorization": f"Bearer {TOKEN}"}  # a script can send the header itself
+    with client.websocket_connect("/api/live", headers=bearer) as socket:
+        assert json.loads(socket.receive_text())["type"] == "agents"
+
+
+def test_a_post_from_another_origin_or_without_a_json_body_changes_nothing(client, orchestra, repo):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "worker", "write the notes")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "idle", "do nothing")
+    wait_statuses(orchestra, {"worker": "exited", "idle": "exited"})
+    main_before = git(repo, "rev-parse", "main")
+    cross = [
+        {"origin": "http://127.0.0.1:9999"},  # an agent's dev server
+        {"origin": "null"},  # a sandboxed frame or a file:// page
+        {"sec-fetch-site": "same-site"},
+        {"sec-fetch-site": "cross-site", "origin": "http://testserver"},
+    ]
+    for headers in cross:
+        for path, body in (("worker/merge", {}), ("idle/kill", {"force": True}), ("idle/send", {"text": "x"})):
+            refused = client.post(f"/api/agents/{path}", json=body, headers=headers)
+            assert refused.status_code == 403, (path, headers)
+            assert "another site" in refused.json()["error"]
+        assert client.post("/api/spawn", json={"task": "x", "agent": "demo"}, headers=headers).status_code == 403
+    # What a `no-cors` fetch can send: a simple content type, or no body at all.
+    for path in ("worker/merge", "idle/kill"):
+        plain = client.post(f"/api/agents/{path}", content=b"", headers={"content-type": "text/plain"})
+        assert plain.status_code == 415 and "application/json" in plain.json()["error"]
+        form = client.post(f"/api/agents/{path}", data={"force": "true"})
+        assert form.status_code == 415
+        assert client.post(f"/api/agents/{path}", headers={"content-type": "application/json"}).status_code == 422
+    assert client.post("/api/agents/idle/kill", json={}).status_code == 422  # force is said, never assumed
+    assert statuses(orchestra) == {"worker": "exited", "idle": "exited"}
+    assert git(repo, "rev-parse", "main") == main_before
+    same = {"origin": "http://testserver", "sec-fetch-site": "same-origin"}  # what the page itself sends
+    assert client.post("/api/agents/idle/kill", json={"force": True}, headers=same).status_code == 200
+    assert statuses(orchestra) == {"worker": "exited"}
 
 
 def test_on_loopback_only_local_host_names_are_served(repo):
@@ -72,7 +124,7 @@ def test_on_loopback_only_local_host_names_are_served(repo):
     from orchestra.context import Context
     from orchestra.web.app import create_app
 
-    app = create_app(lambda: Context.open(repo), TOKEN, port=8123, hosts={"127.0.0.1:8123", "localhost:8123"})
+    app = create_app(lambda: Context.open(repo), TOKEN, hosts={"127.0.0.1:8123", "localhost:8123"})
     with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         refused = client.get("/api/agents")  # Host: testserver, as a DNS-rebinding page sends
         assert refused.status_code == 403 and "answers only to 127.0.0.1" in refused.json()["error"]
@@ -132,7 +184,7 @@ def test_send_answers_a_waiting_agent(client, orchestra):
 def test_kill_refuses_unmerged_work_until_forced_and_keeps_it_on_a_trash_ref(client, orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "worker", "write the notes")
     wait_statuses(orchestra, {"worker": "exited"})
-    refused = client.post("/api/agents/worker/kill", json={})
+    refused = client.post("/api/agents/worker/kill", json={"force": False})
     assert refused.status_code == 409
     assert "agent 'worker' has 1 commit not in main" in refused.json()["error"]
     assert statuses(orchestra) == {"worker": "exited"}
@@ -140,14 +192,14 @@ def test_kill_refuses_unmerged_work_until_forced_and_keeps_it_on_a_trash_ref(cli
     assert killed["saved_ref"] == "refs/orchestra/trash/worker"
     assert "notes/worker.md" in git(repo, "show", "--stat", killed["saved_ref"])
     assert statuses(orchestra) == {}
-    assert client.post("/api/agents/worker/kill").status_code == 404
+    assert client.post("/api/agents/worker/kill", json={"force": False}).status_code == 404
 
 
 def test_merge_integrates_a_finished_agent(client, orchestra, repo):
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "worker", "write the notes")
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "asker", "ask before you write")
     wait_statuses(orchestra, {"worker": "exited", "asker": "waiting"})
-    refused = client.post("/api/agents/asker/merge")
+    refused = client.post("/api/agents/asker/merge", json={})
     assert refused.status_code == 400 and "still waiting" in refused.json()["error"]
     merged = client.post("/api/agents/worker/merge", json={})
     assert merged.status_code == 200, merged.text
@@ -178,7 +230,7 @@ def test_the_websocket_pushes_each_status_change_with_the_screen(client, orchest
                 return agents
         raise AssertionError(f"timed out waiting for {what}")
 
-    with client.websocket_connect("/api/live", headers=ORIGIN) as socket:
+    with client.websocket_connect("/api/live", headers=dict(ORIGIN)) as socket:
         assert json.loads(socket.receive_text())["agents"] == []
         orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "asker", "ask first")
         agents = next_view(

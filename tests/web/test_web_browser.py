@@ -12,6 +12,7 @@ from support import statuses, wait_statuses
 pytestmark = pytest.mark.slow
 
 WAIT_MS = 20_000
+VIEWPORT = {"width": 1300, "height": 900}
 
 
 @pytest.fixture
@@ -21,7 +22,9 @@ def slow_demo(monkeypatch):
 
 
 def open_page(browser, dashboard):
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    """`browser`: a browser (a page of its own) or a browser context (a page beside the others)."""
+    is_browser = hasattr(browser, "new_context")
+    page = browser.new_page(**({"viewport": VIEWPORT} if is_browser else {}))
     page.dialogs = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.problems = []
@@ -43,14 +46,81 @@ def card(page, name):
 
 
 def test_the_page_loads_with_the_token_and_is_refused_without_it(browser, dashboard):
-    refused = browser.new_page()
-    assert refused.goto(dashboard.base + "/").status == 401
-    assert refused.goto(dashboard.base + "/?token=wrong").status == 401
+    assert browser.new_page().goto(dashboard.base + "/?token=wrong").status == 401
+    refused = browser.new_page()  # a tab that never had the token: the page, saying what it needs
+    assert refused.goto(dashboard.base + "/").status == 200
+    expect(refused.locator("#problem")).to_contain_text("this needs the dashboard's token", timeout=WAIT_MS)
+    expect(refused.locator("#connection")).to_have_text("no token")
     page = open_page(browser, dashboard)
-    assert page.url == dashboard.base + "/"  # the token left the address bar for a cookie
+    assert page.url == dashboard.base + "/"  # the token left the address bar
     expect(page.locator("#empty")).to_be_visible()
-    assert page.evaluate("fetch('/api/agents').then(r => r.status)") == 200
-    assert page.problems == []
+    assert page.evaluate("fetch('/api/agents').then(r => r.status)") == 401  # nothing is sent on its own
+    assert page.context.cookies() == [] and page.evaluate("document.cookie") == ""
+    page.reload()  # the tab keeps the token it was opened with
+    expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
+    assert page.url == dashboard.base + "/" and page.problems == []
+
+
+class OtherServer:
+    """Another web server on 127.0.0.1, as an agent's dev server is: records what browsers send it."""
+
+    def __init__(self, page_html: str):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, str]] = []
+        other = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                other.requests.append(dict(self.headers))
+                body = page_html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_another_server_on_this_host_gets_no_token_and_cannot_act(browser, dashboard, orchestra):
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "idle", "do nothing")
+    wait_statuses(orchestra, {"idle": "exited"})
+    profile = browser.new_context(
+        viewport=VIEWPORT
+    )  # one browser profile: its cookies would go to every port of 127.0.0.1
+    page = open_page(profile, dashboard)
+    expect(card(page, "idle")).to_be_visible(timeout=WAIT_MS)
+    other = OtherServer("<!doctype html><title>dev server</title>")
+    try:
+        evil = profile.new_page()  # an agent's dev server, opened in the same profile
+        evil.goto(other.url)
+        assert other.requests and not any("Cookie" in r or "cookie" in r for r in other.requests)
+        assert evil.evaluate("sessionStorage.length") == 0
+        kill = dashboard.base + "/api/agents/idle/kill"
+        for options in (
+            "{method: 'POST', mode: 'no-cors'}",
+            "{method: 'POST', mode: 'no-cors', body: '{\"force\": true}'}",
+        ):
+            evil.evaluate(f"fetch({kill!r}, {options}).then(r => r.type)")
+        with_header = evil.evaluate(
+            f"fetch({kill!r}, {{method: 'POST', headers: {{'Content-Type': 'application/json'}},"
+            " body: '{\"force\": true}'}).then(r => r.status, e => 'blocked')"
+        )
+        assert with_header == "blocked"  # the preflight gets no CORS answer
+    finally:
+        other.close()
+    assert statuses(orchestra) == {"idle": "exited"}
 
 
 def test_a_status_change_shows_without_a_reload(slow_demo, browser, dashboard, orchestra):

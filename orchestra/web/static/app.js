@@ -3,6 +3,30 @@
 // is put on the page with textContent, never parsed as HTML.
 "use strict";
 
+// The access token: taken from the URL `orchestra web` printed, then out of the address bar, and
+// kept in this tab's sessionStorage (per origin, port included), so a reload still has it. It is
+// sent as a header, and to the WebSocket as a subprotocol; never in a cookie, which every server
+// on this host would receive, whatever its port.
+const TOKEN = takeToken();
+const NO_TOKEN = "this needs the dashboard's token: open the URL that `orchestra web` printed (it ends in ?token=...).";
+
+function takeToken() {
+  const url = new URL(location.href);
+  const given = url.searchParams.get("token");
+  let kept = null;
+  try {
+    if (given) sessionStorage.setItem("orchestra-token", given);
+    kept = sessionStorage.getItem("orchestra-token");
+  } catch (_) {
+    kept = null; // storage is off: the token lives as long as this page
+  }
+  if (given) {
+    url.searchParams.delete("token");
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  }
+  return given || kept;
+}
+
 // The status vocabulary comes from the server (/api/statuses), which has it from orchestra's
 // lifecycle core: the order of urgency, and which statuses can take text or be merged.
 let ORDER = [];
@@ -18,7 +42,7 @@ const $ = (id) => document.getElementById(id);
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live`, ["orchestra", `orchestra.token.${TOKEN}`]);
   socket.addEventListener("open", () => {
     backoff = 500;
     setConnection("live", "live");
@@ -186,7 +210,7 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
-  const options = { method, headers: { Accept: "application/json" } };
+  const options = { method, headers: { Accept: "application/json", Authorization: `Bearer ${TOKEN}` } };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -319,6 +343,11 @@ async function loadStatuses() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
+  if (!TOKEN) {
+    showProblem(NO_TOKEN);
+    setConnection("down", "no token");
+    return;
+  }
   $("spawn-form").addEventListener("submit", spawn);
   $("diff-close").addEventListener("click", () => $("diff-dialog").close());
   loadKinds();
