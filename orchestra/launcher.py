@@ -58,22 +58,23 @@ def exec_agent(argv: list[str]) -> int:
     try:
         os.chdir(agent.worktree)
     except OSError as error:
-        return _fail(state, name, f"cannot enter the worktree {agent.worktree}: {error.strerror}", 1)
+        return _fail(state, name, f"cannot enter the worktree {agent.worktree}: {error.strerror}", 1, agent.launch_id)
     if setup:
         print(f"orchestra: running the worktree setup: {setup}", flush=True)
         # The setup is the user's own shell command from orchestra.toml, meant for a shell.
         code = subprocess.run(["/bin/sh", "-c", setup], env=env).returncode
         if code != 0:
-            return _fail(state, name, f"the worktree setup command exited with code {code}", code)
+            return _fail(state, name, f"the worktree setup command exited with code {code}", code, agent.launch_id)
     # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
-    lifecycle.change(state, name, "launched", {"idle": bool(launch and launch.get("idle"))})
+    ours = agent.launch_id  # a resume gives the record a new one: this launcher then speaks for no one
+    lifecycle.change(state, name, "launched", {"idle": bool(launch and launch.get("idle")), "launch_id": ours})
     try:
         code = _supervise(agent.argv, env)
     except OSError as error:
-        return _fail(state, name, f"cannot start {agent.argv[0]}: {error.strerror}", 127)
-    _record_exit(state, name, code)
-    _announce_exit(state, name, code)
+        return _fail(state, name, f"cannot start {agent.argv[0]}: {error.strerror}", 127, ours)
+    _record_exit(state, name, code, launch=ours)
+    _announce_exit(state, name, code, ours)
     return code
 
 
@@ -104,30 +105,31 @@ def _restore(signums: Iterable[int]) -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def _record_exit(state: State, name: str, code: int, error: str | None = None) -> None:
-    """Keep the exit code in the record; the pane-died hook and `ls` turn it into a status."""
+def _record_exit(state: State, name: str, code: int, error: str | None = None, launch: str | None = None) -> None:
+    """Keep the exit code in the record; the pane-died hook and `ls` turn it into a status.
+    Only in the record of this launch: after a resume, the record is another launch's."""
     with state.update() as agents:
         agent = agents.get(name)
-        if agent is not None and agent.status.live:
+        if agent is not None and agent.status.live and (launch is None or agent.launch_id in (None, launch)):
             agent.exit_code = code
             agent.error = error or agent.error
 
 
-def _announce_exit(state: State, name: str, code: int) -> None:
+def _announce_exit(state: State, name: str, code: int, launch: str | None = None) -> None:
     """The agent's exit, said from here: the notifiers need the spawning shell's environment
     (a webhook variable), which this process has and the `pane-died` hook, run by a tmux server
     that keeps no secrets (`tmux.SERVER_ENV`), has not. The hook then finds it said. An agent
     ended by its window's or server's end (a SIGHUP or SIGTERM passed on) is left to reconcile,
     which calls it lost."""
     if not SIGNALLED:
-        lifecycle.change(state, name, "pane-died", {"code": code})
+        lifecycle.change(state, name, "pane-died", {"code": code, "launch_id": launch})
 
 
-def _fail(state: State, name: str, message: str, code: int) -> int:
+def _fail(state: State, name: str, message: str, code: int, launch: str | None = None) -> int:
     """Say why on the agent's screen and keep the reason, and the status with it."""
     print(f"orchestra: {message}", file=sys.stderr, flush=True)
-    _record_exit(state, name, code, error=message)
-    _announce_exit(state, name, code)
+    _record_exit(state, name, code, error=message, launch=launch)
+    _announce_exit(state, name, code, launch)
     return code
 
 

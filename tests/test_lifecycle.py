@@ -56,6 +56,10 @@ TABLE = [
     (STARTING, "launched", {}, {}, RUNNING, {}),
     (STARTING, "launched", {"idle": True}, {}, DONE, {}),
     *[(s, "launched", {}, {}, "no change", {}) for s in ALL if s != STARTING],
+    # said by an earlier launch of the agent (its launcher outlived a resume): nothing changes
+    (STARTING, "launched", {"launch_id": "old"}, {"launch_id": "new"}, "no change", {}),
+    (RUNNING, "pane-died", {"code": 1, "launch_id": "old"}, {"launch_id": "new"}, "no change", {}),
+    (RUNNING, "pane-died", {"code": 1, "launch_id": "new"}, {"launch_id": "new"}, FAILED, {"exit_code": 1}),
     # a pane's death: the launcher's recorded code first, then tmux's, else killed
     *[(s, "pane-died", {"code": 0}, {}, EXITED, {"exit_code": 0}) for s in LIVE],
     (RUNNING, "pane-died", {"code": 2}, {}, FAILED, {"exit_code": 2}),
