@@ -85,8 +85,8 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     """
     data = data or {}
     status = record.get("status")
-    if data.get("launch_id") and record.get("launch_id") and data["launch_id"] != record["launch_id"]:
-        return None  # said by an earlier launch of this agent (its launcher outlived a resume)
+    if signal in ("launched", "pane-died") and data.get("launch_id") not in (None, record.get("launch_id")):
+        return None  # said by the launcher of an earlier launch of this agent, which outlived a resume
     if signal in HOOK_EVENTS:
         return _hook_transition(record, status, signal, data) if status in HOOK_MOVABLE else None
     if signal == "launched":

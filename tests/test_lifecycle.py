@@ -60,6 +60,7 @@ TABLE = [
     (STARTING, "launched", {"launch_id": "old"}, {"launch_id": "new"}, "no change", {}),
     (RUNNING, "pane-died", {"code": 1, "launch_id": "old"}, {"launch_id": "new"}, "no change", {}),
     (RUNNING, "pane-died", {"code": 1, "launch_id": "new"}, {"launch_id": "new"}, FAILED, {"exit_code": 1}),
+    (RUNNING, "pane-died", {"code": 1, "launch_id": "old"}, {}, "no change", {}),
     # a pane's death: the launcher's recorded code first, then tmux's, else killed
     *[(s, "pane-died", {"code": 0}, {}, EXITED, {"exit_code": 0}) for s in LIVE],
     (RUNNING, "pane-died", {"code": 2}, {}, FAILED, {"exit_code": 2}),
@@ -125,6 +126,7 @@ TABLE = [
         STARTING,
         {"pane": None, "window": None, "exit_code": None, "last_hook": None, "launch_id": "new"},
     ),
+    (LOST, "resuming", {"launch_id": "new"}, {"launch_id": "old"}, STARTING, {"launch_id": "new"}),
     *[(s, "resuming", {}, {}, "no change", {}) for s in ALL if s != LOST],
     (STARTING, "resume-failed", {}, {}, LOST, {"error": "resuming it failed"}),
     (STARTING, "resume-failed", {}, {"pane": "%3"}, "no change", {}),
