@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
     DONE,
-    ENDED,
     EXITED,
     FAILED,
     HOOK_EVENTS,
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DONE",
-    "ENDED",
     "EXITED",
     "FAILED",
     "HOOK_EVENTS",

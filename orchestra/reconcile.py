@@ -89,12 +89,13 @@ SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no lo
 def screen_tells(agent: Agent | dict[str, Any]) -> bool:
     """Whether the agent's screen says more than its record: it has patterns and no hook events
     yet, or hooks that report only some events (then `done` can turn into work again)."""
-    record = agent if isinstance(agent, dict) else agent.to_dict()
-    if not record.get("screen_patterns"):
+    # The board asks this of every agent on every look: read the fields, never copy the record.
+    get = agent.get if isinstance(agent, dict) else lambda key: getattr(agent, key, None)
+    if not get("screen_patterns"):
         return False
-    if record.get("screen_after_hooks"):  # hooks give a turn's end (done); the screen shows the rest
-        return record.get("status") in (*SCREEN_STATUSES, lifecycle.DONE)
-    return record.get("last_hook") is None and record.get("status") in SCREEN_STATUSES
+    if get("screen_after_hooks"):  # hooks give a turn's end (done); the screen shows the rest
+        return get("status") in (*SCREEN_STATUSES, lifecycle.DONE)
+    return get("last_hook") is None and get("status") in SCREEN_STATUSES
 
 
 def _read_screen(record: dict[str, Any], screen: str) -> tuple[str, dict[str, Any]]:

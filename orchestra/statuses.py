@@ -22,7 +22,6 @@ STATUSES = (STARTING, RUNNING, WAITING, DONE, EXITED, FAILED, LOST, MERGED)  # i
 LIVE = frozenset({STARTING, RUNNING, WAITING, DONE})  # a process is expected in the agent's pane
 MERGEABLE = frozenset({DONE, EXITED})  # finished: `merge` takes these
 SENDABLE = LIVE | {FAILED}  # `send` types into these (Claude Code stays at its prompt after an API error)
-ENDED = frozenset({EXITED, FAILED, MERGED})  # nothing more will happen without a person
 URGENCY = (
     WAITING,
     FAILED,
