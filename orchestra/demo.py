@@ -57,8 +57,15 @@ def until_finished(ctx: Context, limit: float = 60.0, every: float = 0.5) -> Ite
     deadline = time.monotonic() + limit
     while True:
         agents = observe(ctx)
-        finished = all(not a.status.live for a in agents) or time.monotonic() > deadline
+        finished = all(_settled(a) for a in agents) or time.monotonic() > deadline
+        if finished:  # and the processes that report an end have finished writing: the folder can go
+            ctx.state.wait_idle(max(0.0, deadline - time.monotonic()))
         yield agents, finished
         if finished:
             return
         time.sleep(every)
+
+
+def _settled(agent: Agent) -> bool:
+    """Ended, and its pane's death (if its pane is still there to die) handled by the hook."""
+    return not agent.status.live and (agent.pane is None or agent.death_handled == agent.launch_id)

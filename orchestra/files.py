@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,6 +36,34 @@ def locked(path: str | Path, busy: Callable[[], None] | None = None) -> Iterator
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def hold_shared(path: str | Path) -> int:
+    """A shared `flock` on `path` (created 0600 if missing), held until the returned descriptor
+    is closed in this process and every process it was handed to."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def wait_unshared(path: str | Path, timeout: float, every: float = 0.05) -> bool:
+    """Wait until no process holds a lock on `path` (True), or `timeout` seconds pass (False)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return True  # never held
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(every)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: str | Path, data: bytes | str, mode: int | None = 0o600, durable: bool = False) -> None:

@@ -42,6 +42,7 @@ def exec_agent(argv: list[str]) -> int:
         print("usage: python -m orchestra _exec --state-dir DIR NAME", file=sys.stderr)
         return 2
     state, (name,) = parsed
+    state.hold_busy()
     agent = state.read().get(name)
     if agent is None:
         print(f"orchestra: no agent named '{name}' is recorded in {state.dir}.", file=sys.stderr)
@@ -138,6 +139,7 @@ def pane_died(argv: list[str]) -> int:
     if parsed is None:
         return 2
     state, (pane, status_text, window_name, *marked) = parsed
+    state.hold_busy()
     launch = marked[0] if marked else ""
     tmux_code = int(status_text) if status_text.lstrip("-").isdigit() else None
     name, changed = None, None
@@ -151,6 +153,7 @@ def pane_died(argv: list[str]) -> int:
             ]
         for agent in candidates:
             name, agent["pane"] = agent["name"], pane
+            agent["death_handled"] = agent.get("launch_id")
             changed = lifecycle.apply_to(agents, name, "pane-died", {"code": tmux_code})
             break
     if name is None:

@@ -247,6 +247,9 @@ def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
+        busy = state.busy_fd()
+        if busy is not None:  # the notifier works on in this process's name: `State.wait_idle` waits for it
+            actions.append((os.POSIX_SPAWN_DUP2, busy, 3))
         pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from orchestra.models import Agent, Event
 
 FORMAT_VERSION = 1
+_BUSY: dict[str, int] = {}  # busy.lock files this process holds, by path
 
 
 class State:
@@ -48,6 +49,28 @@ class State:
         self.lock_path = self.dir / "state.lock"
         self.events_path = self.dir / "events.ndjson"
         self.launch_dir = self.dir / "launch"
+        self.busy_path = self.dir / "busy.lock"
+
+    # -- background work ------------------------------------------------------------------
+
+    def hold_busy(self) -> int:
+        """Mark this process as working on the project until it exits: a shared `flock` on
+        `busy.lock`, held by the launcher and the pane-died hook. The notifier processes they
+        start inherit it (`busy_fd`), so `wait_idle` also waits for those."""
+        fd = _BUSY.get(str(self.busy_path))
+        if fd is None:
+            fd = files.hold_shared(self.busy_path)
+            _BUSY[str(self.busy_path)] = fd
+        return fd
+
+    def busy_fd(self) -> int | None:
+        """The `busy.lock` this process holds, if it holds one."""
+        return _BUSY.get(str(self.busy_path))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no launcher, pane-died hook or notifier of theirs works on this project
+        (or `timeout` seconds pass, then False)."""
+        return files.wait_unshared(self.busy_path, timeout)
 
     # -- agent records -------------------------------------------------------------------
 
@@ -245,6 +268,7 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "waiting_for": ((_S, _N), False),
     "transcript": ((_S, _N), False),
     "last_hook": ((_S, _N), False),
+    "death_handled": ((_S, _N), False),
     "pull_request": ((_S, _N), False),
     "screen_patterns": ((_D,), False),
     "screen_after_hooks": ((_B,), False),

@@ -17,6 +17,10 @@ def test_the_demo_agents_start_and_are_watched_until_they_finish(tmp_path):
     looks = list(demo.until_finished(ctx, limit=30, every=0.05))
     assert [finished for _, finished in looks] == [False] * (len(looks) - 1) + [True]
     assert {a.status.value for a in looks[-1][0]} == {"exited"}
+    # Finished means nothing writes in the repository any more: every pane's death is handled,
+    # and no launcher, hook or notifier of theirs holds the busy lock.
+    assert all(a.death_handled == a.launch_id is not None for a in ctx.state.read().values())
+    assert ctx.state.wait_idle(0)
 
 
 def test_watching_stops_at_the_limit(tmp_path, monkeypatch):
