@@ -93,7 +93,7 @@ def timed_until_running(sb: c.Sandbox, argv: list[str], cwd: Path, env: dict, ma
         process.kill()
         print(process.communicate()[1][-2000:])
         raise
-    out, err = process.communicate(timeout=120)
+    _out, err = process.communicate(timeout=120)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)[:120]} failed ({process.returncode}): {err.strip()[:1000]}")
     return elapsed
