@@ -38,8 +38,10 @@ from orchestra.state import State
 PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
 SHELL = "/bin/sh"
 # The agent's parent for its whole life. Constant: everything else reaches it as arguments.
+# `trap :` (a command) lets the agent start with the default actions; `trap ''` (ignored, which
+# exec keeps) then spares `_exited` a Ctrl-C pressed just as the agent ends.
 WAIT = (
-    'py=$1 dir=$2 name=$3 launch=$4; shift 4; trap : INT QUIT TSTP; "$@"; code=$?; '
+    'py=$1 dir=$2 name=$3 launch=$4; shift 4; trap : INT QUIT TSTP; "$@"; code=$?; trap "" INT QUIT TSTP; '
     'exec "$py" -m orchestra _exited --state-dir "$dir" "$name" "$launch" "$code"'
 )
 # Python ignores these at start-up; an ignored signal stays ignored through exec, and a

@@ -185,3 +185,17 @@ def test_exited_speaks_only_for_its_own_launch(tmp_path):
     assert [(e["agent"], e["status"]) for e in state.read_events() if e["type"] == "status"] == [("a", "failed")]
     assert run_internal(*exited, "new", cwd=tmp_path).returncode == 2
     assert run_internal(*exited, "new", "x", cwd=tmp_path).returncode == 2
+
+
+def test_the_waiting_script_hands_the_exact_code_to_exited_which_ctrl_c_spares(tmp_path):
+    """The shell script alone, with a stand-in for Python that says what it was given."""
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\ngrep SigIgn /proc/$$/status > "$0.sigign"\nprintf "%s\\n" "$@" > "$0.args"\n')
+    python.chmod(0o755)
+    for agent, code in ((["true"], 0), (["sh", "-c", "exit 3"], 3), (["sh", "-c", "kill -KILL $$"], 137)):
+        argv = ["/bin/sh", "-c", launcher.WAIT, "orchestra", str(python), "/state dir", "a", "L1", *agent]
+        subprocess.run(argv, check=True, timeout=30)
+        args = ["-m", "orchestra", "_exited", "--state-dir", "/state dir", "a", "L1", str(code)]
+        assert (tmp_path / "python.args").read_text().splitlines() == args
+    ignored = int((tmp_path / "python.sigign").read_text().split()[1], 16)
+    assert all(ignored & (1 << (s - 1)) for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP))
