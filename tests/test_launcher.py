@@ -101,7 +101,9 @@ def test_agent_cli_removed_after_spawn_fails_with_127(orchestra, repo, tmp_path)
     orchestra("spawn", "--agent", "vanishing", "--name", "gone", "--no-attach", "task")
     [agent] = wait_statuses(orchestra, {"gone": "failed"})
     assert agent["exit_code"] == 127
-    assert "cannot start" in agent["error"]
+    assert agent["error"] == f"cannot start {tool}: No such file or directory"
+    events = [e["status"] for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"]
+    assert events == ["starting", "failed"], "never shown running"
 
 
 def run_internal(*args: str, cwd: Path) -> subprocess.CompletedProcess:
