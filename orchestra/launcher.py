@@ -5,7 +5,8 @@ environment `spawn` left for it, runs the worktree setup, records the agent `run
 replaces itself (exec) with `/bin/sh` running the constant `WAIT` script, so no Python process
 stays alive per agent: the shell costs about 1 MB where Python cost 14. The shell starts the
 agent CLI from its positional arguments (`"$@"`, never text it parses: the task only ever is one
-of them) by the path found on the agent's PATH, so no shell builtin or function stands in for it.
+of them) by the name it was given (some CLIs, Claude Code among them, need it as it was), checked
+first on the agent's PATH; a name a shell builtin has (`echo`, `kill`) runs by its path instead.
 It stays as the agent's parent for two reasons: tmux 3.3 sometimes shows a quickly-exiting pane
 dead with no exit status at all, so the exact exit code must come from the parent; and the exit
 must be told to the notifiers with the spawning shell's environment (a webhook variable), which
@@ -44,6 +45,10 @@ WAIT = (
     'py=$1 dir=$2 name=$3 launch=$4; shift 4; trap : INT QUIT TSTP; "$@"; code=$?; trap "" INT QUIT TSTP; '
     'exec "$py" -m orchestra _exited --state-dir "$dir" "$name" "$launch" "$code"'
 )
+# Names that POSIX shells (dash, bash as sh) run as their own builtins before looking at PATH.
+_BUILTIN_NAMES = """. : [ alias bg break cd command continue echo eval exec exit export false fc fg getopts hash jobs
+kill local printf pwd read readonly return set shift test times trap true type ulimit umask unalias unset wait"""
+SHELL_BUILTINS = frozenset(_BUILTIN_NAMES.split())
 # Python ignores these at start-up; an ignored signal stays ignored through exec, and a
 # non-interactive shell may not restore it, so the agent would inherit them ignored.
 PYTHON_IGNORES = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
@@ -104,10 +109,12 @@ def exec_agent(argv: list[str]) -> int:
 
 
 def _find_program(program: str, env: dict[str, str]) -> tuple[str | None, str]:
-    """The path the agent CLI runs from, found on the agent's own PATH, or None and why not."""
+    """The agent CLI's program as the shell is to run it (its name, which some CLIs read, and
+    Claude Code needs as it was), or None and why it cannot start: it must be on the agent's own
+    PATH. A name the shell would take for its own builtin runs by its path instead."""
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is not None:
-        return os.path.abspath(found), ""
+        return (os.path.abspath(found) if program in SHELL_BUILTINS else program), ""
     if os.sep not in program:
         return None, "no such program on its PATH"
     if not os.path.exists(program):

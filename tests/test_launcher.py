@@ -201,3 +201,16 @@ def test_the_waiting_script_hands_the_exact_code_to_exited_which_ctrl_c_spares(t
         assert (tmp_path / "python.args").read_text().splitlines() == args
     ignored = int((tmp_path / "python.sigign").read_text().split()[1], 16)
     assert all(ignored & (1 << (s - 1)) for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP))
+
+
+def test_the_program_keeps_its_name_unless_a_shell_builtin_has_it(tmp_path):
+    tool = tmp_path / "echo"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    (tmp_path / "my-agent").write_bytes(tool.read_bytes())
+    (tmp_path / "my-agent").chmod(0o755)
+    env = {"PATH": str(tmp_path)}
+    assert launcher._find_program("my-agent", env) == ("my-agent", ""), "its name as given: Claude Code needs it"
+    assert launcher._find_program("echo", env) == (str(tool), ""), "not the shell's echo"
+    assert launcher._find_program("absent", env) == (None, "no such program on its PATH")
+    assert launcher._find_program(str(tmp_path / "absent"), env) == (None, "No such file or directory")
