@@ -27,7 +27,7 @@ Three measurements in one run:
 3. Idle CPU with 20 agents: 20 Claude Code agents each answer with a short text and sit `done`;
    then `orchestra up --no-attach`, 3 s to settle, and 20 s of watching the CPU time of every
    orchestra process: the board (`ls --watch`, window 0), with the git and tmux commands it ran
-   and waited for (its cutime + cstime), and the 20 launchers (`_exec`). A process's own CPU
+   and waited for (its cutime + cstime), and the 20 shells the launchers left (`_exec`). A process's own CPU
    time comes from /proc/PID/task/*/schedstat (nanoseconds) when it has one thread, else from
    utime + stime (10 ms ticks). Target: under 1% of one core. Claude Code's own processes and
    the tmux server are shown for context. The board also looks at tmux and git every 30 s
@@ -728,7 +728,7 @@ def idle(args, api: ClaudeAPI, claude: Path) -> None:
                 launchers.append(int(pid))
         if board is None or len(launchers) != count:
             raise RuntimeError(f"expected the board and {count} launchers, tmux shows:\n{panes}")
-        for pid, what in [(board, "ls --watch"), *[(p, "_exec") for p in launchers]]:
+        for pid, what in [(board, "ls --watch"), *[(p, "_exited") for p in launchers]]:  # the agent's waiting shell
             if what not in cmdline(pid):
                 raise RuntimeError(f"pane process {pid} is `{cmdline(pid)}`, not orchestra's {what}")
 
@@ -768,7 +768,7 @@ def idle(args, api: ClaudeAPI, claude: Path) -> None:
         rows = [
             ("board (`ls --watch`), its own CPU", board_own),
             ("git/tmux commands the board ran and reaped", board_children),
-            (f"{count} launchers (`_exec`), and children reaped", launchers_own),
+            (f"{count} agents' waiting shells, children reaped", launchers_own),
         ]
         for label, seconds in rows:
             print(f"    {label:46} {share(seconds):6.3f}%  ({seconds * 1000:.1f} ms)")

@@ -1,4 +1,4 @@
-"""`python -m orchestra`. The launcher and the hook handlers are dispatched before click loads:
+"""`python -m orchestra`. The launcher, its exit and the hook handlers are dispatched before click loads:
 they run for every agent, every agent hook event and every pane death, so they start with as
 little as possible."""
 
@@ -6,6 +6,7 @@ import sys
 
 INTERNAL = {
     "_exec": ("orchestra.launcher", "exec_agent"),
+    "_exited": ("orchestra.launcher", "exited"),
     "_pane-died": ("orchestra.launcher", "pane_died"),
     "_hook": ("orchestra.hook_handler", "main"),
     "_notify": ("orchestra.hook_handler", "notify"),

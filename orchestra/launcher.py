@@ -1,25 +1,35 @@
 """What runs inside an agent's tmux pane, and what tmux runs when that pane dies.
 
 `python -m orchestra _exec --state-dir DIR NAME` reads the agent's record, takes the
-environment `spawn` left for it, runs the worktree setup, and starts the agent CLI with its
-argument list (fork and exec, no shell ever sees the task). It stays as the agent's parent
-only to record the exact exit code: tmux 3.3 sometimes leaves a quickly-exiting pane process
-unreaped, showing the pane dead with no exit status at all. It ignores the terminal's job
-control signals as a shell would, so Ctrl-C reaches the agent alone, and exits with the
-agent's own code.
+environment `spawn` left for it, runs the worktree setup, records the agent `running`, and then
+replaces itself (exec) with `/bin/sh` running the constant `WAIT` script, so no Python process
+stays alive per agent: the shell costs about 1 MB where Python cost 14. The shell starts the
+agent CLI from its positional arguments (`"$@"`, never text it parses: the task only ever is one
+of them) by the name it was given (some CLIs, Claude Code among them, need it as it was), checked
+first on the agent's PATH; a name a shell builtin has (`echo`, `kill`) runs by its path instead.
+It stays as the agent's parent for two reasons: tmux 3.3 sometimes shows a quickly-exiting pane
+dead with no exit status at all, so the exact exit code must come from the parent; and the exit
+must be told to the notifiers with the spawning shell's environment (a webhook variable), which
+the tmux server that runs the `pane-died` hook does not keep. So, once the agent has ended, the
+shell execs `python -m orchestra _exited --state-dir DIR NAME LAUNCH CODE` with that same
+environment, which records the code and tells the lifecycle. The shell traps SIGINT, SIGQUIT and
+SIGTSTP with a command (so the agent gets their default actions and Ctrl-C reaches it while the
+shell waits on); SIGHUP and SIGTERM end it, as a closed window or a killed server does, and
+such an end is left to reconcile, which calls the agent lost.
 
 `python -m orchestra _pane-died --state-dir DIR PANE STATUS WINDOW LAUNCH` is the `pane-died`
 hook: it turns the exit code into `exited` or `failed` (the lifecycle's `pane-died`) and runs the
-plugins' `on_exit`. Both are dispatched before click is imported, to start fast.
+plugins' `on_exit`. All three are dispatched before click is imported, to start fast.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 from orchestra import lifecycle
@@ -27,7 +37,21 @@ from orchestra.models import Event
 from orchestra.state import State
 
 PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
-SIGNALLED: list[int] = []  # SIGTERM or SIGHUP passed on to the agent: its pane or server is going
+SHELL = "/bin/sh"
+# The agent's parent for its whole life. Constant: everything else reaches it as arguments.
+# `trap :` (a command) lets the agent start with the default actions; `trap ''` (ignored, which
+# exec keeps) then spares `_exited` a Ctrl-C pressed just as the agent ends.
+WAIT = (
+    'py=$1 dir=$2 name=$3 launch=$4; shift 4; trap : INT QUIT TSTP; "$@"; code=$?; trap "" INT QUIT TSTP; '
+    'exec "$py" -m orchestra _exited --state-dir "$dir" "$name" "$launch" "$code"'
+)
+# Names that POSIX shells (dash, bash as sh) run as their own builtins before looking at PATH.
+_BUILTIN_NAMES = """. : [ alias bg break cd command continue echo eval exec exit export false fc fg getopts hash jobs
+kill local printf pwd read readonly return set shift test times trap true type ulimit umask unalias unset wait"""
+SHELL_BUILTINS = frozenset(_BUILTIN_NAMES.split())
+# Python ignores these at start-up; an ignored signal stays ignored through exec, and a
+# non-interactive shell may not restore it, so the agent would inherit them ignored.
+PYTHON_IGNORES = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 
 
 def _parse(argv: list[str], count: int) -> tuple[State, list[str]] | None:
@@ -42,7 +66,7 @@ def exec_agent(argv: list[str]) -> int:
         print("usage: python -m orchestra _exec --state-dir DIR NAME", file=sys.stderr)
         return 2
     state, (name,) = parsed
-    state.hold_busy()
+    state.hold_busy()  # until the exec below: its descriptor closes there, and `_exited` takes it again
     agent = state.read().get(name)
     if agent is None:
         print(f"orchestra: no agent named '{name}' is recorded in {state.dir}.", file=sys.stderr)
@@ -53,57 +77,64 @@ def exec_agent(argv: list[str]) -> int:
     for key in PANE_OWN:  # these describe the tmux pane, not the shell that ran `spawn`
         if key in os.environ:
             env[key] = os.environ[key]
-    # This process tells the notifiers too (`launched`, the exit), which need the spawning
-    # shell's environment (a webhook variable): the tmux server's keeps no secrets.
+    # This process tells the notifiers too (`launched`), which need the spawning shell's
+    # environment (a webhook variable): the tmux server's keeps no secrets.
     os.environ.update(env)
+    ours = agent.launch_id  # a resume gives the record a new one: this launch then speaks for no one
     try:
         os.chdir(agent.worktree)
     except OSError as error:
-        return _fail(state, name, f"cannot enter the worktree {agent.worktree}: {error.strerror}", 1, agent.launch_id)
+        return _fail(state, name, f"cannot enter the worktree {agent.worktree}: {error.strerror}", 1, ours)
     if setup:
         print(f"orchestra: running the worktree setup: {setup}", flush=True)
         # The setup is the user's own shell command from orchestra.toml, meant for a shell.
-        code = subprocess.run(["/bin/sh", "-c", setup], env=env).returncode
+        code = subprocess.run([SHELL, "-c", setup], env=env).returncode
         if code != 0:
-            return _fail(state, name, f"the worktree setup command exited with code {code}", code, agent.launch_id)
+            return _fail(state, name, f"the worktree setup command exited with code {code}", code, ours)
+    program, why = _find_program(agent.argv[0], env) if agent.argv else (None, "the agent has no command")
+    if program is None:
+        return _fail(state, name, f"cannot start {agent.argv[0] if agent.argv else 'the agent'}: {why}", 127, ours)
     # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
-    ours = agent.launch_id  # a resume gives the record a new one: this launcher then speaks for no one
     lifecycle.change(state, name, "launched", {"idle": bool(launch and launch.get("idle")), "launch_id": ours})
-    try:
-        code = _supervise(agent.argv, env)
-    except OSError as error:
-        return _fail(state, name, f"cannot start {agent.argv[0]}: {error.strerror}", 127, ours)
-    _record_exit(state, name, code, launch=ours)
-    _announce_exit(state, name, code, ours)
-    return code
-
-
-def _supervise(argv: list[str], env: dict[str, str]) -> int:
-    """Run the agent in this terminal and return its exit code (128 + N for signal N)."""
-    for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
-        signal.signal(signum, signal.SIG_IGN)
-    defaults = {signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE}
-    process = subprocess.Popen(argv, env=env, preexec_fn=lambda: _restore(defaults))
-
-    def pass_on(received: int, _frame: object) -> None:
-        SIGNALLED.append(received)
-        process.send_signal(received)
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, pass_on)
-    while True:
-        try:
-            code = process.wait()
-            break
-        except InterruptedError:  # pragma: no cover - wait() retries on EINTR itself
-            continue
-    return 128 - code if code < 0 else code
-
-
-def _restore(signums: Iterable[int]) -> None:
-    for signum in signums:
+    for signum in PYTHON_IGNORES:
         signal.signal(signum, signal.SIG_DFL)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    shell_argv = [SHELL, "-c", WAIT, "orchestra", sys.executable, str(state.dir), name, ours or "", program]
+    try:
+        os.execve(SHELL, [*shell_argv, *agent.argv[1:]], env)
+    except OSError as error:
+        return _fail(state, name, f"cannot start {SHELL}: {error.strerror}", 127, ours)
+
+
+def _find_program(program: str, env: dict[str, str]) -> tuple[str | None, str]:
+    """The agent CLI's program as the shell is to run it (its name, which some CLIs read, and
+    Claude Code needs as it was), or None and why it cannot start: it must be on the agent's own
+    PATH. A name the shell would take for its own builtin runs by its path instead."""
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is not None:
+        return (os.path.abspath(found) if program in SHELL_BUILTINS else program), ""
+    if os.sep not in program:
+        return None, "no such program on its PATH"
+    if not os.path.exists(program):
+        return None, os.strerror(errno.ENOENT)
+    return None, "it is not an executable file"
+
+
+def exited(argv: list[str]) -> int:
+    """`_exited --state-dir DIR NAME LAUNCH CODE`: what the agent's shell runs once the agent has
+    ended, with the agent's environment. Exits with the agent's code, which tmux shows too."""
+    parsed = _parse(argv, 3)
+    if parsed is None or not parsed[1][2].isdigit():
+        print("usage: python -m orchestra _exited --state-dir DIR NAME LAUNCH CODE", file=sys.stderr)
+        return 2
+    state, (name, launch, code_text) = parsed
+    state.hold_busy()
+    code = int(code_text)
+    _record_exit(state, name, code, launch=launch or None)
+    _announce_exit(state, name, code, launch or None)
+    return code
 
 
 def _record_exit(state: State, name: str, code: int, error: str | None = None, launch: str | None = None) -> None:
@@ -117,13 +148,12 @@ def _record_exit(state: State, name: str, code: int, error: str | None = None, l
 
 
 def _announce_exit(state: State, name: str, code: int, launch: str | None = None) -> None:
-    """The agent's exit, said from here: the notifiers need the spawning shell's environment
-    (a webhook variable), which this process has and the `pane-died` hook, run by a tmux server
-    that keeps no secrets (`tmux.SERVER_ENV`), has not. The hook then finds it said. An agent
-    ended by its window's or server's end (a SIGHUP or SIGTERM passed on) is left to reconcile,
-    which calls it lost."""
-    if not SIGNALLED:
-        lifecycle.change(state, name, "pane-died", {"code": code, "launch_id": launch})
+    """The agent's exit, said from the agent's side of the pane: the notifiers need the spawning
+    shell's environment (a webhook variable), which this process has and the `pane-died` hook,
+    run by a tmux server that keeps no secrets (`tmux.SERVER_ENV`), has not. The hook then finds
+    it said. An agent whose shell was ended by its window's or server's end never gets here: it
+    is left to reconcile, which calls it lost."""
+    lifecycle.change(state, name, "pane-died", {"code": code, "launch_id": launch})
 
 
 def _fail(state: State, name: str, message: str, code: int, launch: str | None = None) -> int:

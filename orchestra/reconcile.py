@@ -73,7 +73,7 @@ def _signals(
     elif pane is None:
         yield "pane-gone", None, {"by": lifecycle.LOSSES["pane-gone"]}
     elif pane.dead:
-        # The launcher records the agent's exit code itself; tmux's own status can lag (or, in
+        # The agent's shell records its exit code (`_exited`); tmux's own status can lag (or, in
         # tmux 3.3, never come), and without either the process was killed.
         yield "pane-died", {"code": pane.dead_status}, None
     if pane is not None and not pane.dead and pane.id in screens and screen_tells(record):

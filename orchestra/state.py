@@ -55,7 +55,7 @@ class State:
 
     def hold_busy(self) -> int:
         """Mark this process as working on the project until it exits: a shared `flock` on
-        `busy.lock`, held by the launcher and the pane-died hook. The notifier processes they
+        `busy.lock`, held by the launcher, `_exited` and the pane-died hook. The notifier processes they
         start inherit it (`busy_fd`), so `wait_idle` also waits for those."""
         fd = _BUSY.get(str(self.busy_path))
         if fd is None:
@@ -68,7 +68,7 @@ class State:
         return _BUSY.get(str(self.busy_path))
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until no launcher, pane-died hook or notifier of theirs works on this project
+        """Wait until no launcher, `_exited`, pane-died hook or notifier of theirs works on this project
         (or `timeout` seconds pass, then False)."""
         return files.wait_unshared(self.busy_path, timeout)
 

@@ -2,14 +2,93 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from orchestra import launcher
 from orchestra.models import Agent, Status
 from orchestra.state import State
-from support import wait_statuses
+from support import agents_json, git, statuses, tmux, wait_for, wait_statuses
+
+# An agent CLI that does what its first argument says: exit with a code, kill itself, or wait
+# (saying which signals it ignores and each SIGINT it gets) until told to go, then exit 3.
+SCRIPT_AGENT = """#!/bin/sh
+case "$1" in
+  exit-*) exit "${1#exit-}" ;;
+  kill) kill -KILL $$ ;;
+  wait)
+    printf '%s' "$2" > "$OUT/$ORCHESTRA_AGENT.task"
+    grep SigIgn /proc/$$/status > "$OUT/$ORCHESTRA_AGENT.sigign"
+    trap 'echo int >> "$OUT/$ORCHESTRA_AGENT.int"' INT
+    while [ ! -e "$OUT/$ORCHESTRA_AGENT.go" ]; do sleep 0.05; done
+    exit 3 ;;
+esac
+exit 99
+"""
+SECRET = "s3cret-token-that-must-stay-off-command-lines"
+
+
+@pytest.fixture
+def script_agent(repo, tmp_path):
+    """Agent kinds `script` (TASK is what to do) and `waiter` (waits, holding TASK), and the
+    environment to spawn them with: OUT, where they write, and a secret."""
+    tool = tmp_path / "script-agent"
+    tool.write_text(SCRIPT_AGENT)
+    tool.chmod(0o755)
+    (repo / "orchestra.toml").write_text(
+        f'[agents.script]\ncommand = ["{tool}", "{{task}}"]\n'
+        f'[agents.waiter]\ncommand = ["{tool}", "wait", "{{task}}"]\n'
+    )
+    git(repo, "add", "orchestra.toml")
+    git(repo, "commit", "-qm", "script agents")
+    out = tmp_path / "out"
+    out.mkdir()
+    return tool, out, {**os.environ, "OUT": str(out), "ORCHESTRA_TEST_TOKEN": SECRET}
+
+
+def pane_process(socket: str, pane: str) -> int:
+    return int(tmux(socket, "display-message", "-p", "-t", pane, "#{pane_pid}").stdout)
+
+
+def proc_argv(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+TRICKY = 'it\'s "$(touch {marker})" `touch {marker}`; $HOME * \\n\nline two\n'
+
+
+def test_no_python_stays_in_the_pane_and_its_shell_holds_no_secret(orchestra, repo, script_agent, isolated, tmp_path):
+    tool, out, env = script_agent
+    marker = tmp_path / "pwned"
+    task = TRICKY.replace("{marker}", str(marker))
+    orchestra("spawn", "--agent", "waiter", "--name", "w", "--no-attach", "--", task, env=env)
+    wait_for(lambda: (out / "w.sigign").exists(), what="the agent to start")
+    [agent] = agents_json(orchestra)
+    assert agent["status"] == "running"
+    shell = pane_process(isolated, agent["pane"])
+    assert os.path.realpath(f"/proc/{shell}/exe") == os.path.realpath("/bin/sh"), "a shell, not Python, waits"
+    argv = proc_argv(shell)
+    assert argv[:4] == [b"/bin/sh", b"-c", launcher.WAIT.encode(), b"orchestra"]
+    assert argv[4] == sys.executable.encode()
+    assert Path(os.fsdecode(argv[5])).resolve() == (repo / ".git" / "orchestra").resolve()
+    launch_id = State(repo / ".git" / "orchestra").read()["w"].launch_id
+    assert launch_id and argv[6:] == [b"w", launch_id.encode(), str(tool).encode(), b"wait", task.encode()]
+    assert all(SECRET.encode() not in arg for arg in argv), "no environment value on the shell's command line"
+    (child,) = [c for c in children(shell) if b"_notify" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+    assert SECRET.encode() in Path(f"/proc/{child}/environ").read_bytes(), "the spawning shell's environment"
+    assert (out / "w.task").read_bytes() == task.encode() and not marker.exists()
+    (out / "w.go").touch()
+    wait_statuses(orchestra, {"w": "failed"})
 
 
 def test_agent_cli_removed_after_spawn_fails_with_127(orchestra, repo, tmp_path):
@@ -22,7 +101,9 @@ def test_agent_cli_removed_after_spawn_fails_with_127(orchestra, repo, tmp_path)
     orchestra("spawn", "--agent", "vanishing", "--name", "gone", "--no-attach", "task")
     [agent] = wait_statuses(orchestra, {"gone": "failed"})
     assert agent["exit_code"] == 127
-    assert "cannot start" in agent["error"]
+    assert agent["error"] == f"cannot start {tool}: No such file or directory"
+    events = [e["status"] for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"]
+    assert events == ["starting", "failed"], "never shown running"
 
 
 def run_internal(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -58,3 +139,78 @@ def test_pane_died_records_exit_code_by_pane_or_window_name(tmp_path):
     assert (agents["by-name"].status, agents["by-name"].exit_code, agents["by-name"].pane) == (Status.EXITED, 0, "%8")
     types = [(e["agent"], e["status"]) for e in state.read_events() if e["type"] == "status"]
     assert types == [("by-pane", "failed"), ("by-name", "exited")]
+
+
+def test_ctrl_c_reaches_the_agent_and_its_shell_waits_on(orchestra, script_agent, isolated):
+    _, out, env = script_agent
+    orchestra("spawn", "--agent", "waiter", "--name", "w", "--no-attach", "task", env=env)
+    wait_for(lambda: (out / "w.sigign").exists(), what="the agent to start")
+    ignored = int((out / "w.sigign").read_text().split()[1], 16)
+    for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (signum - 1)), f"the agent starts with {signum.name} ignored"
+    [agent] = agents_json(orchestra)
+    shell = pane_process(isolated, agent["pane"])
+    tmux(isolated, "send-keys", "-t", agent["pane"], "C-c")
+    wait_for(lambda: (out / "w.int").exists(), what="the agent to get SIGINT")
+    assert Path(f"/proc/{shell}").exists() and statuses(orchestra) == {"w": "running"}
+    (out / "w.go").touch()
+    [agent] = wait_statuses(orchestra, {"w": "failed"})
+    assert agent["exit_code"] == 3
+
+
+def test_exit_codes_are_exact_even_for_agents_that_end_at_once(orchestra, repo, script_agent):
+    *_, env = script_agent
+    for task in ("exit-0", "exit-3", "kill"):
+        orchestra("spawn", "--agent", "script", "--name", task, "--no-attach", task, env=env)
+    agents = wait_statuses(orchestra, {"exit-0": "exited", "exit-3": "failed", "kill": "failed"})
+    assert {a["name"]: a["exit_code"] for a in agents} == {"exit-0": 0, "exit-3": 3, "kill": 128 + signal.SIGKILL}
+    ends = [
+        (e["agent"], e["status"]) for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"
+    ]
+    for name, status in (("exit-0", "exited"), ("exit-3", "failed"), ("kill", "failed")):
+        assert ends.count((name, status)) == 1, "each end is told once"
+
+
+def test_exited_speaks_only_for_its_own_launch(tmp_path):
+    state = State(tmp_path / "state")
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+    with state.update() as agents:  # resumed: the record is the new launch's
+        agents["a"] = Agent("a", "t", "demo", "b", "x", str(worktree), status=Status.RUNNING, launch_id="new")
+    exited = ("_exited", "--state-dir", str(state.dir), "a")
+    assert run_internal(*exited, "old", "5", cwd=tmp_path).returncode == 5
+    agent = state.read()["a"]
+    assert (agent.status, agent.exit_code) == (Status.RUNNING, None)
+    assert run_internal(*exited, "new", "5", cwd=tmp_path).returncode == 5
+    agent = state.read()["a"]
+    assert (agent.status, agent.exit_code) == (Status.FAILED, 5)
+    assert [(e["agent"], e["status"]) for e in state.read_events() if e["type"] == "status"] == [("a", "failed")]
+    assert run_internal(*exited, "new", cwd=tmp_path).returncode == 2
+    assert run_internal(*exited, "new", "x", cwd=tmp_path).returncode == 2
+
+
+def test_the_waiting_script_hands_the_exact_code_to_exited_which_ctrl_c_spares(tmp_path):
+    """The shell script alone, with a stand-in for Python that says what it was given."""
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\ngrep SigIgn /proc/$$/status > "$0.sigign"\nprintf "%s\\n" "$@" > "$0.args"\n')
+    python.chmod(0o755)
+    for agent, code in ((["true"], 0), (["sh", "-c", "exit 3"], 3), (["sh", "-c", "kill -KILL $$"], 137)):
+        argv = ["/bin/sh", "-c", launcher.WAIT, "orchestra", str(python), "/state dir", "a", "L1", *agent]
+        subprocess.run(argv, check=True, timeout=30)
+        args = ["-m", "orchestra", "_exited", "--state-dir", "/state dir", "a", "L1", str(code)]
+        assert (tmp_path / "python.args").read_text().splitlines() == args
+    ignored = int((tmp_path / "python.sigign").read_text().split()[1], 16)
+    assert all(ignored & (1 << (s - 1)) for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP))
+
+
+def test_the_program_keeps_its_name_unless_a_shell_builtin_has_it(tmp_path):
+    tool = tmp_path / "echo"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    (tmp_path / "my-agent").write_bytes(tool.read_bytes())
+    (tmp_path / "my-agent").chmod(0o755)
+    env = {"PATH": str(tmp_path)}
+    assert launcher._find_program("my-agent", env) == ("my-agent", ""), "its name as given: Claude Code needs it"
+    assert launcher._find_program("echo", env) == (str(tool), ""), "not the shell's echo"
+    assert launcher._find_program("absent", env) == (None, "no such program on its PATH")
+    assert launcher._find_program(str(tmp_path / "absent"), env) == (None, "No such file or directory")
