@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import sys
 
+# `-P`: orchestra runs itself inside agents' worktrees, and `-m` would put the current folder first
+# on the import path, so a repository with its own top-level `orchestra` package (this project's,
+# for one) would run its code instead of the installed orchestra. Python 3.10 has no `-P`.
+SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
+
 
 def launcher_argv(*args: str) -> list[str]:
     """`python -m orchestra ...` with this very interpreter, so it works without `orchestra` on PATH."""
-    return [sys.executable, "-m", "orchestra", *args]
+    return [sys.executable, *SAFE_PATH, "-m", "orchestra", *args]

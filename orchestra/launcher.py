@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 from orchestra import lifecycle
+from orchestra.launch import SAFE_PATH
 from orchestra.models import Event
 from orchestra.state import State
 
@@ -43,7 +44,7 @@ SHELL = "/bin/sh"
 # exec keeps) then spares `_exited` a Ctrl-C pressed just as the agent ends.
 WAIT = (
     'py=$1 dir=$2 name=$3 launch=$4; shift 4; trap : INT QUIT TSTP; "$@"; code=$?; trap "" INT QUIT TSTP; '
-    'exec "$py" -m orchestra _exited --state-dir "$dir" "$name" "$launch" "$code"'
+    f'exec "$py" {" ".join(SAFE_PATH)} -m orchestra _exited --state-dir "$dir" "$name" "$launch" "$code"'
 )
 # Names that POSIX shells (dash, bash as sh) run as their own builtins before looking at PATH.
 _BUILTIN_NAMES = """. : [ alias bg break cd command continue echo eval exec exit export false fc fg getopts hash jobs

@@ -20,6 +20,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from orchestra.launch import launcher_argv
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
     DONE,
     EXITED,
@@ -242,7 +243,7 @@ def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool
     statuses and names, never secrets.
     """
 
-    argv = [sys.executable, "-m", "orchestra", "_notify", "--state-dir", str(state.dir), json.dumps(changes)]
+    argv = launcher_argv("_notify", "--state-dir", str(state.dir), json.dumps(changes))
     env = {k: v for k, v in os.environ.items() if k != "ORCHESTRA_DEBUG"}
     devnull = os.open(os.devnull, os.O_RDWR)
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestra.launch import SAFE_PATH
 from support import git, make_repo
 
 TESTS = Path(__file__).parent
@@ -66,7 +67,8 @@ def orchestra(repo):
 
     def run(*args: str, cwd: Path | None = None, check: bool = True, env: dict | None = None, timeout: float = 60):
         result = subprocess.run(
-            [sys.executable, "-m", "orchestra", *args],
+            # like the `orchestra` console script, which never puts the current folder on the path
+            [sys.executable, *SAFE_PATH, "-m", "orchestra", *args],
             cwd=cwd or repo,
             env=env or dict(os.environ),
             capture_output=True,

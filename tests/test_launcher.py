@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestra import launcher
+from orchestra.launch import SAFE_PATH
 from orchestra.models import Agent, Status
 from orchestra.state import State
 from support import agents_json, git, statuses, tmux, wait_for, wait_statuses
@@ -197,7 +198,7 @@ def test_the_waiting_script_hands_the_exact_code_to_exited_which_ctrl_c_spares(t
     for agent, code in ((["true"], 0), (["sh", "-c", "exit 3"], 3), (["sh", "-c", "kill -KILL $$"], 137)):
         argv = ["/bin/sh", "-c", launcher.WAIT, "orchestra", str(python), "/state dir", "a", "L1", *agent]
         subprocess.run(argv, check=True, timeout=30)
-        args = ["-m", "orchestra", "_exited", "--state-dir", "/state dir", "a", "L1", str(code)]
+        args = [*SAFE_PATH, "-m", "orchestra", "_exited", "--state-dir", "/state dir", "a", "L1", str(code)]
         assert (tmp_path / "python.args").read_text().splitlines() == args
     ignored = int((tmp_path / "python.sigign").read_text().split()[1], 16)
     assert all(ignored & (1 << (s - 1)) for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP))
@@ -214,3 +215,20 @@ def test_the_program_keeps_its_name_unless_a_shell_builtin_has_it(tmp_path):
     assert launcher._find_program("echo", env) == (str(tool), ""), "not the shell's echo"
     assert launcher._find_program("absent", env) == (None, "no such program on its PATH")
     assert launcher._find_program(str(tmp_path / "absent"), env) == (None, "No such file or directory")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no -P to keep the current folder off the path")
+def test_a_repository_with_its_own_orchestra_package_runs_the_installed_one(orchestra, repo, script_agent):
+    """orchestra starts itself in agents' worktrees (launcher, exit, hooks, notifiers); a package
+    named `orchestra` at the top of the repository must not stand in for it."""
+    *_, env = script_agent
+    (repo / "orchestra").mkdir()
+    (repo / "orchestra" / "__init__.py").write_text("raise SystemExit('the repository own orchestra ran')\n")
+    git(repo, "add", "orchestra")
+    git(repo, "commit", "-qm", "a package named like the tool")
+    orchestra("spawn", "--agent", "script", "--name", "ends", "--no-attach", "exit-3", env=env)
+    (agent,) = wait_statuses(orchestra, {"ends": "failed"})  # said by `_exited`
+    assert agent["exit_code"] == 3
+    wait_for(  # and the pane-died hook ran too
+        lambda: agents_json(orchestra)[0]["death_handled"] == agent["launch_id"], what="the pane-died hook"
+    )
