@@ -276,10 +276,10 @@ def _check_pool(ctx: Context, fix: bool) -> list[Check]:
     abandoned or strays (`--fix` removes those that hold nothing); members kept with pool = 0."""
     from orchestra import pool
 
+    if not pool.size(ctx) and not pool.read(ctx)[0] and not pool.folder(ctx).exists():
+        return []
     found = pool.status(ctx)
     wanted, members = found["size"], found["members"]
-    if not wanted and not members:
-        return []
     checks = []
     broken = [m for m in members if m["state"] not in ("ready", "taken")]
     if broken and fix:

@@ -19,7 +19,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -299,7 +298,7 @@ def _take_all(ctx: Context, chosen: Callable[[Member, int], bool]) -> list[Membe
 def _make(ctx: Context, at: str) -> Member:
     """A new member at `at`, recorded (as taken by this fill) before git makes it, so a fill killed
     half-way leaves a member that tidy finds rather than a folder no one knows."""
-    name = uuid.uuid4().hex[:10]
+    name = os.urandom(5).hex()
     path = folder(ctx) / name
     member = Member(name, str(path), at, datetime.now(timezone.utc).isoformat(), taken_by=os.getpid())
     with _update(ctx) as (members, _):
@@ -428,7 +427,7 @@ def drain(ctx: Context, only_broken: bool = False) -> Drained:
             _drain_one(ctx, Path(member.path), member.commit, member.id, result, member)
         for path in strays:
             _drain_one(ctx, path, None, path.name, result, None)
-    if any(not p.exists() for p in worktrees.registered_worktrees(ctx.project)):
+    if result.removed:  # a member whose folder was gone leaves git's record of it
         worktrees.prune_worktrees(ctx.project)
     return result
 
