@@ -15,7 +15,7 @@ def pool():
 
 @pool.command()
 def fill():
-    """Check out worktrees at the base until the pool holds N, now (spawns do it in the background)."""
+    """Fill the pool to N worktrees at the base now (spawns refill it in the background)."""
     from orchestra.pool import fill as fill_pool
 
     ctx = open_context()
