@@ -206,10 +206,9 @@ def _take(ctx: Context, start: str) -> Member | None:
         return Member(**asdict(chosen))
 
 
-def _put_back(ctx: Context, member: Member, set_aside: str | None = None, commit: str | None = None) -> None:
+def _put_back(ctx: Context, member: Member, set_aside: str | None = None) -> None:
     with _update(ctx) as (members, _):
         member.taken_by, member.set_aside = None, set_aside
-        member.commit = commit or member.commit
         members[member.id] = member
 
 
@@ -231,7 +230,7 @@ class FillResult:
     ready: int = 0
 
 
-def fill(ctx: Context, wait: bool = True) -> FillResult:
+def fill(ctx: Context) -> FillResult:
     """Bring the pool to N ready members at the current base: refresh stale ones, make missing
     ones, remove extra ones. One fill at a time (`pool-fill.lock`); a second one waits, then finds
     the pool full. New checkouts get their index refreshed a second later, so that git (which
