@@ -10,6 +10,7 @@ INTERNAL = {
     "_pane-died": ("orchestra.launcher", "pane_died"),
     "_hook": ("orchestra.hook_handler", "main"),
     "_notify": ("orchestra.hook_handler", "notify"),
+    "_pool-fill": ("orchestra.pool", "fill_main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

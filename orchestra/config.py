@@ -28,7 +28,7 @@ USER_FILENAME = "config.toml"
 
 @dataclass(frozen=True)
 class Key:
-    type: str  # str | list[str] | port-range | table[str] | one-of
+    type: str  # str | list[str] | port-range | table[str] | one-of | count
     default: Any
     doc: str
     choices: tuple[str, ...] = ()  # for one-of
@@ -68,6 +68,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             ],
             "git-ignored files that kill and clean delete silently (gitignore patterns); other ignored files are work",
         ),
+        "pool": Key("count", 0, "worktrees kept checked out at the base, ready for the next spawn (0: no pool)"),
     },
     "ports": {
         "range": Key("port-range", [4100, 4199], "each agent gets a free ORCHESTRA_PORT from this range"),
@@ -254,6 +255,7 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
         and len(value) == 2
         and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535 for v in value)
         and value[0] <= value[1],
+        "count": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
     }[kind]
     if section.startswith("agents.") and name == "command" and isinstance(value, str):
         ok = True
@@ -268,6 +270,7 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
             "list[str]": "a list of strings",
             "table[str]": "a table of strings",
             "port-range": "two port numbers [low, high] with low <= high",
+            "count": "a whole number, 0 or more",
         }[kind]
         _wrong_type(path, text, name, section, expected, value)
 

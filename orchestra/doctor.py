@@ -106,6 +106,7 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
     checks += _check_merges(ctx, fix)
     checks += _check_copied(ctx)
     checks += _check_session(ctx, fix)
+    checks += _check_pool(ctx, fix)
     return checks
 
 
@@ -268,6 +269,56 @@ def _check_session(ctx: Context, fix: bool) -> list[Check]:
     if fix and ctx.tmux.ensure_board(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env()):
         return [Check("session", True, f"{ctx.session}: put the board back in window 0", fixed=True)]
     return [Check("session", True, f"{ctx.session} is running")]
+
+
+def _check_pool(ctx: Context, fix: bool) -> list[Check]:
+    """The warm pool: how many members are ready at the base; members that are gone, set aside,
+    abandoned or strays (`--fix` removes those that hold nothing); members kept with pool = 0."""
+    from orchestra import pool
+
+    if not pool.size(ctx) and not pool.read(ctx)[0] and not pool.folder(ctx).exists():
+        return []
+    found = pool.status(ctx)
+    wanted, members = found["size"], found["members"]
+    checks = []
+    broken = [m for m in members if m["state"] not in ("ready", "taken")]
+    if broken and fix:
+        tidied = pool.tidy(ctx)
+        if tidied.removed:
+            checks.append(
+                Check("pool", True, f"removed broken pool worktrees: {', '.join(tidied.removed)}", fixed=True)
+            )
+        checks += [Check("pool", False, kept) for kept in tidied.kept]
+    elif broken:
+        listed = "; ".join(f"{m['id']} ({m['state']}: {m['problem']})" for m in broken)
+        checks.append(
+            Check(
+                "pool", False, f"{listed}: `orchestra doctor --fix` removes those that hold nothing, and names the rest"
+            )
+        )
+    stale = sum(1 for m in members if m["state"] == "ready" and not m["current"])
+    summary = f"{found['ready']} of {wanted} ready" + (
+        f", {stale} not at the base (a claim or fill refreshes them)" if stale else ""
+    )
+    if not wanted:
+        checks.append(
+            Check(
+                "pool",
+                None,
+                f"{len(members)} pool worktree(s) kept while [worktree] pool = 0: `orchestra pool drain` removes them",
+            )
+        )
+    elif found["fill_error"]:
+        checks.append(Check("pool", False, f"{summary}; the last background fill failed: {found['fill_error']}"))
+    else:
+        checks.append(
+            Check(
+                "pool",
+                True if found["ready"] else None,
+                summary + ("" if found["ready"] else ": `orchestra pool fill` fills it"),
+            )
+        )
+    return checks
 
 
 def diagnose(fix: bool = False, cwd: Path | None = None) -> list[Check]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestra import files, git, lifecycle, worktrees
+from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a thread pool of that name
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import launcher_argv
@@ -123,6 +124,7 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Pr
             for agent in rest:
                 _undo(ctx, agent)
             raise SpawnInterrupted([a.name for a in result.agents], [a.name for a in rest]) from None
+    warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
     return result
 
 
@@ -265,7 +267,8 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
     def create(plan: _Plan) -> None:
         agent = plan.agent
         progress(agent.name, "creating worktree")
-        worktrees.add_worktree(ctx.project, Path(agent.worktree), agent.branch, agent.base)
+        if not warm_pool.claim(ctx, Path(agent.worktree), agent.branch, agent.base):
+            worktrees.add_worktree(ctx.project, Path(agent.worktree), agent.branch, agent.base)
         worktrees.populate(
             ctx.project, Path(agent.worktree), ctx.config.worktree["copy"], ctx.config.worktree["symlink"]
         )

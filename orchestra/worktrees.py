@@ -309,6 +309,27 @@ def add_detached_worktree(project: Project, path: Path, start: str) -> None:
         git.run(["worktree", "add", "--quiet", "--detach", str(path), start], project.root)
 
 
+def add_unchecked_worktree(project: Project, path: Path, start: str) -> None:
+    """A worktree at `path` on no branch at `start`, its record made under the lock and its
+    checkout unlocked (a pool member, made off the clock: spawns must not wait for its checkout)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _metadata_lock(project):
+        git.run(["worktree", "add", "--quiet", "--detach", "--no-checkout", str(path), start], project.root)
+    git.run(["reset", "--quiet", "--hard", start], path)
+
+
+def move_worktree(project: Project, source: Path, target: Path) -> None:
+    """Move a worktree and git's record of it: a rename, no checkout (a pool member claimed)."""
+    with _metadata_lock(project):
+        git.run(["worktree", "move", str(source), str(target)], project.root)
+
+
+def remove_clean_worktree(project: Project, path: Path) -> None:
+    """`git worktree remove` without --force: git itself refuses one with changed or untracked files."""
+    with _metadata_lock(project):
+        git.run(["worktree", "remove", str(path)], project.root)
+
+
 def discard_worktree(project: Project, path: Path) -> None:
     """Remove a scratch worktree and git's record of it, as far as possible: called on the way
     out of a failed merge, where an error of its own would hide the merge's."""

@@ -61,9 +61,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from orchestra.cli import agents, board, completion, merge, plugins, results, setup, web
+    from orchestra.cli import agents, board, completion, merge, plugins, pool, results, setup, web
 
-    for module in (agents, board, merge, results, plugins, setup, web, completion):
+    for module in (agents, board, merge, results, plugins, setup, web, completion, pool):
         for command in module.COMMANDS:
             cli.add_command(command)
 

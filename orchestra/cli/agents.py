@@ -226,7 +226,14 @@ def clean(force):
         _report_removed(item)
     for reason in kept:
         echo(f"kept {reason}")
-    if not removed and not kept:
+    from orchestra.pool import tidy
+
+    pooled = tidy(ctx)  # the pool's own worktrees are no one's orphans: only its broken ones go
+    if pooled.removed:
+        echo(f"removed broken pool worktrees: {', '.join(pooled.removed)}")
+    for reason in pooled.kept:
+        echo(f"kept {reason}")
+    if not removed and not kept and not pooled.removed and not pooled.kept:
         click.echo("nothing to clean")
 
 
