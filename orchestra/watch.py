@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestra import git
 from orchestra.models import Agent, Status
+from orchestra.reconcile import screen_tells
 
 if TYPE_CHECKING:
     from orchestra.context import Context
@@ -36,28 +37,47 @@ class Watcher:
         self._next_screens = 0.0
         self._index_files: dict[str, Path | None] = {}
         self._marks: dict[str, str] = {}
+        self._watched: list[str] = []  # panes of agents whose screen tells their status
+        self._seen: object = None  # what tmux showed last time: panes and those screens
 
     def poll(self) -> bool:
-        """Look if anything may have changed; True when `agents`/`changes` were read again."""
-        from orchestra.reconcile import changes_of, observe, screen_tells
+        """Look if anything may have changed; True when `agents` or `changes` are new.
+
+        An idle look costs a few `stat` calls; every `SCREENS_EVERY`, while agents without hooks
+        run, one tmux call, and the records are read again only when a screen or a pane differs
+        from the last look. The full look (tmux, and git through the diff-stat cache for agents
+        whose worktree changed) runs on a changed file and every `FULL_EVERY`.
+        """
+        from orchestra.reconcile import changes_of, observe
 
         now = time.monotonic()
         signature = self._signature_now()
         full = signature != self._signature or now >= self._next_full
-        screens = any(screen_tells(a) for a in self.agents)
-        if not full and not (screens and now >= self._next_screens):
+        if not full and not (self._watched and now >= self._next_screens):
             return False
-        self.agents = observe(self.ctx)
-        self._mark_panes()
-        if full:
-            self.changes = changes_of(self.agents)
-            self._next_full = now + FULL_EVERY
         self._next_screens = now + SCREENS_EVERY
+        seen = self.ctx.tmux.panes_and_screens(self._watched)
+        if not full and seen == self._seen:
+            return False
+        self._seen = seen
+        agents = observe(self.ctx, seen)
+        changed = agents != self.agents
+        if changed:
+            self.agents = agents
+            self._watched = [a.pane for a in agents if a.pane and screen_tells(a)]
+            self._mark_panes()
+        if full:
+            # Entries older than the full look's interval are read again: an edit in place,
+            # which changes no folder and no index, shows within FULL_EVERY.
+            changes = changes_of(self.agents, self.ctx.state.dir, ttl=FULL_EVERY)
+            if changes != self.changes:
+                self.changes, changed = changes, True
+            self._next_full = now + FULL_EVERY
         # The signature taken before reading: a write during the read (the launcher recording
         # an exit) must count as a change next time. One written by observe itself costs one
         # more read.
         self._signature = signature
-        return True
+        return changed
 
     def _mark_panes(self) -> None:
         """Each pane's status for its border in the tiled view; tmux is told only of changes."""

@@ -112,7 +112,7 @@ def ls(as_json, watch, for_tmux):
     if watch:
         return _watch(ctx)
     agents = observe(ctx)
-    changes = changes_of(agents)
+    changes = changes_of(agents, ctx.state.dir)
     if as_json:
         print_json([{**a.to_dict(), "changes": changes.get(a.name)} for a in agents])
         return
