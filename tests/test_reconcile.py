@@ -192,7 +192,7 @@ def test_the_screen_is_read_only_until_the_first_hook_event_unless_the_hooks_are
 def test_the_board_sees_a_write_made_while_it_was_reading(orchestra, repo, monkeypatch, slow):
     """The launcher can record an exit while the board asks tmux: the board's next look must
     read again, not take that write for its own (it was stuck on the old status for 30 s)."""
-    from orchestra.tmux import Tmux
+    from orchestra.state import State
     from orchestra.watch import Watcher
 
     orchestra("spawn", "--agent", "demo", "--no-attach", "keep working")
@@ -201,17 +201,21 @@ def test_the_board_sees_a_write_made_while_it_was_reading(orchestra, repo, monke
     watcher = Watcher(ctx)
     wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
 
-    class WriteDuringTheRead(Tmux):
-        def panes_and_screens(self, capture):
-            found = super().panes_and_screens(capture)
-            with ctx.state.update() as agents:  # as the launcher does when the agent exits
-                agents["keep-working"].exit_code = 3
+    class WriteDuringTheRead(State):
+        armed = False
+
+        def read_raw(self, *args, **kwargs):
+            found = super().read_raw(*args, **kwargs)
+            if self.armed:
+                self.armed = False
+                with self.update() as agents:  # as the launcher does when the agent exits
+                    agents["keep-working"].exit_code = 3
             return found
 
-    ctx.tmux = WriteDuringTheRead()
+    ctx.state = WriteDuringTheRead(ctx.state.dir)
     with ctx.state.update() as agents:  # a change, so that the board reads
         agents["keep-working"].last_message = "a change"
+    ctx.state.armed = True
     assert watcher.poll() and watcher.agents[0].exit_code is None  # read before the write
-    ctx.tmux = Tmux()
     assert watcher.poll(), "the write made during the last read is a change"
     assert watcher.agents[0].exit_code == 3
