@@ -19,12 +19,10 @@ concurrent writer dropped only costs one more git call.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +62,8 @@ def changes_of(
     def one(item: tuple[Agent, Worktree]) -> tuple[str, dict[str, Any]]:
         previous = cache["agents"].get(item[0].name) or {}
         return item[0].name, item[1].read(clock, previous.get("ignored") or [])
+
+    from concurrent.futures import ThreadPoolExecutor  # only when git runs: it imports logging
 
     with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
         fresh = dict(pool.map(one, stale))
@@ -171,7 +171,7 @@ def _stamp(path: str) -> list[int] | None:
     return [info.st_mtime_ns, info.st_size, info.st_ino]
 
 
-def _folders(root: str, folders: list[str]) -> str:
+def _folders(root: str, folders: list[str]) -> int:
     """One digest of every watched folder's modification time (a missing folder counts too)."""
     return _digest(_mtime(os.path.join(root, folder)) for folder in folders)
 
@@ -183,11 +183,10 @@ def _mtime(path: str) -> int:
         return -1
 
 
-def _digest(stamps: Iterable[int]) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for stamp in stamps:
-        digest.update(b"%d," % stamp)
-    return digest.hexdigest()
+def _digest(stamps: Iterable[int]) -> int:
+    """A tuple of ints hashes the same in every process (only text hashing is salted), and
+    hashlib's import would cost more than the hashing."""
+    return hash(tuple(stamps))
 
 
 def _ignored_folders(worktree: str) -> set[str]:
@@ -226,30 +225,48 @@ def _walk(worktree: str, ignored: set[str]) -> dict[str, int]:
 
 
 def _read(state_dir: Path) -> dict[str, Any]:
+    """The cache as stored; what is damaged or of another version is left out (asked of git again)."""
     try:
         data = json.loads((state_dir / FILENAME).read_bytes())
     except (OSError, ValueError):
         data = None
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return {"agents": {}, "dirsets": {}}
-    return {"agents": data.get("agents") or {}, "dirsets": data.get("dirsets") or {}}
+    dirsets = data.get("dirsets")
+    dirsets = {k: v for k, v in dirsets.items() if isinstance(v, list)} if isinstance(dirsets, dict) else {}
+    agents = data.get("agents")
+    agents = agents if isinstance(agents, dict) else {}
+    return {"agents": {name: e for name, e in agents.items() if _sound(e, dirsets)}, "dirsets": dirsets}
+
+
+def _sound(entry: Any, dirsets: dict[str, Any]) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("checked"), (int, float))
+        and isinstance(entry.get("key"), list)
+        and entry.get("dirs") in dirsets
+        and isinstance(entry.get("changes"), (dict, type(None)))
+    )
 
 
 def _write(state_dir: Path, cache: dict[str, Any], fresh: dict[str, dict[str, Any]]) -> None:
     """The cache with the fresh entries; entries of worktrees that are gone are dropped, and
     folder lists shared by several worktrees (they usually are identical) are kept once."""
     agents = {name: e for name, e in cache["agents"].items() if e.get("key") and os.path.isdir(e["key"][0])}
+    used = {e["dirs"] for e in agents.values()}
+    dirsets = {key: folders for key, folders in cache["dirsets"].items() if key in used}
+    known = {tuple(folders): key for key, folders in dirsets.items()}
     for name, entry in fresh.items():
         folders = entry.pop("folders", None)
         if entry["key"] is None or folders is None:
             agents.pop(name, None)
             continue
-        listing = json.dumps(folders).encode()
-        entry["dirs"] = hashlib.blake2b(listing, digest_size=16).hexdigest()
-        cache["dirsets"][entry["dirs"]] = folders
+        key = known.get(tuple(folders))
+        if key is None:
+            key = known[tuple(folders)] = next(str(n) for n in range(len(dirsets) + 1) if str(n) not in dirsets)
+            dirsets[key] = folders
+        entry["dirs"] = key
         agents[name] = entry
-    used = {e["dirs"] for e in agents.values()}
-    dirsets = {digest: folders for digest, folders in cache["dirsets"].items() if digest in used}
     payload = json.dumps({"version": VERSION, "agents": agents, "dirsets": dirsets}, separators=(",", ":"))
     with contextlib.suppress(OSError):  # a cache that cannot be written only costs git calls next time
         files.write_atomic(state_dir / FILENAME, payload)
