@@ -4,8 +4,10 @@ Everything that changes an agent's status writes the state file or the event log
 pane deaths, spawns, kills. Commits and staged edits touch the worktree's git index. So the
 board watches those files' metadata, a few `stat` calls every half second, and only when one
 of them changed does it ask tmux and git. Two things give no such signal and are looked at on a
-timer instead: the screens of agents without hooks (every 2 s, one tmux call for all of them),
-and the rest (a window closed by hand, unstaged edits: every 30 s).
+timer instead: the screens of agents without hooks (one tmux call for all of them, every 2 s
+while a screen changes, backing off to every 8 s while none does: a question appears at the end
+of output, while the board still looks often), and the rest (a window closed by hand, edits in
+place: every 30 s; git only for worktrees whose diff-stat cache entry no longer holds).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 TICK = 0.5
 SCREENS_EVERY = 2.0
+SCREENS_IDLE = 8.0  # the longest wait between two looks at screens that have not changed
 FULL_EVERY = 30.0
 
 
@@ -39,6 +42,7 @@ class Watcher:
         self._marks: dict[str, str] = {}
         self._watched: list[str] = []  # panes of agents whose screen tells their status
         self._seen: object = None  # what tmux showed last time: panes and those screens
+        self._screens_every = SCREENS_EVERY
 
     def poll(self) -> bool:
         """Look if anything may have changed; True when `agents` or `changes` are new.
@@ -55,9 +59,11 @@ class Watcher:
         full = signature != self._signature or now >= self._next_full
         if not full and not (self._watched and now >= self._next_screens):
             return False
-        self._next_screens = now + SCREENS_EVERY
         seen = self.ctx.tmux.panes_and_screens(self._watched)
-        if not full and seen == self._seen:
+        same = seen == self._seen
+        self._screens_every = min(self._screens_every * 2, SCREENS_IDLE) if same else SCREENS_EVERY
+        self._next_screens = now + self._screens_every
+        if not full and same:
             return False
         self._seen = seen
         agents = observe(self.ctx, seen)

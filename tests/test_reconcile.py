@@ -219,3 +219,31 @@ def test_the_board_sees_a_write_made_while_it_was_reading(orchestra, repo, monke
     assert watcher.poll() and watcher.agents[0].exit_code is None  # read before the write
     assert watcher.poll(), "the write made during the last read is a change"
     assert watcher.agents[0].exit_code == 3
+
+
+def test_an_idle_board_asks_tmux_once_and_git_never(orchestra, repo, monkeypatch):
+    """With nothing changing, the board's look at a hookless agent's screen is one tmux call:
+    no record read, no git; its full look finds every diff-stat entry fresh."""
+    from orchestra import git as git_module
+    from orchestra.watch import Watcher
+
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "600")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "sit idle")
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    watcher = Watcher(ctx)
+    wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
+    watcher._next_screens = 0  # an unchanged screen: looked at, nothing read
+    reads, gits, tmux_calls = [], [], []
+    real_read, real_git, real_tmux = ctx.state.read_raw, git_module.run, ctx.tmux.run
+    monkeypatch.setattr(ctx.state, "read_raw", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+    monkeypatch.setattr(git_module, "run", lambda *a, **k: gits.append(a) or real_git(*a, **k))
+    monkeypatch.setattr(ctx.tmux, "run", lambda *a, **k: tmux_calls.append(a) or real_tmux(*a, **k))
+    if watcher.poll():  # the screen moved on since the settled look: once more
+        watcher._next_screens = 0
+        reads.clear(), tmux_calls.clear()
+        assert not watcher.poll()
+    assert (len(tmux_calls), reads, gits) == (1, [], [])
+    watcher._next_full = 0  # the 30 s look: the records and tmux, and the cache for the changes
+    watcher.poll()
+    assert gits == [] and watcher.changes["sit-idle"] is not None
