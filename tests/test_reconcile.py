@@ -233,17 +233,21 @@ def test_an_idle_board_asks_tmux_once_and_git_never(orchestra, repo, monkeypatch
     ctx = Context.open()
     watcher = Watcher(ctx)
     wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
-    watcher._next_screens = 0  # an unchanged screen: looked at, nothing read
     reads, gits, tmux_calls = [], [], []
     real_read, real_git, real_tmux = ctx.state.read_raw, git_module.run, ctx.tmux.run
     monkeypatch.setattr(ctx.state, "read_raw", lambda *a, **k: reads.append(1) or real_read(*a, **k))
     monkeypatch.setattr(git_module, "run", lambda *a, **k: gits.append(a) or real_git(*a, **k))
     monkeypatch.setattr(ctx.tmux, "run", lambda *a, **k: tmux_calls.append(a) or real_tmux(*a, **k))
-    if watcher.poll():  # the screen moved on since the settled look: once more
-        watcher._next_screens = 0
+
+    def idle_look() -> bool:
+        """A look at the screens; True once the screen has settled and the look read nothing."""
         reads.clear(), tmux_calls.clear()
-        assert not watcher.poll()
-    assert (len(tmux_calls), reads, gits) == (1, [], [])
+        watcher._next_screens = 0
+        watcher.poll()
+        return not reads
+
+    wait_for(idle_look, what="a look at an unchanged screen that reads no records")
+    assert len(tmux_calls) == 1 and gits == []
     watcher._next_full = 0  # the 30 s look: the records and tmux, and the cache for the changes
     watcher.poll()
     assert gits == [] and watcher.changes["sit-idle"] is not None
