@@ -65,9 +65,10 @@ class Watcher:
         self._next_screens = now + self._screens_every
         if not full and same:
             return False
+        first = self._seen is None
         self._seen = seen
         agents = observe(self.ctx, seen)
-        changed = agents != self.agents
+        changed = first or agents != self.agents  # the first look is news, even of no agents
         if changed:
             self.agents = agents
             self._watched = [a.pane for a in agents if a.pane and screen_tells(a)]
