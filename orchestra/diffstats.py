@@ -47,21 +47,23 @@ def changes_of(
         return {}
     cache = _read(state_dir) if state_dir is not None else {"agents": {}, "dirsets": {}}
     found: dict[str, Changes] = {}
-    stale: list[tuple[Agent, Worktree]] = []
+    stale: list[tuple[Agent, Worktree, list[str] | None]] = []
     now = clock()
     for agent in agents:
         tree = Worktree(agent.worktree, agent.base)
         entry = cache["agents"].get(agent.name)
-        if entry is not None and now - entry["checked"] < ttl and entry["key"] == tree.key(cache["dirsets"], entry):
+        holds = entry is not None and entry["key"] == tree.key(cache["dirsets"], entry)
+        if holds and now - entry["checked"] < ttl:
             found[agent.name] = entry["changes"]
-        else:
-            stale.append((agent, tree))
+        else:  # an entry that only aged keeps its folders: none was added or removed since
+            stale.append((agent, tree, cache["dirsets"][entry["dirs"]] if holds else None))
     if not stale:
         return found
 
-    def one(item: tuple[Agent, Worktree]) -> tuple[str, dict[str, Any]]:
-        previous = cache["agents"].get(item[0].name) or {}
-        return item[0].name, item[1].read(clock, previous.get("ignored") or [])
+    def one(item: tuple[Agent, Worktree, list[str] | None]) -> tuple[str, dict[str, Any]]:
+        agent, tree, folders = item
+        previous = cache["agents"].get(agent.name) or {}
+        return agent.name, tree.read(clock, previous.get("ignored") or [], folders)
 
     from concurrent.futures import ThreadPoolExecutor  # only when git runs: it imports logging
 
@@ -95,20 +97,27 @@ class Worktree:
             return None
         return [self.path, self.base, head, _stamp(os.path.join(self.gitdir, "index")), _folders(self.path, folders)]
 
-    def read(self, clock: Clock, ignored: list[str]) -> dict[str, Any]:
+    def read(self, clock: Clock, ignored: list[str], folders: list[str] | None = None) -> dict[str, Any]:
         """Ask git, with the key taken before it: a change made while git runs then differs
         from the key at the next look. The folders are walked first without those git ignored
-        last time (`ignored`), and those git ignores now are left out afterwards."""
+        last time (`ignored`), and those git ignores now are left out afterwards; `folders`, of
+        an entry whose key still holds, are stamped as they are, with no walk and no git call
+        for the ignored ones."""
         from orchestra.worktrees import changes
 
         checked = clock()
         head = _head(self.gitdir) if self.gitdir else None
         index = _stamp(os.path.join(self.gitdir, "index")) if self.gitdir else None
-        stamps = _walk(self.path, set(ignored)) if head else {}
+        if not head:
+            stamps = {}
+        elif folders is not None:
+            stamps = {folder: _mtime(os.path.join(self.path, folder)) for folder in folders}
+        else:
+            stamps = _walk(self.path, set(ignored))
         found = changes(Path(self.path), self.base)
         entry: dict[str, Any] = {"changes": found.to_dict() if found else None, "checked": checked, "key": None}
         if found and head and stamps:
-            now_ignored = _ignored_folders(self.path)
+            now_ignored = set(ignored) if folders is not None else _ignored_folders(self.path)
             folders = [f for f in stamps if not _under(f, now_ignored)]
             entry["folders"] = folders
             entry["ignored"] = sorted(now_ignored)

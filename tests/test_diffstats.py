@@ -96,7 +96,8 @@ def test_a_time_to_live_of_zero_always_asks_git(agent, calls):
     look(agent, clock, ttl=0)
     calls.clear()
     look(agent, clock, ttl=0)
-    assert any(call[0] == "diff" for call in calls)
+    # An entry that only aged: its folders are as they were, so only the diff and the untracked files.
+    assert [call[:2] for call in calls] == [["diff", "--numstat"], ["ls-files", "--others"]]
 
 
 def test_a_new_file_shows_at_once(agent):
