@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,18 +146,19 @@ def _stale(record: dict[str, Any]) -> bool:
     return age.total_seconds() > STARTING_GRACE
 
 
-def observe(ctx: Context) -> list[Agent]:
+def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | None = None) -> list[Agent]:
     """Every agent of the project, reconciled; drift is written back under the state lock.
 
     The records are read before tmux is asked, and asked again under the lock before anything
     is written: a spawn records a pane only after tmux has it, so neither read can see a
-    recorded pane that tmux does not know yet.
+    recorded pane that tmux does not know yet. `seen` is a tmux look taken just before (the
+    board's), which then stands for the first one.
     """
     snapshot = ctx.state.read_raw()
     # Screens are read in the same tmux call as the panes, for the agents whose records say
     # the screen may tell more; reconcile uses them only where the pane turns out to be alive.
     watched = [r["pane"] for r in snapshot.values() if r.get("pane") and screen_tells(r)]
-    panes, screens = ctx.tmux.panes_and_screens(watched)
+    panes, screens = seen if seen is not None else ctx.tmux.panes_and_screens(watched)
     trial = json.loads(json.dumps(snapshot))
     reconcile_records(trial, panes, screens)
     if trial != snapshot:
@@ -179,15 +179,11 @@ def find(ctx: Context, name: str) -> Agent:
     raise UnknownAgent.named(name)
 
 
-def changes_of(agents: list[Agent]) -> dict[str, dict[str, Any] | None]:
-    """Lines added/removed per agent, git run for several agents at once."""
-    from orchestra.worktrees import changes
+def changes_of(
+    agents: list[Agent], state_dir: Path | None = None, ttl: float | None = None
+) -> dict[str, dict[str, Any] | None]:
+    """Lines added/removed per agent; with `state_dir`, through its cache (`orchestra.diffstats`),
+    so git runs only for agents whose worktree changed or whose entry is older than `ttl`."""
+    from orchestra import diffstats
 
-    def one(agent: Agent) -> tuple[str, dict[str, Any] | None]:
-        found = changes(Path(agent.worktree), agent.base)
-        return agent.name, found.to_dict() if found else None
-
-    if not agents:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
-        return dict(pool.map(one, agents))
+    return diffstats.changes_of(agents, state_dir, diffstats.TTL if ttl is None else ttl)

@@ -4,8 +4,10 @@ Everything that changes an agent's status writes the state file or the event log
 pane deaths, spawns, kills. Commits and staged edits touch the worktree's git index. So the
 board watches those files' metadata, a few `stat` calls every half second, and only when one
 of them changed does it ask tmux and git. Two things give no such signal and are looked at on a
-timer instead: the screens of agents without hooks (every 2 s, one tmux call for all of them),
-and the rest (a window closed by hand, unstaged edits: every 30 s).
+timer instead: the screens of agents without hooks (one tmux call for all of them, every 2 s
+while a screen changes, backing off to every 8 s while none does: a question appears at the end
+of output, while the board still looks often), and the rest (a window closed by hand, edits in
+place: every 30 s; git only for worktrees whose diff-stat cache entry no longer holds).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from orchestra import git
 from orchestra.models import Agent, Status
+from orchestra.reconcile import screen_tells
 
 if TYPE_CHECKING:
     from orchestra.context import Context
 
 TICK = 0.5
 SCREENS_EVERY = 2.0
+SCREENS_IDLE = 8.0  # the longest wait between two looks at screens that have not changed
 FULL_EVERY = 30.0
 
 
@@ -36,28 +40,51 @@ class Watcher:
         self._next_screens = 0.0
         self._index_files: dict[str, Path | None] = {}
         self._marks: dict[str, str] = {}
+        self._watched: list[str] = []  # panes of agents whose screen tells their status
+        self._seen: object = None  # what tmux showed last time: panes and those screens
+        self._screens_every = SCREENS_EVERY
 
     def poll(self) -> bool:
-        """Look if anything may have changed; True when `agents`/`changes` were read again."""
-        from orchestra.reconcile import changes_of, observe, screen_tells
+        """Look if anything may have changed; True when `agents` or `changes` are new.
+
+        An idle look costs a few `stat` calls; every `SCREENS_EVERY`, while agents without hooks
+        run, one tmux call, and the records are read again only when a screen or a pane differs
+        from the last look. The full look (tmux, and git through the diff-stat cache for agents
+        whose worktree changed) runs on a changed file and every `FULL_EVERY`.
+        """
+        from orchestra.reconcile import changes_of, observe
 
         now = time.monotonic()
         signature = self._signature_now()
         full = signature != self._signature or now >= self._next_full
-        screens = any(screen_tells(a) for a in self.agents)
-        if not full and not (screens and now >= self._next_screens):
+        if not full and not (self._watched and now >= self._next_screens):
             return False
-        self.agents = observe(self.ctx)
-        self._mark_panes()
+        seen = self.ctx.tmux.panes_and_screens(self._watched)
+        same = seen == self._seen
+        self._screens_every = min(self._screens_every * 2, SCREENS_IDLE) if same else SCREENS_EVERY
+        self._next_screens = now + self._screens_every
+        if not full and same:
+            return False
+        first = self._seen is None
+        self._seen = seen
+        agents = observe(self.ctx, seen)
+        changed = first or agents != self.agents  # the first look is news, even of no agents
+        if changed:
+            self.agents = agents
+            self._watched = [a.pane for a in agents if a.pane and screen_tells(a)]
+            self._mark_panes()
         if full:
-            self.changes = changes_of(self.agents)
+            # Entries older than the full look's interval are read again: an edit in place,
+            # which changes no folder and no index, shows within FULL_EVERY.
+            changes = changes_of(self.agents, self.ctx.state.dir, ttl=FULL_EVERY)
+            if changes != self.changes:
+                self.changes, changed = changes, True
             self._next_full = now + FULL_EVERY
-        self._next_screens = now + SCREENS_EVERY
         # The signature taken before reading: a write during the read (the launcher recording
         # an exit) must count as a change next time. One written by observe itself costs one
         # more read.
         self._signature = signature
-        return True
+        return changed
 
     def _mark_panes(self) -> None:
         """Each pane's status for its border in the tiled view; tmux is told only of changes."""

@@ -192,7 +192,7 @@ def test_the_screen_is_read_only_until_the_first_hook_event_unless_the_hooks_are
 def test_the_board_sees_a_write_made_while_it_was_reading(orchestra, repo, monkeypatch, slow):
     """The launcher can record an exit while the board asks tmux: the board's next look must
     read again, not take that write for its own (it was stuck on the old status for 30 s)."""
-    from orchestra.tmux import Tmux
+    from orchestra.state import State
     from orchestra.watch import Watcher
 
     orchestra("spawn", "--agent", "demo", "--no-attach", "keep working")
@@ -201,17 +201,53 @@ def test_the_board_sees_a_write_made_while_it_was_reading(orchestra, repo, monke
     watcher = Watcher(ctx)
     wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
 
-    class WriteDuringTheRead(Tmux):
-        def panes_and_screens(self, capture):
-            found = super().panes_and_screens(capture)
-            with ctx.state.update() as agents:  # as the launcher does when the agent exits
-                agents["keep-working"].exit_code = 3
+    class WriteDuringTheRead(State):
+        armed = False
+
+        def read_raw(self, *args, **kwargs):
+            found = super().read_raw(*args, **kwargs)
+            if self.armed:
+                self.armed = False
+                with self.update() as agents:  # as the launcher does when the agent exits
+                    agents["keep-working"].exit_code = 3
             return found
 
-    ctx.tmux = WriteDuringTheRead()
+    ctx.state = WriteDuringTheRead(ctx.state.dir)
     with ctx.state.update() as agents:  # a change, so that the board reads
         agents["keep-working"].last_message = "a change"
+    ctx.state.armed = True
     assert watcher.poll() and watcher.agents[0].exit_code is None  # read before the write
-    ctx.tmux = Tmux()
     assert watcher.poll(), "the write made during the last read is a change"
     assert watcher.agents[0].exit_code == 3
+
+
+def test_an_idle_board_asks_tmux_once_and_git_never(orchestra, repo, monkeypatch):
+    """With nothing changing, the board's look at a hookless agent's screen is one tmux call:
+    no record read, no git; its full look finds every diff-stat entry fresh."""
+    from orchestra import git as git_module
+    from orchestra.watch import Watcher
+
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "600")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "sit idle")
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    watcher = Watcher(ctx)
+    wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
+    reads, gits, tmux_calls = [], [], []
+    real_read, real_git, real_tmux = ctx.state.read_raw, git_module.run, ctx.tmux.run
+    monkeypatch.setattr(ctx.state, "read_raw", lambda *a, **k: reads.append(1) or real_read(*a, **k))
+    monkeypatch.setattr(git_module, "run", lambda *a, **k: gits.append(a) or real_git(*a, **k))
+    monkeypatch.setattr(ctx.tmux, "run", lambda *a, **k: tmux_calls.append(a) or real_tmux(*a, **k))
+
+    def idle_look() -> bool:
+        """A look at the screens; True once the screen has settled and the look read nothing."""
+        reads.clear(), tmux_calls.clear()
+        watcher._next_screens = 0
+        watcher.poll()
+        return not reads
+
+    wait_for(idle_look, what="a look at an unchanged screen that reads no records")
+    assert len(tmux_calls) == 1 and gits == []
+    watcher._next_full = 0  # the 30 s look: the records and tmux, and the cache for the changes
+    watcher.poll()
+    assert gits == [] and watcher.changes["sit-idle"] is not None

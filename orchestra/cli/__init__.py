@@ -2,23 +2,86 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-import traceback
-from typing import ClassVar
+from collections.abc import Iterator, MutableMapping
+from typing import Any, ClassVar
 
 import click
 
 from orchestra import __version__
 from orchestra.errors import OrchestraError
 
+# Every built-in command: its name and where it is defined ("module:attribute"), in the order
+# `orchestra --help` lists them. A command's module is imported only when that command runs (or a
+# listing needs every command's help), so `ls` loads `board` and nothing else. A new command is one
+# line here.
+BUILT_IN = {
+    "spawn": "orchestra.cli.agents:spawn",
+    "attach": "orchestra.cli.agents:attach",
+    "logs": "orchestra.cli.agents:logs",
+    "send": "orchestra.cli.agents:send",
+    "diff": "orchestra.cli.agents:diff",
+    "kill": "orchestra.cli.agents:kill",
+    "clean": "orchestra.cli.agents:clean",
+    "up": "orchestra.cli.board:up",
+    "ls": "orchestra.cli.board:ls",
+    "resume": "orchestra.cli.board:resume",
+    "merge": "orchestra.cli.merge:merge",
+    "events": "orchestra.cli.results:events",
+    "report": "orchestra.cli.results:report",
+    "plugins": "orchestra.cli.plugins:plugins",
+    "init": "orchestra.cli.setup:init",
+    "doctor": "orchestra.cli.setup:doctor",
+    "demo": "orchestra.cli.setup:demo",
+    "web": "orchestra.cli.web:web",
+    "completion": "orchestra.cli.completion:completion",
+    "pool": "orchestra.cli.pool:pool",
+}
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The group's `commands`: names known at once, each built-in's module imported on first
+    use. It stays a mapping of name to command, as plugins' `register_commands` see it
+    (`cli.commands.get("merge")`, `cli.add_command`)."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self._entries: dict[str, str | click.Command] = dict(table)
+
+    def __getitem__(self, name: str) -> click.Command:
+        entry = self._entries[name]
+        if isinstance(entry, str):
+            module, attribute = entry.split(":")
+            entry = self._entries[name] = getattr(importlib.import_module(module), attribute)
+        return entry
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._entries[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
 
 class AliasedGroup(click.Group):
-    """Commands listed in the order they were added, with `status` as another name for `ls`,
-    and plugins' commands (`register_commands`) loaded only when a name is not built in."""
+    """Commands listed in the order of `BUILT_IN`, with `status` as another name for `ls`, and
+    plugins' commands (`register_commands`) loaded only when a name is not built in."""
 
     aliases: ClassVar[dict[str, str]] = {"status": "ls"}
     plugins_loaded = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(BUILT_IN)
 
     def get_command(self, ctx, cmd_name):
         name = self.aliases.get(cmd_name, cmd_name)
@@ -60,17 +123,6 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from orchestra.cli import agents, board, completion, merge, plugins, pool, results, setup, web
-
-    for module in (agents, board, merge, results, plugins, setup, web, completion, pool):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
-
-
 def main(argv: list[str] | None = None) -> None:
     """The one error boundary: every known problem becomes one sentence on stderr and exit 1."""
     try:
@@ -109,6 +161,7 @@ def _crash_log() -> str:
     """Append the traceback to crash.log (readable by the user only: it holds argv and paths), with
     the versions a bug report needs."""
     import platform
+    import traceback
 
     from orchestra import git, tmux
     from orchestra.config import user_config_dir

@@ -112,7 +112,7 @@ def ls(as_json, watch, for_tmux):
     if watch:
         return _watch(ctx)
     agents = observe(ctx)
-    changes = changes_of(agents)
+    changes = changes_of(agents, ctx.state.dir)
     if as_json:
         print_json([{**a.to_dict(), "changes": changes.get(a.name)} for a in agents])
         return
@@ -151,6 +151,7 @@ def _watch(ctx) -> None:
     watcher = Watcher(ctx)
     console = render.console()
     last, error = None, None
+    ages: tuple[int, tuple[str, ...]] = (-1, ())
     with render.live(screen=False, transient=False) if console.is_terminal else contextlib.nullcontext() as live:
         while True:
             try:
@@ -159,8 +160,11 @@ def _watch(ctx) -> None:
             except OrchestraError as problem:
                 error = str(problem)
             key: tuple[object, ...] = (id(watcher.agents), id(watcher.changes), error)
-            if live is not None:  # the ages in the table tick too, every ten seconds is enough
-                key += (int(time.time()) // 10,)
+            if live is not None:  # the ages in the table tick too: looked at every ten seconds,
+                tick = int(time.time()) // 10  # and drawn only when one of them reads differently
+                if tick != ages[0]:
+                    ages = (tick, tuple(render.age(t) for a in watcher.agents for t in (a.created_at, a.updated_at)))
+                key += (ages[1],)
             if key != last:
                 board = render.board(watcher.agents, watcher.changes, ctx.project.name, error)
                 if live is not None:

@@ -82,9 +82,9 @@ def _show_until_finished(ctx) -> None:
     with render.live() if console.is_terminal else contextlib.nullcontext() as live:
         for agents, finished in until_finished(ctx):
             if live is not None:
-                live.update(render.board(agents, changes_of(agents), ctx.project.name), refresh=True)
+                live.update(render.board(agents, changes_of(agents, ctx.state.dir), ctx.project.name), refresh=True)
             elif finished:
-                render.print_table(console, render.board(agents, changes_of(agents), ctx.project.name))
+                render.print_table(console, render.board(agents, changes_of(agents, ctx.state.dir), ctx.project.name))
 
 
 def _command_name() -> str:

@@ -108,8 +108,9 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
     def agents():
         from orchestra.reconcile import changes_of, observe
 
-        found = observe(open_context())
-        changes = changes_of(found)
+        ctx = open_context()
+        found = observe(ctx)
+        changes = changes_of(found, ctx.state.dir)
         return [{**a.to_dict(), "changes": changes.get(a.name)} for a in found]
 
     @app.get("/api/statuses", summary="The status vocabulary: most urgent first, and what each allows.")
