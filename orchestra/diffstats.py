@@ -19,6 +19,7 @@ concurrent writer dropped only costs one more git call.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -32,10 +33,16 @@ if TYPE_CHECKING:
     from orchestra.models import Agent
 
 FILENAME = "diffstat.json"
-VERSION = 1
-TTL = 5.0  # seconds an entry is trusted while its key holds: the longest an edit in place goes unseen
+VERSION = 2  # 2: the key holds the record's last change
+# Seconds an entry is trusted while its key holds: the longest an edit in place goes unseen. The
+# key holds the agent's record's last change too, so an agent's own edits show as soon as its
+# hooks report the turn (or anything else); what waits up to this long is a person's edit in
+# place in an idle agent's worktree. Shorter costs every look of `ls` and the board a git call
+# per agent (on 5,000 files, 50 agents at 30 s kept the board at several percent of a core).
+TTL = 60.0
 Clock = Callable[[], float]
 Changes = dict[str, int] | None
+LINES = ("files", "added", "removed")
 
 
 def changes_of(
@@ -50,7 +57,7 @@ def changes_of(
     stale: list[tuple[Agent, Worktree, list[str] | None]] = []
     now = clock()
     for agent in agents:
-        tree = Worktree(agent.worktree, agent.base)
+        tree = Worktree(agent.worktree, agent.base, agent.updated_at)
         entry = cache["agents"].get(agent.name)
         holds = entry is not None and entry["key"] == tree.key(cache["dirsets"], entry)
         if holds and now - entry["checked"] < ttl:
@@ -63,7 +70,8 @@ def changes_of(
     def one(item: tuple[Agent, Worktree, list[str] | None]) -> tuple[str, dict[str, Any]]:
         agent, tree, folders = item
         previous = cache["agents"].get(agent.name) or {}
-        return agent.name, tree.read(clock, previous.get("ignored") or [], folders)
+        known = (previous.get("changes") or {}) if folders is not None else {}
+        return agent.name, tree.read(clock, previous.get("ignored") or [], folders, known)
 
     from concurrent.futures import ThreadPoolExecutor  # only when git runs: it imports logging
 
@@ -79,9 +87,10 @@ def changes_of(
 class Worktree:
     """One agent's worktree, as the cache sees it: where git keeps its HEAD and index."""
 
-    def __init__(self, path: str, base: str) -> None:
+    def __init__(self, path: str, base: str, activity: str | None = None) -> None:
         self.path = path
         self.base = base
+        self.activity = activity  # the agent record's last change
         self.gitdir = _gitdir(path)
 
     def key(self, dirsets: dict[str, list[str]], entry: dict[str, Any]) -> list[Any] | None:
@@ -95,15 +104,18 @@ class Worktree:
         folders = dirsets.get(entry.get("dirs", ""))
         if folders is None:
             return None
-        return [self.path, self.base, head, _stamp(os.path.join(self.gitdir, "index")), _folders(self.path, folders)]
+        index = _stamp(os.path.join(self.gitdir, "index"))
+        return [self.path, self.base, head, index, _folders(self.path, folders), self.activity]
 
-    def read(self, clock: Clock, ignored: list[str], folders: list[str] | None = None) -> dict[str, Any]:
+    def read(
+        self, clock: Clock, ignored: list[str], folders: list[str] | None = None, known: dict[str, int] | None = None
+    ) -> dict[str, Any]:
         """Ask git, with the key taken before it: a change made while git runs then differs
         from the key at the next look. The folders are walked first without those git ignored
         last time (`ignored`), and those git ignores now are left out afterwards; `folders`, of
         an entry whose key still holds, are stamped as they are, with no walk and no git call
         for the ignored ones."""
-        from orchestra.worktrees import changes
+        from orchestra.worktrees import changes, untracked_count
 
         checked = clock()
         head = _head(self.gitdir) if self.gitdir else None
@@ -114,14 +126,17 @@ class Worktree:
             stamps = {folder: _mtime(os.path.join(self.path, folder)) for folder in folders}
         else:
             stamps = _walk(self.path, set(ignored))
-        found = changes(Path(self.path), self.base)
+        found = changes(Path(self.path), self.base, untracked=known.get("untracked") if known else None)
+        if found and known and [found.files, found.added, found.removed] != [known.get(k) for k in LINES]:
+            # an edit in place, perhaps of a .gitignore: then the new files may have changed too
+            found = dataclasses.replace(found, untracked=untracked_count(Path(self.path)))
         entry: dict[str, Any] = {"changes": found.to_dict() if found else None, "checked": checked, "key": None}
         if found and head and stamps:
             now_ignored = set(ignored) if folders is not None else _ignored_folders(self.path)
             folders = [f for f in stamps if not _under(f, now_ignored)]
             entry["folders"] = folders
             entry["ignored"] = sorted(now_ignored)
-            entry["key"] = [self.path, self.base, head, index, _digest(stamps[f] for f in folders)]
+            entry["key"] = [self.path, self.base, head, index, _digest(stamps[f] for f in folders), self.activity]
         return entry
 
 

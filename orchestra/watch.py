@@ -74,9 +74,9 @@ class Watcher:
             self._watched = [a.pane for a in agents if a.pane and screen_tells(a)]
             self._mark_panes()
         if full:
-            # Entries older than the full look's interval are read again: an edit in place,
-            # which changes no folder and no index, shows within FULL_EVERY.
-            changes = changes_of(self.agents, self.ctx.state.dir, ttl=FULL_EVERY)
+            # The cache's own time-to-live: an edit in place, which changes no folder, no index
+            # and no record, shows within it (and within FULL_EVERY after).
+            changes = changes_of(self.agents, self.ctx.state.dir)
             if changes != self.changes:
                 self.changes, changed = changes, True
             self._next_full = now + FULL_EVERY

@@ -380,8 +380,9 @@ class Changes:
         return {"files": self.files, "added": self.added, "removed": self.removed, "untracked": self.untracked}
 
 
-def changes(worktree: Path, base: str) -> Changes | None:
-    """Lines added and removed against the base commit, committed or not, plus new untracked files."""
+def changes(worktree: Path, base: str, untracked: int | None = None) -> Changes | None:
+    """Lines added and removed against the base commit, committed or not, plus new untracked files
+    (or `untracked` as given, when the caller knows no file was added or removed)."""
     if not worktree.is_dir():
         return None
     diff = git.run(["diff", "--numstat", base, "--"], worktree, check=False)
@@ -393,8 +394,15 @@ def changes(worktree: Path, base: str) -> Changes | None:
         files += 1
         added += int(plus) if plus.isdigit() else 0
         removed += int(minus) if minus.isdigit() else 0
+    if untracked is None:
+        untracked = untracked_count(worktree)
+    return Changes(files=files, added=added, removed=removed, untracked=untracked)
+
+
+def untracked_count(worktree: Path) -> int:
+    """How many files git would list as new: untracked and not ignored."""
     others = git.run(["ls-files", "--others", "--exclude-standard"], worktree, check=False).stdout
-    return Changes(files=files, added=added, removed=removed, untracked=len(others.splitlines()))
+    return len(others.splitlines())
 
 
 def branch_changes(project: Project, base: str, branch: str) -> Changes | None:

@@ -54,7 +54,9 @@ def agent(repo, tmp_path):
     run_git(repo, "worktree", "add", "-q", "-b", "orchestra/one", str(worktree), base)
     state_dir = tmp_path / "state"
     state_dir.mkdir()
-    return SimpleNamespace(name="one", worktree=str(worktree), base=base, path=worktree, state_dir=state_dir)
+    return SimpleNamespace(
+        name="one", worktree=str(worktree), base=base, path=worktree, state_dir=state_dir, updated_at="t0"
+    )
 
 
 def look(agent, clock, ttl=diffstats.TTL):
@@ -96,8 +98,32 @@ def test_a_time_to_live_of_zero_always_asks_git(agent, calls):
     look(agent, clock, ttl=0)
     calls.clear()
     look(agent, clock, ttl=0)
-    # An entry that only aged: its folders are as they were, so only the diff and the untracked files.
-    assert [call[:2] for call in calls] == [["diff", "--numstat"], ["ls-files", "--others"]]
+    # An entry that only aged: its folders are as they were, so no file came or went: only the diff.
+    assert [call[:2] for call in calls] == [["diff", "--numstat"]]
+
+
+def test_an_edit_in_place_of_the_ignore_rules_recounts_the_new_files(agent):
+    clock = Clock()
+    (agent.path / "node_modules").mkdir()
+    (agent.path / "node_modules" / "dep.js").write_text("x\n")
+    assert look(agent, clock)["untracked"] == 0
+    with open(agent.path / ".gitignore", "w") as handle:  # in place: its folder keeps its time
+        handle.write("# nothing ignored now\n")
+    clock.ahead = diffstats.TTL + 0.1
+    assert look(agent, clock) == truth(agent) == {"files": 1, "added": 1, "removed": 1, "untracked": 1}
+
+
+def test_any_change_to_the_agents_record_asks_git_again(agent, calls):
+    """An agent's own edits in place show when its hooks report (its record changes), not a
+    time-to-live later."""
+    clock = Clock()
+    look(agent, clock)
+    with open(agent.path / "src" / "a.py", "a") as handle:
+        handle.write("three\n")
+    calls.clear()
+    assert look(agent, clock)["added"] == 0 and calls == []
+    agent.updated_at = "t1"  # e.g. the turn ended
+    assert look(agent, clock) == truth(agent) == {"files": 1, "added": 1, "removed": 0, "untracked": 0}
 
 
 def test_a_new_file_shows_at_once(agent):
@@ -160,7 +186,7 @@ def test_a_moved_branch_tip_shows_at_once(agent):
     run_git(agent.path, "reset", "-q", "--soft", "HEAD~1")
     cache = diffstats._read(agent.state_dir)
     entry = cache["agents"]["one"]
-    assert entry["key"] != diffstats.Worktree(agent.worktree, agent.base).key(cache["dirsets"], entry)
+    assert entry["key"] != diffstats.Worktree(agent.worktree, agent.base, agent.updated_at).key(cache["dirsets"], entry)
 
 
 def test_ignored_folders_are_not_watched(agent, calls):
@@ -179,7 +205,9 @@ def test_concurrent_writers_keep_true_entries(agent, repo, tmp_path):
     clock = Clock()
     worktree = tmp_path / "wt" / "two"
     run_git(repo, "worktree", "add", "-q", "-b", "orchestra/two", str(worktree), agent.base)
-    two = SimpleNamespace(name="two", worktree=str(worktree), base=agent.base, path=worktree, state_dir=agent.state_dir)
+    two = SimpleNamespace(
+        name="two", worktree=str(worktree), base=agent.base, path=worktree, state_dir=agent.state_dir, updated_at="t0"
+    )
     stale_cache = diffstats._read(agent.state_dir)
     look(two, clock)
     (agent.path / "src" / "x.py").write_text("x\n")
