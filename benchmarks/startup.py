@@ -16,6 +16,7 @@ Run: .venv/bin/python benchmarks/startup.py [--runs 20] [--importtime]
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import subprocess
 import sys
@@ -66,6 +67,8 @@ def main() -> None:
         sb.run([c.TMUX, "-L", sb.socket, "new-session", "-d", "-s", "user", "-x", "200", "-y", "50"], repo)
         commands = {
             "python -c pass": [c.PYTHON, "-c", "pass"],
+            # the floor of anything a hook runs: agent CLIs start their hooks through a shell
+            "sh -c 'python -c pass'": ["/bin/sh", "-c", f"{shlex.quote(c.PYTHON)} -c pass"],
             "orchestra --version": [c.ORCHESTRA, "--version"],
             "orchestra ls": [c.ORCHESTRA, "ls"],
             "orchestra ls --json": [c.ORCHESTRA, "ls", "--json"],
@@ -82,6 +85,7 @@ def main() -> None:
                 samples[name].append(sb.timed(commands[name], repo))
 
         floor = c.median_ms(samples["python -c pass"])
+        shell_floor = c.median_ms(samples["sh -c 'python -c pass'"])
         print(f"\n{args.runs} runs each, in a repository with no agents")
         print(f"{'':22} {'median':>9}  {'- floor':>8}  {'/ floor':>7}  {'target':>9}  spread")
         missed = []
@@ -98,6 +102,12 @@ def main() -> None:
             also = [n for n in ("orchestra --version", "orchestra ls --tmux") if n in missed or args.importtime]
             for name in ["orchestra ls", *also]:
                 import_offenders(sb, repo, name.split()[1:])
+        version = c.median_ms(samples["orchestra --version"])
+        print(
+            f"\norchestra --version: {version / floor:.2f}x `python -c pass` (target <= 2.5x: "
+            f"{c.verdict(version <= 2.5 * floor)}), {version / shell_floor:.2f}x `sh -c 'python -c pass'` "
+            f"(target <= 1.5x: {c.verdict(version <= 1.5 * shell_floor)})"
+        )
     print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
 
 

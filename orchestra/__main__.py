@@ -19,6 +19,6 @@ if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:
     module, function = INTERNAL[sys.argv[1]]
     sys.exit(getattr(importlib.import_module(module), function)(sys.argv[2:]))
 
-from orchestra.cli import main  # noqa: E402
+from orchestra.console import main  # noqa: E402
 
 main()

@@ -89,3 +89,24 @@ def test_the_board_imports_neither(repo, tmp_path):
     names = _imported(err.read_text(errors="replace"))
     assert {"orchestra.watch", "orchestra.render", "orchestra.git"} <= names
     assert _heavy(names) == []
+
+
+def test_the_version_is_answered_before_click_loads(tmp_path):
+    for flag in ("--version", "-V"):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "from orchestra.console import main; main()", flag],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert result.stdout == f"orchestra {__import__('orchestra').__version__}\n"
+        assert "click" not in _imported(result.stderr)
+    # and anything else goes to the command line, click and all
+    assert (
+        "Usage: orchestra"
+        in subprocess.run(
+            [sys.executable, "-c", "from orchestra.console import main; main()", "--help"],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
