@@ -111,7 +111,7 @@ def check_project(ctx: Context, fix: bool) -> list[Check]:
 
 
 def _check_interrupted_spawns(ctx: Context, fix: bool) -> list[Check]:
-    from orchestra.spawning import undo_interrupted
+    from orchestra.spawn_undo import undo_interrupted
 
     left, worked_in = undo_interrupted(ctx, undo=fix)
     checks = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +43,8 @@ now = statuses.now  # the current time as ISO 8601 in UTC, the one format state 
 
 def new_launch_id() -> str:
     """A fresh identity for one launch of an agent (a spawn, or a resume), carried by its pane."""
-    import secrets
-
-    return secrets.token_hex(8)
+    # What secrets.token_hex(8) returns, without importing secrets (hmac, OpenSSL's hashlib) on spawn.
+    return os.urandom(8).hex()
 
 
 def parse_time(text: str) -> _dt.datetime:

@@ -7,22 +7,21 @@ undoes what was made for that agent, so no half-made branch, worktree, window or
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import files, git, lifecycle, worktrees
+from orchestra import lifecycle, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a thread pool of that name
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import launcher_argv
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id
-from orchestra.reconcile import observe, owned_pane
+from orchestra.reconcile import observe
 from orchestra.tmux import Tmux
 
 
@@ -84,51 +83,34 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Pr
     if not specs:
         raise OrchestraError('no task given: `orchestra spawn "what the agent should do"`.')
     Tmux.require()
-    plans = [_plan(ctx, spec) for spec in specs]
+    bases: dict[str, str] = {}  # each base named once is resolved once
+    plans = [_plan(ctx, spec, bases) for spec in specs]
     result = SpawnResult()
-    undone, _worked_in = undo_interrupted(ctx)
+    undone, _worked_in = spawn_undo.undo_interrupted(ctx)
     if undone:
         result.warnings.append(f"removed what a killed spawn left of {', '.join(undone)}, which it never started")
     with contextlib.ExitStack() as spawning:  # each agent's spawn lock, held until it starts or is undone
         try:
             result.warnings.extend(_reserve(ctx, plans, spawning))
-            for plan in plans:
-                _prepare(ctx, plan, env)
+            _prepare(ctx, plans, env)
             ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
             _create_worktrees(ctx, plans, progress)
         except BaseException as error:
             reserved = [p.agent for p in plans if hasattr(p, "agent")]
             for agent in reserved:
-                _remove_fresh_worktree(ctx, agent)
-            _forget(ctx, reserved)
+                spawn_undo.remove_fresh_worktree(ctx, agent)
+            spawn_undo.forget(ctx, reserved)
             if isinstance(error, KeyboardInterrupt):
                 raise SpawnInterrupted([], []) from None
             raise
         finally:
             result.warnings.extend(ctx.plugins.problems)
-        try:
-            for plan in plans:
-                agent = plan.agent
-                try:
-                    progress(agent.name, "starting")
-                    _start(ctx, plan)
-                    _started(ctx, agent)
-                    result.agents.append(agent)
-                    progress(agent.name, "started")
-                except Exception as error:  # noqa: BLE001 - one agent's window failing must not undo the others
-                    _undo(ctx, agent)
-                    result.failures.append(f"{agent.name}: {error}")
-        except KeyboardInterrupt:
-            started = {a.name for a in result.agents}
-            rest = [p.agent for p in plans if p.agent.name not in started]
-            for agent in rest:
-                _undo(ctx, agent)
-            raise SpawnInterrupted([a.name for a in result.agents], [a.name for a in rest]) from None
+        _start(ctx, plans, result, progress)
     warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
     return result
 
 
-def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
+def _plan(ctx: Context, spec: TaskSpec, bases: dict[str, str]) -> _Plan:
     worktrees.check_task(spec.task)
     if spec.name is not None:
         worktrees.check_name(spec.name)
@@ -136,8 +118,10 @@ def _plan(ctx: Context, spec: TaskSpec) -> _Plan:
     settings = ctx.config.agent_settings(
         kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
     )  # the hook command is added once the agent has its name
-    base = worktrees.resolve_commit(ctx.project, spec.base or ctx.config.orchestra["base"])
-    return _Plan(spec=spec, kind=kind, settings=settings, base=base)
+    ref = spec.base or ctx.config.orchestra["base"]
+    if ref not in bases:
+        bases[ref] = worktrees.resolve_commit(ctx.project, ref)
+    return _Plan(spec=spec, kind=kind, settings=settings, base=bases[ref])
 
 
 def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -> list[str]:
@@ -152,17 +136,21 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
     panes = ctx.tmux.panes() or {}
     windows = {p.window_name for p in panes.values() if p.session == ctx.session}
     observe(ctx)  # so that dead agents release their ports
+    valid = worktrees.branch_namer(ctx.project, prefix)
+    # One write for the whole batch: the names and ports of every agent are chosen under one lock.
     with ctx.state.update() as agents:
+        taken = worktrees.branches(ctx.project)  # under the lock, as the records are read
         used_ports = {a.port for a in agents.values() if a.status.live}
         for plan in plans:
-            name = _unique_name(ctx, plan.spec.name or worktrees.slugify(plan.spec.task), agents, windows, prefix, root)
+            wanted = plan.spec.name or worktrees.slugify(plan.spec.task)
+            name = _unique_name(wanted, agents, windows, taken, prefix, root)
             if plan.spec.name and name != plan.spec.name:
                 renamed.append(
                     f"the name '{plan.spec.name}' is taken (an agent, a branch {prefix}{plan.spec.name}, "
                     f"a window or a folder has it); the agent is called '{name}'"
                 )
             branch = f"{prefix}{name}"
-            if not worktrees.is_valid_branch(ctx.project, branch):
+            if not valid(name):
                 raise OrchestraError(
                     f"'{branch}' is not a valid branch name: change `branch_prefix` in orchestra.toml or the --name."
                 )
@@ -182,22 +170,26 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
                 screen_after_hooks=plan.kind.screen_after_hooks,
                 launch_id=new_launch_id(),
             )
-            spawning.enter_context(_spawn_lock(ctx, name))
+            spawning.enter_context(spawn_undo.spawn_lock(ctx, name))
             agents[name] = plan.agent
     return renamed
 
 
 def _unique_name(
-    ctx: Context, wanted: str, agents: dict[str, Agent], windows: set[str], prefix: str, root: Path
+    wanted: str, agents: dict[str, Agent], windows: set[str], branches: set[str], prefix: str, root: Path
 ) -> str:
-    """`wanted`, or `wanted-2`, `wanted-3`...: never an existing agent's branch, folder or window."""
+    """`wanted`, or `wanted-2`, `wanted-3`...: never an existing agent's branch, folder or window.
+
+    A branch is taken too where git could not make it beside the existing ones: `x` while `x/y`
+    exists (git keeps branches as files, and `x` would have to be a file and a folder)."""
     name, n = wanted, 2
     while (
         name in agents
         or name in windows
         or name == "board"
         or (root / name).exists()
-        or worktrees.branch_exists(ctx.project, f"{prefix}{name}")
+        or f"{prefix}{name}" in branches
+        or any(b.startswith(f"{prefix}{name}/") for b in branches)
     ):
         name, n = f"{wanted}-{n}", n + 1
     return name
@@ -246,16 +238,20 @@ def hook_command(ctx: Context, agent: Agent, kind: AgentKind) -> list[str]:
     return launcher_argv("_hook", "--state-dir", str(ctx.state.dir), *translator, agent.name)
 
 
-def _prepare(ctx: Context, plan: _Plan, env: dict[str, str]) -> None:
-    """Build the argument list, let plugins adjust or veto, and check the CLI is installed."""
-    agent = plan.agent
-    plan.settings.hook_command = hook_command(ctx, agent, plan.kind)
-    agent.argv = plan.kind.build_argv(agent, plan.settings)
-    plan.env = agent_environment(plan.kind, agent, plan.settings, env)
-    ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
-    check_installed(agent, plan.env)
+def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
+    """Build each argument list, let plugins adjust or veto, and check the CLIs are installed;
+    then record the argument lists, in one write. The plugins run outside the state lock, which
+    hook handlers of running agents wait for."""
+    for plan in plans:
+        agent = plan.agent
+        plan.settings.hook_command = hook_command(ctx, agent, plan.kind)
+        agent.argv = plan.kind.build_argv(agent, plan.settings)
+        plan.env = agent_environment(plan.kind, agent, plan.settings, env)
+        ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
+        check_installed(agent, plan.env)
     with ctx.state.update() as agents:
-        agents[agent.name] = agent
+        for plan in plans:
+            agents[plan.agent.name] = plan.agent
 
 
 def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> None:
@@ -286,29 +282,63 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
         raise errors[0]
 
 
-def _start(ctx: Context, plan: _Plan) -> None:
-    agent = plan.agent
-    spawned = Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})
-    # Its life begins here for the event log and the notifiers: nothing after this is undone
-    # but this one agent, should its window fail to open.
-    lifecycle.publish(ctx.state, [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})])
-    open_window(ctx, agent, plan.env, ctx.config.worktree["setup"])
+def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Progress) -> None:
+    """Open every agent's window, then record their panes in one write.
+
+    Its life begins here for the event log and the notifiers (one notifier process for the
+    batch): nothing after this is undone but the one agent whose window fails to open.
+    Interrupted, the agents whose windows are open keep running, and the rest is undone."""
+    events = []
+    for plan in plans:
+        agent = plan.agent
+        spawned = Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})
+        events += [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})]
+    lifecycle.publish(ctx.state, events)
+    opened: dict[str, tuple[str, str]] = {}
+    try:
+        for plan in plans:
+            agent = plan.agent
+            try:
+                progress(agent.name, "starting")
+                opened[agent.name] = _open_window(ctx, agent, plan.env, ctx.config.worktree["setup"])
+                spawn_undo.started(ctx, agent)
+                result.agents.append(agent)
+                progress(agent.name, "started")
+            except Exception as error:  # noqa: BLE001 - one agent's window failing must not undo the others
+                opened.pop(agent.name, None)
+                spawn_undo.undo(ctx, agent)
+                result.failures.append(f"{agent.name}: {error}")
+    except KeyboardInterrupt:
+        started = {a.name for a in result.agents}
+        rest = [p.agent for p in plans if p.agent.name not in started]
+        for agent in rest:
+            spawn_undo.undo(ctx, agent)
+        raise SpawnInterrupted([a.name for a in result.agents], [a.name for a in rest]) from None
+    finally:
+        _record_windows(ctx, [a for a in result.agents if a.name in opened], opened)
 
 
 def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> None:
     """Hand the environment to the launcher and open the agent's window; records its pane.
 
     The agent must be recorded as `starting` with no pane: until the pane is recorded,
-    reconciling leaves it alone. With `idle` (a conversation resumed without a new prompt) the
-    launcher records it `done` rather than `running` as it starts the CLI.
+    reconciling leaves it alone (or finds it by its mark). With `idle` (a conversation resumed
+    without a new prompt) the launcher records it `done` rather than `running` as it starts the CLI.
     """
+    _record_windows(ctx, [agent], {agent.name: _open_window(ctx, agent, env, setup, idle)})
+
+
+def _open_window(
+    ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False
+) -> tuple[str, str]:
+    """Write the launch file and open the window; returns its window and pane ids."""
     launch_env = dict(env)
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
     launch_env.pop("TMUX_PANE", None)
     ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup, "idle": idle})
     state_dir = str(ctx.state.dir)
-    window, pane = ctx.tmux.new_agent_window(
+    return ctx.tmux.new_agent_window(
         ctx.session,
         agent.name,
         Path(agent.worktree),
@@ -316,15 +346,23 @@ def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = ""
         on_death=launcher_argv("_pane-died", "--state-dir", state_dir),
         launch=agent.launch_id or "",
     )
-    with ctx.state.update() as agents:
-        record = agents.get(agent.name)
-        if record is not None and record.status == Status.STARTING and record.pane is None:
-            record.window, record.pane = window, pane
-            agent.window, agent.pane = window, pane
-            record.updated_at = agent.updated_at
-        elif record is not None:  # the launcher was faster and already moved it on
-            record.window, record.pane = window, pane
-            agent.status, agent.window, agent.pane = record.status, window, pane
+
+
+def _record_windows(ctx: Context, agents: list[Agent], opened: dict[str, tuple[str, str]]) -> None:
+    """Put each agent's window and pane ids into its record (and into `agents`), in one write."""
+    if not agents:
+        return
+    with ctx.state.update() as records:
+        for agent in agents:
+            window, pane = opened[agent.name]
+            record = records.get(agent.name)
+            if record is not None and record.status == Status.STARTING and record.pane is None:
+                record.window, record.pane = window, pane
+                agent.window, agent.pane = window, pane
+                record.updated_at = agent.updated_at
+            elif record is not None:  # the launcher was faster and already moved it on
+                record.window, record.pane = window, pane
+                agent.status, agent.window, agent.pane = record.status, window, pane
 
 
 def settings_for(ctx: Context, kind: AgentKind, agent: Agent) -> AgentSettings:
@@ -353,129 +391,6 @@ def check_installed(agent: Agent, env: dict[str, str]) -> None:
             f"the agent CLI '{program}' for the kind '{agent.kind}' is not installed or not on PATH: "
             f"install it, or set `command` in the [agents.{agent.kind}] table of orchestra.toml."
         )
-
-
-def _remove_fresh_worktree(ctx: Context, agent: Agent) -> None:
-    """Undo a worktree this spawn just made; it holds no one's work yet. Its name was free when
-    reserved (no folder, no branch), so whatever is there now this spawn made, perhaps half."""
-    path = Path(agent.worktree)
-    try:
-        if path.exists() or path.is_symlink() or worktrees.branch_exists(ctx.project, agent.branch):
-            with contextlib.suppress(OrchestraError):
-                worktrees.remove_worktree(ctx.project, path)
-            if path.exists() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)  # git gave up on a half-made one
-                worktrees.prune_worktrees(ctx.project)
-            worktrees.delete_branch(ctx.project, agent.branch)
-    except OrchestraError:
-        pass
-
-
-def _undo(ctx: Context, agent: Agent) -> None:
-    pane = owned_pane(ctx, agent)  # its window may be open even where the record has no pane yet
-    if pane is not None:
-        ctx.tmux.kill_window(pane.window)
-    elif agent.window:
-        ctx.tmux.kill_window(agent.window)
-    _remove_fresh_worktree(ctx, agent)
-    _forget(ctx, [agent])
-
-
-def _forget(ctx: Context, agents: Sequence[Agent]) -> None:
-    with ctx.state.update() as records:
-        for agent in agents:
-            if agent.name in records:
-                del records[agent.name]
-                ctx.state.discard_launch_env(agent.name)
-    for agent in agents:
-        _spawn_lock_path(ctx, agent.name).unlink(missing_ok=True)  # undone: nothing left to find
-
-
-# -- spawns that died ----------------------------------------------------------------------
-
-
-def _spawn_lock_path(ctx: Context, name: str) -> Path:
-    return ctx.state.dir / "spawning" / f"{name}.lock"
-
-
-@contextlib.contextmanager
-def _spawn_lock(ctx: Context, name: str) -> Iterator[None]:
-    """Held by the spawn from the agent's reservation until the spawn ends. The file is removed
-    once the agent has started or been undone, so a lock file that exists and that no one holds
-    was left by a spawn that died."""
-    path = _spawn_lock_path(ctx, name)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
-    with files.locked(path):
-        yield
-
-
-def _started(ctx: Context, agent: Agent) -> None:
-    _spawn_lock_path(ctx, agent.name).unlink(missing_ok=True)
-
-
-UNSTARTED = (Status.STARTING, Status.LOST)  # after two minutes, reconcile calls a window never opened lost
-
-
-def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[str]]:
-    """Undo what spawns that died (SIGKILL, a second Ctrl-C during their own undo) left: agents
-    `starting` (or, later, `lost`) with no window, whose spawn lock file is there and free.
-    Returns their names, and those of such agents that hold work and were left as they are.
-
-    Such an agent never ran. One whose branch or worktree nevertheless holds work (someone used
-    it since) is left as it is, for `kill` and `clean` and their never-lose-work rules. With
-    `undo` false, only finds them."""
-    candidates = [name for name in ctx.state.read() if _spawn_lock_path(ctx, name).exists()]
-    undone: list[str] = []
-    kept: list[str] = []
-    for name in candidates:
-        try:
-            fd = os.open(_spawn_lock_path(ctx, name), os.O_RDWR)
-        except FileNotFoundError:
-            continue  # its spawn went on just now
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue  # its spawn is still at work
-        try:  # holding its lock: read the record again, as its spawn may have finished just now
-            agent = ctx.state.read().get(name)
-            if agent is None or agent.pane is not None or owned_pane(ctx, agent) is not None:
-                _spawn_lock_path(ctx, name).unlink(missing_ok=True)  # its window opened: it did start
-                continue
-            if agent.status not in UNSTARTED:
-                continue
-            if _holds_work(ctx, agent):
-                kept.append(name)
-                continue
-            if undo:
-                _remove_fresh_worktree(ctx, agent)
-                _forget(ctx, [agent])
-            undone.append(name)
-        finally:
-            os.close(fd)
-    return undone, kept
-
-
-def _holds_work(ctx: Context, agent: Agent) -> bool:
-    """Commits past its base, or a file in its worktree that git does not ignore and that a
-    checkout did not put there (a worktree git made but did not fill shows only deletions)."""
-    branch = f"refs/heads/{agent.branch}"
-    if (
-        worktrees.branch_exists(ctx.project, agent.branch)
-        and git.output(["rev-parse", branch], ctx.project.root) != agent.base
-    ):
-        return True
-    worktree = Path(agent.worktree)
-    if not (worktree / ".git").exists():
-        return False
-    try:
-        status = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
-    except OrchestraError:
-        return False  # not a usable worktree: nothing git could show as work
-    lines = [line for line in status.splitlines() if line]
-    if lines and not git.output(["ls-files"], worktree):  # never checked out: every file shows as deleted
-        return any(line.startswith("??") for line in lines)
-    return bool(lines)
 
 
 def spawn_environment() -> dict[str, str]:

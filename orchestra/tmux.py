@@ -262,8 +262,14 @@ class Tmux:
         """Create the project's session with the board in window 0. False if it already existed.
 
         A tmux server started here gets `server_environment()`, not this process's environment."""
-        if self.has_session(session):
-            owner = self.session_root(session)
+        # Whether it is there and whose it is, in one call: tmux stops at a missing session.
+        found = self.run(
+            "has-session", "-t", f"={session}",
+            ";", "show-options", "-v", "-q", "-t", f"={session}:", ROOT_OPTION,
+            check=False,
+        )  # fmt: skip
+        if found.returncode == 0:
+            owner = found.stdout.strip()
             if owner and owner != str(root):
                 raise TmuxError(
                     f"the tmux session '{session}' belongs to {owner}: set a different `session` name "

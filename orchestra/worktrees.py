@@ -11,7 +11,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,31 @@ def is_valid_branch(project: Project, branch: str) -> bool:
     return git.run(["check-ref-format", "--branch", branch], project.root, check=False).returncode == 0
 
 
+def branches(project: Project) -> set[str]:
+    """Every local branch, in one git call (a spawn's name checks, instead of one call per name)."""
+    out = git.output(["for-each-ref", "--format=%(refname)", "refs/heads/"], project.root)
+    return {line.removeprefix("refs/heads/") for line in out.splitlines() if line}
+
+
+def branch_namer(project: Project, prefix: str) -> Callable[[str], bool]:
+    """Whether `prefix + name` is a valid branch, asking git once for every name `check_name`
+    allows: about the prefix, followed by a name that cannot add a problem of its own.
+
+    Such a name (a letter or digit first; no '/', '..', '@{', nothing else git refuses; not
+    ending in '.' or '.lock') spoils the branch only where it meets the prefix in a way that
+    one check cannot see: the branch `HEAD`, or one ending in `.lock` (`x.` and `lock`). Any
+    other name is asked about on its own."""
+    prefix_ok = is_valid_branch(project, f"{prefix}x")
+
+    def valid(name: str) -> bool:
+        branch = f"{prefix}{name}"
+        if not plain_name(name):
+            return is_valid_branch(project, branch)
+        return prefix_ok and branch != "HEAD" and not branch.endswith(".lock")
+
+    return valid
+
+
 # -- names ------------------------------------------------------------------------------
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -124,9 +149,14 @@ def slugify(text: str, max_length: int = 32) -> str:
     return slug or "agent"
 
 
+def plain_name(name: str) -> bool:
+    """Whether `name` can be a branch component, a folder and a tmux window name."""
+    return bool(NAME_PATTERN.match(name)) and ".." not in name and not name.endswith((".", ".lock"))
+
+
 def check_name(name: str) -> None:
     """Refuse a `--name` that cannot be a branch component, a folder and a tmux window name."""
-    if not NAME_PATTERN.match(name) or ".." in name or name.endswith((".", ".lock")):
+    if not plain_name(name):
         raise OrchestraError(
             f"'{name}' is not a valid agent name: use letters, digits, '-', '_' and '.', at most 63 characters, "
             "starting with a letter or digit, not ending in '.' or '.lock', without '..' "

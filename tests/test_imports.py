@@ -110,3 +110,14 @@ def test_the_version_is_answered_before_click_loads(tmp_path):
             text=True,
         ).stdout
     )
+
+
+def test_spawn_json_imports_neither_nor_rich(repo, monkeypatch):
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    result = _python("-m", "orchestra", "spawn", "--agent", "demo", "--no-attach", "--json", "one", "two", cwd=repo)
+    assert result.returncode == 0, result.stderr.decode()
+    assert [a["name"] for a in json.loads(result.stdout)] == ["one", "two"]
+    names = _imported(result.stderr.decode())
+    assert {"orchestra.spawning", "orchestra.tmux", "orchestra.git"} <= names
+    # No terminal, nothing to warn about: no progress display, so rich is not needed either.
+    assert _heavy(names) == [] and not any(name.split(".")[0] == "rich" for name in names)

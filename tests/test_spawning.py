@@ -265,3 +265,12 @@ def test_worktreeinclude_copies_the_ignored_files_it_names(orchestra, repo, reco
     assert not (worktree / ".env.other").exists() and not (worktree / "config" / "skip.json").exists()
     assert not (worktree / "logs").exists()
     assert (worktree / "README.md").read_text() == "# project\n"
+
+
+def test_a_name_whose_branch_git_could_not_make_beside_another_gets_a_number(orchestra, repo):
+    git(repo, "branch", "orchestra/api/v2")  # git keeps `orchestra/api` as a folder now: no branch of that name
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "--json", "--name", "api", "build the API")
+    [agent] = json.loads(result.stdout)
+    assert agent["name"] == "api-2" and agent["branch"] == "orchestra/api-2"
+    assert "the name 'api' is taken" in result.stderr
+    assert "orchestra/api/v2" in branches(repo)

@@ -78,3 +78,19 @@ def test_a_command_run_in_a_folder_that_is_gone_says_so(repo):
         )
         assert result.returncode == 1, result.stderr
         assert "the folder you are in is gone" in result.stderr and "not installed" not in result.stderr
+
+
+def test_branch_namer_agrees_with_git(repo):
+    from orchestra.worktrees import branch_namer, is_valid_branch
+
+    names = ["x", "HEAD", "head", "lock", "ock", "a.b", "v1.2", "A_b-c", "x.lock", "a..b", "-x", ".x", "x/y", "a@{b"]
+    for prefix in ["", "orchestra/", "agent-", "x.", "x.l", "a/b.", "@", "-", "a..", "a.lock/", "a/", "a//", "we ird/"]:
+        valid = branch_namer(repo_project(repo), prefix)
+        for name in names:
+            assert valid(name) == is_valid_branch(repo_project(repo), f"{prefix}{name}"), (prefix, name)
+
+
+def repo_project(repo):
+    from orchestra.worktrees import discover
+
+    return discover(repo)

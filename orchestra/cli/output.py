@@ -29,6 +29,9 @@ def echo(text: str, err: bool = False) -> None:
 
 
 def warn(problems: Iterable[str]) -> None:
+    problems = list(problems)
+    if not problems:
+        return  # and rich stays unimported: `spawn --json` and `ls --json` never need it
     from orchestra.render import printable
 
     for problem in problems:

@@ -17,7 +17,7 @@ from orchestra import __version__ as __version__  # released with orchestra itse
 from orchestra.errors import MergeFailed
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, MergeResult, Repository
-from orchestra_github import api, gh, pull_request, remote
+from orchestra_github import gh, pull_request, remote
 
 STRATEGY = "pr"
 TOKEN_VARIABLE = "GITHUB_TOKEN"
@@ -87,6 +87,8 @@ def open_for(agent: Agent, repo: Repository, options: Settings, report: dict[str
     if gh_path is not None:
         opened = gh.open_pull_request(gh_path, repo.root, repository, head, base, title, body, options.timeout)
     else:
+        from orchestra_github import api  # urllib, only when it is used: every command loads the plugins
+
         opened = api.GitHubAPI(options.api_url, repository, token, options.timeout).open(head, base, title, body)
     if opened.existed:
         message = f"pull request #{opened.number} was already open: {opened.url}"

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from orchestra.hookspecs import Config
 
 from orchestra.models import Agent, Event, Status
-from orchestra_slack import message, webhook
 
 NAME = "slack"
 STATUSES = [s.value for s in Status]
@@ -73,4 +72,7 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     url = os.environ.get(settings.webhook_url_env)
     if not url:
         return  # Slack is not set up in this environment: that is a choice, not a problem
+    # Imported here: every command loads the plugins, and http.client and urllib cost it time.
+    from orchestra_slack import message, webhook
+
     webhook.post(url, message.build(event, agent), variable=settings.webhook_url_env)
