@@ -130,7 +130,7 @@ def test_the_wheel_holds_the_program_the_plugins_and_the_shell_scripts(dist):
     if (ROOT / "LICENSE").exists():
         assert f"{info}/licenses/LICENSE" in names
 
-    assert "[console_scripts]\norchestra = orchestra.cli:main\n" in entry_points
+    assert "[console_scripts]\norchestra = orchestra.console:main\n" in entry_points
     group = entry_points.split("[orchestra]\n", 1)[1].split("\n\n", 1)[0]
     assert dict(line.split(" = ") for line in group.strip().splitlines()) == bundled
 
