@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import branches, git, tmux, worktree_paths
+from support import branches, git, tmux, wait_for, worktree_paths
 
 
 def assert_clean_failure(result, *phrases: str) -> None:
@@ -385,8 +385,13 @@ def test_names_tmux_could_take_for_an_index_or_a_pane_work(orchestra, repo, isol
 
     (agent,) = wait_statuses(orchestra, {name: "exited"})
     assert agent["exit_code"] == 0
-    panes = tmux(isolated, "list-panes", "-a", "-F", "#{window_name}\t#{@orchestra_agent}\t#{pane_dead}").stdout
-    assert sorted(panes.splitlines()) == sorted(["board\t\t0", f"{name}\t{name}\t1"])
+
+    # `exited` is recorded from inside the pane, just before its last process ends: wait for the pane to die.
+    def panes() -> list[str] | None:
+        listed = tmux(isolated, "list-panes", "-a", "-F", "#{window_name}\t#{@orchestra_agent}\t#{pane_dead}").stdout
+        return None if f"{name}\t{name}\t0" in listed.splitlines() else sorted(listed.splitlines())
+
+    assert wait_for(panes, what="the agent's pane to die") == sorted(["board\t\t0", f"{name}\t{name}\t1"])
     board_hooks = tmux(isolated, "show-hooks", "-w", "-t", f"{agent['session']}:board").stdout
     assert "pane-died" not in board_hooks
     remain = tmux(isolated, "show-options", "-w", "-v", "-t", f"{agent['session']}:board", "remain-on-exit").stdout
