@@ -24,6 +24,8 @@ from orchestra.errors import TmuxError
 
 # Between a paste and its Enter: Gemini CLI takes an Enter within 30 ms of other input for a new line.
 SUBMIT_PAUSE = 0.1
+# How long a paste may take to be drawn before its Enter is pressed anyway.
+PASTE_DRAWN_WAIT = 2.0
 
 SOCKET_ENV = "ORCHESTRA_TMUX_SOCKET"
 # What a tmux server orchestra starts keeps of the starting shell's environment: tmux copies that
@@ -406,13 +408,23 @@ class Tmux:
         an Enter that follows other input within milliseconds for part of a paste.
         """
         if text:
+            before = self.capture(pane, 0) if enter else ""
             buffer = f"orchestra-send-{os.getpid()}"
             self.run("load-buffer", "-b", buffer, "-", input=text)
             self.cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", pane)
             if enter:
+                self._until_drawn(pane, before)
                 time.sleep(SUBMIT_PAUSE)
         if enter:
             self.cmd("send-keys", "-t", pane, "Enter")
+
+    def _until_drawn(self, pane: str, before: str) -> None:
+        """Wait (up to PASTE_DRAWN_WAIT) until the program has drawn the paste: on a busy machine
+        it reads the paste late, and an Enter read together with it is taken for part of it. A
+        program that does not echo what it reads gets its Enter when the wait is over."""
+        deadline = time.monotonic() + PASTE_DRAWN_WAIT
+        while time.monotonic() < deadline and self.capture(pane, 0) == before:
+            time.sleep(0.02)
 
     def select_window(self, window: str, pane: str | None = None) -> None:
         self.cmd("select-window", "-t", window, *([";", "select-pane", "-t", pane] if pane else []))
