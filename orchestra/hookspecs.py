@@ -98,7 +98,10 @@ def merge_strategy(
     Called by `orchestra merge` (and `orchestra pr`) for each agent in the queue, after the
     agent's uncommitted work was committed on its branch. `repo` says where the main checkout
     is, which branch is the target and which remote to use; `report` is the agent's
-    `orchestra report --json` entry (final message, commits, lines changed).
+    `orchestra report --json` entry (final message, commits, lines changed). In a train
+    (`merge --all`, called in the train's order) `report` also has `conflicts_with` and
+    `overlaps_with`: the other agents of the train whose work meets this one's, each
+    `{"agent": name, "files": [paths]}` (a pull request's body names them).
 
     Return a `MergeResult` if this plugin handles `strategy`, None otherwise; stops at the first
     result that is not None. Raise `MergeFailed` with a sentence saying why to stop this agent's
