@@ -176,8 +176,9 @@ class _Steps:
         return results
 
     def train(self, queue: list[Agent], target: str, retry: bool = False) -> list[Merged]:
-        """Every agent of `queue`, in the forecast's order, forecast again after each merge that
-        moved the target; one that would conflict with the target is left out, not attempted."""
+        """Every agent of `queue`, in the forecast's order (the one `orchestra conflicts` shows);
+        the rest are forecast again after each merge that moved the target, and one that would
+        conflict with it is left out, not attempted."""
         by_name = {a.name: a for a in queue}
         first = self.foresee(list(by_name), queue, target)
         latest = first
@@ -197,7 +198,6 @@ class _Steps:
                     landed.append(agent.name)
                     if remaining and integrate.target_tip(self.ctx.project, target) != tip:
                         latest = self.foresee(remaining, [by_name[n] for n in remaining], target)
-                        remaining = forecast.order_of(latest, remaining) if latest else remaining
             stop = results[-1].left_out and self.on_conflict == "stop"
             failed = results[-1].result == "failed" and not self.keep_going
             if stop or failed:
