@@ -12,7 +12,8 @@ that share their merge base with the target, and that have no commit in common s
 that base; when the paths they changed cannot meet (the same path, a file where the other has a
 folder, a folder one side emptied that the other added to, renames counted at both their old and
 new paths), the merge is clean. The merges left run in `git merge-tree --stdin` batches, one per
-processor. The last forecast and the cache of pair results live in `<state>/forecast.json`.
+processor. The last stored forecast lives in `<state>/forecast.json`, the cache of pair results
+in `<state>/forecast-cache.json`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,10 @@ from orchestra.errors import GitError, OrchestraError, UnknownAgent
 from orchestra.models import Agent, Status
 from orchestra.worktrees import Project, scratch_index
 
-FILENAME = "forecast.json"
+FILENAME = "forecast.json"  # the last stored forecast, small: `ls` reads it
+CACHE = "forecast-cache.json"  # pair results by commit ids
 VERSION = 1
-MAX_CACHED = 5000  # pair results kept; the least recently used go first
+MAX_CACHED = 2000  # pair results kept (or twice those of the last forecast); the least recently used go first
 # Fixed, so that the same uncommitted work always becomes the same commit (and cache key).
 SNAPSHOT_ENV = {
     "GIT_AUTHOR_NAME": "orchestra",
@@ -142,31 +144,30 @@ def forecast(
         jobs[(a.name, "")] = (sides[a.name], target_commit)
         for b in chosen[position + 1 :]:
             jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
-    with _cache(project.state_dir) as cache:
-        known: dict[str, dict[str, Any]] = cache["pairs"]
-        missing = {_key(*commits) for commits in jobs.values()} - set(known)
-        fresh = _compute(project, target_commit, [tuple(k.split(" ")) for k in sorted(missing)])
+    keys = {_key(*commits) for commits in jobs.values()}
+    state_dir = project.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # One forecast at a time: a second one waits and then finds the first one's results cached.
+    with files.locked(state_dir / "forecast.lock"):
+        cache = _read_cache(state_dir)
+        cache.update(_compute(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))]))
         used = time.time()
-        for key in {_key(*commits) for commits in jobs.values()}:
-            entry = fresh.get(key) or known[key]
-            known[key] = {"conflicts": entry["conflicts"], "overlaps": entry["overlaps"], "used": used}
-        results = {job: known[_key(*commits)] for job, commits in jobs.items()}
+        for key in keys:
+            cache[key]["used"] = used
+        results = {job: cache[_key(*commits)] for job, commits in jobs.items()}
         fc = _assemble(target, target_commit, [a.name for a in chosen], results)
         if store:
-            previous = _parse(cache.get("last"))
+            previous = _stored(state_dir)
             before = {p.agents for p in previous.pairs if p.conflicts} if previous else set()
             fc.new_conflicts = [p for p in fc.pairs if p.conflicts and p.agents not in before]
-            cache["last"] = fc.to_dict()
+            _write(state_dir / FILENAME, {"version": VERSION, "last": fc.to_dict()})
+        _write_cache(state_dir, cache, max(MAX_CACHED, 2 * len(keys)))
     return fc
 
 
 def stored(ctx: Context) -> Forecast | None:
     """The last stored forecast, read from the state folder without running git (for `ls`)."""
-    try:
-        data = json.loads((ctx.project.state_dir / FILENAME).read_bytes())
-    except (OSError, ValueError):
-        return None
-    return _parse(data.get("last")) if isinstance(data, dict) and data.get("version") == VERSION else None
+    return _stored(ctx.project.state_dir)
 
 
 # -- choosing agents and their sides -------------------------------------------------------
@@ -226,7 +227,7 @@ def _side(project: Project, agent: Agent, tips: dict[str, str], placed: list[str
         git.run(["add", "--all", *spec], worktree, env=env)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
-    return git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**env, **SNAPSHOT_ENV})
+    return git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
 
 
 def _placed(worktree: Path, entries: list[str]) -> list[str]:
@@ -412,25 +413,35 @@ def _assemble(target: str, target_commit: str, names: list[str], results: dict[t
 # -- the file ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _cache(state_dir: Path) -> Iterator[dict[str, Any]]:
-    """The stored forecast and pair cache, read and written back under a lock (concurrent
-    forecasts would otherwise drop each other's entries)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with files.locked(state_dir / "forecast.lock"):
-        try:
-            data = json.loads((state_dir / FILENAME).read_bytes())
-        except (OSError, ValueError):
-            data = None
-        if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("pairs"), dict):
-            data = {"version": VERSION, "pairs": {}}
-        data["pairs"] = {k: v for k, v in data["pairs"].items() if _sound(v)}
-        yield data
-        if len(data["pairs"]) > MAX_CACHED:
-            kept = sorted(data["pairs"].items(), key=lambda item: item[1]["used"])[-MAX_CACHED:]
-            data["pairs"] = dict(kept)
-        with contextlib.suppress(OSError):  # a cache that cannot be written only costs git calls next time
-            files.write_atomic(state_dir / FILENAME, json.dumps(data, separators=(",", ":")))
+def _stored(state_dir: Path) -> Forecast | None:
+    data = _read(state_dir / FILENAME)
+    return _parse(data.get("last")) if data is not None else None
+
+
+def _read_cache(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """The pair results as stored; what is damaged or of another version is left out (computed again)."""
+    data = _read(state_dir / CACHE)
+    pairs = data.get("pairs") if data is not None else None
+    return {k: v for k, v in pairs.items() if _sound(v)} if isinstance(pairs, dict) else {}
+
+
+def _write_cache(state_dir: Path, cache: dict[str, dict[str, Any]], most: int) -> None:
+    if len(cache) > most:
+        cache = dict(sorted(cache.items(), key=lambda item: item[1]["used"])[-most:])
+    _write(state_dir / CACHE, {"version": VERSION, "pairs": cache})
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == VERSION else None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # a file that cannot be written only costs git calls next time
+        files.write_atomic(path, json.dumps(data, separators=(",", ":")))
 
 
 def _sound(entry: Any) -> bool:
