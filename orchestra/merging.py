@@ -18,7 +18,6 @@ agents to finish that turn and takes them again.
 
 from __future__ import annotations
 
-import importlib
 import shlex
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import Any
 from orchestra import forecast, integrate, lifecycle
 from orchestra.context import Context
 from orchestra.errors import MergeConflict, MergeFailed, OrchestraError, UnknownAgent
+from orchestra.handback import hand_back
 from orchestra.models import Agent, Event, MergeResult, Repository, Status, now
 from orchestra.reconcile import observe
 from orchestra.removal import merge_target
@@ -180,7 +180,7 @@ class _Steps:
         the rest are forecast again after each merge that moved the target, and one that would
         conflict with it is left out, not attempted."""
         by_name = {a.name: a for a in queue}
-        first = self.foresee(list(by_name), queue, target)
+        first = self.foresee(queue, target)
         latest = first
         remaining = forecast.order_of(first, list(by_name)) if first else list(by_name)
         landed: list[str] = []
@@ -197,7 +197,7 @@ class _Steps:
                 if results[-1].result == "merged":
                     landed.append(agent.name)
                     if remaining and integrate.target_tip(self.ctx.project, target) != tip:
-                        latest = self.foresee(remaining, [by_name[n] for n in remaining], target)
+                        latest = self.foresee([by_name[n] for n in remaining], target)
             stop = results[-1].left_out and self.on_conflict == "stop"
             failed = results[-1].result == "failed" and not self.keep_going
             if stop or failed:
@@ -205,11 +205,13 @@ class _Steps:
                 break
         return results
 
-    def foresee(self, names: list[str], agents: list[Agent], target: str) -> forecast.Forecast | None:
-        """The forecast of `names` against the target; None where git cannot make one (then the
-        train goes in spawn order and git's own merge finds the conflicts)."""
+    def foresee(self, agents: list[Agent], target: str) -> forecast.Forecast | None:
+        """The forecast of `agents` against the target; None where git cannot make one (then the
+        train goes in spawn order and git's own merge finds the conflicts). One whose branch is
+        gone is left out of it, for its merge to report."""
+        agents = [a for a in agents if branch_exists(self.ctx.project, a.branch)]
         try:
-            return forecast.forecast(self.ctx, names, agents=agents, target=target, store=False)
+            return forecast.forecast(self.ctx, [a.name for a in agents], agents=agents, target=target, store=False)
         except OrchestraError:
             return None
 
@@ -256,7 +258,7 @@ class _Steps:
             message += ", also after it was handed back"
         elif self.on_conflict == "handback":
             moment = now()
-            handed = _hand_back(self.ctx, agent, target, files)
+            handed = hand_back(self.ctx, agent, target, files)
             if handed:
                 self.handed_at[agent.name] = moment
             message += (
@@ -305,12 +307,6 @@ def _partners(fc: forecast.Forecast | None, agent: Agent, landed: list[str]) -> 
 def _listing(items: list[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def _hand_back(ctx: Context, agent: Agent, target: str, files: list[str]) -> bool:
-    """`orchestra.handback.hand_back`, imported when a train first needs it."""
-    handback: Any = importlib.import_module("orchestra.handback")
-    return bool(handback.hand_back(ctx, agent, target, files))
 
 
 def _retry(
