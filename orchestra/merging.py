@@ -331,7 +331,7 @@ def _retry(
         if item.name in taken:
             continue
         if item.name in turns and turns[item.name] is None:
-            item.message += f"; it did not finish its turn within {timeout:g} seconds"
+            item.message += f"; it did not finish its turn within {timeout:g} second{'' if timeout == 1 else 's'}"
         elif item.name in turns and item.name not in taken:
             item.message += f"; then it became {turns[item.name]}"
         kept.append(item)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 import test_github
 from orchestra import merging
 from orchestra.context import Context
-from support import agents_json, git, worktree_paths
+from orchestra.reconcile import find
+from support import agents_json, git, wait_for, worktree_paths
 from test_bad_input import assert_clean_failure
 from test_merging import conflicting_agents, finished_agent, tip
 
@@ -268,3 +270,98 @@ def test_pull_requests_open_in_train_order_naming_the_agents_they_meet(
     assert "- conflicts with agent `left` in `README.md`" in bodies["orchestra/right"]
     assert "Other agents' work" not in bodies["orchestra/apart"]
     assert tip(root) == before and os.environ["GITHUB_TOKEN"] not in json.dumps([r.to_dict() for r in results])
+
+
+# -- handing conflicts back, and waiting for the agents to resolve them ------------------------
+
+SILENT_AGENT = """
+import json, os, subprocess, sys
+from pathlib import Path
+
+common = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True, text=True, check=True)
+state_dir = str(Path(common.stdout.strip()).resolve() / "orchestra")
+Path("README.md").write_text("# the silent agent's readme\\n")
+subprocess.run(["git", "commit", "--quiet", "-am", "rewrite the readme"], check=True)
+event = json.dumps({"event": "turn-ended", "message": "wrote the readme"})
+subprocess.run([sys.executable, "-m", "orchestra", "_hook", "--state-dir", state_dir, os.environ["ORCHESTRA_AGENT"], event])
+for line in sys.stdin:  # takes what it is told, and never finishes another turn
+    pass
+"""
+
+
+def live_agent(ctx: Context, kind: str, task: str):
+    """An agent of `kind` spawned in its tmux window, once it is done with its first turn, at its prompt."""
+    from orchestra.spawning import TaskSpec, spawn, spawn_environment
+
+    result = spawn(ctx, [TaskSpec(task=task, agent=kind)], spawn_environment())
+    assert not result.failures, result.failures
+    (agent,) = result.agents
+    wait_for(lambda: find(ctx, agent.name).status.value == "done", what=f"{agent.name} to be done")
+    return agent
+
+
+def with_agent_kinds(repo: Path, kinds: dict[str, list[str]]) -> Context:
+    (repo / "orchestra.toml").write_text(
+        "".join(f"[agents.{k}]\ncommand = {json.dumps(c)}\n" for k, c in kinds.items())
+    )
+    git(repo, "add", "orchestra.toml")
+    git(repo, "commit", "-qm", "configure the scripted agents")
+    return Context.open()
+
+
+def test_handback_asks_the_left_out_agent_and_wait_merges_it_once_it_resolved(repo, monkeypatch, tmp_path):
+    from test_handback import AGENT
+
+    prompts = tmp_path / "prompts"
+    monkeypatch.chdir(repo)
+    ctx = with_agent_kinds(
+        repo, {"resolver": [sys.executable, str(AGENT), str(prompts), "README.md", "# the agent's readme"]}
+    )
+    finished_agent(ctx, "first", {"README.md": "# first's readme\n"})
+    name = live_agent(ctx, "resolver", "rewrite the readme").name
+    before = tip(repo)
+
+    results = merging.merge(ctx, [], every=True, on_conflict="handback", wait=True, timeout=60)
+
+    assert [(r.name, r.result, r.handed_back) for r in results] == [("first", "merged", False), (name, "merged", True)]
+    assert "git merge main" in prompts.read_text()  # orchestra's words reached the agent
+    assert (repo / "README.md").read_text() == "# first's readme\n# the agent's readme\n"
+    assert git(repo, "rev-list", "--first-parent", "--count", f"{before}..main").strip() == "2"
+    assert git(repo, "status", "--porcelain") == ""
+    (left_out,) = [e for e in ctx.state.read_events() if e["type"] == "merge-left-out"]
+    assert left_out["agent"] == name and left_out["data"]["handed_back"] is True
+
+
+def test_wait_says_which_handed_back_agent_did_not_finish_in_time(repo, monkeypatch, tmp_path):
+    script = tmp_path / "silent_agent.py"
+    script.write_text(SILENT_AGENT)
+    monkeypatch.chdir(repo)
+    ctx = with_agent_kinds(repo, {"silent": [sys.executable, str(script)]})
+    finished_agent(ctx, "first", {"README.md": "# first's readme\n"})
+    name = live_agent(ctx, "silent", "rewrite the readme").name
+    branch = tip(repo, f"orchestra/{name}")
+
+    results = merging.merge(ctx, [], every=True, on_conflict="handback", wait=True, timeout=1)
+
+    assert [(r.name, r.result, r.handed_back) for r in results] == [
+        ("first", "merged", False),
+        (name, "left out", True),
+    ]
+    assert results[1].message == (
+        "left out: it would conflict with main in README.md now that first landed; handed back to the agent "
+        "to bring its branch up to date; it did not finish its turn within 1 second"
+    )
+    assert tip(repo, f"orchestra/{name}") == branch and (repo / "README.md").read_text() == "# first's readme\n"
+
+
+def test_handback_leaves_an_agent_that_is_not_at_its_prompt_alone(project):
+    ctx = project
+    finished_agent(ctx, "first", {"README.md": "# first's readme\n"})
+    finished_agent(ctx, "second", {"README.md": "# second's readme\n"})  # exited: no prompt to type into
+    results = merging.merge(ctx, [], every=True, on_conflict="handback")
+    assert [(r.name, r.result, r.handed_back) for r in results] == [
+        ("first", "merged", False),
+        ("second", "left out", False),
+    ]
+    assert results[1].message.endswith("; not handed back, as it is not at its prompt (it is exited)")
+    assert [e for e in ctx.state.read_events() if e["type"] == "handback"] == []
