@@ -179,6 +179,8 @@ class _Steps:
         """Every agent of `queue`, in the forecast's order (the one `orchestra conflicts` shows);
         the rest are forecast again after each merge that moved the target, and one that would
         conflict with it is left out, not attempted."""
+        if not queue:
+            return []
         by_name = {a.name: a for a in queue}
         first = self.foresee(queue, target)
         latest = first

@@ -50,7 +50,7 @@ def merge(names, all_, strategy, check, keep_going, on_conflict, wait, timeout, 
         on_conflict=on_conflict,
         wait=wait,
         timeout=_seconds(timeout),
-        progress=None if as_json else _progress,
+        progress=_progress,  # on stderr: --json keeps stdout for the JSON
     )
     warn(ctx.plugins.problems)
     if as_json:
