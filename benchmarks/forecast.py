@@ -172,7 +172,9 @@ def main() -> None:
         commands = {
             "cold": cold,
             "cached": lambda: sb.timed_cpu(conflicts, repo),
-            f"floor ({len(merges)} merge-trees)": lambda: sb.timed_cpu(["bash", "-c", FLOOR, "floor", str(listing)], repo),
+            f"floor ({len(merges)} merge-trees)": lambda: sb.timed_cpu(
+                ["bash", "-c", FLOOR, "floor", str(listing)], repo
+            ),
             "python -c pass": lambda: sb.timed_cpu([c.PYTHON, "-c", "pass"], repo),
         }
         for run in commands.values():  # the page cache and Python's bytecode cache warm
