@@ -79,6 +79,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "target": Key("str", "", "branch that agents' work is merged into; empty means the main checkout's branch"),
         "check": Key("str", "", "command that must pass on the merged result before the target branch moves"),
+        "on_conflict": Key(
+            "one-of",
+            "skip",
+            "what `merge --all` does with an agent that would conflict: skip it, stop the train, or handback",
+            choices=("skip", "stop", "handback"),
+        ),
     },
     "tmux": {
         "layout": Key(

@@ -66,3 +66,11 @@ class SpawnVetoed(OrchestraError):
 class MergeFailed(OrchestraError):
     """An agent's branch could not be integrated: a conflict, a failing check, a refused push.
     Merge strategies raise this; the target branch and the main checkout stay as they were."""
+
+
+class MergeConflict(MergeFailed):
+    """git's merge (or rebase) of an agent's branch stopped on conflicts in `files`."""
+
+    def __init__(self, message: str, files: Sequence[str]):
+        super().__init__(message)
+        self.files = list(files)

@@ -98,7 +98,10 @@ def merge_strategy(
     Called by `orchestra merge` (and `orchestra pr`) for each agent in the queue, after the
     agent's uncommitted work was committed on its branch. `repo` says where the main checkout
     is, which branch is the target and which remote to use; `report` is the agent's
-    `orchestra report --json` entry (final message, commits, lines changed).
+    `orchestra report --json` entry (final message, commits, lines changed). In a train
+    (`merge --all`, called in the train's order) `report` also has `conflicts_with` and
+    `overlaps_with`: the other agents of the train whose work meets this one's, each
+    `{"agent": name, "files": [paths]}` (a pull request's body names them).
 
     Return a `MergeResult` if this plugin handles `strategy`, None otherwise; stops at the first
     result that is not None. Raise `MergeFailed` with a sentence saying why to stop this agent's
@@ -113,7 +116,9 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     `event.data["from"]` is None), whoever made it: every change goes through orchestra's
     lifecycle core. `event` is the `status` event; `agent` is the agent's record after the
     change (None if it is gone), `config` the project's configuration (`config.plugin_settings(name)` is a
-    plugin's own `[plugins.<name>]` table). orchestra calls it in a background process of its
-    own, never inside a command the user waits for, so network work may be done in place; what
-    it raises goes to the event log as a `plugin-error`. All implementations run.
+    plugin's own `[plugins.<name>]` table). Also called for each `handback` event (a conflict
+    typed back into the agent: `event.status` None, `event.data` its `target` and `files`).
+    orchestra calls it in a background process of its own, never inside a command the user waits
+    for, so network work may be done in place; what it raises goes to the event log as a
+    `plugin-error`. All implementations run.
     """

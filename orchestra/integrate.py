@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from orchestra import files, git
-from orchestra.errors import MergeFailed
+from orchestra.errors import MergeConflict, MergeFailed
 from orchestra.worktrees import Project, add_detached_worktree, discard_worktree, registered_worktrees
 
 STRATEGIES = ("merge", "squash", "rebase")
@@ -194,7 +194,9 @@ def _step(scratch: Path, args: list[str], env: dict[str, str], doing: str) -> No
         git.run(abort, scratch, check=False)
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
-        raise MergeFailed(f"{doing} conflicts in {shown}; resolve it in the agent's worktree (or ask the agent to).")
+        raise MergeConflict(
+            f"{doing} conflicts in {shown}; resolve it in the agent's worktree (or ask the agent to).", conflicts
+        )
     detail = (result.stderr or result.stdout).strip().splitlines()
     raise MergeFailed(f"{doing} failed: {detail[-1] if detail else 'git exited ' + str(result.returncode)}")
 

@@ -222,14 +222,18 @@ def change(
     return changed
 
 
+# The event types the notifiers hear: every status change, and a conflict handed back to its agent.
+NOTIFIED = ("status", "handback")
+
+
 def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> None:
-    """Append `events` to the log, then hand the status changes among them to the notifiers.
+    """Append `events` to the log, then hand the status changes (and handbacks) among them to the notifiers.
 
     `reap=False` is for a process that ends at once (the hook handler): the notifier outlives it
     and is adopted and reaped by init, so no thread need wait for it."""
     events = [e for e in events if e]
     state.append_events(events)
-    changes = [e for e in events if e.get("type") == "status"]
+    changes = [e for e in events if e.get("type") in NOTIFIED]
     if changes:
         notify_in_background(state, changes, reap)
 

@@ -17,9 +17,7 @@ def pr_command(cli: click.Group) -> click.Command:
 
     @click.command("pr")
     @click.argument("names", nargs=-1, shell_complete=complete_names)
-    @click.option(
-        "--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the order they were spawned."
-    )
+    @click.option("--all", "all_", is_flag=True, help="Every finished (done or exited) agent, in the train's order.")
     @click.option("--keep-going", "-k", is_flag=True, help="Go on with the next agent after one fails.")
     @click.option("--json", "as_json", is_flag=True, help="Print what happened to each agent as JSON.")
     def pr(names: tuple[str, ...], all_: bool, keep_going: bool, as_json: bool) -> None:

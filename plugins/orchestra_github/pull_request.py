@@ -8,6 +8,7 @@ from typing import Any
 
 TITLE_LENGTH = 70
 MAX_COMMITS = 50  # a longer list is cut; the pull request itself shows them all
+MAX_FILES = 10  # files named per agent this one meets
 MAX_MESSAGE = 60_000  # GitHub refuses a body longer than 65,536 characters
 
 
@@ -41,12 +42,28 @@ def body(report: dict[str, Any]) -> str:
         if len(commits) > MAX_COMMITS:
             lines.append(f"- … and {len(commits) - MAX_COMMITS} more")
         parts.append("### Commits\n\n" + "\n".join(lines))
+    meets = _meets(report)
+    if meets:
+        parts.append("### Other agents' work\n\n" + "\n".join(meets))
     parts.append(
         f"**Changes:** {_count(report.get('files_changed', 0), 'file')} changed, "
         f"+{report.get('lines_added', 0)} −{report.get('lines_removed', 0)} lines."
     )
     parts.append(f"---\nOpened by orchestra for agent `{name}` (branch `{branch}`).")
     return "\n\n".join(parts) + "\n"
+
+
+def _meets(report: dict[str, Any]) -> list[str]:
+    """One line per other agent of the train whose work conflicts or overlaps with this one's
+    (`merge --all` hands them over as `conflicts_with` and `overlaps_with`)."""
+    lines = []
+    for key, how in (("conflicts_with", "conflicts with"), ("overlaps_with", "overlaps with")):
+        for other in report.get(key) or []:
+            files = other.get("files") or []
+            shown = ", ".join(f"`{_one_line(f)}`" for f in files[:MAX_FILES])
+            more = f" and {len(files) - MAX_FILES} more" if len(files) > MAX_FILES else ""
+            lines.append(f"- {how} agent `{_one_line(str(other.get('agent', '')))}` in {shown}{more}")
+    return lines
 
 
 def _one_line(text: str) -> str:
