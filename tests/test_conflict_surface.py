@@ -1,0 +1,148 @@
+"""Conflicts while agents work, where a person looks: `ls --json`, the table, `ls --conflicts`, and a
+`conflict` notification (Slack's stand-in on 127.0.0.1) once per newly conflicting pair. Real git,
+real tmux, scripted agents that edit one line each and commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_slack import StandIn
+
+from orchestra.launch import SAFE_PATH
+from orchestra.state import State
+from support import git, wait_for
+
+EDITOR = Path(__file__).parent / "bin" / "edit_line.py"
+
+
+@pytest.fixture
+def slack(monkeypatch):
+    stand_in = StandIn()
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", stand_in.url)
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture
+def editors(repo):
+    """An agent kind `editor` (tests/bin/edit_line.py: "PATH: TEXT" becomes PATH's first line,
+    committed), and Slack told of conflicts only."""
+    (repo / "orchestra.toml").write_text(
+        f'[agents.editor]\ncommand = ["{sys.executable}", "{EDITOR}", "{{task}}"]\n'
+        '[plugins.slack]\nevents = ["conflict"]\n'
+    )
+    (repo / "notes.md").write_text("notes\n")
+    git(repo, "add", "orchestra.toml", "notes.md")
+    git(repo, "commit", "-qm", "configure the editor agent")
+    return repo
+
+
+def state_of(repo: Path) -> State:
+    return State(repo / ".git" / "orchestra")
+
+
+def ls_json(orchestra, *options: str) -> dict[str, dict]:
+    return {a["name"]: a for a in json.loads(orchestra("ls", "--json", *options).stdout)}
+
+
+def conflict_events(repo: Path) -> list[dict]:
+    return [e for e in state_of(repo).read_events() if e["type"] == "conflict"]
+
+
+def settle(repo: Path) -> None:
+    """Wait until no background refresh or notifier of this project is at work."""
+    assert state_of(repo).wait_idle(30), "the background work did not end"
+
+
+def refresh_now(repo: Path) -> None:
+    """One refresh, run to its end (as the lifecycle starts it), after any still at work."""
+    settle(repo)
+    argv = [sys.executable, *SAFE_PATH, "-m", "orchestra", "_forecast", "--state-dir", str(state_of(repo).dir)]
+    subprocess.run(argv, cwd=repo, env=dict(os.environ), check=True, timeout=60)
+    settle(repo)
+
+
+def spawn_editors(orchestra, **tasks: str) -> None:
+    for name, task in tasks.items():
+        orchestra("spawn", "--agent", "editor", "--name", name, "--no-attach", task)
+
+
+def test_two_agents_editing_one_line_are_marked_and_slack_hears_it_once(orchestra, editors, slack):
+    spawn_editors(orchestra, a="README.md: alpha", b="README.md: beta", c="notes.md: gamma")
+
+    def marked():  # `ls` only reads the forecast; the agents' exits bring it up to date
+        shown = ls_json(orchestra)
+        done = all(a["status"] == "exited" for a in shown.values()) and len(shown) == 3
+        return shown if done and shown["a"]["conflicts_with"] == ["b"] else None
+
+    shown = wait_for(marked, what="a and b to be forecast to conflict")
+    assert shown["b"]["conflicts_with"] == ["a"]
+    assert shown["c"]["conflicts_with"] == []
+
+    (request,) = wait_for(lambda: slack.requests, what="Slack to hear of the conflict")
+    text = request["json"]["text"]
+    assert text.startswith("a and b are heading for a conflict") and "README.md" in text
+    assert "`README.md`" in json.dumps(request["json"]["blocks"])
+    (event,) = conflict_events(editors)
+    assert (event["agent"], event["data"]) == ("a", {"with": "b", "files": ["README.md"], "target": "main"})
+
+    refresh_now(editors)  # the same conflict, forecast again, is no news
+    assert len(conflict_events(editors)) == 1
+    assert len(slack.requests) == 1
+
+    table = orchestra("ls").stdout
+    assert "CONFLICTS" in table.splitlines()[0]
+    rows = {line.split()[0]: line for line in table.splitlines()[1:] if line.strip()}
+    assert "✖ b" in rows["a"] and "✖ a" in rows["b"] and "✖" not in rows["c"]
+
+    detailed = orchestra("ls", "--conflicts").stdout
+    assert "✖ a and b: README.md" in detailed
+    files = ls_json(orchestra, "--conflicts")
+    assert files["a"]["conflict_files"] == {"b": ["README.md"]} and files["c"]["conflict_files"] == {}
+
+
+def test_the_target_moving_is_seen_by_ls_and_refreshed_in_the_background(orchestra, editors, slack):
+    spawn_editors(orchestra, solo="notes.md: from the agent")
+    wait_for(lambda: ls_json(orchestra)["solo"]["status"] == "exited", what="the agent to finish")
+    settle(editors)
+    assert ls_json(orchestra)["solo"]["conflicts_with"] == []
+
+    (editors / "notes.md").write_text("from main\n")  # the target moves under the agent, no status changes
+    git(editors, "commit", "-qam", "main edits the same line")
+
+    def against_main():
+        return ls_json(orchestra)["solo"]["conflicts_with"] == ["main"]
+
+    wait_for(against_main, what="ls to find the forecast stale and a refresh to see the conflict with main")
+    settle(editors)
+    assert "✖ main" in orchestra("ls").stdout
+    assert conflict_events(editors) == [] and slack.requests == [], "only a pair of agents is news"
+
+
+def test_ls_without_conflicts_keeps_its_table_and_json_has_an_empty_list(orchestra, editors):
+    spawn_editors(orchestra, one="notes.md: one")
+    shown = wait_for(lambda: ls_json(orchestra)["one"]["status"] == "exited" and ls_json(orchestra))
+    settle(editors)
+    assert ls_json(orchestra)["one"]["conflicts_with"] == []
+    assert "CONFLICTS" not in orchestra("ls").stdout
+    assert "no conflicts forecast" in orchestra("ls", "--conflicts").stdout
+    assert "conflict_files" not in shown["one"]
+
+
+def test_a_refresh_already_waiting_makes_another_leave_at_once(editors, project):
+    """One runs, one more waits behind it, any further one has nothing to add."""
+    from orchestra import files, lookout
+
+    state = project.state
+    state.dir.mkdir()
+    with files.locked(state.dir / lookout.QUEUE_LOCK):
+        assert lookout.main(["--state-dir", str(state.dir)]) == 0
+    assert not (state.dir / lookout.KEY_FILE).exists(), "it left without forecasting"
+    assert lookout.main(["--state-dir", str(state.dir)]) == 0
+    assert (state.dir / lookout.KEY_FILE).exists()
+    assert lookout.main(["--bad"]) == 2
