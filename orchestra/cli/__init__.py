@@ -29,6 +29,7 @@ BUILT_IN = {
     "ls": "orchestra.cli.board:ls",
     "resume": "orchestra.cli.board:resume",
     "merge": "orchestra.cli.merge:merge",
+    "conflicts": "orchestra.cli.conflicts:conflicts",
     "events": "orchestra.cli.results:events",
     "report": "orchestra.cli.results:report",
     "plugins": "orchestra.cli.plugins:plugins",

@@ -1,0 +1,462 @@
+"""Forecasting conflicts (`orchestra conflicts`): which agents' work would collide, with each other
+and with the merge target, while they still work.
+
+Each agent's side is its branch tip, or, when its worktree holds uncommitted or untracked work, a
+commit of that work on top of the worktree's HEAD, made through a copy of its index: objects only,
+no ref, no index, no checkout changes (the files `[worktree] copy` and `symlink` placed are left
+out, as `orchestra merge` leaves them out). The snapshot's author, committer and dates are fixed,
+so the same work always makes the same commit, and results are cached by commit ids.
+
+`git merge-tree --write-tree` merges two commits without a worktree. Most pairs need none: two sides
+that share their merge base with the target, and that have no commit in common since it, merge at
+that base; when the paths they changed cannot meet (the same path, a file where the other has a
+folder, a folder one side emptied that the other added to, renames counted at both their old and
+new paths), the merge is clean. The merges left run in `git merge-tree --stdin` batches, one per
+processor. The last stored forecast lives in `<state>/forecast.json`, the cache of pair results
+in `<state>/forecast-cache.json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestra import files, git, trash
+from orchestra.context import Context
+from orchestra.errors import GitError, OrchestraError, UnknownAgent
+from orchestra.models import Agent, Status
+from orchestra.worktrees import Project, scratch_index
+
+FILENAME = "forecast.json"  # the last stored forecast, small: `ls` reads it
+CACHE = "forecast-cache.json"  # pair results by commit ids
+VERSION = 1
+MAX_CACHED = 2000  # pair results kept (or twice those of the last forecast); the least recently used go first
+# Fixed, so that the same uncommitted work always becomes the same commit (and cache key).
+SNAPSHOT_ENV = {
+    "GIT_AUTHOR_NAME": "orchestra",
+    "GIT_AUTHOR_EMAIL": "orchestra@localhost",
+    "GIT_AUTHOR_DATE": "@0 +0000",
+    "GIT_COMMITTER_NAME": "orchestra",
+    "GIT_COMMITTER_EMAIL": "orchestra@localhost",
+    "GIT_COMMITTER_DATE": "@0 +0000",
+}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One agent against the merge target."""
+
+    conflicts: list[str]  # paths whose merge with the target would conflict (sorted)
+    overlaps: list[str]  # paths both changed that merge cleanly (sorted)
+
+
+@dataclass(frozen=True)
+class Pair:
+    agents: tuple[str, str]  # the two names, sorted
+    conflicts: list[str]
+    overlaps: list[str]
+
+
+@dataclass
+class Forecast:
+    target: str  # branch name
+    target_commit: str
+    agents: dict[str, Standing]  # every forecast agent (spawn order), even with empty lists
+    pairs: list[Pair]  # only pairs with conflicts or overlaps, sorted by agents
+    order: list[str]  # the train's order (`order_of`)
+    new_conflicts: list[Pair] = field(default_factory=list)  # conflicting pairs the previous stored forecast lacked
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `conflicts --json` object."""
+        return {
+            "target": self.target,
+            "target_commit": self.target_commit,
+            "agents": {n: {"conflicts": s.conflicts, "overlaps": s.overlaps} for n, s in self.agents.items()},
+            "pairs": [{"agents": list(p.agents), "conflicts": p.conflicts, "overlaps": p.overlaps} for p in self.pairs],
+            "order": self.order,
+        }
+
+    def conflicts_with(self, name: str) -> list[str]:
+        """The agents `name` would conflict with (sorted), then the target's name if it conflicts with it."""
+        others = sorted(
+            p.agents[1] if p.agents[0] == name else p.agents[0] for p in self.pairs if p.conflicts and name in p.agents
+        )
+        standing = self.agents.get(name)
+        return others + ([self.target] if standing is not None and standing.conflicts else [])
+
+
+def order_of(fc: Forecast, names: list[str]) -> list[str]:
+    """The train's order of `names`: first those that conflict with nothing (the target or one of
+    `names`), in spawn order; then those that conflict only with others of `names`, fewest
+    conflicting partners first, ties in spawn order; last those that conflict with the target, in
+    spawn order. Names the forecast lacks come last, as given."""
+    chosen = list(dict.fromkeys(names))
+    spawned = {name: position for position, name in enumerate(fc.agents)}
+    known = [n for n in chosen if n in spawned]
+    partners: dict[str, set[str]] = {n: set() for n in known}
+    for pair in fc.pairs:
+        a, b = pair.agents
+        if pair.conflicts and a in partners and b in partners:
+            partners[a].add(b)
+            partners[b].add(a)
+    against_target = [n for n in known if fc.agents[n].conflicts]
+    rest = [n for n in known if not fc.agents[n].conflicts]
+    clean = sorted((n for n in rest if not partners[n]), key=spawned.__getitem__)
+    grouped = sorted((n for n in rest if partners[n]), key=lambda n: (len(partners[n]), spawned[n]))
+    return clean + grouped + sorted(against_target, key=spawned.__getitem__) + [n for n in chosen if n not in spawned]
+
+
+def forecast(
+    ctx: Context,
+    names: list[str] | None = None,
+    *,
+    agents: list[Agent] | None = None,
+    target: str | None = None,
+    store: bool = True,
+) -> Forecast:
+    """Forecast conflicts and overlaps of the named agents (None: every agent not merged that has a
+    branch) with the target branch (None: merging's target) and with each other.
+
+    `agents` are agents already observed (else they are read and reconciled here). Touches no
+    checkout, index, branch, ref or the worktree list. With `store`, the forecast is kept as the
+    last one (for `stored`) and `new_conflicts` names the conflicting pairs the previous one lacked.
+    """
+    from orchestra.reconcile import observe
+    from orchestra.removal import merge_target
+
+    project = ctx.project
+    every = observe(ctx) if agents is None else sorted(agents, key=lambda a: a.created_at)
+    target = target or merge_target(ctx)
+    tips = _branch_tips(project)
+    target_commit = _target_commit(project, target, tips)
+    chosen = _chosen(every, names, tips)
+    placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
+    sides = dict(zip([a.name for a in chosen], _map(lambda a: _side(project, a, tips, placed), chosen), strict=True))
+
+    jobs: dict[tuple[str, str], tuple[str, str]] = {}  # (name, name or "") -> (commit, commit)
+    for position, a in enumerate(chosen):
+        jobs[(a.name, "")] = (sides[a.name], target_commit)
+        for b in chosen[position + 1 :]:
+            jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
+    keys = {_key(*commits) for commits in jobs.values()}
+    state_dir = project.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # One forecast at a time: a second one waits and then finds the first one's results cached.
+    with files.locked(state_dir / "forecast.lock"):
+        cache = _read_cache(state_dir)
+        cache.update(_compute(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))]))
+        used = time.time()
+        for key in keys:
+            cache[key]["used"] = used
+        results = {job: cache[_key(*commits)] for job, commits in jobs.items()}
+        fc = _assemble(target, target_commit, [a.name for a in chosen], results)
+        if store:
+            previous = _stored(state_dir)
+            before = {p.agents for p in previous.pairs if p.conflicts} if previous else set()
+            fc.new_conflicts = [p for p in fc.pairs if p.conflicts and p.agents not in before]
+            _write(state_dir / FILENAME, {"version": VERSION, "last": fc.to_dict()})
+        _write_cache(state_dir, cache, max(MAX_CACHED, 2 * len(keys)))
+    return fc
+
+
+def stored(ctx: Context) -> Forecast | None:
+    """The last stored forecast, read from the state folder without running git (for `ls`)."""
+    return _stored(ctx.project.state_dir)
+
+
+# -- choosing agents and their sides -------------------------------------------------------
+
+
+def _branch_tips(project: Project) -> dict[str, str]:
+    out = git.run(["for-each-ref", "--format=%(refname:lstrip=2) %(objectname)", "refs/heads/"], project.root)
+    return dict(line.rsplit(" ", 1) for line in out.stdout.splitlines() if " " in line)
+
+
+def _target_commit(project: Project, target: str, tips: dict[str, str]) -> str:
+    if target in tips:
+        return tips[target]
+    found = git.run(["rev-parse", "--verify", "--quiet", f"{target}^{{commit}}", "--"], project.root, check=False)
+    if target.startswith("-") or found.returncode != 0:
+        raise OrchestraError(
+            f"the merge target branch '{target}' does not exist: set [merge] target in orchestra.toml."
+        )
+    return found.stdout.strip()
+
+
+def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -> list[Agent]:
+    if names is None:
+        return [a for a in every if a.status != Status.MERGED and a.branch in tips]
+    by_name = {a.name: a for a in every}
+    unknown = [n for n in dict.fromkeys(names) if n not in by_name]
+    if unknown:
+        raise UnknownAgent.named(*unknown)
+    for name in names:
+        if by_name[name].branch not in tips:
+            raise OrchestraError(
+                f"agent '{name}' has no branch {by_name[name].branch} any more, so there is nothing to forecast."
+            )
+    wanted = set(names)
+    return [a for a in every if a.name in wanted]
+
+
+def _side(project: Project, agent: Agent, tips: dict[str, str], placed: list[str]) -> str:
+    """The commit that stands for the agent's work: its branch tip, or a snapshot of its worktree's
+    uncommitted and untracked work on top of the worktree's HEAD."""
+    worktree = Path(agent.worktree)
+    tip = tips[agent.branch]
+    if not worktree.is_dir() or trash.is_broken(worktree) or trash.is_unpopulated(worktree):
+        return tip
+    leave_out = _placed(worktree, placed)
+    spec = ["--", ".", *(f":(exclude,literal){p}" for p in leave_out)]
+    # --no-optional-locks: a plain `git status` may rewrite the worktree's index to refresh it.
+    status = git.run(
+        ["--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all", *spec], worktree, check=False
+    )
+    if status.returncode != 0 or not status.stdout:
+        return tip
+    head = git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], worktree, check=False).stdout.strip()
+    if not head:
+        return tip
+    with scratch_index(worktree) as env:
+        git.run(["add", "--all", *spec], worktree, env=env)
+        tree = git.output(["write-tree"], worktree, env=env)
+    message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
+    return git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
+
+
+def _placed(worktree: Path, entries: list[str]) -> list[str]:
+    from orchestra.integrate import placed_files
+
+    present = [e for e in entries if os.path.lexists(worktree / e)]
+    return placed_files(worktree, present) if present else []
+
+
+# -- computing pair results ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """What one commit changed since its merge base with the target."""
+
+    base: str | None  # the one merge base with the target (None: several, or none)
+    own: frozenset[str]  # commits since that base
+    paths: frozenset[str]  # changed, added or deleted since it (renames: both paths)
+    folders: frozenset[str]  # every folder above those paths
+    emptied: frozenset[str]  # every folder above a deleted path (a folder it may have renamed)
+
+
+def _compute(project: Project, target: str, pairs: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
+    """Conflicts and overlaps of each pair of commits, keyed by `_key`."""
+    if not pairs:
+        return {}
+    commits = sorted({c for pair in pairs for c in pair} - {target})
+    changes = dict(zip(commits, _map(lambda c: _changes_of(project, c, target), commits), strict=True))
+    target_changes: dict[str, _Changes] = {}
+    for base in {c.base for c in changes.values() if c.base}:
+        paths, deleted = _diff(project, base, target)
+        target_changes[base] = _changes(base, frozenset(), paths, deleted)
+    results: dict[str, dict[str, Any]] = {}
+    merges: list[tuple[str, str]] = []
+    known_overlaps: dict[str, list[str] | None] = {}
+    for x, y in pairs:
+        if x == y:
+            results[_key(x, y)] = {"conflicts": [], "overlaps": []}
+            continue
+        a = changes.get(x) or target_changes.get(changes[y].base or "")
+        b = changes.get(y) or target_changes.get(changes[x].base or "")
+        if a is not None and b is not None and a.base is not None and a.base == b.base and not a.own & b.own:
+            if not _may_meet(a, b):
+                results[_key(x, y)] = {"conflicts": [], "overlaps": []}
+                continue
+            known_overlaps[_key(x, y)] = sorted(a.paths & b.paths)
+        else:
+            known_overlaps[_key(x, y)] = None
+        merges.append((x, y))
+    conflicts = _merge_trees(project, merges)
+    unknown = [(x, y) for x, y in merges if known_overlaps[_key(x, y)] is None]
+    overlaps = dict(zip(unknown, _map(lambda pair: _overlaps_at_merge_base(project, *pair), unknown), strict=True))
+    for x, y in merges:
+        key = _key(x, y)
+        both = known_overlaps[key]
+        both = overlaps[(x, y)] if both is None else both
+        found = conflicts[key]
+        results[key] = {"conflicts": found, "overlaps": sorted(set(both) - set(found))}
+    return results
+
+
+def _may_meet(a: _Changes, b: _Changes) -> bool:
+    """Whether two sides' changes since one merge base can touch: only then can their merge conflict."""
+    return bool(
+        a.paths & b.paths
+        or a.paths & b.folders
+        or b.paths & a.folders
+        or a.emptied & b.folders
+        or b.emptied & a.folders
+    )
+
+
+def _changes_of(project: Project, commit: str, target: str) -> _Changes:
+    bases = git.run(["merge-base", "--all", commit, target], project.root, check=False).stdout.split()
+    if len(bases) != 1:
+        return _Changes(None, frozenset(), frozenset(), frozenset(), frozenset())
+    base = bases[0]
+    if base == commit:
+        return _changes(base, frozenset(), frozenset(), frozenset())
+    own = frozenset(git.run(["rev-list", commit, "--not", target], project.root).stdout.split())
+    paths, deleted = _diff(project, base, commit)
+    return _changes(base, own, paths, deleted)
+
+
+def _changes(base: str, own: frozenset[str], paths: frozenset[str], deleted: frozenset[str]) -> _Changes:
+    return _Changes(base, own, paths, _folders(paths), _folders(deleted))
+
+
+def _folders(paths: Iterable[str]) -> frozenset[str]:
+    found: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        found.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(found)
+
+
+def _diff(project: Project, old: str, new: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The paths changed from `old` to `new` (a rename as its two paths), and those deleted."""
+    out = git.run(["diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new], project.root).stdout
+    fields = out.removesuffix("\0").split("\0") if out else []
+    paths, deleted = set(), set()
+    for status, path in zip(fields[0::2], fields[1::2], strict=True):
+        paths.add(path)
+        if status.startswith("D"):
+            deleted.add(path)
+    return frozenset(paths), frozenset(deleted)
+
+
+def _overlaps_at_merge_base(project: Project, x: str, y: str) -> list[str]:
+    """Paths both commits changed since their merge base (for pairs the prefilter could not take)."""
+    found = git.run(["merge-base", x, y], project.root, check=False).stdout.strip()
+    if not found:
+        return []
+    return sorted(_diff(project, found, x)[0] & _diff(project, found, y)[0])
+
+
+def _merge_trees(project: Project, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The conflicting paths of each pair's merge, from `git merge-tree --stdin` batches, one per processor."""
+    if not pairs:
+        return {}
+    count = min(len(pairs), os.cpu_count() or 1)
+    batches = [pairs[i::count] for i in range(count)]
+    found: dict[str, list[str]] = {}
+    for batch in _map(lambda batch: _merge_batch(project, batch), batches):
+        found.update(batch)
+    return found
+
+
+def _merge_batch(project: Project, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    lines = "".join(f"{x} {y}\n" for x, y in pairs)
+    args = ["merge-tree", "--stdin", "--name-only", "--no-messages", "-z", "--allow-unrelated-histories"]
+    result = git.run(args, project.root, input=lines, check=False)
+    if result.returncode != 0:
+        detail = result.stderr.strip() or f"exit code {result.returncode}"
+        raise GitError(f"git merge-tree failed in {project.root}: {detail}", ["git", *args], result.returncode)
+    fields = iter(result.stdout.split("\0"))
+    found: dict[str, list[str]] = {}
+    for x, y in pairs:
+        clean = next(fields) == "1"
+        next(fields)  # the merged tree
+        paths = []
+        for path in iter(fields.__next__, ""):
+            paths.append(_unsuffixed(path, (x, y)))
+        found[_key(x, y)] = [] if clean else sorted(set(paths))
+    return found
+
+
+def _unsuffixed(path: str, labels: tuple[str, str]) -> str:
+    """A path git moved aside in a file/folder conflict (`d~<commit>`) as the path itself."""
+    for label in labels:
+        if path.endswith(f"~{label}"):
+            return path[: -len(label) - 1]
+    return path
+
+
+def _key(x: str, y: str) -> str:
+    return f"{min(x, y)} {max(x, y)}"
+
+
+def _map(function: Any, items: list[Any]) -> list[Any]:
+    """`function` over `items`, several at once when there are several."""
+    if len(items) < 2:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+        return list(pool.map(function, items))
+
+
+def _assemble(target: str, target_commit: str, names: list[str], results: dict[tuple[str, str], Any]) -> Forecast:
+    standings = {n: Standing(results[(n, "")]["conflicts"], results[(n, "")]["overlaps"]) for n in names}
+    pairs = []
+    for (a, b), entry in results.items():
+        if b and (entry["conflicts"] or entry["overlaps"]):
+            pairs.append(Pair(tuple(sorted((a, b))), entry["conflicts"], entry["overlaps"]))  # type: ignore[arg-type]
+    pairs.sort(key=lambda p: p.agents)
+    fc = Forecast(target, target_commit, standings, pairs, [])
+    fc.order = order_of(fc, names)
+    return fc
+
+
+# -- the file ------------------------------------------------------------------------------
+
+
+def _stored(state_dir: Path) -> Forecast | None:
+    data = _read(state_dir / FILENAME)
+    return _parse(data.get("last")) if data is not None else None
+
+
+def _read_cache(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """The pair results as stored; what is damaged or of another version is left out (computed again)."""
+    data = _read(state_dir / CACHE)
+    pairs = data.get("pairs") if data is not None else None
+    return {k: v for k, v in pairs.items() if _sound(v)} if isinstance(pairs, dict) else {}
+
+
+def _write_cache(state_dir: Path, cache: dict[str, dict[str, Any]], most: int) -> None:
+    if len(cache) > most:
+        cache = dict(sorted(cache.items(), key=lambda item: item[1]["used"])[-most:])
+    _write(state_dir / CACHE, {"version": VERSION, "pairs": cache})
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == VERSION else None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # a file that cannot be written only costs git calls next time
+        files.write_atomic(path, json.dumps(data, separators=(",", ":")))
+
+
+def _sound(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("conflicts"), list)
+        and isinstance(entry.get("overlaps"), list)
+        and isinstance(entry.get("used"), (int, float))
+    )
+
+
+def _parse(data: Any) -> Forecast | None:
+    try:
+        agents = {n: Standing(list(s["conflicts"]), list(s["overlaps"])) for n, s in data["agents"].items()}
+        pairs = [Pair(tuple(p["agents"]), list(p["conflicts"]), list(p["overlaps"])) for p in data["pairs"]]
+        return Forecast(str(data["target"]), str(data["target_commit"]), agents, pairs, list(data["order"]))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
