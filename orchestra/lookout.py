@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 KEY_FILE = "forecast-key.json"
 ASKED_FILE = "forecast-asked.json"
-RUN_LOCK = "forecast.lock"
+RUN_LOCK = "forecast-run.lock"  # not `forecast.lock`, which each forecast itself takes
 QUEUE_LOCK = "forecast-queue.lock"
 ASK_AGAIN = 120.0  # seconds after which a refresh asked for and never done is asked for again
 
@@ -239,4 +239,7 @@ def _refresh_here(state: State) -> None:
     except Exception as error:  # noqa: BLE001 - nobody watches this process: the event log says why
         message = str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
         with contextlib.suppress(Exception):
-            state.append_events([lifecycle.event("forecast-error", None, {"message": message})])
+            last = _read(state.dir / KEY_FILE)
+            if last.get("error") != message:  # said once, not at every agent's turn
+                state.append_events([lifecycle.event("forecast-error", None, {"message": message})])
+            files.write_atomic(state.dir / KEY_FILE, json.dumps({"key": last.get("key"), "error": message}))

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_slack import StandIn
 
 from orchestra.launch import SAFE_PATH
 from orchestra.state import State
 from support import git, wait_for
+from test_slack import StandIn
 
 EDITOR = Path(__file__).parent / "bin" / "edit_line.py"
 
