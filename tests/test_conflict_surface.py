@@ -14,10 +14,8 @@ import pytest
 
 from orchestra.launch import SAFE_PATH
 from orchestra.state import State
-from support import git, wait_for
+from support import git, use_editors, wait_for
 from test_slack import StandIn
-
-EDITOR = Path(__file__).parent / "bin" / "edit_line.py"
 
 
 @pytest.fixture
@@ -30,16 +28,8 @@ def slack(monkeypatch):
 
 @pytest.fixture
 def editors(repo):
-    """An agent kind `editor` (tests/bin/edit_line.py: "PATH: TEXT" becomes PATH's first line,
-    committed), and Slack told of conflicts only."""
-    (repo / "orchestra.toml").write_text(
-        f'[agents.editor]\ncommand = ["{sys.executable}", "{EDITOR}", "{{task}}"]\n'
-        '[plugins.slack]\nevents = ["conflict"]\n'
-    )
-    (repo / "notes.md").write_text("notes\n")
-    git(repo, "add", "orchestra.toml", "notes.md")
-    git(repo, "commit", "-qm", "configure the editor agent")
-    return repo
+    """Agents that edit one line each (`support.use_editors`); Slack told of conflicts only."""
+    return use_editors(repo, '[plugins.slack]\nevents = ["conflict"]\n')
 
 
 def state_of(repo: Path) -> State:
