@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import orchestra_notify
+import orchestra_slack
+import orchestra_slack.message
+from orchestra.config import Config
 from orchestra.launch import SAFE_PATH
+from orchestra.models import Agent, Event
 from orchestra.state import State
 from support import git, use_editors, wait_for
 from test_slack import StandIn
@@ -136,3 +141,62 @@ def test_a_refresh_already_waiting_makes_another_leave_at_once(editors, project)
     assert lookout.main(["--state-dir", str(state.dir)]) == 0
     assert (state.dir / lookout.KEY_FILE).exists()
     assert lookout.main(["--bad"]) == 2
+
+
+# -- how the notifiers and the table say it ------------------------------------------------------
+
+
+def conflict_event(files: list[str]) -> Event:
+    return Event("conflict", agent="api", data={"with": "tests", "files": files, "target": "main"})
+
+
+def an_agent(name: str = "api") -> Agent:
+    return Agent(
+        name=name,
+        task="build <!channel> the API",
+        agent="demo",
+        branch=f"orchestra/{name}",
+        base="0" * 40,
+        worktree="/nowhere",
+    )
+
+
+def test_slack_says_who_which_files_and_where_with_everything_escaped():
+    built = orchestra_slack.message.build(conflict_event(["<!channel>.py", "src/app.py"]), an_agent())
+    assert built["text"] == "api and tests are heading for a conflict: &lt;!channel&gt;.py, src/app.py"
+    blocks = json.dumps(built["blocks"])
+    assert "`src/app.py`" in blocks and "when merged into `main`" in blocks and "<!channel>" not in blocks
+    assert "orchestra conflicts api tests" in blocks
+    many = orchestra_slack.message.build(conflict_event([f"f{i}" for i in range(25)]), None)
+    assert "and 5 more" in json.dumps(many["blocks"]) and many["text"].startswith("api and tests")
+
+
+def test_slack_and_notify_take_conflict_among_their_events_and_by_default():
+    from orchestra.errors import OrchestraError
+
+    assert "conflict" in orchestra_slack.Settings().events and "conflict" in orchestra_notify.Settings().events
+    assert orchestra_slack.Settings.from_table({"events": ["conflict"]}).events == ("conflict",)
+    with pytest.raises(OrchestraError, match="and conflict"):
+        orchestra_notify.Settings.from_table({"events": ["conflicts"]})
+    headline = orchestra_notify.conflict_headline(conflict_event([f"f{i}" for i in range(7)]), an_agent())
+    assert headline == "api and tests would conflict in f0, f1, f2, f3, f4 and 2 more"
+
+
+def test_a_status_only_notifier_is_not_handed_a_conflict_as_a_status(slack):
+    """A conflict event carries no status: slack configured for statuses alone posts nothing."""
+    config = Config(
+        orchestra={}, worktree={}, ports={}, merge={}, plugins={"settings": {"slack": {"events": ["done"]}}}
+    )
+    orchestra_slack.notifier(event=conflict_event(["a.py"]), agent=an_agent(), config=config)
+    assert slack.requests == []
+
+
+def test_paths_from_the_forecast_are_printed_as_text():
+    from orchestra import render
+
+    console = render.console()
+    with console.capture() as captured:
+        console.print(render.conflict_lines([("api", "tests", ["evil\x1b[2Jname.py"])], current=False))
+    shown = captured.get()
+    assert "\x1b[2J" not in shown and "evil\\x1b[2Jname.py" in shown
+    assert "from the last forecast" in shown
