@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,6 +129,27 @@ def test_ls_without_conflicts_keeps_its_table_and_json_has_an_empty_list(orchest
     assert "CONFLICTS" not in orchestra("ls").stdout
     assert "no conflicts forecast" in orchestra("ls", "--conflicts").stdout
     assert "conflict_files" not in shown["one"]
+
+
+def test_the_board_redraws_with_the_mark_and_the_files(orchestra, editors):
+    """The board never asks for a forecast (its environment keeps no webhook); it shows the one the
+    agents' exits bring, as soon as it is stored."""
+    board = subprocess.Popen(
+        [sys.executable, *SAFE_PATH, "-m", "orchestra", "ls", "--watch", "--conflicts"],
+        cwd=editors,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    printed: list[str] = []
+    threading.Thread(target=lambda: printed.extend(iter(board.stdout.readline, "")), daemon=True).start()
+    try:
+        wait_for(lambda: any("no agents yet" in line for line in printed), what="the first board")
+        spawn_editors(orchestra, a="README.md: alpha", b="README.md: beta")
+        wait_for(lambda: any(re.search(r"^a\s.*✖ b", line) for line in printed), what="a marked on the board")
+        wait_for(lambda: any("✖ a and b: README.md" in line for line in printed), what="the files on the board")
+    finally:
+        board.kill()
+        board.wait()
 
 
 def test_a_refresh_already_waiting_makes_another_leave_at_once(editors, project):
