@@ -116,9 +116,10 @@ def key_of(ctx: Context, agents: list[Agent]) -> list[Any] | None:
     """What the forecast depends on, read with `stat` calls and small file reads and no git: the
     target and its tip, and per agent not merged its branch's tip and its worktree's index.
     None where a ref cannot be read from files (a reftable): then nothing is ever current, and
-    refreshes are asked for at most every `ASK_AGAIN` seconds."""
-    common = ctx.project.common_dir
-    if (common / "reftable").exists():
+    refreshes are asked for at most every `ASK_AGAIN` seconds. Plain strings and `os` calls:
+    `ls` runs this for every agent, and pathlib's objects cost more than the reads."""
+    common = str(ctx.project.common_dir)
+    if os.path.exists(os.path.join(common, "reftable")):
         return None
     target = ctx.config.merge.get("target") or _current_branch(common)
     key: list[Any] = [target, _ref(common, f"refs/heads/{target}") if target else None]
@@ -129,35 +130,43 @@ def key_of(ctx: Context, agents: list[Agent]) -> list[Any] | None:
     return key
 
 
-def _current_branch(common: Path) -> str | None:
-    text = _text(common / "HEAD")
+def _current_branch(common: str) -> str | None:
+    text = _text(os.path.join(common, "HEAD"))
     return text.removeprefix("ref:").strip().removeprefix("refs/heads/") if text and text.startswith("ref:") else None
 
 
-def _ref(common: Path, ref: str) -> str | list[int] | None:
+def _ref(common: str, ref: str) -> str | list[int] | None:
     """The commit a branch names, from its loose ref file; a packed one by the stamp of the
     packed-refs file (which every change to a packed ref rewrites)."""
-    loose = _text(common / ref)
+    loose = _text(os.path.join(common, ref))
     if loose is not None:
         return loose
-    return _stamp(common / "packed-refs")
+    return _stamp(os.path.join(common, "packed-refs"))
 
 
 def _index(worktree: str) -> list[int] | None:
-    from orchestra.git import index_file
-
-    index = index_file(worktree)
-    return _stamp(index) if index is not None else None
-
-
-def _text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except (OSError, ValueError):
+    """The stamp of the worktree's own index (`<common dir>/worktrees/<id>/index`), found from its
+    `.git` file."""
+    pointer = _text(os.path.join(worktree, ".git"))
+    if pointer is None or not pointer.startswith("gitdir:"):
         return None
+    return _stamp(os.path.join(worktree, pointer.removeprefix("gitdir:").strip(), "index"))
 
 
-def _stamp(path: Path) -> list[int] | None:
+def _text(path: str) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _stamp(path: str) -> list[int] | None:
     try:
         info = os.stat(path)
     except OSError:
