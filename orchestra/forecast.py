@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,12 +230,27 @@ def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict
     stamp = _stamp(worktree, status.stdout, paths)
     if stamp in snapshots:
         return snapshots[stamp], stamp
-    with scratch_index(worktree) as env:
+    with _scratch_index(worktree) as env:
         git.run(["add", "--all", *spec], worktree, env=env)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
     commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
     return commit, stamp
+
+
+@contextlib.contextmanager
+def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
+    """`worktrees.scratch_index`, without asking git where a linked worktree's index is."""
+    index = git.index_file(worktree)
+    if index is None:
+        with scratch_index(worktree) as env:
+            yield env
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = os.path.join(tmp, "index")
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy2(index, scratch)
+        yield {**os.environ, "GIT_INDEX_FILE": scratch}
 
 
 def _read_status(out: str) -> tuple[str | None, list[str]]:
@@ -343,7 +360,7 @@ def _may_meet(a: _Changes, b: _Changes) -> bool:
 def _changes_of(project: Project, commits: list[str], target: str) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
     """What each commit changed since its merge base with the target, and what the target changed
     since each of those merge bases."""
-    forks = dict(zip(commits, _map(lambda c: _fork(project, c, target), commits), strict=True))
+    forks = _forks(project, commits, target)
     wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
     bases = sorted({base for base, _ in forks.values() if base})
     wanted += [(target, base) for base in bases]
@@ -358,18 +375,31 @@ def _changes_of(project: Project, commits: list[str], target: str) -> tuple[dict
     return changes, {base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases}
 
 
-def _fork(project: Project, commit: str, target: str) -> tuple[str | None, frozenset[str]]:
-    """The commit's one merge base with the target, and its own commits since (None when not one).
+def _forks(project: Project, commits: list[str], target: str) -> dict[str, tuple[str | None, frozenset[str]]]:
+    """Each commit's one merge base with the target (None when it has several, or none) and its
+    own commits since, from one `git rev-list` of every commit the target lacks.
 
-    `rev-list --boundary` gives the commits the target lacks and, marked, the target's commits
-    they come from: when they come from one, every common ancestor is reachable from it, so it
-    is the merge base; when there are no such commits, the commit itself is one of the target's."""
-    out = git.run(["rev-list", "--boundary", commit, "--not", target], project.root).stdout.split()
-    own = frozenset(line for line in out if not line.startswith("-"))
-    boundary = {line[1:] for line in out if line.startswith("-")}
-    if not own:
-        return commit, own
-    return (boundary.pop() if len(boundary) == 1 else None), own
+    Walked from a commit through the parents the target lacks, those are its own commits; the
+    target's commits that walk reaches are where they come from: when that is one commit, every
+    common ancestor is reachable from it, so it is the merge base. A commit the target has is
+    its own merge base."""
+    out = git.run(["rev-list", "--parents", *commits, "--not", target], project.root).stdout
+    parents = {line.split(" ", 1)[0]: line.split()[1:] for line in out.splitlines() if line}
+    forks: dict[str, tuple[str | None, frozenset[str]]] = {}
+    for commit in commits:
+        if commit not in parents:
+            forks[commit] = (commit, frozenset())
+            continue
+        own, boundary, stack = {commit}, set(), [commit]
+        while stack:
+            for parent in parents[stack.pop()]:
+                if parent not in parents:
+                    boundary.add(parent)
+                elif parent not in own:
+                    own.add(parent)
+                    stack.append(parent)
+        forks[commit] = (boundary.pop() if len(boundary) == 1 else None, frozenset(own))
+    return forks
 
 
 def _diffs(project: Project, wanted: list[tuple[str, str]]) -> list[tuple[frozenset[str], frozenset[str]]]:
@@ -472,7 +502,8 @@ def _map(function: Any, items: list[Any]) -> list[Any]:
         return [function(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+    # Twice the processors: each item is mostly a git process starting, which waits as much as it computes.
+    with ThreadPoolExecutor(max_workers=min(len(items), 2 * (os.cpu_count() or 1))) as pool:
         return list(pool.map(function, items))
 
 
