@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ FILENAME = "forecast.json"  # the last stored forecast, small: `ls` reads it
 CACHE = "forecast-cache.json"  # pair results by commit ids
 VERSION = 1
 MAX_CACHED = 2000  # pair results kept (or twice those of the last forecast); the least recently used go first
+MAX_SNAPSHOTS = 500  # snapshot commits kept by stamp, the oldest go first
 # Fixed, so that the same uncommitted work always becomes the same commit (and cache key).
 SNAPSHOT_ENV = {
     "GIT_AUTHOR_NAME": "orchestra",
@@ -137,19 +140,23 @@ def forecast(
     target_commit = _target_commit(project, target, tips)
     chosen = _chosen(every, names, tips)
     placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
-    sides = dict(zip([a.name for a in chosen], _map(lambda a: _side(project, a, tips, placed), chosen), strict=True))
-
-    jobs: dict[tuple[str, str], tuple[str, str]] = {}  # (name, name or "") -> (commit, commit)
-    for position, a in enumerate(chosen):
-        jobs[(a.name, "")] = (sides[a.name], target_commit)
-        for b in chosen[position + 1 :]:
-            jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
-    keys = {_key(*commits) for commits in jobs.values()}
     state_dir = project.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     # One forecast at a time: a second one waits and then finds the first one's results cached.
     with files.locked(state_dir / "forecast.lock"):
-        cache = _read_cache(state_dir)
+        cache, snapshots = _read_cache(state_dir)
+        found = _map(lambda a: _side(a, tips, placed, snapshots), chosen)
+        sides = {a.name: commit for a, (commit, _) in zip(chosen, found, strict=True)}
+        for commit, stamp in found:
+            if stamp:  # moved to the end: the newest are kept
+                snapshots.pop(stamp, None)
+                snapshots[stamp] = commit
+        jobs: dict[tuple[str, str], tuple[str, str]] = {}  # (name, name or "") -> (commit, commit)
+        for position, a in enumerate(chosen):
+            jobs[(a.name, "")] = (sides[a.name], target_commit)
+            for b in chosen[position + 1 :]:
+                jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
+        keys = {_key(*commits) for commits in jobs.values()}
         cache.update(_compute(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))]))
         used = time.time()
         for key in keys:
@@ -161,7 +168,7 @@ def forecast(
             before = {p.agents for p in previous.pairs if p.conflicts} if previous else set()
             fc.new_conflicts = [p for p in fc.pairs if p.conflicts and p.agents not in before]
             _write(state_dir / FILENAME, {"version": VERSION, "last": fc.to_dict()})
-        _write_cache(state_dir, cache, max(MAX_CACHED, 2 * len(keys)))
+        _write_cache(state_dir, cache, snapshots, max(MAX_CACHED, 2 * len(keys)))
     return fc
 
 
@@ -205,29 +212,82 @@ def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -
     return [a for a in every if a.name in wanted]
 
 
-def _side(project: Project, agent: Agent, tips: dict[str, str], placed: list[str]) -> str:
-    """The commit that stands for the agent's work: its branch tip, or a snapshot of its worktree's
-    uncommitted and untracked work on top of the worktree's HEAD."""
+def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict[str, str]) -> tuple[str, str | None]:
+    """The commit that stands for the agent's work: its branch tip, or a snapshot commit of its
+    worktree's uncommitted and untracked work on top of the worktree's HEAD; and for a snapshot,
+    the stamp it is cached under in `snapshots`."""
     worktree = Path(agent.worktree)
     tip = tips[agent.branch]
     if not worktree.is_dir() or trash.is_broken(worktree) or trash.is_unpopulated(worktree):
-        return tip
-    leave_out = _placed(worktree, placed)
-    spec = ["--", ".", *(f":(exclude,literal){p}" for p in leave_out)]
+        return tip, None
+    spec = ["--", ".", *(f":(exclude,literal){p}" for p in _placed(worktree, placed))]
     # --no-optional-locks: a plain `git status` may rewrite the worktree's index to refresh it.
-    status = git.run(
-        ["--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all", *spec], worktree, check=False
-    )
-    if status.returncode != 0 or not status.stdout:
-        return tip
-    head = git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], worktree, check=False).stdout.strip()
-    if not head:
-        return tip
-    with scratch_index(worktree) as env:
+    args = ["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", *spec]
+    status = git.run(args, worktree, check=False)
+    head, paths = _read_status(status.stdout) if status.returncode == 0 else (None, [])
+    if head is None or not paths:
+        return tip, None
+    stamp = _stamp(worktree, status.stdout, paths)
+    if stamp in snapshots:
+        return snapshots[stamp], stamp
+    with _scratch_index(worktree) as env:
         git.run(["add", "--all", *spec], worktree, env=env)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
-    return git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
+    commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
+    return commit, stamp
+
+
+@contextlib.contextmanager
+def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
+    """`worktrees.scratch_index`, without asking git where a linked worktree's index is."""
+    index = git.index_file(worktree)
+    if index is None:
+        with scratch_index(worktree) as env:
+            yield env
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = os.path.join(tmp, "index")
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy2(index, scratch)
+        yield {**os.environ, "GIT_INDEX_FILE": scratch}
+
+
+def _read_status(out: str) -> tuple[str | None, list[str]]:
+    """HEAD's commit and the paths `git status --porcelain=v2 -z --branch` lists (both of a rename)."""
+    head, paths = None, []
+    fields = iter(out.split("\0"))
+    for entry in fields:
+        kind = entry[:1]
+        if entry.startswith("# branch.oid "):
+            oid = entry.removeprefix("# branch.oid ")
+            head = oid if oid != "(initial)" else None
+        elif kind == "1":
+            paths.append(entry.split(" ", 8)[8])
+        elif kind == "2":
+            paths += [entry.split(" ", 9)[9], next(fields, "")]
+        elif kind == "u":
+            paths.append(entry.split(" ", 10)[10])
+        elif kind in ("?", "!"):
+            paths.append(entry[2:])
+    return head, paths
+
+
+def _stamp(worktree: Path, status: str, paths: list[str]) -> str:
+    """What a snapshot of the worktree depends on: git's status (HEAD, and index against HEAD and
+    files for each changed path) and the size and modification time of every changed file, so an
+    edit of a file that was already changed gives a new stamp too."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{worktree}\0{status}\0".encode("utf-8", "surrogateescape"))
+    for path in paths:
+        try:
+            info = os.lstat(worktree / path)
+            digest.update(f"{info.st_mtime_ns} {info.st_size} {info.st_ino} {info.st_mode}\0".encode())
+        except OSError:
+            digest.update(b"-\0")
+    return digest.hexdigest()
 
 
 def _placed(worktree: Path, entries: list[str]) -> list[str]:
@@ -256,11 +316,7 @@ def _compute(project: Project, target: str, pairs: list[tuple[str, ...]]) -> dic
     if not pairs:
         return {}
     commits = sorted({c for pair in pairs for c in pair} - {target})
-    changes = dict(zip(commits, _map(lambda c: _changes_of(project, c, target), commits), strict=True))
-    target_changes: dict[str, _Changes] = {}
-    for base in {c.base for c in changes.values() if c.base}:
-        paths, deleted = _diff(project, base, target)
-        target_changes[base] = _changes(base, frozenset(), paths, deleted)
+    changes, target_changes = _changes_of(project, commits, target)
     results: dict[str, dict[str, Any]] = {}
     merges: list[tuple[str, str]] = []
     known_overlaps: dict[str, list[str] | None] = {}
@@ -301,16 +357,79 @@ def _may_meet(a: _Changes, b: _Changes) -> bool:
     )
 
 
-def _changes_of(project: Project, commit: str, target: str) -> _Changes:
-    bases = git.run(["merge-base", "--all", commit, target], project.root, check=False).stdout.split()
-    if len(bases) != 1:
-        return _Changes(None, frozenset(), frozenset(), frozenset(), frozenset())
-    base = bases[0]
-    if base == commit:
-        return _changes(base, frozenset(), frozenset(), frozenset())
-    own = frozenset(git.run(["rev-list", commit, "--not", target], project.root).stdout.split())
-    paths, deleted = _diff(project, base, commit)
-    return _changes(base, own, paths, deleted)
+def _changes_of(project: Project, commits: list[str], target: str) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
+    """What each commit changed since its merge base with the target, and what the target changed
+    since each of those merge bases."""
+    forks = _forks(project, commits, target)
+    wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
+    bases = sorted({base for base, _ in forks.values() if base})
+    wanted += [(target, base) for base in bases]
+    diffs = dict(zip(wanted, _diffs(project, wanted), strict=True))
+    empty: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    changes = {}
+    for commit, (base, own) in forks.items():
+        if base is None:
+            changes[commit] = _Changes(None, own, frozenset(), frozenset(), frozenset())
+        else:
+            changes[commit] = _changes(base, own, *diffs.get((commit, base), empty))
+    return changes, {base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases}
+
+
+def _forks(project: Project, commits: list[str], target: str) -> dict[str, tuple[str | None, frozenset[str]]]:
+    """Each commit's one merge base with the target (None when it has several, or none) and its
+    own commits since, from one `git rev-list` of every commit the target lacks.
+
+    Walked from a commit through the parents the target lacks, those are its own commits; the
+    target's commits that walk reaches are where they come from: when that is one commit, every
+    common ancestor is reachable from it, so it is the merge base. A commit the target has is
+    its own merge base."""
+    out = git.run(["rev-list", "--parents", *commits, "--not", target], project.root).stdout
+    parents = {line.split(" ", 1)[0]: line.split()[1:] for line in out.splitlines() if line}
+    forks: dict[str, tuple[str | None, frozenset[str]]] = {}
+    for commit in commits:
+        if commit not in parents:
+            forks[commit] = (commit, frozenset())
+            continue
+        own, boundary, stack = {commit}, set(), [commit]
+        while stack:
+            for parent in parents[stack.pop()]:
+                if parent not in parents:
+                    boundary.add(parent)
+                elif parent not in own:
+                    own.add(parent)
+                    stack.append(parent)
+        forks[commit] = (boundary.pop() if len(boundary) == 1 else None, frozenset(own))
+    return forks
+
+
+def _diffs(project: Project, wanted: list[tuple[str, str]]) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """For each (new, old): the paths changed from old to new (a rename as its two paths), and
+    those deleted; all from one `git diff-tree --stdin`."""
+    if not wanted:
+        return []
+    # A line "NEW OLD" is read as a commit and its parent: the diff from OLD to NEW, after a line with NEW.
+    lines = "".join(f"{new} {old}\n" for new, old in wanted)
+    args = ["diff-tree", "--stdin", "--always", "-r", "-z", "--no-renames", "--name-status"]
+    fields = git.run(args, project.root, input=lines).stdout.split("\0")
+    found: list[tuple[frozenset[str], frozenset[str]]] = []
+    position = 0
+    for new, _ in wanted:
+        if fields[position] != new:
+            raise GitError(f"git diff-tree gave {fields[position]!r} where {new} was expected.", ["git", *args])
+        position += 1
+        paths, deleted = set(), set()
+        while position + 1 < len(fields) and not _is_commit_id(fields[position]):
+            status, path = fields[position], fields[position + 1]
+            paths.add(path)
+            if status.startswith("D"):
+                deleted.add(path)
+            position += 2
+        found.append((frozenset(paths), frozenset(deleted)))
+    return found
+
+
+def _is_commit_id(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 
 
 def _changes(base: str, own: frozenset[str], paths: frozenset[str], deleted: frozenset[str]) -> _Changes:
@@ -325,24 +444,13 @@ def _folders(paths: Iterable[str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def _diff(project: Project, old: str, new: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The paths changed from `old` to `new` (a rename as its two paths), and those deleted."""
-    out = git.run(["diff-tree", "-r", "-z", "--no-renames", "--name-status", old, new], project.root).stdout
-    fields = out.removesuffix("\0").split("\0") if out else []
-    paths, deleted = set(), set()
-    for status, path in zip(fields[0::2], fields[1::2], strict=True):
-        paths.add(path)
-        if status.startswith("D"):
-            deleted.add(path)
-    return frozenset(paths), frozenset(deleted)
-
-
 def _overlaps_at_merge_base(project: Project, x: str, y: str) -> list[str]:
     """Paths both commits changed since their merge base (for pairs the prefilter could not take)."""
     found = git.run(["merge-base", x, y], project.root, check=False).stdout.strip()
     if not found:
         return []
-    return sorted(_diff(project, found, x)[0] & _diff(project, found, y)[0])
+    (one, _), (other, _) = _diffs(project, [(x, found), (y, found)])
+    return sorted(one & other)
 
 
 def _merge_trees(project: Project, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -394,7 +502,8 @@ def _map(function: Any, items: list[Any]) -> list[Any]:
         return [function(item) for item in items]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+    # Twice the processors: each item is mostly a git process starting, which waits as much as it computes.
+    with ThreadPoolExecutor(max_workers=min(len(items), 2 * (os.cpu_count() or 1))) as pool:
         return list(pool.map(function, items))
 
 
@@ -418,17 +527,21 @@ def _stored(state_dir: Path) -> Forecast | None:
     return _parse(data.get("last")) if data is not None else None
 
 
-def _read_cache(state_dir: Path) -> dict[str, dict[str, Any]]:
-    """The pair results as stored; what is damaged or of another version is left out (computed again)."""
-    data = _read(state_dir / CACHE)
-    pairs = data.get("pairs") if data is not None else None
-    return {k: v for k, v in pairs.items() if _sound(v)} if isinstance(pairs, dict) else {}
+def _read_cache(state_dir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The pair results and the snapshot commits by stamp, as stored; what is damaged or of
+    another version is left out (computed again)."""
+    data = _read(state_dir / CACHE) or {}
+    pairs, snapshots = data.get("pairs"), data.get("snapshots")
+    pairs = {k: v for k, v in pairs.items() if _sound(v)} if isinstance(pairs, dict) else {}
+    snapshots = {k: v for k, v in snapshots.items() if isinstance(v, str)} if isinstance(snapshots, dict) else {}
+    return pairs, snapshots
 
 
-def _write_cache(state_dir: Path, cache: dict[str, dict[str, Any]], most: int) -> None:
+def _write_cache(state_dir: Path, cache: dict[str, dict[str, Any]], snapshots: dict[str, str], most: int) -> None:
     if len(cache) > most:
         cache = dict(sorted(cache.items(), key=lambda item: item[1]["used"])[-most:])
-    _write(state_dir / CACHE, {"version": VERSION, "pairs": cache})
+    kept = dict(list(snapshots.items())[-MAX_SNAPSHOTS:])  # the newest last
+    _write(state_dir / CACHE, {"version": VERSION, "pairs": cache, "snapshots": kept})
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -79,14 +79,17 @@ def world(repo, tmp_path, monkeypatch) -> World:
 
 
 @pytest.fixture
-def merge_trees(monkeypatch) -> list[str]:
-    """Every merge `git merge-tree` was asked for (one line of its input each), and other git calls counted."""
+def calls(monkeypatch) -> list[str]:
+    """The git commands orchestra runs (their first word), one entry per merge `git merge-tree` is asked for."""
     asked: list[str] = []
     real = git_module.run
 
     def counting(args, cwd, *rest, **kwargs):
-        if args[0] == "merge-tree":
-            asked.extend((kwargs.get("input") or "").splitlines())
+        words = [a for a in args if not a.startswith("-")]
+        if words[0] == "merge-tree":
+            asked.extend("merge-tree" for _ in (kwargs.get("input") or "").splitlines())
+        else:
+            asked.append(words[0])
         return real(args, cwd, *rest, **kwargs)
 
     monkeypatch.setattr(git_module, "run", counting)
@@ -287,29 +290,56 @@ def test_files_orchestra_placed_are_left_out(world):
     assert world.forecast().pairs == []
 
 
-def test_a_second_forecast_of_unchanged_work_runs_no_merge(world, merge_trees):
+def test_a_second_forecast_of_unchanged_work_runs_no_merge(world, calls):
     trees = {name: world.agent(name) for name in ("one", "two", "three")}
     for name, tree in trees.items():
         edit_line(tree / "a.txt", 2, f"{name}'s line")
     first = world.forecast()
-    asked = len(merge_trees)
-    assert asked == 3  # the three pairs; against the target, which has not moved, nothing can meet
+    # the three pairs; against the target, which has not moved, nothing can meet
+    assert calls.count("merge-tree") == 3 and calls.count("commit-tree") == 3
+    calls.clear()
     assert world.forecast().to_dict() == first.to_dict()
-    assert len(merge_trees) == asked  # uncommitted work makes the same snapshot commit: all cached
+    assert "merge-tree" not in calls and "commit-tree" not in calls  # snapshots and pairs all cached
     edit_line(trees["three"] / "a.txt", 2, "three's second thought")
     world.forecast()
-    assert len(merge_trees) == asked + 2  # three against one and two
+    assert calls.count("merge-tree") == 2 and calls.count("commit-tree") == 1  # three against one and two
     cached = json.loads((world.ctx.project.state_dir / "forecast-cache.json").read_text())
     assert len(cached["pairs"]) == 9  # three new entries for three, against one, two and the target
 
 
-def test_pairs_whose_changes_cannot_meet_run_no_merge(world, merge_trees):
+def test_pairs_whose_changes_cannot_meet_run_no_merge(world, calls):
     trees = {name: world.agent(name) for name in ("one", "two", "three")}
     edit_line(trees["one"] / "a.txt", 2, "one's line")
     edit_line(trees["two"] / "b.txt", 2, "two's line")
     (trees["three"] / "d" / "z.txt").write_text("three's new file\n")
     fc = world.forecast()
-    assert merge_trees == [] and fc.pairs == []
+    assert "merge-tree" not in calls and fc.pairs == []
+
+
+def test_a_file_changed_again_is_seen_again(world):
+    one, two = world.agent("one"), world.agent("two")
+    edit_line(one / "a.txt", 2, "one's line")
+    commit(one)
+    edit_line(two / "a.txt", 18, "two's line")
+    assert world.forecast().pairs == [Pair(("one", "two"), [], ["a.txt"])]
+    edit_line(two / "a.txt", 2, "two's line")  # the same file, already changed, changed again in place
+    assert world.forecast().pairs == [Pair(("one", "two"), ["a.txt"], [])]
+    git(two, "add", "a.txt")
+    git(two, "commit", "-qm", "two's work")
+    assert world.forecast().pairs == [Pair(("one", "two"), ["a.txt"], [])]
+
+
+def test_an_agent_branched_from_another_has_its_work(world):
+    first = world.agent("first")
+    edit_line(first / "a.txt", 2, "first's line")
+    commit(first)
+    second = world.agent("second", base="orchestra/first")
+    edit_line(second / "a.txt", 3, "second's line")
+    commit(second)
+    fc = world.forecast()
+    assert fc.pairs == [] and fc.agents == {"first": Standing([], []), "second": Standing([], [])}
+    edit_line(first / "a.txt", 3, "first's second thought")  # now they meet
+    assert world.forecast().pairs == [Pair(("first", "second"), ["a.txt"], [])]
 
 
 def test_a_stored_forecast_names_only_new_conflicts(world):
@@ -381,3 +411,17 @@ def test_conflicts_with_an_unknown_name_says_so(world, orchestra):
         result.stderr.strip()
         == "orchestra: there is no agent named 'nobody' in this project: `orchestra ls` lists them."
     )
+
+
+def test_an_agent_that_merged_the_target_in_carries_the_targets_changes(world):
+    synced, other = world.agent("synced"), world.agent("other")
+    edit_line(synced / "a.txt", 2, "synced's line")
+    commit(synced)
+    edit_line(world.repo / "b.txt", 2, "main's line")
+    commit(world.repo, "main moves")
+    git(synced, "merge", "-q", "--no-edit", "main")  # brought up to date, as `orchestra sync` does
+    edit_line(other / "b.txt", 2, "other's line")
+    fc = world.forecast()
+    assert fc.agents == {"synced": Standing([], []), "other": Standing(["b.txt"], [])}
+    assert fc.pairs == [Pair(("other", "synced"), ["b.txt"], [])]
+    assert fc.order == ["synced", "other"]
