@@ -116,4 +116,9 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     plugin's own `[plugins.<name>]` table). orchestra calls it in a background process of its
     own, never inside a command the user waits for, so network work may be done in place; what
     it raises goes to the event log as a `plugin-error`. All implementations run.
+
+    Also called once for each pair of agents the conflict forecast finds conflicting for the
+    first time: then `event.type` is `conflict`, `event.status` None, `event.agent` the first of
+    the two names and `event.data` holds `with` (the other), `files` and `target`. Look at
+    `event.type` before `event.status`.
     """

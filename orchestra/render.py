@@ -287,6 +287,11 @@ def event_line(event: dict[str, Any]) -> Text:
         detail = data.get("notification_type") or data.get("tool_name") or data.get("source") or ""
         if detail:
             text.append(f" {p(detail)}", style="dim")
+    elif kind == "conflict":
+        text.append("conflict", style="bold red")
+        found = data.get("files")
+        paths: list[Any] = found if isinstance(found, list) else []
+        text.append(f" with {p(data.get('with', '?'))}: {p(', '.join(map(str, paths)))}"[:200], style="dim")
     else:
         text.append(kind)
         detail = data.get("message") or data.get("task") or ""

@@ -88,6 +88,8 @@ def test_two_agents_editing_one_line_are_marked_and_slack_hears_it_once(orchestr
     (event,) = conflict_events(editors)
     assert (event["agent"], event["data"]) == ("a", {"with": "b", "files": ["README.md"], "target": "main"})
 
+    assert re.search(r"^\S+\s+a\s+conflict with b: README.md$", orchestra("events").stdout, re.MULTILINE)
+
     refresh_now(editors)  # the same conflict, forecast again, is no news
     assert len(conflict_events(editors)) == 1
     assert len(slack.requests) == 1
