@@ -48,13 +48,16 @@ class Conflicts:
     """What the faces show: each agent's `conflicts_with` from the last stored forecast, and the
     files on request."""
 
-    def __init__(self, forecast: Forecast | None, current: bool) -> None:
+    def __init__(self, forecast: Forecast | None, current: bool, merged: frozenset[str] = frozenset()) -> None:
         self.forecast = forecast
         self.current = current  # made of what the agents and the target are now
+        self.merged = merged  # agents merged since, perhaps after the forecast: their work is in the target
 
     def of(self, name: str) -> list[str]:
         """The agents, then the target, that `name` is forecast to conflict with."""
-        return self.forecast.conflicts_with(name) if self.forecast is not None else []
+        if self.forecast is None or name in self.merged:
+            return []
+        return [other for other in self.forecast.conflicts_with(name) if other not in self.merged]
 
     def files_of(self, name: str) -> dict[str, list[str]]:
         """For each name in `of(name)`: the files that would conflict."""
@@ -79,7 +82,7 @@ class Conflicts:
             return []
         found = [(p.agents[0], p.agents[1], list(p.conflicts)) for p in self.forecast.pairs if p.conflicts]
         found += [(n, self.forecast.target, list(s.conflicts)) for n, s in self.forecast.agents.items() if s.conflicts]
-        return sorted(found)
+        return sorted(line for line in found if not self.merged & {line[0], line[1]})
 
     def to_dict(self) -> dict[str, Any]:
         """What the dashboard's API serves: the stored forecast as `orchestra conflicts --json`
@@ -97,7 +100,7 @@ def look(ctx: Context, agents: list[Agent], refresh: bool = True, reap: bool = F
     current = forecast is not None and key is not None and _read(ctx.state.dir / KEY_FILE).get("key") == key
     if not current and refresh and any(a.status != Status.MERGED for a in agents):
         ask(ctx.state, key, reap)
-    return Conflicts(forecast, current)
+    return Conflicts(forecast, current, frozenset(a.name for a in agents if a.status == Status.MERGED))
 
 
 def ask(state: State, key: list[Any] | None, reap: bool = False) -> bool:

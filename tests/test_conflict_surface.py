@@ -225,3 +225,21 @@ def test_paths_from_the_forecast_are_printed_as_text():
     shown = captured.get()
     assert "\x1b[2J" not in shown and "evil\\x1b[2Jname.py" in shown
     assert "from the last forecast" in shown
+
+
+def test_a_merged_agent_neither_shows_nor_is_shown_as_a_conflict():
+    """Its work is in the target now, even where the stored forecast predates the merge."""
+    from orchestra.forecast import Forecast, Pair, Standing
+    from orchestra.lookout import Conflicts
+
+    forecast = Forecast(
+        "main",
+        "0" * 40,
+        {"a": Standing([], []), "b": Standing([], []), "c": Standing(["x.py"], [])},
+        [Pair(("a", "b"), ["README.md"], []), Pair(("a", "c"), ["y.py"], [])],
+        ["a", "b", "c"],
+    )
+    shown = Conflicts(forecast, True, frozenset({"b"}))
+    assert (shown.of("a"), shown.of("b"), shown.of("c")) == (["c"], [], ["a", "main"])
+    assert shown.files_of("c") == {"a": ["y.py"], "main": ["x.py"]}
+    assert shown.lines() == [("a", "c", ["y.py"]), ("c", "main", ["x.py"])]
