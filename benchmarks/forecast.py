@@ -111,7 +111,7 @@ def sides(repo: Path, agents: list) -> tuple[str, list[str]]:
     ctx = Context.open(repo)
     tips = forecast._branch_tips(ctx.project)
     placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
-    return tips["main"], [forecast._side(ctx.project, a, tips, placed) for a in agents]
+    return tips["main"], [forecast._side(a, tips, placed, {})[0] for a in agents]
 
 
 def count(sb: c.Sandbox, repo: Path, cache: Path) -> None:

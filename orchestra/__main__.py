@@ -11,6 +11,7 @@ INTERNAL = {
     "_hook": ("orchestra.hook_handler", "main"),
     "_notify": ("orchestra.hook_handler", "notify"),
     "_pool-fill": ("orchestra.pool", "fill_main"),
+    "_forecast": ("orchestra.lookout", "main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

@@ -7,13 +7,10 @@ no ref, no index, no checkout changes (the files `[worktree] copy` and `symlink`
 out, as `orchestra merge` leaves them out). The snapshot's author, committer and dates are fixed,
 so the same work always makes the same commit, and results are cached by commit ids.
 
-`git merge-tree --write-tree` merges two commits without a worktree. Most pairs need none: two sides
-that share their merge base with the target, and that have no commit in common since it, merge at
-that base; when the paths they changed cannot meet (the same path, a file where the other has a
-folder, a folder one side emptied that the other added to, renames counted at both their old and
-new paths), the merge is clean. The merges left run in `git merge-tree --stdin` batches, one per
-processor. The last stored forecast lives in `<state>/forecast.json`, the cache of pair results
-in `<state>/forecast-cache.json`.
+Each pair of sides, and each side with the target, is merged in memory (`orchestra.mergetree`),
+most without running a merge at all. The snapshot commits are cached by a stamp of the worktree's
+`git status` and its changed files' sizes and modification times. The last stored forecast lives in
+`<state>/forecast.json`, the pair results and snapshots in `<state>/forecast-cache.json`.
 """
 
 from __future__ import annotations
@@ -21,15 +18,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestra import files, git, trash
+from orchestra import files, git, mergetree, trash
 from orchestra.context import Context
-from orchestra.errors import GitError, OrchestraError, UnknownAgent
+from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.models import Agent, Status
 from orchestra.worktrees import Project, scratch_index
 
@@ -143,7 +142,7 @@ def forecast(
     # One forecast at a time: a second one waits and then finds the first one's results cached.
     with files.locked(state_dir / "forecast.lock"):
         cache, snapshots = _read_cache(state_dir)
-        found = _map(lambda a: _side(a, tips, placed, snapshots), chosen)
+        found = mergetree.in_parallel(lambda a: _side(a, tips, placed, snapshots), chosen)
         sides = {a.name: commit for a, (commit, _) in zip(chosen, found, strict=True)}
         for commit, stamp in found:
             if stamp:  # moved to the end: the newest are kept
@@ -154,12 +153,14 @@ def forecast(
             jobs[(a.name, "")] = (sides[a.name], target_commit)
             for b in chosen[position + 1 :]:
                 jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
-        keys = {_key(*commits) for commits in jobs.values()}
-        cache.update(_compute(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))]))
+        keys = {mergetree.pair_key(*commits) for commits in jobs.values()}
+        cache.update(
+            mergetree.pair_results(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))])
+        )
         used = time.time()
         for key in keys:
             cache[key]["used"] = used
-        results = {job: cache[_key(*commits)] for job, commits in jobs.items()}
+        results = {job: cache[mergetree.pair_key(*commits)] for job, commits in jobs.items()}
         fc = _assemble(target, target_commit, [a.name for a in chosen], results)
         if store:
             previous = _stored(state_dir)
@@ -228,12 +229,27 @@ def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict
     stamp = _stamp(worktree, status.stdout, paths)
     if stamp in snapshots:
         return snapshots[stamp], stamp
-    with scratch_index(worktree) as env:
+    with _scratch_index(worktree) as env:
         git.run(["add", "--all", *spec], worktree, env=env)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
     commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
     return commit, stamp
+
+
+@contextlib.contextmanager
+def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
+    """`worktrees.scratch_index`, without asking git where a linked worktree's index is."""
+    index = git.index_file(worktree)
+    if index is None:
+        with scratch_index(worktree) as env:
+            yield env
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = os.path.join(tmp, "index")
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy2(index, scratch)
+        yield {**os.environ, "GIT_INDEX_FILE": scratch}
 
 
 def _read_status(out: str) -> tuple[str | None, list[str]]:
@@ -278,202 +294,6 @@ def _placed(worktree: Path, entries: list[str]) -> list[str]:
 
     present = [e for e in entries if os.path.lexists(worktree / e)]
     return placed_files(worktree, present) if present else []
-
-
-# -- computing pair results ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Changes:
-    """What one commit changed since its merge base with the target."""
-
-    base: str | None  # the one merge base with the target (None: several, or none)
-    own: frozenset[str]  # commits since that base
-    paths: frozenset[str]  # changed, added or deleted since it (renames: both paths)
-    folders: frozenset[str]  # every folder above those paths
-    emptied: frozenset[str]  # every folder above a deleted path (a folder it may have renamed)
-
-
-def _compute(project: Project, target: str, pairs: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
-    """Conflicts and overlaps of each pair of commits, keyed by `_key`."""
-    if not pairs:
-        return {}
-    commits = sorted({c for pair in pairs for c in pair} - {target})
-    changes, target_changes = _changes_of(project, commits, target)
-    results: dict[str, dict[str, Any]] = {}
-    merges: list[tuple[str, str]] = []
-    known_overlaps: dict[str, list[str] | None] = {}
-    for x, y in pairs:
-        if x == y:
-            results[_key(x, y)] = {"conflicts": [], "overlaps": []}
-            continue
-        a = changes.get(x) or target_changes.get(changes[y].base or "")
-        b = changes.get(y) or target_changes.get(changes[x].base or "")
-        if a is not None and b is not None and a.base is not None and a.base == b.base and not a.own & b.own:
-            if not _may_meet(a, b):
-                results[_key(x, y)] = {"conflicts": [], "overlaps": []}
-                continue
-            known_overlaps[_key(x, y)] = sorted(a.paths & b.paths)
-        else:
-            known_overlaps[_key(x, y)] = None
-        merges.append((x, y))
-    conflicts = _merge_trees(project, merges)
-    unknown = [(x, y) for x, y in merges if known_overlaps[_key(x, y)] is None]
-    overlaps = dict(zip(unknown, _map(lambda pair: _overlaps_at_merge_base(project, *pair), unknown), strict=True))
-    for x, y in merges:
-        key = _key(x, y)
-        both = known_overlaps[key]
-        both = overlaps[(x, y)] if both is None else both
-        found = conflicts[key]
-        results[key] = {"conflicts": found, "overlaps": sorted(set(both) - set(found))}
-    return results
-
-
-def _may_meet(a: _Changes, b: _Changes) -> bool:
-    """Whether two sides' changes since one merge base can touch: only then can their merge conflict."""
-    return bool(
-        a.paths & b.paths
-        or a.paths & b.folders
-        or b.paths & a.folders
-        or a.emptied & b.folders
-        or b.emptied & a.folders
-    )
-
-
-def _changes_of(project: Project, commits: list[str], target: str) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
-    """What each commit changed since its merge base with the target, and what the target changed
-    since each of those merge bases."""
-    forks = dict(zip(commits, _map(lambda c: _fork(project, c, target), commits), strict=True))
-    wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
-    bases = sorted({base for base, _ in forks.values() if base})
-    wanted += [(target, base) for base in bases]
-    diffs = dict(zip(wanted, _diffs(project, wanted), strict=True))
-    empty: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-    changes = {}
-    for commit, (base, own) in forks.items():
-        if base is None:
-            changes[commit] = _Changes(None, own, frozenset(), frozenset(), frozenset())
-        else:
-            changes[commit] = _changes(base, own, *diffs.get((commit, base), empty))
-    return changes, {base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases}
-
-
-def _fork(project: Project, commit: str, target: str) -> tuple[str | None, frozenset[str]]:
-    """The commit's one merge base with the target, and its own commits since (None when not one).
-
-    `rev-list --boundary` gives the commits the target lacks and, marked, the target's commits
-    they come from: when they come from one, every common ancestor is reachable from it, so it
-    is the merge base; when there are no such commits, the commit itself is one of the target's."""
-    out = git.run(["rev-list", "--boundary", commit, "--not", target], project.root).stdout.split()
-    own = frozenset(line for line in out if not line.startswith("-"))
-    boundary = {line[1:] for line in out if line.startswith("-")}
-    if not own:
-        return commit, own
-    return (boundary.pop() if len(boundary) == 1 else None), own
-
-
-def _diffs(project: Project, wanted: list[tuple[str, str]]) -> list[tuple[frozenset[str], frozenset[str]]]:
-    """For each (new, old): the paths changed from old to new (a rename as its two paths), and
-    those deleted; all from one `git diff-tree --stdin`."""
-    if not wanted:
-        return []
-    # A line "NEW OLD" is read as a commit and its parent: the diff from OLD to NEW, after a line with NEW.
-    lines = "".join(f"{new} {old}\n" for new, old in wanted)
-    args = ["diff-tree", "--stdin", "--always", "-r", "-z", "--no-renames", "--name-status"]
-    fields = git.run(args, project.root, input=lines).stdout.split("\0")
-    found: list[tuple[frozenset[str], frozenset[str]]] = []
-    position = 0
-    for new, _ in wanted:
-        if fields[position] != new:
-            raise GitError(f"git diff-tree gave {fields[position]!r} where {new} was expected.", ["git", *args])
-        position += 1
-        paths, deleted = set(), set()
-        while position + 1 < len(fields) and not _is_commit_id(fields[position]):
-            status, path = fields[position], fields[position + 1]
-            paths.add(path)
-            if status.startswith("D"):
-                deleted.add(path)
-            position += 2
-        found.append((frozenset(paths), frozenset(deleted)))
-    return found
-
-
-def _is_commit_id(text: str) -> bool:
-    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
-
-
-def _changes(base: str, own: frozenset[str], paths: frozenset[str], deleted: frozenset[str]) -> _Changes:
-    return _Changes(base, own, paths, _folders(paths), _folders(deleted))
-
-
-def _folders(paths: Iterable[str]) -> frozenset[str]:
-    found: set[str] = set()
-    for path in paths:
-        parts = path.split("/")
-        found.update("/".join(parts[:i]) for i in range(1, len(parts)))
-    return frozenset(found)
-
-
-def _overlaps_at_merge_base(project: Project, x: str, y: str) -> list[str]:
-    """Paths both commits changed since their merge base (for pairs the prefilter could not take)."""
-    found = git.run(["merge-base", x, y], project.root, check=False).stdout.strip()
-    if not found:
-        return []
-    (one, _), (other, _) = _diffs(project, [(x, found), (y, found)])
-    return sorted(one & other)
-
-
-def _merge_trees(project: Project, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """The conflicting paths of each pair's merge, from `git merge-tree --stdin` batches, one per processor."""
-    if not pairs:
-        return {}
-    count = min(len(pairs), os.cpu_count() or 1)
-    batches = [pairs[i::count] for i in range(count)]
-    found: dict[str, list[str]] = {}
-    for batch in _map(lambda batch: _merge_batch(project, batch), batches):
-        found.update(batch)
-    return found
-
-
-def _merge_batch(project: Project, pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    lines = "".join(f"{x} {y}\n" for x, y in pairs)
-    args = ["merge-tree", "--stdin", "--name-only", "--no-messages", "-z", "--allow-unrelated-histories"]
-    result = git.run(args, project.root, input=lines, check=False)
-    if result.returncode != 0:
-        detail = result.stderr.strip() or f"exit code {result.returncode}"
-        raise GitError(f"git merge-tree failed in {project.root}: {detail}", ["git", *args], result.returncode)
-    fields = iter(result.stdout.split("\0"))
-    found: dict[str, list[str]] = {}
-    for x, y in pairs:
-        clean = next(fields) == "1"
-        next(fields)  # the merged tree
-        paths = []
-        for path in iter(fields.__next__, ""):
-            paths.append(_unsuffixed(path, (x, y)))
-        found[_key(x, y)] = [] if clean else sorted(set(paths))
-    return found
-
-
-def _unsuffixed(path: str, labels: tuple[str, str]) -> str:
-    """A path git moved aside in a file/folder conflict (`d~<commit>`) as the path itself."""
-    for label in labels:
-        if path.endswith(f"~{label}"):
-            return path[: -len(label) - 1]
-    return path
-
-
-def _key(x: str, y: str) -> str:
-    return f"{min(x, y)} {max(x, y)}"
-
-
-def _map(function: Any, items: list[Any]) -> list[Any]:
-    """`function` over `items`, several at once when there are several."""
-    if len(items) < 2:
-        return [function(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
-        return list(pool.map(function, items))
 
 
 def _assemble(target: str, target_commit: str, names: list[str], results: dict[tuple[str, str], Any]) -> Forecast:

@@ -116,9 +116,13 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     `event.data["from"]` is None), whoever made it: every change goes through orchestra's
     lifecycle core. `event` is the `status` event; `agent` is the agent's record after the
     change (None if it is gone), `config` the project's configuration (`config.plugin_settings(name)` is a
-    plugin's own `[plugins.<name>]` table). Also called for each `handback` event (a conflict
-    typed back into the agent: `event.status` None, `event.data` its `target` and `files`).
-    orchestra calls it in a background process of its own, never inside a command the user waits
-    for, so network work may be done in place; what it raises goes to the event log as a
-    `plugin-error`. All implementations run.
+    plugin's own `[plugins.<name>]` table). orchestra calls it in a background process of its
+    own, never inside a command the user waits for, so network work may be done in place; what
+    it raises goes to the event log as a `plugin-error`. All implementations run.
+
+    Also called once for each pair of agents the conflict forecast finds conflicting for the
+    first time: then `event.type` is `conflict`, `event.status` None, `event.agent` the first of
+    the two names and `event.data` holds `with` (the other), `files` and `target`. Look at
+    `event.type` before `event.status`. And for each `handback` event (a conflict typed back
+    into the agent: `event.status` None, `event.data` its `target` and `files`).
     """

@@ -222,12 +222,18 @@ def change(
     return changed
 
 
-# The event types the notifiers hear: every status change, and a conflict handed back to its agent.
-NOTIFIED = ("status", "handback")
+# Event types the notifiers hear: status changes, a conflict forecast between two agents for the
+# first time (`orchestra.lookout`), and a conflict handed back to its agent (`orchestra.handback`).
+NOTIFIED = ("status", "conflict", "handback")
+# Statuses after which an agent's work may have changed: the conflict forecast is brought up to
+# date in the background (`orchestra.lookout`). `merged` moves the target itself.
+REFORECAST = frozenset({DONE, WAITING, EXITED, FAILED, MERGED})
 
 
 def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> None:
-    """Append `events` to the log, then hand the status changes (and handbacks) among them to the notifiers.
+    """Append `events` to the log, then hand the status changes (and conflict events) among them
+    to the notifiers; a status after which an agent's work may have changed also starts a
+    refresh of the conflict forecast.
 
     `reap=False` is for a process that ends at once (the hook handler): the notifier outlives it
     and is adopted and reaped by init, so no thread need wait for it."""
@@ -236,24 +242,38 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
     changes = [e for e in events if e.get("type") in NOTIFIED]
     if changes:
         notify_in_background(state, changes, reap)
+    if any(e.get("type") == "status" and e.get("status") in REFORECAST for e in events):
+        forecast_in_background(state, reap)
 
 
 def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool = True) -> None:
     """Run the notifier plugins in a process of their own (its own session), so no one waits for them.
 
+    The events travel on the command line: they hold statuses, names and paths, never secrets.
+    """
+    in_background(state, launcher_argv("_notify", "--state-dir", str(state.dir), json.dumps(changes)), reap)
+
+
+def forecast_in_background(state: State, reap: bool = True) -> None:
+    """Bring the stored conflict forecast up to date in a process of its own (`_forecast`, which
+    runs one at a time and tells the notifiers of new conflicts)."""
+    in_background(state, launcher_argv("_forecast", "--state-dir", str(state.dir)), reap)
+
+
+def in_background(state: State, argv: list[str], reap: bool = True) -> None:
+    """Start orchestra's `argv` detached, in a session of its own, with this environment (a webhook
+    variable travels in it), holding this process's `busy.lock` if it holds one.
+
     posix_spawn rather than subprocess, whose import alone costs the hook handler milliseconds;
     with `reap`, a daemon thread waits for it, so a long-lived process (the launcher, the board,
-    the dashboard) collects no zombies. The events travel on the command line: they hold
-    statuses and names, never secrets.
+    the dashboard) collects no zombies.
     """
-
-    argv = launcher_argv("_notify", "--state-dir", str(state.dir), json.dumps(changes))
     env = {k: v for k, v in os.environ.items() if k != "ORCHESTRA_DEBUG"}
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
         busy = state.busy_fd()
-        if busy is not None:  # the notifier works on in this process's name: `State.wait_idle` waits for it
+        if busy is not None:  # the child works on in this process's name: `State.wait_idle` waits for it
             actions.append((os.POSIX_SPAWN_DUP2, busy, 3))
         pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions, setsid=True)
     finally:
@@ -261,4 +281,4 @@ def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool
     if reap:
         import threading
 
-        threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True, name="orchestra-notify-reaper").start()
+        threading.Thread(target=os.waitpid, args=(pid, 0), daemon=True, name="orchestra-reaper").start()

@@ -123,24 +123,59 @@ def activity(agent: Agent) -> str:
 ACTIVITY_WIDTH = 80
 
 
-def agents_table(agents: list[Agent], changes: dict[str, dict[str, Any] | None], title: str | None = None) -> Table:
+def agents_table(
+    agents: list[Agent],
+    changes: dict[str, dict[str, Any] | None],
+    title: str | None = None,
+    conflicts: dict[str, list[str]] | None = None,
+) -> Table:
+    """The agents, one row each. A CONFLICTS column, with a mark and the names an agent is
+    forecast to conflict with, is there only while some agent has a conflict."""
+    conflicts = {name: found for name, found in (conflicts or {}).items() if found}
     table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES", "LAST ACTIVITY"):
+    columns = ["NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES"] + (["CONFLICTS"] if conflicts else [])
+    for column in (*columns, "LAST ACTIVITY"):
         table.add_column(column, no_wrap=column != "LAST ACTIVITY", overflow="ellipsis")
     now = dt.datetime.now(dt.timezone.utc)
     for agent in agents:
         status = Text(agent.status.value, style=STATUS_STYLE[agent.status])
         status.append(f" {age(agent.updated_at, now)}", style="dim")
-        table.add_row(
+        cells: list[str | Text] = [
             plain(agent.name),
             plain(agent.kind),
             status,
             plain(agent.branch),
             age(agent.created_at, now),
             changes_text(changes.get(agent.name)),
-            Text(activity(agent)),
-        )
+        ]
+        if conflicts:
+            cells.append(conflict_mark(conflicts.get(agent.name, [])))
+        table.add_row(*cells, Text(activity(agent)))
     return table
+
+
+CONFLICT_MARK = "✖"
+
+
+def conflict_mark(names: list[str]) -> Text:
+    """`✖ api, main` in red: the agents (and the target) this one is forecast to conflict with."""
+    if not names:
+        return Text("-", style="dim")
+    return plain(f"{CONFLICT_MARK} {', '.join(names)}", style="bold red")
+
+
+def conflict_lines(lines: list[tuple[str, str, list[str]]], current: bool = True) -> Text:
+    """Under the table (`ls --conflicts`): each conflict of the forecast with its files."""
+    text = Text()
+    if not lines:
+        text.append("\nno conflicts forecast", style="dim")
+    for first, second, paths in lines:
+        text.append(f"\n{CONFLICT_MARK} ", style="bold red")
+        text.append_text(plain(f"{first} and {second}: ", style="bold"))
+        text.append_text(plain(", ".join(paths)))
+    if not current:
+        text.append("\n(from the last forecast; a newer one is being made)", style="dim")
+    return text
 
 
 def table(
@@ -184,16 +219,24 @@ def summary(agents: list[Agent]) -> Text:
 
 
 def board(
-    agents: list[Agent], changes: dict[str, dict[str, Any] | None], project: str, error: str | None = None
+    agents: list[Agent],
+    changes: dict[str, dict[str, Any] | None],
+    project: str,
+    error: str | None = None,
+    conflicts: dict[str, list[str]] | None = None,
+    details: list[tuple[str, str, list[str]]] | None = None,
 ) -> Group:
-    """What window 0 shows: a summary line and the table, redrawn on change."""
+    """What window 0 shows: a summary line and the table, redrawn on change; with `details`,
+    each forecast conflict's files under it."""
     from rich.console import Group
 
     header = Text(f"orchestra · {printable(project, newlines=False)} · ", style="bold")
     header.append_text(summary(agents))
     parts: list[Text | Table] = [header, Text()]
     if agents:
-        parts.append(agents_table(agents, changes))
+        parts.append(agents_table(agents, changes, conflicts=conflicts))
+    if details is not None:
+        parts.append(conflict_lines(details))
     if error:
         parts += [Text(), plain(error, style="red", newlines=True)]
     parts.append(Text("\nwindows: one per agent · C-b w to pick · `orchestra attach NAME`", style="dim"))
@@ -244,6 +287,11 @@ def event_line(event: dict[str, Any]) -> Text:
         detail = data.get("notification_type") or data.get("tool_name") or data.get("source") or ""
         if detail:
             text.append(f" {p(detail)}", style="dim")
+    elif kind == "conflict":
+        text.append("conflict", style="bold red")
+        found = data.get("files")
+        paths: list[Any] = found if isinstance(found, list) else []
+        text.append(f" with {p(data.get('with', '?'))}: {p(', '.join(map(str, paths)))}"[:200], style="dim")
     else:
         text.append(kind)
         detail = data.get("message") or data.get("task") or ""

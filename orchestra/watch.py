@@ -7,7 +7,9 @@ of them changed does it ask tmux and git. Two things give no such signal and are
 timer instead: the screens of agents without hooks (one tmux call for all of them, every 2 s
 while a screen changes, backing off to every 8 s while none does: a question appears at the end
 of output, while the board still looks often), and the rest (a window closed by hand, edits in
-place: every 30 s; git only for worktrees whose diff-stat cache entry no longer holds).
+place: every 30 s; git only for worktrees whose diff-stat cache entry no longer holds). The
+conflict forecast is read again when its file changes (it is never refreshed from here: see
+`poll`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestra import git
+from orchestra.lookout import Conflicts, look
 from orchestra.models import Agent, Status
 from orchestra.reconcile import screen_tells
 
@@ -28,6 +31,7 @@ TICK = 0.5
 SCREENS_EVERY = 2.0
 SCREENS_IDLE = 8.0  # the longest wait between two looks at screens that have not changed
 FULL_EVERY = 30.0
+FORECAST_FILE = "forecast.json"  # where `orchestra.forecast` stores the last forecast
 
 
 class Watcher:
@@ -35,6 +39,7 @@ class Watcher:
         self.ctx = ctx
         self.agents: list[Agent] = []
         self.changes: dict[str, dict[str, Any] | None] = {}
+        self.conflicts = Conflicts(None, False)
         self._signature: object = None
         self._next_full = 0.0
         self._next_screens = 0.0
@@ -80,6 +85,12 @@ class Watcher:
             if changes != self.changes:
                 self.changes, changed = changes, True
             self._next_full = now + FULL_EVERY
+            # Read only: the board runs with the tmux server's environment, which keeps no secrets,
+            # and the refresh that finds a new conflict tells the notifiers (a webhook variable) with
+            # its own. Agents' status changes and commands run in a person's shell start refreshes.
+            conflicts = look(self.ctx, self.agents, refresh=False)
+            if _shown(conflicts, self.agents) != _shown(self.conflicts, self.agents):
+                self.conflicts, changed = conflicts, True
         # The signature taken before reading: a write during the read (the launcher recording
         # an exit) must count as a change next time. One written by observe itself costs one
         # more read.
@@ -96,7 +107,7 @@ class Watcher:
 
     def _signature_now(self) -> tuple[object, ...]:
         state = self.ctx.state
-        paths = [state.path, state.events_path]
+        paths = [state.path, state.events_path, state.dir / FORECAST_FILE]
         paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]
         return tuple(_stamp(p) for p in paths)
 
@@ -108,6 +119,10 @@ class Watcher:
                 return None  # not there yet: try again next time
             self._index_files[agent.name] = found
         return self._index_files[agent.name]
+
+
+def _shown(conflicts: Conflicts, agents: list[Agent]) -> object:
+    return conflicts.by_agent(agents), conflicts.lines()
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -25,6 +25,24 @@ def make_repo(path: Path) -> Path:
     return path
 
 
+EDITOR = Path(__file__).parent / "bin" / "edit_line.py"
+
+
+def use_editors(repo: Path, settings: str = "") -> Path:
+    """Give `repo` an agent kind `editor` (tests/bin/edit_line.py: its task "PATH: TEXT" makes TEXT
+    PATH's first line, committed, then it exits 0), a `notes.md` beside README.md, and `settings`
+    (more orchestra.toml), committed on main."""
+    import sys
+
+    (repo / "orchestra.toml").write_text(
+        f'[agents.editor]\ncommand = ["{sys.executable}", "{EDITOR}", "{{task}}"]\n{settings}'
+    )
+    (repo / "notes.md").write_text("notes\n")
+    git(repo, "add", "orchestra.toml", "notes.md")
+    git(repo, "commit", "-qm", "configure the editor agent")
+    return repo
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 20.0, interval: float = 0.05, what: str = "condition") -> T:
     """Poll `condition` until it returns something truthy; fail with `what` after `timeout` s."""
     deadline = time.monotonic() + timeout

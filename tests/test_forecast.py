@@ -411,3 +411,17 @@ def test_conflicts_with_an_unknown_name_says_so(world, orchestra):
         result.stderr.strip()
         == "orchestra: there is no agent named 'nobody' in this project: `orchestra ls` lists them."
     )
+
+
+def test_an_agent_that_merged_the_target_in_carries_the_targets_changes(world):
+    synced, other = world.agent("synced"), world.agent("other")
+    edit_line(synced / "a.txt", 2, "synced's line")
+    commit(synced)
+    edit_line(world.repo / "b.txt", 2, "main's line")
+    commit(world.repo, "main moves")
+    git(synced, "merge", "-q", "--no-edit", "main")  # brought up to date, as `orchestra sync` does
+    edit_line(other / "b.txt", 2, "other's line")
+    fc = world.forecast()
+    assert fc.agents == {"synced": Standing([], []), "other": Standing(["b.txt"], [])}
+    assert fc.pairs == [Pair(("other", "synced"), ["b.txt"], [])]
+    assert fc.order == ["synced", "other"]

@@ -50,7 +50,7 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
         result = spawn_agents(ctx, specs, spawn_environment(), progress=progress)
     warn(result.warnings)
     if as_json:
-        print_json([a.to_dict() for a in result.agents])
+        print_json([{**a.to_dict(), "conflicts_with": []} for a in result.agents])  # no work yet, no conflict
     else:
         from orchestra import render
 

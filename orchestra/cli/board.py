@@ -97,24 +97,43 @@ def _show_resumed(result):
 @click.option("--json", "as_json", is_flag=True, help="Print the agents as a JSON array.")
 @click.option("--watch", "-w", is_flag=True, help="Keep the table on screen and redraw it on every change.")
 @click.option(
+    "--conflicts",
+    "show_conflicts",
+    is_flag=True,
+    help="Also show the files each agent is forecast to conflict in (with --json: `conflict_files`).",
+)
+@click.option(
     "--tmux",
     "for_tmux",
     is_flag=True,
     help="Print one line of counts for a tmux status bar: working, waiting, done, failed.",
 )
-def ls(as_json, watch, for_tmux):
-    """List the agents: name, kind, status, branch, age, changes, last activity."""
+def ls(as_json, watch, show_conflicts, for_tmux):
+    """List the agents: name, kind, status, branch, age, changes, last activity, conflicts.
+
+    CONFLICTS names the agents (and the target branch) an agent's work is forecast to conflict
+    with, from the last stored forecast; it is brought up to date in the background when an
+    agent's work or the target moved (`orchestra conflicts` forecasts on the spot).
+    """
     if for_tmux:
         return _tmux_line()
+    from orchestra.lookout import look
     from orchestra.reconcile import changes_of, observe
 
     ctx = open_context()
     if watch:
-        return _watch(ctx)
+        return _watch(ctx, show_conflicts)
     agents = observe(ctx)
     changes = changes_of(agents, ctx.state.dir)
+    conflicts = look(ctx, agents)
     if as_json:
-        print_json([{**a.to_dict(), "changes": changes.get(a.name)} for a in agents])
+        rows = []
+        for a in agents:
+            row = {**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)}
+            if show_conflicts:
+                row["conflict_files"] = conflicts.files_of(a.name)
+            rows.append(row)
+        print_json(rows)
         return
     from orchestra import render
 
@@ -122,7 +141,9 @@ def ls(as_json, watch, for_tmux):
     if not agents:
         console.print('no agents yet: orchestra spawn "a task"')
         return
-    render.print_table(console, render.agents_table(agents, changes))
+    render.print_table(console, render.agents_table(agents, changes, conflicts=conflicts.by_agent(agents)))
+    if show_conflicts:
+        render.print_table(console, render.conflict_lines(conflicts.lines(), conflicts.current))
 
 
 def _tmux_line() -> None:
@@ -140,7 +161,7 @@ def _tmux_line() -> None:
         click.echo(line)
 
 
-def _watch(ctx) -> None:
+def _watch(ctx, show_conflicts: bool = False) -> None:
     """Redraw when anything changes; keep going through errors (this is the board in window 0).
     Into a pipe or a file, each change is printed after the last, as it happens."""
     import contextlib
@@ -159,14 +180,21 @@ def _watch(ctx) -> None:
                     error = None
             except OrchestraError as problem:
                 error = str(problem)
-            key: tuple[object, ...] = (id(watcher.agents), id(watcher.changes), error)
+            key: tuple[object, ...] = (id(watcher.agents), id(watcher.changes), id(watcher.conflicts), error)
             if live is not None:  # the ages in the table tick too: looked at every ten seconds,
                 tick = int(time.time()) // 10  # and drawn only when one of them reads differently
                 if tick != ages[0]:
                     ages = (tick, tuple(render.age(t) for a in watcher.agents for t in (a.created_at, a.updated_at)))
                 key += (ages[1],)
             if key != last:
-                board = render.board(watcher.agents, watcher.changes, ctx.project.name, error)
+                board = render.board(
+                    watcher.agents,
+                    watcher.changes,
+                    ctx.project.name,
+                    error,
+                    conflicts=watcher.conflicts.by_agent(watcher.agents),
+                    details=watcher.conflicts.lines() if show_conflicts else None,
+                )
                 if live is not None:
                     live.update(board, refresh=True)
                 else:

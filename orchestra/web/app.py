@@ -106,12 +106,25 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
 
     @app.get("/api/agents", summary="Every agent, as `orchestra ls --json` shows it, with its changes.")
     def agents():
+        from orchestra.lookout import look
         from orchestra.reconcile import changes_of, observe
 
         ctx = open_context()
         found = observe(ctx)
         changes = changes_of(found, ctx.state.dir)
-        return [{**a.to_dict(), "changes": changes.get(a.name)} for a in found]
+        conflicts = look(ctx, found, reap=True)
+        return [{**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)} for a in found]
+
+    @app.get(
+        "/api/conflicts",
+        summary="The last stored conflict forecast, as `orchestra conflicts --json` prints it (null before the"
+        " first), and whether it is current; an out-of-date one is refreshed in the background.",
+    )
+    def conflicts():
+        from orchestra.lookout import look
+
+        ctx = open_context()
+        return look(ctx, list(ctx.state.read().values()), reap=True).to_dict()
 
     @app.get("/api/statuses", summary="The status vocabulary: most urgent first, and what each allows.")
     def statuses():

@@ -92,6 +92,7 @@ class View:
         return {
             **agent.to_dict(),
             "changes": self.watcher.changes.get(agent.name),
+            "conflicts_with": self.watcher.conflicts.of(agent.name),
             "screen": self.screens.get(agent.name),
         }
 

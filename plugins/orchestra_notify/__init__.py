@@ -1,8 +1,9 @@
-"""The `notify` plugin: tell the person at this machine when an agent needs them or finishes.
+"""The `notify` plugin: tell the person at this machine when an agent needs them or finishes, or
+when two agents are first forecast to conflict.
 
 ```toml
 [plugins.notify]
-events = ["waiting", "done", "exited", "failed"]   # the statuses that notify
+events = ["waiting", "done", "exited", "failed", "conflict"]   # the statuses (and `conflict`) that notify
 desktop = true                                     # a desktop notification with notify-send
 tmux = true                                        # a message and a bell in the agent's tmux session
 ```
@@ -35,7 +36,10 @@ from orchestra.models import STATUS_PHRASES, Agent, Event, Status
 from orchestra.tmux import Tmux
 
 NAME = "notify"
+CONFLICT = "conflict"  # the event orchestra publishes when two agents are first forecast to conflict
 STATUSES = [s.value for s in Status]
+EVENTS = [*STATUSES, CONFLICT]
+FILES_SHOWN = 5  # files of a conflict named in its headline
 TASK_LIMIT = 200  # characters of the task in a desktop notification
 TMUX_TIMEOUT = 2.0  # seconds; tmux answers in milliseconds unless its server is wedged
 MESSAGE_MS = 5000  # how long the tmux message stays up
@@ -46,7 +50,7 @@ DESKTOP_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")  
 class Settings:
     """`[plugins.notify]` in orchestra.toml."""
 
-    events: tuple[str, ...] = (Status.WAITING, Status.DONE, Status.EXITED, Status.FAILED)
+    events: tuple[str, ...] = (Status.WAITING, Status.DONE, Status.EXITED, Status.FAILED, CONFLICT)
     desktop: bool = True
     tmux: bool = True
 
@@ -58,9 +62,10 @@ class Settings:
                     f"unknown key '{key}' in [plugins.notify] in orchestra.toml; the keys are events, desktop and tmux."
                 )
         events = table.get("events", list(cls.events))
-        if not isinstance(events, list) or not all(isinstance(e, str) and e in STATUSES for e in events):
+        if not isinstance(events, list) or not all(isinstance(e, str) and e in EVENTS for e in events):
             raise OrchestraError(
-                f"[plugins.notify] events in orchestra.toml must be a list of statuses among {', '.join(STATUSES)}."
+                f"[plugins.notify] events in orchestra.toml must be a list of statuses among {', '.join(STATUSES)}, "
+                f"and {CONFLICT}."
             )
         for key in ("desktop", "tmux"):
             if not isinstance(table.get(key, True), bool):
@@ -71,7 +76,11 @@ class Settings:
 @hookimpl
 def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
-    if agent is None or event.status not in settings.events:
+    if event.type == CONFLICT:
+        if agent is not None and CONFLICT in settings.events:
+            notify_conflict(event, agent, settings)
+        return
+    if event.type != "status" or agent is None or event.status not in settings.events:
         return
     headline = f"{agent.name} {STATUS_PHRASES.get(event.status, event.status)}"
     if event.status in (Status.EXITED, Status.FAILED) and agent.exit_code is not None:
@@ -82,12 +91,29 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
         notify_desktop(agent, event.status, headline)
 
 
+def conflict_headline(event: Event, agent: Agent) -> str:
+    """`api and tests would conflict in README.md, src/app.py`: the first few files."""
+    paths = [str(p) for p in event.data.get("files") or []]
+    shown = ", ".join(paths[:FILES_SHOWN]) + (
+        f" and {len(paths) - FILES_SHOWN} more" if len(paths) > FILES_SHOWN else ""
+    )
+    return f"{agent.name} and {event.data.get('with') or 'another agent'} would conflict" + (
+        f" in {shown}" if shown else ""
+    )
+
+
+def notify_conflict(event: Event, agent: Agent, settings: Settings) -> None:
+    """In tmux on the first agent's session and window, and on the desktop: while both still work."""
+    headline = conflict_headline(event, agent)
+    if settings.tmux:
+        alert_tmux(agent, f"orchestra: {headline}")
+    if settings.desktop:
+        _desktop(f"orchestra: {headline}", _cut(agent.task, TASK_LIMIT), "normal")
+
+
 def notify_desktop(agent: Agent, status: str, headline: str) -> None:
     """A desktop notification, when there is a desktop to show it on; not waited for, since
     notify-send can hang for its D-Bus timeout where no notification service answers."""
-    program = shutil.which("notify-send")
-    if program is None or not any(os.environ.get(v) for v in DESKTOP_VARIABLES):
-        return
     detail = (
         {Status.WAITING.value: agent.waiting_for, Status.FAILED.value: agent.error}.get(status)
         or agent.last_message
@@ -96,8 +122,15 @@ def notify_desktop(agent: Agent, status: str, headline: str) -> None:
     parts = (_cut(" ".join(detail.split()), TASK_LIMIT), _cut(agent.task, TASK_LIMIT))
     body = "\n".join(part for part in parts if part)
     urgency = "critical" if status in (Status.WAITING, Status.FAILED) else "normal"
+    _desktop(f"orchestra: {headline}", body, urgency)
+
+
+def _desktop(summary: str, body: str, urgency: str) -> None:
+    program = shutil.which("notify-send")
+    if program is None or not any(os.environ.get(v) for v in DESKTOP_VARIABLES):
+        return
     # `--` ends the options: a task starting with a dash is still the body.
-    argv = [program, "--app-name=orchestra", f"--urgency={urgency}", "--", f"orchestra: {headline}", body]
+    argv = [program, "--app-name=orchestra", f"--urgency={urgency}", "--", summary, body]
     subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,

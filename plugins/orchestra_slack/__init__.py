@@ -1,9 +1,10 @@
-"""The `slack` plugin: post agents' status changes to a Slack incoming webhook.
+"""The `slack` plugin: post agents' status changes, and conflicts forecast between two agents, to a
+Slack incoming webhook.
 
 ```toml
 [plugins.slack]
-webhook_url_env = "SLACK_WEBHOOK_URL"   # the NAME of the variable that holds the webhook URL
-events = ["done", "waiting", "failed"]  # the statuses that are posted
+webhook_url_env = "SLACK_WEBHOOK_URL"               # the NAME of the variable that holds the webhook URL
+events = ["done", "waiting", "failed", "conflict"]  # the statuses (and `conflict`) that are posted
 ```
 
 The URL is a secret, so it is read from the environment only, and no message, log line or
@@ -31,7 +32,9 @@ if TYPE_CHECKING:
 from orchestra.models import Agent, Event, Status
 
 NAME = "slack"
+CONFLICT = "conflict"  # the event orchestra publishes when two agents are first forecast to conflict
 STATUSES = [s.value for s in Status]
+EVENTS = [*STATUSES, CONFLICT]
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Settings:
     """`[plugins.slack]` in orchestra.toml."""
 
     webhook_url_env: str = "SLACK_WEBHOOK_URL"
-    events: tuple[str, ...] = (Status.DONE, Status.WAITING, Status.FAILED)
+    events: tuple[str, ...] = (Status.DONE, Status.WAITING, Status.FAILED, CONFLICT)
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> Settings:
@@ -57,9 +60,10 @@ class Settings:
                 'such as "SLACK_WEBHOOK_URL"; put the webhook URL in that variable, never in orchestra.toml.'
             )
         events = table.get("events", list(cls.events))
-        if not isinstance(events, list) or not all(isinstance(e, str) and e in STATUSES for e in events):
+        if not isinstance(events, list) or not all(isinstance(e, str) and e in EVENTS for e in events):
             raise OrchestraError(
-                f"[plugins.slack] events in orchestra.toml must be a list of statuses among {', '.join(STATUSES)}."
+                f"[plugins.slack] events in orchestra.toml must be a list of statuses among {', '.join(STATUSES)}, "
+                f"and {CONFLICT}."
             )
         return cls(webhook_url_env=variable, events=tuple(events))
 
@@ -67,7 +71,8 @@ class Settings:
 @hookimpl
 def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
-    if event.status not in settings.events:
+    kind = CONFLICT if event.type == CONFLICT else event.status
+    if event.type not in ("status", CONFLICT) or kind not in settings.events:
         return
     url = os.environ.get(settings.webhook_url_env)
     if not url:

@@ -132,6 +132,7 @@ function makeCard(name) {
       if (ok) input.value = "";
     });
   });
+  card.querySelector(".conflict-mark").addEventListener("click", () => toggleConflicts(card));
   card.querySelector('[data-action="diff"]').addEventListener("click", () => showDiff(card));
   card.querySelector('[data-action="merge"]').addEventListener("click", () => act(card, "merge", {}));
   card.querySelector('[data-action="kill"]').addEventListener("click", () => kill(card));
@@ -148,6 +149,7 @@ function updateCard(card, agent) {
   setText(card.querySelector(".task"), agent.task);
   setText(card.querySelector(".branch"), agent.branch + (agent.pull_request ? `  ${agent.pull_request}` : ""));
   renderChanges(card.querySelector(".changes"), agent.changes);
+  renderConflicts(card, agent.conflicts_with || []);
   const note = noteOf(agent);
   const noteNode = card.querySelector(".note");
   noteNode.hidden = !note;
@@ -186,6 +188,68 @@ function renderChanges(node, changes) {
   const files = `${changes.files} file${changes.files === 1 ? "" : "s"}`;
   const untracked = changes.untracked ? `, ${changes.untracked} untracked` : "";
   node.append(added, " ", removed, ` (${files}${untracked})`);
+}
+
+// -- conflicts: the mark from `conflicts_with`, the files from the stored forecast on a click --
+
+function renderConflicts(card, names) {
+  const box = card.querySelector(".conflicts");
+  const before = box.dataset.with || "";
+  const now = names.join("\n");
+  box.hidden = names.length === 0;
+  setText(card.querySelector(".conflict-mark"), names.length ? `✖ conflicts with ${names.join(", ")}` : "");
+  if (before === now) return;
+  box.dataset.with = now;
+  const list = card.querySelector(".conflict-files");
+  if (!names.length) closeConflicts(card);
+  else if (!list.hidden) loadConflictFiles(card);
+}
+
+function closeConflicts(card) {
+  card.querySelector(".conflict-files").hidden = true;
+  card.querySelector(".conflict-mark").setAttribute("aria-expanded", "false");
+}
+
+function toggleConflicts(card) {
+  if (!card.querySelector(".conflict-files").hidden) {
+    closeConflicts(card);
+    return;
+  }
+  card.querySelector(".conflict-mark").setAttribute("aria-expanded", "true");
+  loadConflictFiles(card);
+}
+
+async function loadConflictFiles(card) {
+  const list = card.querySelector(".conflict-files");
+  const name = card.dataset.agent;
+  try {
+    const data = await api("GET", "/api/conflicts");
+    list.replaceChildren(...conflictItems(data.forecast, name));
+    if (!data.current) list.append(item("from the last forecast; a newer one is being made", "stale"));
+  } catch (error) {
+    list.replaceChildren(item(error.message, "error"));
+  }
+  list.hidden = false;
+}
+
+function conflictItems(forecast, name) {
+  if (!forecast) return [item("no forecast yet", "stale")];
+  const items = [];
+  for (const pair of forecast.pairs) {
+    if (!pair.conflicts.length || !pair.agents.includes(name)) continue;
+    const other = pair.agents[0] === name ? pair.agents[1] : pair.agents[0];
+    items.push(item(`with ${other}: ${pair.conflicts.join(", ")}`));
+  }
+  const own = forecast.agents[name];
+  if (own && own.conflicts.length) items.push(item(`with ${forecast.target}: ${own.conflicts.join(", ")}`));
+  return items.length ? items : [item("no conflicts in the last forecast", "stale")];
+}
+
+function item(text, className) {
+  const node = document.createElement("li");
+  node.textContent = text;
+  if (className) node.className = className;
+  return node;
 }
 
 function since(time) {
