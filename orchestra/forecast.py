@@ -143,6 +143,13 @@ def forecast(
     with files.locked(state_dir / "forecast.lock"):
         cache, snapshots = _read_cache(state_dir)
         found = mergetree.in_parallel(lambda a: _side(a, tips, placed, snapshots), chosen)
+        gone = _missing(project, [commit for commit, stamp in found if stamp in snapshots])
+        if gone:  # pruned by `git gc` since: made again
+            snapshots = {stamp: commit for stamp, commit in snapshots.items() if commit not in gone}
+            found = [
+                _side(a, tips, placed, snapshots) if c in gone else (c, st)
+                for a, (c, st) in zip(chosen, found, strict=True)
+            ]
         sides = {a.name: commit for a, (commit, _) in zip(chosen, found, strict=True)}
         for commit, stamp in found:
             if stamp:  # moved to the end: the newest are kept
@@ -253,6 +260,14 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
         with contextlib.suppress(FileNotFoundError):
             shutil.copy2(index, scratch)
         yield {**os.environ, "GIT_INDEX_FILE": scratch}
+
+
+def _missing(project: Project, commits: list[str]) -> set[str]:
+    """Those of `commits` the repository no longer has."""
+    if not commits:
+        return set()
+    out = git.run(["cat-file", "--batch-check"], project.root, input="".join(f"{c}\n" for c in commits)).stdout
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
 
 
 def _read_status(out: str) -> tuple[str | None, list[str], list[str]]:

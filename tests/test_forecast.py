@@ -452,3 +452,18 @@ def test_a_snapshot_holds_exactly_what_add_all_would_commit(world, tmp_path):
     assert git(tree, "rev-parse", f"{snapshot}^{{tree}}").strip() == expected.stdout.strip()
     assert git(tree, "rev-parse", f"{snapshot}^").strip() == git(tree, "rev-parse", "HEAD").strip()
     assert stamp and git(tree, "status", "--porcelain") == before  # the worktree's own index untouched
+
+
+def test_a_cached_snapshot_git_has_pruned_is_made_again(world):
+    one, two = world.agent("one"), world.agent("two")
+    edit_line(one / "a.txt", 2, "one's line")
+    edit_line(two / "a.txt", 2, "two's line")
+    first = world.forecast()
+    path = world.ctx.project.state_dir / "forecast-cache.json"
+    cache = json.loads(path.read_text())
+    assert len(cache["snapshots"]) == 2
+    cache["snapshots"] = {stamp: "1" * 40 for stamp in cache["snapshots"]}  # as if `git gc` had pruned them
+    cache["pairs"] = {}
+    path.write_text(json.dumps(cache))
+    assert world.forecast().to_dict() == first.to_dict()
+    assert "1" * 40 not in path.read_text()
