@@ -19,6 +19,9 @@ Taking turns, in a rotating order:
             with uncommitted work), every pair found in the cache
   floor     a bash loop running `git merge-tree --write-tree --name-only --no-messages A B`, one
             after the other, for the same sides: 190 pairs plus 20 agents against the target
+  floor with sides
+            the same loop after reading the sides the same way, serially: `git status` in each
+            worktree, and a commit made through a copy of the index of each one with uncommitted work
 
 It also prints what the command runs (counting `git` wrapper on PATH), cold and cached, and the
 in-process time of `orchestra.forecast.stored()`, what `ls` pays for showing a forecast.
@@ -40,6 +43,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 
 FLOOR = r"""
+while read -r a b; do git merge-tree --write-tree --name-only --no-messages "$a" "$b" >/dev/null; done < "$1"; exit 0
+"""
+
+# The floor with the sides read too: each worktree's `git status`, and for those with uncommitted
+# work a commit of it through a copy of its index, then the same merges.
+FLOOR_WITH_SIDES = r"""
+while read -r wt; do git -C "$wt" --no-optional-locks status --porcelain --untracked-files=all >/dev/null; done < "$2"
+while read -r wt; do
+  index=$(git -C "$wt" rev-parse --path-format=absolute --git-path index)
+  cp "$index" "$3/index"
+  tree=$(GIT_INDEX_FILE="$3/index" git -C "$wt" add --all && GIT_INDEX_FILE="$3/index" git -C "$wt" write-tree)
+  git -C "$wt" commit-tree "$tree" -p HEAD -m snapshot >/dev/null
+done < "$4"
 while read -r a b; do git merge-tree --write-tree --name-only --no-messages "$a" "$b" >/dev/null; done < "$1"; exit 0
 """
 
@@ -162,6 +178,11 @@ def main() -> None:
         merges += [(commit, target) for commit in commits]
         listing = sb.dir / "merges.txt"
         listing.write_text("".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+        worktrees, dirty = sb.dir / "worktrees.txt", sb.dir / "dirty.txt"
+        worktrees.write_text("".join(f"{a.worktree}\n" for a in agents), encoding="utf-8")
+        dirty.write_text("".join(f"{a.worktree}\n" for a in agents[len(agents) - 6 :]), encoding="utf-8")
+        scratch = sb.dir / "scratch"
+        scratch.mkdir()
         cache = repo / ".git" / "orchestra" / "forecast-cache.json"
         conflicts = [c.ORCHESTRA, "conflicts", "--json"]
 
@@ -174,6 +195,9 @@ def main() -> None:
             "cached": lambda: sb.timed_cpu(conflicts, repo),
             f"floor ({len(merges)} merge-trees)": lambda: sb.timed_cpu(
                 ["bash", "-c", FLOOR, "floor", str(listing)], repo
+            ),
+            "floor with sides": lambda: sb.timed_cpu(
+                ["bash", "-c", FLOOR_WITH_SIDES, "floor", str(listing), str(worktrees), str(scratch), str(dirty)], repo
             ),
             "python -c pass": lambda: sb.timed_cpu([c.PYTHON, "-c", "pass"], repo),
         }
@@ -206,6 +230,8 @@ def main() -> None:
             )
         ratio = c.median_ms(wall["cold"]) / floor
         print(f"  target: cold forecast under 0.5x the floor: {ratio:.2f}x {c.verdict(ratio < 0.5)}")
+        with_sides = c.median_ms(wall["cold"]) / c.median_ms(wall["floor with sides"])
+        print(f"  cold against the floor with the sides read: {with_sides:.2f}x")
         stored = stored_cost(repo)
         print(f"  in-process: stored() (what ls reads) {stored:.2f} ms; target under 20 ms: {c.verdict(stored < 20)}")
     print(f"\ntotal run time {time.perf_counter() - started:.0f} s")

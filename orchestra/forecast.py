@@ -143,6 +143,13 @@ def forecast(
     with files.locked(state_dir / "forecast.lock"):
         cache, snapshots = _read_cache(state_dir)
         found = mergetree.in_parallel(lambda a: _side(a, tips, placed, snapshots), chosen)
+        gone = _missing(project, [commit for commit, stamp in found if stamp in snapshots])
+        if gone:  # pruned by `git gc` since: made again
+            snapshots = {stamp: commit for stamp, commit in snapshots.items() if commit not in gone}
+            found = [
+                _side(a, tips, placed, snapshots) if c in gone else (c, st)
+                for a, (c, st) in zip(chosen, found, strict=True)
+            ]
         sides = {a.name: commit for a, (commit, _) in zip(chosen, found, strict=True)}
         for commit, stamp in found:
             if stamp:  # moved to the end: the newest are kept
@@ -223,14 +230,17 @@ def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict
     # --no-optional-locks: a plain `git status` may rewrite the worktree's index to refresh it.
     args = ["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", *spec]
     status = git.run(args, worktree, check=False)
-    head, paths = _read_status(status.stdout) if status.returncode == 0 else (None, [])
+    head, paths, unstaged = _read_status(status.stdout) if status.returncode == 0 else (None, [], [])
     if head is None or not paths:
         return tip, None
     stamp = _stamp(worktree, status.stdout, paths)
     if stamp in snapshots:
         return snapshots[stamp], stamp
     with _scratch_index(worktree) as env:
-        git.run(["add", "--all", *spec], worktree, env=env)
+        if unstaged:  # only these differ from the index: the tree `add --all` makes, without reading every file again
+            env["GIT_LITERAL_PATHSPECS"] = "1"
+            listed = "".join(f"{path}\0" for path in unstaged)
+            git.run(["add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"], worktree, env=env, input=listed)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
     commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
@@ -252,24 +262,32 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
         yield {**os.environ, "GIT_INDEX_FILE": scratch}
 
 
-def _read_status(out: str) -> tuple[str | None, list[str]]:
-    """HEAD's commit and the paths `git status --porcelain=v2 -z --branch` lists (both of a rename)."""
-    head, paths = None, []
+def _missing(project: Project, commits: list[str]) -> set[str]:
+    """Those of `commits` the repository no longer has."""
+    if not commits:
+        return set()
+    out = git.run(["cat-file", "--batch-check"], project.root, input="".join(f"{c}\n" for c in commits)).stdout
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" missing")}
+
+
+def _read_status(out: str) -> tuple[str | None, list[str], list[str]]:
+    """From `git status --porcelain=v2 -z --branch`: HEAD's commit, every path it lists (both of a
+    rename), and those whose files differ from the index (untracked ones included)."""
+    head, paths, unstaged = None, [], []
     fields = iter(out.split("\0"))
     for entry in fields:
-        kind = entry[:1]
+        kind, in_worktree = entry[:1], entry[3:4]
         if entry.startswith("# branch.oid "):
             oid = entry.removeprefix("# branch.oid ")
             head = oid if oid != "(initial)" else None
-        elif kind == "1":
-            paths.append(entry.split(" ", 8)[8])
-        elif kind == "2":
-            paths += [entry.split(" ", 9)[9], next(fields, "")]
-        elif kind == "u":
-            paths.append(entry.split(" ", 10)[10])
+        elif kind in ("1", "2", "u"):
+            path = entry.split(" ", {"1": 8, "2": 9, "u": 10}[kind])[-1]
+            paths += [path, next(fields, "")] if kind == "2" else [path]
+            unstaged += [path] if in_worktree != "." else []
         elif kind in ("?", "!"):
             paths.append(entry[2:])
-    return head, paths
+            unstaged.append(entry[2:])
+    return head, paths, unstaged
 
 
 def _stamp(worktree: Path, status: str, paths: list[str]) -> str:

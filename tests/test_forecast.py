@@ -4,6 +4,8 @@ repositories, without changing anything on disk."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -425,3 +427,43 @@ def test_an_agent_that_merged_the_target_in_carries_the_targets_changes(world):
     assert fc.agents == {"synced": Standing([], []), "other": Standing(["b.txt"], [])}
     assert fc.pairs == [Pair(("other", "synced"), ["b.txt"], [])]
     assert fc.order == ["synced", "other"]
+
+
+def test_a_snapshot_holds_exactly_what_add_all_would_commit(world, tmp_path):
+    tree = world.agent("one")
+    git(tree, "mv", "a.txt", "moved.txt")  # a staged rename, then edited
+    edit_line(tree / "moved.txt", 3, "edited after the move")
+    (tree / "b.txt").unlink()  # deleted, not staged
+    git(tree, "rm", "-q", "image.bin")  # deleted, staged
+    (tree / "d" / "x.txt").write_text("staged\n")
+    git(tree, "add", "d/x.txt")
+    (tree / "d" / "x.txt").write_text("then changed again\n")
+    (tree / "new" / "deep").mkdir(parents=True)
+    (tree / "new" / "deep" / "f.txt").write_text("untracked\n")
+    agent = world.ctx.state.read()["one"]
+    before = git(tree, "status", "--porcelain")
+    snapshot, stamp = forecasting._side(agent, forecasting._branch_tips(world.ctx.project), [], {})
+    index = Path(git(tree, "rev-parse", "--path-format=absolute", "--git-path", "index").strip())
+    scratch = tmp_path / "index-copy"
+    scratch.write_bytes(index.read_bytes())
+    env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
+    subprocess.run(["git", "add", "--all"], cwd=tree, env=env, check=True)
+    expected = subprocess.run(["git", "write-tree"], cwd=tree, env=env, check=True, capture_output=True, text=True)
+    assert git(tree, "rev-parse", f"{snapshot}^{{tree}}").strip() == expected.stdout.strip()
+    assert git(tree, "rev-parse", f"{snapshot}^").strip() == git(tree, "rev-parse", "HEAD").strip()
+    assert stamp and git(tree, "status", "--porcelain") == before  # the worktree's own index untouched
+
+
+def test_a_cached_snapshot_git_has_pruned_is_made_again(world):
+    one, two = world.agent("one"), world.agent("two")
+    edit_line(one / "a.txt", 2, "one's line")
+    edit_line(two / "a.txt", 2, "two's line")
+    first = world.forecast()
+    path = world.ctx.project.state_dir / "forecast-cache.json"
+    cache = json.loads(path.read_text())
+    assert len(cache["snapshots"]) == 2
+    cache["snapshots"] = dict.fromkeys(cache["snapshots"], "1" * 40)  # as if `git gc` had pruned them
+    cache["pairs"] = {}
+    path.write_text(json.dumps(cache))
+    assert world.forecast().to_dict() == first.to_dict()
+    assert "1" * 40 not in path.read_text()
