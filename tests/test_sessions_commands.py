@@ -258,3 +258,22 @@ def test_bad_input_is_one_sentence(orchestra, repo, two_sessions):
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--hours" in result.stderr
     result = orchestra("sessions", "search", " ", check=False)
     assert result.returncode == 2 and "give the words to look for" in result.stderr
+
+
+def test_a_sub_agents_tokens_count_but_its_words_are_not_the_sessions(
+    orchestra, repo, worktree, two_sessions, claude_dir
+):
+    path = claude_dir / "projects" / folder_name(str(worktree)) / f"{RETRY_ID}.jsonl"
+    reply = next(json.loads(line) for line in path.read_text().splitlines() if "msg_thanks_0003" in line)
+    reply.update(isSidechain=True, agentId="a1b2c3")
+    reply["message"].update(id="msg_sub_agent_0004", content=[{"type": "text", "text": "a sub-agent's finding"}])
+    reply["message"]["usage"].update(input_tokens=7, output_tokens=3)
+    side = path.with_suffix("") / "subagents" / "agent-a1b2c3.jsonl"
+    side.parent.mkdir(parents=True)
+    side.write_text(json.dumps(reply, separators=(",", ":")) + "\n")
+
+    figures = json.loads(orchestra("sessions", "stats", "--json").stdout)
+    assert (figures["total"]["input_tokens"], figures["total"]["output_tokens"]) == (245 + 7, 82 + 3)
+    assert figures["total"]["turns"] == 3
+    assert "a sub-agent's finding" not in orchestra("sessions", "export", RETRY_ID).stdout
+    assert json.loads(orchestra("sessions", "search", "finding", "--json").stdout) == []

@@ -3,8 +3,11 @@ for `orchestra sessions search`, `export` and `stats`.
 
 Claude Code writes an assistant message of several content blocks (text, then a tool call) as
 one transcript line per block, each line carrying the whole message's `usage`: a message is
-counted once, by its `message.id`, or a naive sum counts it once per block. Tool results (often
-whole files) are never parsed: a substring check rules their lines out first.
+counted once, by its `message.id` (else its request id), keeping the largest of each count (a
+line written before the answer ended may carry its start's output count), or a naive sum counts
+it once per block. Sub-agents' side conversations (`<session-id>/subagents/*.jsonl`) count for
+tokens, not as prompts or replies. Tool results (often whole files) are never parsed: a
+substring check rules their lines out first.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ TOOL_SUMMARY_KEYS = (
     "notebook_path",
 )
 SUMMARY_LENGTH = 120
+SYNTHETIC = "<synthetic>"  # the model of lines Claude Code writes itself (an API error shown as a reply)
 
 
 @dataclass
@@ -50,6 +54,11 @@ class Usage:
     def add(self, other: Usage) -> None:
         for name in USAGE_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def widen(self, other: Usage) -> None:
+        """The largest of each count: the same message seen on another of its lines."""
+        for name in USAGE_FIELDS:
+            setattr(self, name, max(getattr(self, name), getattr(other, name)))
 
     def to_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in USAGE_FIELDS}
@@ -102,19 +111,32 @@ def read_conversation(path: Path | str) -> Conversation:
     Damaged lines are skipped; an unreadable file reads as an empty conversation."""
     conversation = Conversation()
     by_id: dict[str, Message] = {}
+    path = Path(path)
     try:
-        for record in _records(Path(path)):
-            if record.get("isSidechain"):
-                continue
-            if record.get("type") == "user":
+        for record in _records(path):
+            if record.get("type") == "user" and not record.get("isSidechain"):
                 text = prompt_text(record)
                 if text is not None:
                     conversation.entries.append(Entry("prompt", _time(record), text))
             elif record.get("type") == "assistant":
-                _read_assistant(record, conversation, by_id)
+                _read_assistant(record, conversation, by_id, entries=not record.get("isSidechain"))
     except OSError:
         return Conversation()
+    for side in _subagents(path):
+        try:
+            for record in _records(side):
+                if record.get("type") == "assistant":
+                    _read_assistant(record, conversation, by_id, entries=False)
+        except OSError:
+            continue
     return conversation
+
+
+def _subagents(path: Path) -> list[Path]:
+    try:
+        return sorted(p for p in (path.with_suffix("") / "subagents").glob("*.jsonl") if p.is_file())
+    except OSError:
+        return []
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -131,19 +153,25 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def _read_assistant(record: dict[str, Any], conversation: Conversation, by_id: dict[str, Message]) -> None:
+def _read_assistant(
+    record: dict[str, Any], conversation: Conversation, by_id: dict[str, Message], entries: bool = True
+) -> None:
     message = record.get("message")
     if not isinstance(message, dict):
         return
     time = _time(record)
-    key = message.get("id")
-    if isinstance(key, str) and key in by_id:
-        by_id[key].usage = Usage.of(message.get("usage"))  # the same message's next block: not counted again
-    elif "usage" in message:
-        counted = Message(time, Usage.of(message.get("usage")))
-        conversation.messages.append(counted)
-        if isinstance(key, str):
-            by_id[key] = counted
+    key = message.get("id") if isinstance(message.get("id"), str) else record.get("requestId")
+    if "usage" in message and message.get("model") != SYNTHETIC:
+        usage = Usage.of(message.get("usage"))
+        if isinstance(key, str) and key in by_id:
+            by_id[key].usage.widen(usage)  # the same message's next block: not counted again
+        else:
+            counted = Message(time, usage)
+            conversation.messages.append(counted)
+            if isinstance(key, str):
+                by_id[key] = counted
+    if not entries:
+        return
     content = message.get("content")
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
     for block in blocks if isinstance(blocks, list) else []:
