@@ -151,6 +151,8 @@ def _check_agent_worktrees(ctx: Context, agents: list[Agent], fix: bool) -> list
 
     checks = []
     for agent in agents:
+        if agent.no_worktree:
+            continue  # the main checkout is the user's, never an agent's worktree to finish or remove
         worktree = Path(agent.worktree)
         if trash.is_broken(worktree):
             if not fix:

@@ -204,12 +204,17 @@ def _target_commit(project: Project, target: str, tips: dict[str, str]) -> str:
 
 def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -> list[Agent]:
     if names is None:
-        return [a for a in every if a.status != Status.MERGED and a.branch in tips]
+        # An agent in the main checkout (--no-worktree) has no work apart from the target's.
+        return [a for a in every if a.status != Status.MERGED and not a.no_worktree and a.branch in tips]
     by_name = {a.name: a for a in every}
     unknown = [n for n in dict.fromkeys(names) if n not in by_name]
     if unknown:
         raise UnknownAgent.named(*unknown)
     for name in names:
+        if by_name[name].no_worktree:
+            from orchestra.removal import in_main_checkout
+
+            raise OrchestraError(in_main_checkout(by_name[name], "forecast"))
         if by_name[name].branch not in tips:
             raise OrchestraError(
                 f"agent '{name}' has no branch {by_name[name].branch} any more, so there is nothing to forecast."

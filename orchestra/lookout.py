@@ -127,7 +127,7 @@ def key_of(ctx: Context, agents: list[Agent]) -> list[Any] | None:
     target = ctx.config.merge.get("target") or _current_branch(common)
     key: list[Any] = [target, _ref(common, f"refs/heads/{target}") if target else None]
     for agent in sorted(agents, key=lambda a: a.name):
-        if agent.status == Status.MERGED:
+        if agent.status == Status.MERGED or agent.no_worktree:  # never in the forecast
             continue
         key.append([agent.name, agent.branch, _ref(common, f"refs/heads/{agent.branch}"), _index(agent.worktree)])
     return key

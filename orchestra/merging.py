@@ -31,7 +31,7 @@ from orchestra.errors import MergeConflict, MergeFailed, OrchestraError, Unknown
 from orchestra.handback import hand_back
 from orchestra.models import Agent, Event, MergeResult, Repository, Status, now
 from orchestra.reconcile import observe
-from orchestra.removal import merge_target
+from orchestra.removal import in_main_checkout, merge_target
 from orchestra.worktrees import branch_exists
 
 FINISHED = tuple(Status(s) for s in lifecycle.MERGEABLE)
@@ -127,7 +127,7 @@ def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
     if every:
         if names:
             raise OrchestraError("give agent names or --all, not both.")
-        return [a for a in agents if a.status in FINISHED]
+        return [a for a in agents if a.status in FINISHED and not a.no_worktree]
     if not names:
         raise OrchestraError("name the agents to merge, or use --all for every finished one.")
     by_name = {a.name: a for a in agents}
@@ -135,6 +135,8 @@ def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
         agent = by_name.get(name)
         if agent is None:
             raise UnknownAgent.named(name)
+        if agent.no_worktree:
+            raise OrchestraError(in_main_checkout(agent, "merge"))
         if agent.status not in FINISHED:
             raise OrchestraError(_not_finished(agent))
     return [by_name[n] for n in dict.fromkeys(names)]

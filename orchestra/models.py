@@ -81,6 +81,9 @@ class Agent:
     )  # "waiting"/"busy" regexes, for agents without hooks
     screen_after_hooks: bool = False  # its hooks report only some events: the screen is read for the rest
     argv: list[str] = field(default_factory=list)  # what the launcher execs
+    # `spawn --no-worktree`: it runs in the main checkout itself (`worktree` is that), on no branch
+    # of its own, so it is never merged, synced or removed with a worktree.
+    no_worktree: bool = False
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

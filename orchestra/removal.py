@@ -64,9 +64,20 @@ def merge_target(ctx: Context) -> str:
     return ctx.config.merge["target"] or worktrees.current_branch(ctx.project) or "HEAD"
 
 
+def in_main_checkout(agent: Agent, what: str) -> str:
+    """Why `what` (merge, sync, forecast) does not apply to an agent spawned with --no-worktree."""
+    return (
+        f"agent '{agent.name}' works in the main checkout (spawned with --no-worktree), on no branch of its own, "
+        f"so there is nothing to {what}; its changes, if any, are already in the main checkout."
+    )
+
+
 def work_of(ctx: Context, agent: Agent, target: str) -> Work:
     """What removing the agent would lose. A merged agent's commits are in the target (squashed or
-    rebased ones under other ids), so only what it changed since counts."""
+    rebased ones under other ids), so only what it changed since counts. An agent in the main
+    checkout (`--no-worktree`) has none: the checkout and its branch are the user's, never removed."""
+    if agent.no_worktree:
+        return Work()
     worktree = Path(agent.worktree)
     start = _start(ctx, agent)
     uncommitted = trash.uncommitted_changes(worktree, ctx.project, start)
@@ -147,9 +158,10 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
         not_kept = trash.too_big(worktree, work.ignored)
         ignored = [p for p in work.ignored if p not in not_kept]
         saved = trash.save_to_trash(ctx.project, agent.name, agent.branch, worktree, ignored, _start(ctx, agent))
-    root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
-    worktrees.remove_worktree(ctx.project, worktree, root)
-    worktrees.delete_branch(ctx.project, agent.branch)
+    if not agent.no_worktree:  # the main checkout and its branch stay exactly as they are
+        root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
+        worktrees.remove_worktree(ctx.project, worktree, root)
+        worktrees.delete_branch(ctx.project, agent.branch)
     with ctx.state.update() as agents:
         agents.pop(agent.name, None)
     ctx.state.discard_launch_env(agent.name)

@@ -144,7 +144,7 @@ def agents_table(
             plain(agent.name),
             plain(agent.kind),
             status,
-            plain(agent.branch),
+            plain(f"{agent.branch} (main checkout)" if agent.no_worktree else agent.branch),
             age(agent.created_at, now),
             changes_text(changes.get(agent.name)),
         ]

@@ -26,7 +26,10 @@ from orchestra.reconcile import owned_pane
 
 def remove_fresh_worktree(ctx: Context, agent: Agent) -> None:
     """Undo a worktree this spawn just made; it holds no one's work yet. Its name was free when
-    reserved (no folder, no branch), so whatever is there now this spawn made, perhaps half."""
+    reserved (no folder, no branch), so whatever is there now this spawn made, perhaps half.
+    An agent in the main checkout (`--no-worktree`) had nothing made for it."""
+    if agent.no_worktree:
+        return
     path = Path(agent.worktree)
     try:
         if path.exists() or path.is_symlink() or worktrees.branch_exists(ctx.project, agent.branch):
@@ -130,6 +133,8 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[s
 def _holds_work(ctx: Context, agent: Agent) -> bool:
     """Commits past its base, or a file in its worktree that git does not ignore and that a
     checkout did not put there (a worktree git made but did not fill shows only deletions)."""
+    if agent.no_worktree:
+        return False  # the main checkout's files are the user's; there is nothing of the agent's to undo
     branch = f"refs/heads/{agent.branch}"
     if (
         worktrees.branch_exists(ctx.project, agent.branch)

@@ -33,6 +33,7 @@ class TaskSpec:
     name: str | None = None
     agent: str | None = None
     base: str | None = None
+    no_worktree: bool = False  # run in the main checkout itself, for read-only work
 
 
 class SpawnInterrupted(OrchestraError):
@@ -118,10 +119,29 @@ def _plan(ctx: Context, spec: TaskSpec, bases: dict[str, str]) -> _Plan:
     settings = ctx.config.agent_settings(
         kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
     )  # the hook command is added once the agent has its name
-    ref = spec.base or ctx.config.orchestra["base"]
+    if spec.no_worktree:
+        _check_no_worktree(spec, kind)
+    ref = "HEAD" if spec.no_worktree else spec.base or ctx.config.orchestra["base"]
     if ref not in bases:
         bases[ref] = worktrees.resolve_commit(ctx.project, ref)
     return _Plan(spec=spec, kind=kind, settings=settings, base=bases[ref])
+
+
+def _check_no_worktree(spec: TaskSpec, kind: AgentKind) -> None:
+    if spec.base is not None:
+        raise OrchestraError(
+            "--base makes a new branch; an agent with --no-worktree works on the main checkout as it is."
+        )
+    if kind.prepare_worktree is not None:
+        raise OrchestraError(
+            f"agent kind '{kind.name}' writes its own files into its folder before it starts, "
+            "so it cannot run in the main checkout: spawn it without --no-worktree."
+        )
+
+
+def _in_main_checkout(agents: dict[str, Agent]) -> list[str]:
+    """The live agents that already run in the main checkout."""
+    return [a.name for a in agents.values() if a.no_worktree and a.status.live]
 
 
 def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -> list[str]:
@@ -137,6 +157,7 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
     windows = {p.window_name for p in panes.values() if p.session == ctx.session}
     observe(ctx)  # so that dead agents release their ports
     valid = worktrees.branch_namer(ctx.project, prefix)
+    main_branch = worktrees.current_branch(ctx.project) or "HEAD"  # a --no-worktree agent's: never its own
     # One write for the whole batch: the names and ports of every agent are chosen under one lock.
     with ctx.state.update() as agents:
         taken = worktrees.branches(ctx.project)  # under the lock, as the records are read
@@ -150,7 +171,9 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
                     f"a window or a folder has it); the agent is called '{name}'"
                 )
             branch = f"{prefix}{name}"
-            if not valid(name):
+            if plan.spec.no_worktree:
+                renamed.extend(_share_warning(name, _in_main_checkout(agents)))
+            elif not valid(name):
                 raise OrchestraError(
                     f"'{branch}' is not a valid branch name: change `branch_prefix` in orchestra.toml or the --name."
                 )
@@ -160,9 +183,10 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
                 name=name,
                 task=plan.spec.task,
                 agent=plan.kind.name,
-                branch=branch,
+                branch=main_branch if plan.spec.no_worktree else branch,
                 base=plan.base,
-                worktree=str(root / name),
+                worktree=str(ctx.project.root if plan.spec.no_worktree else root / name),
+                no_worktree=plan.spec.no_worktree,
                 session=ctx.session,
                 port=port,
                 session_id=new_session_id(agents, taken_by_plugins(ctx, plan.kind)) if plan.kind.session_ids else None,
@@ -173,6 +197,15 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
             spawning.enter_context(spawn_undo.spawn_lock(ctx, name))
             agents[name] = plan.agent
     return renamed
+
+
+def _share_warning(name: str, others: list[str]) -> list[str]:
+    if not others:
+        return []
+    return [
+        f"agent '{name}' runs in the main checkout, where {', '.join(others)} already "
+        f"run{'s' if len(others) == 1 else ''}: each sees the other's changes"
+    ]
 
 
 def _unique_name(
@@ -271,6 +304,9 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
         if plan.kind.prepare_worktree is not None:
             plan.kind.prepare_worktree(agent, plan.settings)
 
+    plans = [plan for plan in plans if not plan.spec.no_worktree]  # they run in the main checkout as it is
+    if not plans:
+        return
     pool = ThreadPoolExecutor(max_workers=min(4, len(plans)))
     try:
         futures = [pool.submit(create, plan) for plan in plans]
@@ -300,7 +336,8 @@ def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Prog
             agent = plan.agent
             try:
                 progress(agent.name, "starting")
-                opened[agent.name] = _open_window(ctx, agent, plan.env, ctx.config.worktree["setup"])
+                setup = "" if agent.no_worktree else ctx.config.worktree["setup"]  # setup is for a new worktree
+                opened[agent.name] = _open_window(ctx, agent, plan.env, setup)
                 spawn_undo.started(ctx, agent)
                 result.agents.append(agent)
                 progress(agent.name, "started")

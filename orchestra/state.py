@@ -273,6 +273,7 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "screen_patterns": ((_D,), False),
     "screen_after_hooks": ((_B,), False),
     "argv": ((_L,), False),
+    "no_worktree": ((_B,), False),
     "created_at": ((_S,), False),
     "updated_at": ((_S,), False),
 }

@@ -23,7 +23,7 @@ from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, Status
 from orchestra.reconcile import observe
-from orchestra.removal import merge_target
+from orchestra.removal import in_main_checkout, merge_target
 from orchestra.worktrees import branch_exists
 
 SYNCABLE = (Status.DONE, Status.EXITED, Status.WAITING)  # not working: nothing writes its files meanwhile
@@ -77,13 +77,16 @@ def _chosen(ctx: Context, names: list[str], every: bool) -> list[Agent]:
     if every:
         if names:
             raise OrchestraError("give agent names or --all, not both.")
-        return [a for a in agents if a.status in SYNCABLE]
+        return [a for a in agents if a.status in SYNCABLE and not a.no_worktree]
     if not names:
         raise OrchestraError("name the agents to sync, or use --all for every agent that is not working.")
     by_name = {a.name: a for a in agents}
     unknown = [n for n in dict.fromkeys(names) if n not in by_name]
     if unknown:
         raise UnknownAgent.named(*unknown)
+    for name in names:
+        if by_name[name].no_worktree:
+            raise OrchestraError(in_main_checkout(by_name[name], "sync"))
     return [by_name[n] for n in dict.fromkeys(names)]
 
 

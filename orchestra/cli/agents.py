@@ -28,9 +28,14 @@ from orchestra.errors import OrchestraError
 @click.option(
     "--file", "-f", "task_file", type=click.Path(path_type=Path), metavar="FILE", help="Read tasks from a TOML file."
 )
+@click.option(
+    "--no-worktree",
+    is_flag=True,
+    help="Run in the main checkout itself, for read-only work such as a review; never merged or removed.",
+)
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
-def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
+def spawn(tasks, kind, name, base, task_file, no_worktree, no_attach, as_json):
     """Start one agent per task, each on its own branch, worktree and tmux window.
 
     A task that starts with '-' goes after '--':  orchestra spawn -- "--weird task"
@@ -38,11 +43,13 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
     from orchestra.spawning import TaskSpec, spawn_environment
     from orchestra.spawning import spawn as spawn_agents
 
-    specs = [TaskSpec(task=t, name=name, agent=kind, base=base) for t in tasks]
+    specs = [TaskSpec(task=t, name=name, agent=kind, base=base, no_worktree=no_worktree) for t in tasks]
     if task_file is not None:
         from orchestra.tasks_file import read_tasks
 
         specs += read_tasks(task_file, default_agent=kind, default_base=base)
+        for spec in specs:
+            spec.no_worktree = no_worktree
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
@@ -58,7 +65,12 @@ def spawn(tasks, kind, name, base, task_file, no_attach, as_json):
         for agent in result.agents:
             line = render.plain("spawned", style="green")
             line.append(" ").append_text(render.plain(agent.name, style="bold"))
-            line.append_text(render.plain(f" ({agent.kind}) on {agent.branch} in {agent.worktree}"))
+            where = (
+                f"in the main checkout {agent.worktree}"
+                if agent.no_worktree
+                else f"on {agent.branch} in {agent.worktree}"
+            )
+            line.append_text(render.plain(f" ({agent.kind}) {where}"))
             console.print(line)
         if result.agents:
             console.print(

@@ -213,7 +213,7 @@ def _read_head(handle: BinaryIO, roots: dict[str, str | None]) -> _Head | None:
         if b'"user"' not in line or b'"tool_result"' in line:
             continue
         record = record if record is not None else _parse(line)
-        text = _prompt_text(record) if record else None
+        text = prompt_text(record) if record else None
         if text is None or record is None:
             continue
         head.turns += 1
@@ -246,7 +246,7 @@ def _read_tail(handle: BinaryIO) -> _Tail:
     if tail.timestamp is None:
         # One line longer than the tail: its top-level timestamp follows the message, near its end.
         for match in reversed(list(_TAIL_TIMESTAMP.finditer(data))):
-            tail.timestamp = _normalize(match.group(1).decode("ascii", "replace"))
+            tail.timestamp = normalize_time(match.group(1).decode("ascii", "replace"))
             if tail.timestamp:
                 break
     return tail
@@ -270,7 +270,7 @@ def _containing_root(cwd: str, roots: Iterable[str]) -> str | None:
     return found
 
 
-def _prompt_text(record: dict[str, Any]) -> str | None:
+def prompt_text(record: dict[str, Any]) -> str | None:
     """The text of a prompt a person typed, or None for any other line."""
     if record.get("type") != "user" or record.get("isMeta") or record.get("isSidechain"):
         return None
@@ -304,10 +304,10 @@ def _shorten(text: str) -> str:
 
 def _timestamp(record: dict[str, Any]) -> str | None:
     value = record.get("timestamp")
-    return _normalize(value) if isinstance(value, str) else None
+    return normalize_time(value) if isinstance(value, str) else None
 
 
-def _normalize(value: str) -> str | None:
+def normalize_time(value: str) -> str | None:
     """An ISO 8601 time in UTC as orchestra writes it everywhere, or None when it is not one."""
     try:
         moment = _dt.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value)
