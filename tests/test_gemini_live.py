@@ -96,6 +96,8 @@ def test_a_shell_command_waits_until_send_approves_it(orchestra, gemini, isolate
     assert names.index("Notification") < names.index("AfterTool") < names.index("AfterAgent")
 
 
+# Gemini CLI starts twice and answers twice here: up to a minute each on a loaded machine.
+@pytest.mark.timeout(360)
 def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, gemini, isolated):
     gemini.api.script([Text("I will remember it.")])
     orchestra("spawn", "--agent", "gemini", "--no-attach", "remember the word pineapple")
