@@ -39,7 +39,7 @@ def _printer(as_json: bool):
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as a JSON array.")
 def report(as_json):
-    """Sum up each agent's result: status, final message, commits, lines changed, tokens used.
+    """Sum up each agent's result: final message, commits, changes, tokens used.
 
     Tokens come from the agent CLI's own records (null where its kind keeps none); with
     `[usage] prices` in orchestra.toml, an estimated cost too. The text ends with the total.
