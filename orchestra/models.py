@@ -217,11 +217,14 @@ class Usage:
 
     `models` maps each model that answered to its four counts (`USAGE_COUNTS`, each a whole
     number; a count the CLI does not record is 0). `sources` are the files (or folders) read:
-    orchestra keeps the answer until one of them changes.
+    orchestra keeps the answer until one of them changes. `state` is the plugin's own notes (JSON
+    values) for reading on from where it stopped: orchestra keeps them with the answer and hands
+    the answer back as `previous` next time, so a transcript that grew is read from its old end.
     """
 
     models: dict[str, dict[str, int]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         """The four counts summed over every model."""

@@ -62,7 +62,7 @@ class UsageCache:
         for agent in agents:
             entry = self.entries.get(agent.name)
             if entry is None or not _holds(entry, agent):
-                entry = fresh[agent.name] = _ask(ctx, agent)
+                entry = fresh[agent.name] = _ask(ctx, agent, _previous(entry, agent))
             models = entry["models"]
             found[agent.name] = AgentUsage(
                 usage=None if models is None else Usage(models).totals(),
@@ -91,17 +91,37 @@ def _holds(entry: dict[str, Any], agent: Agent) -> bool:
     return all(_stamp(path) == stamp for path, stamp in entry["stamps"].items())
 
 
-def _ask(ctx: Context, agent: Agent) -> dict[str, Any]:
+def _previous(entry: dict[str, Any] | None, agent: Agent) -> Usage | None:
+    """The last answer, for a plugin to read on from, while the record names the same conversation."""
+    if entry is None or entry["models"] is None or entry["key"][:4] != _record_key(agent, False)[:4]:
+        return None
+    state = entry.get("state")
+    return Usage(models=entry["models"], sources=list(entry["stamps"]), state=state if isinstance(state, dict) else {})
+
+
+def _ask(ctx: Context, agent: Agent, previous: Usage | None) -> dict[str, Any]:
     """The plugin's answer, with the stamps of its sources taken before it read them: a change
     made while it reads then shows at the next look."""
+    known = [*(previous.sources if previous else []), *([agent.transcript] if agent.transcript else [])]
+    before = {path: _stamp(path) for path in known}
     plugins = ctx.plugins
     hook = getattr(plugins.manager.hook, "agent_usage", None)
-    answer = plugins.call_first("agent_usage", agent=agent, config=ctx.config) if hook is not None else None
+    answer = (
+        plugins.call_first("agent_usage", agent=agent, config=ctx.config, previous=previous)
+        if hook is not None
+        else None
+    )
     if not isinstance(answer, Usage):
         return {"key": _record_key(agent, True), "stamps": {}, "models": None}
-    stamps = {str(path): _stamp(str(path)) for path in answer.sources}
+    stamps = {str(path): before[str(path)] if str(path) in before else _stamp(str(path)) for path in answer.sources}
     models = {str(model): _counts(counts) for model, counts in answer.models.items() if isinstance(counts, dict)}
-    return {"key": _record_key(agent, not stamps), "stamps": stamps, "models": models}
+    entry = {"key": _record_key(agent, not stamps), "stamps": stamps, "models": models}
+    try:
+        json.dumps(answer.state)
+        entry["state"] = answer.state
+    except (TypeError, ValueError):
+        pass  # notes that are not JSON are not kept: the next read starts over
+    return entry
 
 
 def _counts(counts: dict[str, Any]) -> dict[str, int]:

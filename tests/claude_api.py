@@ -63,6 +63,32 @@ class Request(standin.Request):
         return [block for block in content if isinstance(block, dict) and block.get("type") == "tool_result"]
 
 
+# A turn billed with known numbers: one message of two content blocks (text, then a tool call, which
+# Claude Code writes as two transcript lines that both carry the message's usage), then a final text.
+BILLED_WRITE = [
+    Billed(
+        ToolUse("Write", {"file_path": "hello.txt", "content": "hi\n"}, text="I will write hello.txt."),
+        {
+            "input_tokens": 1000,
+            "output_tokens": 200,
+            "cache_read_input_tokens": 30000,
+            "cache_creation_input_tokens": 4000,
+        },
+    ),
+    Billed(
+        Text("I wrote hello.txt."),
+        {"input_tokens": 7, "output_tokens": 50, "cache_read_input_tokens": 34000, "cache_creation_input_tokens": 300},
+    ),
+]
+# Its usage as `orchestra ls --json` shows it: each message once.
+BILLED_WRITE_USAGE = {
+    "input_tokens": 1007,
+    "output_tokens": 250,
+    "cache_read_tokens": 64000,
+    "cache_write_tokens": 4300,
+}
+
+
 def is_main(body: dict) -> bool:
     """The main conversation offers the model Claude Code's tools; its side requests offer none.
 

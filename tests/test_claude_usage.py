@@ -6,20 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from claude_api import Billed, Text, ToolUse
+from claude_api import BILLED_WRITE, BILLED_WRITE_USAGE
 from support import agents_json, tmux, wait_for, wait_statuses
 
-# One API message of two content blocks, text then a tool call: Claude Code writes it as two
-# transcript lines that both carry the message's usage.
-TWO_BLOCKS = Billed(
-    ToolUse("Write", {"file_path": "hello.txt", "content": "hi\n"}, text="I will write hello.txt."),
-    {"input_tokens": 1000, "output_tokens": 200, "cache_read_input_tokens": 30000, "cache_creation_input_tokens": 4000},
-)
-FINAL = Billed(
-    Text("I wrote hello.txt."),
-    {"input_tokens": 7, "output_tokens": 50, "cache_read_input_tokens": 34000, "cache_creation_input_tokens": 300},
-)
-EXACT = {"input_tokens": 1007, "output_tokens": 250, "cache_read_tokens": 64000, "cache_write_tokens": 4300}
+TWO_BLOCKS, FINAL = BILLED_WRITE
+EXACT = BILLED_WRITE_USAGE
 # The same numbers by message, as orchestra names them, and the stand-in's own for an unscripted "Done.".
 OF_TWO_BLOCKS = {"input_tokens": 1000, "output_tokens": 200, "cache_read_tokens": 30000, "cache_write_tokens": 4000}
 OF_FINAL = {"input_tokens": 7, "output_tokens": 50, "cache_read_tokens": 34000, "cache_write_tokens": 300}

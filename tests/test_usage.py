@@ -206,3 +206,32 @@ def test_bad_prices_are_one_sentence(orchestra, repo, toml, words):
     assert result.returncode != 0 and result.stdout == ""
     assert words in result.stderr and "orchestra.toml, line" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_transcript_that_grew_is_read_on_from_where_the_last_read_stopped(project, tmp_path):
+    transcript = write_transcript(tmp_path / "t" / "s.jsonl")
+    agent = claude_agent("a", transcript, tmp_path)
+    assert usage_of(project, [agent])["a"].usage == EXACT
+    # One more block of the last message (its usage again, across the old end), and a line
+    # Claude Code is still writing.
+    tail = answer("msg_5", TEXT, billed(1, 1, 1, 1), request="req_5") + "\n"
+    with transcript.open("a") as handle:
+        handle.write(answer("msg_2", TOOL, SECOND, request="req_2") + "\n")
+        handle.write(tail[:40])
+    assert usage_of(project, [agent])["a"].usage == EXACT
+    with transcript.open("a") as handle:
+        handle.write(tail[40:])
+    grown = {count: value + 1 for count, value in EXACT.items()}
+    assert usage_of(project, [agent])["a"].usage == grown
+
+    # Only the new end is read: numbers changed in place before it (same size) go unseen ...
+    text = transcript.read_text()
+    transcript.write_text(text.replace('"input_tokens": 1000', '"input_tokens": 9000'))
+    with transcript.open("a") as handle:
+        handle.write(json.dumps({"type": "user", "message": {"role": "user", "content": "more"}}) + "\n")
+    assert usage_of(project, [agent])["a"].usage == grown
+    # ... and a transcript that was replaced is read again from its start.
+    replaced = transcript.with_name("new.jsonl")
+    replaced.write_text(transcript.read_text())
+    replaced.replace(transcript)
+    assert usage_of(project, [agent])["a"].usage == dict(grown, input_tokens=grown["input_tokens"] + 8000)

@@ -123,16 +123,18 @@ def doctor_checks(root: Path, config: Any) -> list[Check]:
 
 
 @hookimpl
-def agent_usage(agent: Agent, config: Any) -> Usage | None:
-    """The tokens of the agent's conversation, from its transcript (and its sub-agents')."""
+def agent_usage(agent: Agent, config: Any, previous: Usage | None) -> Usage | None:
+    """The tokens of the agent's conversation, from its transcript (and its sub-agents'), read
+    on from where the last read stopped."""
     if agent.kind != "claude":
         return None
     from orchestra_claude.sessions import find_transcript
-    from orchestra_claude.usage import subagents_folder, transcript_files, usage_by_model
+    from orchestra_claude.usage import read_usage, subagents_folder, transcript_files
 
     transcript = Path(agent.transcript) if agent.transcript else find_transcript(agent.session_id)
     if transcript is None:
         return Usage()  # Claude Code has written nothing yet
     found = transcript_files(transcript)
+    models, state = read_usage(found, previous.models if previous else None, previous.state if previous else None)
     sources = [str(transcript), str(subagents_folder(transcript)), *(str(p) for p in found[1:])]
-    return Usage(models=usage_by_model(found), sources=sources)
+    return Usage(models=models, sources=sources, state=state)

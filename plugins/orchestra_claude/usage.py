@@ -27,6 +27,7 @@ COUNTS = {
     "cache_read_input_tokens": "cache_read_tokens",
     "cache_creation_input_tokens": "cache_write_tokens",
 }
+RECENT = 16  # messages remembered across reads: one message's blocks are written one after another
 SYNTHETIC = "<synthetic>"  # the model of lines Claude Code writes itself (an API error shown as a reply)
 
 
@@ -49,30 +50,78 @@ def usage_by_model(paths: Iterable[Path]) -> dict[str, dict[str, int]]:
     """The four counts (orchestra's names) per model over every API message in `paths`, each once.
 
     Lines that cannot be read or parsed are skipped; a file that cannot be opened counts nothing."""
-    messages: dict[str, tuple[str, dict[str, int]]] = {}
+    return read_usage(list(paths))[0]
+
+
+def read_usage(
+    paths: list[Path], models: dict[str, dict[str, int]] | None = None, state: dict[str, Any] | None = None
+) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """The counts per model over `paths`, and the notes to read on from next time.
+
+    With the `models` and `state` of an earlier read, each file is read from where that read
+    stopped (a transcript only grows); a file that was replaced or shrank makes it read all
+    again. The notes keep each file's offset and the last few messages: a message whose blocks
+    straddle the old end is still counted once."""
+    usable = isinstance(state, dict) and isinstance(state.get("files"), dict) and isinstance(state.get("recent"), dict)
+    files: dict[str, Any] = dict(state["files"]) if usable and state else {}
+    recent: dict[str, list[Any]] = dict(state["recent"]) if usable and state else {}
+    totals = {model: dict(counts) for model, counts in (models or {}).items()} if usable else {}
     for path in paths:
         try:
-            with open(path, "rb") as handle:
-                for number, line in enumerate(handle):
-                    if b'"usage"' not in line:  # a cheap test before parsing: most lines are not answers
-                        continue
-                    found = _message_usage(line)
-                    if found is None:
-                        continue
-                    key, model, counts = found
-                    key = key or f"{path}:{number}"
-                    if key in messages:
-                        _, seen = messages[key]
-                        counts = {name: max(seen[name], counts[name]) for name in counts}
-                    messages[key] = (model, counts)
+            info = os.stat(path)
         except OSError:
             continue
-    by_model: dict[str, dict[str, int]] = {}
-    for model, counts in messages.values():
-        total = by_model.setdefault(model, dict.fromkeys(COUNTS.values(), 0))
-        for name, value in counts.items():
-            total[name] += value
-    return by_model
+        prior = files.get(str(path))
+        if prior is not None:
+            offset = prior.get("offset") if isinstance(prior, dict) else None
+            if not isinstance(offset, int) or prior.get("ino") != info.st_ino or not 0 <= offset <= info.st_size:
+                return read_usage(paths)  # replaced, cut short, or notes that make no sense: start over
+        start = prior["offset"] if prior is not None else 0
+        end = _read_from(path, start, totals, recent)
+        files[str(path)] = {"offset": end, "ino": info.st_ino}
+    return totals, {"files": files, "recent": recent}
+
+
+def _read_from(path: Path, start: int, totals: dict[str, dict[str, int]], recent: dict[str, list[Any]]) -> int:
+    """Count the whole lines of `path` from byte `start` into `totals`; where it stopped."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            offset = start
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written: read it whole next time
+                here, offset = offset, offset + len(line)
+                if b'"usage"' not in line:  # a cheap test before parsing: most lines are not answers
+                    continue
+                found = _message_usage(line)
+                if found is not None:
+                    key, model, counts = found
+                    _add(key or f"{path}:{here}", model, counts, totals, recent)
+            return offset
+    except OSError:
+        return start
+
+
+def _add(
+    key: str, model: str, counts: dict[str, int], totals: dict[str, dict[str, int]], recent: dict[str, list[Any]]
+) -> None:
+    """Count one line's message: a message already counted keeps the larger of each count (a
+    line written before the answer ended may carry the output count of its start)."""
+    seen = recent.pop(key, None)
+    if isinstance(seen, list) and len(seen) == 1 + len(COUNTS) and isinstance(seen[0], str):
+        # Counted before: take that count back out, and count the larger of each instead.
+        old = dict(zip(COUNTS.values(), (_whole(v) for v in seen[1:]), strict=True))
+        before = totals.setdefault(seen[0], dict.fromkeys(COUNTS.values(), 0))
+        for name, value in old.items():
+            before[name] = max(0, before.get(name, 0) - value)
+        counts = {name: max(old[name], counts[name]) for name in counts}
+    total = totals.setdefault(model, dict.fromkeys(COUNTS.values(), 0))
+    for name, value in counts.items():
+        total[name] = total.get(name, 0) + value
+    recent[key] = [model, *counts.values()]
+    while len(recent) > RECENT:
+        del recent[next(iter(recent))]
 
 
 def _message_usage(line: bytes) -> tuple[str | None, str, dict[str, int]] | None:
