@@ -50,19 +50,19 @@ def test_each_api_message_is_counted_once_and_prices_give_a_cost(orchestra, clau
 def test_a_resumed_conversation_adds_its_usage(orchestra, claude_home, claude_api, isolated):
     claude_api.script([FINAL])
     orchestra("spawn", "--no-attach", "say hello")
-    (before,) = wait_statuses(orchestra, {"say-hello": "done"})
+    (before,) = wait_statuses(orchestra, {"say-hello": "done"}, timeout=40)
     assert before["usage"] == OF_FINAL
     tmux(isolated, "kill-server")
-    wait_statuses(orchestra, {"say-hello": "lost"})
+    wait_statuses(orchestra, {"say-hello": "lost"}, timeout=40)
     orchestra("resume")
-    wait_statuses(orchestra, {"say-hello": "done"})
+    wait_statuses(orchestra, {"say-hello": "done"}, timeout=40)
 
     claude_api.script([TWO_BLOCKS])  # the tool call, then the stand-in's "Done." at its default usage
     orchestra("send", "say-hello", "now write hello.txt")
     total = {k: OF_FINAL[k] + OF_TWO_BLOCKS[k] + OF_DONE[k] for k in OF_FINAL}
     (after,) = wait_for(
         lambda: [a for a in agents_json(orchestra) if a["usage"] == total],
-        timeout=30,
+        timeout=60,
         what=f"the usage of both sessions, {total}",
     )
     assert after["session_id"] == before["session_id"] and after["status"] == "done"
