@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from claude_api import BILLED_WRITE, BILLED_WRITE_USAGE
-from support import agents_json, tmux, wait_for, wait_statuses
+from support import agents_json, screen, tmux, wait_for, wait_statuses
 
 TWO_BLOCKS, FINAL = BILLED_WRITE
 EXACT = BILLED_WRITE_USAGE
@@ -25,7 +25,13 @@ def answers(transcript: Path) -> list[dict]:
 def test_each_api_message_is_counted_once_and_prices_give_a_cost(orchestra, claude_home, claude_api):
     claude_api.script([TWO_BLOCKS, FINAL])
     orchestra("spawn", "--no-attach", "write hello.txt")
-    (agent,) = wait_statuses(orchestra, {"write-hello-txt": "done"})
+    wait_statuses(orchestra, {"write-hello-txt": "done"}, timeout=40)
+    # Claude Code may write its transcript a moment after the Stop hook.
+    (agent,) = wait_for(
+        lambda: [a for a in agents_json(orchestra) if len(answers(Path(a["transcript"]))) == 3],
+        timeout=20,
+        what="the three transcript lines of the two answers",
+    )
     # The transcript repeats the first message's usage on each of its two blocks ...
     said = answers(Path(agent["transcript"]))
     assert [len(m["content"]) for m in said] == [1, 1, 1] and said[0]["id"] == said[1]["id"]
@@ -50,19 +56,30 @@ def test_each_api_message_is_counted_once_and_prices_give_a_cost(orchestra, clau
 def test_a_resumed_conversation_adds_its_usage(orchestra, claude_home, claude_api, isolated):
     claude_api.script([FINAL])
     orchestra("spawn", "--no-attach", "say hello")
-    (before,) = wait_statuses(orchestra, {"say-hello": "done"}, timeout=40)
-    assert before["usage"] == OF_FINAL
+    wait_statuses(orchestra, {"say-hello": "done"}, timeout=40)
+    (before,) = wait_for(
+        lambda: [a for a in agents_json(orchestra) if a["usage"] == OF_FINAL], timeout=20, what="the first usage"
+    )
     tmux(isolated, "kill-server")
     wait_statuses(orchestra, {"say-hello": "lost"}, timeout=40)
     orchestra("resume")
-    wait_statuses(orchestra, {"say-hello": "done"}, timeout=40)
+    (resumed,) = wait_statuses(orchestra, {"say-hello": "done"}, timeout=40)
+    # Typed only once Claude Code shows the conversation again (SessionStart can fire before it draws).
+    wait_for(lambda: "say hello" in screen(isolated, resumed["pane"]), timeout=30, what="the conversation on screen")
 
     claude_api.script([TWO_BLOCKS])  # the tool call, then the stand-in's "Done." at its default usage
     orchestra("send", "say-hello", "now write hello.txt")
     total = {k: OF_FINAL[k] + OF_TWO_BLOCKS[k] + OF_DONE[k] for k in OF_FINAL}
-    (after,) = wait_for(
-        lambda: [a for a in agents_json(orchestra) if a["usage"] == total],
-        timeout=60,
-        what=f"the usage of both sessions, {total}",
-    )
+    seen: list = []
+
+    def reached():
+        agents = agents_json(orchestra)
+        seen[:] = [(a["status"], a["usage"]) for a in agents]
+        return [a for a in agents if a["usage"] == total]
+
+    try:
+        (after,) = wait_for(reached, timeout=60, what=f"the usage of both sessions, {total}")
+    except AssertionError as error:
+        written = [(m["id"], m["usage"]["input_tokens"]) for m in answers(Path(before["transcript"]))]
+        raise AssertionError(f"{error}; ls showed {seen}; the transcript's answers: {written}") from None
     assert after["session_id"] == before["session_id"] and after["status"] == "done"
