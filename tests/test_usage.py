@@ -235,3 +235,47 @@ def test_a_transcript_that_grew_is_read_on_from_where_the_last_read_stopped(proj
     replaced.write_text(transcript.read_text())
     replaced.replace(transcript)
     assert usage_of(project, [agent])["a"].usage == dict(grown, input_tokens=grown["input_tokens"] + 8000)
+
+
+def test_codex_counts_each_response_once_and_cached_input_apart(tmp_path):
+    from orchestra_codex.usage import find_rollout
+    from orchestra_codex.usage import usage_by_model as codex_usage
+
+    thread = "01a23a84-314c-7550-acdc-e5f34970ea64"
+    rollout = tmp_path / "sessions" / "2026" / "12" / "03" / f"rollout-2026-12-03T06-07-51-{thread}.jsonl"
+    rollout.parent.mkdir(parents=True)
+    usage = {"input_tokens": 1200, "cached_input_tokens": 1000, "cache_write_input_tokens": 3, "output_tokens": 40}
+
+    def record(response: str) -> str:
+        return json.dumps({"type": "token_usage_record", "payload": {"response_id": response, "usage": usage}})
+
+    turn = json.dumps({"type": "turn_context", "payload": {"model": "gpt-5.1-codex"}})
+    rollout.write_text("\n".join([turn, record("resp_1"), record("resp_1"), record("resp_2"), "{torn"]) + "\n")
+    assert find_rollout(tmp_path, thread) == rollout
+    assert codex_usage(rollout) == {
+        "gpt-5.1-codex": {"input_tokens": 400, "output_tokens": 80, "cache_read_tokens": 2000, "cache_write_tokens": 6}
+    }
+
+
+def test_gemini_counts_each_message_once_across_rewrites_and_resumed_files(tmp_path):
+    from orchestra_gemini.usage import session_files
+    from orchestra_gemini.usage import usage_by_model as gemini_usage
+
+    session = "5e5886cf-87ba-426e-ab65-dc91e9cb686a"
+    tokens = {"input": 1200, "output": 40, "cached": 1000, "thoughts": 7, "tool": 2, "total": 1249}
+    message = {"id": "m1", "type": "gemini", "model": "gemini-3-pro", "tokens": tokens}
+    first = tmp_path / "chats" / f"session-2026-12-03T06-08-{session[:8]}.jsonl"
+    first.parent.mkdir()
+    head = json.dumps({"sessionId": session, "kind": "main"})
+    restated = json.dumps({"$set": {"messages": [message]}})
+    first.write_text("\n".join([head, json.dumps(message), json.dumps(message), restated]) + "\n")
+    later = first.with_name(f"session-2026-12-03T07-00-{session[:8]}.jsonl")  # a resumed session's own file
+    later.write_text("\n".join([head, restated, json.dumps(dict(message, id="m2"))]) + "\n")
+    other = first.with_name(f"session-2026-12-03T07-01-{session[:8]}.jsonl")  # same 8 characters, another session
+    other.write_text(
+        json.dumps({"sessionId": session[:8] + "-other"}) + "\n" + json.dumps(dict(message, id="x")) + "\n"
+    )
+    files = session_files(first, session)
+    assert files == [first, later]
+    once = {"input_tokens": 202, "output_tokens": 47, "cache_read_tokens": 1000, "cache_write_tokens": 0}
+    assert gemini_usage(files) == {"gemini-3-pro": {k: 2 * v for k, v in once.items()}}
