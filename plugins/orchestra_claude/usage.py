@@ -79,7 +79,8 @@ def read_usage(
         start = prior["offset"] if prior is not None else 0
         end = _read_from(path, start, totals, recent)
         files[str(path)] = {"offset": end, "ino": info.st_ino}
-    return totals, {"files": files, "recent": recent}
+    kept = {str(path) for path in paths}
+    return totals, {"files": {path: note for path, note in files.items() if path in kept}, "recent": recent}
 
 
 def _read_from(path: Path, start: int, totals: dict[str, dict[str, int]], recent: dict[str, list[Any]]) -> int:
