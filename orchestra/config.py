@@ -94,9 +94,25 @@ SCHEMA: dict[str, dict[str, Key]] = {
             choices=("windows", "tiled"),
         ),
     },
+    "usage": {
+        "prices": Key(
+            "prices",
+            {},
+            "your prices per million tokens, per model, for an estimated cost: "
+            '{ "claude-sonnet-4-5" = { input = 3.0, output = 15.0, cache_read = 0.3, cache_write = 3.75 } }',
+        ),
+    },
     "plugins": {
         "disabled": Key("list[str]", [], 'names of plugins not to load, for example ["demo"]'),
     },
+}
+
+# `[usage.prices.<model>]`: each key prices one of the four counts of `ls --json`'s `usage`.
+PRICE_KEYS = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write": "cache_write_tokens",
 }
 
 AGENT_KEYS: dict[str, Key] = {
@@ -119,6 +135,7 @@ class Config:
     merge: dict[str, Any]
     plugins: dict[str, Any]
     tmux: dict[str, Any] = field(default_factory=lambda: {"layout": "windows"})
+    usage: dict[str, Any] = field(default_factory=lambda: {"prices": {}})
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
 
@@ -248,6 +265,9 @@ def _check_table(
 
 
 def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind: str) -> None:
+    if kind == "prices":
+        _check_prices(path, text, value)
+        return
     if kind == "one-of":
         choices = SCHEMA[section][name].choices
         if value not in choices:
@@ -279,6 +299,32 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
             "count": "a whole number, 0 or more",
         }[kind]
         _wrong_type(path, text, name, section, expected, value)
+
+
+def _check_prices(path: Path, text: str, value: Any) -> None:
+    """`[usage] prices`: per model, a table of the four prices per million tokens, each a number 0 or more."""
+    if not isinstance(value, dict):
+        _wrong_type(path, text, "prices", "usage", "a table of models", value)
+    for model, table in value.items():
+        if not isinstance(table, dict):
+            _wrong_type(path, text, model, "usage.prices", f"a table of {', '.join(PRICE_KEYS)}", table)
+        for key, price in table.items():
+            if key not in PRICE_KEYS:
+                _unknown(path, text, key, f"usage.prices.{_toml_key(model)}", list(PRICE_KEYS))
+            number = isinstance(price, (int, float)) and not isinstance(price, bool)
+            if not number or price < 0 or price != price or price == float("inf"):
+                _wrong_type(path, text, key, f"usage.prices.{_toml_key(model)}", "a number, 0 or more", price)
+        missing = [key for key in PRICE_KEYS if key not in table]
+        if missing:
+            raise ConfigError(
+                f"{_place(path, text, model)}: 'usage.prices.{_toml_key(model)}' must give the price of "
+                f"{', '.join(PRICE_KEYS)} (per million tokens); add {', '.join(missing)}."
+            )
+
+
+def _toml_key(name: str) -> str:
+    """A model name as a TOML key: bare when it can be, else quoted."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_value(name)
 
 
 def _check_text(path: Path, text: str, section: str, name: str, value: str, key: Key) -> None:

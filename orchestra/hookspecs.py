@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported for annotations only: plugins load before click or
     import click
 
     from orchestra.config import Config as Config  # for plugins' annotations: hookspecs is public
-    from orchestra.models import Agent, AgentKind, Check, Event, MergeResult, Repository
+    from orchestra.models import Agent, AgentKind, Check, Event, MergeResult, Repository, Usage
 
 PROJECT = "orchestra"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -125,4 +125,20 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     the two names and `event.data` holds `with` (the other), `files` and `target`. Look at
     `event.type` before `event.status`. And for each `handback` event (a conflict typed back
     into the agent: `event.status` None, `event.data` its `target` and `files`).
+    """
+
+
+@hookspec(firstresult=True)
+def agent_usage(agent: Agent, config: Config, previous: Usage | None) -> Usage | None:
+    """The tokens `agent`'s conversation has used so far, read from its agent CLI's own records
+    (a transcript, a session log), every session of it included (a resumed one too).
+
+    Called by `ls`, `report` and the dashboard for an agent whose last answer no longer holds:
+    orchestra keeps each answer with the modification times and sizes of its `Usage.sources`
+    and of the agent's record, and asks again only when one of them changed. `previous` is the
+    last answer for the same conversation (with its `state`), or None: a plugin may read on
+    from where it stopped instead of from the start. Read, change nothing, and count each model
+    call once. Return a `Usage` (with no models while the CLI has recorded nothing yet) for the
+    kinds this plugin provides when their CLI keeps such records, None otherwise (`usage` is
+    then null); stops at the first result that is not None.
     """

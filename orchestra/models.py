@@ -209,6 +209,31 @@ class MergeResult:
     commit: str | None = None  # the target's new tip, where it moved
 
 
+# The four counts of `Usage`, as `ls --json` names them.
+USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+
+
+@dataclass
+class Usage:
+    """The tokens of one agent's whole conversation, as its kind's plugin read them from the agent
+    CLI's own records (the `agent_usage` hook).
+
+    `models` maps each model that answered to its four counts (`USAGE_COUNTS`, each a whole
+    number; a count the CLI does not record is 0). `sources` are the files (or folders) read:
+    orchestra keeps the answer until one of them changes. `state` is the plugin's own notes (JSON
+    values) for reading on from where it stopped: orchestra keeps them with the answer and hands
+    the answer back as `previous` next time, so a transcript that grew is read from its old end.
+    """
+
+    models: dict[str, dict[str, int]] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        """The four counts summed over every model."""
+        return {count: sum(counts.get(count, 0) for counts in self.models.values()) for count in USAGE_COUNTS}
+
+
 @dataclass
 class Check:
     """One line of `orchestra doctor` (and of `doctor --json`): what was checked and what was found.

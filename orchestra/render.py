@@ -322,6 +322,8 @@ def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below
     if item.uncommitted:
         size.append(" (not all committed)", style="yellow")
     parts = [header, Text("  task: " + _oneline(" ".join(item.task.split()))[:200], style="dim"), size]
+    if item.usage is not None:
+        parts.append(Text("  " + usage_line(item.usage, item.cost), style="dim"))
     message = item.error if status == Status.FAILED and item.error else item.last_message
     if message:
         parts.append(Text("  " + printable(message.strip()).replace("\n", "\n  ")))
@@ -331,6 +333,15 @@ def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below
         parts.append(Text(f"  ... and {len(item.commits) - 20} more commits", style="dim"))
     parts.append(Text())
     return Group(*parts)
+
+
+def usage_line(usage: dict[str, int], cost: float | None) -> str:
+    """`tokens: 1,200 in, 250 out, 64,000 cache read, 4,300 cache write, cost ~0.0427`."""
+    line = (
+        f"tokens: {usage['input_tokens']:,} in, {usage['output_tokens']:,} out, "
+        f"{usage['cache_read_tokens']:,} cache read, {usage['cache_write_tokens']:,} cache write"
+    )
+    return line + (f", cost ~{cost:.4f}" if cost is not None else "")
 
 
 def plugins_table(infos: Iterable[Any]) -> Table:  # plugins.PluginInfo: render sits below the seam

@@ -10,7 +10,7 @@ from typing import Any
 from orchestra import trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
-from orchestra.models import Agent
+from orchestra.models import USAGE_COUNTS, Agent
 from orchestra.reconcile import observe
 
 
@@ -31,6 +31,8 @@ class AgentReport:
     lines_removed: int = 0
     untracked_files: int = 0
     uncommitted: bool = False
+    usage: dict[str, int] | None = None  # the four token counts; None where the kind records none
+    cost: float | None = None  # estimated from `[usage] prices`; None without a price for its models
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,11 +40,29 @@ class AgentReport:
 
 def report(ctx: Context) -> list[AgentReport]:
     """One report per agent, in the order they were spawned; git runs for several at once."""
+    from orchestra.usage import usage_of
+
     agents = observe(ctx)
     if not agents:
         return []
+    usage = usage_of(ctx, agents)
     with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
-        return list(pool.map(lambda agent: report_of(ctx, agent), agents))
+        reports = list(pool.map(lambda agent: report_of(ctx, agent), agents))
+    for item in reports:
+        item.usage, item.cost = usage[item.name].usage, usage[item.name].cost
+    return reports
+
+
+def total_usage(reports: list[AgentReport]) -> tuple[dict[str, int] | None, float | None]:
+    """The token counts summed over the agents that have them (None when none has), and the
+    cost summed when every one of those has a cost."""
+    counted = [r for r in reports if r.usage is not None]
+    if not counted:
+        return None, None
+    total = {count: sum((r.usage or {}).get(count, 0) for r in counted) for count in USAGE_COUNTS}
+    costs = [r.cost for r in counted if any((r.usage or {}).values())]
+    cost = round(sum(c for c in costs if c is not None), 6) if costs and None not in costs else None
+    return total, cost
 
 
 def report_of(ctx: Context, agent: Agent) -> AgentReport:

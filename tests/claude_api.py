@@ -22,14 +22,26 @@ from standin import Error, Text  # the tests import the steps from here
 
 @dataclass(frozen=True)
 class ToolUse:
-    """A reply that calls tool `name` with `input`; Claude Code runs it and sends the result back."""
+    """A reply that calls tool `name` with `input`; Claude Code runs it and sends the result back.
+
+    With `text`, the reply says it first: one message of two content blocks, text then tool_use."""
 
     name: str
     input: dict
     id: str = field(default_factory=lambda: f"toolu_{uuid.uuid4().hex[:24]}")
+    text: str = ""
 
 
-Step = Text | ToolUse | Error
+@dataclass(frozen=True)
+class Billed:
+    """`step` (a Text or ToolUse) billed with `usage`: the Messages API's four counts, e.g.
+    {"input_tokens": 100, "output_tokens": 20, "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 50}."""
+
+    step: Text | ToolUse
+    usage: dict
+
+
+Step = Text | ToolUse | Error | Billed
 SIDE_REPLY = "OK"
 USAGE = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
 
@@ -49,6 +61,32 @@ class Request(standin.Request):
         if not isinstance(content, list):
             return []
         return [block for block in content if isinstance(block, dict) and block.get("type") == "tool_result"]
+
+
+# A turn billed with known numbers: one message of two content blocks (text, then a tool call, which
+# Claude Code writes as two transcript lines that both carry the message's usage), then a final text.
+BILLED_WRITE = [
+    Billed(
+        ToolUse("Write", {"file_path": "hello.txt", "content": "hi\n"}, text="I will write hello.txt."),
+        {
+            "input_tokens": 1000,
+            "output_tokens": 200,
+            "cache_read_input_tokens": 30000,
+            "cache_creation_input_tokens": 4000,
+        },
+    ),
+    Billed(
+        Text("I wrote hello.txt."),
+        {"input_tokens": 7, "output_tokens": 50, "cache_read_input_tokens": 34000, "cache_creation_input_tokens": 300},
+    ),
+]
+# Its usage as `orchestra ls --json` shows it: each message once.
+BILLED_WRITE_USAGE = {
+    "input_tokens": 1007,
+    "output_tokens": 250,
+    "cache_read_tokens": 64000,
+    "cache_write_tokens": 4300,
+}
 
 
 def is_main(body: dict) -> bool:
@@ -91,9 +129,10 @@ def side_reply(body: dict) -> Text:
     return Text(json.dumps(fields))
 
 
-def message(reply: Text | ToolUse, model: str) -> dict:
+def message(reply: Text | ToolUse, model: str, usage: dict | None = None) -> dict:
     if isinstance(reply, ToolUse):
-        content = [{"type": "tool_use", "id": reply.id, "name": reply.name, "input": reply.input}]
+        content = [{"type": "text", "text": reply.text}] if reply.text else []
+        content.append({"type": "tool_use", "id": reply.id, "name": reply.name, "input": reply.input})
         stop_reason = "tool_use"
     else:
         content = [{"type": "text", "text": reply.text}]
@@ -106,30 +145,33 @@ def message(reply: Text | ToolUse, model: str) -> dict:
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": USAGE,
+        "usage": dict(USAGE, **(usage or {})),
     }
 
 
-def stream(reply: Text | ToolUse, model: str) -> bytes:
-    """The server-sent events the real API sends for `reply`, in its order and shapes."""
-    whole = message(reply, model)
+def stream(reply: Text | ToolUse, model: str, usage: dict | None = None) -> bytes:
+    """The server-sent events the real API sends for `reply`, in its order and shapes: the input
+    counts come with `message_start`, the final output count with `message_delta`."""
+    whole = message(reply, model, usage)
     start = dict(whole, content=[], stop_reason=None, usage=dict(whole["usage"], output_tokens=1))
     events = [("message_start", {"type": "message_start", "message": start}), ("ping", {"type": "ping"})]
-    block = whole["content"][0]
-    if block["type"] == "text":
-        opening, kind, key, payload = dict(block, text=""), "text_delta", "text", block["text"]
-    else:
-        payload = json.dumps(block["input"])
-        opening, kind, key = dict(block, input={}), "input_json_delta", "partial_json"
-    events.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}))
-    # The real API sends small pieces; two halves are enough to make the client put them back together.
-    middle = len(payload) // 2
-    for piece in (payload[:middle], payload[middle:]):
-        delta = {"type": kind, key: piece}
-        events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
-    events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    for index, block in enumerate(whole["content"]):
+        if block["type"] == "text":
+            opening, kind, key, payload = dict(block, text=""), "text_delta", "text", block["text"]
+        else:
+            payload = json.dumps(block["input"])
+            opening, kind, key = dict(block, input={}), "input_json_delta", "partial_json"
+        started = {"type": "content_block_start", "index": index, "content_block": opening}
+        events.append(("content_block_start", started))
+        # The real API sends small pieces; two halves are enough to make the client put them back together.
+        middle = len(payload) // 2
+        for piece in (payload[:middle], payload[middle:]):
+            delta = {"type": kind, key: piece}
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     ending = {"stop_reason": whole["stop_reason"], "stop_sequence": None}
-    events.append(("message_delta", {"type": "message_delta", "delta": ending, "usage": {"output_tokens": 5}}))
+    output = {"output_tokens": whole["usage"]["output_tokens"]}
+    events.append(("message_delta", {"type": "message_delta", "delta": ending, "usage": output}))
     events.append(("message_stop", {"type": "message_stop"}))
     return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
 
@@ -185,12 +227,13 @@ class ClaudeHandler(standin.Handler):
         elif isinstance(step, Error):
             self._error(step.status, step.type, step.message)
         else:
-            reply = step or side_reply(body)
+            usage = step.usage if isinstance(step, Billed) else None
+            reply = (step.step if isinstance(step, Billed) else step) or side_reply(body)
             model = body.get("model", "claude-stand-in")
             if body.get("stream"):
-                self._send(200, "text/event-stream", stream(reply, model))
+                self._send(200, "text/event-stream", stream(reply, model, usage))
             else:
-                self._json(200, message(reply, model))
+                self._json(200, message(reply, model, usage))
 
     def do_GET(self) -> None:
         self.api.record(Request(self.command, self.path, self._headers(), None))

@@ -105,23 +105,24 @@ def side_text(body: dict) -> str:
     return json.dumps(fill(schema)) if schema else SIDE_TEXT
 
 
-def response(parts: list[dict], finished: bool = True) -> dict:
+def response(parts: list[dict], finished: bool = True, usage: dict | None = None) -> dict:
     candidate: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
     if finished:
         candidate["finishReason"] = "STOP"
-    return {"candidates": [candidate], "usageMetadata": USAGE, "modelVersion": "gemini-stand-in"}
+    return {"candidates": [candidate], "usageMetadata": usage or USAGE, "modelVersion": "gemini-stand-in"}
 
 
-def chunks(reply: Step) -> list[dict]:
+def chunks(reply: Step, usage: dict | None = None) -> list[dict]:
     """The streamed pieces of `reply`: a text comes in two halves, for the CLI to put back together."""
     if isinstance(reply, FunctionCall):
-        return [response([{"functionCall": {"name": reply.name, "args": reply.args}}])]
+        return [response([{"functionCall": {"name": reply.name, "args": reply.args}}], usage=usage)]
     middle = len(reply.text) // 2
-    return [response([{"text": reply.text[:middle]}], finished=False), response([{"text": reply.text[middle:]}])]
+    first = response([{"text": reply.text[:middle]}], finished=False, usage=usage)
+    return [first, response([{"text": reply.text[middle:]}], usage=usage)]
 
 
-def stream(reply: Step) -> bytes:
-    return b"".join(f"data: {json.dumps(chunk)}\r\n\r\n".encode() for chunk in chunks(reply))
+def stream(reply: Step, usage: dict | None = None) -> bytes:
+    return b"".join(f"data: {json.dumps(chunk)}\r\n\r\n".encode() for chunk in chunks(reply, usage))
 
 
 def gemini_environment(url: str) -> dict[str, str]:
@@ -164,7 +165,8 @@ class GeminiHandler(standin.Handler):
         main = method == "streamGenerateContent" and is_main(body)
         step = self.api.record(Request("POST", self.path, self._headers(), body, main=main))
         if method == "streamGenerateContent":
-            self._send(200, "text/event-stream", stream(step or Text(side_text(body))))
+            usage = self.api.usage if main else None
+            self._send(200, "text/event-stream", stream(step or Text(side_text(body)), usage))
         elif method == "generateContent":
             self._json(200, response([{"text": side_text(body)}]))
         elif method == "countTokens":

@@ -134,14 +134,17 @@ def output_item(reply: Text | ToolCall) -> dict:
     }
 
 
-def response(model: str, status: str, output: list[dict]) -> dict:
-    usage = {
-        "input_tokens": 10,
-        "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": 5,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 15,
-    }
+USAGE = {
+    "input_tokens": 10,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 5,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 15,
+}
+
+
+def response(model: str, status: str, output: list[dict], usage: dict | None = None) -> dict:
+    usage = usage or USAGE
     return {
         "id": f"resp_{uuid.uuid4().hex[:24]}",
         "object": "response",
@@ -153,10 +156,10 @@ def response(model: str, status: str, output: list[dict]) -> dict:
     }
 
 
-def stream(reply: Text | ToolCall, model: str) -> bytes:
+def stream(reply: Text | ToolCall, model: str, usage: dict | None = None) -> bytes:
     """The server-sent events the real API sends for `reply`, in its order and shapes."""
     item = output_item(reply)
-    whole = response(model, "completed", [item])
+    whole = response(model, "completed", [item], usage)
     started = dict(whole, status="in_progress", output=[], usage=None)
     events = [("response.created", {"response": started}), ("response.in_progress", {"response": started})]
     opening = dict(item, status="in_progress")
@@ -230,7 +233,8 @@ class OpenAIHandler(standin.Handler):
             self._error(step.status, step.type, step.message)
         else:
             reply = step or side_reply(body)
-            self._send(200, "text/event-stream", stream(reply, body.get("model") or MODEL))
+            usage = self.api.usage if main else None
+            self._send(200, "text/event-stream", stream(reply, body.get("model") or MODEL, usage))
 
     def do_GET(self) -> None:
         self.api.record(Request(self.command, self.path, self._headers(), None))

@@ -107,6 +107,8 @@ class ScriptedAPI:
         conversation: Callable[[dict], str] = lambda body: json.dumps(body, sort_keys=True),
     ) -> None:
         self.requests: list[Any] = []
+        # The usage the main conversation's answers are billed with (each API's own shape); None: the module's default.
+        self.usage: dict | None = None
         self._first_prompt = first_prompt
         self._conversation = conversation
         self._steps: list = []

@@ -153,3 +153,25 @@ def test_an_untrusted_folder_shows_as_waiting_and_is_never_answered(orchestra, c
     assert agent["waiting_for"].startswith("Trust this folder?")
     assert agent["last_hook"] is None and codex.main_requests == []
     assert "1. Trust and continue" in screen(isolated, agent["pane"])  # still asking: orchestra never answers
+
+
+def test_usage_is_read_from_codexs_rollout_each_response_once(orchestra, codex):
+    # 1,200 input tokens of which 1,000 were cached: orchestra counts 200 as input, 1,000 as cache read.
+    codex.usage = {
+        "input_tokens": 1200,
+        "input_tokens_details": {"cached_tokens": 1000},
+        "output_tokens": 40,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 1240,
+    }
+    codex.script([shell("printf 'hi\\n' > hello.txt"), Text("I wrote hello.txt.")])
+    orchestra("spawn", "--agent", "codex", "--no-attach", "write hello.txt")
+    (agent,) = wait_statuses(orchestra, {"write-hello-txt": "done"}, timeout=30)
+    answered = len(codex.main_requests)  # the command, then the text
+    assert answered == 2
+    assert agent["usage"] == {
+        "input_tokens": 200 * answered,
+        "output_tokens": 40 * answered,
+        "cache_read_tokens": 1000 * answered,
+        "cache_write_tokens": 0,
+    }

@@ -130,3 +130,25 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, gem
     assert (
         said.index("remember the word pineapple") < said.index("I will remember it.") < said.index("which word was it?")
     ), said
+
+
+def test_usage_is_read_from_geminis_session_file_each_message_once(orchestra, gemini):
+    # Gemini counts cached input inside the prompt, and thoughts apart from the answer.
+    gemini.api.usage = {
+        "promptTokenCount": 1200,
+        "cachedContentTokenCount": 1000,
+        "candidatesTokenCount": 40,
+        "thoughtsTokenCount": 7,
+        "totalTokenCount": 1247,
+    }
+    gemini.api.script(WRITE_HELLO)
+    orchestra("spawn", "--agent", "gemini", "--no-attach", "write hello.txt")
+    (agent,) = wait_statuses(orchestra, {"write-hello-txt": "done"}, timeout=TIMEOUT)
+    answered = len(gemini.api.main_requests)  # the tool call, then the text
+    assert answered == 2
+    assert agent["usage"] == {
+        "input_tokens": 200 * answered,
+        "output_tokens": 47 * answered,
+        "cache_read_tokens": 1000 * answered,
+        "cache_write_tokens": 0,
+    }

@@ -31,7 +31,13 @@ def test_list_shows_every_plugin_its_source_hooks_and_kinds(orchestra, repo):
     (repo / "orchestra.toml").write_text('[plugins]\ndisabled = ["demo"]\n')
     infos = {p["name"]: p for p in json.loads(orchestra("plugins", "list", "--json").stdout)}
     assert infos["claude"]["bundled"] and infos["claude"]["state"] == "loaded"
-    assert infos["claude"]["hooks"] == ["doctor_checks", "register_agents", "register_commands", "session_id_taken"]
+    assert infos["claude"]["hooks"] == [
+        "agent_usage",
+        "doctor_checks",
+        "register_agents",
+        "register_commands",
+        "session_id_taken",
+    ]
     assert infos["claude"]["agent_kinds"] == ["claude"]
     assert infos["demo"]["state"] == "disabled" and infos["demo"]["agent_kinds"] == []
     text = orchestra("plugins", "list").stdout

@@ -127,9 +127,13 @@ def ls(as_json, watch, show_conflicts, for_tmux):
     changes = changes_of(agents, ctx.state.dir)
     conflicts = look(ctx, agents)
     if as_json:
+        from orchestra.usage import usage_of
+
+        usage = usage_of(ctx, agents)
         rows = []
         for a in agents:
             row = {**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)}
+            row.update(usage=usage[a.name].usage, cost=usage[a.name].cost)
             if show_conflicts:
                 row["conflict_files"] = conflicts.files_of(a.name)
             rows.append(row)

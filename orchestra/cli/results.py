@@ -39,8 +39,13 @@ def _printer(as_json: bool):
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as a JSON array.")
 def report(as_json):
-    """Sum up each agent's result: status, final message, commits, lines changed."""
+    """Sum up each agent's result: final message, commits, changes, tokens used.
+
+    Tokens come from the agent CLI's own records (null where its kind keeps none); with
+    `[usage] prices` in orchestra.toml, an estimated cost too. The text ends with the total.
+    """
     from orchestra.report import report as make_report
+    from orchestra.report import total_usage
 
     reports = make_report(open_context())
     if as_json:
@@ -54,6 +59,9 @@ def report(as_json):
         return
     for item in reports:
         console.print(render.agent_report(item))
+    usage, cost = total_usage(reports)
+    if usage is not None:
+        console.print(render.plain("all agents, " + render.usage_line(usage, cost), style="bold"))
 
 
 COMMANDS = [events, report]

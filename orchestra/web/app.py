@@ -108,12 +108,23 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
     def agents():
         from orchestra.lookout import look
         from orchestra.reconcile import changes_of, observe
+        from orchestra.usage import usage_of
 
         ctx = open_context()
         found = observe(ctx)
         changes = changes_of(found, ctx.state.dir)
         conflicts = look(ctx, found, reap=True)
-        return [{**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)} for a in found]
+        usage = usage_of(ctx, found)
+        return [
+            {
+                **a.to_dict(),
+                "changes": changes.get(a.name),
+                "conflicts_with": conflicts.of(a.name),
+                "usage": usage[a.name].usage,
+                "cost": usage[a.name].cost,
+            }
+            for a in found
+        ]
 
     @app.get(
         "/api/conflicts",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from orchestra.errors import OrchestraError
 from orchestra.follow import screen_lines
 from orchestra.models import Agent, now
+from orchestra.usage import AgentUsage, UsageCache
 from orchestra.watch import SCREENS_EVERY, Watcher
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class View:
         self.error: str | None = None
         self._next_screens = 0.0
         self._final: set[str] = set()  # ended agents whose last screen has been read
+        self._usage_cache: UsageCache | None = None
+        self.usage: dict[str, AgentUsage] = {}
 
     def look(self) -> str | None:
         """The message to push (JSON text) if anything changed since the last look, else None."""
@@ -49,10 +52,24 @@ class View:
                 changed, self.error = True, None
         except OrchestraError as problem:
             changed, self.error = str(problem) != self.error, str(problem)
+        if changed or time.monotonic() >= self._next_screens:
+            changed = self._read_usage() or changed  # a transcript grows between hook events too
         if time.monotonic() >= self._next_screens:
             self._next_screens = time.monotonic() + SCREENS_EVERY
             changed = self._capture() or changed
         return json.dumps(self.message()) if changed else None
+
+    def _read_usage(self) -> bool:
+        """Each agent's tokens, through the usage cache kept in memory (a few `stat` calls)."""
+        if self._usage_cache is None:
+            self._usage_cache = UsageCache(self.ctx.state.dir)
+        try:
+            found = self._usage_cache.read(self.ctx, self.watcher.agents)
+        except OrchestraError:
+            return False
+        changed = found != self.usage
+        self.usage = found
+        return changed
 
     def _capture(self) -> bool:
         """The bottom of each live agent's screen; an ended agent's, once (it no longer changes)."""
@@ -93,6 +110,8 @@ class View:
             **agent.to_dict(),
             "changes": self.watcher.changes.get(agent.name),
             "conflicts_with": self.watcher.conflicts.of(agent.name),
+            "usage": self.usage[agent.name].usage if agent.name in self.usage else None,
+            "cost": self.usage[agent.name].cost if agent.name in self.usage else None,
             "screen": self.screens.get(agent.name),
         }
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
-from orchestra.models import Agent, AgentKind, AgentSettings, Check
+from orchestra.models import Agent, AgentKind, AgentSettings, Check, Usage
 
 # The events orchestra listens to (see docs/claude.md for what each one does to the status).
 HOOK_EVENTS = (
@@ -95,7 +95,7 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
     )
 
 
-# -- what else orchestra asks about Claude Code: its transcripts, its commands, its trust ------
+# -- what else orchestra asks about Claude Code: its transcripts, its commands, its trust, its usage --
 
 
 @hookimpl
@@ -120,3 +120,21 @@ def doctor_checks(root: Path, config: Any) -> list[Check]:
     from orchestra_claude.trust import trust_checks
 
     return trust_checks(root, config)
+
+
+@hookimpl
+def agent_usage(agent: Agent, config: Any, previous: Usage | None) -> Usage | None:
+    """The tokens of the agent's conversation, from its transcript (and its sub-agents'), read
+    on from where the last read stopped."""
+    if agent.kind != "claude":
+        return None
+    from orchestra_claude.sessions import find_transcript
+    from orchestra_claude.usage import read_usage, subagents_folder, transcript_files
+
+    transcript = Path(agent.transcript) if agent.transcript else find_transcript(agent.session_id)
+    if transcript is None:
+        return Usage()  # Claude Code has written nothing yet
+    found = transcript_files(transcript)
+    models, state = read_usage(found, previous.models if previous else None, previous.state if previous else None)
+    sources = [str(transcript), str(subagents_folder(transcript)), *(str(p) for p in found[1:])]
+    return Usage(models=models, sources=sources, state=state)

@@ -326,3 +326,11 @@ def transcript_exists(session_id: str, config_dir: Path | None = None) -> bool:
     """Whether Claude Code already keeps a transcript under this id, in any folder."""
     projects = (config_dir or claude_config_dir()) / "projects"
     return any(projects.glob(f"*/{glob.escape(session_id)}.jsonl"))
+
+
+def find_transcript(session_id: str | None, config_dir: Path | None = None) -> Path | None:
+    """The transcript Claude Code keeps under this id, in whichever folder; None when there is none."""
+    if not session_id:
+        return None
+    projects = (config_dir or claude_config_dir()) / "projects"
+    return next(iter(sorted(projects.glob(f"*/{glob.escape(session_id)}.jsonl"))), None)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from orchestra import __version__ as __version__  # released with orchestra itself
 from orchestra.hookspecs import hookimpl
-from orchestra.models import Agent, AgentKind, AgentSettings
+from orchestra.models import Agent, AgentKind, AgentSettings, Usage
 
 # Approval prompts of Codex's TUI (0.169), its first-run sign-in screen and its folder-trust
 # dialog (shown before any turn, so before notify could ever report).
@@ -85,3 +87,22 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             hook_translator="orchestra_codex.notify",
         )
     )
+
+
+@hookimpl
+def agent_usage(agent: Agent, config: Any, previous: Usage | None) -> Usage | None:
+    """The tokens of the agent's thread, from Codex's rollout file (known once a turn ended)."""
+    if agent.kind != "codex":
+        return None
+    from orchestra_codex.usage import codex_home, find_rollout, usage_by_model
+
+    if not agent.session_id:
+        return Usage()  # no turn has ended yet: the thread id is not known
+    known = Path(previous.sources[0]) if previous and previous.sources else None
+    if known is not None and known.name.endswith(f"-{agent.session_id}.jsonl") and known.is_file():
+        rollout: Path | None = known  # found last time: no walk through every day's folder
+    else:
+        rollout = find_rollout(codex_home(config.agent_settings(agent.kind).env), agent.session_id)
+    if rollout is None:
+        return Usage()
+    return Usage(models=usage_by_model(rollout), sources=[str(rollout)])

@@ -28,7 +28,7 @@ from orchestra import __version__ as __version__  # released with orchestra itse
 from orchestra import files, git
 from orchestra.errors import AgentKindError
 from orchestra.hookspecs import hookimpl
-from orchestra.models import Agent, AgentKind, AgentSettings
+from orchestra.models import Agent, AgentKind, AgentSettings, Usage
 
 HOOK_EVENTS = ("SessionStart", "BeforeAgent", "Notification", "AfterTool", "AfterAgent", "SessionEnd")
 HOOK_NAME = "orchestra"  # how orchestra's entries are told from the repository's own hooks
@@ -176,3 +176,18 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             hook_translator="orchestra_gemini.hook",
         )
     )
+
+
+@hookimpl
+def agent_usage(agent: Agent, config: Any) -> Usage | None:
+    """The tokens of the agent's session, from Gemini CLI's session files (named by its hooks)."""
+    if agent.kind != "gemini":
+        return None
+    from orchestra_gemini.usage import session_files, usage_by_model
+
+    if not agent.transcript:
+        return Usage()  # no hook has reported the session file yet
+    transcript = Path(agent.transcript)
+    found = session_files(transcript, agent.session_id)
+    sources = [str(transcript), str(transcript.parent), *(str(p) for p in found if p != transcript)]
+    return Usage(models=usage_by_model(found), sources=sources)

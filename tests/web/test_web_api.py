@@ -142,6 +142,7 @@ def test_agents_lists_the_demo_agents_with_their_changes(client, orchestra):
     assert {n: a["status"] for n, a in agents.items()} == {"one": "exited", "two": "failed"}
     assert agents["one"]["changes"]["added"] == 1 and agents["one"]["branch"] == "orchestra/one"
     assert agents["two"]["exit_code"] == 1
+    assert agents["one"]["usage"] is None and agents["one"]["cost"] is None  # the demo kind records no tokens
     diff = client.get("/api/agents/one/diff").json()
     assert "notes/one.md" in diff["diff"] and "+write the notes" in diff["diff"]
     assert client.get("/api/agents/nobody/diff").status_code == 404
@@ -244,6 +245,7 @@ def test_the_websocket_pushes_each_status_change_with_the_screen(client, orchest
         orchestra("send", "asker", "y")
         agents = next_view(socket, lambda a: a["asker"]["status"] == "exited", "the agent to exit")
         assert agents["asker"]["changes"]["added"] == 1
+        assert agents["asker"]["usage"] is None and "cost" in agents["asker"]
 
 
 # -- the command ------------------------------------------------------------------------------

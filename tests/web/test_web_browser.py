@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from claude_api import BILLED_WRITE, BILLED_WRITE_USAGE
 from support import statuses, wait_statuses
 
 pytestmark = pytest.mark.slow
@@ -221,3 +222,17 @@ def test_agent_text_is_shown_as_text_never_run(browser, dashboard, orchestra):
     expect(page.locator("#diff-text")).to_contain_text(tasks["image"])
     assert page.locator("#diff-dialog img").count() == 0
     assert page.dialogs == [] and page.problems == []
+
+
+def test_a_card_shows_the_tokens_its_agent_used(claude_home, claude_api, browser, dashboard, orchestra):
+    claude_api.script(BILLED_WRITE)
+    orchestra("spawn", "--no-attach", "--name", "writer", "write hello.txt")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "demo", "write the notes")
+    agents = {a["name"]: a for a in wait_statuses(orchestra, {"writer": "done", "demo": "exited"}, timeout=40)}
+    assert agents["writer"]["usage"] == BILLED_WRITE_USAGE and agents["demo"]["usage"] is None
+    page = open_page(browser, dashboard)
+    expect(card(page, "writer").locator(".usage")).to_have_text(
+        "1,007 in, 250 out, 64,000 cache read, 4,300 cache write", timeout=WAIT_MS
+    )
+    expect(card(page, "demo").locator(".usage")).to_be_hidden()  # the demo kind keeps no records
+    assert page.problems == []

@@ -149,6 +149,7 @@ function updateCard(card, agent) {
   setText(card.querySelector(".task"), agent.task);
   setText(card.querySelector(".branch"), agent.branch + (agent.pull_request ? `  ${agent.pull_request}` : ""));
   renderChanges(card.querySelector(".changes"), agent.changes);
+  renderUsage(card, agent.usage, agent.cost);
   renderConflicts(card, agent.conflicts_with || []);
   const note = noteOf(agent);
   const noteNode = card.querySelector(".note");
@@ -188,6 +189,19 @@ function renderChanges(node, changes) {
   const files = `${changes.files} file${changes.files === 1 ? "" : "s"}`;
   const untracked = changes.untracked ? `, ${changes.untracked} untracked` : "";
   node.append(added, " ", removed, ` (${files}${untracked})`);
+}
+
+// Tokens used, from the agent CLI's own records; hidden for a kind that keeps none (`usage` null).
+function renderUsage(card, usage, cost) {
+  const label = card.querySelector(".usage-label");
+  const node = card.querySelector(".usage");
+  label.hidden = node.hidden = !usage;
+  if (!usage) return;
+  const n = (count) => count.toLocaleString("en-US");
+  let text = `${n(usage.input_tokens)} in, ${n(usage.output_tokens)} out, ` +
+    `${n(usage.cache_read_tokens)} cache read, ${n(usage.cache_write_tokens)} cache write`;
+  if (cost !== null && cost !== undefined) text += `, cost ~${cost.toFixed(4)}`;
+  setText(node, text);
 }
 
 // -- conflicts: the mark from `conflicts_with`, the files from the stored forecast on a click --
