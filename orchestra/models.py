@@ -16,6 +16,7 @@ from orchestra import statuses
 class Status(str, enum.Enum):
     """The status words, as `orchestra.statuses` defines them."""
 
+    QUEUED = statuses.QUEUED
     STARTING = statuses.STARTING
     RUNNING = statuses.RUNNING
     WAITING = statuses.WAITING
@@ -81,6 +82,11 @@ class Agent:
     )  # "waiting"/"busy" regexes, for agents without hooks
     screen_after_hooks: bool = False  # its hooks report only some events: the screen is read for the rest
     argv: list[str] = field(default_factory=list)  # what the launcher execs
+    queued_at: str | None = None  # when it was queued (None: it started at once)
+    ticket: int | None = None  # its place in the project's queue: lower starts first
+    spawn_batch: str | None = None  # the spawn that made it, for that spawn's --parallel
+    parallel: int | None = None  # that spawn's --parallel cap (None: no cap of its own)
+    started_at: str | None = None  # when it last left the queue or was spawned, for `[schedule] stagger`
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

@@ -108,12 +108,22 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
     def agents():
         from orchestra.lookout import look
         from orchestra.reconcile import changes_of, observe
+        from orchestra.schedule import waits_for
 
         ctx = open_context()
         found = observe(ctx)
         changes = changes_of(found, ctx.state.dir)
         conflicts = look(ctx, found, reap=True)
-        return [{**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)} for a in found]
+        queue = waits_for(ctx, found)
+        return [
+            {
+                **a.to_dict(),
+                "changes": changes.get(a.name),
+                "conflicts_with": conflicts.of(a.name),
+                **queue.get(a.name, {"queue_position": None, "waits_for": None}),
+            }
+            for a in found
+        ]
 
     @app.get(
         "/api/conflicts",

@@ -93,6 +93,7 @@ class View:
             **agent.to_dict(),
             "changes": self.watcher.changes.get(agent.name),
             "conflicts_with": self.watcher.conflicts.of(agent.name),
+            **self.watcher.queue.get(agent.name, {"queue_position": None, "waits_for": None}),
             "screen": self.screens.get(agent.name),
         }
 
