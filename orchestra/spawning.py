@@ -182,7 +182,7 @@ def _reserve(
     batch = new_launch_id()
     with ctx.state.update() as agents:
         taken = worktrees.branches(ctx.project)  # under the lock, as the records are read
-        used_ports = {a.port for a in agents.values() if a.status.live}
+        used_ports = {a.port for a in agents.values() if a.status.live or a.status == Status.QUEUED}
         ticket = max((a.ticket or 0 for a in agents.values()), default=0)
         for plan in plans:
             wanted = plan.spec.name or worktrees.slugify(plan.spec.task)
