@@ -209,10 +209,11 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
             error = {"error": f"could not start {result.failures[0]}", "warnings": result.warnings}
             return JSONResponse(error, status_code=400)
         names = ", ".join(f"{a.name} on {a.branch}" for a in result.agents)
+        queued = ", ".join(f"{a.name} on {a.branch}" for a in result.queued)
         return {
-            "agents": [a.to_dict() for a in result.agents],
+            "agents": [a.to_dict() for a in [*result.agents, *result.queued]],
             "warnings": result.warnings,
-            "message": f"spawned {names}",
+            "message": f"spawned {names}" if names else f"queued {queued}: it starts when a slot frees",
         }
 
     @app.get("/api/events", summary="The event log, oldest first; `since` (ISO 8601) keeps only later events.")
