@@ -236,3 +236,80 @@ def test_a_queued_agent_runs_with_the_environment_of_its_spawn(repo, orchestra):
     wait_for(lambda: all(a["status"] in ENDED for a in agents_json(orchestra)), timeout=30, what="both ended")
     assert out.read_text() == "from the spawning shell"
     assert {a["status"] for a in agents_json(orchestra)} == {"exited"}
+
+
+# -- the schedule's decision, pure ------------------------------------------------------------
+
+
+def _records(*rows: tuple[str, str, dict]) -> dict[str, dict]:
+    return {
+        name: {"name": name, "status": status, "argv": ["x"], "created_at": f"t{n}", **extra}
+        for n, (name, status, extra) in enumerate(rows)
+    }
+
+
+def test_plan_takes_the_queue_in_order_under_each_cap():
+    from orchestra.schedule import Limits, plan
+
+    records = _records(
+        ("a", "running", {"spawn_batch": "s1"}),
+        ("b", "queued", {"ticket": 3, "spawn_batch": "s1", "parallel": 1}),
+        ("c", "queued", {"ticket": 4, "spawn_batch": "s2"}),
+        ("d", "queued", {"ticket": 5, "spawn_batch": "s2"}),
+        ("e", "done", {}),
+        ("f", "lost", {}),
+    )
+    found = plan(records, Limits(max_running=3), lambda: None, now=0.0)
+    # a and f hold slots (lost until resumed), done does not; b waits for its spawn's own cap
+    assert found.admit == ["c"]
+    assert found.positions == {"b": 1, "c": 2, "d": 3}
+    assert "--parallel 1" in found.reasons["b"] and "max_running 3" in found.reasons["d"]
+    assert found.wait is None
+
+
+def test_plan_waits_for_disk_holds_and_the_stagger():
+    from orchestra.schedule import Limits, plan
+
+    records = _records(("a", "queued", {"ticket": 1}), ("b", "queued", {"ticket": 2, "agent": "claude"}))
+    short = plan(records, Limits(min_free_disk=5_000_000_000), lambda: 1_000_000_000, now=0.0)
+    assert short.admit == [] and short.reasons["a"].startswith("disk: 1.0 GB free")
+    held = plan(records, Limits(), lambda: None, now=0.0, holds=[lambda r: "a usage limit" if r.get("agent") else None])
+    assert held.admit == ["a"] and held.reasons["b"] == "a usage limit"
+    records["z"] = {"name": "z", "status": "exited", "started_at": "1970-01-01T00:00:10+00:00", "argv": ["x"]}
+    staggered = plan(records, Limits(stagger=2.0), lambda: None, now=11.0)
+    assert staggered.admit == [] and staggered.wait == pytest.approx(1.0)
+    later = plan(records, Limits(stagger=2.0), lambda: None, now=12.5)
+    assert later.admit == ["a"] and later.wait == pytest.approx(2.0)  # one start, then the next stagger
+
+
+def test_sizes_and_durations():
+    from orchestra.config import parse_duration, parse_size
+
+    assert parse_size("5GB") == 5_000_000_000 and parse_size("1.5GiB") == int(1.5 * 2**30) and parse_size("") == 0
+    assert parse_duration("2s") == 2.0 and parse_duration("500ms") == 0.5 and parse_duration("1m") == 60.0
+    for bad in ("lots", "-1GB", "5 parsecs"):
+        with pytest.raises(ValueError, match="is not a size"):
+            parse_size(bad)
+
+
+def test_an_admitted_agent_whose_starter_died_goes_back_to_the_queue(repo, orchestra):
+    from orchestra import lifecycle
+    from orchestra.state import State
+
+    configure(repo, "max_running = 1")
+    first, second = spawn(orchestra, "first task", "second task", delay="30")
+    state = State(state_dir(repo))
+    lock = state_dir(repo) / "spawning" / f"{second['name']}.lock"
+    with state.update_raw() as records:  # what a starter killed between its decision and the window leaves
+        lifecycle.apply_to(records, second["name"], "admitted")
+        lock.write_text("")
+    assert orchestra("doctor", "--fix", check=False).returncode in (0, 1)
+    shown = {a["name"]: a for a in agents_json(orchestra)}
+    assert shown[second["name"]]["status"] == "queued", shown[second["name"]]
+    assert shown[second["name"]]["error"] == "its start was interrupted"
+    orchestra("kill", "--force", first["name"])  # its slot frees: the queue goes on
+    wait_for(
+        lambda: {a["name"]: a["status"] for a in agents_json(orchestra)} == {second["name"]: "running"},
+        timeout=30,
+        what="the second agent running",
+    )
