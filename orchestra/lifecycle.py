@@ -278,8 +278,31 @@ def start_queue(state: State, reap: bool = True) -> None:
         records = state.read_raw(complete=False)
     except Exception:  # noqa: BLE001 - a damaged state file is reported by the command that reads it
         return
-    if any(r.get("status") == QUEUED for r in records.values()):
+    if any(r.get("status") == QUEUED for r in records.values()) and not starter_waiting(state):
         in_background(state, launcher_argv("_queue", "--state-dir", str(state.dir)), reap)
+
+
+QUEUE_NEXT_LOCK = "queue-next.lock"  # held by the one starter waiting for its turn (`orchestra.schedule`)
+
+
+def starter_waiting(state: State) -> bool:
+    """Whether a queue starter waits for its turn: it reads the records only once it has its
+    turn, so it sees whatever change the caller made, and starting another would cost a process
+    for nothing. (Taking the lock for a moment is harmless: a starter that finds it taken ends,
+    and the caller, finding it free, starts one.)"""
+    import fcntl
+
+    try:
+        fd = os.open(state.dir / QUEUE_NEXT_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool = True) -> None:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from orchestra.models import Agent
 
 RUN_LOCK = "queue-run.lock"
-NEXT_LOCK = "queue-next.lock"
+NEXT_LOCK = lifecycle.QUEUE_NEXT_LOCK
 
 Hold = Callable[[dict[str, Any]], "str | None"]  # a queued record -> why it must wait, or None
 
