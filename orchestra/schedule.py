@@ -111,6 +111,8 @@ def plan(
         return result
     holding = [r for r in records.values() if r.get("status") in lifecycle.SLOT_HOLDERS]
     running = len(holding)
+    lost = sum(1 for r in holding if r.get("status") == lifecycle.LOST)
+    lost_note = f", {lost} of them lost: `orchestra resume`, `kill` or `clean` frees theirs" if lost else ""
     per_spawn = Counter(r.get("spawn_batch") for r in holding if r.get("spawn_batch"))
     starts = [_seconds(r["started_at"]) for r in records.values() if r.get("started_at")]
     last = max((s for s in starts if s is not None), default=None)
@@ -122,7 +124,7 @@ def plan(
         elif not record.get("argv"):
             result.reasons[name] = "its spawn is still preparing it"
         elif limits.max_running and running >= limits.max_running:
-            result.reasons[name] = f"a free slot ({running} of max_running {limits.max_running} taken)"
+            result.reasons[name] = f"a free slot ({running} of max_running {limits.max_running} taken{lost_note})"
         elif cap and per_spawn[batch] >= cap:
             result.reasons[name] = f"a free slot of its spawn (--parallel {cap})"
         else:

@@ -264,7 +264,7 @@ def test_plan_takes_the_queue_in_order_under_each_cap():
     # a and f hold slots (lost until resumed), done does not; b waits for its spawn's own cap
     assert found.admit == ["c"]
     assert found.positions == {"b": 1, "c": 2, "d": 3}
-    assert "--parallel 1" in found.reasons["b"] and "max_running 3" in found.reasons["d"]
+    assert "--parallel 1" in found.reasons["b"] and "max_running 3 taken, 1 of them lost" in found.reasons["d"]
     assert found.wait is None
 
 
