@@ -12,6 +12,7 @@ INTERNAL = {
     "_notify": ("orchestra.hook_handler", "notify"),
     "_pool-fill": ("orchestra.pool", "fill_main"),
     "_forecast": ("orchestra.lookout", "main"),
+    "_queue": ("orchestra.schedule", "main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

@@ -102,6 +102,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
             '{ "claude-sonnet-4-5" = { input = 3.0, output = 15.0, cache_read = 0.3, cache_write = 3.75 } }',
         ),
     },
+    "schedule": {
+        "max_running": Key(
+            "count", 0, "agents starting, running or waiting at once (0: no limit); beyond it agents wait as queued"
+        ),
+        "min_free_disk": Key(
+            "size",
+            "",
+            'a queued agent starts only while the worktree root\'s filesystem has this much free, e.g. "5GB"',
+        ),
+        "stagger": Key("duration", "", 'time between two agents\' starts, e.g. "2s"'),
+    },
     "plugins": {
         "disabled": Key("list[str]", [], 'names of plugins not to load, for example ["demo"]'),
     },
@@ -136,6 +147,7 @@ class Config:
     plugins: dict[str, Any]
     tmux: dict[str, Any] = field(default_factory=lambda: {"layout": "windows"})
     usage: dict[str, Any] = field(default_factory=lambda: {"prices": {}})
+    schedule: dict[str, Any] = field(default_factory=lambda: {"max_running": 0, "min_free_disk": "", "stagger": ""})
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
 
@@ -282,6 +294,8 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
         and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535 for v in value)
         and value[0] <= value[1],
         "count": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        "size": isinstance(value, str) and _parses(value, "size"),
+        "duration": isinstance(value, str) and _parses(value, "duration"),
     }[kind]
     if section.startswith("agents.") and name == "command" and isinstance(value, str):
         ok = True
@@ -297,6 +311,8 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
             "table[str]": "a table of strings",
             "port-range": "two port numbers [low, high] with low <= high",
             "count": "a whole number, 0 or more",
+            "size": 'a size such as "5GB", "500MB" or "1.5GiB" ("" for none)',
+            "duration": 'a duration such as "2s", "500ms" or "1m" ("" for none)',
         }[kind]
         _wrong_type(path, text, name, section, expected, value)
 
@@ -325,6 +341,41 @@ def _check_prices(path: Path, text: str, value: Any) -> None:
 def _toml_key(name: str) -> str:
     """A model name as a TOML key: bare when it can be, else quoted."""
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_value(name)
+
+
+def _parses(value: str, kind: str) -> bool:
+    try:
+        (parse_size if kind == "size" else parse_duration)(value)
+    except ValueError:
+        return False
+    return True
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """ "5GB", "500MB", "1.5G", "1024" (bytes) as bytes; "" as 0. GB is 10^9, GiB 2^30."""
+    if not text:
+        return 0
+    found = _SIZE.match(text)
+    if found is None:
+        raise ValueError(f'{text!r} is not a size: write it as "5GB", "500MB" or "1.5GiB"')
+    number, unit, suffix = float(found.group(1)), found.group(2).upper(), (found.group(3) or "")
+    base = 1024 if suffix.lower() == "ib" else 1000
+    return int(number * base ** " KMGT".index(unit or " "))
+
+
+def parse_duration(text: str) -> float:
+    """ "2s", "500ms", "1m", "3" (seconds) as seconds; "" as 0."""
+    if not text:
+        return 0.0
+    found = _DURATION.match(text)
+    if found is None:
+        raise ValueError(f'{text!r} is not a duration: write it as "2s", "500ms" or "1m"')
+    unit = (found.group(2) or "s").lower()
+    return float(found.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0}[unit]
 
 
 def _check_text(path: Path, text: str, section: str, name: str, value: str, key: Key) -> None:

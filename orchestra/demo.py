@@ -10,7 +10,7 @@ from pathlib import Path
 from orchestra import git
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
-from orchestra.models import Agent
+from orchestra.models import Agent, Status
 
 TASKS = [
     "write a haiku about tmux",
@@ -46,7 +46,7 @@ def start(path: Path, env: dict[str, str]) -> tuple[Context, list[Agent], list[s
     result = spawn(ctx, [TaskSpec(task=task, agent="demo") for task in TASKS], env)
     if result.failures:
         raise OrchestraError("the demo could not start: " + "; ".join(result.failures))
-    return ctx, result.agents, result.warnings
+    return ctx, [*result.agents, *result.queued], result.warnings  # queued under a user's [schedule]
 
 
 def until_finished(ctx: Context, limit: float = 60.0, every: float = 0.5) -> Iterator[tuple[list[Agent], bool]]:
@@ -68,4 +68,6 @@ def until_finished(ctx: Context, limit: float = 60.0, every: float = 0.5) -> Ite
 
 def _settled(agent: Agent) -> bool:
     """Ended, and its pane's death (if its pane is still there to die) handled by the hook."""
+    if agent.status == Status.QUEUED:
+        return False
     return not agent.status.live and (agent.pane is None or agent.death_handled == agent.launch_id)

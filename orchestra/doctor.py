@@ -198,7 +198,7 @@ def _check_worktrees(ctx: Context, agents: list[Agent], fix: bool) -> list[Check
     if not missing and not strays:
         checks.append(Check("worktrees", True, f"{len(registered)} registered, all present"))
     launch_dir = ctx.state.launch_dir
-    waiting = {a.name for a in agents if a.status == Status.STARTING}
+    waiting = {a.name for a in agents if a.status in (Status.STARTING, Status.QUEUED)}
     stale = [p for p in launch_dir.glob("*.env.json") if p.name.removesuffix(".env.json") not in waiting]
     if stale:
         if fix:

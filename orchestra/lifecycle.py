@@ -31,8 +31,10 @@ from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNI
     MERGEABLE,
     MERGED,
     PHRASES,
+    QUEUED,
     RUNNING,
     SENDABLE,
+    SLOT_HOLDERS,
     STARTING,
     STATUSES,
     URGENCY,
@@ -54,8 +56,10 @@ __all__ = [
     "MERGEABLE",
     "MERGED",
     "PHRASES",
+    "QUEUED",
     "RUNNING",
     "SENDABLE",
+    "SLOT_HOLDERS",
     "STARTING",
     "STATUSES",
     "URGENCY",
@@ -80,7 +84,9 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     (`code`), `pane-gone`, `server-gone`, `worktree-gone`, `pane-found` (`pane`, `window`: the
     pane that carries the agent's launch id, where the record lacks it or the agent was lost),
     `screen-asks` (`question`), `screen-clear` (`busy`), `sent` (`seen`: the record's
-    `updated_at` when `send` read it), `merged`, `resuming` (`launch_id`), `resume-failed`.
+    `updated_at` when `send` read it), `merged`, `resuming` (`launch_id`), `resume-failed`, `admitted` (the schedule lets a queued
+    agent start: `orchestra.schedule`), `requeued` (its start was cut short before its window
+    opened: back in the queue, with `error` saying why).
     """
     data = data or {}
     status = record.get("status")
@@ -98,6 +104,14 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
             return EXITED, {"exit_code": 0}
         error = record.get("error") if code is not None else "its process ended without an exit code"
         return FAILED, {"exit_code": code, "error": error}
+    if signal == "admitted":
+        return (STARTING, {"started_at": now(), "error": None}) if status == QUEUED else None
+    if signal == "requeued":
+        if status != STARTING or record.get("pane") is not None:
+            return None
+        return QUEUED, {"error": data.get("error"), "window": None, "pane": None}
+    if status == QUEUED:
+        return None  # no worktree, window or process yet: nothing else applies to it
     if signal in LOSSES:
         # Its pane id is no longer its own (a new tmux server hands the same ids to others).
         forget = {"pane": None, "window": None} if signal != "worktree-gone" else {}
@@ -244,6 +258,51 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
         notify_in_background(state, changes, reap)
     if any(e.get("type") == "status" and e.get("status") in REFORECAST for e in events):
         forecast_in_background(state, reap)
+    if any(_frees_slot(e) for e in events):
+        start_queue(state, reap)
+
+
+def _frees_slot(event: dict[str, Any]) -> bool:
+    # Not back to `queued`: the starter that put it back goes on by itself, and a start that
+    # fails again must not start the next starter.
+    if event.get("type") != "status" or event.get("status") in (*SLOT_HOLDERS, QUEUED):
+        return False
+    return (event.get("data") or {}).get("from") in SLOT_HOLDERS
+
+
+def start_queue(state: State, reap: bool = True) -> None:
+    """A slot may have freed: if agents are queued, start the queue's starter (`_queue`, in
+    `orchestra.schedule`) detached. It decides under the state lock, so any number of callers
+    at once start each queued agent once; without queued agents this is one file read."""
+    try:
+        records = state.read_raw(complete=False)
+    except Exception:  # noqa: BLE001 - a damaged state file is reported by the command that reads it
+        return
+    if any(r.get("status") == QUEUED for r in records.values()) and not starter_waiting(state):
+        in_background(state, launcher_argv("_queue", "--state-dir", str(state.dir)), reap)
+
+
+QUEUE_NEXT_LOCK = "queue-next.lock"  # held by the one starter waiting for its turn (`orchestra.schedule`)
+
+
+def starter_waiting(state: State) -> bool:
+    """Whether a queue starter waits for its turn: it reads the records only once it has its
+    turn, so it sees whatever change the caller made, and starting another would cost a process
+    for nothing. (Taking the lock for a moment is harmless: a starter that finds it taken ends,
+    and the caller, finding it free, starts one.)"""
+    import fcntl
+
+    try:
+        fd = os.open(state.dir / QUEUE_NEXT_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool = True) -> None:

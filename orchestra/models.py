@@ -16,6 +16,7 @@ from orchestra import statuses
 class Status(str, enum.Enum):
     """The status words, as `orchestra.statuses` defines them."""
 
+    QUEUED = statuses.QUEUED
     STARTING = statuses.STARTING
     RUNNING = statuses.RUNNING
     WAITING = statuses.WAITING
@@ -84,6 +85,11 @@ class Agent:
     # `spawn --no-worktree`: it runs in the main checkout itself (`worktree` is that), on no branch
     # of its own, so it is never merged, synced or removed with a worktree.
     no_worktree: bool = False
+    queued_at: str | None = None  # when it was queued (None: it started at once)
+    ticket: int | None = None  # its place in the project's queue: lower starts first
+    spawn_batch: str | None = None  # the spawn that made it, for that spawn's --parallel
+    parallel: int | None = None  # that spawn's --parallel cap (None: no cap of its own)
+    started_at: str | None = None  # when it last left the queue or was spawned, for `[schedule] stagger`
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

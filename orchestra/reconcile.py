@@ -61,6 +61,8 @@ def _signals(
 ) -> Iterator[Signal]:
     """What tmux, the screen and the disk say about one agent, as lifecycle signals, in order:
     each is taken against the record as the ones before it left it."""
+    if record.get("status") == lifecycle.QUEUED:
+        return  # no worktree, window or process yet: the schedule starts it
     pane = _pane_of(record, panes, by_launch)
     worktree = Path(record["worktree"]).is_dir()
     if pane is not None and worktree:
@@ -166,6 +168,10 @@ def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | 
             events = reconcile_records(records, ctx.tmux.panes(), screens)
             snapshot = records
         lifecycle.publish(ctx.state, events)
+    if any(r.get("status") == lifecycle.QUEUED for r in snapshot.values()):
+        from orchestra import schedule  # a slot, disk or a raised limit may let a queued agent start
+
+        schedule.nudge(ctx, snapshot)
     agents = ctx.state.agents_of(snapshot)
     return sorted(agents.values(), key=lambda a: a.created_at)
 

@@ -98,6 +98,11 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
     if unknown:
         raise UnknownAgent.named(*unknown)
     chosen = [agents[n] for n in dict.fromkeys(names)]
+    dequeued = [r for r in (_remove_queued(ctx, a) for a in chosen if a.status == Status.QUEUED) if r]
+    if dequeued:
+        gone = {r.name for r in dequeued}
+        fresh = {a.name: a for a in ctx.state.read().values()}  # one may have started meanwhile
+        chosen = [fresh.get(a.name, a) for a in chosen if a.name not in gone]
     chosen.sort(key=lambda a: a.pane is not None and _runs_in(a.pane))  # its own pane's agent last: see `remove`
     target = merge_target(ctx)
     found = [(a, work_of(ctx, a, target)) for a in chosen]
@@ -112,7 +117,20 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
             f"{lines}. Merge it first, or run `orchestra kill {names_text} --force`, which keeps it on a ref "
             f"under refs/orchestra/trash/ before removing the agent."
         )
-    return [remove(ctx, agent, target) for agent in chosen]
+    return dequeued + [remove(ctx, agent, target) for agent in chosen]
+
+
+def _remove_queued(ctx: Context, agent: Agent) -> Removed | None:
+    """A queued agent has nothing but its record and launch file: removed under the state lock,
+    unless the schedule started it meanwhile (None: it is then killed as any agent is)."""
+    with ctx.state.update() as agents:
+        record = agents.get(agent.name)
+        if record is None or record.status != Status.QUEUED:
+            return None
+        del agents[agent.name]
+    ctx.state.discard_launch_env(agent.name)
+    ctx.state.append_events([Event("removed", agent=agent.name, data={"saved_ref": None, "queued": True})])
+    return Removed(name=agent.name)
 
 
 def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
@@ -126,7 +144,7 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[Removed], list[str]]:
     target = merge_target(ctx)
     removed, kept = [], []
     for agent in observe(ctx):
-        if agent.status.live:
+        if agent.status.live or agent.status == Status.QUEUED:
             continue
         try:
             work = work_of(ctx, agent, target)
@@ -167,6 +185,9 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     ctx.state.discard_launch_env(agent.name)
     data = {"saved_ref": saved, "not_kept": not_kept} if not_kept else {"saved_ref": saved}
     ctx.state.append_events([Event("removed", agent=agent.name, data=data)])
+    from orchestra import lifecycle
+
+    lifecycle.start_queue(ctx.state)  # it may have held a slot
     if own and pane is not None:
         # This command runs in the agent's own pane (typed there, or run by the agent): killing
         # the pane ends this command too (a shell passes the hangup on to its jobs), so it goes last.

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.live import Live
 
 STATUS_STYLE = {
+    Status.QUEUED: "dim cyan",
     Status.STARTING: "cyan",
     Status.RUNNING: "blue",
     Status.WAITING: "bold yellow",
@@ -128,9 +129,12 @@ def agents_table(
     changes: dict[str, dict[str, Any] | None],
     title: str | None = None,
     conflicts: dict[str, list[str]] | None = None,
+    queue: dict[str, dict[str, Any]] | None = None,
 ) -> Table:
     """The agents, one row each. A CONFLICTS column, with a mark and the names an agent is
-    forecast to conflict with, is there only while some agent has a conflict."""
+    forecast to conflict with, is there only while some agent has a conflict. `queue` gives a
+    queued agent's place (`queued #2`) and what it waits for (`schedule.waits_for`)."""
+    queue = queue or {}
     conflicts = {name: found for name, found in (conflicts or {}).items() if found}
     table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None, header_style="bold")
     columns = ["NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES"] + (["CONFLICTS"] if conflicts else [])
@@ -139,6 +143,9 @@ def agents_table(
     now = dt.datetime.now(dt.timezone.utc)
     for agent in agents:
         status = Text(agent.status.value, style=STATUS_STYLE[agent.status])
+        place = queue.get(agent.name, {})
+        if place.get("queue_position"):
+            status.append(f" #{place['queue_position']}", style=STATUS_STYLE[agent.status])
         status.append(f" {age(agent.updated_at, now)}", style="dim")
         cells: list[str | Text] = [
             plain(agent.name),
@@ -150,7 +157,8 @@ def agents_table(
         ]
         if conflicts:
             cells.append(conflict_mark(conflicts.get(agent.name, [])))
-        table.add_row(*cells, Text(activity(agent)))
+        waits = place.get("waits_for")
+        table.add_row(*cells, Text(f"waits for {printable(waits, newlines=False)}" if waits else activity(agent)))
     return table
 
 
@@ -225,6 +233,7 @@ def board(
     error: str | None = None,
     conflicts: dict[str, list[str]] | None = None,
     details: list[tuple[str, str, list[str]]] | None = None,
+    queue: dict[str, dict[str, Any]] | None = None,
 ) -> Group:
     """What window 0 shows: a summary line and the table, redrawn on change; with `details`,
     each forecast conflict's files under it."""
@@ -234,7 +243,7 @@ def board(
     header.append_text(summary(agents))
     parts: list[Text | Table] = [header, Text()]
     if agents:
-        parts.append(agents_table(agents, changes, conflicts=conflicts))
+        parts.append(agents_table(agents, changes, conflicts=conflicts, queue=queue))
     if details is not None:
         parts.append(conflict_lines(details))
     if error:

@@ -10,7 +10,7 @@ from typing import Any
 from orchestra import trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
-from orchestra.models import USAGE_COUNTS, Agent
+from orchestra.models import USAGE_COUNTS, Agent, Status
 from orchestra.reconcile import observe
 
 
@@ -98,6 +98,8 @@ def agent_diff(ctx: Context, name: str, stat: bool = False) -> str:
     from orchestra.reconcile import find
 
     agent = find(ctx, name)
+    if agent.status == Status.QUEUED:
+        raise OrchestraError(f"agent '{name}' is queued and has not started yet, so it has no changes to show.")
     if trash.is_broken(Path(agent.worktree)):
         raise OrchestraError(worktrees.BROKEN.format(worktree=agent.worktree, name=agent.name))
     if trash.is_unpopulated(Path(agent.worktree)):

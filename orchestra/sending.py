@@ -12,6 +12,7 @@ from orchestra.models import Agent, Status
 from orchestra.reconcile import find, owned_pane
 
 ADVICE = {
+    Status.QUEUED: "it has not started yet; `orchestra ls` shows its place in the queue and what it waits for",
     Status.LOST: "run `orchestra resume {name}` to bring it back first",
     Status.EXITED: "its process has ended; start a new agent with `orchestra spawn`",
     Status.FAILED: "its process has ended; see `orchestra logs {name}`, or start a new agent with `orchestra spawn`",

@@ -87,7 +87,34 @@ def started(ctx: Context, agent: Agent) -> None:
     _lock_path(ctx, agent.name).unlink(missing_ok=True)
 
 
-UNSTARTED = (Status.STARTING, Status.LOST)  # after two minutes, reconcile calls a window never opened lost
+def try_spawn_lock(ctx: Context, name: str) -> int | None:
+    """The spawn lock of a queued agent the schedule admits, for the starter to hold while it
+    makes its worktree and window (as a spawn does); None if someone holds it. Closing the
+    descriptor releases it; `started` (or undoing it) removes the file."""
+    path = _lock_path(ctx, name)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def requeue(ctx: Context, agent: Agent, error: str) -> None:
+    """Put an admitted agent whose start was cut short back in the queue, its fresh worktree
+    removed; the lifecycle's `requeued` keeps why."""
+    from orchestra import lifecycle
+
+    remove_fresh_worktree(ctx, agent)
+    lifecycle.change(ctx.state, agent.name, "requeued", {"error": error}, by="queue")
+    _lock_path(ctx, agent.name).unlink(missing_ok=True)
+
+
+# After two minutes, reconcile calls a window never opened lost; a spawn killed before it had
+# recorded a queued agent's argument list leaves it queued.
+UNSTARTED = (Status.STARTING, Status.LOST, Status.QUEUED)
 
 
 def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[str]]:
@@ -117,6 +144,14 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[s
                 _lock_path(ctx, name).unlink(missing_ok=True)  # its window opened: it did start
                 continue
             if agent.status not in UNSTARTED:
+                continue
+            if agent.status == Status.QUEUED and agent.argv:
+                _lock_path(ctx, name).unlink(missing_ok=True)  # fully queued: its spawn ended after that
+                continue
+            if agent.queued_at and agent.argv and agent.status == Status.STARTING:
+                if undo:  # its starter died: back in the queue, not forgotten
+                    requeue(ctx, agent, "its start was interrupted")
+                undone.append(name)
                 continue
             if _holds_work(ctx, agent):
                 kept.append(name)

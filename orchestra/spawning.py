@@ -20,7 +20,7 @@ from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a t
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import launcher_argv
-from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id
+from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
 from orchestra.reconcile import observe
 from orchestra.tmux import Tmux
 
@@ -56,6 +56,7 @@ class SpawnInterrupted(OrchestraError):
 @dataclass
 class SpawnResult:
     agents: list[Agent] = field(default_factory=list)
+    queued: list[Agent] = field(default_factory=list)  # recorded `queued`: they start as the schedule lets them
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -73,8 +74,18 @@ class _Plan:
 Progress = Callable[[str, str], None]  # (agent name, what is happening)
 
 
-def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Progress | None = None) -> SpawnResult:
+def spawn(
+    ctx: Context,
+    specs: list[TaskSpec],
+    env: dict[str, str],
+    progress: Progress | None = None,
+    parallel: int | None = None,
+) -> SpawnResult:
     """Create one agent per task. Raises before creating anything if any task cannot start.
+
+    The schedule (`orchestra.schedule`: `[schedule]`, and `parallel` for this spawn's own agents)
+    decides under the reservation's lock which start now; the others are recorded `queued`,
+    with their argument lists and environment, and start later as slots free.
 
     Interrupted (KeyboardInterrupt), it undoes what it made for every agent it had not started
     and raises `SpawnInterrupted` naming the ones it had. Killed outright, it leaves `starting`
@@ -90,14 +101,22 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Pr
     undone, _worked_in = spawn_undo.undo_interrupted(ctx)
     if undone:
         result.warnings.append(f"removed what a killed spawn left of {', '.join(undone)}, which it never started")
-    with contextlib.ExitStack() as spawning:  # each agent's spawn lock, held until it starts or is undone
+    later: list[_Plan] = []
+    # Each agent's spawn lock, held until it starts or is undone; a queued one's until it is
+    # recorded whole (its argument list and environment), so no starter takes it before.
+    with contextlib.ExitStack() as spawning, contextlib.ExitStack() as waiting:
         try:
-            result.warnings.extend(_reserve(ctx, plans, spawning))
+            result.warnings.extend(_reserve(ctx, plans, spawning, waiting, parallel))
             _prepare(ctx, plans, env)
-            ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
-            _create_worktrees(ctx, plans, progress)
+            later = [p for p in plans if p.agent.status == Status.QUEUED]
+            plans = [p for p in plans if p.agent.status != Status.QUEUED]
+            if plans:
+                ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+                _create_worktrees(ctx, plans, progress)
+            _announce_queued(ctx, later, result)
+            waiting.close()
         except BaseException as error:
-            reserved = [p.agent for p in plans if hasattr(p, "agent")]
+            reserved = [p.agent for p in [*plans, *later] if hasattr(p, "agent")]
             for agent in reserved:
                 spawn_undo.remove_fresh_worktree(ctx, agent)
             spawn_undo.forget(ctx, reserved)
@@ -106,9 +125,24 @@ def spawn(ctx: Context, specs: list[TaskSpec], env: dict[str, str], progress: Pr
             raise
         finally:
             result.warnings.extend(ctx.plugins.problems)
-        _start(ctx, plans, result, progress)
-    warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
+        if plans:
+            _start(ctx, plans, result, progress)
+    lifecycle.start_queue(ctx.state)  # its queued agents, or earlier ones whose slot freed meanwhile
+    if plans:
+        warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
     return result
+
+
+def _announce_queued(ctx: Context, later: list[_Plan], result: SpawnResult) -> None:
+    """The queued agents' lives begin: `spawned` and their `queued` status, logged and notified."""
+    events = []
+    for plan in later:
+        agent = plan.agent
+        spawned = Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})
+        events += [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})]
+        spawn_undo.started(ctx, agent)  # recorded whole: its lock file goes, and a starter may take it
+        result.queued.append(agent)
+    lifecycle.publish(ctx.state, events)
 
 
 def _plan(ctx: Context, spec: TaskSpec, bases: dict[str, str]) -> _Plan:
@@ -144,8 +178,15 @@ def _in_main_checkout(agents: dict[str, Agent]) -> list[str]:
     return [a.name for a in agents.values() if a.no_worktree and a.status.live]
 
 
-def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -> list[str]:
-    """Choose unique names and free ports and record the agents as `starting`, under the lock.
+def _reserve(
+    ctx: Context,
+    plans: list[_Plan],
+    spawning: contextlib.ExitStack,
+    waiting: contextlib.ExitStack,
+    parallel: int | None = None,
+) -> list[str]:
+    """Choose unique names and free ports and record the agents as `starting`, under the lock;
+    those the schedule does not let start now as `queued` (their spawn locks held in `waiting`).
 
     Each record is this spawn's intent: before it is written, the spawn takes the agent's spawn
     lock (held in `spawning`), so a record whose lock is free belongs to a spawn that died.
@@ -159,9 +200,11 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
     valid = worktrees.branch_namer(ctx.project, prefix)
     main_branch = worktrees.current_branch(ctx.project) or "HEAD"  # a --no-worktree agent's: never its own
     # One write for the whole batch: the names and ports of every agent are chosen under one lock.
+    batch = new_launch_id()
     with ctx.state.update() as agents:
         taken = worktrees.branches(ctx.project)  # under the lock, as the records are read
-        used_ports = {a.port for a in agents.values() if a.status.live}
+        used_ports = {a.port for a in agents.values() if a.status.live or a.status == Status.QUEUED}
+        ticket = max((a.ticket or 0 for a in agents.values()), default=0)
         for plan in plans:
             wanted = plan.spec.name or worktrees.slugify(plan.spec.task)
             name = _unique_name(wanted, agents, windows, taken, prefix, root)
@@ -179,6 +222,7 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
                 )
             port = _free_port(ctx.config.ports["range"], used_ports)
             used_ports.add(port)
+            ticket += 1
             plan.agent = Agent(
                 name=name,
                 task=plan.spec.task,
@@ -193,9 +237,13 @@ def _reserve(ctx: Context, plans: list[_Plan], spawning: contextlib.ExitStack) -
                 screen_patterns=screen_patterns(plan.kind),
                 screen_after_hooks=plan.kind.screen_after_hooks,
                 launch_id=new_launch_id(),
+                status=Status.QUEUED,
+                ticket=ticket,
+                spawn_batch=batch,
+                parallel=parallel,
             )
-            spawning.enter_context(spawn_undo.spawn_lock(ctx, name))
             agents[name] = plan.agent
+        _admit(ctx, agents, plans, spawning, waiting)
     return renamed
 
 
@@ -206,6 +254,32 @@ def _share_warning(name: str, others: list[str]) -> list[str]:
         f"agent '{name}' runs in the main checkout, where {', '.join(others)} already "
         f"run{'s' if len(others) == 1 else ''}: each sees the other's changes"
     ]
+
+
+def _admit(
+    ctx: Context,
+    agents: dict[str, Agent],
+    plans: list[_Plan],
+    spawning: contextlib.ExitStack,
+    waiting: contextlib.ExitStack,
+) -> None:
+    """Under the reservation's lock: the schedule says which of the new agents start now
+    (`starting`); the rest stay `queued`, behind any queued before them."""
+    from orchestra import schedule
+
+    records = {name: agent.to_dict() for name, agent in agents.items()}
+    for plan in plans:
+        records[plan.agent.name]["argv"] = ["(being prepared)"]  # its own spawn prepares it next
+    admitted = set(schedule.look(ctx, records).admit)
+    stamp = now()
+    for plan in plans:
+        agent = plan.agent
+        if agent.name in admitted:
+            agent.status, agent.started_at = Status.STARTING, stamp
+            spawning.enter_context(spawn_undo.spawn_lock(ctx, agent.name))
+        else:
+            agent.queued_at = stamp
+            waiting.enter_context(spawn_undo.spawn_lock(ctx, agent.name))
 
 
 def _unique_name(
@@ -282,6 +356,8 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
         plan.env = agent_environment(plan.kind, agent, plan.settings, env)
         ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
         check_installed(agent, plan.env)
+        if agent.status == Status.QUEUED:  # kept for its start, which may come from another process
+            ctx.state.write_launch_env(agent.name, {"env": plan.env, "setup": "", "idle": False})
     with ctx.state.update() as agents:
         for plan in plans:
             agents[plan.agent.name] = plan.agent
@@ -318,14 +394,63 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
         raise errors[0]
 
 
-def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Progress) -> None:
+def start_queued(
+    ctx: Context, names: list[str], locks: dict[str, int], progress: Progress | None = None
+) -> SpawnResult:
+    """Start agents the schedule has just admitted (`starting`, with no worktree yet): what a
+    spawn does for an agent after reserving it, with the argument list and environment it
+    recorded. `locks` are their spawn locks, held until each has started or gone back to the
+    queue (with why: a worktree that could not be made, a kind no longer installed)."""
+    progress = progress or (lambda name, step: None)
+    result = SpawnResult()
+    records = ctx.state.read()
+    plans = []
+    try:
+        for name in names:
+            agent = records.get(name)
+            if agent is None or agent.status != Status.STARTING or agent.pane is not None:
+                continue
+            try:
+                kind = ctx.plugins.kind(agent.kind)
+            except OrchestraError as error:
+                spawn_undo.requeue(ctx, agent, str(error))
+                continue
+            plan = _Plan(
+                spec=TaskSpec(agent.task, name, agent.kind, no_worktree=agent.no_worktree),
+                kind=kind,
+                settings=settings_for(ctx, kind, agent),
+                base=agent.base,
+            )
+            plan.agent = agent
+            launch = ctx.state.peek_launch_env(name)
+            plan.env = launch["env"] if launch else spawn_environment()
+            plans.append(plan)
+        if not plans:
+            return result
+        try:
+            ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
+            _create_worktrees(ctx, plans, progress)
+        except Exception as error:  # noqa: BLE001 - the agents go back to the queue with why
+            for plan in plans:
+                spawn_undo.requeue(ctx, plan.agent, f"could not start: {error}")
+            return result
+        _start(ctx, plans, result, progress, announce=False)
+        if result.agents:
+            warm_pool.refill_later(ctx)
+        return result
+    finally:
+        for fd in locks.values():
+            os.close(fd)
+
+
+def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Progress, announce: bool = True) -> None:
     """Open every agent's window, then record their panes in one write.
 
     Its life begins here for the event log and the notifiers (one notifier process for the
     batch): nothing after this is undone but the one agent whose window fails to open.
     Interrupted, the agents whose windows are open keep running, and the rest is undone."""
     events = []
-    for plan in plans:
+    for plan in plans if announce else []:  # a queued agent's life began when it was queued
         agent = plan.agent
         spawned = Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})
         events += [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})]

@@ -212,6 +212,14 @@ class State:
         launch: LaunchFile = json.loads(raw)
         return launch
 
+    def peek_launch_env(self, name: str) -> LaunchFile | None:
+        """A queued agent's launch file, left in place: the window it opens is given it again."""
+        try:
+            launch: LaunchFile = json.loads((self.launch_dir / f"{name}.env.json").read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        return launch
+
     def discard_launch_env(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.launch_dir / f"{name}.env.json").unlink()
@@ -274,6 +282,11 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "screen_after_hooks": ((_B,), False),
     "argv": ((_L,), False),
     "no_worktree": ((_B,), False),
+    "queued_at": ((_S, _N), False),
+    "ticket": ((_I, _N), False),
+    "spawn_batch": ((_S, _N), False),
+    "parallel": ((_I, _N), False),
+    "started_at": ((_S, _N), False),
     "created_at": ((_S,), False),
     "updated_at": ((_S,), False),
 }

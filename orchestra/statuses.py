@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+QUEUED = "queued"  # waits for a free slot under the schedule's limits (`orchestra.schedule`)
 STARTING = "starting"
 RUNNING = "running"
 WAITING = "waiting"  # needs a person: a permission prompt or a question
@@ -18,10 +19,14 @@ FAILED = "failed"  # non-zero exit, or the agent reported an error
 LOST = "lost"  # recorded as live, but its pane or tmux server is gone
 MERGED = "merged"
 
-STATUSES = (STARTING, RUNNING, WAITING, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
+STATUSES = (QUEUED, STARTING, RUNNING, WAITING, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
 LIVE = frozenset({STARTING, RUNNING, WAITING, DONE})  # a process is expected in the agent's pane
 MERGEABLE = frozenset({DONE, EXITED})  # finished: `merge` takes these
 SENDABLE = LIVE | {FAILED}  # `send` types into these (Claude Code stays at its prompt after an API error)
+# What `[schedule] max_running` and `spawn --parallel` count: agents at work, and lost ones, which
+# were at work when their tmux went away and which `resume` runs again (so that resuming after a
+# reboot never starts more than the limit). `done` (idle at its prompt) holds no slot.
+SLOT_HOLDERS = frozenset({STARTING, RUNNING, WAITING, LOST})
 URGENCY = (
     WAITING,
     FAILED,
@@ -30,11 +35,13 @@ URGENCY = (
     EXITED,
     RUNNING,
     STARTING,
+    QUEUED,
     MERGED,
 )  # most urgent first, for the board and the page
 
 # How a notification says each status after the agent's name: "fix-login is waiting for you".
 PHRASES = {
+    QUEUED: "is queued",
     STARTING: "is starting",
     RUNNING: "is working",
     WAITING: "is waiting for you",

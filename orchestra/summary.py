@@ -19,6 +19,7 @@ GROUPS = (
     ("?", "fg=yellow,bold", (statuses.WAITING,)),
     ("✓", "fg=green", (statuses.DONE, statuses.EXITED)),
     ("✗", "fg=red", (statuses.FAILED, statuses.LOST)),
+    ("…", "dim", (statuses.QUEUED,)),
 )
 
 

@@ -152,6 +152,8 @@ def _refuse_status(agent: Agent) -> None:
             f"it is {status.value}, so its files are changing: wait until it is done (`orchestra ls` shows when), "
             "then sync it."
         )
+    if status == Status.QUEUED:
+        raise Refused("it is queued and has not started yet, so it has no worktree to bring up to date.")
     if status == Status.MERGED:
         raise Refused("it is already merged, so there is nothing to bring up to date; `orchestra clean` removes it.")
     if status == Status.LOST:

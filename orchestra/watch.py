@@ -40,6 +40,7 @@ class Watcher:
         self.agents: list[Agent] = []
         self.changes: dict[str, dict[str, Any] | None] = {}
         self.conflicts = Conflicts(None, False)
+        self.queue: dict[str, dict[str, Any]] = {}  # queued agents' places and what they wait for
         self._signature: object = None
         self._next_full = 0.0
         self._next_screens = 0.0
@@ -58,6 +59,7 @@ class Watcher:
         whose worktree changed) runs on a changed file and every `FULL_EVERY`.
         """
         from orchestra.reconcile import changes_of, observe
+        from orchestra.schedule import waits_for
 
         now = time.monotonic()
         signature = self._signature_now()
@@ -78,6 +80,9 @@ class Watcher:
             self.agents = agents
             self._watched = [a.pane for a in agents if a.pane and screen_tells(a)]
             self._mark_panes()
+        queue = waits_for(self.ctx, self.agents)  # nothing queued: no work at all
+        if queue != self.queue:
+            self.queue, changed = queue, True
         if full:
             # The cache's own time-to-live: an edit in place, which changes no folder, no index
             # and no record, shows within it (and within FULL_EVERY after).

@@ -15,7 +15,8 @@ from orchestra.state import State
 from support import wait_for
 
 LIVE = [STARTING, RUNNING, WAITING, DONE]
-ALL = list(lifecycle.STATUSES)
+QUEUED = lifecycle.QUEUED
+ALL = [s for s in lifecycle.STATUSES if s != QUEUED]  # a queued agent has no pane or worktree: its rows below
 HOOK_MOVABLE = [*LIVE, FAILED, LOST]
 
 # (status before, signal, signal data, extra record fields) -> (status after or None, fields it sets)
@@ -130,6 +131,20 @@ TABLE = [
     *[(s, "resuming", {}, {}, "no change", {}) for s in ALL if s != LOST],
     (STARTING, "resume-failed", {}, {}, LOST, {"error": "resuming it failed"}),
     (STARTING, "resume-failed", {}, {"pane": "%3"}, "no change", {}),
+    # the queue: let out by the schedule, put back when its start was cut short; nothing else moves it
+    (QUEUED, "admitted", {}, {"error": "earlier"}, STARTING, {"error": None}),
+    *[(s, "admitted", {}, {}, "no change", {}) for s in ALL],
+    (STARTING, "requeued", {"error": "no disk"}, {}, QUEUED, {"error": "no disk"}),
+    (STARTING, "requeued", {}, {"pane": "%3"}, "no change", {}),
+    *[(s, "requeued", {}, {}, "no change", {}) for s in ALL if s != STARTING],
+    *[
+        (QUEUED, signal, {"code": 0, "pane": "%2", "window": "@2", "seen": "t0"}, {}, "no change", {})
+        for signal in (
+            *("launched", "pane-died", "server-gone", "pane-gone", "worktree-gone", "pane-found"),
+            *("screen-asks", "screen-clear", "sent", "merged", "resuming", "resume-failed"),
+            *lifecycle.HOOK_EVENTS,
+        )
+    ],
 ]
 
 
@@ -164,6 +179,8 @@ def test_every_signal_and_status_is_in_the_table():
         "merged",
         "resuming",
         "resume-failed",
+        "admitted",
+        "requeued",
     }
     assert signals == documented
     assert {row[0] for row in TABLE} == set(lifecycle.STATUSES) == {s.value for s in Status}

@@ -78,5 +78,5 @@ def test_imports_no_rich_libtmux_gitpython_or_plugins(repo):
 
 def test_state_dir_outside_a_repository_is_none(tmp_path):
     assert summary.state_dir(tmp_path) is None
-    assert summary.count(tmp_path) == [0, 0, 0, 0]
-    assert summary.status_line([0, 0, 0, 0]) == ""
+    assert summary.count(tmp_path) == [0, 0, 0, 0, 0]
+    assert summary.status_line([0, 0, 0, 0, 0]) == ""

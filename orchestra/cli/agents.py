@@ -33,9 +33,16 @@ from orchestra.errors import OrchestraError
     is_flag=True,
     help="Run in the main checkout itself, for read-only work such as a review; never merged or removed.",
 )
+@click.option(
+    "--parallel",
+    "-p",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run at most N of these agents at once; the others wait as queued.",
+)
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
-def spawn(tasks, kind, name, base, task_file, no_worktree, no_attach, as_json):
+def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, as_json):
     """Start one agent per task, each on its own branch, worktree and tmux window.
 
     A task that starts with '-' goes after '--':  orchestra spawn -- "--weird task"
@@ -54,10 +61,10 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, no_attach, as_json):
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
     with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
-        result = spawn_agents(ctx, specs, spawn_environment(), progress=progress)
+        result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
     warn(result.warnings)
-    if as_json:
-        print_json([{**a.to_dict(), "conflicts_with": []} for a in result.agents])  # no work yet, no conflict
+    if as_json:  # no work yet, no conflict
+        print_json([{**a.to_dict(), "conflicts_with": []} for a in [*result.agents, *result.queued]])
     else:
         from orchestra import render
 
@@ -72,7 +79,12 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, no_attach, as_json):
             )
             line.append_text(render.plain(f" ({agent.kind}) {where}"))
             console.print(line)
-        if result.agents:
+        for agent in result.queued:
+            line = render.plain("queued", style=render.STATUS_STYLE[agent.status])
+            line.append(" ").append_text(render.plain(agent.name, style="bold"))
+            line.append_text(render.plain(f" ({agent.kind}) on {agent.branch}: it starts when the schedule lets it"))
+            console.print(line)
+        if result.agents or result.queued:
             console.print(
                 render.plain(f"watch them: orchestra up · list: orchestra ls · session: {ctx.session}", "dim")
             )

@@ -123,9 +123,12 @@ def ls(as_json, watch, show_conflicts, for_tmux):
     ctx = open_context()
     if watch:
         return _watch(ctx, show_conflicts)
+    from orchestra.schedule import waits_for
+
     agents = observe(ctx)
     changes = changes_of(agents, ctx.state.dir)
     conflicts = look(ctx, agents)
+    queue = waits_for(ctx, agents)
     if as_json:
         from orchestra.usage import usage_of
 
@@ -134,6 +137,7 @@ def ls(as_json, watch, show_conflicts, for_tmux):
         for a in agents:
             row = {**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)}
             row.update(usage=usage[a.name].usage, cost=usage[a.name].cost)
+            row.update(queue.get(a.name, {"queue_position": None, "waits_for": None}))
             if show_conflicts:
                 row["conflict_files"] = conflicts.files_of(a.name)
             rows.append(row)
@@ -145,7 +149,8 @@ def ls(as_json, watch, show_conflicts, for_tmux):
     if not agents:
         console.print('no agents yet: orchestra spawn "a task"')
         return
-    render.print_table(console, render.agents_table(agents, changes, conflicts=conflicts.by_agent(agents)))
+    table = render.agents_table(agents, changes, conflicts=conflicts.by_agent(agents), queue=queue)
+    render.print_table(console, table)
     if show_conflicts:
         render.print_table(console, render.conflict_lines(conflicts.lines(), conflicts.current))
 
@@ -184,7 +189,10 @@ def _watch(ctx, show_conflicts: bool = False) -> None:
                     error = None
             except OrchestraError as problem:
                 error = str(problem)
-            key: tuple[object, ...] = (id(watcher.agents), id(watcher.changes), id(watcher.conflicts), error)
+            key: tuple[object, ...] = (
+                *(id(watcher.agents), id(watcher.changes), id(watcher.conflicts), id(watcher.queue)),
+                error,
+            )
             if live is not None:  # the ages in the table tick too: looked at every ten seconds,
                 tick = int(time.time()) // 10  # and drawn only when one of them reads differently
                 if tick != ages[0]:
@@ -198,6 +206,7 @@ def _watch(ctx, show_conflicts: bool = False) -> None:
                     error,
                     conflicts=watcher.conflicts.by_agent(watcher.agents),
                     details=watcher.conflicts.lines() if show_conflicts else None,
+                    queue=watcher.queue,
                 )
                 if live is not None:
                     live.update(board, refresh=True)

@@ -108,6 +108,7 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
     def agents():
         from orchestra.lookout import look
         from orchestra.reconcile import changes_of, observe
+        from orchestra.schedule import waits_for
         from orchestra.usage import usage_of
 
         ctx = open_context()
@@ -115,6 +116,7 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
         changes = changes_of(found, ctx.state.dir)
         conflicts = look(ctx, found, reap=True)
         usage = usage_of(ctx, found)
+        queue = waits_for(ctx, found)
         return [
             {
                 **a.to_dict(),
@@ -122,6 +124,7 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
                 "conflicts_with": conflicts.of(a.name),
                 "usage": usage[a.name].usage,
                 "cost": usage[a.name].cost,
+                **queue.get(a.name, {"queue_position": None, "waits_for": None}),
             }
             for a in found
         ]
@@ -210,10 +213,11 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
             error = {"error": f"could not start {result.failures[0]}", "warnings": result.warnings}
             return JSONResponse(error, status_code=400)
         names = ", ".join(f"{a.name} on {a.branch}" for a in result.agents)
+        queued = ", ".join(f"{a.name} on {a.branch}" for a in result.queued)
         return {
-            "agents": [a.to_dict() for a in result.agents],
+            "agents": [a.to_dict() for a in [*result.agents, *result.queued]],
             "warnings": result.warnings,
-            "message": f"spawned {names}",
+            "message": f"spawned {names}" if names else f"queued {queued}: it starts when a slot frees",
         }
 
     @app.get("/api/events", summary="The event log, oldest first; `since` (ISO 8601) keeps only later events.")

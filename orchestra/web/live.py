@@ -112,6 +112,7 @@ class View:
             "conflicts_with": self.watcher.conflicts.of(agent.name),
             "usage": self.usage[agent.name].usage if agent.name in self.usage else None,
             "cost": self.usage[agent.name].cost if agent.name in self.usage else None,
+            **self.watcher.queue.get(agent.name, {"queue_position": None, "waits_for": None}),
             "screen": self.screens.get(agent.name),
         }
 

@@ -144,7 +144,8 @@ function updateCard(card, agent) {
   card.dataset.status = agent.status;
   card.dataset.since = agent.updated_at;
   card.querySelector(".kind").textContent = agent.agent;
-  card.querySelector(".status").textContent = agent.status;
+  card.querySelector(".status").textContent =
+    agent.status === "queued" && agent.queue_position ? `queued #${agent.queue_position}` : agent.status;
   card.querySelector(".since").textContent = since(agent.updated_at);
   setText(card.querySelector(".task"), agent.task);
   setText(card.querySelector(".branch"), agent.branch + (agent.pull_request ? `  ${agent.pull_request}` : ""));
@@ -167,6 +168,7 @@ function setText(node, text) {
 }
 
 function noteOf(agent) {
+  if (agent.status === "queued") return `waits for ${agent.waits_for || "a free slot"}`;
   if (agent.status === "waiting") return `waiting for: ${agent.waiting_for || "an answer"}`;
   if (agent.error) return agent.status === "failed" || agent.status === "lost" ? agent.error : `error: ${agent.error}`;
   if (agent.status === "failed" && agent.exit_code !== null) return `exited with code ${agent.exit_code}`;
