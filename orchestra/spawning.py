@@ -10,8 +10,8 @@ import contextlib
 import os
 import shutil
 import socket
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,13 +271,33 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
         if plan.kind.prepare_worktree is not None:
             plan.kind.prepare_worktree(agent, plan.settings)
 
-    pool = ThreadPoolExecutor(max_workers=min(4, len(plans)))
+    # Plain threads, not concurrent.futures, whose import (with logging's) costs spawn more than
+    # the thread pool saves. Interrupted, the main thread stops handing out plans and waits.
+    queue = list(reversed(plans))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while queue and not errors:
+            try:
+                plan = queue.pop()
+            except IndexError:
+                return
+            try:
+                create(plan)
+            except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
+                errors.append(error)
+
+    threads = [threading.Thread(target=work, name="orchestra-worktree") for _ in range(min(4, len(plans)))]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(create, plan) for plan in plans]
-        wait(futures)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    errors = [error for error in (f.exception() for f in futures) if error is not None]
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        queue.clear()  # no more: the caller undoes what was made once the commands under way end
+        for thread in threads:
+            thread.join()
+        raise
     if errors:
         raise errors[0]
 
