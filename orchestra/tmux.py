@@ -334,7 +334,7 @@ class Tmux:
         self, session: str, windows: list[AgentWindow]
     ) -> tuple[list[tuple[str, str]], TmuxError | None]:
         """Open the agents' windows, in order, in one tmux invocation (more only when their
-        commands pass tmux's size limit, beyond some forty agents); returns the window and pane
+        commands pass tmux's size limit, about twenty agents per invocation); returns the window and pane
         ids of those opened (the first ones of `windows`), and the error that stopped the rest,
         if one did: tmux ends a command sequence at its first error. The window that failed is
         not left open; the ones after it were not tried. One invocation rather than one per
