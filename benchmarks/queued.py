@@ -18,7 +18,7 @@ the sandbox (by its tmux socket in the environment): the tmux server, the board 
 agents and their shells, and any orchestra process (a queue starter would be one). The board is
 shown apart: it runs whether or not anything is queued.
 
-Run: .venv/bin/python benchmarks/queue.py [--tasks 100] [--max-running 4] [--delay 0.1] [--idle 10]
+Run: .venv/bin/python benchmarks/queued.py [--tasks 100] [--max-running 4] [--delay 0.1] [--idle 10]
 """
 
 from __future__ import annotations
