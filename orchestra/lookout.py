@@ -225,8 +225,8 @@ def main(argv: list[str]) -> int:
     if not state.dir.is_dir():
         return 0  # the repository is gone
     state.hold_busy()
-    with contextlib.suppress(OSError):
-        os.nice(5)  # agents and the person come first
+    # Not niced: a refresh reconciles, so it takes the state lock, and a holder the scheduler
+    # starves on a busy machine would stall every agent's hooks and exits behind it.
     queue = os.open(state.dir / QUEUE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

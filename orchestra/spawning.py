@@ -198,7 +198,8 @@ def _reserve(
     windows = {p.window_name for p in panes.values() if p.session == ctx.session}
     observe(ctx)  # so that dead agents release their ports
     valid = worktrees.branch_namer(ctx.project, prefix)
-    main_branch = worktrees.current_branch(ctx.project) or "HEAD"  # a --no-worktree agent's: never its own
+    # A --no-worktree agent's branch is the main checkout's (never its own): asked only for one.
+    main_branch = worktrees.current_branch(ctx.project) or "HEAD" if any(p.spec.no_worktree for p in plans) else "HEAD"
     # One write for the whole batch: the names and ports of every agent are chosen under one lock.
     batch = new_launch_id()
     with ctx.state.update() as agents:
