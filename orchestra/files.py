@@ -38,6 +38,27 @@ def locked(path: str | Path, busy: Callable[[], None] | None = None) -> Iterator
         os.close(fd)  # closing releases the lock
 
 
+@contextlib.contextmanager
+def one_running_one_waiting(waiting: str | Path, running: str | Path) -> Iterator[bool]:
+    """For background work started at every change (a refresh, a queue look): at most one runs
+    and one more waits. Yields False at once when another already waits (it will see what this
+    one was started for), else True once this one holds `running`; from then on the next may wait."""
+    fd = os.open(waiting, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        with locked(running):
+            os.close(fd)
+            fd = -1
+            yield True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def hold_shared(path: str | Path) -> int:
     """A shared `flock` on `path` (created 0600 if missing), held until the returned descriptor
     is closed in this process and every process it was handed to."""

@@ -21,7 +21,6 @@ status change (the end of its turn), not at the next `ls`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -227,19 +226,9 @@ def main(argv: list[str]) -> int:
     state.hold_busy()
     # Not niced: a refresh reconciles, so it takes the state lock, and a holder the scheduler
     # starves on a busy machine would stall every agent's hooks and exits behind it.
-    queue = os.open(state.dir / QUEUE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # one is waiting already, and will see what this one was started for
-        with files.locked(state.dir / RUN_LOCK):
-            os.close(queue)  # from here on, the next change may queue behind this run
-            queue = -1
+    with files.one_running_one_waiting(state.dir / QUEUE_LOCK, state.dir / RUN_LOCK) as mine:
+        if mine:
             _refresh_here(state)
-    finally:
-        if queue >= 0:
-            os.close(queue)
     return 0
 
 

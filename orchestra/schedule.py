@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
-import os
 import shutil
 import time
 from collections import Counter
@@ -228,19 +226,9 @@ def main(argv: list[str]) -> int:
     if not state.dir.is_dir():
         return 0  # the repository is gone
     state.hold_busy()
-    waiting = os.open(state.dir / NEXT_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # one waits already, and looks after whatever this one was started for
-        with files.locked(state.dir / RUN_LOCK):
-            os.close(waiting)  # from here on, the next change may wait behind this run
-            waiting = -1
+    with files.one_running_one_waiting(state.dir / NEXT_LOCK, state.dir / RUN_LOCK) as mine:
+        if mine:
             _run(state)
-    finally:
-        if waiting >= 0:
-            os.close(waiting)
     return 0
 
 
