@@ -71,7 +71,8 @@ def pre_spawn(agent: Agent, config: Config, env: dict[str, str]) -> None:
 @hookspec
 def on_exit(agent: Agent) -> None:
     """Called once after an agent's process ended (its pane died); `agent.status` is `exited`
-    or `failed` and `agent.exit_code` is set. Runs in the background, outside any command.
+    or `failed` and `agent.exit_code` is set. Runs outside any command: in the agent's pane as
+    its shell ends, or in the `pane-died` handler for an agent whose shell was killed.
     Return values are ignored; all implementations run.
     """
 

@@ -19,7 +19,7 @@ such an end is left to reconcile, which calls the agent lost.
 
 `python -m orchestra _pane-died --state-dir DIR PANE STATUS WINDOW LAUNCH` is the `pane-died`
 hook: it turns the exit code into `exited` or `failed` (the lifecycle's `pane-died`) and runs the
-plugins' `on_exit`. All three are dispatched before click is imported, to start fast.
+plugins' `on_exit` unless `_exited` already has. All three are dispatched before click is imported, to start fast.
 """
 
 from __future__ import annotations
@@ -153,8 +153,26 @@ def _announce_exit(state: State, name: str, code: int, launch: str | None = None
     shell's environment (a webhook variable), which this process has and the `pane-died` hook,
     run by a tmux server that keeps no secrets (`tmux.SERVER_ENV`), has not. The hook then finds
     it said. An agent whose shell was ended by its window's or server's end never gets here: it
-    is left to reconcile, which calls it lost."""
+    is left to reconcile, which calls it lost.
+
+    Then the plugins' `on_exit`, here rather than only in the hook: tmux 3.3 sometimes shows a
+    quickly-exiting pane dead without ever firing `pane-died`. Whichever of the two comes first
+    claims the end (`death_handled`), so the hooks run once."""
     lifecycle.change(state, name, "pane-died", {"code": code, "launch_id": launch})
+    if _claim_end(state, name, launch):
+        _run_exit_hooks(state, name)
+
+
+def _claim_end(state: State, name: str, launch: str | None) -> bool:
+    """Mark this launch's end handled; False if it was already, or the record is another launch's."""
+    with state.update_raw() as agents:
+        agent = agents.get(name)
+        if agent is None or (launch and agent.get("launch_id") not in (None, launch)):
+            return False
+        if agent.get("death_handled") == agent.get("launch_id") and agent.get("launch_id"):
+            return False
+        agent["death_handled"] = agent.get("launch_id")
+        return True
 
 
 def _fail(state: State, name: str, message: str, code: int, launch: str | None = None) -> int:
@@ -173,7 +191,7 @@ def pane_died(argv: list[str]) -> int:
     state.hold_busy()
     launch = marked[0] if marked else ""
     tmux_code = int(status_text) if status_text.lstrip("-").isdigit() else None
-    name, changed = None, None
+    name, changed, claimed = None, None, False
     with state.update_raw() as agents:
         if launch:  # the pane's own mark says whose it is, even before its spawn recorded it
             candidates = [a for a in agents.values() if a.get("launch_id") == launch]
@@ -184,13 +202,15 @@ def pane_died(argv: list[str]) -> int:
             ]
         for agent in candidates:
             name, agent["pane"] = agent["name"], pane
+            claimed = not agent.get("launch_id") or agent.get("death_handled") != agent["launch_id"]
             agent["death_handled"] = agent.get("launch_id")
             changed = lifecycle.apply_to(agents, name, "pane-died", {"code": tmux_code})
             break
     if name is None:
         return 0
     lifecycle.publish(state, [changed] if changed else [])
-    _run_exit_hooks(state, name)
+    if claimed:  # the agent's shell had not run them (it was killed, or tmux was first)
+        _run_exit_hooks(state, name)
     return 0
 
 

@@ -75,7 +75,7 @@ class Agent:
     waiting_for: str | None = None  # while `waiting`: what the person is asked
     transcript: str | None = None  # the agent CLI's transcript file, where it reports one
     last_hook: str | None = None  # the last hook event the agent CLI reported (None: it has reported none)
-    death_handled: str | None = None  # the launch whose pane death the pane-died hook has handled
+    death_handled: str | None = None  # the launch whose end has been handled (its on_exit hooks run)
     pull_request: str | None = None  # the pull request `orchestra merge --strategy pr` opened
     screen_patterns: dict[str, list[str]] = field(
         default_factory=dict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -18,15 +19,15 @@ from orchestra.state import State
 from support import agents_json, git, statuses, tmux, wait_for, wait_statuses
 
 # An agent CLI that does what its first argument says: exit with a code, kill itself, or wait
-# (saying which signals it ignores and each SIGINT it gets) until told to go, then exit 3.
+# (saying which signals it ignores, once it is ready, and each SIGINT it gets) until told to go, then exit 3.
 SCRIPT_AGENT = """#!/bin/sh
 case "$1" in
   exit-*) exit "${1#exit-}" ;;
   kill) kill -KILL $$ ;;
   wait)
+    trap 'echo int >> "$OUT/$ORCHESTRA_AGENT.int"' INT
     printf '%s' "$2" > "$OUT/$ORCHESTRA_AGENT.task"
     grep SigIgn /proc/$$/status > "$OUT/$ORCHESTRA_AGENT.sigign"
-    trap 'echo int >> "$OUT/$ORCHESTRA_AGENT.int"' INT
     while [ ! -e "$OUT/$ORCHESTRA_AGENT.go" ]; do sleep 0.05; done
     exit 3 ;;
 esac
@@ -229,8 +230,59 @@ def test_a_repository_with_its_own_orchestra_package_runs_the_installed_one(orch
     orchestra("spawn", "--agent", "script", "--name", "ends", "--no-attach", "exit-3", env=env)
     (agent,) = wait_statuses(orchestra, {"ends": "failed"})  # said by `_exited`
     assert agent["exit_code"] == 3
-    wait_for(  # and the pane-died hook ran too (after the exit's notifier and forecast, on a busy machine)
+    wait_for(  # and the exit hooks ran too (after the exit's notifier and forecast, on a busy machine)
         lambda: agents_json(orchestra)[0]["death_handled"] == agent["launch_id"],
         timeout=60,
-        what="the pane-died hook",
+        what="the exit hooks",
     )
+
+
+EXIT_LISTENER = '''
+import json, os
+from orchestra.hookspecs import hookimpl
+
+@hookimpl
+def on_exit(agent):
+    """Says which process ran it: the agent's shell has OUT; tmux's pane-died handler has not."""
+    where = "shell" if "OUT" in os.environ else "pane-died"
+    with open(os.environ["ORCHESTRA_TEST_EXITS"], "a") as out:
+        out.write(json.dumps([agent.name, agent.status.value, agent.exit_code, where]) + "\\n")
+'''
+
+
+def test_on_exit_runs_once_whether_the_agent_ends_or_its_shell_is_killed(
+    orchestra, repo, script_agent, isolated, tmp_path, monkeypatch
+):
+    """`_exited` runs the hooks (tmux 3.3 sometimes never fires `pane-died` for a quick exit);
+    the pane-died handler runs them for a shell that never got there; never both."""
+    site = tmp_path / "site"
+    (site / "exit_listener").mkdir(parents=True)
+    (site / "exit_listener" / "__init__.py").write_text(EXIT_LISTENER)
+    info = site / "exit_listener-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: exit-listener\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[orchestra]\nexit_listener = exit_listener\n")
+    exits = tmp_path / "exits.ndjson"
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("ORCHESTRA_TEST_EXITS", str(exits))
+    *_, out, env = script_agent
+    env = {**env, "PYTHONPATH": str(site), "ORCHESTRA_TEST_EXITS": str(exits)}
+    orchestra("spawn", "--agent", "script", "--name", "ends", "--no-attach", "exit-3", env=env)
+    orchestra("spawn", "--agent", "waiter", "--name", "killed", "--no-attach", "t", env=env)
+    wait_for(lambda: (out / "killed.sigign").exists(), what="the waiting agent to start")
+    os.kill(pane_process(isolated, agents_by_name(orchestra)["killed"]["pane"]), signal.SIGKILL)
+    state = State(repo / ".git" / "orchestra")
+
+    def settled() -> bool:
+        agents = agents_by_name(orchestra)
+        dead = tmux(isolated, "list-panes", "-a", "-F", "#{pane_dead}").stdout.split()
+        return all(a["death_handled"] == a["launch_id"] for a in agents.values()) and dead.count("1") == 2
+
+    wait_for(settled, timeout=60, what="both ends handled and both panes dead")
+    state.wait_idle(30)  # the handlers tmux started have finished
+    heard = sorted(json.loads(line) for line in exits.read_text().splitlines())
+    assert heard == [["ends", "failed", 3, "shell"], ["killed", "failed", None, "pane-died"]]
+
+
+def agents_by_name(orchestra) -> dict:
+    return {a["name"]: a for a in agents_json(orchestra)}
