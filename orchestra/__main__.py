@@ -13,6 +13,8 @@ INTERNAL = {
     "_pool-fill": ("orchestra.pool", "fill_main"),
     "_forecast": ("orchestra.lookout", "main"),
     "_queue": ("orchestra.schedule", "main"),
+    "_limit": ("orchestra.limits", "arm_main"),
+    "_limit-end": ("orchestra.limits", "end_main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

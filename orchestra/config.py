@@ -112,6 +112,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
             'a queued agent starts only while the worktree root\'s filesystem has this much free, e.g. "5GB"',
         ),
         "stagger": Key("duration", "", 'time between two agents\' starts, e.g. "2s"'),
+        "on_limit": Key(
+            "one-of",
+            "wait",
+            "an agent that hits a usage limit: wait (hold its kind's queue, go on at the reset) or fail",
+            choices=("wait", "fail"),
+        ),
+        "limit_backoff": Key(
+            "duration", "5m", 'how long a limited agent waits when its CLI gave no reset time, e.g. "10m"'
+        ),
     },
     "plugins": {
         "disabled": Key("list[str]", [], 'names of plugins not to load, for example ["demo"]'),
@@ -147,7 +156,15 @@ class Config:
     plugins: dict[str, Any]
     tmux: dict[str, Any] = field(default_factory=lambda: {"layout": "windows"})
     usage: dict[str, Any] = field(default_factory=lambda: {"prices": {}})
-    schedule: dict[str, Any] = field(default_factory=lambda: {"max_running": 0, "min_free_disk": "", "stagger": ""})
+    schedule: dict[str, Any] = field(
+        default_factory=lambda: {
+            "max_running": 0,
+            "min_free_disk": "",
+            "stagger": "",
+            "on_limit": "wait",
+            "limit_backoff": "5m",
+        }
+    )
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
 
@@ -352,7 +369,7 @@ def _parses(value: str, kind: str) -> bool:
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$", re.IGNORECASE)
 
 
 def parse_size(text: str) -> int:
@@ -368,14 +385,14 @@ def parse_size(text: str) -> int:
 
 
 def parse_duration(text: str) -> float:
-    """ "2s", "500ms", "1m", "3" (seconds) as seconds; "" as 0."""
+    """ "2s", "500ms", "1m", "1h", "3" (seconds) as seconds; "" as 0."""
     if not text:
         return 0.0
     found = _DURATION.match(text)
     if found is None:
         raise ValueError(f'{text!r} is not a duration: write it as "2s", "500ms" or "1m"')
     unit = (found.group(2) or "s").lower()
-    return float(found.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0}[unit]
+    return float(found.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[unit]
 
 
 def _check_text(path: Path, text: str, section: str, name: str, value: str, key: Key) -> None:

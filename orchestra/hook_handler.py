@@ -87,6 +87,10 @@ def handle(state: State, name: str, raw: bytes, translator: str | None = None) -
         problem = f"unknown hook event {signal!r}: orchestra's hook events are {', '.join(lifecycle.HOOK_EVENTS)}"
         state.append_events([lifecycle.event("hook-error", name, {"message": problem})])
         return None
+    if signal == "limited":  # rare: orchestra.toml says what a limit does (`orchestra.limits`)
+        from orchestra import limits
+
+        translated = limits.prepare(state, translated)
     hook = str(translated.get("hook") or signal or "unknown")
     logged = lifecycle.event("hook", name, {"hook": hook, **_trimmed(payload)})
     changed = None

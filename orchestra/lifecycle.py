@@ -26,6 +26,7 @@ from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNI
     EXITED,
     FAILED,
     HOOK_EVENTS,
+    LIMITED,
     LIVE,
     LOST,
     MERGEABLE,
@@ -51,6 +52,7 @@ __all__ = [
     "EXITED",
     "FAILED",
     "HOOK_EVENTS",
+    "LIMITED",
     "LIVE",
     "LOST",
     "MERGEABLE",
@@ -84,9 +86,11 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     (`code`), `pane-gone`, `server-gone`, `worktree-gone`, `pane-found` (`pane`, `window`: the
     pane that carries the agent's launch id, where the record lacks it or the agent was lost),
     `screen-asks` (`question`), `screen-clear` (`busy`), `sent` (`seen`: the record's
-    `updated_at` when `send` read it), `merged`, `resuming` (`launch_id`), `resume-failed`, `admitted` (the schedule lets a queued
-    agent start: `orchestra.schedule`), `requeued` (its start was cut short before its window
-    opened: back in the queue, with `error` saying why).
+    `updated_at` when `send` read it), `merged`, `resuming` (`launch_id`), `resume-failed`,
+    `admitted` (the schedule lets a queued agent start: `orchestra.schedule`), `requeued` (its
+    start was cut short before its window opened: back in the queue, with `error` saying why),
+    `limit-ended` (a `limited` agent's limit reset and orchestra tells it to go on:
+    `orchestra.limits`). The hook event `limited` takes `on_limit` too (`[schedule] on_limit`).
     """
     data = data or {}
     status = record.get("status")
@@ -104,6 +108,8 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
             return EXITED, {"exit_code": 0}
         error = record.get("error") if code is not None else "its process ended without an exit code"
         return FAILED, {"exit_code": code, "error": error}
+    if signal == "limit-ended":  # its limit's reset came: orchestra tells it to go on (`orchestra.limits`)
+        return (RUNNING, {"error": None}) if status == LIMITED else None
     if signal == "admitted":
         return (STARTING, {"started_at": now(), "error": None}) if status == QUEUED else None
     if signal == "requeued":
@@ -182,6 +188,12 @@ def _hook_transition(record: dict[str, Any], status: Any, event: str, data: dict
     if event == "turn-failed":
         error = data.get("error") or "the agent reported an error"
         return FAILED, {"waiting_for": None, "error": error, "last_message": data.get("message") or None}
+    if event == "limited":
+        error = data.get("error") or "a usage limit"
+        changes = {"waiting_for": None, "error": error, "last_message": data.get("message") or None}
+        if data.get("on_limit") == "fail":  # `[schedule] on_limit = "fail"`: the hook handler reads it
+            return FAILED, changes
+        return LIMITED, {**changes, "limited_until": data.get("until")}
     return None  # session-ended: logged; the pane's death gives the exit code
 
 
@@ -214,6 +226,8 @@ def apply_to(
     if status is None or status == before:
         return None
     record["status"] = status
+    if before == LIMITED:
+        record["limited_until"] = None
     details: dict[str, Any] = {"from": before}
     if status in (EXITED, FAILED) and record.get("exit_code") is not None:
         details["exit_code"] = record["exit_code"]
@@ -260,14 +274,21 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
         forecast_in_background(state, reap)
     if any(_frees_slot(e) for e in events):
         start_queue(state, reap)
+    for limited in (e for e in events if e.get("type") == "status" and e.get("status") == LIMITED):
+        # Its limit's end is set as a tmux timer by `_limit` (orchestra.limits): no process waits.
+        in_background(state, launcher_argv("_limit", "--state-dir", str(state.dir), limited["agent"]), reap)
 
 
 def _frees_slot(event: dict[str, Any]) -> bool:
+    """A slot freed, or a limit that held its kind's queued agents ended."""
     # Not back to `queued`: the starter that put it back goes on by itself, and a start that
     # fails again must not start the next starter.
-    if event.get("type") != "status" or event.get("status") in (*SLOT_HOLDERS, QUEUED):
+    if event.get("type") != "status" or event.get("status") == QUEUED:
         return False
-    return (event.get("data") or {}).get("from") in SLOT_HOLDERS
+    before = (event.get("data") or {}).get("from")
+    if before == LIMITED:
+        return True
+    return event.get("status") not in SLOT_HOLDERS and before in SLOT_HOLDERS
 
 
 def start_queue(state: State, reap: bool = True) -> None:

@@ -20,6 +20,7 @@ class Status(str, enum.Enum):
     STARTING = statuses.STARTING
     RUNNING = statuses.RUNNING
     WAITING = statuses.WAITING
+    LIMITED = statuses.LIMITED
     DONE = statuses.DONE
     EXITED = statuses.EXITED
     FAILED = statuses.FAILED
@@ -52,6 +53,20 @@ def parse_time(text: str) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text)
 
 
+def until_phrase(stamp: str | None) -> str:
+    """A limited agent's `limited_until` as a person reads it: "until 15:04" (local time, with
+    the date when it is not today)."""
+    try:
+        until = _dt.datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        until = None
+    if until is None:
+        return "until its limit resets"
+    local = until.astimezone()
+    today = _dt.datetime.now().astimezone().date()
+    return f"until {local:%H:%M}" if local.date() == today else f"until {local:%b %d %H:%M}"
+
+
 @dataclass
 class Agent:
     """One task given to one agent CLI. Field names are a public interface (`ls --json`)."""
@@ -73,6 +88,7 @@ class Agent:
     last_message: str | None = None  # the agent's final message of its last turn
     error: str | None = None
     waiting_for: str | None = None  # while `waiting`: what the person is asked
+    limited_until: str | None = None  # while `limited`: when orchestra tells it to go on (its limit's reset)
     transcript: str | None = None  # the agent CLI's transcript file, where it reports one
     last_hook: str | None = None  # the last hook event the agent CLI reported (None: it has reported none)
     death_handled: str | None = None  # the launch whose end has been handled (its on_exit hooks run)

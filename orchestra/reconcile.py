@@ -172,8 +172,21 @@ def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | 
         from orchestra import schedule  # a slot, disk or a raised limit may let a queued agent start
 
         schedule.nudge(ctx, snapshot)
+    if any(r.get("status") == lifecycle.LIMITED for r in snapshot.values()):
+        _end_overdue_limits(ctx, snapshot)
     agents = ctx.state.agents_of(snapshot)
     return sorted(agents.values(), key=lambda a: a.created_at)
+
+
+def _end_overdue_limits(ctx: Context, records: dict[str, dict[str, Any]]) -> None:
+    """A limited agent whose reset passed long ago lost its timer: end its limit now, in the
+    background (`_limit-end` does it once, however many looks ask)."""
+    from orchestra import limits
+    from orchestra.launch import launcher_argv
+
+    for name in limits.overdue(records):
+        argv = launcher_argv("_limit-end", "--state-dir", str(ctx.state.dir), name, records[name]["launch_id"] or "")
+        lifecycle.in_background(ctx.state, argv)
 
 
 def find(ctx: Context, name: str) -> Agent:

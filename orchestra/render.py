@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestra import statuses
-from orchestra.models import Agent, Status, parse_time
+from orchestra.models import Agent, Status, parse_time, until_phrase
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -28,6 +28,7 @@ STATUS_STYLE = {
     Status.STARTING: "cyan",
     Status.RUNNING: "blue",
     Status.WAITING: "bold yellow",
+    Status.LIMITED: "yellow",
     Status.DONE: "green",
     Status.EXITED: "green",
     Status.FAILED: "bold red",
@@ -111,6 +112,8 @@ def activity(agent: Agent) -> str:
         return f"exit code {agent.exit_code}"
     if agent.status == Status.WAITING and agent.waiting_for:
         text = agent.waiting_for
+    elif agent.status == Status.LIMITED:
+        text = f"{until_phrase(agent.limited_until)}: {agent.error or 'a usage limit'}"
     elif agent.error:
         text = agent.error
     elif agent.last_message:

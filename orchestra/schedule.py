@@ -177,10 +177,12 @@ def limits_of(ctx: Context) -> Limits:
         raise ConfigError(f"[schedule] in orchestra.toml: {error}.") from None
 
 
-def holds_of(ctx: Context) -> list[Hold]:
-    """The predicates consulted before each start, beyond the limits (none yet: a usage limit of
-    an agent kind will hold the queued agents of that kind here)."""
-    return []
+def holds_of(ctx: Context, records: dict[str, dict[str, Any]]) -> list[Hold]:
+    """The predicates consulted before each start, beyond the limits: a usage limit of an agent
+    kind holds the queued agents of that kind (`orchestra.limits`)."""
+    from orchestra import limits
+
+    return limits.holds(ctx, records)
 
 
 def look(ctx: Context, records: dict[str, dict[str, Any]], skip: Sequence[str] = ()) -> Plan:
@@ -188,7 +190,7 @@ def look(ctx: Context, records: dict[str, dict[str, Any]], skip: Sequence[str] =
     from orchestra import worktrees
 
     root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
-    return plan(records, limits_of(ctx), free_disk_of(root), time.time(), holds_of(ctx), skip)
+    return plan(records, limits_of(ctx), free_disk_of(root), time.time(), holds_of(ctx, records), skip)
 
 
 def nudge(ctx: Context, records: dict[str, dict[str, Any]]) -> Plan | None:

@@ -13,25 +13,28 @@ QUEUED = "queued"  # waits for a free slot under the schedule's limits (`orchest
 STARTING = "starting"
 RUNNING = "running"
 WAITING = "waiting"  # needs a person: a permission prompt or a question
+LIMITED = "limited"  # hit a usage or rate limit, at its prompt until the limit resets (`orchestra.limits`)
 DONE = "done"  # finished its turn, idle at its prompt
 EXITED = "exited"  # its process ended with code 0
 FAILED = "failed"  # non-zero exit, or the agent reported an error
 LOST = "lost"  # recorded as live, but its pane or tmux server is gone
 MERGED = "merged"
 
-STATUSES = (QUEUED, STARTING, RUNNING, WAITING, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
-LIVE = frozenset({STARTING, RUNNING, WAITING, DONE})  # a process is expected in the agent's pane
+STATUSES = (QUEUED, STARTING, RUNNING, WAITING, LIMITED, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
+LIVE = frozenset({STARTING, RUNNING, WAITING, LIMITED, DONE})  # a process is expected in the agent's pane
 MERGEABLE = frozenset({DONE, EXITED})  # finished: `merge` takes these
 SENDABLE = LIVE | {FAILED}  # `send` types into these (Claude Code stays at its prompt after an API error)
 # What `[schedule] max_running` and `spawn --parallel` count: agents at work, and lost ones, which
 # were at work when their tmux went away and which `resume` runs again (so that resuming after a
-# reboot never starts more than the limit). `done` (idle at its prompt) holds no slot.
-SLOT_HOLDERS = frozenset({STARTING, RUNNING, WAITING, LOST})
+# reboot never starts more than the limit), and `limited` ones, which go on by themselves once
+# their limit resets. `done` (idle at its prompt) holds no slot.
+SLOT_HOLDERS = frozenset({STARTING, RUNNING, WAITING, LIMITED, LOST})
 URGENCY = (
     WAITING,
     FAILED,
     LOST,
     DONE,
+    LIMITED,
     EXITED,
     RUNNING,
     STARTING,
@@ -45,6 +48,7 @@ PHRASES = {
     STARTING: "is starting",
     RUNNING: "is working",
     WAITING: "is waiting for you",
+    LIMITED: "hit a usage limit",
     DONE: "is done",
     EXITED: "exited",
     FAILED: "failed",
@@ -62,7 +66,9 @@ HOOK_EVENTS = {
     "asked": ("question",),  # a permission prompt or a question waits for a person
     "answered": (),  # the person answered and the tool ran
     "turn-ended": ("message", "session_id"),  # the turn finished; `message` is the agent's last words
-    "turn-failed": ("error", "message"),  # the turn ended on an error (an API error, a usage limit)
+    "turn-failed": ("error", "message"),  # the turn ended on an error (an API error)
+    # The turn ended on a usage or rate limit; `until`: when it resets (ISO 8601), if the CLI said.
+    "limited": ("error", "message", "until"),
     "idle": (),  # idle at its prompt without a turn-ended (an interrupted turn)
     "session-ended": (),  # the CLI is closing; the pane's death gives the exit code
 }

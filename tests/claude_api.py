@@ -225,7 +225,7 @@ class ClaudeHandler(standin.Handler):
         elif path != "/v1/messages":
             self._error(404, "not_found_error", f"the stand-in does not know {path}")
         elif isinstance(step, Error):
-            self._error(step.status, step.type, step.message)
+            self._error(step.status, step.type, step.message, step.headers)
         else:
             usage = step.usage if isinstance(step, Billed) else None
             reply = (step.step if isinstance(step, Billed) else step) or side_reply(body)
@@ -244,5 +244,5 @@ class ClaudeHandler(standin.Handler):
 
     do_HEAD = do_GET
 
-    def _error(self, status: int, kind: str, text: str) -> None:
-        self._json(status, {"type": "error", "error": {"type": kind, "message": text}})
+    def _error(self, status: int, kind: str, text: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self._json(status, {"type": "error", "error": {"type": kind, "message": text}}, headers)

@@ -35,6 +35,7 @@ class Error:
     status: int
     type: str
     message: str
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. (("retry-after", "2"),) with a 429
 
 
 DONE = Text("Done.")
@@ -70,11 +71,13 @@ class Handler(BaseHTTPRequestHandler):
     def _headers(self) -> dict[str, str]:
         return {k.lower(): v for k, v in self.headers.items() if k.lower() not in self.hidden_headers}
 
-    def _json(self, status: int, data: dict) -> None:
-        self._send(status, "application/json", json.dumps(data).encode())
+    def _json(self, status: int, data: dict, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self._send(status, "application/json", json.dumps(data).encode(), headers)
 
-    def _send(self, status: int, content_type: str, payload: bytes) -> None:
+    def _send(self, status: int, content_type: str, payload: bytes, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         if self.request_id_header:

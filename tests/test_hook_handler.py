@@ -86,6 +86,57 @@ def test_stop_failure_is_failed_with_the_error_and_a_new_prompt_revives_it(state
     assert revived.status == Status.RUNNING and revived.error is None
 
 
+def test_a_rate_limit_is_limited_until_the_time_claude_code_names(state):
+    limited = send(
+        state,
+        {
+            "hook_event_name": "StopFailure",
+            "error": "rate_limit",
+            "last_assistant_message": "You've hit your session limit · resets Dec 31, 11pm (UTC)",
+        },
+    )
+    assert limited.status == Status.LIMITED and "session limit" in limited.error
+    assert limited.limited_until.endswith("-12-31T23:00:00+00:00")
+    assert send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "go on"}).limited_until is None
+
+
+def test_a_rate_limit_without_a_time_waits_the_back_off(state):
+    import datetime
+
+    limited = send(
+        state,
+        {"hook_event_name": "StopFailure", "error": "rate_limit", "last_assistant_message": "API Error: 429"},
+    )
+    left = datetime.datetime.fromisoformat(limited.limited_until) - datetime.datetime.now(datetime.timezone.utc)
+    assert limited.status == Status.LIMITED and 290 < left.total_seconds() <= 300  # the default limit_backoff
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("You've hit your limit · resets 3pm", "2026-12-03T15:00:00+00:00"),
+        ("resets 9:30am (Europe/Paris)", "2026-12-04T08:30:00+00:00"),
+        ("resets 1pm", "2026-12-04T13:00:00+00:00"),  # past today: tomorrow's
+        ("resets Jan 2 at 9am", "2027-01-02T09:00:00+00:00"),
+        ("Claude AI usage limit reached|1796310000", "2026-12-03T15:00:00+00:00"),
+        ("API Error: Request rejected (429) · This request would exceed your rate limit", None),
+        ("resets 3", None),
+        ("resets 25:00", None),
+    ],
+)
+def test_reset_times_as_claude_code_words_them(message, expected, monkeypatch):
+    import datetime
+    import time
+
+    from orchestra_claude.hooks import reset_time
+
+    monkeypatch.setenv("TZ", "UTC")  # a clock time with no zone named is this machine's
+    time.tzset()
+
+    now = datetime.datetime(2026, 12, 3, 14, 0, tzinfo=datetime.timezone.utc)
+    assert reset_time(message, now) == expected
+
+
 def test_session_start_records_the_session_and_a_resumed_one_sits_at_its_prompt(state):
     agent = send(
         state,

@@ -14,7 +14,8 @@ from orchestra.models import Status
 from orchestra.state import State
 from support import wait_for
 
-LIVE = [STARTING, RUNNING, WAITING, DONE]
+LIMITED = lifecycle.LIMITED
+LIVE = [STARTING, RUNNING, WAITING, LIMITED, DONE]
 QUEUED = lifecycle.QUEUED
 ALL = [s for s in lifecycle.STATUSES if s != QUEUED]  # a queued agent has no pane or worktree: its rows below
 HOOK_MOVABLE = [*LIVE, FAILED, LOST]
@@ -50,6 +51,13 @@ TABLE = [
     (RUNNING, "turn-ended", {"session_id": "thread"}, {}, DONE, {"session_id": "thread", "last_message": None}),
     (RUNNING, "turn-failed", {"error": "API Error"}, {}, FAILED, {"error": "API Error", "waiting_for": None}),
     (RUNNING, "turn-failed", {}, {}, FAILED, {"error": "the agent reported an error"}),
+    *[
+        (s, "limited", {"error": "429", "until": "T"}, {}, LIMITED, {"limited_until": "T", "error": "429"})
+        for s in HOOK_MOVABLE
+    ],
+    (WAITING, "limited", {}, {}, LIMITED, {"waiting_for": None, "error": "a usage limit", "limited_until": None}),
+    (RUNNING, "limited", {"error": "429", "on_limit": "fail"}, {}, FAILED, {"error": "429"}),
+    (LIMITED, "idle", {}, {}, "no change", {}),
     *[(s, "session-ended", {}, {}, "no change", {}) for s in HOOK_MOVABLE],
     # an agent that has ended hears nothing from its hooks
     *[(s, e, {}, {}, "no change", {}) for s in (EXITED, MERGED) for e in lifecycle.HOOK_EVENTS],
@@ -131,6 +139,9 @@ TABLE = [
     *[(s, "resuming", {}, {}, "no change", {}) for s in ALL if s != LOST],
     (STARTING, "resume-failed", {}, {}, LOST, {"error": "resuming it failed"}),
     (STARTING, "resume-failed", {}, {"pane": "%3"}, "no change", {}),
+    # a usage limit's end: orchestra tells the agent to go on
+    (LIMITED, "limit-ended", {}, {"error": "429"}, RUNNING, {"error": None}),
+    *[(s, "limit-ended", {}, {}, "no change", {}) for s in ALL if s != LIMITED],
     # the queue: let out by the schedule, put back when its start was cut short; nothing else moves it
     (QUEUED, "admitted", {}, {"error": "earlier"}, STARTING, {"error": None}),
     *[(s, "admitted", {}, {}, "no change", {}) for s in ALL],
@@ -141,7 +152,7 @@ TABLE = [
         (QUEUED, signal, {"code": 0, "pane": "%2", "window": "@2", "seen": "t0"}, {}, "no change", {})
         for signal in (
             *("launched", "pane-died", "server-gone", "pane-gone", "worktree-gone", "pane-found"),
-            *("screen-asks", "screen-clear", "sent", "merged", "resuming", "resume-failed"),
+            *("screen-asks", "screen-clear", "sent", "merged", "resuming", "resume-failed", "limit-ended"),
             *lifecycle.HOOK_EVENTS,
         )
     ],
@@ -181,6 +192,7 @@ def test_every_signal_and_status_is_in_the_table():
         "resume-failed",
         "admitted",
         "requeued",
+        "limit-ended",
     }
     assert signals == documented
     assert {row[0] for row in TABLE} == set(lifecycle.STATUSES) == {s.value for s in Status}
@@ -192,6 +204,12 @@ def test_the_vocabulary_is_defined_once():
     assert [s.value for s in Status] == list(lifecycle.STATUSES)
     assert set(lifecycle.URGENCY) == set(lifecycle.STATUSES) == set(lifecycle.PHRASES)
     assert {s.value for s in Status if s.live} == lifecycle.LIVE
+
+
+def test_leaving_limited_forgets_until_when():
+    records = {"a": record(LIMITED, limited_until="2026-12-03T15:00:00+00:00", name="a")}
+    assert lifecycle.apply_to(records, "a", "prompt-submitted")["status"] == RUNNING
+    assert records["a"]["limited_until"] is None
 
 
 def test_apply_to_records_the_change_and_makes_one_status_event(tmp_path):

@@ -3,7 +3,7 @@ when two agents are first forecast to conflict.
 
 ```toml
 [plugins.notify]
-events = ["waiting", "done", "exited", "failed", "conflict"]   # the statuses (and `conflict`) that notify
+events = ["waiting", "limited", "done", "exited", "failed", "conflict"]   # the statuses (and `conflict`) that notify
 desktop = true                                     # a desktop notification with notify-send
 tmux = true                                        # a message and a bell in the agent's tmux session
 ```
@@ -32,7 +32,7 @@ from orchestra.hookspecs import hookimpl
 if TYPE_CHECKING:
     from orchestra.hookspecs import Config
 
-from orchestra.models import STATUS_PHRASES, Agent, Event, Status
+from orchestra.models import STATUS_PHRASES, Agent, Event, Status, until_phrase
 from orchestra.tmux import Tmux
 
 NAME = "notify"
@@ -50,7 +50,7 @@ DESKTOP_VARIABLES = ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")  
 class Settings:
     """`[plugins.notify]` in orchestra.toml."""
 
-    events: tuple[str, ...] = (Status.WAITING, Status.DONE, Status.EXITED, Status.FAILED, CONFLICT)
+    events: tuple[str, ...] = (Status.WAITING, Status.LIMITED, Status.DONE, Status.EXITED, Status.FAILED, CONFLICT)
     desktop: bool = True
     tmux: bool = True
 
@@ -115,7 +115,11 @@ def notify_desktop(agent: Agent, status: str, headline: str) -> None:
     """A desktop notification, when there is a desktop to show it on; not waited for, since
     notify-send can hang for its D-Bus timeout where no notification service answers."""
     detail = (
-        {Status.WAITING.value: agent.waiting_for, Status.FAILED.value: agent.error}.get(status)
+        {
+            Status.WAITING.value: agent.waiting_for,
+            Status.FAILED.value: agent.error,
+            Status.LIMITED.value: _limited(agent),
+        }.get(status)
         or agent.last_message
         or ""
     )
@@ -123,6 +127,10 @@ def notify_desktop(agent: Agent, status: str, headline: str) -> None:
     body = "\n".join(part for part in parts if part)
     urgency = "critical" if status in (Status.WAITING, Status.FAILED) else "normal"
     _desktop(f"orchestra: {headline}", body, urgency)
+
+
+def _limited(agent: Agent) -> str:
+    return f"{until_phrase(agent.limited_until)}, then orchestra tells it to go on: {agent.error or 'a usage limit'}"
 
 
 def _desktop(summary: str, body: str, urgency: str) -> None:

@@ -4,7 +4,7 @@ Slack incoming webhook.
 ```toml
 [plugins.slack]
 webhook_url_env = "SLACK_WEBHOOK_URL"               # the NAME of the variable that holds the webhook URL
-events = ["done", "waiting", "failed", "conflict"]  # the statuses (and `conflict`) that are posted
+events = ["done", "waiting", "limited", "failed", "conflict"]  # the statuses (and `conflict`) that are posted
 ```
 
 The URL is a secret, so it is read from the environment only, and no message, log line or
@@ -42,7 +42,7 @@ class Settings:
     """`[plugins.slack]` in orchestra.toml."""
 
     webhook_url_env: str = "SLACK_WEBHOOK_URL"
-    events: tuple[str, ...] = (Status.DONE, Status.WAITING, Status.FAILED, CONFLICT)
+    events: tuple[str, ...] = (Status.DONE, Status.WAITING, Status.LIMITED, Status.FAILED, CONFLICT)
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> Settings:

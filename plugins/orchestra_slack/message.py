@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestra.models import STATUS_PHRASES, Agent, Event, Status
+from orchestra.models import STATUS_PHRASES, Agent, Event, Status, until_phrase
 
 TASK_LIMIT = 300  # characters of the task shown
 SUMMARY_LIMIT = 500  # characters of what the agent asks, said or reported
@@ -74,6 +74,10 @@ def summary_of(status: str, agent: Agent | None) -> str:
         return agent.waiting_for or ""
     if status == Status.FAILED:
         return agent.error or agent.last_message or ""
+    if status == Status.LIMITED:
+        return (
+            f"{until_phrase(agent.limited_until)}, then orchestra tells it to go on: {agent.error or 'a usage limit'}"
+        )
     if status in (Status.DONE, Status.EXITED):
         return agent.last_message or ""
     return ""

@@ -170,6 +170,10 @@ function setText(node, text) {
 function noteOf(agent) {
   if (agent.status === "queued") return `waits for ${agent.waits_for || "a free slot"}`;
   if (agent.status === "waiting") return `waiting for: ${agent.waiting_for || "an answer"}`;
+  if (agent.status === "limited") {
+    const until = agent.limited_until ? ` until ${new Date(agent.limited_until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "";
+    return `usage limit${until}, then orchestra tells it to go on${agent.error ? `: ${agent.error}` : ""}`;
+  }
   if (agent.error) return agent.status === "failed" || agent.status === "lost" ? agent.error : `error: ${agent.error}`;
   if (agent.status === "failed" && agent.exit_code !== null) return `exited with code ${agent.exit_code}`;
   if (agent.last_message) return agent.last_message;
