@@ -90,7 +90,9 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     `admitted` (the schedule lets a queued agent start: `orchestra.schedule`), `requeued` (its
     start was cut short before its window opened: back in the queue, with `error` saying why),
     `limit-ended` (a `limited` agent's limit reset and orchestra tells it to go on:
-    `orchestra.limits`). The hook event `limited` takes `on_limit` too (`[schedule] on_limit`).
+    `orchestra.limits`), `screen-limited` (`line`, `until`, `on_limit`: the kind's limited
+    pattern on the screen, a line not seen before). The hook event `limited` takes `on_limit`
+    too (`[schedule] on_limit`).
     """
     data = data or {}
     status = record.get("status")
@@ -108,6 +110,11 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
             return EXITED, {"exit_code": 0}
         error = record.get("error") if code is not None else "its process ended without an exit code"
         return FAILED, {"exit_code": code, "error": error}
+    if signal == "screen-limited":  # a CLI without a hook for it shows a limit (`line`) on its screen
+        if status not in (RUNNING, DONE) or data.get("line") == record.get("limit_seen"):
+            return None
+        change = _hook_transition(record, status, "limited", {**data, "error": data.get("line")})
+        return change and (change[0], {**change[1], "limit_seen": data.get("line")})
     if signal == "limit-ended":  # its limit's reset came: orchestra tells it to go on (`orchestra.limits`)
         return (RUNNING, {"error": None}) if status == LIMITED else None
     if signal == "admitted":

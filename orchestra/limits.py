@@ -47,19 +47,29 @@ def prepare(state: State, data: dict[str, Any]) -> dict[str, Any]:
     """The hook event `limited` as the lifecycle takes it: with `on_limit` and `until` (the
     CLI's reset time if it gave one in the future, else now plus `limit_backoff`) from the
     project's orchestra.toml. Only the hook handler calls this, for this rare event."""
-    on_limit, backoff = "wait", DEFAULT_BACKOFF
+    schedule: dict[str, Any] = {}
     with contextlib.suppress(Exception):  # a broken orchestra.toml must not lose the event
         from orchestra import config
 
         root = state.dir.parent.parent
         schedule = config.load(root, root).schedule
-        on_limit = schedule.get("on_limit") or on_limit
-        backoff = config.parse_duration(schedule.get("limit_backoff") or "") or backoff
+    return {**data, **settle(schedule, data.get("until"))}
+
+
+def settle(schedule: dict[str, Any], until: Any = None) -> dict[str, Any]:
+    """`on_limit` and `until` for a limit just seen: the reset time given, if it is to come,
+    else now plus `[schedule] limit_backoff` (from `schedule`, orchestra.toml's table)."""
+    from orchestra import config
+
+    try:
+        backoff = config.parse_duration(schedule.get("limit_backoff") or "") or DEFAULT_BACKOFF
+    except ValueError:
+        backoff = DEFAULT_BACKOFF
     now = datetime.datetime.now(datetime.timezone.utc)
-    until = _time(data.get("until"))
-    if until is None or until <= now:
-        until = now + datetime.timedelta(seconds=backoff)
-    return {**data, "on_limit": on_limit, "until": until.isoformat(timespec="seconds")}
+    reset = _time(until)
+    if reset is None or reset <= now:
+        reset = now + datetime.timedelta(seconds=backoff)
+    return {"on_limit": schedule.get("on_limit") or "wait", "until": reset.isoformat(timespec="seconds")}
 
 
 def _time(text: Any) -> datetime.datetime | None:

@@ -89,13 +89,14 @@ class Agent:
     error: str | None = None
     waiting_for: str | None = None  # while `waiting`: what the person is asked
     limited_until: str | None = None  # while `limited`: when orchestra tells it to go on (its limit's reset)
+    limit_seen: str | None = None  # the screen line that last made it `limited`: the same line never does again
     transcript: str | None = None  # the agent CLI's transcript file, where it reports one
     last_hook: str | None = None  # the last hook event the agent CLI reported (None: it has reported none)
     death_handled: str | None = None  # the launch whose end has been handled (its on_exit hooks run)
     pull_request: str | None = None  # the pull request `orchestra merge --strategy pr` opened
     screen_patterns: dict[str, list[str]] = field(
         default_factory=dict
-    )  # "waiting"/"busy" regexes, for agents without hooks
+    )  # "waiting"/"busy"/"limited" regexes, read from the screen
     screen_after_hooks: bool = False  # its hooks report only some events: the screen is read for the rest
     argv: list[str] = field(default_factory=list)  # what the launcher execs
     # `spawn --no-worktree`: it runs in the main checkout itself (`worktree` is that), on no branch
@@ -186,6 +187,9 @@ class AgentKind:
     `waiting_patterns` and `busy_patterns` are regular expressions matched against the bottom of
     the screen, only while the agent has reported no hook event (no hooks, or not yet: a start-up
     dialog), or always with `screen_after_hooks` (a CLI whose hooks report only a turn's end).
+    `limited_patterns` match the line a CLI shows when it hit a usage or rate limit (for a CLI
+    whose hooks do not report one): a running or done agent whose screen shows a new such line
+    becomes `limited` (docs/concepts.md, "Usage limits").
     `build_env(agent, settings)` returns variables to add to the agent's environment, at spawn
     and at resume (for a CLI configured through its environment). `prepare_worktree(agent,
     settings)` runs once the agent's worktree exists, before its CLI starts, at spawn and at
@@ -203,6 +207,7 @@ class AgentKind:
     default_env: dict[str, str] = field(default_factory=dict)
     waiting_patterns: list[str] = field(default_factory=list)
     busy_patterns: list[str] = field(default_factory=list)
+    limited_patterns: list[str] = field(default_factory=list)
     build_resume_argv: Callable[[Agent, AgentSettings], list[str]] | None = None
     build_env: Callable[[Agent, AgentSettings], dict[str, str]] | None = None
     prepare_worktree: Callable[[Agent, AgentSettings], None] | None = None

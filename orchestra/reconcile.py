@@ -36,7 +36,10 @@ def reconcile(
 
 
 def reconcile_records(
-    records: dict[str, dict[str, Any]], panes: dict[str, Pane] | None, screens: dict[str, str] | None = None
+    records: dict[str, dict[str, Any]],
+    panes: dict[str, Pane] | None,
+    screens: dict[str, str] | None = None,
+    schedule: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Bring records (raw JSON objects) in line with what tmux and the disk show, through the
     lifecycle; returns the status events.
@@ -44,12 +47,13 @@ def reconcile_records(
     Reality wins both ways: a live agent whose pane is gone is `lost`, and a `lost` agent
     whose pane is in fact there (it came back, or was read in a race) is live again.
     `screens` (pane id to what it shows) moves agents that report no hook events between
-    `running` and `waiting` by their kind's screen patterns.
+    `running` and `waiting` by their kind's screen patterns, and shows a limit (`limited`
+    patterns) as `limited`, as `schedule` (orchestra.toml's `[schedule]`) says.
     """
     events = []
     by_launch = {p.launch: p for p in (panes or {}).values() if p.launch}
     for name, record in records.items():
-        for signal, data, note in _signals(record, panes, by_launch, screens or {}):
+        for signal, data, note in _signals(record, panes, by_launch, screens or {}, schedule or {}):
             changed = lifecycle.apply_to(records, name, signal, data, note)
             if changed is not None:
                 events.append(changed)
@@ -57,7 +61,11 @@ def reconcile_records(
 
 
 def _signals(
-    record: dict[str, Any], panes: dict[str, Pane] | None, by_launch: dict[str, Pane], screens: dict[str, str]
+    record: dict[str, Any],
+    panes: dict[str, Pane] | None,
+    by_launch: dict[str, Pane],
+    screens: dict[str, str],
+    schedule: dict[str, Any],
 ) -> Iterator[Signal]:
     """What tmux, the screen and the disk say about one agent, as lifecycle signals, in order:
     each is taken against the record as the ones before it left it."""
@@ -78,7 +86,9 @@ def _signals(
         # tmux 3.3, never come), and without either the process was killed.
         yield "pane-died", {"code": pane.dead_status}, None
     if pane is not None and not pane.dead and pane.id in screens and screen_tells(record):
-        yield (*_read_screen(record, screens[pane.id]), {"by": "screen"})
+        read = _read_screen(record, screens[pane.id], schedule)
+        if read is not None:
+            yield (*read, {"by": "screen"})
     if not worktree:
         yield "worktree-gone", None, {"by": lifecycle.LOSSES["worktree-gone"]}
 
@@ -88,9 +98,21 @@ SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no lo
 
 
 def screen_tells(agent: Agent | dict[str, Any]) -> bool:
-    """Whether the agent's screen says more than its record: it has patterns and no hook events
-    yet, or hooks that report only some events (then `done` can turn into work again)."""
+    """Whether the agent's screen says more than its record: a limit its hooks do not report
+    (its kind has `limited` patterns), or a question or work (`asks_by_screen`)."""
     # The board asks this of every agent on every look: read the fields, never copy the record.
+    get = agent.get if isinstance(agent, dict) else lambda key: getattr(agent, key, None)
+    patterns = get("screen_patterns")
+    if not patterns:
+        return False
+    if patterns.get("limited") and get("status") in (lifecycle.RUNNING, lifecycle.DONE):
+        return True
+    return asks_by_screen(agent)
+
+
+def asks_by_screen(agent: Agent | dict[str, Any]) -> bool:
+    """Whether the screen says whether the agent waits or works: it has patterns and no hook
+    events yet, or hooks that report only some events (then `done` can turn into work again)."""
     get = agent.get if isinstance(agent, dict) else lambda key: getattr(agent, key, None)
     if not get("screen_patterns"):
         return False
@@ -99,11 +121,21 @@ def screen_tells(agent: Agent | dict[str, Any]) -> bool:
     return get("last_hook") is None and get("status") in SCREEN_STATUSES
 
 
-def _read_screen(record: dict[str, Any], screen: str) -> tuple[str, dict[str, Any]]:
-    """The fallback where an agent has no hooks: its kind's patterns against the screen's bottom."""
+def _read_screen(record: dict[str, Any], screen: str, schedule: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """Its kind's patterns against the screen's bottom: a limit not seen before, a question
+    (where the agent has no hooks), or whether it is busy."""
     lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_LINES:]
     bottom = "\n".join(lines)
     patterns = record.get("screen_patterns") or {}
+    if record.get("status") in (lifecycle.RUNNING, lifecycle.DONE):
+        for line in lines:
+            shown = " ".join(line.split())[:300]
+            if shown != record.get("limit_seen") and any(re.search(p, line) for p in patterns.get("limited", [])):
+                from orchestra import limits
+
+                return "screen-limited", {"line": shown, **limits.settle(schedule)}
+    if not asks_by_screen(record):
+        return None
     for pattern in patterns.get("waiting", []):
         found = re.search(pattern, bottom, re.MULTILINE)
         if found:
@@ -162,10 +194,11 @@ def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | 
     watched = [r["pane"] for r in snapshot.values() if r.get("pane") and screen_tells(r)]
     panes, screens = seen if seen is not None else ctx.tmux.panes_and_screens(watched)
     trial = json.loads(json.dumps(snapshot))
-    reconcile_records(trial, panes, screens)
+    limits = ctx.config.schedule  # what a limit seen on a screen does
+    reconcile_records(trial, panes, screens, limits)
     if trial != snapshot:
         with ctx.state.update_raw() as records:
-            events = reconcile_records(records, ctx.tmux.panes(), screens)
+            events = reconcile_records(records, ctx.tmux.panes(), screens, limits)
             snapshot = records
         lifecycle.publish(ctx.state, events)
     if any(r.get("status") == lifecycle.QUEUED for r in snapshot.values()):

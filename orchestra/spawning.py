@@ -335,7 +335,11 @@ def taken_by_plugins(ctx: Context, kind: AgentKind) -> Callable[[str], bool]:
 
 
 def screen_patterns(kind: AgentKind) -> dict[str, list[str]]:
-    patterns = {"waiting": list(kind.waiting_patterns), "busy": list(kind.busy_patterns)}
+    patterns = {
+        "waiting": list(kind.waiting_patterns),
+        "busy": list(kind.busy_patterns),
+        "limited": list(kind.limited_patterns),
+    }
     return {key: value for key, value in patterns.items() if value}
 
 

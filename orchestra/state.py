@@ -275,6 +275,7 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "error": ((_S, _N), False),
     "waiting_for": ((_S, _N), False),
     "limited_until": ((_S, _N), False),
+    "limit_seen": ((_S, _N), False),
     "transcript": ((_S, _N), False),
     "last_hook": ((_S, _N), False),
     "death_handled": ((_S, _N), False),

@@ -175,3 +175,31 @@ def test_usage_is_read_from_codexs_rollout_each_response_once(orchestra, codex):
         "cache_read_tokens": 1000 * answered,
         "cache_write_tokens": 0,
     }
+
+
+def test_a_rate_limit_on_screen_is_limited_and_goes_on_once(orchestra, codex, repo, isolated):
+    """Codex's notify says nothing of a 429: its screen does. The same line never limits it twice."""
+    from openai_api import PROVIDER
+    from orchestra import limits
+
+    config = (repo / "orchestra.toml").read_text()
+    no_retries = ["-c", f"model_providers.{PROVIDER}.request_max_retries=0"]
+    no_retries += ["-c", f"model_providers.{PROVIDER}.stream_max_retries=0"]
+    args = json.loads(config.split("args = ", 1)[1].splitlines()[0]) + no_retries
+    lines = [line if not line.startswith("args = ") else f"args = {json.dumps(args)}" for line in config.splitlines()]
+    (repo / "orchestra.toml").write_text("\n".join([*lines, "[schedule]", 'limit_backoff = "5s"', ""]))
+    codex.script([Error(429, "rate_limit_exceeded", "Rate limit reached"), Text("Went on.")])
+    orchestra("spawn", "--agent", "codex", "--no-attach", "limit me")
+    (agent,) = wait_statuses(orchestra, {"limit-me": "limited"}, timeout=60)
+    assert "429 Too Many Requests" in agent["error"] and agent["limited_until"]
+    (agent,) = wait_statuses(orchestra, {"limit-me": "done"}, timeout=60)
+    assert agent["last_message"] == "Went on." and agent["limited_until"] is None
+    assert codex.main_requests[-1].user_texts == ["limit me", limits.CONTINUE]
+    for _ in range(3):  # the limit's line is still on the screen
+        assert orchestra("ls", "--json").stdout and agents_json(orchestra)[0]["status"] == "done"
+    statuses = [
+        json.loads(line)["status"]
+        for line in orchestra("events", "--json", "--agent", "limit-me").stdout.splitlines()
+        if json.loads(line)["type"] == "status"
+    ]
+    assert statuses == ["starting", "running", "limited", "running", "done"]

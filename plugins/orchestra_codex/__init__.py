@@ -30,6 +30,9 @@ WAITING_PATTERNS = [
     r"Trust this folder\?",
 ]
 BUSY_PATTERNS = [r"esc to interrupt", r"\bWorking \("]
+# A usage or rate limit, which Codex's notify does not report: its retries spent on HTTP 429, or
+# the plan's usage limit.
+LIMITED_PATTERNS = [r"■ .*\b429 Too Many Requests\b", r"You've hit your usage limit"]
 
 
 def notify_config(hook_command: list[str]) -> str:
@@ -82,6 +85,7 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             ],
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
+            limited_patterns=LIMITED_PATTERNS,
             # notify reports only a turn's end: approvals and new turns are read from the screen.
             screen_after_hooks=True,
             hook_translator="orchestra_codex.notify",
