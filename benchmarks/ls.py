@@ -143,7 +143,10 @@ def key_checks(repo: Path, agents: list[dict]) -> None:
 
     from orchestra import diffstats
 
-    records = [SimpleNamespace(name=a["name"], worktree=a["worktree"], base=a["base"]) for a in agents]
+    records = [
+        SimpleNamespace(name=a["name"], worktree=a["worktree"], base=a["base"], updated_at=a.get("updated_at", ""))
+        for a in agents
+    ]
     state_dir = repo / ".git" / "orchestra"
     diffstats.changes_of(records, state_dir)  # fresh entries
     took = []

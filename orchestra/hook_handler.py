@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -143,6 +144,10 @@ def notify(argv: list[str]) -> int:
     status event in order, in a process of their own."""
     if len(argv) != 3 or argv[0] != "--state-dir":
         return 2
+    # Below the agents: a spawn of ten starts ten of these (one per `running`) while its
+    # launchers still start, and loading the plugins costs more than a launcher's whole work.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     state = State(Path(argv[1]))
     try:
         from orchestra.context import Context

@@ -32,9 +32,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestra import lifecycle
+from orchestra import lifecycle, statuses
 from orchestra.launch import SAFE_PATH
-from orchestra.models import Event
 from orchestra.state import State
 
 PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
@@ -68,12 +67,15 @@ def exec_agent(argv: list[str]) -> int:
         return 2
     state, (name,) = parsed
     state.hold_busy()  # until the exec below: its descriptor closes there, and `_exited` takes it again
-    agent = state.read().get(name)
+    # The raw record, not `orchestra.models`: dataclasses and enum would double this process's
+    # imports, and ten launchers start at once, competing with the spawn that opened them.
+    agent = state.read_raw().get(name)
     if agent is None:
         print(f"orchestra: no agent named '{name}' is recorded in {state.dir}.", file=sys.stderr)
         return 1
+    port, argv, worktree = agent.get("port"), list(agent.get("argv") or []), str(agent.get("worktree"))
     launch = state.take_launch_env(name)
-    env = launch["env"] if launch else {**os.environ, "ORCHESTRA_AGENT": name, "ORCHESTRA_PORT": str(agent.port or "")}
+    env = launch["env"] if launch else {**os.environ, "ORCHESTRA_AGENT": name, "ORCHESTRA_PORT": str(port or "")}
     setup = launch.get("setup", "") if launch else ""
     for key in PANE_OWN:  # these describe the tmux pane, not the shell that ran `spawn`
         if key in os.environ:
@@ -81,20 +83,20 @@ def exec_agent(argv: list[str]) -> int:
     # This process tells the notifiers too (`launched`), which need the spawning shell's
     # environment (a webhook variable): the tmux server's keeps no secrets.
     os.environ.update(env)
-    ours = agent.launch_id  # a resume gives the record a new one: this launch then speaks for no one
+    ours = agent.get("launch_id")  # a resume gives the record a new one: this launch then speaks for no one
     try:
-        os.chdir(agent.worktree)
+        os.chdir(worktree)
     except OSError as error:
-        return _fail(state, name, f"cannot enter the worktree {agent.worktree}: {error.strerror}", 1, ours)
+        return _fail(state, name, f"cannot enter the worktree {worktree}: {error.strerror}", 1, ours)
     if setup:
         print(f"orchestra: running the worktree setup: {setup}", flush=True)
         # The setup is the user's own shell command from orchestra.toml, meant for a shell.
         code = subprocess.run([SHELL, "-c", setup], env=env).returncode
         if code != 0:
             return _fail(state, name, f"the worktree setup command exited with code {code}", code, ours)
-    program, why = _find_program(agent.argv[0], env) if agent.argv else (None, "the agent has no command")
+    program, why = _find_program(argv[0], env) if argv else (None, "the agent has no command")
     if program is None:
-        return _fail(state, name, f"cannot start {agent.argv[0] if agent.argv else 'the agent'}: {why}", 127, ours)
+        return _fail(state, name, f"cannot start {argv[0] if argv else 'the agent'}: {why}", 127, ours)
     # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
     lifecycle.change(state, name, "launched", {"idle": bool(launch and launch.get("idle")), "launch_id": ours})
@@ -104,7 +106,7 @@ def exec_agent(argv: list[str]) -> int:
     sys.stderr.flush()
     shell_argv = [SHELL, "-c", WAIT, "orchestra", sys.executable, str(state.dir), name, ours or "", program]
     try:
-        os.execve(SHELL, [*shell_argv, *agent.argv[1:]], env)
+        os.execve(SHELL, [*shell_argv, *argv[1:]], env)
     except OSError as error:
         return _fail(state, name, f"cannot start {SHELL}: {error.strerror}", 127, ours)
 
@@ -141,11 +143,12 @@ def exited(argv: list[str]) -> int:
 def _record_exit(state: State, name: str, code: int, error: str | None = None, launch: str | None = None) -> None:
     """Keep the exit code in the record; the pane-died hook and `ls` turn it into a status.
     Only in the record of this launch: after a resume, the record is another launch's."""
-    with state.update() as agents:
+    with state.update_raw() as agents:
         agent = agents.get(name)
-        if agent is not None and agent.status.live and (launch is None or agent.launch_id in (None, launch)):
-            agent.exit_code = code
-            agent.error = error or agent.error
+        live = agent is not None and agent.get("status") in statuses.LIVE
+        if agent is not None and live and (launch is None or agent.get("launch_id") in (None, launch)):
+            agent["exit_code"] = code
+            agent["error"] = error or agent.get("error")
 
 
 def _announce_exit(state: State, name: str, code: int, launch: str | None = None) -> None:
@@ -219,6 +222,7 @@ def _run_exit_hooks(state: State, name: str) -> None:
     watches this process."""
     try:
         from orchestra.context import Context
+        from orchestra.models import Event
 
         agent = state.read()[name]
         ctx = Context.open(Path(agent.worktree) if Path(agent.worktree).is_dir() else state.dir.parent.parent)

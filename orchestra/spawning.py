@@ -10,8 +10,8 @@ import contextlib
 import os
 import shutil
 import socket
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,8 @@ from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import launcher_argv
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
-from orchestra.reconcile import observe
-from orchestra.tmux import Tmux
+from orchestra.reconcile import observe, owned_pane
+from orchestra.tmux import AgentWindow, Tmux
 
 
 @dataclass
@@ -388,13 +388,33 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
     plans = [plan for plan in plans if not plan.spec.no_worktree]  # they run in the main checkout as it is
     if not plans:
         return
-    pool = ThreadPoolExecutor(max_workers=min(4, len(plans)))
+    # Plain threads, not concurrent.futures, whose import (with logging's) costs spawn more than
+    # the thread pool saves. Interrupted, the main thread stops handing out plans and waits.
+    queue = list(reversed(plans))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while queue and not errors:
+            try:
+                plan = queue.pop()
+            except IndexError:
+                return
+            try:
+                create(plan)
+            except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
+                errors.append(error)
+
+    threads = [threading.Thread(target=work, name="orchestra-worktree") for _ in range(min(4, len(plans)))]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(create, plan) for plan in plans]
-        wait(futures)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    errors = [error for error in (f.exception() for f in futures) if error is not None]
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        queue.clear()  # no more: the caller undoes what was made once the commands under way end
+        for thread in threads:
+            thread.join()
+        raise
     if errors:
         raise errors[0]
 
@@ -449,11 +469,12 @@ def start_queued(
 
 
 def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Progress, announce: bool = True) -> None:
-    """Open every agent's window, then record their panes in one write.
+    """Open every agent's window, in one tmux invocation, then record their panes in one write.
 
     Its life begins here for the event log and the notifiers (one notifier process for the
-    batch): nothing after this is undone but the one agent whose window fails to open.
-    Interrupted, the agents whose windows are open keep running, and the rest is undone."""
+    batch): nothing after this is undone but an agent whose window fails to open; the windows
+    after it are opened in another invocation. Interrupted, the agents whose windows are open
+    (their panes' marks say which) keep running, and the rest is undone."""
     events = []
     for plan in plans if announce else []:  # a queued agent's life began when it was queued
         agent = plan.agent
@@ -461,21 +482,40 @@ def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Prog
         events += [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})]
     lifecycle.publish(ctx.state, events)
     opened: dict[str, tuple[str, str]] = {}
+
+    def failed(plan: _Plan, error: Exception) -> None:
+        spawn_undo.undo(ctx, plan.agent)
+        result.failures.append(f"{plan.agent.name}: {error}")
+
+    def began(plan: _Plan, ids: tuple[str, str]) -> None:
+        opened[plan.agent.name] = ids
+        spawn_undo.started(ctx, plan.agent)
+        result.agents.append(plan.agent)
+        progress(plan.agent.name, "started")
+
+    pending: list[tuple[_Plan, AgentWindow]] = []
     try:
         for plan in plans:
-            agent = plan.agent
+            progress(plan.agent.name, "starting")
             try:
-                progress(agent.name, "starting")
-                setup = "" if agent.no_worktree else ctx.config.worktree["setup"]  # setup is for a new worktree
-                opened[agent.name] = _open_window(ctx, agent, plan.env, setup)
-                spawn_undo.started(ctx, agent)
-                result.agents.append(agent)
-                progress(agent.name, "started")
-            except Exception as error:  # noqa: BLE001 - one agent's window failing must not undo the others
-                opened.pop(agent.name, None)
-                spawn_undo.undo(ctx, agent)
-                result.failures.append(f"{agent.name}: {error}")
+                pending.append((plan, _agent_window(ctx, plan.agent, plan.env, _setup(ctx, plan.agent))))
+            except Exception as error:  # noqa: BLE001 - one agent failing must not undo the others
+                failed(plan, error)
+        while pending:
+            ids, stopped = ctx.tmux.new_agent_windows(ctx.session, [window for _plan, window in pending])
+            for (plan, _window), pair in zip(pending, ids, strict=False):
+                began(plan, pair)
+            pending = pending[len(ids) :]
+            if stopped is not None:
+                (plan, _window), pending = pending[0], pending[1:]
+                failed(plan, stopped)
     except KeyboardInterrupt:
+        for plan, _window in pending:  # a Ctrl-C may have come while tmux was opening them
+            pane = owned_pane(ctx, plan.agent) if plan.agent.name not in opened else None
+            if pane is not None:
+                opened[plan.agent.name] = (pane.window, pane.id)
+                spawn_undo.started(ctx, plan.agent)
+                result.agents.append(plan.agent)
         started = {a.name for a in result.agents}
         rest = [p.agent for p in plans if p.agent.name not in started]
         for agent in rest:
@@ -485,6 +525,11 @@ def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Prog
         _record_windows(ctx, [a for a in result.agents if a.name in opened], opened)
 
 
+def _setup(ctx: Context, agent: Agent) -> str:
+    """`[worktree] setup` runs in a new worktree, never in the main checkout."""
+    return "" if agent.no_worktree else ctx.config.worktree["setup"]
+
+
 def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> None:
     """Hand the environment to the launcher and open the agent's window; records its pane.
 
@@ -492,24 +537,25 @@ def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = ""
     reconciling leaves it alone (or finds it by its mark). With `idle` (a conversation resumed
     without a new prompt) the launcher records it `done` rather than `running` as it starts the CLI.
     """
-    _record_windows(ctx, [agent], {agent.name: _open_window(ctx, agent, env, setup, idle)})
+    window = _agent_window(ctx, agent, env, setup, idle)
+    opened = ctx.tmux.new_agent_window(
+        ctx.session, window.name, window.cwd, window.argv, window.on_death, window.launch
+    )
+    _record_windows(ctx, [agent], {agent.name: opened})
 
 
-def _open_window(
-    ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False
-) -> tuple[str, str]:
-    """Write the launch file and open the window; returns its window and pane ids."""
+def _agent_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> AgentWindow:
+    """Write the agent's launch file; returns the window that runs its launcher."""
     launch_env = dict(env)
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
     launch_env.pop("TMUX_PANE", None)
     ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup, "idle": idle})
     state_dir = str(ctx.state.dir)
-    return ctx.tmux.new_agent_window(
-        ctx.session,
-        agent.name,
-        Path(agent.worktree),
-        launcher_argv("_exec", "--state-dir", state_dir, agent.name),
+    return AgentWindow(
+        name=agent.name,
+        cwd=Path(agent.worktree),
+        argv=launcher_argv("_exec", "--state-dir", state_dir, agent.name),
         on_death=launcher_argv("_pane-died", "--state-dir", state_dir),
         launch=agent.launch_id or "",
     )

@@ -72,6 +72,18 @@ class Pane:
     launch: str = ""  # and which launch of that agent opened it: a new tmux server reuses pane ids, never these
 
 
+@dataclass(frozen=True)
+class AgentWindow:
+    """One agent's window to open: its name, folder, command (an argv, run without a shell),
+    what tmux runs when its pane dies, and the launch id its pane is marked with."""
+
+    name: str
+    cwd: Path
+    argv: list[str]
+    on_death: list[str]
+    launch: str
+
+
 class Tmux:
     """One tmux server: the user's default one, or the `-L` socket named by ORCHESTRA_TMUX_SOCKET."""
 
@@ -311,28 +323,60 @@ class Tmux:
     def new_agent_window(
         self, session: str, name: str, cwd: Path, argv: list[str], on_death: list[str], launch: str
     ) -> tuple[str, str]:
-        """Open a window running `argv` in `cwd`; returns its window and pane ids.
+        """Open a window running `argv` in `cwd`; returns its window and pane ids (as
+        `new_agent_windows`, for one window)."""
+        opened, error = self.new_agent_windows(session, [AgentWindow(name, cwd, argv, on_death, launch)])
+        if error is not None:
+            raise error
+        return opened[0]
+
+    def new_agent_windows(
+        self, session: str, windows: list[AgentWindow]
+    ) -> tuple[list[tuple[str, str]], TmuxError | None]:
+        """Open the agents' windows, in order, in one tmux invocation (more only when their
+        commands pass tmux's size limit, about twenty agents per invocation); returns the window and pane
+        ids of those opened (the first ones of `windows`), and the error that stopped the rest,
+        if one did: tmux ends a command sequence at its first error. The window that failed is
+        not left open; the ones after it were not tried. One invocation rather than one per
+        window: each tmux client costs a process start, which the launchers of the windows
+        already opened compete with.
 
         `remain-on-exit` keeps a finished pane (and its exit status) around, and tmux fires
-        `pane-died` only with it on. The pane is marked with the agent's name and `launch` (the
-        agent's identity: a new tmux server numbers windows and panes from the start again).
-        All of it is set in the same tmux invocation as the window is created, so not even an
-        agent that exits at once can die before they apply.
+        `pane-died` only with it on. Each pane is marked with the agent's name and its launch
+        (the agent's identity: a new tmux server numbers windows and panes from the start
+        again). All of it is set in the same invocation as the window is created, so not even
+        an agent that exits at once can die before they apply; the launch mark comes last, so a
+        pane that has it has everything.
 
-        The window is added after the session's last one and found again as `{end}`, never by
+        Each window is added after the session's last one and found again as `{end}`, never by
         its name: tmux would take a name like `0` for an index and `v1.2` for a window and pane.
         tmux runs one invocation's commands one after the other, so no other window comes between.
         """
-        target = f"={session}:{{end}}"
-        out = self.cmd(
-            "new-window", "-d", "-a", "-t", target, "-n", name, "-c", str(cwd),
-            "-P", "-F", "#{window_id}\t#{pane_id}", "--", *argv,
-            ";", "set-option", "-p", "-t", target, AGENT_OPTION, name,
-            ";", "set-option", "-p", "-t", target, LAUNCH_OPTION, launch,
-            *_agent_window_options(target, on_death),
-        )  # fmt: skip
-        window, pane = out[0].split("\t")
-        return window, pane
+        opened: list[tuple[str, str]] = []
+        for batch in _batches([_window_commands(session, window) for window in windows]):
+            done, stopped = self._open_windows(batch, windows[len(opened) : len(opened) + len(batch)])
+            opened += done
+            if stopped is not None:
+                return opened, stopped
+        return opened, None
+
+    def _open_windows(
+        self, commands: list[list[str]], windows: list[AgentWindow]
+    ) -> tuple[list[tuple[str, str]], TmuxError | None]:
+        result = self.run(*[arg for command in commands for arg in (";", *command)][1:], check=False)
+        opened = [line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line][: len(windows)]
+        if result.returncode == 0 and len(opened) == len(windows):
+            return [(window, pane) for window, pane in opened], None
+        if opened:
+            # The last window printed was made; whether its options all applied, its launch mark says.
+            window_id, pane = opened[-1]
+            mark = self.cmd("display-message", "-p", "-t", pane, "#{" + LAUNCH_OPTION + "}", check=False)
+            if mark != [windows[len(opened) - 1].launch]:
+                self.kill_window(window_id)
+                opened.pop()
+        message = " ".join(result.stderr.split()) or f"exit code {result.returncode}"
+        error = TmuxError(f"tmux new-window failed: {message}", result.args, result.returncode, result.stderr)
+        return [(window, pane) for window, pane in opened], error
 
     # -- the tiled view: every agent as a pane of one window ------------------------------
 
@@ -471,6 +515,38 @@ def version() -> str | None:
     except OSError:
         return None
     return out.strip().removeprefix("tmux ") or None
+
+
+# What one tmux invocation may carry: the client sends its arguments in one message of at most
+# 16 kB (tmux's MAX_IMSGSIZE), and refuses a longer command list as "command too long".
+COMMAND_BYTES = 12_000
+
+
+def _window_commands(session: str, window: AgentWindow) -> list[str]:
+    """The `;`-joined commands that open one agent's window: the launch mark comes last."""
+    target = f"={session}:{{end}}"
+    return [
+        "new-window", "-d", "-a", "-t", target, "-n", window.name, "-c", str(window.cwd),
+        "-P", "-F", "#{window_id}\t#{pane_id}", "--", *window.argv,
+        *_agent_window_options(target, window.on_death),
+        ";", "set-option", "-p", "-t", target, AGENT_OPTION, window.name,
+        ";", "set-option", "-p", "-t", target, LAUNCH_OPTION, window.launch,
+    ]  # fmt: skip
+
+
+def _batches(commands: list[list[str]]) -> list[list[list[str]]]:
+    """The windows' commands in order, in as few invocations as fit in `COMMAND_BYTES` each
+    (a window too long for one on its own gets one, and tmux's refusal)."""
+    batches: list[list[list[str]]] = []
+    size = COMMAND_BYTES
+    for command in commands:
+        length = sum(len(arg.encode("utf-8", "surrogateescape")) + 1 for arg in command) + 2
+        if size + length > COMMAND_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(command)
+        size += length
+    return batches
 
 
 def _agent_window_options(target: str, on_death: list[str]) -> list[str]:

@@ -15,7 +15,6 @@ mistaken for deletions.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +81,8 @@ def ignored_files(worktree: Path, disposable: list[str]) -> list[str]:
     """
     if not worktree.is_dir() or is_broken(worktree):
         return []
+    import tempfile  # here: its import (random, hashlib) is on spawn's path otherwise
+
     with tempfile.TemporaryDirectory() as tmp:
         patterns = Path(tmp, "disposable")
         patterns.write_text("".join(f"{p}\n" for p in disposable), encoding="utf-8")
@@ -166,6 +167,8 @@ def _salvaged(
 ) -> Iterator[tuple[dict[str, str], Path]]:
     """An index holding `start`'s tree with the files the folder holds laid over it: what is missing
     stays as `start` has it. Works without the folder's `.git`, through the project's git folder."""
+    import tempfile  # here: its import (random, hashlib) is on spawn's path otherwise
+
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,

@@ -9,7 +9,6 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -389,6 +388,8 @@ def scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
     agent (or the person) is using.
     """
     index = (worktree / git.run(["rev-parse", "--git-path", "index"], worktree).stdout.strip()).resolve()
+    import tempfile  # here: its import (random, hashlib) is on spawn's path otherwise
+
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "index")
         if index.exists():

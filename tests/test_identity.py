@@ -73,13 +73,13 @@ KILLED_SPAWN = """
     from orchestra.tmux import Tmux
     from orchestra.cli import main
 
-    opened = Tmux.new_agent_window
+    opened = Tmux.new_agent_windows
 
     def open_then_die(self, *args, **kwargs):
         opened(self, *args, **kwargs)
         os.kill(os.getpid(), signal.SIGKILL)  # the window is open; its pane is not recorded yet
 
-    Tmux.new_agent_window = open_then_die
+    Tmux.new_agent_windows = open_then_die
     main(["spawn", "--agent", "demo", "--no-attach", "--name", "orphan", "a task"])
 """
 

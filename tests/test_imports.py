@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+from orchestra.launch import SAFE_PATH
 from orchestra.models import Agent, Status
 from orchestra.state import State
 from support import git, wait_for
@@ -121,3 +122,13 @@ def test_spawn_json_imports_neither_nor_rich(repo, monkeypatch):
     assert {"orchestra.spawning", "orchestra.tmux", "orchestra.git"} <= names
     # No terminal, nothing to warn about: no progress display, so rich is not needed either.
     assert _heavy(names) == [] and not any(name.split(".")[0] == "rich" for name in names)
+
+
+def test_the_launcher_imports_no_models(repo):
+    """Ten launchers start at once as a spawn's windows open: each reads its record as JSON,
+    without dataclasses and enum (`orchestra.models`) and what they bring."""
+    result = _python(*SAFE_PATH, "-c", "import orchestra.launcher", cwd=repo)
+    assert result.returncode == 0, result.stderr.decode()
+    names = _imported(result.stderr.decode())
+    assert "orchestra.lifecycle" in names and "orchestra.state" in names
+    assert not names & {"orchestra.models", "dataclasses", "inspect"}

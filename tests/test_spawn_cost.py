@@ -72,6 +72,9 @@ def test_a_spawn_of_ten_runs_git_twice_per_agent_and_tmux_once(orchestra, repo, 
     checks = [args for args in git if args not in per_agent]
     # Finding the project, the base, the branches (one for-each-ref), the branch prefix.
     assert len(checks) <= 4, checks
-    assert len([args for args in tmux if "new-window" in args]) == 10
-    assert len(tmux) <= 10 + 3, tmux
+    # Every window, with its marks and hook, in one tmux invocation.
+    (windows,) = [args for args in tmux if "new-window" in args]
+    assert windows.count("new-window") == 10
+    assert windows.count("@orchestra_launch") == 10 and windows.count("pane-died") == 10
+    assert len(tmux) <= 1 + 3, tmux
     assert sorted(a["name"] for a in agents_json(orchestra)) == sorted(f"task-{n}" for n in range(1, 11))

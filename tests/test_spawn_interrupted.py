@@ -66,7 +66,27 @@ def test_a_spawn_interrupted_while_making_worktrees_undoes_everything(orchestra,
     _nothing_left(repo, orchestra)
 
 
-def test_an_interrupt_after_some_agents_started_says_which(project, repo):
+def test_an_interrupt_once_the_windows_are_open_keeps_the_started_and_says_which(project, repo):
+    """The windows open in one tmux invocation: a Ctrl-C after it finds every agent started."""
+
+    def interrupt_first_started(name: str, step: str) -> None:
+        if step == "started" and name == "first-task":
+            raise KeyboardInterrupt
+
+    specs = [TaskSpec(task=t, agent="demo") for t in ("first task", "second task", "third task")]
+    with pytest.raises(SpawnInterrupted) as caught:
+        spawn(project, specs, spawn_environment(), progress=interrupt_first_started)
+    message = str(caught.value)
+    assert message.startswith("interrupted: started first-task, second-task, third-task") and "removed" not in message
+    assert caught.value.exit_code == 130
+    records = project.state.read()
+    assert sorted(records) == ["first-task", "second-task", "third-task"]
+    assert all(r.pane and r.window for r in records.values()), "every open window is recorded"
+    panes = project.tmux.panes() or {}
+    assert sorted(p.agent for p in panes.values() if p.agent) == sorted(records)
+
+
+def test_an_interrupt_before_the_windows_open_undoes_every_agent(project, repo, orchestra):
     def interrupt_second(name: str, step: str) -> None:
         if step == "starting" and name == "second-task":
             raise KeyboardInterrupt
@@ -74,13 +94,10 @@ def test_an_interrupt_after_some_agents_started_says_which(project, repo):
     specs = [TaskSpec(task=t, agent="demo") for t in ("first task", "second task", "third task")]
     with pytest.raises(SpawnInterrupted) as caught:
         spawn(project, specs, spawn_environment(), progress=interrupt_second)
-    message = str(caught.value)
-    assert "first-task" in message and "started" in message
-    assert "second-task" in message and "third-task" in message and caught.value.exit_code == 130
-    records = project.state.read()
-    assert list(records) == ["first-task"]
-    assert branches(repo) == ["main", "orchestra/first-task"]
-    assert worktree_paths(repo) == [str(repo), records["first-task"].worktree]
+    assert "no agent was started" in str(caught.value)
+    _nothing_left(repo, orchestra)
+    assert not any(p.agent for p in (project.tmux.panes() or {}).values())
+    assert not list(project.state.launch_dir.glob("*.env.json")), "no launch file (the environment) stays"
 
 
 @pytest.mark.slow
