@@ -12,8 +12,9 @@ conversation intact. `[schedule] on_limit = "wait"` (the default) then:
   becomes limited) sets a `run-shell -d` timer on the agent's tmux server, so no process of
   orchestra waits, and the timer dies with the server, as the agent does;
 - at that time, `_limit-end` moves the agent on (`limit-ended`, under the state lock, so it
-  happens once however many timers fire) and types `CONTINUE` at its prompt through `send`,
-  which proves first that the pane is the agent's. The status change starts the queue again.
+  happens once however many timers fire) and types `CONTINUE` at its prompt through `send`
+  (or its kind's `limit_continue`, an answer to the CLI's own dialog), which proves first that
+  the pane is the agent's. The status change starts the queue again.
 
 `on_limit = "fail"` makes the same report `failed`, as any other API error.
 """
@@ -188,8 +189,9 @@ def end(ctx: Context, name: str, launch: str | None = None) -> bool:
     if early:
         return arm(ctx, name) and False
     lifecycle.publish(ctx.state, [changed] if changed else [])
+    kind = ctx.plugins.kinds.get(str(record.get("agent")))
     try:
-        send(ctx, name, CONTINUE)
+        send(ctx, name, (kind.limit_continue if kind else "") or CONTINUE)
     except OrchestraError as error:
         ctx.state.append_events([lifecycle.event("limit-error", name, {"message": str(error)})])
     return True

@@ -189,7 +189,8 @@ class AgentKind:
     dialog), or always with `screen_after_hooks` (a CLI whose hooks report only a turn's end).
     `limited_patterns` match the line a CLI shows when it hit a usage or rate limit (for a CLI
     whose hooks do not report one): a running or done agent whose screen shows a new such line
-    becomes `limited` (docs/concepts.md, "Usage limits").
+    becomes `limited` (docs/concepts.md, "Usage limits"). `limit_continue` is what orchestra
+    types into it when the limit resets, for a CLI that then asks in a dialog of its own.
     `build_env(agent, settings)` returns variables to add to the agent's environment, at spawn
     and at resume (for a CLI configured through its environment). `prepare_worktree(agent,
     settings)` runs once the agent's worktree exists, before its CLI starts, at spawn and at
@@ -208,6 +209,7 @@ class AgentKind:
     waiting_patterns: list[str] = field(default_factory=list)
     busy_patterns: list[str] = field(default_factory=list)
     limited_patterns: list[str] = field(default_factory=list)
+    limit_continue: str = ""  # what orchestra types when a limit resets ("": its own "continue" prompt)
     build_resume_argv: Callable[[Agent, AgentSettings], list[str]] | None = None
     build_env: Callable[[Agent, AgentSettings], dict[str, str]] | None = None
     prepare_worktree: Callable[[Agent, AgentSettings], None] | None = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestra import lifecycle
+from orchestra.clock import reset_time
 from orchestra.models import Agent, Event, parse_time
 from orchestra.tmux import Pane
 
@@ -94,6 +95,7 @@ def _signals(
 
 
 SCREEN_STATUSES = (lifecycle.RUNNING, lifecycle.WAITING)
+BOX = "│┃║|"  # the sides of a dialog's frame
 SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no longer asked
 
 
@@ -129,11 +131,11 @@ def _read_screen(record: dict[str, Any], screen: str, schedule: dict[str, Any]) 
     patterns = record.get("screen_patterns") or {}
     if record.get("status") in (lifecycle.RUNNING, lifecycle.DONE):
         for line in lines:
-            shown = " ".join(line.split())[:300]
+            shown = " ".join(line.strip().strip(BOX).split())[:300]  # a dialog's frame is not its text
             if shown != record.get("limit_seen") and any(re.search(p, line) for p in patterns.get("limited", [])):
                 from orchestra import limits
 
-                return "screen-limited", {"line": shown, **limits.settle(schedule)}
+                return "screen-limited", {"line": shown, **limits.settle(schedule, reset_time(bottom))}
     if not asks_by_screen(record):
         return None
     for pattern in patterns.get("waiting", []):

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 
 import standin
-from standin import Text  # the tests import it from here
+from standin import Error, Text  # the tests import them from here
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,10 @@ class GeminiHandler(standin.Handler):
         method = self.path.split("?", 1)[0].rsplit(":", 1)[-1]
         main = method == "streamGenerateContent" and is_main(body)
         step = self.api.record(Request("POST", self.path, self._headers(), body, main=main))
-        if method == "streamGenerateContent":
+        if isinstance(step, Error):
+            error = {"code": step.status, "message": step.message, "status": step.type}
+            self._json(step.status, {"error": error}, step.headers)
+        elif method == "streamGenerateContent":
             usage = self.api.usage if main else None
             self._send(200, "text/event-stream", stream(step or Text(side_text(body)), usage))
         elif method == "generateContent":

@@ -178,6 +178,11 @@ class ScriptedAPI:
             self._changed.notify_all()
             return step
 
+    def recover(self) -> None:
+        """Answer a request sent again after an Error with the next step, as an API whose limit reset does."""
+        with self._changed:
+            self._failed = None
+
     def _steps_for(self, body: dict) -> list:
         first = self._first_prompt(body)
         for prompt, steps in self._by_prompt.items():

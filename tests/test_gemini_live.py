@@ -152,3 +152,32 @@ def test_usage_is_read_from_geminis_session_file_each_message_once(orchestra, ge
         "cache_read_tokens": 1000 * answered,
         "cache_write_tokens": 0,
     }
+
+
+def test_a_usage_limit_dialog_is_limited_until_its_reset_then_kept_trying(orchestra, repo, gemini, isolated):
+    """Gemini CLI asks "Keep trying / Stop" with the reset time; orchestra shows the agent limited
+    until then, and at the reset answers "Keep trying" for the person."""
+    import datetime
+
+    from gemini_api import Error
+    from orchestra.state import State
+
+    quota = "You exceeded your current quota: limit: 50. Please retry in 3000s."
+    gemini.api.script([Error(429, "RESOURCE_EXHAUSTED", quota), Text("Went on.")])
+    orchestra("spawn", "--agent", "gemini", "--no-attach", "limit me")
+    (agent,) = wait_statuses(orchestra, {"limit-me": "limited"}, timeout=TIMEOUT)
+    assert agent["error"].startswith("Usage limit reached for")
+    wait_for(lambda: "Access resets at" in screen(isolated, agent["pane"]), what="the reset time on screen")
+    shown = screen(isolated, agent["pane"]).split("Access resets at ", 1)[1].split(".")[0]  # "11:03 AM UTC"
+    until = datetime.datetime.fromisoformat(agent["limited_until"])
+    assert until.strftime("%I:%M %p").lstrip("0") == shown.split(" UTC")[0].lstrip("0"), "its own reset time"
+
+    # The reset comes (here: the record says it passed a while ago, as after a machine's sleep).
+    gemini.api.recover()
+    past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)).isoformat()
+    with State(repo / ".git" / "orchestra").update_raw() as records:
+        records["limit-me"]["limited_until"] = past
+    orchestra("ls")
+    (agent,) = wait_statuses(orchestra, {"limit-me": "done"}, timeout=TIMEOUT)
+    assert agent["last_message"] == "Went on."
+    assert "Usage limit reached" not in screen(isolated, agent["pane"])

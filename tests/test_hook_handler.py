@@ -122,13 +122,14 @@ def test_a_rate_limit_without_a_time_waits_the_back_off(state):
         ("API Error: Request rejected (429) · This request would exceed your rate limit", None),
         ("resets 3", None),
         ("resets 25:00", None),
+        ("Usage limit reached for gemini-3.8-flash.\nAccess resets at 11:03 AM UTC.", "2026-12-04T11:03:00+00:00"),
     ],
 )
 def test_reset_times_as_claude_code_words_them(message, expected, monkeypatch):
     import datetime
     import time
 
-    from orchestra_claude.hooks import reset_time
+    from orchestra.clock import reset_time
 
     monkeypatch.setenv("TZ", "UTC")  # a clock time with no zone named is this machine's
     time.tzset()

@@ -46,6 +46,10 @@ WAITING_PATTERNS = [
     r"● 1\. Allow once",
 ]
 BUSY_PATTERNS = [r"\(esc to cancel, "]
+# A quota its own retries cannot wait out: Gemini CLI asks whether to keep trying, and names the
+# reset time ("Access resets at 11:03 AM UTC."). At the reset orchestra answers "1. Keep trying".
+LIMITED_PATTERNS = [r"Usage limit reached for "]
+LIMIT_CONTINUE = "1"
 
 
 def hook_settings(hook_command: list[str]) -> dict[str, Any]:
@@ -173,6 +177,8 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             default_env={"CI": "false"},
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
+            limited_patterns=LIMITED_PATTERNS,
+            limit_continue=LIMIT_CONTINUE,
             hook_translator="orchestra_gemini.hook",
         )
     )
