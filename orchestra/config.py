@@ -127,6 +127,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 
+# `[hosts.<name>]`: a machine that runs agents, reached over SSH (orchestra.hosts).
+HOST_KEYS: dict[str, Key] = {
+    "ssh": Key("str", "", "the destination as ssh takes it: an alias from your ssh config, or user@host"),
+    "ssh_args": Key("list[str]", [], 'extra arguments for ssh (and git over SSH), e.g. ["-p", "2222"]'),
+    "path": Key("str", "", "where the project's clone lives on the host; empty: orchestra/<repo> in the home"),
+    "forward_env": Key("list[str]", [], 'variables passed from your shell to its agents, e.g. ["ANTHROPIC_API_KEY"]'),
+    "max_running": Key("count", 0, "agents at work at once on this host (0: no limit of its own)"),
+}
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 # `[usage.prices.<model>]`: each key prices one of the four counts of `ls --json`'s `usage`.
 PRICE_KEYS = {
     "input": "input_tokens",
@@ -156,6 +167,7 @@ class Config:
     plugins: dict[str, Any]
     tmux: dict[str, Any] = field(default_factory=lambda: {"layout": "windows"})
     usage: dict[str, Any] = field(default_factory=lambda: {"prices": {}})
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)  # [hosts.<name>], each with every key
     schedule: dict[str, Any] = field(
         default_factory=lambda: {
             "max_running": 0,
@@ -219,6 +231,7 @@ def load(start: Path, root: Path) -> Config:
     """Built-in defaults, then the user-level file, then the project's `orchestra.toml`."""
     merged = defaults()
     agents: dict[str, dict[str, Any]] = {}
+    hosts: dict[str, dict[str, Any]] = {}
     plugin_settings: dict[str, dict[str, Any]] = {}
     sources = []
     for path in (user_config_dir() / USER_FILENAME, find_project_file(start, root)):
@@ -231,6 +244,9 @@ def load(start: Path, root: Path) -> Config:
             if section == "agents":
                 for kind, table in values.items():
                     agents.setdefault(kind, {}).update(table)
+            elif section == "hosts":
+                for host, table in values.items():
+                    hosts.setdefault(host, {}).update(table)
             elif section == "plugins":
                 for key, value in values.items():
                     if isinstance(value, dict):
@@ -243,7 +259,12 @@ def load(start: Path, root: Path) -> Config:
         if isinstance(table.get("command"), str):
             table["command"] = [table["command"]]
     merged["plugins"]["settings"] = plugin_settings
-    return Config(agents=agents, sources=sources, **merged)
+    for name, table in hosts.items():
+        if not table.get("ssh"):
+            where = sources[-1] if sources else Path(FILENAME)
+            raise ConfigError(f"{where}: [hosts.{name}] needs ssh, the destination: an ssh config alias or user@host.")
+        hosts[name] = {**{key: _copy(k.default) for key, k in HOST_KEYS.items()}, **table}
+    return Config(agents=agents, hosts=hosts, sources=sources, **merged)
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -267,8 +288,8 @@ def validate(data: dict[str, Any], path: Path) -> None:
     """Raise `ConfigError` naming the file, the key, its line and a close match."""
     text = _read_text(path)
     for section, values in data.items():
-        if section not in SCHEMA and section != "agents":
-            _unknown(path, text, section, "", [*SCHEMA, "agents"])
+        if section not in SCHEMA and section not in ("agents", "hosts"):
+            _unknown(path, text, section, "", [*SCHEMA, "agents", "hosts"])
         if not isinstance(values, dict):
             _wrong_type(path, text, section, "", "a table", values)
         if section == "agents":
@@ -276,10 +297,37 @@ def validate(data: dict[str, Any], path: Path) -> None:
                 if not isinstance(table, dict):
                     _wrong_type(path, text, kind, "agents", "a table", table)
                 _check_table(path, text, f"agents.{kind}", table, AGENT_KEYS)
+        elif section == "hosts":
+            for host, table in values.items():
+                _check_host(path, text, host, table)
         elif section == "plugins":
             _check_table(path, text, section, values, SCHEMA[section], allow_tables=True)
         else:
             _check_table(path, text, section, values, SCHEMA[section])
+
+
+def _check_host(path: Path, text: str, host: str, table: Any) -> None:
+    """A `[hosts.<name>]` table: its keys, a name tmux and the command line can carry, a
+    destination ssh cannot take for an option, and variable names."""
+    if not isinstance(table, dict):
+        _wrong_type(path, text, host, "hosts", "a table", table)
+    if not HOST_NAME.match(host):
+        raise ConfigError(
+            f"{_place(path, text, host)}: the host name {_toml_value(host)} may hold only letters, digits, "
+            "'-' and '_', and start with a letter or digit."
+        )
+    _check_table(path, text, f"hosts.{host}", table, HOST_KEYS)
+    if str(table.get("ssh", "x")).startswith("-") or not str(table.get("ssh", "x")).strip():
+        raise ConfigError(
+            f"{_place(path, text, 'ssh')}: 'hosts.{host}.ssh' must name a host (an ssh config alias or "
+            f"user@host), not {_toml_value(table['ssh'])}; put ssh's options in ssh_args."
+        )
+    for name in table.get("forward_env", []):
+        if not ENV_NAME.match(name):
+            raise ConfigError(
+                f"{_place(path, text, 'forward_env')}: 'hosts.{host}.forward_env' names variables, "
+                f"and {_toml_value(name)} is not a variable name."
+            )
 
 
 def _check_table(

@@ -132,7 +132,8 @@ fi
 #   install` would download a browser build of its own, which this machine cannot fetch);
 # zsh, fish, bash-completion: the completion tests drive the real shells;
 # the shell-script checker: every script in shell/ must pass it (the test fails without it);
-# gh: the github plugin's flags are checked against `gh pr create --help`.
+# gh: the github plugin's flags are checked against `gh pr create --help`;
+# openssh-server: the hosts tests run a real sshd on 127.0.0.1 for a second local user.
 system_missing=()
 [[ -x /usr/bin/chromium ]] || system_missing+=(chromium)
 command -v zsh >/dev/null 2>&1 || system_missing+=(zsh)
@@ -140,6 +141,7 @@ command -v fish >/dev/null 2>&1 || system_missing+=(fish)
 [[ -f /usr/share/bash-completion/bash_completion ]] || system_missing+=(bash-completion)
 command -v shellcheck >/dev/null 2>&1 || system_missing+=(shellcheck)
 command -v gh >/dev/null 2>&1 || system_missing+=(gh)
+[[ -x /usr/sbin/sshd ]] || system_missing+=(openssh-server)
 if (( ${#system_missing[@]} )); then
     say "installing ${system_missing[*]}"
     install_packages "${system_missing[@]}"

@@ -15,7 +15,7 @@ from orchestra.launch import SAFE_PATH
 from support import git, make_repo
 
 TESTS = Path(__file__).parent
-pytest_plugins = ["claude_support", "agent_clis"]
+pytest_plugins = ["claude_support", "agent_clis", "ssh_support"]
 
 
 @pytest.fixture(autouse=True)

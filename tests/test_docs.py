@@ -16,7 +16,7 @@ DOCS = Path(__file__).parent.parent / "docs"
 
 def test_every_configuration_key_is_documented():
     text = (DOCS / "configuration.md").read_text()
-    keys = {k for table in config.SCHEMA.values() for k in table} | set(config.AGENT_KEYS)
+    keys = {k for table in config.SCHEMA.values() for k in table} | set(config.AGENT_KEYS) | set(config.HOST_KEYS)
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert missing == []
     for section in config.SCHEMA:

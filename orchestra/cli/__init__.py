@@ -40,6 +40,7 @@ BUILT_IN = {
     "web": "orchestra.cli.web:web",
     "completion": "orchestra.cli.completion:completion",
     "pool": "orchestra.cli.pool:pool",
+    "hosts": "orchestra.cli.hosts:hosts",
 }
 
 
