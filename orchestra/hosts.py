@@ -13,6 +13,7 @@ constant script, read by `sh -s` from standard input.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,3 +157,145 @@ def probe_all(hosts: list[Host]) -> list[Probe]:
 
     with ThreadPoolExecutor(max_workers=min(len(hosts), 16)) as pool:
         return list(pool.map(probe, hosts))
+
+
+# -- `orchestra hosts setup NAME` ---------------------------------------------------------------
+
+WHEEL_NAME = re.compile(r"^claude_orchestra-[0-9A-Za-z_.+!]+-py3-none-any\.whl$")
+# Run on the host by `sh -s`: the checks, then the wheel (base64, between the markers), the
+# virtual environment, orchestra in it, and the project's bare clone. Its only inputs are the
+# placeholders below, each replaced by a wheel's file name (checked against WHEEL_NAME) or by
+# base64 text, whose letters no shell reads as anything but themselves.
+SETUP = f"""
+set -eu
+die() {{ printf 'orchestra: %s\\n' "$1" >&2; exit 3; }}
+command -v git >/dev/null 2>&1 || die "git is missing on the host: install it there"
+command -v tmux >/dev/null 2>&1 || die "tmux is missing on the host: install it there"
+command -v python3 >/dev/null 2>&1 || die "python3 is missing on the host: install Python 3.10 or newer there"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || die "the host's python3 is older than 3.10"
+python3 -c 'import venv, ensurepip' 2>/dev/null || die "the host's python3 has no venv or ensurepip: install python3-venv there"
+wheels="$HOME/.cache/claude-orchestra/wheels"
+mkdir -p "$wheels"
+base64 -d > "$wheels/@WHEEL@" <<'ORCHESTRA_WHEEL_END'
+@WHEEL_DATA@
+ORCHESTRA_WHEEL_END
+venv="$HOME/{REMOTE_VENV}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$wheels/@WHEEL@" >&2
+clone=$(printf '%s' '@PATH@' | base64 -d)
+case "$clone" in /*) ;; *) clone="$HOME/$clone" ;; esac
+[ -d "$clone" ] || git init --quiet --bare "$clone"
+printf 'clone\\t%s\\n' "$clone"
+printf 'orchestra\\t%s\\n' "$("$venv/bin/orchestra" --version)"
+"""
+
+
+def clone_path(host: Host, project_name: str) -> str:
+    """Where the project's clone lives on the host, as configured (relative: to the remote home)."""
+    return host.path or f"orchestra/{project_name}"
+
+
+def setup(host: Host, project_root: Path, branches: list[str], wheel: Path, timeout: float = 600.0) -> dict[str, str]:
+    """Install `wheel` (orchestra) on `host` in its own virtual environment, make the project's bare
+    clone there, and push `branches` to it over SSH. Returns what the host said (`clone`, `orchestra`)."""
+    import base64
+
+    if not WHEEL_NAME.match(wheel.name):
+        raise OrchestraError(f"{wheel.name} is not a wheel of orchestra.")
+    script = (
+        SETUP.replace("@WHEEL@", wheel.name)
+        .replace("@PATH@", base64.b64encode(clone_path(host, project_root.name).encode()).decode())
+        .replace("@WHEEL_DATA@", base64.encodebytes(wheel.read_bytes()).decode().strip())
+    )
+    try:
+        done = subprocess.run(
+            ssh_argv(host, ["sh", "-s"]), input=script, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise OrchestraError(f"host '{host.name}' did not finish its setup within {timeout:.0f} s.") from None
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.strip()]
+        reason = said[-1].removeprefix("orchestra: ") if said else f"ssh exited with code {done.returncode}"
+        raise OrchestraError(f"setting up host '{host.name}' failed: {reason}")
+    found = dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
+    push(host, project_root, found["clone"], branches)
+    return found
+
+
+def push(host: Host, project_root: Path, clone: str, branches: list[str]) -> None:
+    """Push `branches` of the local repository to the host's clone, with git over the same ssh."""
+    from orchestra import git
+
+    refspecs = [f"refs/heads/{b}:refs/heads/{b}" for b in branches]
+    env = {**os.environ, **git_ssh_env(host)}
+    result = git.run(["push", "--quiet", f"{host.ssh}:{clone}", *refspecs], project_root, env=env, check=False)
+    if result.returncode != 0 and ("non-fast-forward" in result.stderr or "[rejected]" in result.stderr):
+        raise OrchestraError(
+            f"the clone {clone} on host '{host.name}' holds {', '.join(branches)} with commits this repository "
+            "lacks: is it another project's? Set [hosts."
+            f"{host.name}] path to a folder of its own, or remove that clone on the host."
+        )
+    if result.returncode != 0:
+        said = [line for line in result.stderr.splitlines() if line.strip()]
+        raise OrchestraError(f"pushing to host '{host.name}' failed: {said[-1] if said else result.returncode}")
+
+
+GIT_SSH = """#!{python}
+# Written by orchestra: git's ssh for hosts, which adds the host's ssh arguments (from the environment).
+import json, os, sys
+os.execvp("ssh", ["ssh", *json.loads(os.environ["ORCHESTRA_SSH_ARGS"]), *sys.argv[1:]])
+"""
+
+
+def git_ssh_env(host: Host) -> dict[str, str]:
+    """The environment that has git reach `host` as orchestra's own ssh does: GIT_SSH names a
+    constant program (no shell reads it), which takes the arguments from ORCHESTRA_SSH_ARGS."""
+    import json
+    import sys
+
+    program = control_dir() / "git-ssh"
+    text = GIT_SSH.format(python=sys.executable)
+    if not program.exists() or program.read_text() != text:
+        partial = program.with_suffix(".partial")
+        partial.write_text(text)
+        partial.chmod(0o700)
+        partial.replace(program)
+    arguments = ssh_argv(host, [])[1:-2]  # its options, without "ssh", "--" and the destination
+    return {"GIT_SSH": str(program), "GIT_SSH_VARIANT": "ssh", "ORCHESTRA_SSH_ARGS": json.dumps(arguments)}
+
+
+def build_wheel(folder: Path) -> Path:
+    """A wheel of the orchestra that runs here, in `folder`: built from its source checkout when it
+    runs from one, else made again from the installed files."""
+    import orchestra
+
+    source = Path(orchestra.__file__).resolve().parent.parent
+    if (source / "pyproject.toml").is_file() and (source / "orchestra" / "__init__.py").is_file():
+        import sys
+
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(source)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            said = [line for line in done.stderr.splitlines() if line.strip()]
+            raise OrchestraError(f"building orchestra's wheel failed: {said[-1] if said else done.returncode}")
+    else:
+        _repack(folder)
+    (wheel,) = [w for w in folder.glob("*.whl") if WHEEL_NAME.match(w.name)]
+    return wheel
+
+
+def _repack(folder: Path) -> None:
+    """The installed distribution's files (its RECORD), zipped again as the wheel they came from."""
+    import importlib.metadata
+    import zipfile
+
+    dist = importlib.metadata.distribution("claude-orchestra")
+    name = f"claude_orchestra-{dist.version}-py3-none-any.whl"
+    with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in dist.files or []:
+            path = Path(str(file.locate()))
+            if path.is_file() and "__pycache__" not in file.parts and ".." not in file.parts:
+                archive.write(path, str(file))

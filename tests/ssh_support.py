@@ -73,6 +73,8 @@ def ssh_host(tmp_path_factory) -> SSHHost:
     folder.chmod(0o755)  # sshd's StrictModes reads the host key's folder
     user = _test_user()
     home = Path(user.pw_dir)
+    for left in (".local", ".cache", "orchestra", "projects"):  # what an earlier session set up there
+        shutil.rmtree(home / left, ignore_errors=True)
     _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "host_key"))
     _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "id"))
     dot_ssh = home / ".ssh"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 
@@ -89,3 +90,40 @@ def test_a_bad_host_table_is_one_sentence(orchestra, repo, table, said):
     result = orchestra("hosts", check=False)
     assert result.returncode == 1 and said in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_setup_installs_this_orchestra_and_pushes_the_target(orchestra, repo, ssh_host):
+    from orchestra import __version__
+    from support import git, make_repo
+
+    where = f"projects/{repo.parent.name} one"  # a folder of this test's own, with a space
+    configure(repo, ssh_host.toml("box", path=where))
+    clone = ssh_host.home / where
+    result = orchestra("hosts", "setup", "box", timeout=600)
+    assert f"the project's clone is {clone}" in result.stdout
+    (found,) = json.loads(orchestra("hosts", "--json").stdout)
+    assert __version__ in found["orchestra"], found
+    assert git(clone, "-c", "safe.directory=*", "rev-parse", "main") == git(repo, "rev-parse", "main")
+    # Again: the target moved on, and the host's clone follows.
+    (repo / "new.txt").write_text("x\n")
+    git(repo, "add", "new.txt")
+    git(repo, "commit", "-qm", "more")
+    orchestra("hosts", "setup", "box", timeout=600)
+    assert git(clone, "-c", "safe.directory=*", "rev-parse", "main") == git(repo, "rev-parse", "main")
+    # Another project's clone at that path is never overwritten.
+    other = repo.parent / "other"
+    make_repo(other)
+    (other / "orchestra.toml").write_text(ssh_host.toml("box", path=where))
+    refused = orchestra("hosts", "setup", "box", cwd=other, check=False, timeout=600)
+    assert refused.returncode == 1 and "is it another project's?" in refused.stderr, refused.stderr
+    assert git(clone, "-c", "safe.directory=*", "rev-parse", "main") == git(repo, "rev-parse", "main")
+    shutil.rmtree(clone.parent)
+
+
+def test_setup_of_a_host_not_configured_is_one_sentence(orchestra, repo, ssh_host):
+    configure(repo, ssh_host.toml("box"))
+    result = orchestra("hosts", "setup", "nope", check=False)
+    assert result.returncode == 1 and result.stderr.strip() == (
+        "orchestra: no host named 'nope' in [hosts] of orchestra.toml (hosts: box)."
+    )
