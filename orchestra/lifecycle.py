@@ -139,7 +139,7 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     if signal == "screen-asks":
         return (WAITING, {"waiting_for": data.get("question")}) if status in (RUNNING, DONE) else None
     if signal == "screen-clear":
-        if status == WAITING or (status == DONE and data.get("busy")):
+        if status == WAITING or (status in (DONE, LIMITED) and data.get("busy")):
             return RUNNING, {"waiting_for": None}
         return None
     if signal == "sent":
@@ -147,6 +147,8 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
             return None  # something moved it while the text was typed: the record knows better
         if status == WAITING:
             return RUNNING, {"waiting_for": None}
+        if status == LIMITED:  # a person took over before the reset: the limit's timer finds it moved on
+            return RUNNING, {"error": None}
         # A new prompt to an agent with hooks is left to its prompt-submitted event.
         if status in (DONE, FAILED) and (record.get("last_hook") is None or record.get("screen_after_hooks")):
             return RUNNING, {"waiting_for": None, "error": None}

@@ -145,7 +145,7 @@ def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
 def _not_finished(agent: Agent) -> str:
     if agent.status == Status.MERGED:
         return f"agent '{agent.name}' is already merged; `orchestra clean` removes it."
-    if agent.status in (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.WAITING):
+    if agent.status in (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.WAITING, Status.LIMITED):
         return (
             f"agent '{agent.name}' is still {agent.status.value}: merge it once it is done "
             f"(`orchestra ls` shows when), or stop it with `orchestra kill {agent.name}`."

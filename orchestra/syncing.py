@@ -26,7 +26,7 @@ from orchestra.reconcile import observe
 from orchestra.removal import in_main_checkout, merge_target
 from orchestra.worktrees import branch_exists
 
-SYNCABLE = (Status.DONE, Status.EXITED, Status.WAITING)  # not working: nothing writes its files meanwhile
+SYNCABLE = (Status.DONE, Status.EXITED, Status.WAITING, Status.LIMITED)  # not working: nothing writes its files
 
 
 @dataclass

@@ -117,6 +117,8 @@ TABLE = [
     (WAITING, "screen-clear", {"busy": False}, {}, RUNNING, {"waiting_for": None}),
     (DONE, "screen-clear", {"busy": True}, {}, RUNNING, {}),
     (DONE, "screen-clear", {"busy": False}, {}, "no change", {}),
+    (LIMITED, "screen-clear", {"busy": True}, {}, RUNNING, {}),
+    (LIMITED, "screen-clear", {"busy": False}, {}, "no change", {}),
     # send: an answer, or a prompt to an agent without hooks; never over a change made meanwhile
     (WAITING, "sent", {"seen": "t0"}, {}, RUNNING, {"waiting_for": None}),
     (DONE, "sent", {"seen": "t0"}, {}, RUNNING, {"error": None}),
@@ -125,6 +127,7 @@ TABLE = [
     (DONE, "sent", {"seen": "t0"}, {"last_hook": "agent-turn-complete", "screen_after_hooks": True}, RUNNING, {}),
     (WAITING, "sent", {"seen": "earlier"}, {}, "no change", {}),
     (RUNNING, "sent", {"seen": "t0"}, {}, "no change", {}),
+    (LIMITED, "sent", {"seen": "t0"}, {"last_hook": "StopFailure", "error": "429"}, RUNNING, {"error": None}),
     # merge and resume
     *[(s, "merged", {}, {}, MERGED, {"error": None}) for s in (DONE, EXITED)],
     (

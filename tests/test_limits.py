@@ -102,6 +102,25 @@ def test_a_limit_whose_timer_was_lost_ends_at_the_next_look(orchestra, repo, tmp
     assert " ".join(screen(isolated, agent["pane"]).split()).count(limits.CONTINUE) == 1, "typed once"
 
 
+def test_a_limited_agent_is_not_merged_and_can_be_told_to_go_on_by_hand(orchestra, repo, tmp_path, isolated):
+    tool = tmp_path / "waiter"
+    tool.write_text(WAITER)
+    tool.chmod(0o755)
+    (repo / "orchestra.toml").write_text(f"[agents.waiter]\ncommand = [{json.dumps(str(tool))}]\n")
+    git(repo, "add", "orchestra.toml")
+    git(repo, "commit", "-qm", "a waiting agent")
+    orchestra("spawn", "--agent", "waiter", "--no-attach", "wait")
+    wait_statuses(orchestra, {"wait": "running"})
+    payload = json.dumps({"event": "limited", "error": "usage limit", "until": "2999-01-01T00:00:00+00:00"})
+    orchestra("_hook", "--state-dir", str(repo / ".git" / "orchestra"), "wait", payload)
+    wait_statuses(orchestra, {"wait": "limited"})
+    refused = orchestra("merge", "wait", check=False)
+    assert refused.returncode == 1 and "is still limited" in refused.stderr
+    assert "now running" in orchestra("send", "wait", "go on now").stdout
+    (agent,) = wait_statuses(orchestra, {"wait": "running"})
+    assert agent["limited_until"] is None
+
+
 def orchestra_processes_with(word: str) -> list[str]:
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
