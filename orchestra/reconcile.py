@@ -209,8 +209,28 @@ def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | 
         schedule.nudge(ctx, snapshot)
     if any(r.get("status") == lifecycle.LIMITED for r in snapshot.values()):
         _end_overdue_limits(ctx, snapshot)
+    _mourn(ctx, snapshot, panes)
     agents = ctx.state.agents_of(snapshot)
     return sorted(agents.values(), key=lambda a: a.created_at)
+
+
+def _mourn(ctx: Context, records: dict[str, dict[str, Any]], panes: dict[str, Pane] | None) -> None:
+    """An agent's pane that is dead while its end was never handled (tmux 3.3 sometimes fires no
+    `pane-died`, and a killed shell never reaches `_exited`): run the pane-died handler for it, in
+    the background. It claims the end under the state lock, so the `on_exit` hooks run once."""
+    if not panes:
+        return
+    by_launch = {p.launch: p for p in panes.values() if p.launch and p.dead}
+    for record in records.values():
+        launch = record.get("launch_id")
+        pane = by_launch.get(launch or "")
+        if pane is None or record.get("death_handled") == launch:
+            continue
+        from orchestra.launch import launcher_argv
+
+        status = "" if pane.dead_status is None else str(pane.dead_status)
+        handler = launcher_argv("_pane-died", "--state-dir", str(ctx.state.dir))
+        lifecycle.in_background(ctx.state, [*handler, pane.id, status, pane.window_name, launch or ""])
 
 
 def _end_overdue_limits(ctx: Context, records: dict[str, dict[str, Any]]) -> None:

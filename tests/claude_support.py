@@ -188,7 +188,8 @@ class HookLog:
     def records(self) -> list[dict]:
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        # Only whole lines: a hook may be writing the last one right now.
+        return [json.loads(line) for line in self.path.read_text().split("\n")[:-1] if line.strip()]
 
     def events(self, name: str | None = None) -> list[dict]:
         return [r["event"] for r in self.records() if name is None or r["event"].get("hook_event_name") == name]

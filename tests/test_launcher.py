@@ -250,7 +250,7 @@ def on_exit(agent):
 '''
 
 
-def test_on_exit_runs_once_whether_the_agent_ends_or_its_shell_is_killed(
+def test_on_exit_runs_once_whether_the_agent_ends_its_shell_is_killed_or_tmux_says_nothing(
     orchestra, repo, script_agent, isolated, tmp_path, monkeypatch
 ):
     """`_exited` runs the hooks (tmux 3.3 sometimes never fires `pane-died` for a quick exit);
@@ -269,19 +269,28 @@ def test_on_exit_runs_once_whether_the_agent_ends_or_its_shell_is_killed(
     env = {**env, "PYTHONPATH": str(site), "ORCHESTRA_TEST_EXITS": str(exits)}
     orchestra("spawn", "--agent", "script", "--name", "ends", "--no-attach", "exit-3", env=env)
     orchestra("spawn", "--agent", "waiter", "--name", "killed", "--no-attach", "t", env=env)
-    wait_for(lambda: (out / "killed.sigign").exists(), what="the waiting agent to start")
-    os.kill(pane_process(isolated, agents_by_name(orchestra)["killed"]["pane"]), signal.SIGKILL)
+    orchestra("spawn", "--agent", "waiter", "--name", "unheard", "--no-attach", "t", env=env)
+    wait_for(lambda: (out / "killed.sigign").exists() and (out / "unheard.sigign").exists(), what="the waiters")
+    agents = agents_by_name(orchestra)
+    os.kill(pane_process(isolated, agents["killed"]["pane"]), signal.SIGKILL)
+    # As tmux 3.3 sometimes does: a pane dies and no pane-died hook runs. The next look runs it.
+    tmux(isolated, "set-hook", "-uw", "-t", agents["unheard"]["window"], "pane-died")
+    os.kill(pane_process(isolated, agents["unheard"]["pane"]), signal.SIGKILL)
     state = State(repo / ".git" / "orchestra")
 
     def settled() -> bool:
-        agents = agents_by_name(orchestra)
+        agents = agents_by_name(orchestra)  # each look mourns a death no hook handled
         dead = tmux(isolated, "list-panes", "-a", "-F", "#{pane_dead}").stdout.split()
-        return all(a["death_handled"] == a["launch_id"] for a in agents.values()) and dead.count("1") == 2
+        return all(a["death_handled"] == a["launch_id"] for a in agents.values()) and dead.count("1") == 3
 
-    wait_for(settled, timeout=60, what="both ends handled and both panes dead")
-    state.wait_idle(30)  # the handlers tmux started have finished
+    wait_for(settled, timeout=60, what="every end handled and every pane dead")
+    state.wait_idle(30)  # the handlers tmux and `ls` started have finished
     heard = sorted(json.loads(line) for line in exits.read_text().splitlines())
-    assert heard == [["ends", "failed", 3, "shell"], ["killed", "failed", None, "pane-died"]]
+    assert heard == [
+        ["ends", "failed", 3, "shell"],
+        ["killed", "failed", None, "pane-died"],
+        ["unheard", "failed", None, "pane-died"],
+    ]
 
 
 def agents_by_name(orchestra) -> dict:
