@@ -10,11 +10,11 @@ import datetime
 import re
 
 _CLOCK = r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
-_RESETS = re.compile(
+# Compiled on first use (re caches it): every command imports this module, few read a reset time.
+_RESETS = (
     r"resets\s+(?:(?:at|on)\s+)?(?:([A-Z][a-z]{2})[a-z]*\.?\s+(\d{1,2}),?\s+(?:at\s+)?)?"
     + _CLOCK
-    + r"(?:\s*\(([A-Za-z_]+(?:/[A-Za-z_+-]+)*)\)|\s+(UTC|GMT)\b)?",
-    re.IGNORECASE,
+    + r"(?:\s*\(([A-Za-z_]+(?:/[A-Za-z_+-]+)*)\)|\s+(UTC|GMT)\b)?"
 )
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
@@ -27,7 +27,7 @@ def reset_time(message: str, now: datetime.datetime | None = None) -> str | None
     epoch = re.search(r"\|(\d{10})\b", message)
     if epoch:
         return datetime.datetime.fromtimestamp(int(epoch.group(1)), datetime.timezone.utc).isoformat()
-    found = _RESETS.search(message)
+    found = re.search(_RESETS, message, re.IGNORECASE)
     if found is None:
         return None
     month, day, hour_text, minute_text, half, named, bare = found.groups()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestra import lifecycle
-from orchestra.clock import reset_time
 from orchestra.models import Agent, Event, parse_time
 from orchestra.tmux import Pane
 
@@ -134,6 +133,7 @@ def _read_screen(record: dict[str, Any], screen: str, schedule: dict[str, Any]) 
             shown = " ".join(line.strip().strip(BOX).split())[:300]  # a dialog's frame is not its text
             if shown != record.get("limit_seen") and any(re.search(p, line) for p in patterns.get("limited", [])):
                 from orchestra import limits
+                from orchestra.clock import reset_time
 
                 return "screen-limited", {"line": shown, **limits.settle(schedule, reset_time(bottom))}
     if not asks_by_screen(record):
