@@ -7,12 +7,14 @@ from pathlib import Path
 from orchestra.errors import OrchestraError
 from orchestra.spawning import TaskSpec
 
-KEYS = ("task", "name", "agent", "base")
+KEYS = ("task", "name", "agent", "base", "no_worktree")
 
 
-def read_tasks(path: Path, default_agent: str | None = None, default_base: str | None = None) -> list[TaskSpec]:
-    """The tasks of the file, in order; a task without `agent` or `base` takes the defaults given.
-    Everything is checked before anything is returned, so a bad file starts no agent."""
+def read_tasks(
+    path: Path, default_agent: str | None = None, default_base: str | None = None, no_worktree: bool = False
+) -> list[TaskSpec]:
+    """The tasks of the file, in order; a task without `agent`, `base` or `no_worktree` takes the
+    defaults given. Everything is checked before anything is returned, so a bad file starts no agent."""
     from orchestra.config import read_file
     from orchestra.worktrees import check_name, check_task
 
@@ -25,14 +27,16 @@ def read_tasks(path: Path, default_agent: str | None = None, default_base: str |
     entries = data.get("task")
     if unknown or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise OrchestraError(
-            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'
+            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent, base and no_worktree.'
         )
     specs = []
     for number, entry in enumerate(entries, start=1):
         extra = set(entry) - set(KEYS)
         if extra or "task" not in entry:
             problem = f"unknown key {sorted(extra)[0]!r}" if extra else "no task text"
-            raise OrchestraError(f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base.")
+            raise OrchestraError(
+                f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base, no_worktree."
+            )
         if not isinstance(entry["task"], str):
             raise OrchestraError(f'{path}: in task {number}, task must be a string (task = "...").')
         try:
@@ -41,6 +45,8 @@ def read_tasks(path: Path, default_agent: str | None = None, default_base: str |
             raise OrchestraError(f"{path}: task {number}: {error}") from None
         if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
             raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
+        if not isinstance(entry.get("no_worktree", False), bool):
+            raise OrchestraError(f"{path}: in task {number}, no_worktree must be true or false.")
         if entry.get("name") is not None:
             try:
                 check_name(entry["name"])
@@ -52,6 +58,7 @@ def read_tasks(path: Path, default_agent: str | None = None, default_base: str |
                 name=entry.get("name"),
                 agent=entry.get("agent", default_agent),
                 base=entry.get("base", default_base),
+                no_worktree=entry.get("no_worktree", no_worktree),
             )
         )
     return specs

@@ -71,6 +71,20 @@ def test_it_runs_in_the_main_checkout_warns_on_a_second_and_is_never_merged(orch
     assert worktree_paths(repo) == [str(repo)] and branches(repo) == ["main"]
 
 
+def test_a_tasks_file_says_which_tasks_run_in_the_main_checkout(orchestra, repo, reader, tmp_path):
+    reader.mkdir()
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(
+        f'[[task]]\ntask = {json.dumps(str(reader / "r.txt"))}\nname = "review"\nno_worktree = true\n\n'
+        f'[[task]]\ntask = {json.dumps(str(reader / "b.txt"))}\nname = "build"\n'
+    )
+    spawned = json.loads(orchestra("spawn", "--agent", "reader", "--file", str(tasks), "--json").stdout)
+    by_name = {a["name"]: a for a in spawned}
+    assert by_name["review"]["no_worktree"] is True and by_name["review"]["worktree"] == str(repo.resolve())
+    assert by_name["build"]["no_worktree"] is False and by_name["build"]["worktree"] != str(repo.resolve())
+    assert "orchestra/build" in branches(repo) and "orchestra/review" not in branches(repo)
+
+
 def test_clean_removes_only_the_record_of_a_finished_one(orchestra, repo, reader):
     reader.mkdir()
     done = reader / "answer.once"

@@ -22,18 +22,30 @@ def test_tasks_take_the_defaults_unless_they_name_their_own(tmp_path):
     assert read_tasks(path)[0] == TaskSpec(task="plain")
 
 
+def test_no_worktree_is_a_task_s_own_or_the_command_line_s(tmp_path):
+    path = tmp_path / "tasks.toml"
+    path.write_text('[[task]]\ntask = "review"\nno_worktree = true\n\n[[task]]\ntask = "build"\nno_worktree = false\n')
+    assert [spec.no_worktree for spec in read_tasks(path)] == [True, False]
+    path.write_text('[[task]]\ntask = "review"\n')
+    assert read_tasks(path, no_worktree=True) == [TaskSpec(task="review", no_worktree=True)]
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ('title = "x"\n', 'must hold [[task]] tables, each with task = "..." and optionally name, agent and base.'),
+        (
+            'title = "x"\n',
+            'must hold [[task]] tables, each with task = "..." and optionally name, agent, base and no_worktree.',
+        ),
         ('task = "not a table"\n', "must hold [[task]] tables"),
         ("task = [1, 2]\n", "must hold [[task]] tables"),
         (
             '[[task]]\ntask = "x"\nmodel = "big"\n',
-            ": task 1 has unknown key 'model'; each [[task]] takes task, name, agent, base.",
+            ": task 1 has unknown key 'model'; each [[task]] takes task, name, agent, base, no_worktree.",
         ),
         ('[[task]]\ntask = "x"\n[[task]]\nname = "y"\n', ": task 2 has no task text; each [[task]] takes"),
         ('[[task]]\ntask = "x"\nbase = 3\n', ": in task 1, name, agent and base must be strings."),
+        ('[[task]]\ntask = "x"\nno_worktree = "yes"\n', ": in task 1, no_worktree must be true or false."),
         (
             '[[task]]\ntask = "x"\n[[task]]\ntask = "y"\nname = "bad name"\n',
             ": task 2: 'bad name' is not a valid agent name",

@@ -54,9 +54,7 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, 
     if task_file is not None:
         from orchestra.tasks_file import read_tasks
 
-        specs += read_tasks(task_file, default_agent=kind, default_base=base)
-        for spec in specs:
-            spec.no_worktree = no_worktree
+        specs += read_tasks(task_file, default_agent=kind, default_base=base, no_worktree=no_worktree)
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
