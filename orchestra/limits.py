@@ -186,8 +186,9 @@ def end(ctx: Context, name: str, launch: str | None = None) -> bool:
             return False  # the timer of an earlier launch, which a resume replaced
         early = seconds_left(record) > EARLY
         changed = None if early else lifecycle.apply_to(records, name, "limit-ended", note={"by": "schedule"})
-    if early:
-        return arm(ctx, name) and False
+    if early:  # the limit was moved later since this timer was set: set one for the new time
+        arm(ctx, name)
+        return False
     lifecycle.publish(ctx.state, [changed] if changed else [])
     kind = ctx.plugins.kinds.get(str(record.get("agent")))
     try:
