@@ -15,9 +15,11 @@ imports nothing but the standard library (no dataclasses, no enum).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestra.launch import launcher_argv
@@ -347,6 +349,20 @@ def forecast_in_background(state: State, reap: bool = True) -> None:
     """Bring the stored conflict forecast up to date in a process of its own (`_forecast`, which
     runs one at a time and tells the notifiers of new conflicts)."""
     in_background(state, launcher_argv("_forecast", "--state-dir", str(state.dir)), reap)
+
+
+@contextlib.contextmanager
+def problems_logged(state: State, kind: str, agent: str | None = None) -> Iterator[None]:
+    """For a process no one watches (the queue's starter, a limit's timer): an error is written
+    to the event log as a `kind` event with its message, never raised."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - nobody watches this process: the event log says why
+        from orchestra.errors import OrchestraError
+
+        message = str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
+        with contextlib.suppress(Exception):
+            state.append_events([event(kind, agent, {"message": message})])
 
 
 def in_background(state: State, argv: list[str], reap: bool = True) -> None:

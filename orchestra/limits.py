@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,11 +90,6 @@ def seconds_left(record: dict[str, Any]) -> float:
     return (until - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
 
 
-def shown(record: dict[str, Any]) -> str:
-    """`until 15:04`, for `ls`, the board and the queue's reasons."""
-    return until_phrase(record.get("limited_until"))
-
-
 def holds(ctx: Context, records: dict[str, dict[str, Any]]) -> list[Hold]:
     """With `on_limit = "wait"`: hold a queued agent while an agent of its kind is limited."""
     if ctx.config.schedule.get("on_limit", "wait") != "wait":
@@ -109,7 +103,7 @@ def holds(ctx: Context, records: dict[str, dict[str, Any]]) -> list[Hold]:
         found = limited.get(queued.get("agent"))
         if found is None:
             return None
-        return f"the usage limit of {found.get('agent')} agents ({found['name']} is limited {shown(found)})"
+        return f"the usage limit of {found.get('agent')} agents ({found['name']} is limited {until_phrase(found.get('limited_until'))})"
 
     return [hold] if limited else []
 
@@ -129,7 +123,7 @@ def arm_main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "--state-dir":
         return 2
     state = State(Path(argv[1]))
-    with _logged(state, argv[2]):
+    with lifecycle.problems_logged(state, "limit-error", argv[2]):
         from orchestra.context import Context
 
         arm(Context.open(state.dir.parent.parent), argv[2])
@@ -163,7 +157,7 @@ def end_main(argv: list[str]) -> int:
     if not state.dir.is_dir():
         return 0  # the repository is gone
     state.hold_busy()
-    with _logged(state, argv[2]):
+    with lifecycle.problems_logged(state, "limit-error", argv[2]):
         from orchestra.context import Context
 
         end(Context.open(state.dir.parent.parent), argv[2], argv[3])
@@ -196,16 +190,3 @@ def end(ctx: Context, name: str, launch: str | None = None) -> bool:
     except OrchestraError as error:
         ctx.state.append_events([lifecycle.event("limit-error", name, {"message": str(error)})])
     return True
-
-
-@contextlib.contextmanager
-def _logged(state: State, name: str) -> Any:
-    try:
-        yield
-    except Exception as error:  # noqa: BLE001 - nobody watches this process: the event log says why
-        from orchestra.errors import OrchestraError
-
-        message = str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
-        with contextlib.suppress(Exception):
-            state.append_events([lifecycle.event("limit-error", name, {"message": message})])
-        print(f"orchestra: {message}", file=sys.stderr)

@@ -242,6 +242,24 @@ class MergeResult:
 USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
+def usage_count(value: Any) -> int:
+    """A token count as an agent CLI's record holds it: a whole number above 0, else 0 (missing,
+    negative, fractional or a boolean)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def json_record(line: bytes | str) -> dict[str, Any] | None:
+    """One line of a JSON-lines file (a transcript, a rollout) as an object; None for a line that
+    is torn, malformed, not UTF-8, or not an object."""
+    import json
+
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 @dataclass
 class Usage:
     """The tokens of one agent's whole conversation, as its kind's plugin read them from the agent

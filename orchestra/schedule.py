@@ -26,7 +26,6 @@ agent back (a usage limit of its kind): each returns why, or None.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import shutil
 import time
@@ -38,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestra import files, lifecycle
 from orchestra.config import parse_duration, parse_size
-from orchestra.errors import ConfigError, OrchestraError
+from orchestra.errors import ConfigError
 from orchestra.state import State
 
 if TYPE_CHECKING:
@@ -235,14 +234,10 @@ def main(argv: list[str]) -> int:
 
 
 def _run(state: State) -> None:
-    try:
+    with lifecycle.problems_logged(state, "queue-error"):
         from orchestra.context import Context
 
         start_queued(Context.open(state.dir.parent.parent))
-    except Exception as error:  # noqa: BLE001 - nobody watches this process: the event log says why
-        message = str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
-        with contextlib.suppress(Exception):
-            state.append_events([lifecycle.event("queue-error", None, {"message": message})])
 
 
 def start_queued(ctx: Context, sleep: Callable[[float], None] = time.sleep) -> list[str]:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestra import files
 from orchestra.config import PRICE_KEYS
-from orchestra.models import USAGE_COUNTS, Agent, Usage
+from orchestra.models import USAGE_COUNTS, Agent, Usage, usage_count
 
 if TYPE_CHECKING:
     from orchestra.context import Context
@@ -128,8 +128,7 @@ def _counts(counts: dict[str, Any]) -> dict[str, int]:
     """The four counts, each a whole number 0 or more, whatever a plugin handed back."""
     found = {}
     for name in USAGE_COUNTS:
-        value = counts.get(name, 0)
-        found[name] = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+        found[name] = usage_count(counts.get(name, 0))
     return found
 
 

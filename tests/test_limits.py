@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from claude_api import Error, Text
 from orchestra import limits
 from orchestra.state import State
@@ -78,9 +80,9 @@ def test_on_limit_fail_makes_a_limit_an_error(orchestra, claude_home, claude_api
 WAITER = "#!/bin/sh\nwhile :; do sleep 1; done\n"
 
 
-def test_a_limit_whose_timer_was_lost_ends_at_the_next_look(orchestra, repo, tmp_path, isolated):
-    """A laptop asleep through the reset: the first command that reads the agents ends the limit,
-    once, and types the prompt into the pane that is provably the agent's."""
+@pytest.fixture
+def waiting(orchestra, repo, tmp_path) -> str:
+    """An agent `wait` of a kind without hooks, running until killed."""
     tool = tmp_path / "waiter"
     tool.write_text(WAITER)
     tool.chmod(0o755)
@@ -89,6 +91,12 @@ def test_a_limit_whose_timer_was_lost_ends_at_the_next_look(orchestra, repo, tmp
     git(repo, "commit", "-qm", "a waiting agent")
     orchestra("spawn", "--agent", "waiter", "--no-attach", "wait")
     wait_statuses(orchestra, {"wait": "running"})
+    return "wait"
+
+
+def test_a_limit_whose_timer_was_lost_ends_at_the_next_look(orchestra, repo, isolated, waiting):
+    """A laptop asleep through the reset: the first command that reads the agents ends the limit,
+    once, and types the prompt into the pane that is provably the agent's."""
     state = State(repo / ".git" / "orchestra")
     long_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)).isoformat()
     with state.update_raw() as records:
@@ -102,15 +110,7 @@ def test_a_limit_whose_timer_was_lost_ends_at_the_next_look(orchestra, repo, tmp
     assert " ".join(screen(isolated, agent["pane"]).split()).count(limits.CONTINUE) == 1, "typed once"
 
 
-def test_a_limited_agent_is_not_merged_and_can_be_told_to_go_on_by_hand(orchestra, repo, tmp_path, isolated):
-    tool = tmp_path / "waiter"
-    tool.write_text(WAITER)
-    tool.chmod(0o755)
-    (repo / "orchestra.toml").write_text(f"[agents.waiter]\ncommand = [{json.dumps(str(tool))}]\n")
-    git(repo, "add", "orchestra.toml")
-    git(repo, "commit", "-qm", "a waiting agent")
-    orchestra("spawn", "--agent", "waiter", "--no-attach", "wait")
-    wait_statuses(orchestra, {"wait": "running"})
+def test_a_limited_agent_is_not_merged_and_can_be_told_to_go_on_by_hand(orchestra, repo, isolated, waiting):
     payload = json.dumps({"event": "limited", "error": "usage limit", "until": "2999-01-01T00:00:00+00:00"})
     orchestra("_hook", "--state-dir", str(repo / ".git" / "orchestra"), "wait", payload)
     wait_statuses(orchestra, {"wait": "limited"})
@@ -133,17 +133,9 @@ def orchestra_processes_with(word: str) -> list[str]:
     return found
 
 
-def test_the_wait_is_a_tmux_timer_not_a_process(orchestra, repo, tmp_path, isolated):
+def test_the_wait_is_a_tmux_timer_not_a_process(orchestra, repo, isolated, waiting):
     """A kind's translator reports `limited` with a reset time; until then no orchestra process
     runs, and at that time the agent is told to go on."""
-    tool = tmp_path / "waiter"
-    tool.write_text(WAITER)
-    tool.chmod(0o755)
-    (repo / "orchestra.toml").write_text(f"[agents.waiter]\ncommand = [{json.dumps(str(tool))}]\n")
-    git(repo, "add", "orchestra.toml")
-    git(repo, "commit", "-qm", "a waiting agent")
-    orchestra("spawn", "--agent", "waiter", "--no-attach", "wait")
-    wait_statuses(orchestra, {"wait": "running"})
     state_dir = repo / ".git" / "orchestra"
     reset = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=6)
     payload = json.dumps({"event": "limited", "error": "usage limit", "until": reset.isoformat()})

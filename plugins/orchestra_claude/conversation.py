@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestra.models import json_record
 from orchestra_claude.sessions import normalize_time, prompt_text
 
 USAGE_FIELDS = {  # orchestra's name: the Messages API's
@@ -145,11 +146,8 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
             # Prompts and replies only: a user line that is a tool result is never parsed.
             if b'"message"' not in line or (b'"tool_result"' in line and b'"assistant"' not in line):
                 continue
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(record, dict):
+            record = json_record(line)
+            if record is not None:
                 yield record
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import glob
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from orchestra.models import json_record
 
 PROMPT_LENGTH = 200
 TAIL_BYTES = 64 * 1024
@@ -199,7 +200,7 @@ def _read_head(handle: BinaryIO, roots: dict[str, str | None]) -> _Head | None:
         if head is None:
             if b'"cwd"' not in line:
                 continue
-            record = _parse(line)
+            record = json_record(line)
             if record is None or not isinstance(record.get("cwd"), str):
                 continue
             root = _containing_root(record["cwd"], roots)
@@ -207,12 +208,12 @@ def _read_head(handle: BinaryIO, roots: dict[str, str | None]) -> _Head | None:
                 return None
             head = _Head(record["cwd"], root, _timestamp(record), record.get("gitBranch") or None)
         elif head.started is None and b'"timestamp"' in line:
-            record = _parse(line)
+            record = json_record(line)
             head.started = _timestamp(record) if record else None
         # A prompt line says `"user"` unquoted; tool results, often huge, are never prompts.
         if b'"user"' not in line or b'"tool_result"' in line:
             continue
-        record = record if record is not None else _parse(line)
+        record = record if record is not None else json_record(line)
         text = prompt_text(record) if record else None
         if text is None or record is None:
             continue
@@ -235,7 +236,7 @@ def _read_tail(handle: BinaryIO) -> _Tail:
     for line in reversed(lines):
         if b'"timestamp"' not in line and b'"gitBranch"' not in line:
             continue
-        record = _parse(line)
+        record = json_record(line)
         if record is None:
             continue
         tail.timestamp = tail.timestamp or _timestamp(record)
@@ -250,14 +251,6 @@ def _read_tail(handle: BinaryIO) -> _Tail:
             if tail.timestamp:
                 break
     return tail
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):  # malformed, torn, or not UTF-8
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def _containing_root(cwd: str, roots: Iterable[str]) -> str | None:

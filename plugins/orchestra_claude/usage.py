@@ -14,11 +14,12 @@ beside it, and are counted too: they are tokens the conversation spent.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from orchestra.models import json_record, usage_count
 
 # Transcript `usage` names of the four counts orchestra reports.
 COUNTS = {
@@ -112,7 +113,7 @@ def _add(
     seen = recent.pop(key, None)
     if isinstance(seen, list) and len(seen) == 1 + len(COUNTS) and isinstance(seen[0], str):
         # Counted before: take that count back out, and count the larger of each instead.
-        old = dict(zip(COUNTS.values(), (_whole(v) for v in seen[1:]), strict=True))
+        old = dict(zip(COUNTS.values(), (usage_count(v) for v in seen[1:]), strict=True))
         before = totals.setdefault(seen[0], dict.fromkeys(COUNTS.values(), 0))
         for name, value in old.items():
             before[name] = max(0, before.get(name, 0) - value)
@@ -127,11 +128,8 @@ def _add(
 
 def _message_usage(line: bytes) -> tuple[str | None, str, dict[str, int]] | None:
     """(message id, model, counts) of an assistant line with usage, or None for any other line."""
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(record, dict) or record.get("type") != "assistant":
+    record = json_record(line)
+    if record is None or record.get("type") != "assistant":
         return None
     message = record.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
@@ -140,10 +138,6 @@ def _message_usage(line: bytes) -> tuple[str | None, str, dict[str, int]] | None
     if model == SYNTHETIC:
         return None
     usage: dict[str, Any] = message["usage"]
-    counts = {ours: _whole(usage.get(theirs)) for theirs, ours in COUNTS.items()}
+    counts = {ours: usage_count(usage.get(theirs)) for theirs, ours in COUNTS.items()}
     ident = message.get("id") or record.get("requestId")
     return (str(ident) if ident else None), (model if isinstance(model, str) and model else "unknown"), counts
-
-
-def _whole(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

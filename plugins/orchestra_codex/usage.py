@@ -12,10 +12,11 @@ cached ones, so the four counts never overlap and prices apply to each as writte
 from __future__ import annotations
 
 import glob
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from orchestra.models import json_record, usage_count
 
 
 def codex_home(env: dict[str, str]) -> Path:
@@ -40,7 +41,7 @@ def usage_by_model(rollout: Path) -> dict[str, dict[str, int]]:
             for number, line in enumerate(handle):
                 if b'"turn_context"' not in line and b'"token_usage_record"' not in line:
                     continue
-                record = _parse(line)
+                record = json_record(line)
                 payload = record.get("payload") if record else None
                 if not isinstance(payload, dict) or record is None:
                     continue
@@ -61,22 +62,10 @@ def usage_by_model(rollout: Path) -> dict[str, dict[str, int]]:
 
 
 def _counts(usage: dict[str, Any]) -> dict[str, int]:
-    cached = _whole(usage.get("cached_input_tokens"))
+    cached = usage_count(usage.get("cached_input_tokens"))
     return {
-        "input_tokens": max(0, _whole(usage.get("input_tokens")) - cached),
-        "output_tokens": _whole(usage.get("output_tokens")),
+        "input_tokens": max(0, usage_count(usage.get("input_tokens")) - cached),
+        "output_tokens": usage_count(usage.get("output_tokens")),
         "cache_read_tokens": cached,
-        "cache_write_tokens": _whole(usage.get("cache_write_input_tokens")),
+        "cache_write_tokens": usage_count(usage.get("cache_write_input_tokens")),
     }
-
-
-def _whole(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) else None

@@ -17,9 +17,10 @@ answer with its thoughts (billed as output). Gemini reports no cache writes: 0.
 from __future__ import annotations
 
 import glob
-import json
 from pathlib import Path
 from typing import Any
+
+from orchestra.models import json_record, usage_count
 
 
 def session_files(transcript: Path, session_id: str | None) -> list[Path]:
@@ -42,7 +43,7 @@ def usage_by_model(paths: list[Path]) -> dict[str, dict[str, int]]:
                 for number, line in enumerate(handle):
                     if b'"tokens"' not in line:
                         continue
-                    record = _parse(line)
+                    record = json_record(line)
                     if record is None:
                         continue
                     restated = (
@@ -67,10 +68,10 @@ def _message_usage(message: Any) -> tuple[str, dict[str, int]] | None:
     if not isinstance(message, dict) or message.get("type") != "gemini" or not isinstance(message.get("tokens"), dict):
         return None
     tokens = message["tokens"]
-    cached = _whole(tokens.get("cached"))
+    cached = usage_count(tokens.get("cached"))
     counts = {
-        "input_tokens": max(0, _whole(tokens.get("input")) - cached) + _whole(tokens.get("tool")),
-        "output_tokens": _whole(tokens.get("output")) + _whole(tokens.get("thoughts")),
+        "input_tokens": max(0, usage_count(tokens.get("input")) - cached) + usage_count(tokens.get("tool")),
+        "output_tokens": usage_count(tokens.get("output")) + usage_count(tokens.get("thoughts")),
         "cache_read_tokens": cached,
         "cache_write_tokens": 0,
     }
@@ -81,19 +82,7 @@ def _message_usage(message: Any) -> tuple[str, dict[str, int]] | None:
 def _session_of(path: Path) -> str | None:
     try:
         with open(path, "rb") as handle:
-            first = _parse(handle.readline())
+            first = json_record(handle.readline())
     except OSError:
         return None
     return first.get("sessionId") if first else None
-
-
-def _whole(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    return record if isinstance(record, dict) else None
