@@ -15,6 +15,8 @@ INTERNAL = {
     "_queue": ("orchestra.schedule", "main"),
     "_limit": ("orchestra.limits", "arm_main"),
     "_limit-end": ("orchestra.limits", "end_main"),
+    "_remote": ("orchestra.on_host", "main"),
+    "_remote-attach": ("orchestra.on_host", "attach_main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

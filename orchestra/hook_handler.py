@@ -151,7 +151,7 @@ def notify(argv: list[str]) -> int:
     state = State(Path(argv[1]))
     try:
         from orchestra.context import Context
-        from orchestra.models import Event
+        from orchestra.models import Agent, Event
 
         payload = json.loads(argv[2])
         events = [
@@ -162,8 +162,15 @@ def notify(argv: list[str]) -> int:
         first = records.get(events[0].agent or "") if events else None
         where = Path(first.worktree) if first is not None and Path(first.worktree).is_dir() else state.dir.parent.parent
         ctx = Context.open(where)
+        away = None
         for one in events:
-            ctx.plugins.call("notifier", event=one, agent=records.get(one.agent or ""), config=ctx.config)
+            agent = records.get(one.agent or "")
+            if agent is None and one.agent and (one.data or {}).get("host"):
+                from orchestra.remote import records as remote_records
+
+                away = remote_records(state.dir) if away is None else away
+                agent = Agent.from_dict(away[one.agent]) if one.agent in away else None
+            ctx.plugins.call("notifier", event=one, agent=agent, config=ctx.config)
         problems = ctx.plugins.problems
     except Exception as error:  # noqa: BLE001 - nobody watches this process
         problems = [f"notifiers could not run: {error}"]

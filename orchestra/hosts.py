@@ -184,10 +184,59 @@ venv="$HOME/{REMOTE_VENV}"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$wheels/@WHEEL@" >&2
 clone=$(printf '%s' '@PATH@' | base64 -d)
 case "$clone" in /*) ;; *) clone="$HOME/$clone" ;; esac
-[ -d "$clone" ] || git init --quiet --bare "$clone"
+if [ ! -d "$clone" ]; then
+    git init --quiet "$clone"
+    # HEAD on a branch no push ever names: git refuses a push to the branch a checkout is on.
+    git -C "$clone" symbolic-ref HEAD refs/heads/orchestra-host-checkout
+fi
+[ "$(git -C "$clone" rev-parse --is-bare-repository)" = false ] || die "$clone on the host is a bare repository: remove it there, and run the setup again"
 printf 'clone\\t%s\\n' "$clone"
 printf 'orchestra\\t%s\\n' "$("$venv/bin/orchestra" --version)"
 """
+
+
+# What runs a request on the host (`orchestra.on_host`), from the remote user's home, where ssh starts.
+REMOTE_COMMAND = [f"{REMOTE_VENV}/bin/python", "-I", "-m", "orchestra", "_remote"]
+REMOTE_ATTACH = [f"{REMOTE_VENV}/bin/python", "-I", "-m", "orchestra", "_remote-attach"]
+
+
+class Unreachable(OrchestraError):
+    """A host that did not answer: ssh could not reach it, or not in time."""
+
+
+def call(host: Host, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send `request` to the host's orchestra (as JSON on ssh's standard input, so no text of it is
+    on a command line) and return its answer; `Unreachable` when ssh cannot reach the host in
+    time, an `OrchestraError` with the host's own sentence when it refuses."""
+    import json
+
+    try:
+        done = subprocess.run(
+            ssh_argv(host, REMOTE_COMMAND),
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise Unreachable(f"host '{host.name}' did not answer within {timeout:.0f} s") from None
+    except OSError as error:
+        raise Unreachable(f"cannot run ssh for host '{host.name}': {error.strerror}") from None
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode == 255:  # ssh's own failure: the connection, not the command
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        raise Unreachable(f"host '{host.name}' cannot be reached: {lines[-1] if lines else 'ssh failed'}")
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        said = lines[-1] if lines else f"exit code {done.returncode}"
+        raise OrchestraError(
+            f"host '{host.name}' has no working orchestra ({said}): run `orchestra hosts setup {host.name}`."
+        ) from None
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        refusal = answer.get("error") if isinstance(answer, dict) else None
+        raise OrchestraError(f"on host '{host.name}': {refusal or 'the request failed'}")
+    return answer
 
 
 def clone_path(host: Host, project_name: str) -> str:
@@ -222,11 +271,12 @@ def setup(host: Host, project_root: Path, branches: list[str], wheel: Path, time
     return found
 
 
-def push(host: Host, project_root: Path, clone: str, branches: list[str]) -> None:
-    """Push `branches` of the local repository to the host's clone, with git over the same ssh."""
+def push(host: Host, project_root: Path, clone: str, branches: list[str], extra: list[str] | None = None) -> None:
+    """Push `branches` of the local repository (and the `extra` refspecs) to the host's clone,
+    with git over the same ssh."""
     from orchestra import git
 
-    refspecs = [f"refs/heads/{b}:refs/heads/{b}" for b in branches]
+    refspecs = [f"refs/heads/{b}:refs/heads/{b}" for b in branches] + (extra or [])
     env = {**os.environ, **git_ssh_env(host)}
     result = git.run(["push", "--quiet", f"{host.ssh}:{clone}", *refspecs], project_root, env=env, check=False)
     if result.returncode != 0 and ("non-fast-forward" in result.stderr or "[rejected]" in result.stderr):
@@ -238,6 +288,17 @@ def push(host: Host, project_root: Path, clone: str, branches: list[str]) -> Non
     if result.returncode != 0:
         said = [line for line in result.stderr.splitlines() if line.strip()]
         raise OrchestraError(f"pushing to host '{host.name}' failed: {said[-1] if said else result.returncode}")
+
+
+def fetch(host: Host, project_root: Path, clone: str, refspecs: list[str]) -> None:
+    """Fetch `refspecs` from the host's clone into the local repository, over the same ssh."""
+    from orchestra import git
+
+    env = {**os.environ, **git_ssh_env(host)}
+    result = git.run(["fetch", "--quiet", f"{host.ssh}:{clone}", *refspecs], project_root, env=env, check=False)
+    if result.returncode != 0:
+        said = [line for line in result.stderr.splitlines() if line.strip()]
+        raise OrchestraError(f"fetching from host '{host.name}' failed: {said[-1] if said else result.returncode}")
 
 
 GIT_SSH = """#!{python}

@@ -26,6 +26,7 @@ class Status(str, enum.Enum):
     FAILED = statuses.FAILED
     LOST = statuses.LOST
     MERGED = statuses.MERGED
+    UNREACHABLE = statuses.UNREACHABLE  # a view's: a remote agent whose host did not answer
 
     @property
     def live(self) -> bool:
@@ -94,6 +95,7 @@ class Agent:
     last_hook: str | None = None  # the last hook event the agent CLI reported (None: it has reported none)
     death_handled: str | None = None  # the launch whose end has been handled (its on_exit hooks run)
     pull_request: str | None = None  # the pull request `orchestra merge --strategy pr` opened
+    host: str | None = None  # the `[hosts.<name>]` it runs on (None: this machine); see orchestra.remote
     screen_patterns: dict[str, list[str]] = field(
         default_factory=dict
     )  # "waiting"/"busy"/"limited" regexes, read from the screen

@@ -33,6 +33,7 @@ STATUS_STYLE = {
     Status.EXITED: "green",
     Status.FAILED: "bold red",
     Status.LOST: "magenta",
+    Status.UNREACHABLE: "magenta",
     Status.MERGED: "dim",
 }
 # Most urgent first: a person is needed, then trouble, then work in progress.
@@ -140,7 +141,9 @@ def agents_table(
     queue = queue or {}
     conflicts = {name: found for name, found in (conflicts or {}).items() if found}
     table = Table(title=title, title_justify="left", expand=False, pad_edge=False, box=None, header_style="bold")
-    columns = ["NAME", "KIND", "STATUS", "BRANCH", "AGE", "CHANGES"] + (["CONFLICTS"] if conflicts else [])
+    hosts = any(agent.host for agent in agents)
+    columns = ["NAME", *(["HOST"] if hosts else []), "KIND", "STATUS", "BRANCH", "AGE", "CHANGES"]
+    columns += ["CONFLICTS"] if conflicts else []
     for column in (*columns, "LAST ACTIVITY"):
         table.add_column(column, no_wrap=column != "LAST ACTIVITY", overflow="ellipsis")
     now = dt.datetime.now(dt.timezone.utc)
@@ -152,6 +155,7 @@ def agents_table(
         status.append(f" {age(agent.updated_at, now)}", style="dim")
         cells: list[str | Text] = [
             plain(agent.name),
+            *([plain(agent.host or "-")] if hosts else []),
             plain(agent.kind),
             status,
             plain(f"{agent.branch} (main checkout)" if agent.no_worktree else agent.branch),

@@ -19,6 +19,9 @@ EXITED = "exited"  # its process ended with code 0
 FAILED = "failed"  # non-zero exit, or the agent reported an error
 LOST = "lost"  # recorded as live, but its pane or tmux server is gone
 MERGED = "merged"
+# Not a status of a life but of a view: a remote agent whose host did not answer the last look
+# (`orchestra.remote`). No record holds it; `ls` shows it instead of the agent's last known one.
+UNREACHABLE = "unreachable"
 
 STATUSES = (QUEUED, STARTING, RUNNING, WAITING, LIMITED, DONE, EXITED, FAILED, LOST, MERGED)  # in the order of a life
 LIVE = frozenset({STARTING, RUNNING, WAITING, LIMITED, DONE})  # a process is expected in the agent's pane
@@ -33,6 +36,7 @@ URGENCY = (
     WAITING,
     FAILED,
     LOST,
+    UNREACHABLE,
     DONE,
     LIMITED,
     EXITED,
@@ -53,6 +57,7 @@ PHRASES = {
     EXITED: "exited",
     FAILED: "failed",
     LOST: "is lost",
+    UNREACHABLE: "cannot be reached on its host",
     MERGED: "was merged",
 }
 

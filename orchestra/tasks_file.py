@@ -7,11 +7,15 @@ from pathlib import Path
 from orchestra.errors import OrchestraError
 from orchestra.spawning import TaskSpec
 
-KEYS = ("task", "name", "agent", "base", "no_worktree")
+KEYS = ("task", "name", "agent", "base", "no_worktree", "host")
 
 
 def read_tasks(
-    path: Path, default_agent: str | None = None, default_base: str | None = None, no_worktree: bool = False
+    path: Path,
+    default_agent: str | None = None,
+    default_base: str | None = None,
+    no_worktree: bool = False,
+    default_host: str | None = None,
 ) -> list[TaskSpec]:
     """The tasks of the file, in order; a task without `agent`, `base` or `no_worktree` takes the
     defaults given. Everything is checked before anything is returned, so a bad file starts no agent."""
@@ -27,7 +31,7 @@ def read_tasks(
     entries = data.get("task")
     if unknown or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise OrchestraError(
-            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent, base and no_worktree.'
+            f'{path} must hold [[task]] tables, each with task = "..." and optionally name, agent, base, no_worktree and host.'
         )
     specs = []
     for number, entry in enumerate(entries, start=1):
@@ -35,7 +39,7 @@ def read_tasks(
         if extra or "task" not in entry:
             problem = f"unknown key {sorted(extra)[0]!r}" if extra else "no task text"
             raise OrchestraError(
-                f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base, no_worktree."
+                f"{path}: task {number} has {problem}; each [[task]] takes task, name, agent, base, no_worktree, host."
             )
         if not isinstance(entry["task"], str):
             raise OrchestraError(f'{path}: in task {number}, task must be a string (task = "...").')
@@ -43,8 +47,8 @@ def read_tasks(
             check_task(entry["task"])
         except OrchestraError as error:
             raise OrchestraError(f"{path}: task {number}: {error}") from None
-        if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base")):
-            raise OrchestraError(f"{path}: in task {number}, name, agent and base must be strings.")
+        if any(not isinstance(entry.get(k, ""), str) for k in ("name", "agent", "base", "host")):
+            raise OrchestraError(f"{path}: in task {number}, name, agent, base and host must be strings.")
         if not isinstance(entry.get("no_worktree", False), bool):
             raise OrchestraError(f"{path}: in task {number}, no_worktree must be true or false.")
         if entry.get("name") is not None:
@@ -59,6 +63,7 @@ def read_tasks(
                 agent=entry.get("agent", default_agent),
                 base=entry.get("base", default_base),
                 no_worktree=entry.get("no_worktree", no_worktree),
+                host=entry.get("host", default_host),
             )
         )
     return specs

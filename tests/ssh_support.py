@@ -73,7 +73,8 @@ def ssh_host(tmp_path_factory) -> SSHHost:
     folder.chmod(0o755)  # sshd's StrictModes reads the host key's folder
     user = _test_user()
     home = Path(user.pw_dir)
-    for left in (".local", ".cache", "orchestra", "projects"):  # what an earlier session set up there
+    # What an earlier session set up there (pip's cache stays: it only makes the next setup faster).
+    for left in (".local", "orchestra", "projects"):
         shutil.rmtree(home / left, ignore_errors=True)
     _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "host_key"))
     _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "id"))
@@ -119,3 +120,45 @@ def ssh_host(tmp_path_factory) -> SSHHost:
     server.terminate()
     server.wait(timeout=10)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ready_host(ssh_host, tmp_path_factory) -> SSHHost:
+    """`ssh_host` with this checkout's orchestra installed by `orchestra hosts setup`, once a session."""
+    import sys
+
+    from support import make_repo
+
+    folder = tmp_path_factory.mktemp("setup")
+    home = folder / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = Orchestra Tests\n\temail = tests@orchestra.invalid\n")
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "ORCHESTRA_HOME": str(home / "orchestra-home"),
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "TMPDIR": str(folder),
+    }
+    env.pop("GIT_DIR", None)
+    env["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")
+    subprocess.run(["git", "config", "--global", "init.defaultBranch", "main"], env=env, check=True)
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        repo = make_repo(folder / "setup-project")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    (repo / "orchestra.toml").write_text(ssh_host.toml("box", path="projects/setup-project"))
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestra", "hosts", "setup", "box"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    return ssh_host

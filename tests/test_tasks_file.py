@@ -35,16 +35,16 @@ def test_no_worktree_is_a_task_s_own_or_the_command_line_s(tmp_path):
     [
         (
             'title = "x"\n',
-            'must hold [[task]] tables, each with task = "..." and optionally name, agent, base and no_worktree.',
+            'must hold [[task]] tables, each with task = "..." and optionally name, agent, base, no_worktree and host.',
         ),
         ('task = "not a table"\n', "must hold [[task]] tables"),
         ("task = [1, 2]\n", "must hold [[task]] tables"),
         (
             '[[task]]\ntask = "x"\nmodel = "big"\n',
-            ": task 1 has unknown key 'model'; each [[task]] takes task, name, agent, base, no_worktree.",
+            ": task 1 has unknown key 'model'; each [[task]] takes task, name, agent, base, no_worktree, host.",
         ),
         ('[[task]]\ntask = "x"\n[[task]]\nname = "y"\n', ": task 2 has no task text; each [[task]] takes"),
-        ('[[task]]\ntask = "x"\nbase = 3\n', ": in task 1, name, agent and base must be strings."),
+        ('[[task]]\ntask = "x"\nbase = 3\n', ": in task 1, name, agent, base and host must be strings."),
         ('[[task]]\ntask = "x"\nno_worktree = "yes"\n', ": in task 1, no_worktree must be true or false."),
         (
             '[[task]]\ntask = "x"\n[[task]]\ntask = "y"\nname = "bad name"\n',

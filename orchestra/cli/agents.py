@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,9 +41,14 @@ from orchestra.errors import OrchestraError
     metavar="N",
     help="Run at most N of these agents at once; the others wait as queued.",
 )
+@click.option(
+    "--host",
+    metavar="HOST",
+    help="Run on this [hosts.NAME] over SSH, or 'local'; default from config ([orchestra] default_host).",
+)
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
-def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, as_json):
+def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, host, no_attach, as_json):
     """Start one agent per task, each on its own branch, worktree and tmux window.
 
     A task that starts with '-' goes after '--':  orchestra spawn -- "--weird task"
@@ -50,19 +56,34 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, 
     from orchestra.spawning import TaskSpec, spawn_environment
     from orchestra.spawning import spawn as spawn_agents
 
-    specs = [TaskSpec(task=t, name=name, agent=kind, base=base, no_worktree=no_worktree) for t in tasks]
+    specs = [TaskSpec(task=t, name=name, agent=kind, base=base, no_worktree=no_worktree, host=host) for t in tasks]
     if task_file is not None:
         from orchestra.tasks_file import read_tasks
 
-        specs += read_tasks(task_file, default_agent=kind, default_base=base, no_worktree=no_worktree)
+        specs += read_tasks(
+            task_file, default_agent=kind, default_base=base, no_worktree=no_worktree, default_host=host
+        )
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
-    with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
-        result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
+    away: dict[str, list[TaskSpec]] = {}
+    for spec in specs:
+        where = spec.host or ctx.config.orchestra["default_host"]
+        if where != "local":
+            away.setdefault(where, []).append(spec)
+    specs = [spec for spec in specs if (spec.host or ctx.config.orchestra["default_host"]) == "local"]
+    remote_rows, failures = _spawn_on_hosts(ctx, away)
+    if specs:
+        with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
+            result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
+    else:
+        from orchestra.spawning import SpawnResult
+
+        result = SpawnResult()
+    result.failures.extend(failures)
     warn(result.warnings)
     if as_json:  # no work yet, no conflict
-        print_json([{**a.to_dict(), "conflicts_with": []} for a in [*result.agents, *result.queued]])
+        print_json([{**a.to_dict(), "conflicts_with": []} for a in [*result.agents, *result.queued]] + remote_rows)
     else:
         from orchestra import render
 
@@ -82,7 +103,12 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, 
             line.append(" ").append_text(render.plain(agent.name, style="bold"))
             line.append_text(render.plain(f" ({agent.kind}) on {agent.branch}: it starts when the schedule lets it"))
             console.print(line)
-        if result.agents or result.queued:
+        for row in remote_rows:
+            line = render.plain("spawned" if row["status"] != "queued" else "queued", style="green")
+            line.append(" ").append_text(render.plain(row["name"], style="bold"))
+            line.append_text(render.plain(f" ({row['agent']}) on host {row['host']}, on {row['branch']}"))
+            console.print(line)
+        if result.agents or result.queued or remote_rows:
             console.print(
                 render.plain(f"watch them: orchestra up · list: orchestra ls · session: {ctx.session}", "dim")
             )
@@ -92,6 +118,31 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, 
         sys.exit(1)
     if not no_attach and not as_json and interactive() and result.agents:
         go_to(ctx, result.agents[0].window if len(result.agents) == 1 else None)
+
+
+def _spawn_on_hosts(ctx, away: dict[str, list[Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each host's tasks started there (`orchestra.remote`); the rows of the agents that started,
+    and a failure for each host that refused."""
+    if not away:
+        return [], []
+    from orchestra import remote
+    from orchestra.spawning import spawn_environment
+
+    rows, failures = [], []
+    env = spawn_environment()
+    for host, specs in away.items():
+        if len(away) == 1:
+            answer = remote.spawn(ctx, host, specs, env)  # alone, its error is the command's
+        else:
+            try:
+                answer = remote.spawn(ctx, host, specs, env)
+            except OrchestraError as error:
+                failures.append(f"the agents for host '{host}': {error}")
+                continue
+        rows.extend(answer["agents"])
+        warn(answer.get("warnings") or [])
+        failures.extend(answer.get("failures") or [])
+    return rows, failures
 
 
 @contextlib.contextmanager
@@ -149,12 +200,31 @@ def attach(name, to_next, waiting):
     ctx = open_context()
     if to_next:
         return _attach_next(ctx, waiting)
+    from orchestra import remote
+
+    if remote.is_remote(ctx, name):
+        return _attach_remote(ctx, name)
     from orchestra.attaching import place_of
 
     place = place_of(ctx, name)
     if not sys.stdout.isatty():
         raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
     go_to(ctx, place.window, place.pane)
+
+
+def _attach_remote(ctx, name: str) -> None:
+    """`ssh -t` to the agent's host, onto its window there; inside tmux, in a new window here."""
+    import os
+
+    from orchestra import remote
+
+    argv = remote.attach_argv(ctx, name)
+    if ctx.tmux.inside():
+        ctx.tmux.run("new-window", "-n", name, "--", *argv)
+        return
+    if not sys.stdout.isatty():
+        raise OrchestraError("attach needs a terminal: run it from an interactive shell.")
+    os.execvp(argv[0], argv)
 
 
 def _attach_next(ctx, waiting: bool) -> None:
@@ -186,6 +256,13 @@ def logs(name, lines, follow):
     from orchestra.follow import agent_screen, follow_screen
 
     ctx = open_context()
+    from orchestra import remote
+
+    if remote.is_remote(ctx, name):
+        if follow:
+            raise OrchestraError(f"--follow does not reach hosts yet: `orchestra attach {name}` shows its screen live.")
+        click.echo("\n".join(remote.logs(ctx, name, lines)[-lines:]))
+        return
     # With --follow, one capture serves both: a line written between two captures would be lost.
     screen = agent_screen(ctx, name, None if follow else lines)
     click.echo("\n".join(screen.lines[-lines:]))
@@ -206,9 +283,14 @@ def send(name, text):
     \b
       orchestra send NAME -- "-y"
     """
+    from orchestra import remote
     from orchestra.sending import send as send_text
 
-    agent = send_text(open_context(), name, text)
+    ctx = open_context()
+    if remote.is_remote(ctx, name):
+        echo(f"sent to {name} (now {remote.send(ctx, name, text)})")
+        return
+    agent = send_text(ctx, name, text)
     echo(f"sent to {agent.name} (now {agent.status.value})")
 
 
@@ -219,7 +301,9 @@ def diff(name, stat):
     """Show an agent's changes against its base, uncommitted ones included."""
     from orchestra.report import agent_diff
 
-    click.echo(agent_diff(open_context(), name, stat=stat), nl=False)
+    ctx = open_context()
+    _not_on_hosts_yet(ctx, [name], "diff")
+    click.echo(agent_diff(ctx, name, stat=stat), nl=False)
 
 
 @click.command()
@@ -229,11 +313,18 @@ def diff(name, stat):
 )
 def kill(names, force):
     """Stop agents and remove their windows, worktrees and branches, never losing work."""
+    from orchestra import remote
+    from orchestra.removal import Removed
     from orchestra.removal import kill as kill_agents
 
     ctx = open_context()
-    for removed in kill_agents(ctx, list(names), force=force):
+    away = [n for n in dict.fromkeys(names) if remote.is_remote(ctx, n)]
+    here = [n for n in names if n not in away]
+    for removed in kill_agents(ctx, here, force=force) if here else []:
         _report_removed(removed)
+    for name in away:
+        for gone in remote.kill(ctx, name, force=force):
+            _report_removed(Removed(gone["name"], gone.get("saved_ref"), gone.get("not_kept") or []))
 
 
 @click.command()
@@ -257,6 +348,19 @@ def clean(force):
         echo(f"kept {reason}")
     if not removed and not kept and not pooled.removed and not pooled.kept:
         click.echo("nothing to clean")
+
+
+def _not_on_hosts_yet(ctx, names: list[str], command: str) -> None:
+    """One sentence for a command that does not reach agents on hosts yet."""
+    from orchestra import remote
+
+    for name in names:
+        host = remote.host_of(ctx, name)
+        if host is not None:
+            raise OrchestraError(
+                f"agent '{name}' runs on host '{host.name}', and `orchestra {command}` does not reach hosts yet: "
+                f"`orchestra attach {name}` opens it there."
+            )
 
 
 def _report_removed(removed) -> None:

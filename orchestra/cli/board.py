@@ -73,10 +73,28 @@ def resume(names):
     Without NAMES, every lost agent. Claude Code, Codex and Gemini CLI agents go on in the same
     conversation; agent kinds that cannot continue one start again with their task.
     """
+    from orchestra import remote
     from orchestra.resuming import resume as resume_agents
     from orchestra.spawning import spawn_environment
 
-    result = _show_resumed(resume_agents(open_context(), list(names), spawn_environment()))
+    ctx = open_context()
+    away = [n for n in dict.fromkeys(names) if remote.is_remote(ctx, n)]
+    resumed_away = False
+    for name in away:
+        host = remote.host_named(ctx, remote.records(ctx.state.dir)[name]["host"])
+        answer = remote.resume(ctx, name, spawn_environment())
+        warn(answer.get("warnings") or [])
+        for item in answer.get("resumed", []):
+            how = "continuing its session" if item["continued"] else "starting again from its task"
+            echo(f"resumed {item['name']} on host {host.name}, {how}")
+            resumed_away = True
+        for skipped in answer.get("skipped", []):
+            echo(f"orchestra: could not resume {skipped}", err=True)
+        if answer.get("skipped"):
+            raise SystemExit(1)
+    if away and len(away) == len(set(names)):
+        return None if resumed_away else click.echo("nothing to resume")
+    result = _show_resumed(resume_agents(ctx, [n for n in names if n not in away], spawn_environment()))
     if result.skipped:
         raise SystemExit(1)
     if not result.resumed:
@@ -117,39 +135,34 @@ def ls(as_json, watch, show_conflicts, for_tmux):
     """
     if for_tmux:
         return _tmux_line()
-    from orchestra.lookout import look
-    from orchestra.reconcile import changes_of, observe
-
     ctx = open_context()
     if watch:
         return _watch(ctx, show_conflicts)
+    from orchestra import remote
+
+    away = remote.rows_soon(ctx)  # the hosts are asked while the local agents are looked at
+    if as_json:
+        from orchestra.listing import rows
+
+        print_json([*rows(ctx, conflict_files=show_conflicts), *away()])
+        return
+    from orchestra import render
+    from orchestra.lookout import look
+    from orchestra.reconcile import changes_of, observe
     from orchestra.schedule import waits_for
 
     agents = observe(ctx)
     changes = changes_of(agents, ctx.state.dir)
     conflicts = look(ctx, agents)
     queue = waits_for(ctx, agents)
-    if as_json:
-        from orchestra.usage import usage_of
-
-        usage = usage_of(ctx, agents)
-        rows = []
-        for a in agents:
-            row = {**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)}
-            row.update(usage=usage[a.name].usage, cost=usage[a.name].cost)
-            row.update(queue.get(a.name, {"queue_position": None, "waits_for": None}))
-            if show_conflicts:
-                row["conflict_files"] = conflicts.files_of(a.name)
-            rows.append(row)
-        print_json(rows)
-        return
-    from orchestra import render
-
+    remote_rows = away()
+    changes.update({row["name"]: row.get("changes") for row in remote_rows})
     console = render.console()
-    if not agents:
+    if not agents and not remote_rows:
         console.print('no agents yet: orchestra spawn "a task"')
         return
-    table = render.agents_table(agents, changes, conflicts=conflicts.by_agent(agents), queue=queue)
+    shown = [*agents, *remote.agents_of(remote_rows)]
+    table = render.agents_table(shown, changes, conflicts=conflicts.by_agent(agents), queue=queue)
     render.print_table(console, table)
     if show_conflicts:
         render.print_table(console, render.conflict_lines(conflicts.lines(), conflicts.current))

@@ -1,0 +1,31 @@
+"""The agents as `ls --json` shows them: each record with its changes, conflicts, usage and place
+in the queue. A host answers for its own agents with the same rows (`orchestra.on_host`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestra.context import Context
+
+
+def rows(ctx: Context, conflict_files: bool = False, reap: bool = False) -> list[dict[str, Any]]:
+    """Every local agent's row, as `ls --json` prints it (and a host answers for its own)."""
+    from orchestra.lookout import look
+    from orchestra.reconcile import changes_of, observe
+    from orchestra.schedule import waits_for
+    from orchestra.usage import usage_of
+
+    agents = observe(ctx)
+    changes = changes_of(agents, ctx.state.dir)
+    conflicts = look(ctx, agents, reap=reap)
+    usage = usage_of(ctx, agents)
+    queue = waits_for(ctx, agents)
+    found = []
+    for a in agents:
+        row = {**a.to_dict(), "changes": changes.get(a.name), "conflicts_with": conflicts.of(a.name)}
+        row.update(usage=usage[a.name].usage, cost=usage[a.name].cost)
+        row.update(queue.get(a.name, {"queue_position": None, "waits_for": None}))
+        if conflict_files:
+            row["conflict_files"] = conflicts.files_of(a.name)
+        found.append(row)
+    return found

@@ -1,0 +1,101 @@
+"""Agents on a host (`spawn --host`), against a real OpenSSH server on 127.0.0.1 for a second local
+user, with this checkout's orchestra installed there (tests/ssh_support.py's `ready_host`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+
+import pytest
+
+from support import git, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def on_host(repo, ready_host):
+    """`repo` configured with the host `box` and a clone of its own there, committed; on the way
+    out, the host's tmux server and that clone go."""
+    path = f"projects/{uuid.uuid4().hex[:10]}"
+    (repo / "orchestra.toml").write_text(
+        ready_host.toml("box", path=path, forward_env=["ORCHESTRA_DEMO_DELAY", "SECRET_TOKEN"])
+    )
+    git(repo, "add", "orchestra.toml")
+    git(repo, "commit", "-qm", "hosts")
+    yield ready_host
+    host_cmd(ready_host, "tmux", "kill-server", check=False)
+    host_cmd(ready_host, "rm", "-rf", path, f"{path}.worktrees", check=False)
+
+
+def host_cmd(host, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ssh", *host.ssh_args, "-o", "BatchMode=yes", host.alias, *argv],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
+
+
+def rows(orchestra) -> dict[str, dict]:
+    return {row["name"]: row for row in json.loads(orchestra("ls", "--json").stdout)}
+
+
+def wait_remote(orchestra, name: str, status: str, timeout: float = 60) -> dict:
+    def seen():
+        row = rows(orchestra).get(name)
+        return row if row and row["status"] == status else None
+
+    return wait_for(seen, timeout=timeout, what=f"{name} {status} on the host")
+
+
+def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host):
+    spawned = json.loads(orchestra("spawn", "--host", "box", "--agent", "demo", "--json", "write the notes").stdout)
+    (agent,) = spawned
+    assert agent["host"] == "box" and agent["name"] == "write-the-notes", agent
+    done = wait_remote(orchestra, "write-the-notes", "exited")
+    assert done["host"] == "box" and done["exit_code"] == 0
+    assert done["worktree"].startswith(str(on_host.home)), "its worktree is the host's"
+    local = rows(orchestra)
+    assert set(local) == {"write-the-notes"}
+    table = orchestra("ls").stdout
+    assert "HOST" in table and "box" in table and "write-the-notes" in table
+    events = [json.loads(line) for line in orchestra("events", "--json").stdout.splitlines() if line.strip()]
+    assert any(e.get("agent") == "write-the-notes" and e.get("status") == "exited" for e in events), events
+
+
+def test_a_question_on_the_host_is_answered_from_here(orchestra, repo, on_host):
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "asker", "ask first, then work")
+    wait_remote(orchestra, "asker", "waiting")
+    screen = orchestra("logs", "asker").stdout
+    assert "[y/n]" in screen
+    said = orchestra("send", "asker", "yes").stdout
+    assert "sent to asker" in said
+    wait_remote(orchestra, "asker", "exited")
+
+
+def test_kill_refuses_remote_work_and_force_keeps_it_here(orchestra, repo, on_host):
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "worker", "write it")
+    wait_remote(orchestra, "worker", "exited")
+    refused = orchestra("kill", "worker", check=False)
+    assert refused.returncode == 1 and "worker" in refused.stderr, refused.stderr
+    assert "worker" in rows(orchestra)
+    removed = orchestra("kill", "--force", "worker").stdout
+    assert "refs/orchestra/trash/" in removed, removed
+    ref = removed.split("kept at ", 1)[1].split()[0]
+    files = git(repo, "ls-tree", "-r", "--name-only", ref)
+    assert "notes/worker.md" in files, files
+    assert "worker" not in rows(orchestra)
+
+
+def test_an_unreachable_host_shows_its_agents_so_without_holding_up_ls(orchestra, repo, on_host):
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "far", "write it")
+    wait_remote(orchestra, "far", "exited")
+    (repo / "orchestra.toml").write_text(
+        on_host.toml("box", ssh="orchestra-host@127.0.0.1", ssh_args=["-p", "1", "-o", "ControlPath=none"])
+    )
+    row = rows(orchestra)["far"]
+    assert row["status"] == "unreachable" and "cannot be reached" in row["error"], row
+    assert "unreachable" in orchestra("ls").stdout
