@@ -322,18 +322,15 @@ def starter_waiting(state: State) -> bool:
     turn, so it sees whatever change the caller made, and starting another would cost a process
     for nothing. (Taking the lock for a moment is harmless: a starter that finds it taken ends,
     and the caller, finding it free, starts one.)"""
-    import fcntl
+    from orchestra import files
 
     try:
-        fd = os.open(state.dir / QUEUE_NEXT_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = files.try_lock(state.dir / QUEUE_NEXT_LOCK)
     except OSError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if fd is None:
         return True
-    finally:
-        os.close(fd)
+    os.close(fd)
     return False
 
 
