@@ -167,6 +167,7 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     raise ValueError(f"unknown signal {signal!r}")
 
 
+FORGOTTEN = frozenset({"pane", "window"})  # what a loss clears, since a new tmux server reuses ids
 LOSSES = {
     "server-gone": "its tmux server was not running",
     "pane-gone": "its tmux window was closed",
@@ -233,7 +234,10 @@ def apply_to(
     status, fields = change
     before = record.get("status")
     record.update(fields)
-    record["updated_at"] = now()
+    # Forgetting the ids of a pane that is gone, on an agent whose status stays (one that had
+    # ended before a reboot), is bookkeeping: `ls` shows how long it has had its status.
+    if status is not None or any(fields.values()) or fields.keys() - FORGOTTEN:
+        record["updated_at"] = now()
     if status is None or status == before:
         return None
     record["status"] = status
