@@ -38,18 +38,34 @@ def locked(path: str | Path, busy: Callable[[], None] | None = None) -> Iterator
         os.close(fd)  # closing releases the lock
 
 
+def try_lock(path: str | Path, create: bool = True) -> int | None:
+    """An exclusive `flock` on `path` (created 0600 if missing, with `create`) only if no one holds
+    one: the descriptor that holds it (closing it releases the lock), or None when another open
+    file holds it, or when the file is gone and `create` is false."""
+    try:
+        fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+    except FileNotFoundError:
+        if create:
+            raise
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextlib.contextmanager
 def one_running_one_waiting(waiting: str | Path, running: str | Path) -> Iterator[bool]:
     """For background work started at every change (a refresh, a queue look): at most one runs
     and one more waits. Yields False at once when another already waits (it will see what this
     one was started for), else True once this one holds `running`; from then on the next may wait."""
-    fd = os.open(waiting, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = try_lock(waiting)
+    if fd is None:
+        yield False
+        return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
         with locked(running):
             os.close(fd)
             fd = -1

@@ -71,7 +71,9 @@ def exec_agent(argv: list[str]) -> int:
     # imports, and ten launchers start at once, competing with the spawn that opened them.
     agent = state.read_raw().get(name)
     if agent is None:
-        print(f"orchestra: no agent named '{name}' is recorded in {state.dir}.", file=sys.stderr)
+        from orchestra.errors import UnknownAgent  # the one sentence for it
+
+        print(f"orchestra: {UnknownAgent.named(name, where=str(state.dir))}", file=sys.stderr)
         return 1
     port, argv, worktree = agent.get("port"), list(agent.get("argv") or []), str(agent.get("worktree"))
     launch = state.take_launch_env(name)

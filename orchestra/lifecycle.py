@@ -169,6 +169,7 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     raise ValueError(f"unknown signal {signal!r}")
 
 
+FORGOTTEN = frozenset({"pane", "window"})  # what a loss clears, since a new tmux server reuses ids
 LOSSES = {
     "server-gone": "its tmux server was not running",
     "pane-gone": "its tmux window was closed",
@@ -235,7 +236,10 @@ def apply_to(
     status, fields = change
     before = record.get("status")
     record.update(fields)
-    record["updated_at"] = now()
+    # Forgetting the ids of a pane that is gone, on an agent whose status stays (one that had
+    # ended before a reboot), is bookkeeping: `ls` shows how long it has had its status.
+    if status is not None or any(fields.values()) or fields.keys() - FORGOTTEN:
+        record["updated_at"] = now()
     if status is None or status == before:
         return None
     record["status"] = status
@@ -324,18 +328,15 @@ def starter_waiting(state: State) -> bool:
     turn, so it sees whatever change the caller made, and starting another would cost a process
     for nothing. (Taking the lock for a moment is harmless: a starter that finds it taken ends,
     and the caller, finding it free, starts one.)"""
-    import fcntl
+    from orchestra import files
 
     try:
-        fd = os.open(state.dir / QUEUE_NEXT_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = files.try_lock(state.dir / QUEUE_NEXT_LOCK)
     except OSError:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if fd is None:
         return True
-    finally:
-        os.close(fd)
+    os.close(fd)
     return False
 
 

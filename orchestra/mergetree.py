@@ -195,7 +195,9 @@ def _merge_batch(project: Project, pairs: list[tuple[str, str]]) -> dict[str, li
     result = git.run(args, project.root, input=lines, check=False)
     if result.returncode != 0:
         detail = result.stderr.strip() or f"exit code {result.returncode}"
-        raise GitError(f"git merge-tree failed in {project.root}: {detail}", ["git", *args], result.returncode)
+        raise GitError(
+            f"git merge-tree failed in {project.root}: {detail}", ["git", *args], result.returncode, result.stderr
+        )
     fields = iter(result.stdout.split("\0"))
     found: dict[str, list[str]] = {}
     for x, y in pairs:

@@ -39,6 +39,7 @@ class Status(str, enum.Enum):
 
 LIVE_STATUSES = frozenset(Status(s) for s in statuses.LIVE)
 STATUS_PHRASES = statuses.PHRASES  # "fix-login is waiting for you"
+HookEvent = statuses.HookEvent  # what a kind's `hook_translator` returns (docs/plugins.md)
 
 
 now = statuses.now  # the current time as ISO 8601 in UTC, the one format state and events use

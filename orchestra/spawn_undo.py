@@ -11,7 +11,6 @@ died: `undo_interrupted` (the next spawn, `doctor --fix`) undoes it unless it ho
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -93,13 +92,7 @@ def try_spawn_lock(ctx: Context, name: str) -> int | None:
     descriptor releases it; `started` (or undoing it) removes the file."""
     path = _lock_path(ctx, name)
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return files.try_lock(path)
 
 
 def requeue(ctx: Context, agent: Agent, error: str) -> None:
@@ -129,15 +122,9 @@ def undo_interrupted(ctx: Context, undo: bool = True) -> tuple[list[str], list[s
     undone: list[str] = []
     kept: list[str] = []
     for name in candidates:
-        try:
-            fd = os.open(_lock_path(ctx, name), os.O_RDWR)
-        except FileNotFoundError:
-            continue  # its spawn went on just now
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue  # its spawn is still at work
+        fd = files.try_lock(_lock_path(ctx, name), create=False)
+        if fd is None:
+            continue  # its spawn is still at work, or went on just now (the file is gone)
         try:  # holding its lock: read the record again, as its spawn may have finished just now
             agent = ctx.state.read().get(name)
             if agent is None or agent.pane is not None or owned_pane(ctx, agent) is not None:

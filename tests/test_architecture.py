@@ -60,3 +60,15 @@ def test_plugins_are_forbidden_every_module_but_the_public_ones():
     assert sorted(forbidden["forbidden_modules"]) == sorted(f"orchestra.{m}" for m in top_level - PUBLIC)
     plugins = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file())
     assert sorted(forbidden["source_modules"]) == plugins
+
+
+def test_status_events_are_made_only_by_the_lifecycle():
+    """One path for every status change (docs/architecture.md): no other module builds a status event."""
+    made = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in [*(ROOT / "orchestra").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]
+        if path != ROOT / "orchestra" / "lifecycle.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if 'event("status"' in line.replace(" ", "").lower()
+    ]
+    assert made == []

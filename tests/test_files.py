@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,31 @@ def test_busy_is_told_when_another_process_holds_the_lock_and_may_give_up(tmp_pa
     with files.locked(lock, busy=lambda: calls.append("busy")):
         calls.append("ran")
     assert calls == ["ran"]
+
+
+def test_try_lock_takes_a_free_lock_and_never_waits_for_a_held_one(tmp_path):
+    path = tmp_path / "x.lock"
+    assert files.try_lock(path, create=False) is None, "no file, and not asked to make one"
+    held = files.try_lock(path)
+    assert held is not None and stat.S_IMODE(path.stat().st_mode) == 0o600
+    try:
+        assert files.try_lock(path) is None, "another open file holds it"
+    finally:
+        os.close(held)
+    again = files.try_lock(path, create=False)
+    assert again is not None, "closing the descriptor released it"
+    os.close(again)
+
+
+def test_no_other_module_takes_a_lock_or_replaces_a_file_by_itself():
+    """One flock helper and one atomic write: the rest of orchestra and its plugins call them."""
+    root = Path(__file__).parent.parent
+    sources = [*(root / "orchestra").rglob("*.py"), *(root / "plugins").rglob("*.py")]
+    own = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sources
+        if path != root / "orchestra" / "files.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "fcntl.flock(" in line or "os.replace(" in line or "os.rename(" in line
+    ]
+    assert own == []

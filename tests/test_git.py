@@ -73,3 +73,13 @@ def test_init_repository_makes_one_commit_on_main(tmp_path):
 def test_git_error_is_an_orchestra_error_with_one_sentence():
     error = GitError("git x failed in /r: boom")
     assert isinstance(error, OrchestraError) and error.argv == [] and error.returncode is None and error.stderr == ""
+
+
+def test_errors_of_the_in_memory_merges_carry_git_s_stderr(repo):
+    from orchestra.mergetree import _merge_batch
+
+    project = worktrees.discover(repo)
+    with pytest.raises(GitError) as caught:
+        _merge_batch(project, [("1" * 40, "main")])
+    assert caught.value.argv[:3] == ["git", "merge-tree", "--stdin"] and caught.value.returncode not in (0, None)
+    assert "not something we can merge" in caught.value.stderr

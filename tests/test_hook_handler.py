@@ -254,3 +254,14 @@ def test_the_translator_is_loaded_without_its_package(state):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_the_hook_event_is_typed_with_every_field_the_events_read():
+    """`HookEvent` is the type a translator returns (docs/plugins.md): it names `event`, `hook`
+    and each field of HOOK_EVENTS, no more, and a plugin gets it from `orchestra.models`."""
+    from orchestra import lifecycle
+    from orchestra.models import HookEvent
+
+    fields = {name for names in lifecycle.HOOK_EVENTS.values() for name in names}
+    assert set(HookEvent.__annotations__) == {"event", "hook", *fields}
+    assert HookEvent.__required_keys__ == frozenset()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestra import launcher
+from orchestra.errors import UnknownAgent
 from orchestra.launch import SAFE_PATH
 from orchestra.models import Agent, Status
 from orchestra.state import State
@@ -116,7 +117,8 @@ def run_internal(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_exec_of_an_unknown_agent_says_so(tmp_path):
     result = run_internal("_exec", "--state-dir", str(tmp_path), "nobody", cwd=tmp_path)
-    assert result.returncode == 1 and "no agent named 'nobody'" in result.stderr
+    said = f"orchestra: {UnknownAgent.named('nobody', where=str(tmp_path))}\n"
+    assert result.returncode == 1 and result.stderr == said, "the one sentence for it (errors.UnknownAgent)"
 
 
 def test_internal_commands_reject_bad_arguments(tmp_path):

@@ -225,6 +225,18 @@ def test_apply_to_records_the_change_and_makes_one_status_event(tmp_path):
     assert lifecycle.apply_to(records, "nobody", "merged") is None
 
 
+def test_an_ended_agent_forgets_its_gone_pane_without_a_new_time():
+    """`ls` shows how long an agent has had its status: a reboot does not make every exited agent
+    look as if it had exited just now."""
+    for signal in ("server-gone", "pane-gone"):
+        records = {"a": record(EXITED, pane="%1", window="@1")}
+        assert lifecycle.apply_to(records, "a", signal) is None
+        assert (records["a"]["pane"], records["a"]["window"], records["a"]["updated_at"]) == (None, None, "t0")
+    records = {"a": record(RUNNING, pane="%1", window="@1")}
+    assert lifecycle.apply_to(records, "a", "server-gone")["status"] == LOST
+    assert records["a"]["updated_at"] != "t0", "a status change is news"
+
+
 def test_change_logs_the_event_and_leaves_a_record_alone_when_nothing_moves(tmp_path):
     state = State(tmp_path / "state")
     with state.update_raw() as records:

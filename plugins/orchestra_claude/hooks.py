@@ -7,50 +7,57 @@ orchestra's hook handler loads this module from its file for every hook event of
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestra.clock import reset_time
+
+if TYPE_CHECKING:
+    from orchestra.models import HookEvent
 
 # Notification types that mean a person is asked something.
 ASKING = {"permission_prompt", "elicitation_dialog"}
 
 
-def translate(payload: dict[str, Any]) -> dict[str, Any] | None:
+def translate(payload: dict[str, Any]) -> HookEvent | None:
     """orchestra's hook event for one Claude Code hook payload (`event` None: only logged)."""
     hook = payload.get("hook_event_name")
-    found: dict[str, Any] = {"hook": hook, "event": None}
+    found: HookEvent = {"hook": hook, "event": None}
     if hook == "SessionStart":
         found.update(
-            event="session-started",
-            session_id=payload.get("session_id"),
-            transcript=payload.get("transcript_path"),
-            resumed=payload.get("source") == "resume",
+            {
+                "event": "session-started",
+                "session_id": payload.get("session_id"),
+                "transcript": payload.get("transcript_path"),
+                "resumed": payload.get("source") == "resume",
+            }
         )
     elif hook == "UserPromptSubmit":
         found["event"] = "prompt-submitted"
     elif hook == "PermissionRequest":
-        found.update(event="asked", question=_permission_text(payload))
+        found.update({"event": "asked", "question": _permission_text(payload)})
     elif hook == "Notification":
         kind = payload.get("notification_type")
         if kind in ASKING:
-            found.update(event="asked", question=_short(payload.get("message")) or "a question")
+            found.update({"event": "asked", "question": _short(payload.get("message")) or "a question"})
         elif kind == "idle_prompt":
             found["event"] = "idle"  # a turn ended without a Stop (interrupted)
     elif hook in ("PostToolUse", "PostToolUseFailure"):
         found["event"] = "answered"  # while waiting: the person answered and the tool ran
     elif hook == "Stop":
         found.update(
-            event="turn-ended",
-            message=payload.get("last_assistant_message") or None,
-            session_id=payload.get("session_id"),
+            {
+                "event": "turn-ended",
+                "message": payload.get("last_assistant_message") or None,
+                "session_id": payload.get("session_id"),
+            }
         )
     elif hook == "StopFailure":
         # `error` is a category ("rate_limit", often just "unknown"); the message says what happened.
         shown, kind = _short(payload.get("last_assistant_message")), _short(payload.get("error"))
         error = f"{shown} ({kind})" if shown and kind else shown or kind or None
-        found.update(event="turn-failed", error=error, message=payload.get("last_assistant_message") or None)
+        found.update({"event": "turn-failed", "error": error, "message": payload.get("last_assistant_message") or None})
         if payload.get("error") == "rate_limit":  # an API rate limit (429) or the plan's usage limit
-            found.update(event="limited", until=reset_time(str(payload.get("last_assistant_message") or "")))
+            found.update({"event": "limited", "until": reset_time(str(payload.get("last_assistant_message") or ""))})
     elif hook == "SessionEnd":
         found["event"] = "session-ended"
     return found

@@ -9,7 +9,10 @@ Codex's thread id.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestra.models import HookEvent
 
 # Codex (0.169) names each new conversation by asking the model in a thread of its own, whose
 # turn reaches notify too, with a JSON answer ({"title": ...}), often before the agent's turn
@@ -22,9 +25,9 @@ def is_title_turn(event: dict[str, Any]) -> bool:
     return len(messages) == 1 and str(messages[0]).startswith(TITLE_PROMPT)
 
 
-def translate(payload: dict[str, Any]) -> dict[str, Any] | None:
+def translate(payload: dict[str, Any]) -> HookEvent | None:
     """orchestra's hook event for one Codex notification (`event` None: only logged)."""
-    found: dict[str, Any] = {"hook": payload.get("type") or "unknown", "event": None}
+    found: HookEvent = {"hook": payload.get("type") or "unknown", "event": None}
     if payload.get("type") != "agent-turn-complete" or is_title_turn(payload):
         return found
     return {

@@ -8,7 +8,10 @@ standard library. The handler prints nothing (Gemini parses a hook's stdout).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestra.models import HookEvent
 
 TRANSCRIPT_TAIL = 1 << 20  # bytes read from the end of the transcript for the last reply
 
@@ -20,10 +23,10 @@ RENAMED = {
 }
 
 
-def translate(payload: dict[str, Any]) -> dict[str, Any] | None:
+def translate(payload: dict[str, Any]) -> HookEvent | None:
     """orchestra's hook event for one Gemini CLI hook payload (`event` None: only logged)."""
     hook = payload.get("hook_event_name")
-    found: dict[str, Any] = {"hook": hook, "event": None}
+    found: HookEvent = {"hook": hook, "event": None}
     if hook == "AfterAgent":
         said = last_reply(payload.get("transcript_path")) or payload.get("prompt_response") or ""
         return {**found, "event": "turn-ended", "message": said or None, "session_id": payload.get("session_id")}

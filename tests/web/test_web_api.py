@@ -150,6 +150,21 @@ def test_agents_lists_the_demo_agents_with_their_changes(client, orchestra):
     assert "demo" in kinds["kinds"] and kinds["default"] == "claude"
 
 
+def test_the_page_gets_the_status_vocabulary_from_the_lifecycle(client):
+    """app.js keeps no status lists of its own: the order, what takes text or a merge, and the
+    phrases come from here."""
+    from orchestra import lifecycle
+
+    assert client.get("/api/statuses").json() == {
+        "order": list(lifecycle.URGENCY),
+        "live": sorted(lifecycle.LIVE),
+        "sendable": sorted(lifecycle.SENDABLE),
+        "mergeable": sorted(lifecycle.MERGEABLE),
+        "phrases": lifecycle.PHRASES,
+    }
+    assert set(lifecycle.URGENCY) == set(lifecycle.STATUSES), "every status has its place in the order"
+
+
 def test_events_since_a_time(client, orchestra):
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "one", "write the notes")
     wait_statuses(orchestra, {"one": "exited"})
