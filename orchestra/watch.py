@@ -32,6 +32,7 @@ SCREENS_EVERY = 2.0
 SCREENS_IDLE = 8.0  # the longest wait between two looks at screens that have not changed
 FULL_EVERY = 30.0
 FORECAST_FILE = "forecast.json"  # where `orchestra.forecast` stores the last forecast
+HOSTS_EVERY = 5.0  # how often the hosts of remote agents are asked (`orchestra.remote`), off the board's thread
 
 
 class Watcher:
@@ -49,6 +50,34 @@ class Watcher:
         self._watched: list[str] = []  # panes of agents whose screen tells their status
         self._seen: object = None  # what tmux showed last time: panes and those screens
         self._screens_every = SCREENS_EVERY
+        self.away: list[Agent] = []  # agents on hosts, as their hosts last answered
+        self._hosts_next = 0.0
+        self._hosts_asking: Any = None  # the thread asking the hosts, while it does
+        self._hosts_found: list[list[dict[str, Any]]] = []
+
+    def poll_hosts(self) -> bool:
+        """The remote agents, asked of their hosts every `HOSTS_EVERY` in a thread of its own (a
+        host that does not answer holds up nothing here); True when they changed."""
+        from orchestra import remote
+
+        changed = False
+        if self._hosts_found:
+            rows = self._hosts_found.pop()
+            away = remote.agents_of(rows)
+            changes = {**self.changes, **{row["name"]: row.get("changes") for row in rows}}
+            if away != self.away or changes != self.changes:
+                self.away, self.changes, changed = away, changes, True
+        now = time.monotonic()
+        asking = self._hosts_asking is not None and self._hosts_asking.is_alive()
+        if not asking and now >= self._hosts_next and (self.away or remote.records(self.ctx.state.dir)):
+            import threading
+
+            self._hosts_next = now + HOSTS_EVERY
+            self._hosts_asking = threading.Thread(
+                target=lambda: self._hosts_found.append(remote.rows(self.ctx)), daemon=True
+            )
+            self._hosts_asking.start()
+        return changed
 
     def poll(self) -> bool:
         """Look if anything may have changed; True when `agents` or `changes` are new.
@@ -61,17 +90,18 @@ class Watcher:
         from orchestra.reconcile import changes_of, observe
         from orchestra.schedule import waits_for
 
+        hosts = self.poll_hosts()
         now = time.monotonic()
         signature = self._signature_now()
         full = signature != self._signature or now >= self._next_full
         if not full and not (self._watched and now >= self._next_screens):
-            return False
+            return hosts
         seen = self.ctx.tmux.panes_and_screens(self._watched)
         same = seen == self._seen
         self._screens_every = min(self._screens_every * 2, SCREENS_IDLE) if same else SCREENS_EVERY
         self._next_screens = now + self._screens_every
         if not full and same:
-            return False
+            return hosts
         first = self._seen is None
         self._seen = seen
         agents = observe(self.ctx, seen)
@@ -87,6 +117,7 @@ class Watcher:
             # The cache's own time-to-live: an edit in place, which changes no folder, no index
             # and no record, shows within it (and within FULL_EVERY after).
             changes = changes_of(self.agents, self.ctx.state.dir)
+            changes.update({a.name: self.changes.get(a.name) for a in self.away})
             if changes != self.changes:
                 self.changes, changed = changes, True
             self._next_full = now + FULL_EVERY
@@ -100,7 +131,7 @@ class Watcher:
         # an exit) must count as a change next time. One written by observe itself costs one
         # more read.
         self._signature = signature
-        return changed
+        return changed or hosts
 
     def _mark_panes(self) -> None:
         """Each pane's status for its border in the tiled view; tmux is told only of changes."""

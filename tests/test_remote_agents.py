@@ -11,7 +11,7 @@ import pytest
 
 from support import git, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the first one installs orchestra on the host
 
 
 @pytest.fixture
@@ -48,7 +48,10 @@ def wait_remote(orchestra, name: str, status: str, timeout: float = 60) -> dict:
         row = rows(orchestra).get(name)
         return row if row and row["status"] == status else None
 
-    return wait_for(seen, timeout=timeout, what=f"{name} {status} on the host")
+    try:
+        return wait_for(seen, timeout=timeout, what=f"{name} {status} on the host")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; ls shows {rows(orchestra).get(name)}") from None
 
 
 def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host):
@@ -96,6 +99,62 @@ def test_an_unreachable_host_shows_its_agents_so_without_holding_up_ls(orchestra
     (repo / "orchestra.toml").write_text(
         on_host.toml("box", ssh="orchestra-host@127.0.0.1", ssh_args=["-p", "1", "-o", "ControlPath=none"])
     )
+    import time
+
+    started = time.monotonic()
     row = rows(orchestra)["far"]
+    took = time.monotonic() - started
     assert row["status"] == "unreachable" and "cannot be reached" in row["error"], row
+    assert took < 15, f"ls took {took:.1f} s with a host down"
     assert "unreachable" in orchestra("ls").stdout
+
+
+def test_a_forwarded_variable_reaches_the_agent_and_no_file_on_the_host(orchestra, repo, on_host):
+    import os
+
+    secret = f"s3cret-{uuid.uuid4().hex}"
+    with (repo / "orchestra.toml").open("a") as config:  # edited, not committed: the host gets it as it is
+        config.write(
+            '[agents.peek]\ncommand = ["sh", "-c", "printf %s \\"$SECRET_TOKEN\\" > seen.txt; exec sleep 600"]\n'
+        )
+    env = {**os.environ, "SECRET_TOKEN": secret}
+    orchestra("spawn", "--host", "box", "--agent", "peek", "--name", "peek", "look", env=env)
+    row = wait_remote(orchestra, "peek", "running")
+    seen = host_cmd(on_host, "cat", f"{row['worktree']}/seen.txt").stdout
+    assert seen == secret
+    # Nowhere on the host's disk but the file the agent itself wrote: not its launch file, not the state.
+    found = host_cmd(on_host, "grep", "-rl", secret, ".", check=False).stdout.split()
+    assert [path for path in found if not path.endswith("/seen.txt")] == [], found
+    assert secret not in host_cmd(on_host, "tmux", "show-environment", "-g", check=False).stdout
+    orchestra("kill", "--force", "peek")
+
+
+def test_a_host_whose_tmux_went_away_shows_its_agents_lost_and_resume_brings_them_back(orchestra, repo, on_host):
+    with (repo / "orchestra.toml").open("a") as config:
+        config.write('[agents.sleeper]\ncommand = ["sh", "-c", "exec sleep 600", "{task}"]\n')
+    orchestra("spawn", "--host", "box", "--agent", "sleeper", "--name", "nap", "rest")
+    wait_remote(orchestra, "nap", "running")
+    host_cmd(on_host, "tmux", "kill-server")
+    wait_remote(orchestra, "nap", "lost")
+    said = orchestra("resume", "nap").stdout
+    assert "resumed nap on host box" in said, said
+    # A resumed agent is idle at its prompt until told more: `done`, as a local one is.
+    back = wait_for(
+        lambda: rows(orchestra)["nap"]["status"] in ("running", "done") and rows(orchestra)["nap"], timeout=60
+    )
+    assert back["pane"] and back["host"] == "box"
+    orchestra("kill", "--force", "nap")
+
+
+def test_commands_that_do_not_reach_hosts_yet_say_so(orchestra, repo, on_host):
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "there", "write it")
+    wait_remote(orchestra, "there", "exited")
+    result = orchestra("diff", "there", check=False)
+    assert result.returncode == 1 and "runs on host 'box'" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_spawn_on_an_unknown_host_is_one_sentence(orchestra, repo, on_host):
+    result = orchestra("spawn", "--host", "nowhere", "--agent", "demo", "a task", check=False)
+    assert result.returncode == 1 and "no host named 'nowhere'" in result.stderr, result.stderr
+    assert rows(orchestra) == {}

@@ -204,16 +204,18 @@ def _watch(ctx, show_conflicts: bool = False) -> None:
                 error = str(problem)
             key: tuple[object, ...] = (
                 *(id(watcher.agents), id(watcher.changes), id(watcher.conflicts), id(watcher.queue)),
+                id(watcher.away),
                 error,
             )
             if live is not None:  # the ages in the table tick too: looked at every ten seconds,
                 tick = int(time.time()) // 10  # and drawn only when one of them reads differently
                 if tick != ages[0]:
-                    ages = (tick, tuple(render.age(t) for a in watcher.agents for t in (a.created_at, a.updated_at)))
+                    shown = [*watcher.agents, *watcher.away]
+                    ages = (tick, tuple(render.age(t) for a in shown for t in (a.created_at, a.updated_at)))
                 key += (ages[1],)
             if key != last:
                 board = render.board(
-                    watcher.agents,
+                    [*watcher.agents, *watcher.away],
                     watcher.changes,
                     ctx.project.name,
                     error,

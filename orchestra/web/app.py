@@ -106,28 +106,12 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
 
     @app.get("/api/agents", summary="Every agent, as `orchestra ls --json` shows it, with its changes.")
     def agents():
-        from orchestra.lookout import look
-        from orchestra.reconcile import changes_of, observe
-        from orchestra.schedule import waits_for
-        from orchestra.usage import usage_of
+        from orchestra import remote
+        from orchestra.listing import rows
 
         ctx = open_context()
-        found = observe(ctx)
-        changes = changes_of(found, ctx.state.dir)
-        conflicts = look(ctx, found, reap=True)
-        usage = usage_of(ctx, found)
-        queue = waits_for(ctx, found)
-        return [
-            {
-                **a.to_dict(),
-                "changes": changes.get(a.name),
-                "conflicts_with": conflicts.of(a.name),
-                "usage": usage[a.name].usage,
-                "cost": usage[a.name].cost,
-                **queue.get(a.name, {"queue_position": None, "waits_for": None}),
-            }
-            for a in found
-        ]
+        away = remote.rows_soon(ctx)
+        return [*rows(ctx, reap=True), *away()]
 
     @app.get(
         "/api/conflicts",

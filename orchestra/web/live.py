@@ -102,7 +102,7 @@ class View:
             "session": self.ctx.session,
             "time": now(),
             "error": self.error,
-            "agents": [self.card(a) for a in self.watcher.agents],
+            "agents": [self.card(a) for a in [*self.watcher.agents, *self.watcher.away]],
         }
 
     def card(self, agent: Agent) -> dict[str, Any]:
