@@ -296,6 +296,16 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
         in_background(state, launcher_argv("_limit", "--state-dir", str(state.dir), limited["agent"]), reap)
 
 
+def seen_on_hosts(state: State, changes: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Status changes of agents on hosts (`orchestra.remote`), as a look here saw them: each
+    host's own lifecycle made them; here they are logged and told to the notifiers, as a local
+    change is (the queue, the forecast and limits are the host's). Each is (name, status, data)."""
+    events = [event("status", name, data, status) for name, status, data in changes]
+    if events:
+        state.append_events(events)
+        notify_in_background(state, events)
+
+
 def _frees_slot(event: dict[str, Any]) -> bool:
     """A slot freed, or a limit that held its kind's queued agents ended."""
     # Not back to `queued`: the starter that put it back goes on by itself, and a start that

@@ -21,7 +21,7 @@ from orchestra import files, hosts, lifecycle, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.hosts import Host
-from orchestra.models import Agent, Event
+from orchestra.models import Agent
 
 MIRROR = "remote.json"
 LOOK_TIMEOUT = 4.0  # seconds a look waits for a host before its agents are shown unreachable
@@ -182,7 +182,7 @@ def rows(ctx: Context, timeout: float = LOOK_TIMEOUT) -> list[dict[str, Any]]:
         with ThreadPoolExecutor(max_workers=min(len(wanted), 16)) as pool:
             list(pool.map(ask, wanted))
     found: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    events: list[tuple[str, str, dict[str, Any]]] = []
     with _lock(ctx):
         mirror = records(ctx.state.dir)  # as it is now, under the lock
         for name, record in sorted(mirror.items()):
@@ -195,14 +195,12 @@ def rows(ctx: Context, timeout: float = LOOK_TIMEOUT) -> list[dict[str, Any]]:
             else:
                 row = {**record, "status": UNREACHABLE, "error": answer or "not asked"}
             if row.get("status") != record.get("status"):
-                events.append(_status_event(row))
+                events.append(_status_event(row, record.get("status")))
             found.append(row)
         kept = {r["name"]: _stored(r, mirror[r["name"]]) for r in found}
         if kept != mirror:
             _save(ctx, kept)
-    if events:
-        ctx.state.append_events(events)
-        lifecycle.notify_in_background(ctx.state, events)
+    lifecycle.seen_on_hosts(ctx.state, events)
     return found
 
 
@@ -230,12 +228,12 @@ def _stored(row: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {**row} if row.get("status") != UNREACHABLE else {**before, "status": UNREACHABLE, "error": row["error"]}
 
 
-def _status_event(row: dict[str, Any]) -> dict[str, Any]:
-    data = {"host": row["host"]}
+def _status_event(row: dict[str, Any], before: str | None) -> tuple[str, str, dict[str, Any]]:
+    data = {"host": row["host"], "from": before}
     for key in ("exit_code", "error", "waiting_for", "last_message"):
         if row.get(key) is not None:
             data[key] = row[key]
-    return Event("status", row["name"], row["status"], data).to_dict()
+    return row["name"], row["status"], data
 
 
 def agents_of(found: list[dict[str, Any]]) -> list[Agent]:

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from support import git, wait_for
+from test_lifecycle import heard, listener  # noqa: F401 - a notifier plugin, as a third party installs one
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the first one installs orchestra on the host
 
@@ -54,7 +55,7 @@ def wait_remote(orchestra, name: str, status: str, timeout: float = 60) -> dict:
         raise AssertionError(f"{error}; ls shows {rows(orchestra).get(name)}") from None
 
 
-def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host):
+def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host, listener):
     spawned = json.loads(orchestra("spawn", "--host", "box", "--agent", "demo", "--json", "write the notes").stdout)
     (agent,) = spawned
     assert agent["host"] == "box" and agent["name"] == "write-the-notes", agent
@@ -67,6 +68,10 @@ def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host):
     assert "HOST" in table and "box" in table and "write-the-notes" in table
     events = [json.loads(line) for line in orchestra("events", "--json").stdout.splitlines() if line.strip()]
     assert any(e.get("agent") == "write-the-notes" and e.get("status") == "exited" for e in events), events
+    # The notifiers here hear the change a look saw, once, however often one looks again.
+    wait_for(lambda: ["write-the-notes", "exited"] in [h[:2] for h in heard(listener)], what="the exit heard")
+    orchestra("ls")
+    assert [h[:2] for h in heard(listener)].count(["write-the-notes", "exited"]) == 1, heard(listener)
 
 
 def test_a_question_on_the_host_is_answered_from_here(orchestra, repo, on_host):
