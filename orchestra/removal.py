@@ -82,7 +82,7 @@ def work_of(ctx: Context, agent: Agent, target: str) -> Work:
     start = _start(ctx, agent)
     uncommitted = trash.uncommitted_changes(worktree, ctx.project, start)
     ignored = [p for p in trash.ignored_files(worktree, _disposable(ctx)) if not _orchestra_copy(ctx, worktree, p)]
-    repositories = trash.nested_repositories(worktree, uncommitted + ignored)
+    repositories = trash.nested_repositories(worktree, uncommitted + ignored, agent.base or target)
     uncommitted = [p for p in uncommitted if p not in repositories]
     ignored = [p for p in ignored if p not in repositories]
     work = Work(uncommitted=uncommitted, ignored=ignored, repositories=repositories)

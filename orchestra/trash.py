@@ -68,9 +68,17 @@ def uncommitted_changes(worktree: Path, project: Project | None = None, start: s
         if project is None or (start := start or head_commit(worktree)) is None:
             return []
         with _salvaged(project, worktree, start) as (env, cwd):
-            return git.run(["diff", "--cached", "--name-only", start, "--"], cwd, env=env).stdout.splitlines()
-    out = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
-    return [line[3:] for line in out.splitlines() if line]
+            return _paths(git.run(["diff", "--cached", "--name-only", "-z", start, "--"], cwd, env=env).stdout)
+    # -z: paths as they are (without it, git quotes a name with a space or an accent, and such a
+    # path names no file: a repository of its own called "my lib" would not be found).
+    fields = git.run(["status", "--porcelain", "-z", "--untracked-files=all"], worktree).stdout.split("\0")
+    paths, rest = [], iter(fields)
+    for entry in rest:
+        if entry:
+            paths.append(entry[3:])
+            if entry[0] in "RC":  # a rename or copy: its source path follows
+                next(rest, None)
+    return paths
 
 
 def ignored_files(worktree: Path, disposable: list[str]) -> list[str]:
@@ -91,10 +99,23 @@ def ignored_files(worktree: Path, disposable: list[str]) -> list[str]:
     return sorted(set(kept) - set(visible))
 
 
-def nested_repositories(worktree: Path, paths: list[str]) -> list[str]:
+def nested_repositories(worktree: Path, paths: list[str], base: str | None = None) -> list[str]:
     """Those of `paths` (changed, untracked or ignored entries) that are git repositories of their own:
-    an untracked one is listed as `path/`, one the agent staged (a gitlink) as `path`."""
-    return [p for p in paths if p.strip("/") and (worktree / p.strip("/") / ".git").exists()]
+    an untracked one is listed as `path/`, one the agent staged (a gitlink) as `path`. With `base`,
+    also every gitlink of the worktree's index (committed or staged) whose folder is a repository
+    of its own and whose commit `base` does not record there: its commits exist only in that folder.
+    A submodule checked out at the commit `base` pins is no one's work."""
+    found = [p for p in paths if p.strip("/") and (worktree / p.strip("/") / ".git").exists()]
+    if base is None or not worktree.is_dir() or is_broken(worktree):
+        return found
+    entries = git.run(["ls-files", "-z", "--stage"], worktree).stdout.split("\0")
+    links = {e.split("\t", 1)[1]: e.split()[1] for e in entries if e.startswith("160000 ")}
+    links = {p: c for p, c in links.items() if p not in found and (worktree / p / ".git").exists()}
+    if not links:
+        return found
+    listed = git.run(["ls-tree", "-z", base, "--", *(f":(literal){p}" for p in links)], worktree, check=False)
+    pinned = {e.split("\t", 1)[1]: e.split()[2] for e in listed.stdout.split("\0") if e.startswith("160000 ")}
+    return found + [p for p, commit in links.items() if pinned.get(p) != commit]
 
 
 def unmerged_commits(project: Project, branch: str, target: str, worktree: Path | None = None) -> list[str]:

@@ -83,6 +83,49 @@ def test_a_repository_of_its_own_in_the_worktree_is_never_deleted(project, repo)
     assert trash_refs(repo) == []
 
 
+def inner_repository(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "-b", "main")
+    commit(folder, "lib.py", "x = 1\n", "the inner repository's own commit")
+
+
+def test_a_repository_of_its_own_named_with_a_space_or_an_accent_is_found(project, repo):
+    """git status quotes such names; read as they are, they name the folder."""
+    name, worktree = finished(project)
+    for folder in ("my lib", "vendör"):
+        inner_repository(worktree / folder)
+    with pytest.raises(WorkAtRisk, match=r"in its worktree \(my lib/, vendör/\)"):
+        removal.kill(project, [name], force=True)
+    assert (worktree / "my lib" / ".git").is_dir() and (worktree / "vendör" / ".git").is_dir()
+
+
+def test_a_repository_of_its_own_the_agent_committed_is_never_deleted(project, repo):
+    """Committed as a gitlink, it shows in no status: the trash commit would hold only the link."""
+    name, worktree = finished(project)
+    inner = worktree / "vendor" / "lib"
+    inner_repository(inner)
+    git(worktree, "add", "vendor/lib")
+    git(worktree, "commit", "-qm", "add the library")
+    with pytest.raises(WorkAtRisk, match=r"in its worktree \(vendor/lib\)"):
+        removal.kill(project, [name], force=True)
+    removed, kept = removal.clean(project, force=True)
+    assert removed == [] and "vendor/lib" in kept[0]
+    assert git(inner, "log", "--format=%s") == "the inner repository's own commit\n"
+    assert trash_refs(repo) == []
+
+
+def test_a_submodule_at_the_commit_its_base_pins_is_no_ones_work(project, repo, tmp_path):
+    library = tmp_path / "library"
+    inner_repository(library)
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    git(repo, "commit", "-qm", "the library as a submodule")
+    name, worktree = finished(project)
+    git(worktree, "-c", "protocol.file.allow=always", "submodule", "update", "--init", "-q")
+    assert (worktree / "lib" / "lib.py").exists()
+    [removed] = removal.kill(project, [name])
+    assert removed.saved_ref is None and not worktree.exists()
+
+
 def test_force_keeps_staged_and_working_copies_that_differ(project, repo):
     name, worktree = finished(project)
     (worktree / "README.md").write_text("staged version\n")
