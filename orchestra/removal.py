@@ -80,8 +80,10 @@ def work_of(ctx: Context, agent: Agent, target: str) -> Work:
         return Work()
     worktree = Path(agent.worktree)
     start = _start(ctx, agent)
-    uncommitted = trash.uncommitted_changes(worktree, ctx.project, start)
-    ignored = [p for p in trash.ignored_files(worktree, _disposable(ctx)) if not _orchestra_copy(ctx, worktree, p)]
+    copies = [*ctx.config.worktree["copy"], *worktrees.included_files(ctx.project)]
+    changed = trash.uncommitted_changes(worktree, ctx.project, start)
+    uncommitted = [p for p in changed if not _placed(ctx, worktree, p, copies)]
+    ignored = [p for p in trash.ignored_files(worktree, _disposable(ctx)) if not _placed(ctx, worktree, p, copies)]
     repositories = trash.nested_repositories(worktree, uncommitted + ignored, agent.base or target)
     uncommitted = [p for p in uncommitted if p not in repositories]
     ignored = [p for p in ignored if p not in repositories]
@@ -208,15 +210,23 @@ def _disposable(ctx: Context) -> list[str]:
     return [*disposable, *(f"/{entry.strip('/')}" for entry in ctx.config.worktree["symlink"])]
 
 
-def _orchestra_copy(ctx: Context, worktree: Path, path: str) -> bool:
-    """Whether `path` is a file orchestra copied in (`[worktree] copy`) and still the same as the main checkout's."""
-    if not any(path == c.strip("/") or path.startswith(c.strip("/") + "/") for c in ctx.config.worktree["copy"]):
+def _placed(ctx: Context, worktree: Path, path: str, copies: list[str]) -> bool:
+    """Whether `path` is what orchestra placed in the worktree and still as placed: a file copied
+    in (`[worktree] copy`, `.worktreeinclude`) the same as the main checkout's, or a link
+    (`[worktree] symlink`) to it. Such a file is the main checkout's, never the agent's work."""
+    source, here = ctx.project.root / path, worktree / path
+    if _under(path, ctx.config.worktree["symlink"]) and here.is_symlink():
+        return os.path.realpath(here) == os.path.realpath(source)
+    if not _under(path, copies):
         return False
-    source, copy = ctx.project.root / path, worktree / path
     try:
-        return source.is_file() and filecmp.cmp(source, copy, shallow=False)
+        return source.is_file() and filecmp.cmp(source, here, shallow=False)
     except OSError:
         return False
+
+
+def _under(path: str, entries: list[str]) -> bool:
+    return any(path == e.strip("/") or path.startswith(e.strip("/") + "/") for e in entries)
 
 
 def _nested_refusal(agent: Agent, work: Work) -> str:

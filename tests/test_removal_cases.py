@@ -184,6 +184,35 @@ def test_only_disposable_ignored_files_go_silently(project, repo):
     assert removed.saved_ref is None and not worktree.exists()
 
 
+def test_what_orchestra_copied_or_linked_in_unchanged_is_not_work(repo, monkeypatch):
+    """The default `copy = [".env"]` with an `.env` git does not ignore, a `.worktreeinclude`
+    file and a `symlink`: an agent that did nothing is removed by a plain kill and by clean."""
+    from orchestra.context import Context
+
+    (repo / ".gitignore").write_text(".env.local\n")
+    (repo / ".worktreeinclude").write_text(".env.local\n")
+    git(repo, "add", ".gitignore", ".worktreeinclude")
+    git(repo, "commit", "-qm", "ignore local settings, and give them to worktrees")
+    (repo / ".env").write_text("API_KEY=secret\n")
+    (repo / ".env.local").write_text("LOCAL=1\n")
+    (repo / "local.cfg").write_text("token = 1\n")
+    (repo / "orchestra.toml").write_text('[worktree]\nsymlink = ["local.cfg"]\n')
+    monkeypatch.chdir(repo)
+    project = Context.open()
+    names = [finished(project, task)[0] for task in ("fail once", "fail twice")]
+    worktree = Path(project.state.read()[names[0]].worktree)
+    assert (worktree / ".env").exists() and (worktree / ".env.local").exists() and (worktree / "local.cfg").is_symlink()
+
+    (worktree / ".env").write_text("API_KEY=changed by the agent\n")
+    with pytest.raises(WorkAtRisk, match=r"has 1 uncommitted file \(\.env\)\."):
+        removal.kill(project, [names[0]])
+    (worktree / ".env").write_text("API_KEY=secret\n")
+    [removed] = removal.kill(project, [names[0]])
+    assert removed.saved_ref is None and not worktree.exists()
+    removed, kept = removal.clean(project)
+    assert [r.name for r in removed] == [names[1]] and kept == []
+
+
 def break_worktree(worktree: Path) -> None:
     """What a `git worktree remove` stopped part-way leaves: some files, no `.git`."""
     (worktree / ".git").unlink()
