@@ -260,13 +260,13 @@ def clean(force):
 
 
 def _report_removed(removed) -> None:
-    if removed.saved_ref:
-        echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
-        echo(f"  get it back with: {removed.restore_command}")
+    if not removed.saved_ref:
+        echo(f"removed {removed.name}")
+        return
+    echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
+    echo(f"  get it back with: {removed.restore_command}")
     if removed.not_kept:
         echo(f"  not kept, larger than 10 MB: {', '.join(removed.not_kept)}")
-    else:
-        echo(f"removed {removed.name}")
 
 
 COMMANDS = [spawn, attach, logs, send, diff, kill, clean]
