@@ -58,8 +58,21 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, no_attach, 
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
-    with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
-        result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
+    result = None
+    try:
+        with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
+            result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
+        _show_spawned(ctx, result, as_json, no_attach)
+    except KeyboardInterrupt:
+        if result is None:
+            raise
+        from orchestra.spawning import SpawnInterrupted
+
+        # Its agents are made and started: a Ctrl-C now must not call that "cancelled".
+        raise SpawnInterrupted([a.name for a in [*result.agents, *result.queued]], []) from None
+
+
+def _show_spawned(ctx, result, as_json: bool, no_attach: bool) -> None:
     warn(result.warnings)
     if as_json:  # no work yet, no conflict
         print_json([{**a.to_dict(), "conflicts_with": []} for a in [*result.agents, *result.queued]])
