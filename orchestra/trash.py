@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestra import git
-from orchestra.worktrees import TRASH_PREFIX, Project, branch_exists, scratch_index
+from orchestra.worktrees import BROKEN, TRASH_PREFIX, Project, branch_exists, scratch_index
 
 # Ignored files bigger than this are not put in a trash commit (they are named instead).
 IGNORED_SIZE_LIMIT = 10 * 1024 * 1024
@@ -37,6 +37,21 @@ def is_unpopulated(worktree: Path) -> bool:
     if index is None or index.exists() or not worktree.is_dir():
         return False
     return bool(git.run(["ls-tree", "--name-only", "HEAD"], worktree, check=False).stdout.strip())
+
+
+def half_made(worktree: Path, name: str) -> str | None:
+    """Why git cannot work in the agent's worktree as it stands (None when it can): half-removed,
+    or never checked out (where git takes every file for deleted, and committing "everything"
+    would delete them all)."""
+    if is_broken(worktree):
+        return BROKEN.format(worktree=worktree, name=name)
+    if is_unpopulated(worktree):
+        return (
+            f"the worktree {worktree} was never checked out (a spawn stopped part-way), so git takes every "
+            f"file there for deleted: `orchestra doctor --fix` checks it out, or `orchestra kill {name}` "
+            "removes the agent."
+        )
+    return None
 
 
 def head_commit(worktree: Path) -> str | None:

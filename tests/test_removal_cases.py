@@ -4,8 +4,6 @@ that a stopped command left half-made or half-removed (issue 10)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from orchestra import removal, trash
 from orchestra.errors import OrchestraError, WorkAtRisk
 from orchestra.reconcile import observe
-from support import git, spawn_demo, wait_for
+from support import break_worktree, git, spawn_demo, unpopulate, wait_for
 
 
 def finished(project, task: str = "make it fail") -> tuple[str, Path]:
@@ -213,12 +211,6 @@ def test_what_orchestra_copied_or_linked_in_unchanged_is_not_work(repo, monkeypa
     assert [r.name for r in removed] == [names[1]] and kept == []
 
 
-def break_worktree(worktree: Path) -> None:
-    """What a `git worktree remove` stopped part-way leaves: some files, no `.git`."""
-    (worktree / ".git").unlink()
-    (worktree / "README.md").unlink()
-
-
 @pytest.mark.slow
 def test_a_worktree_that_lost_its_git_is_finished_off(project, repo, orchestra):
     name, worktree = finished(project)
@@ -265,15 +257,6 @@ def test_a_folder_without_git_that_is_no_worktree_is_never_deleted(project, tmp_
     with pytest.raises(OrchestraError, match="is not a git worktree"):
         remove_worktree(project.project, folder)
     assert (folder / "precious.txt").exists()
-
-
-def unpopulate(worktree: Path) -> None:
-    """What a spawn stopped between `worktree add --no-checkout` and the checkout leaves."""
-    index = git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index").strip()
-    os.unlink(index)
-    for entry in worktree.iterdir():
-        if entry.name != ".git":
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, repo):
