@@ -223,6 +223,7 @@ def test_a_worktree_that_lost_its_git_is_finished_off(project, repo, orchestra):
     assert "has lost its .git" in diff.stderr and f"orchestra kill {name} --force" in diff.stderr
     report = orchestra("report", "--json").stdout
     assert "has lost its .git" in report
+    assert project_changes(project, next(a for a in observe(project) if a.name == name)) is None
 
     removed, kept = removal.clean(project)
     assert [r.name for r in removed] == [other], "clean goes on past a broken agent"
@@ -259,6 +260,13 @@ def test_a_folder_without_git_that_is_no_worktree_is_never_deleted(project, tmp_
     assert (folder / "precious.txt").exists()
 
 
+def project_changes(project, agent):
+    """What `ls` and the board show in their CHANGES column for the agent."""
+    from orchestra.reconcile import changes_of
+
+    return changes_of([agent], project.state.dir).get(agent.name)
+
+
 def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, repo):
     from orchestra.report import agent_diff, report_of
 
@@ -270,6 +278,7 @@ def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, r
     [agent] = observe(project)
     shown = report_of(project, agent)
     assert not shown.uncommitted and shown.lines_removed == 0
+    assert project_changes(project, agent) is None, "ls and the board show no deletion of every file"
     removed, kept = removal.clean(project)
     assert [r.name for r in removed] == [name] and kept == []
     assert trash_refs(repo) == []
