@@ -11,7 +11,7 @@ import pytest
 from orchestra import removal, trash
 from orchestra.errors import OrchestraError, WorkAtRisk
 from orchestra.reconcile import observe
-from support import break_worktree, git, spawn_demo, unpopulate, wait_for
+from support import agents_json, break_worktree, git, spawn_demo, statuses, tmux, unpopulate, wait_for
 
 
 def finished(project, task: str = "make it fail") -> tuple[str, Path]:
@@ -305,3 +305,16 @@ def test_doctor_checks_out_a_worktree_a_spawn_left_empty(project, repo):
     diagnose(fix=True, cwd=repo)
     assert (worktree / "README.md").read_text() == "# project\n"
     assert git(worktree, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("half", ["was never checked out", "has lost its .git"])
+def test_a_lost_agent_in_a_half_made_worktree_is_not_resumed(orchestra, repo, isolated, monkeypatch, half):
+    """It would work in an empty folder (its commit then deletes every file) or one git cannot read."""
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "come back")
+    tmux(isolated, "kill-server")
+    worktree = Path(agents_json(orchestra)[0]["worktree"])
+    (unpopulate if half == "was never checked out" else break_worktree)(worktree)
+    result = orchestra("resume", "come-back", check=False)
+    assert half in result.stdout + result.stderr
+    assert statuses(orchestra) == {"come-back": "lost"}
