@@ -100,14 +100,8 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
     if unknown:
         raise UnknownAgent.named(*unknown)
     chosen = [agents[n] for n in dict.fromkeys(names)]
-    dequeued = [r for r in (_remove_queued(ctx, a) for a in chosen if a.status == Status.QUEUED) if r]
-    if dequeued:
-        gone = {r.name for r in dequeued}
-        fresh = {a.name: a for a in ctx.state.read().values()}  # one may have started meanwhile
-        chosen = [fresh.get(a.name, a) for a in chosen if a.name not in gone]
-    chosen.sort(key=lambda a: a.pane is not None and _runs_in(a.pane))  # its own pane's agent last: see `remove`
     target = merge_target(ctx)
-    found = [(a, work_of(ctx, a, target)) for a in chosen]
+    found = [(a, work_of(ctx, a, target)) for a in chosen]  # before anything goes, a queued agent too
     nested = [(a, w) for a, w in found if w.repositories]
     if nested:
         raise WorkAtRisk("; ".join(_nested_refusal(a, w) for a, w in nested))
@@ -119,6 +113,12 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
             f"{lines}. Merge it first, or run `orchestra kill {names_text} --force`, which keeps it on a ref "
             f"under refs/orchestra/trash/ before removing the agent."
         )
+    dequeued = [r for r in (_remove_queued(ctx, a) for a in chosen if a.status == Status.QUEUED) if r]
+    if dequeued:
+        gone = {r.name for r in dequeued}
+        fresh = {a.name: a for a in ctx.state.read().values()}  # one may have started meanwhile
+        chosen = [fresh.get(a.name, a) for a in chosen if a.name not in gone]
+    chosen.sort(key=lambda a: a.pane is not None and _runs_in(a.pane))  # its own pane's agent last: see `remove`
     return dequeued + [remove(ctx, agent, target) for agent in chosen]
 
 

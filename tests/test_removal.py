@@ -145,3 +145,15 @@ def test_kill_names_ignored_files_and_force_says_what_it_did_not_keep(orchestra,
     out = orchestra("kill", "--force", agent["name"]).stdout
     assert out.count("removed") == 1 and out.splitlines()[-1] == "  not kept, larger than 10 MB: dump.log"
     assert git(repo, "show", "refs/orchestra/trash/make-it-fail:notes.log") == "keep me\n"
+
+
+def test_kill_removes_nothing_when_one_named_agent_has_work_or_is_unknown(orchestra, repo, monkeypatch):
+    """All or nothing, a queued agent included: its record is not removed when the kill is refused."""
+    spawn_finished(orchestra, "write notes")  # a commit main lacks
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--parallel", "1", "first long", "second waits")
+    wait_for(lambda: statuses(orchestra).get("second-waits") == "queued", what="the second to be queued")
+    for names in (["second-waits", "write-notes"], ["second-waits", "ghost"]):
+        result = orchestra("kill", *names, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert set(statuses(orchestra)) == {"write-notes", "first-long", "second-waits"}, names
