@@ -29,6 +29,7 @@ class Work:
     ignored: list[str] = field(default_factory=list)  # git-ignored, not disposable
     commits: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=list)  # git repositories of their own inside the worktree
+    placed: list[str] = field(default_factory=list)  # orchestra's unchanged copies and links: not work, never kept
 
     def __bool__(self) -> bool:
         return bool(self.uncommitted or self.ignored or self.commits or self.repositories)
@@ -87,7 +88,8 @@ def work_of(ctx: Context, agent: Agent, target: str) -> Work:
     repositories = trash.nested_repositories(worktree, uncommitted + ignored, agent.base or target)
     uncommitted = [p for p in uncommitted if p not in repositories]
     ignored = [p for p in ignored if p not in repositories]
-    work = Work(uncommitted=uncommitted, ignored=ignored, repositories=repositories)
+    placed = [p for p in changed if p not in uncommitted]
+    work = Work(uncommitted=uncommitted, ignored=ignored, repositories=repositories, placed=placed)
     if agent.status != Status.MERGED:
         work.commits = trash.unmerged_commits(ctx.project, agent.branch, target, worktree)
     return work
@@ -177,7 +179,9 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     if work:
         not_kept = trash.too_big(worktree, work.ignored)
         ignored = [p for p in work.ignored if p not in not_kept]
-        saved = trash.save_to_trash(ctx.project, agent.name, agent.branch, worktree, ignored, _start(ctx, agent))
+        saved = trash.save_to_trash(
+            ctx.project, agent.name, agent.branch, worktree, ignored, _start(ctx, agent), work.placed
+        )
     if not agent.no_worktree:  # the main checkout and its branch stay exactly as they are
         root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
         worktrees.remove_worktree(ctx.project, worktree, root)

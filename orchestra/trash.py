@@ -145,15 +145,22 @@ def unmerged_commits(project: Project, branch: str, target: str, worktree: Path 
 
 
 def save_to_trash(
-    project: Project, name: str, branch: str, worktree: Path, ignored: Sequence[str] = (), base: str | None = None
+    project: Project,
+    name: str,
+    branch: str,
+    worktree: Path,
+    ignored: Sequence[str] = (),
+    base: str | None = None,
+    leave_out: Sequence[str] = (),
 ) -> str | None:
     """Keep whatever the agent's worktree and branch hold on a ref under `refs/orchestra/trash/`.
 
     On top of the worktree's HEAD (else the branch tip, else `base`): a commit of the index when it
     differs from both HEAD and the files, then a commit of the files, untracked ones and `ignored`
-    included. Both are made through temporary indexes, so the worktree is left as it was. A branch
-    tip that HEAD does not contain becomes a second parent. Returns the ref, or None if there was
-    nothing to keep.
+    included, `leave_out` not (what orchestra placed there: an `.env` copied in holds keys, and
+    orchestra never commits it). Both are made through temporary indexes, so the worktree is left
+    as it was. A branch tip that HEAD does not contain becomes a second parent. Returns the ref,
+    or None if there was nothing to keep.
     """
     tip = git.output(["rev-parse", f"refs/heads/{branch}"], project.root) if branch_exists(project, branch) else None
     head = head_commit(worktree)
@@ -162,12 +169,13 @@ def save_to_trash(
         return None
     commit = start
     if worktree.is_dir() and (is_broken(worktree) or is_unpopulated(worktree)):
-        with _salvaged(project, worktree, start, ignored) as (env, cwd):
+        with _salvaged(project, worktree, start, ignored, leave_out) as (env, cwd):
             files = git.output(["write-tree"], cwd, env=env)
     elif worktree.is_dir():
         with scratch_index(worktree) as env:
+            _unstage(worktree, env, leave_out)  # even staged by the agent
             staged = git.output(["write-tree"], worktree, env=env)
-            git.run(["add", "--all"], worktree, env=env)
+            git.run(["add", "--all", *_excluding(leave_out)], worktree, env=env)
             _add_ignored(worktree, env, ignored)
             files = git.output(["write-tree"], worktree, env=env)
         if staged not in (files, _tree(project, start)):
@@ -197,9 +205,19 @@ def _add_ignored(cwd: Path, env: dict[str, str], ignored: Sequence[str]) -> None
         git.run(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"], cwd, env=env, input=paths)
 
 
+def _excluding(paths: Sequence[str]) -> list[str]:
+    return ["--", ".", *(f":(exclude,literal){p}" for p in paths)] if paths else []
+
+
+def _unstage(cwd: Path, env: dict[str, str], paths: Sequence[str]) -> None:
+    if paths:
+        literal = [f":(literal){p}" for p in paths]
+        git.run(["rm", "--cached", "--quiet", "--ignore-unmatch", "-r", "--", *literal], cwd, env=env)
+
+
 @contextmanager
 def _salvaged(
-    project: Project, worktree: Path, start: str, ignored: Sequence[str] = ()
+    project: Project, worktree: Path, start: str, ignored: Sequence[str] = (), leave_out: Sequence[str] = ()
 ) -> Iterator[tuple[dict[str, str], Path]]:
     """An index holding `start`'s tree with the files the folder holds laid over it: what is missing
     stays as `start` has it. Works without the folder's `.git`, through the project's git folder."""
@@ -213,7 +231,7 @@ def _salvaged(
             "GIT_INDEX_FILE": os.path.join(tmp, "index"),
         }
         git.run(["read-tree", start], worktree, env=env)
-        git.run(["add", "--ignore-removal", "."], worktree, env=env)
+        git.run(["add", "--ignore-removal", *(_excluding(leave_out) or ["."])], worktree, env=env)
         _add_ignored(worktree, env, ignored)
         yield env, worktree
 

@@ -184,7 +184,8 @@ def test_only_disposable_ignored_files_go_silently(project, repo):
 
 def test_what_orchestra_copied_or_linked_in_unchanged_is_not_work(repo, monkeypatch):
     """The default `copy = [".env"]` with an `.env` git does not ignore, a `.worktreeinclude`
-    file and a `symlink`: an agent that did nothing is removed by a plain kill and by clean."""
+    file and a `symlink`: an agent that did nothing is removed by a plain kill and by clean, and
+    `--force` keeps an agent's work without them (orchestra never commits its copies: keys)."""
     from orchestra.context import Context
 
     (repo / ".gitignore").write_text(".env.local\n")
@@ -197,7 +198,7 @@ def test_what_orchestra_copied_or_linked_in_unchanged_is_not_work(repo, monkeypa
     (repo / "orchestra.toml").write_text('[worktree]\nsymlink = ["local.cfg"]\n')
     monkeypatch.chdir(repo)
     project = Context.open()
-    names = [finished(project, task)[0] for task in ("fail once", "fail twice")]
+    names = [finished(project, task)[0] for task in ("fail once", "fail twice", "fail thrice")]
     worktree = Path(project.state.read()[names[0]].worktree)
     assert (worktree / ".env").exists() and (worktree / ".env.local").exists() and (worktree / "local.cfg").is_symlink()
 
@@ -207,6 +208,13 @@ def test_what_orchestra_copied_or_linked_in_unchanged_is_not_work(repo, monkeypa
     (worktree / ".env").write_text("API_KEY=secret\n")
     [removed] = removal.kill(project, [names[0]])
     assert removed.saved_ref is None and not worktree.exists()
+    other = Path(project.state.read()[names[2]].worktree)
+    (other / "work.txt").write_text("the agent's work\n")
+    git(other, "add", ".env", "work.txt")  # staged by the agent
+    [saved] = removal.kill(project, [names[2]], force=True)
+    assert git(repo, "show", f"{saved.saved_ref}:work.txt") == "the agent's work\n"
+    kept_files = set(git(repo, "log", "--format=", "--name-only", saved.saved_ref).split())
+    assert not kept_files & {".env", ".env.local", "local.cfg"}, "in no commit of the trash ref"
     removed, kept = removal.clean(project)
     assert [r.name for r in removed] == [names[1]] and kept == []
 
