@@ -133,11 +133,48 @@ def nested_repositories(worktree: Path, paths: list[str], base: str | None = Non
     return found + [p for p, commit in links.items() if pinned.get(p) != commit]
 
 
+def left_behind(project: Project, worktree: Path) -> list[str]:
+    """Commits made in the worktree on no branch (a detached HEAD) that its HEAD has since left
+    and no ref reaches: its own HEAD reflog is the only thing that names them, and it goes with
+    the worktree. Made on a branch (an amended-away commit), a commit is in that branch's reflog."""
+    if not worktree.is_dir() or is_broken(worktree):
+        return []
+    made = _reflog(worktree / git.output(["rev-parse", "--git-path", "logs/HEAD"], worktree), commits_only=True)
+    if not made:
+        return []
+    on_branches: set[str] = set()
+    for log in (project.common_dir / "logs" / "refs" / "heads").rglob("*"):
+        on_branches.update(_reflog(log) if log.is_file() else [])
+    candidates = [c for c in dict.fromkeys(made) if c not in on_branches]
+    if not candidates:
+        return []
+    out = git.run(["rev-list", *candidates, "--not", "--all"], project.root, check=False)
+    unreached = set(out.stdout.split()) if out.returncode == 0 else set()
+    return [c for c in candidates if c in unreached]
+
+
+def _reflog(log: Path, commits_only: bool = False) -> list[str]:
+    """The commits a reflog file names as new values (with `commits_only`, those `git commit` made)."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields, _, message = line.partition("\t")
+        parts = fields.split(" ", 2)
+        if len(parts) > 1 and (not commits_only or message.startswith("commit")):
+            found.append(parts[1])
+    return found
+
+
 def unmerged_commits(project: Project, branch: str, target: str, worktree: Path | None = None) -> list[str]:
-    """Commits on `branch` or on the worktree's HEAD that `target` does not have, `<short id> <subject>` each."""
+    """Commits on `branch`, on the worktree's HEAD or left behind by it (`left_behind`) that
+    `target` does not have, `<short id> <subject>` each."""
     tips = [f"refs/heads/{branch}"] if branch_exists(project, branch) else []
     head = head_commit(worktree) if worktree is not None else None
     tips += [head] if head else []
+    tips += left_behind(project, worktree) if worktree is not None else []
     if not tips:
         return []
     out = git.run(["log", "--format=%h %s", *tips, "--not", target, "--"], project.root).stdout
@@ -182,7 +219,8 @@ def save_to_trash(
             commit = _commit(project, staged, [commit], f"orchestra: staged changes of agent {name}")
     else:
         files = _tree(project, start)
-    others = [tip] if tip and tip != start and not _contains(project, start, tip) else []
+    left = left_behind(project, worktree)
+    others = [t for t in dict.fromkeys([tip, *left]) if t and t != start and not _contains(project, start, t)]
     if files != _tree(project, commit) or others:
         commit = _commit(project, files, [commit, *others], f"orchestra: uncommitted work of agent {name}")
     ref = _free_ref(project, TRASH_PREFIX + name)

@@ -46,6 +46,27 @@ def test_a_commit_on_a_detached_head_is_work(project, repo):
     assert git(repo, "show", f"{removed.saved_ref}:detached.txt") == "made on no branch\n"
 
 
+def test_a_commit_left_behind_on_a_detached_head_is_work(project, repo):
+    """Made on a detached HEAD, then left for the branch (git only warns): the worktree's own
+    reflog, which goes with it, is all that names it. A commit amended away on a branch is not work."""
+    name, worktree = finished(project)
+    git(worktree, "checkout", "-q", "--detach")
+    sha = commit(worktree, "detached.txt", "made on no branch\n", "work left behind")
+    git(worktree, "checkout", "-q", f"orchestra/{name}")
+    commit(worktree, "branch.txt", "on the branch\n", "first try")
+    git(worktree, "commit", "-q", "--amend", "-m", "amended on the branch")
+
+    with pytest.raises(WorkAtRisk, match=r"2 commits not in main") as caught:
+        removal.kill(project, [name])
+    assert "work left behind" in str(caught.value) and "first try" not in str(caught.value)
+    removed, kept = removal.clean(project)
+    assert removed == [] and "work left behind" in kept[0]
+
+    [gone] = removal.kill(project, [name], force=True)
+    assert git(repo, "merge-base", "--is-ancestor", sha, gone.saved_ref) == ""
+    assert git(repo, "show", f"{gone.saved_ref}:branch.txt") == "on the branch\n"
+
+
 def test_force_keeps_the_work_of_a_worktree_whose_branch_was_deleted(project, repo):
     name, worktree = finished(project)
     sha = commit(worktree, "kept.txt", "committed\n", "committed, then the branch went")
