@@ -101,7 +101,7 @@ def index_file(worktree: PathLike) -> Path | None:
         return None
     if not pointer.startswith("gitdir:"):
         return None
-    return Path(pointer.removeprefix("gitdir:").strip()) / "index"
+    return Path(worktree) / pointer.removeprefix("gitdir:").strip() / "index"  # relative to it, if relative
 
 
 def identity_env(cwd: PathLike) -> dict[str, str]:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestra import forecast, integrate, lifecycle
+from orchestra import forecast, integrate, lifecycle, trash
 from orchestra.context import Context
 from orchestra.errors import MergeConflict, MergeFailed, OrchestraError, UnknownAgent
 from orchestra.handback import hand_back
@@ -387,6 +387,8 @@ def _merge_one(
 ) -> Merged:
     subject = agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
     worktree = Path(agent.worktree)
+    if worktree.is_dir() and (problem := trash.half_made(worktree, agent.name)):
+        raise MergeFailed(problem)  # committing "everything" there would delete every file
     placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
     leave_out = integrate.placed_files(worktree, placed) if worktree.is_dir() else []
     _refuse_work_elsewhere(ctx, agent, target, leave_out)

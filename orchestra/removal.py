@@ -29,6 +29,7 @@ class Work:
     ignored: list[str] = field(default_factory=list)  # git-ignored, not disposable
     commits: list[str] = field(default_factory=list)
     repositories: list[str] = field(default_factory=list)  # git repositories of their own inside the worktree
+    placed: list[str] = field(default_factory=list)  # orchestra's unchanged copies and links: not work, never kept
 
     def __bool__(self) -> bool:
         return bool(self.uncommitted or self.ignored or self.commits or self.repositories)
@@ -80,12 +81,15 @@ def work_of(ctx: Context, agent: Agent, target: str) -> Work:
         return Work()
     worktree = Path(agent.worktree)
     start = _start(ctx, agent)
-    uncommitted = trash.uncommitted_changes(worktree, ctx.project, start)
-    ignored = [p for p in trash.ignored_files(worktree, _disposable(ctx)) if not _orchestra_copy(ctx, worktree, p)]
-    repositories = trash.nested_repositories(worktree, uncommitted + ignored)
+    copies = [*ctx.config.worktree["copy"], *worktrees.included_files(ctx.project)]
+    changed = trash.uncommitted_changes(worktree, ctx.project, start)
+    uncommitted = [p for p in changed if not _placed(ctx, worktree, p, copies)]
+    ignored = [p for p in trash.ignored_files(worktree, _disposable(ctx)) if not _placed(ctx, worktree, p, copies)]
+    repositories = trash.nested_repositories(worktree, uncommitted + ignored, agent.base or target)
     uncommitted = [p for p in uncommitted if p not in repositories]
     ignored = [p for p in ignored if p not in repositories]
-    work = Work(uncommitted=uncommitted, ignored=ignored, repositories=repositories)
+    placed = [p for p in changed if p not in uncommitted]
+    work = Work(uncommitted=uncommitted, ignored=ignored, repositories=repositories, placed=placed)
     if agent.status != Status.MERGED:
         work.commits = trash.unmerged_commits(ctx.project, agent.branch, target, worktree)
     return work
@@ -98,14 +102,8 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
     if unknown:
         raise UnknownAgent.named(*unknown)
     chosen = [agents[n] for n in dict.fromkeys(names)]
-    dequeued = [r for r in (_remove_queued(ctx, a) for a in chosen if a.status == Status.QUEUED) if r]
-    if dequeued:
-        gone = {r.name for r in dequeued}
-        fresh = {a.name: a for a in ctx.state.read().values()}  # one may have started meanwhile
-        chosen = [fresh.get(a.name, a) for a in chosen if a.name not in gone]
-    chosen.sort(key=lambda a: a.pane is not None and _runs_in(a.pane))  # its own pane's agent last: see `remove`
     target = merge_target(ctx)
-    found = [(a, work_of(ctx, a, target)) for a in chosen]
+    found = [(a, work_of(ctx, a, target)) for a in chosen]  # before anything goes, a queued agent too
     nested = [(a, w) for a, w in found if w.repositories]
     if nested:
         raise WorkAtRisk("; ".join(_nested_refusal(a, w) for a, w in nested))
@@ -117,6 +115,12 @@ def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
             f"{lines}. Merge it first, or run `orchestra kill {names_text} --force`, which keeps it on a ref "
             f"under refs/orchestra/trash/ before removing the agent."
         )
+    dequeued = [r for r in (_remove_queued(ctx, a) for a in chosen if a.status == Status.QUEUED) if r]
+    if dequeued:
+        gone = {r.name for r in dequeued}
+        fresh = {a.name: a for a in ctx.state.read().values()}  # one may have started meanwhile
+        chosen = [fresh.get(a.name, a) for a in chosen if a.name not in gone]
+    chosen.sort(key=lambda a: a.pane is not None and _runs_in(a.pane))  # its own pane's agent last: see `remove`
     return dequeued + [remove(ctx, agent, target) for agent in chosen]
 
 
@@ -175,7 +179,9 @@ def remove(ctx: Context, agent: Agent, target: str) -> Removed:
     if work:
         not_kept = trash.too_big(worktree, work.ignored)
         ignored = [p for p in work.ignored if p not in not_kept]
-        saved = trash.save_to_trash(ctx.project, agent.name, agent.branch, worktree, ignored, _start(ctx, agent))
+        saved = trash.save_to_trash(
+            ctx.project, agent.name, agent.branch, worktree, ignored, _start(ctx, agent), work.placed
+        )
     if not agent.no_worktree:  # the main checkout and its branch stay exactly as they are
         root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
         worktrees.remove_worktree(ctx.project, worktree, root)
@@ -208,15 +214,23 @@ def _disposable(ctx: Context) -> list[str]:
     return [*disposable, *(f"/{entry.strip('/')}" for entry in ctx.config.worktree["symlink"])]
 
 
-def _orchestra_copy(ctx: Context, worktree: Path, path: str) -> bool:
-    """Whether `path` is a file orchestra copied in (`[worktree] copy`) and still the same as the main checkout's."""
-    if not any(path == c.strip("/") or path.startswith(c.strip("/") + "/") for c in ctx.config.worktree["copy"]):
+def _placed(ctx: Context, worktree: Path, path: str, copies: list[str]) -> bool:
+    """Whether `path` is what orchestra placed in the worktree and still as placed: a file copied
+    in (`[worktree] copy`, `.worktreeinclude`) the same as the main checkout's, or a link
+    (`[worktree] symlink`) to it. Such a file is the main checkout's, never the agent's work."""
+    source, here = ctx.project.root / path, worktree / path
+    if _under(path, ctx.config.worktree["symlink"]) and here.is_symlink():
+        return os.path.realpath(here) == os.path.realpath(source)
+    if not _under(path, copies):
         return False
-    source, copy = ctx.project.root / path, worktree / path
     try:
-        return source.is_file() and filecmp.cmp(source, copy, shallow=False)
+        return source.is_file() and filecmp.cmp(source, here, shallow=False)
     except OSError:
         return False
+
+
+def _under(path: str, entries: list[str]) -> bool:
+    return any(path == e.strip("/") or path.startswith(e.strip("/") + "/") for e in entries)
 
 
 def _nested_refusal(agent: Agent, work: Work) -> str:

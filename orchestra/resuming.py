@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import lifecycle
+from orchestra import lifecycle, trash
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, Status, new_launch_id
@@ -70,6 +70,8 @@ def resume(ctx: Context, names: list[str], env: dict[str, str]) -> ResumeResult:
 def _resume_one(ctx: Context, agent: Agent, env: dict[str, str]) -> Resumed | None:
     if not Path(agent.worktree).is_dir():
         raise OrchestraError(f"its worktree {agent.worktree} is gone, so there is nowhere to resume it")
+    if problem := trash.half_made(Path(agent.worktree), agent.name):
+        raise OrchestraError(problem)  # its commits would delete every file, or land where git finds a repository
     kind = ctx.plugins.kind(agent.kind)
     settings = settings_for(ctx, kind, agent)
     if kind.prepare_worktree is not None:

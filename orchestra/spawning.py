@@ -129,9 +129,12 @@ def spawn(
             result.warnings.extend(ctx.plugins.problems)
         if plans:
             _start(ctx, plans, result, progress)
-    lifecycle.start_queue(ctx.state)  # its queued agents, or earlier ones whose slot freed meanwhile
-    if plans:
-        warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
+    try:
+        lifecycle.start_queue(ctx.state)  # its queued agents, or earlier ones whose slot freed meanwhile
+        if plans:
+            warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
+    except KeyboardInterrupt:  # every agent is made and started or queued: nothing to undo
+        raise SpawnInterrupted([a.name for a in [*result.agents, *result.queued]], []) from None
     return result
 
 

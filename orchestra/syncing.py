@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import git, integrate
+from orchestra import git, integrate, trash
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.models import Agent, Event, Status
@@ -97,6 +97,8 @@ def _sync_one(ctx: Context, agent: Agent, target: str, strategy: str, committed_
         raise Refused(f"its branch {agent.branch} no longer exists, so there is nothing to bring up to date.")
     if not worktree.is_dir():
         raise Refused(f"its worktree {agent.worktree} is gone; `orchestra kill {agent.name}` removes the agent.")
+    if problem := trash.half_made(worktree, agent.name):
+        raise Refused(problem)  # committing "everything" there would delete every file
     _refuse_elsewhere(worktree, agent, target)
     _refuse_unfinished(worktree)
     placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]

@@ -453,7 +453,8 @@ class Tmux:
         """
         if text:
             before = self.capture(pane, 0) if enter else ""
-            buffer = f"orchestra-send-{os.getpid()}"
+            # One buffer per send: the dashboard sends from one process on several threads at once.
+            buffer = f"orchestra-send-{os.getpid()}-{os.urandom(4).hex()}"
             self.run("load-buffer", "-b", buffer, "-", input=text)
             self.cmd("paste-buffer", "-p", "-r", "-d", "-b", buffer, "-t", pane)
             if enter:

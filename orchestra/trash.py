@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestra import git
-from orchestra.worktrees import TRASH_PREFIX, Project, branch_exists, scratch_index
+from orchestra.worktrees import BROKEN, TRASH_PREFIX, Project, branch_exists, scratch_index
 
 # Ignored files bigger than this are not put in a trash commit (they are named instead).
 IGNORED_SIZE_LIMIT = 10 * 1024 * 1024
@@ -37,6 +37,21 @@ def is_unpopulated(worktree: Path) -> bool:
     if index is None or index.exists() or not worktree.is_dir():
         return False
     return bool(git.run(["ls-tree", "--name-only", "HEAD"], worktree, check=False).stdout.strip())
+
+
+def half_made(worktree: Path, name: str) -> str | None:
+    """Why git cannot work in the agent's worktree as it stands (None when it can): half-removed,
+    or never checked out (where git takes every file for deleted, and committing "everything"
+    would delete them all)."""
+    if is_broken(worktree):
+        return BROKEN.format(worktree=worktree, name=name)
+    if is_unpopulated(worktree):
+        return (
+            f"the worktree {worktree} was never checked out (a spawn stopped part-way), so git takes every "
+            f"file there for deleted: `orchestra doctor --fix` checks it out, or `orchestra kill {name}` "
+            "removes the agent."
+        )
+    return None
 
 
 def head_commit(worktree: Path) -> str | None:
@@ -68,9 +83,17 @@ def uncommitted_changes(worktree: Path, project: Project | None = None, start: s
         if project is None or (start := start or head_commit(worktree)) is None:
             return []
         with _salvaged(project, worktree, start) as (env, cwd):
-            return git.run(["diff", "--cached", "--name-only", start, "--"], cwd, env=env).stdout.splitlines()
-    out = git.run(["status", "--porcelain", "--untracked-files=all"], worktree).stdout
-    return [line[3:] for line in out.splitlines() if line]
+            return _paths(git.run(["diff", "--cached", "--name-only", "-z", start, "--"], cwd, env=env).stdout)
+    # -z: paths as they are (without it, git quotes a name with a space or an accent, and such a
+    # path names no file: a repository of its own called "my lib" would not be found).
+    fields = git.run(["status", "--porcelain", "-z", "--untracked-files=all"], worktree).stdout.split("\0")
+    paths, rest = [], iter(fields)
+    for entry in rest:
+        if entry:
+            paths.append(entry[3:])
+            if entry[0] in "RC":  # a rename or copy: its source path follows
+                next(rest, None)
+    return paths
 
 
 def ignored_files(worktree: Path, disposable: list[str]) -> list[str]:
@@ -91,17 +114,67 @@ def ignored_files(worktree: Path, disposable: list[str]) -> list[str]:
     return sorted(set(kept) - set(visible))
 
 
-def nested_repositories(worktree: Path, paths: list[str]) -> list[str]:
+def nested_repositories(worktree: Path, paths: list[str], base: str | None = None) -> list[str]:
     """Those of `paths` (changed, untracked or ignored entries) that are git repositories of their own:
-    an untracked one is listed as `path/`, one the agent staged (a gitlink) as `path`."""
-    return [p for p in paths if p.strip("/") and (worktree / p.strip("/") / ".git").exists()]
+    an untracked one is listed as `path/`, one the agent staged (a gitlink) as `path`. With `base`,
+    also every gitlink of the worktree's index (committed or staged) whose folder is a repository
+    of its own and whose commit `base` does not record there: its commits exist only in that folder.
+    A submodule checked out at the commit `base` pins is no one's work."""
+    found = [p for p in paths if p.strip("/") and (worktree / p.strip("/") / ".git").exists()]
+    if base is None or not worktree.is_dir() or is_broken(worktree):
+        return found
+    entries = git.run(["ls-files", "-z", "--stage"], worktree).stdout.split("\0")
+    links = {e.split("\t", 1)[1]: e.split()[1] for e in entries if e.startswith("160000 ")}
+    links = {p: c for p, c in links.items() if p not in found and (worktree / p / ".git").exists()}
+    if not links:
+        return found
+    listed = git.run(["ls-tree", "-z", base, "--", *(f":(literal){p}" for p in links)], worktree, check=False)
+    pinned = {e.split("\t", 1)[1]: e.split()[2] for e in listed.stdout.split("\0") if e.startswith("160000 ")}
+    return found + [p for p, commit in links.items() if pinned.get(p) != commit]
+
+
+def left_behind(project: Project, worktree: Path) -> list[str]:
+    """Commits made in the worktree on no branch (a detached HEAD) that its HEAD has since left
+    and no ref reaches: its own HEAD reflog is the only thing that names them, and it goes with
+    the worktree. Made on a branch (an amended-away commit), a commit is in that branch's reflog."""
+    if not worktree.is_dir() or is_broken(worktree):
+        return []
+    made = _reflog(worktree / git.output(["rev-parse", "--git-path", "logs/HEAD"], worktree), commits_only=True)
+    if not made:
+        return []
+    on_branches: set[str] = set()
+    for log in (project.common_dir / "logs" / "refs" / "heads").rglob("*"):
+        on_branches.update(_reflog(log) if log.is_file() else [])
+    candidates = [c for c in dict.fromkeys(made) if c not in on_branches]
+    if not candidates:
+        return []
+    out = git.run(["rev-list", *candidates, "--not", "--all"], project.root, check=False)
+    unreached = set(out.stdout.split()) if out.returncode == 0 else set()
+    return [c for c in candidates if c in unreached]
+
+
+def _reflog(log: Path, commits_only: bool = False) -> list[str]:
+    """The commits a reflog file names as new values (with `commits_only`, those `git commit` made)."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields, _, message = line.partition("\t")
+        parts = fields.split(" ", 2)
+        if len(parts) > 1 and (not commits_only or message.startswith("commit")):
+            found.append(parts[1])
+    return found
 
 
 def unmerged_commits(project: Project, branch: str, target: str, worktree: Path | None = None) -> list[str]:
-    """Commits on `branch` or on the worktree's HEAD that `target` does not have, `<short id> <subject>` each."""
+    """Commits on `branch`, on the worktree's HEAD or left behind by it (`left_behind`) that
+    `target` does not have, `<short id> <subject>` each."""
     tips = [f"refs/heads/{branch}"] if branch_exists(project, branch) else []
     head = head_commit(worktree) if worktree is not None else None
     tips += [head] if head else []
+    tips += left_behind(project, worktree) if worktree is not None else []
     if not tips:
         return []
     out = git.run(["log", "--format=%h %s", *tips, "--not", target, "--"], project.root).stdout
@@ -109,15 +182,22 @@ def unmerged_commits(project: Project, branch: str, target: str, worktree: Path 
 
 
 def save_to_trash(
-    project: Project, name: str, branch: str, worktree: Path, ignored: Sequence[str] = (), base: str | None = None
+    project: Project,
+    name: str,
+    branch: str,
+    worktree: Path,
+    ignored: Sequence[str] = (),
+    base: str | None = None,
+    leave_out: Sequence[str] = (),
 ) -> str | None:
     """Keep whatever the agent's worktree and branch hold on a ref under `refs/orchestra/trash/`.
 
     On top of the worktree's HEAD (else the branch tip, else `base`): a commit of the index when it
     differs from both HEAD and the files, then a commit of the files, untracked ones and `ignored`
-    included. Both are made through temporary indexes, so the worktree is left as it was. A branch
-    tip that HEAD does not contain becomes a second parent. Returns the ref, or None if there was
-    nothing to keep.
+    included, `leave_out` not (what orchestra placed there: an `.env` copied in holds keys, and
+    orchestra never commits it). Both are made through temporary indexes, so the worktree is left
+    as it was. A branch tip that HEAD does not contain becomes a second parent. Returns the ref,
+    or None if there was nothing to keep.
     """
     tip = git.output(["rev-parse", f"refs/heads/{branch}"], project.root) if branch_exists(project, branch) else None
     head = head_commit(worktree)
@@ -126,19 +206,21 @@ def save_to_trash(
         return None
     commit = start
     if worktree.is_dir() and (is_broken(worktree) or is_unpopulated(worktree)):
-        with _salvaged(project, worktree, start, ignored) as (env, cwd):
+        with _salvaged(project, worktree, start, ignored, leave_out) as (env, cwd):
             files = git.output(["write-tree"], cwd, env=env)
     elif worktree.is_dir():
         with scratch_index(worktree) as env:
+            _unstage(worktree, env, leave_out)  # even staged by the agent
             staged = git.output(["write-tree"], worktree, env=env)
-            git.run(["add", "--all"], worktree, env=env)
+            git.run(["add", "--all", *_excluding(leave_out)], worktree, env=env)
             _add_ignored(worktree, env, ignored)
             files = git.output(["write-tree"], worktree, env=env)
         if staged not in (files, _tree(project, start)):
             commit = _commit(project, staged, [commit], f"orchestra: staged changes of agent {name}")
     else:
         files = _tree(project, start)
-    others = [tip] if tip and tip != start and not _contains(project, start, tip) else []
+    left = left_behind(project, worktree)
+    others = [t for t in dict.fromkeys([tip, *left]) if t and t != start and not _contains(project, start, t)]
     if files != _tree(project, commit) or others:
         commit = _commit(project, files, [commit, *others], f"orchestra: uncommitted work of agent {name}")
     ref = _free_ref(project, TRASH_PREFIX + name)
@@ -161,9 +243,19 @@ def _add_ignored(cwd: Path, env: dict[str, str], ignored: Sequence[str]) -> None
         git.run(["add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul"], cwd, env=env, input=paths)
 
 
+def _excluding(paths: Sequence[str]) -> list[str]:
+    return ["--", ".", *(f":(exclude,literal){p}" for p in paths)] if paths else []
+
+
+def _unstage(cwd: Path, env: dict[str, str], paths: Sequence[str]) -> None:
+    if paths:
+        literal = [f":(literal){p}" for p in paths]
+        git.run(["rm", "--cached", "--quiet", "--ignore-unmatch", "-r", "--", *literal], cwd, env=env)
+
+
 @contextmanager
 def _salvaged(
-    project: Project, worktree: Path, start: str, ignored: Sequence[str] = ()
+    project: Project, worktree: Path, start: str, ignored: Sequence[str] = (), leave_out: Sequence[str] = ()
 ) -> Iterator[tuple[dict[str, str], Path]]:
     """An index holding `start`'s tree with the files the folder holds laid over it: what is missing
     stays as `start` has it. Works without the folder's `.git`, through the project's git folder."""
@@ -177,7 +269,7 @@ def _salvaged(
             "GIT_INDEX_FILE": os.path.join(tmp, "index"),
         }
         git.run(["read-tree", start], worktree, env=env)
-        git.run(["add", "--ignore-removal", "."], worktree, env=env)
+        git.run(["add", "--ignore-removal", *(_excluding(leave_out) or ["."])], worktree, env=env)
         _add_ignored(worktree, env, ignored)
         yield env, worktree
 

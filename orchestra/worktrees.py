@@ -414,8 +414,11 @@ class Changes:
 def changes(worktree: Path, base: str, untracked: int | None = None) -> Changes | None:
     """Lines added and removed against the base commit, committed or not, plus new untracked files
     (or `untracked` as given, when the caller knows no file was added or removed)."""
-    if not worktree.is_dir():
-        return None
+    if not worktree.is_dir() or not (worktree / ".git").exists():
+        return None  # gone, or half-removed: git there would read whatever repository holds the folder
+    index = git.index_file(worktree)
+    if index is not None and not index.exists():
+        return None  # never checked out (a spawn stopped part-way): git would take every file for deleted
     diff = git.run(["diff", "--numstat", base, "--"], worktree, check=False)
     if diff.returncode != 0:
         return None

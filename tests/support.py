@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -135,3 +137,18 @@ def wait_observed(ctx, expected: dict[str, str], timeout: float = 20.0) -> list:
         return wait_for(reached, timeout=timeout, what=f"statuses {expected}")
     except AssertionError:
         raise AssertionError(f"timed out after {timeout}s waiting for {expected}; observed {shown}") from None
+
+
+def break_worktree(worktree: Path) -> None:
+    """What a `git worktree remove` stopped part-way leaves: some files, no `.git`."""
+    (worktree / ".git").unlink()
+    (worktree / "README.md").unlink()
+
+
+def unpopulate(worktree: Path) -> None:
+    """What a spawn stopped between `worktree add --no-checkout` and the checkout leaves."""
+    index = git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index").strip()
+    os.unlink(index)
+    for entry in worktree.iterdir():
+        if entry.name != ".git":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()

@@ -15,7 +15,7 @@ from orchestra.doctor import diagnose
 from orchestra.errors import MergeFailed
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, MergeResult, Status
-from support import agents_json, git, statuses, wait_for, wait_statuses, worktree_paths
+from support import agents_json, break_worktree, git, statuses, unpopulate, wait_for, wait_statuses, worktree_paths
 
 
 def spawn_done(orchestra, *tasks: str) -> dict[str, dict]:
@@ -388,3 +388,21 @@ def test_work_committed_on_a_detached_head_in_the_worktree_is_pointed_to(project
     (result,) = merging.merge(project, ["detached"])
     assert not result.ok and "detached" in result.message and head in result.message
     assert tip(root) == before and git(root, "branch", "--contains", head) == ""
+
+
+@pytest.mark.parametrize("half", ["was never checked out", "has lost its .git"])
+def test_a_half_made_worktree_is_never_merged_or_synced(project, half):
+    """Never checked out, git takes every file for deleted: committing "everything" there and
+    merging it would delete every file of the target and the main checkout."""
+    from orchestra import syncing
+
+    root = project.project.root
+    agent = finished_agent(project, "half")
+    (unpopulate if half == "was never checked out" else break_worktree)(Path(agent.worktree))
+    before, branch = tip(root), git(root, "rev-parse", "orchestra/half")
+    (result,) = merging.merge(project, ["half"])
+    assert not result.ok and half in result.message and "orchestra doctor --fix" in result.message
+    (synced,) = syncing.sync(project, ["half"])
+    assert not synced.ok and half in synced.message
+    assert tip(root) == before and git(root, "rev-parse", "orchestra/half") == branch
+    assert (root / "README.md").exists() and git(root, "status", "--porcelain") == ""

@@ -55,7 +55,7 @@ def wait_remote(orchestra, name: str, status: str, timeout: float = 60) -> dict:
         raise AssertionError(f"{error}; ls shows {rows(orchestra).get(name)}") from None
 
 
-def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host, listener):
+def test_a_demo_agent_runs_on_the_host_and_shows_here(orchestra, repo, on_host, listener):  # noqa: F811
     spawned = json.loads(orchestra("spawn", "--host", "box", "--agent", "demo", "--json", "write the notes").stdout)
     (agent,) = spawned
     assert agent["host"] == "box" and agent["name"] == "write-the-notes", agent

@@ -47,7 +47,10 @@ def test_kill_force_keeps_everything_on_a_trash_ref_that_restores(orchestra, rep
     (worktree / "untracked.txt").write_text("brand new\n")
     index_before = git(worktree, "diff", "--cached", "--name-only")
     out = orchestra("kill", "--force", agent["name"]).stdout
-    assert "refs/orchestra/trash/write-notes" in out
+    assert out.splitlines() == [  # said once, with the way back
+        "removed write-notes; its work is kept at refs/orchestra/trash/write-notes",
+        "  get it back with: git branch write-notes-restored refs/orchestra/trash/write-notes",
+    ]
     restore = re.search(r"get it back with: (.+)", out).group(1)
     assert not worktree.exists() and "orchestra/write-notes" not in branches(repo)
     assert worktree_paths(repo) == [str(repo)]
@@ -140,5 +143,17 @@ def test_kill_names_ignored_files_and_force_says_what_it_did_not_keep(orchestra,
     assert result.returncode == 1
     assert "2 git-ignored files not in [worktree] disposable (dump.log, notes.log)" in result.stderr
     out = orchestra("kill", "--force", agent["name"]).stdout
-    assert "not kept, larger than 10 MB: dump.log" in out
+    assert out.count("removed") == 1 and out.splitlines()[-1] == "  not kept, larger than 10 MB: dump.log"
     assert git(repo, "show", "refs/orchestra/trash/make-it-fail:notes.log") == "keep me\n"
+
+
+def test_kill_removes_nothing_when_one_named_agent_has_work_or_is_unknown(orchestra, repo, monkeypatch):
+    """All or nothing, a queued agent included: its record is not removed when the kill is refused."""
+    spawn_finished(orchestra, "write notes")  # a commit main lacks
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "--parallel", "1", "first long", "second waits")
+    wait_for(lambda: statuses(orchestra).get("second-waits") == "queued", what="the second to be queued")
+    for names in (["second-waits", "write-notes"], ["second-waits", "ghost"]):
+        result = orchestra("kill", *names, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert set(statuses(orchestra)) == {"write-notes", "first-long", "second-waits"}, names

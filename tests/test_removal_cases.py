@@ -4,8 +4,6 @@ that a stopped command left half-made or half-removed (issue 10)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from orchestra import removal, trash
 from orchestra.errors import OrchestraError, WorkAtRisk
 from orchestra.reconcile import observe
-from support import git, spawn_demo, wait_for
+from support import agents_json, break_worktree, git, spawn_demo, statuses, tmux, unpopulate, wait_for
 
 
 def finished(project, task: str = "make it fail") -> tuple[str, Path]:
@@ -46,6 +44,27 @@ def test_a_commit_on_a_detached_head_is_work(project, repo):
     [removed] = removal.kill(project, [name], force=True)
     assert git(repo, "merge-base", "--is-ancestor", sha, removed.saved_ref) == ""
     assert git(repo, "show", f"{removed.saved_ref}:detached.txt") == "made on no branch\n"
+
+
+def test_a_commit_left_behind_on_a_detached_head_is_work(project, repo):
+    """Made on a detached HEAD, then left for the branch (git only warns): the worktree's own
+    reflog, which goes with it, is all that names it. A commit amended away on a branch is not work."""
+    name, worktree = finished(project)
+    git(worktree, "checkout", "-q", "--detach")
+    sha = commit(worktree, "detached.txt", "made on no branch\n", "work left behind")
+    git(worktree, "checkout", "-q", f"orchestra/{name}")
+    commit(worktree, "branch.txt", "on the branch\n", "first try")
+    git(worktree, "commit", "-q", "--amend", "-m", "amended on the branch")
+
+    with pytest.raises(WorkAtRisk, match=r"2 commits not in main") as caught:
+        removal.kill(project, [name])
+    assert "work left behind" in str(caught.value) and "first try" not in str(caught.value)
+    removed, kept = removal.clean(project)
+    assert removed == [] and "work left behind" in kept[0]
+
+    [gone] = removal.kill(project, [name], force=True)
+    assert git(repo, "merge-base", "--is-ancestor", sha, gone.saved_ref) == ""
+    assert git(repo, "show", f"{gone.saved_ref}:branch.txt") == "on the branch\n"
 
 
 def test_force_keeps_the_work_of_a_worktree_whose_branch_was_deleted(project, repo):
@@ -81,6 +100,49 @@ def test_a_repository_of_its_own_in_the_worktree_is_never_deleted(project, repo)
         removal.kill(project, [name], force=True)
     assert git(inner, "log", "--format=%s") == "the inner repository's own commit\n"
     assert trash_refs(repo) == []
+
+
+def inner_repository(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    git(folder, "init", "-q", "-b", "main")
+    commit(folder, "lib.py", "x = 1\n", "the inner repository's own commit")
+
+
+def test_a_repository_of_its_own_named_with_a_space_or_an_accent_is_found(project, repo):
+    """git status quotes such names; read as they are, they name the folder."""
+    name, worktree = finished(project)
+    for folder in ("my lib", "vendör"):
+        inner_repository(worktree / folder)
+    with pytest.raises(WorkAtRisk, match=r"in its worktree \(my lib/, vendör/\)"):
+        removal.kill(project, [name], force=True)
+    assert (worktree / "my lib" / ".git").is_dir() and (worktree / "vendör" / ".git").is_dir()
+
+
+def test_a_repository_of_its_own_the_agent_committed_is_never_deleted(project, repo):
+    """Committed as a gitlink, it shows in no status: the trash commit would hold only the link."""
+    name, worktree = finished(project)
+    inner = worktree / "vendor" / "lib"
+    inner_repository(inner)
+    git(worktree, "add", "vendor/lib")
+    git(worktree, "commit", "-qm", "add the library")
+    with pytest.raises(WorkAtRisk, match=r"in its worktree \(vendor/lib\)"):
+        removal.kill(project, [name], force=True)
+    removed, kept = removal.clean(project, force=True)
+    assert removed == [] and "vendor/lib" in kept[0]
+    assert git(inner, "log", "--format=%s") == "the inner repository's own commit\n"
+    assert trash_refs(repo) == []
+
+
+def test_a_submodule_at_the_commit_its_base_pins_is_no_ones_work(project, repo, tmp_path):
+    library = tmp_path / "library"
+    inner_repository(library)
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    git(repo, "commit", "-qm", "the library as a submodule")
+    name, worktree = finished(project)
+    git(worktree, "-c", "protocol.file.allow=always", "submodule", "update", "--init", "-q")
+    assert (worktree / "lib" / "lib.py").exists()
+    [removed] = removal.kill(project, [name])
+    assert removed.saved_ref is None and not worktree.exists()
 
 
 def test_force_keeps_staged_and_working_copies_that_differ(project, repo):
@@ -141,10 +203,41 @@ def test_only_disposable_ignored_files_go_silently(project, repo):
     assert removed.saved_ref is None and not worktree.exists()
 
 
-def break_worktree(worktree: Path) -> None:
-    """What a `git worktree remove` stopped part-way leaves: some files, no `.git`."""
-    (worktree / ".git").unlink()
-    (worktree / "README.md").unlink()
+def test_what_orchestra_copied_or_linked_in_unchanged_is_not_work(repo, monkeypatch):
+    """The default `copy = [".env"]` with an `.env` git does not ignore, a `.worktreeinclude`
+    file and a `symlink`: an agent that did nothing is removed by a plain kill and by clean, and
+    `--force` keeps an agent's work without them (orchestra never commits its copies: keys)."""
+    from orchestra.context import Context
+
+    (repo / ".gitignore").write_text(".env.local\n")
+    (repo / ".worktreeinclude").write_text(".env.local\n")
+    git(repo, "add", ".gitignore", ".worktreeinclude")
+    git(repo, "commit", "-qm", "ignore local settings, and give them to worktrees")
+    (repo / ".env").write_text("API_KEY=secret\n")
+    (repo / ".env.local").write_text("LOCAL=1\n")
+    (repo / "local.cfg").write_text("token = 1\n")
+    (repo / "orchestra.toml").write_text('[worktree]\nsymlink = ["local.cfg"]\n')
+    monkeypatch.chdir(repo)
+    project = Context.open()
+    names = [finished(project, task)[0] for task in ("fail once", "fail twice", "fail thrice")]
+    worktree = Path(project.state.read()[names[0]].worktree)
+    assert (worktree / ".env").exists() and (worktree / ".env.local").exists() and (worktree / "local.cfg").is_symlink()
+
+    (worktree / ".env").write_text("API_KEY=changed by the agent\n")
+    with pytest.raises(WorkAtRisk, match=r"has 1 uncommitted file \(\.env\)\."):
+        removal.kill(project, [names[0]])
+    (worktree / ".env").write_text("API_KEY=secret\n")
+    [removed] = removal.kill(project, [names[0]])
+    assert removed.saved_ref is None and not worktree.exists()
+    other = Path(project.state.read()[names[2]].worktree)
+    (other / "work.txt").write_text("the agent's work\n")
+    git(other, "add", ".env", "work.txt")  # staged by the agent
+    [saved] = removal.kill(project, [names[2]], force=True)
+    assert git(repo, "show", f"{saved.saved_ref}:work.txt") == "the agent's work\n"
+    kept_files = set(git(repo, "log", "--format=", "--name-only", saved.saved_ref).split())
+    assert not kept_files & {".env", ".env.local", "local.cfg"}, "in no commit of the trash ref"
+    removed, kept = removal.clean(project)
+    assert [r.name for r in removed] == [names[1]] and kept == []
 
 
 @pytest.mark.slow
@@ -159,6 +252,7 @@ def test_a_worktree_that_lost_its_git_is_finished_off(project, repo, orchestra):
     assert "has lost its .git" in diff.stderr and f"orchestra kill {name} --force" in diff.stderr
     report = orchestra("report", "--json").stdout
     assert "has lost its .git" in report
+    assert project_changes(project, next(a for a in observe(project) if a.name == name)) is None
 
     removed, kept = removal.clean(project)
     assert [r.name for r in removed] == [other], "clean goes on past a broken agent"
@@ -195,13 +289,11 @@ def test_a_folder_without_git_that_is_no_worktree_is_never_deleted(project, tmp_
     assert (folder / "precious.txt").exists()
 
 
-def unpopulate(worktree: Path) -> None:
-    """What a spawn stopped between `worktree add --no-checkout` and the checkout leaves."""
-    index = git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index").strip()
-    os.unlink(index)
-    for entry in worktree.iterdir():
-        if entry.name != ".git":
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+def project_changes(project, agent):
+    """What `ls` and the board show in their CHANGES column for the agent."""
+    from orchestra.reconcile import changes_of
+
+    return changes_of([agent], project.state.dir).get(agent.name)
 
 
 def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, repo):
@@ -215,6 +307,7 @@ def test_a_worktree_never_checked_out_is_not_a_deletion_of_everything(project, r
     [agent] = observe(project)
     shown = report_of(project, agent)
     assert not shown.uncommitted and shown.lines_removed == 0
+    assert project_changes(project, agent) is None, "ls and the board show no deletion of every file"
     removed, kept = removal.clean(project)
     assert [r.name for r in removed] == [name] and kept == []
     assert trash_refs(repo) == []
@@ -241,3 +334,16 @@ def test_doctor_checks_out_a_worktree_a_spawn_left_empty(project, repo):
     diagnose(fix=True, cwd=repo)
     assert (worktree / "README.md").read_text() == "# project\n"
     assert git(worktree, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("half", ["was never checked out", "has lost its .git"])
+def test_a_lost_agent_in_a_half_made_worktree_is_not_resumed(orchestra, repo, isolated, monkeypatch, half):
+    """It would work in an empty folder (its commit then deletes every file) or one git cannot read."""
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "60")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "come back")
+    tmux(isolated, "kill-server")
+    worktree = Path(agents_json(orchestra)[0]["worktree"])
+    (unpopulate if half == "was never checked out" else break_worktree)(worktree)
+    result = orchestra("resume", "come-back", check=False)
+    assert half in result.stdout + result.stderr
+    assert statuses(orchestra) == {"come-back": "lost"}

@@ -33,3 +33,29 @@ def test_concurrent_sends_to_one_agent_each_arrive_as_one_line(orchestra, repo, 
     assert [send.wait(timeout=60) for send in sends] == [0] * len(texts)
     wait_for(lambda: out.exists() and out.read_text().count("\n") >= len(texts), what="every line to arrive")
     assert sorted(out.read_text().splitlines()) == sorted(texts)
+
+
+def test_sends_to_different_agents_from_one_process_never_swap_texts(orchestra, repo, tmp_path, monkeypatch):
+    """The dashboard sends from one process, on several threads at once: each text reaches its own agent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestra.context import Context
+    from orchestra.sending import send
+
+    reader = TESTS / "bin" / "read_lines.py"
+    (repo / "orchestra.toml").write_text(f'[agents.lines]\ncommand = ["{sys.executable}", "{reader}", "{{task}}"]\n')
+    names = [f"lines-{n}" for n in range(4)]
+    for name in names:
+        orchestra("spawn", "--agent", "lines", "--name", name, "--no-attach", str(tmp_path / name))
+    wait_statuses(orchestra, dict.fromkeys(names, "running"))
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    texts = {name: [f"{name} says {n}" for n in range(3)] for name in names}
+    with ThreadPoolExecutor(len(names)) as pool:
+        jobs = [pool.submit(lambda n=name: [send(ctx, n, text) for text in texts[n]]) for name in names]
+        for job in jobs:
+            job.result()
+    for name in names:
+        out = tmp_path / name
+        wait_for(lambda o=out: o.exists() and o.read_text().count("\n") >= 3, what=f"{name}'s lines")
+        assert out.read_text().splitlines() == texts[name]

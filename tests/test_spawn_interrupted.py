@@ -159,3 +159,39 @@ def test_a_killed_spawns_agent_reconcile_since_called_lost_is_undone_too(orchest
     state.write_text(json.dumps(data))
     orchestra("doctor", "--fix", check=False)
     _nothing_left(repo, orchestra)
+
+
+def test_an_interrupt_once_every_agent_started_names_them(project, monkeypatch):
+    """A Ctrl-C after the windows opened (here, as the queue is looked at) undoes nothing."""
+    from orchestra import lifecycle
+
+    def interrupted(state) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lifecycle, "start_queue", interrupted)
+    specs = [TaskSpec(task=t, agent="demo") for t in ("first task", "second task")]
+    try:
+        spawn(project, specs, spawn_environment())
+        said = "nothing"
+    except SpawnInterrupted as interrupted:
+        said = str(interrupted)
+    except KeyboardInterrupt:
+        said = "a bare KeyboardInterrupt, which the command line calls cancelled"
+    assert said == "interrupted: started first-task, second-task (running: `orchestra ls`)."
+    assert sorted(project.state.read()) == ["first-task", "second-task"]
+
+
+def test_a_ctrl_c_while_spawn_reports_names_the_started_agents_not_cancelled(repo, monkeypatch, capsys):
+    from orchestra.cli import agents as agent_commands
+    from orchestra.cli import main
+
+    def interrupted(problems) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(agent_commands, "warn", interrupted)  # the first thing said once spawn returns
+    with pytest.raises(SystemExit) as exited:
+        main(["spawn", "--agent", "demo", "--no-attach", "only task"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 130 and "cancelled" not in err
+    assert "interrupted: started only-task" in err

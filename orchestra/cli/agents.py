@@ -73,14 +73,27 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, host, no_at
             away.setdefault(where, []).append(spec)
     specs = [spec for spec in specs if (spec.host or ctx.config.orchestra["default_host"]) == "local"]
     remote_rows, failures = _spawn_on_hosts(ctx, away)
-    if specs:
-        with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
-            result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
-    else:
-        from orchestra.spawning import SpawnResult
+    result = None
+    try:
+        if specs:
+            with _progress(as_json, len(specs)) as progress, _terminate_as_interrupt():
+                result = spawn_agents(ctx, specs, spawn_environment(), progress=progress, parallel=parallel)
+        else:
+            from orchestra.spawning import SpawnResult
 
-        result = SpawnResult()
-    result.failures.extend(failures)
+            result = SpawnResult()
+        result.failures.extend(failures)
+        _show_spawned(ctx, result, as_json, no_attach, remote_rows)
+    except KeyboardInterrupt:
+        if result is None:
+            raise
+        from orchestra.spawning import SpawnInterrupted
+
+        # Its agents are made and started: a Ctrl-C now must not call that "cancelled".
+        raise SpawnInterrupted([a.name for a in [*result.agents, *result.queued]], []) from None
+
+
+def _show_spawned(ctx, result, as_json: bool, no_attach: bool, remote_rows: list[dict[str, Any]]) -> None:
     warn(result.warnings)
     if as_json:  # no work yet, no conflict
         print_json([{**a.to_dict(), "conflicts_with": []} for a in [*result.agents, *result.queued]] + remote_rows)
@@ -364,13 +377,13 @@ def _not_on_hosts_yet(ctx, names: list[str], command: str) -> None:
 
 
 def _report_removed(removed) -> None:
-    if removed.saved_ref:
-        echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
-        echo(f"  get it back with: {removed.restore_command}")
+    if not removed.saved_ref:
+        echo(f"removed {removed.name}")
+        return
+    echo(f"removed {removed.name}; its work is kept at {removed.saved_ref}")
+    echo(f"  get it back with: {removed.restore_command}")
     if removed.not_kept:
         echo(f"  not kept, larger than 10 MB: {', '.join(removed.not_kept)}")
-    else:
-        echo(f"removed {removed.name}")
 
 
 COMMANDS = [spawn, attach, logs, send, diff, kill, clean]
