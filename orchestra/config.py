@@ -40,7 +40,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "orchestra": {
         "default_agent": Key("str", "claude", "agent kind used when `spawn` gets no --agent"),
         "default_host": Key(
-            "str", "local", "where `spawn` starts agents when it gets no --host: local, or a [hosts.NAME]'s name"
+            "str", "local", "where `spawn` starts agents when it gets no --host: local, auto, or a [hosts.NAME]'s name"
         ),
         "base": Key("str", "HEAD", "what new branches start from (any git revision)"),
         "branch_prefix": Key("str", "orchestra/", "agent branches are named <branch_prefix><name>"),

@@ -332,16 +332,22 @@ def build_wheel(folder: Path) -> Path:
 
     source = Path(orchestra.__file__).resolve().parent.parent
     if (source / "pyproject.toml").is_file() and (source / "orchestra" / "__init__.py").is_file():
+        import shutil
         import sys
 
+        # From a copy: a `build/` folder left in the checkout would give the wheel its stale files.
+        copy = folder / "source"
+        skipped = shutil.ignore_patterns("build", "*.egg-info", ".git", ".venv", "__pycache__", "tests", "node_modules")
+        shutil.copytree(source, copy, ignore=skipped)
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(source)],
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(copy)],
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
             said = [line for line in done.stderr.splitlines() if line.strip()]
             raise OrchestraError(f"building orchestra's wheel failed: {said[-1] if said else done.returncode}")
+        shutil.rmtree(copy, ignore_errors=True)
     else:
         _repack(folder)
     (wheel,) = [w for w in folder.glob("*.whl") if WHEEL_NAME.match(w.name)]

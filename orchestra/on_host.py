@@ -137,7 +137,30 @@ def _resume(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-OPS = {"clone": _clone_op, "spawn": _spawn, "ls": _ls, "send": _send, "logs": _logs, "kill": _kill, "resume": _resume}
+def _diff(request: dict[str, Any]) -> dict[str, Any]:
+    from orchestra.report import agent_diff
+
+    return {"diff": agent_diff(_context(request), request["name"], stat=bool(request.get("stat")))}
+
+
+def _report(request: dict[str, Any]) -> dict[str, Any]:
+    from orchestra.report import report
+
+    wanted = set(request.get("names") or [])
+    return {"reports": [r.to_dict() for r in report(_context(request)) if r.name in wanted]}
+
+
+OPS = {
+    "clone": _clone_op,
+    "diff": _diff,
+    "report": _report,
+    "spawn": _spawn,
+    "ls": _ls,
+    "send": _send,
+    "logs": _logs,
+    "kill": _kill,
+    "resume": _resume,
+}
 
 
 def attach_main(argv: list[str]) -> int:

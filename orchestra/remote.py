@@ -152,6 +152,47 @@ def _config_for(ctx: Context, host: Host) -> str | None:
     return tomli_w.dumps(data)
 
 
+def place(ctx: Context, count: int) -> list[str]:
+    """Where `--host auto` puts each of `count` new agents: on the host (this machine, "local",
+    included) with the most free slots (its `max_running`, or `[schedule] max_running` here, less
+    the agents holding one there; no cap counts as many), then the fewest agents at work, then
+    here first. Hosts that do not answer now get none; each agent placed counts for the next."""
+    from orchestra.reconcile import observe
+    from orchestra.statuses import SLOT_HOLDERS
+
+    configured = hosts.configured(ctx.config.hosts)
+    holding = {"local": sum(1 for a in observe(ctx) if a.status.value in SLOT_HOLDERS)}
+    caps = {"local": int(ctx.config.schedule.get("max_running") or 0)}
+    answered = {row["host"] for row in rows(ctx) if row.get("status") != UNREACHABLE}
+    for name, host in configured.items():
+        if name in answered or not any(r["host"] == name for r in records(ctx.state.dir).values()):
+            caps[name] = host.max_running
+            holding[name] = 0
+    for record in records(ctx.state.dir).values():
+        if record["host"] in holding and record.get("status") in SLOT_HOLDERS:
+            holding[record["host"]] += 1
+    reachable = [name for name in caps if name == "local" or _answers(ctx, configured[name])]
+    chosen = []
+    for _ in range(count):
+
+        def free(name: str) -> float:
+            return caps[name] - holding[name] if caps[name] else float("inf")
+
+        best = max(reachable, key=lambda name: (free(name), -holding[name], name == "local"))
+        holding[best] += 1
+        chosen.append(best)
+    return chosen
+
+
+def _answers(ctx: Context, host: Host) -> bool:
+    """Whether the host's orchestra answers now (within a look's time)."""
+    try:
+        _ask(ctx, host, "hello", timeout=LOOK_TIMEOUT)
+    except OrchestraError:
+        return False
+    return True
+
+
 # -- looking ----------------------------------------------------------------------------------
 
 
@@ -260,6 +301,30 @@ def send(ctx: Context, name: str, text: str) -> str:
 def logs(ctx: Context, name: str, lines: int | None) -> list[str]:
     host = _host_or_unknown(ctx, name)
     return list(_ask(ctx, host, "logs", name=name, lines=lines)["lines"])
+
+
+def diff(ctx: Context, name: str, stat: bool = False) -> str:
+    """The agent's changes against its base, uncommitted ones included, as its host's `diff` shows them."""
+    host = _host_or_unknown(ctx, name)
+    return str(_ask(ctx, host, "diff", name=name, stat=stat)["diff"])
+
+
+def reports(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each remote agent's report (`orchestra report`), asked of its host; and a sentence for each
+    host that did not answer."""
+    by_host: dict[str, list[str]] = {}
+    for name, record in records(ctx.state.dir).items():
+        by_host.setdefault(record["host"], []).append(name)
+    found: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for host_name, wanted in sorted(by_host.items()):
+        try:
+            answer = _ask(ctx, host_named(ctx, host_name), "report", timeout=LOOK_TIMEOUT * 4, names=wanted)
+        except OrchestraError as error:
+            problems.append(f"no report of {', '.join(sorted(wanted))}: {error}")
+            continue
+        found.extend({**item, "host": host_name} for item in answer.get("reports", []))
+    return found, problems
 
 
 def kill(ctx: Context, name: str, force: bool) -> list[dict[str, Any]]:

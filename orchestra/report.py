@@ -33,24 +33,32 @@ class AgentReport:
     uncommitted: bool = False
     usage: dict[str, int] | None = None  # the four token counts; None where the kind records none
     cost: float | None = None  # estimated from `[usage] prices`; None without a price for its models
+    host: str | None = None  # the host it runs on (`orchestra.remote`); None: this machine
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def report(ctx: Context) -> list[AgentReport]:
-    """One report per agent, in the order they were spawned; git runs for several at once."""
+def report(ctx: Context, warnings: list[str] | None = None) -> list[AgentReport]:
+    """One report per agent, in the order they were spawned (then those on hosts, asked of their
+    hosts; a host that does not answer adds a sentence to `warnings`); git runs for several at once."""
+    from orchestra import remote
     from orchestra.usage import usage_of
 
+    away, problems = remote.reports(ctx)
+    if warnings is not None:
+        warnings.extend(problems)
+    known = set(AgentReport.__dataclass_fields__)
+    remote_reports = [AgentReport(**{k: v for k, v in item.items() if k in known}) for item in away]
     agents = observe(ctx)
     if not agents:
-        return []
+        return remote_reports
     usage = usage_of(ctx, agents)
     with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
         reports = list(pool.map(lambda agent: report_of(ctx, agent), agents))
     for item in reports:
         item.usage, item.cost = usage[item.name].usage, usage[item.name].cost
-    return reports
+    return reports + remote_reports
 
 
 def total_usage(reports: list[AgentReport]) -> tuple[dict[str, int] | None, float | None]:

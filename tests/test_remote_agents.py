@@ -151,15 +151,31 @@ def test_a_host_whose_tmux_went_away_shows_its_agents_lost_and_resume_brings_the
     orchestra("kill", "--force", "nap")
 
 
-def test_commands_that_do_not_reach_hosts_yet_say_so(orchestra, repo, on_host):
+def test_diff_and_report_reach_the_host_and_merge_says_it_does_not_yet(orchestra, repo, on_host):
     orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "there", "write it")
     wait_remote(orchestra, "there", "exited")
-    result = orchestra("diff", "there", check=False)
-    assert result.returncode == 1 and "runs on host 'box'" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
+    shown = orchestra("diff", "there").stdout
+    assert "notes/there.md" in shown and "+write it" in shown, shown
+    (reported,) = json.loads(orchestra("report", "--json").stdout)
+    assert reported["name"] == "there" and reported["host"] == "box" and len(reported["commits"]) == 1, reported
+    for command in (["merge", "there"], ["sync", "there"], ["conflicts", "there"]):
+        result = orchestra(*command, check=False)
+        assert result.returncode == 1 and "runs on host 'box'" in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr
 
 
 def test_spawn_on_an_unknown_host_is_one_sentence(orchestra, repo, on_host):
     result = orchestra("spawn", "--host", "nowhere", "--agent", "demo", "a task", check=False)
     assert result.returncode == 1 and "no host named 'nowhere'" in result.stderr, result.stderr
     assert rows(orchestra) == {}
+
+
+def test_auto_places_each_agent_where_most_slots_are_free(orchestra, repo, on_host):
+    table = (repo / "orchestra.toml").read_text()  # the fixture's, with this test's max_running
+    (repo / "orchestra.toml").write_text(
+        table.replace("[hosts.box]\n", "[hosts.box]\nmax_running = 1\n", 1)
+        + '[schedule]\nmax_running = 1\n[agents.sleeper]\ncommand = ["sh", "-c", "exec sleep 600", "{task}"]\n'
+    )
+    spawned = json.loads(orchestra("spawn", "--host", "auto", "--agent", "sleeper", "--json", "one", "two").stdout)
+    assert sorted((a["name"], a["host"]) for a in spawned) == [("one", None), ("two", "box")], spawned
+    orchestra("kill", "--force", "one", "two")

@@ -44,7 +44,7 @@ from orchestra.errors import OrchestraError
 @click.option(
     "--host",
     metavar="HOST",
-    help="Run on this [hosts.NAME] over SSH, or 'local'; default from config ([orchestra] default_host).",
+    help="Run on this [hosts.NAME] over SSH, 'local', or 'auto' (where most slots are free); default from config.",
 )
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
@@ -66,12 +66,19 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, host, no_at
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
     ctx = open_context()
+    for spec in specs:
+        spec.host = spec.host or ctx.config.orchestra["default_host"]
+    placed = [spec for spec in specs if spec.host == "auto"]
+    if placed:
+        from orchestra import remote
+
+        for spec, where in zip(placed, remote.place(ctx, len(placed)), strict=True):
+            spec.host = where
     away: dict[str, list[TaskSpec]] = {}
     for spec in specs:
-        where = spec.host or ctx.config.orchestra["default_host"]
-        if where != "local":
-            away.setdefault(where, []).append(spec)
-    specs = [spec for spec in specs if (spec.host or ctx.config.orchestra["default_host"]) == "local"]
+        if spec.host and spec.host != "local":
+            away.setdefault(spec.host, []).append(spec)
+    specs = [spec for spec in specs if spec.host == "local"]
     remote_rows, failures = _spawn_on_hosts(ctx, away)
     result = None
     try:
@@ -312,10 +319,13 @@ def send(name, text):
 @click.option("--stat", is_flag=True, help="Only the summary of changed files.")
 def diff(name, stat):
     """Show an agent's changes against its base, uncommitted ones included."""
+    from orchestra import remote
     from orchestra.report import agent_diff
 
     ctx = open_context()
-    _not_on_hosts_yet(ctx, [name], "diff")
+    if remote.is_remote(ctx, name):
+        click.echo(remote.diff(ctx, name, stat=stat), nl=False)
+        return
     click.echo(agent_diff(ctx, name, stat=stat), nl=False)
 
 
@@ -361,19 +371,6 @@ def clean(force):
         echo(f"kept {reason}")
     if not removed and not kept and not pooled.removed and not pooled.kept:
         click.echo("nothing to clean")
-
-
-def _not_on_hosts_yet(ctx, names: list[str], command: str) -> None:
-    """One sentence for a command that does not reach agents on hosts yet."""
-    from orchestra import remote
-
-    for name in names:
-        host = remote.host_of(ctx, name)
-        if host is not None:
-            raise OrchestraError(
-                f"agent '{name}' runs on host '{host.name}', and `orchestra {command}` does not reach hosts yet: "
-                f"`orchestra attach {name}` opens it there."
-            )
 
 
 def _report_removed(removed) -> None:

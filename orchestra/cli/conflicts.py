@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import echo, open_context, print_json
+from orchestra.cli.output import echo, not_on_hosts_yet, open_context, print_json
 
 
 @click.command()
@@ -20,7 +20,9 @@ def conflicts(names, as_json):
     """
     from orchestra.forecast import forecast
 
-    fc = forecast(open_context(), list(names) or None, store=False)
+    ctx = open_context()
+    not_on_hosts_yet(ctx, list(names), "conflicts")
+    fc = forecast(ctx, list(names) or None, store=False)
     if as_json:
         print_json(fc.to_dict())
         return

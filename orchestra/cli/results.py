@@ -44,10 +44,13 @@ def report(as_json):
     Tokens come from the agent CLI's own records (null where its kind keeps none); with
     `[usage] prices` in orchestra.toml, an estimated cost too. The text ends with the total.
     """
+    from orchestra.cli.output import warn
     from orchestra.report import report as make_report
     from orchestra.report import total_usage
 
-    reports = make_report(open_context())
+    problems: list[str] = []
+    reports = make_report(open_context(), problems)
+    warn(problems)
     if as_json:
         print_json([r.to_dict() for r in reports])
         return

@@ -7,7 +7,7 @@ import sys
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import echo, open_context, print_json, warn
+from orchestra.cli.output import echo, not_on_hosts_yet, open_context, print_json, warn
 
 
 @click.command()
@@ -25,6 +25,7 @@ def sync(names, all_, as_json):
     from orchestra.syncing import sync as sync_agents
 
     ctx = open_context()
+    not_on_hosts_yet(ctx, list(names), "sync")
     results = sync_agents(
         ctx,
         list(names),
