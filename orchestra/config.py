@@ -52,7 +52,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "orchestra-{repo}",
             "tmux session name; {repo} is the main checkout's folder name",
             template=True,
-            forbidden=":.$\\",
+            forbidden=":.$\\#",
         ),
     },
     "worktree": {

@@ -355,7 +355,7 @@ def test_a_state_file_that_is_not_a_state_object(orchestra, repo, payload):
 # -- issue 10, items 19 and 20: names the rules accept, which tmux must find again -------------------------------------
 
 
-@pytest.mark.parametrize("folder", ["price$calc", "back\\slash", "v1.2:x"])
+@pytest.mark.parametrize("folder", ["price$calc", "back\\slash", "v1.2:x", "C#{pane_id}", "a#H##b", "x#(touch ran)"])
 def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orchestra, tmp_path, isolated, folder):
     """tmux stores `$` and `\\` escaped and `.` and `:` as `_`: orchestra names its session so that it finds it again."""
     from support import make_repo, wait_statuses
@@ -371,7 +371,13 @@ def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orche
     assert len([s for s in sessions if s]) == 1
     assert " is running" in run("doctor", check=False).stdout
     run("spawn", "--agent", "demo", "--name", "two", "--no-attach", "a task")
-    assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split() == sessions[:1]
+    assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.splitlines() == sessions[:1]
+    # tmux expands `-s` and `-c` as formats: `#(...)` in the folder's name must never run
+    assert not list(tmp_path.rglob("ran"))
+    windows = tmux(isolated, "list-panes", "-a", "-F", "#{window_name}\t#{pane_start_path}").stdout.splitlines()
+    assert sorted(windows) == sorted(
+        [f"board\t{checkout}", f"one\t{checkout}.worktrees/one", f"two\t{checkout}.worktrees/two"]
+    )
 
 
 @pytest.mark.parametrize("name", ["0", "1", "v1.2", "a.b.c"])
