@@ -325,6 +325,8 @@ def _record(**changes: object) -> dict:
         (_record(port="4100"), "port"),
         (_record(argv="claude"), "argv"),
         ({k: v for k, v in _record().items() if k != "task"}, "'task' is missing"),
+        (_record(worktree="/nowhere/a\x00b"), "'worktree' holds a NUL"),
+        (_record(argv=["claude", "a\x00b"]), "'argv' holds a NUL"),
     ],
 )
 def test_a_state_file_with_records_of_the_wrong_types(orchestra, repo, record, words):
@@ -402,3 +404,34 @@ def test_names_tmux_could_take_for_an_index_or_a_pane_work(orchestra, repo, isol
     assert "pane-died" not in board_hooks
     remain = tmux(isolated, "show-options", "-w", "-v", "-t", f"{agent['session']}:board", "remain-on-exit").stdout
     assert remain.strip() != "on"
+
+
+# -- NUL characters wherever a config, a tasks file or the dashboard can carry them ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ('[orchestra]\nworktree_root = "../w\\u0000x"\n', "'orchestra.worktree_root' holds a NUL"),
+        ('[orchestra]\nbranch_prefix = "a\\u0000b/"\n', "'orchestra.branch_prefix' holds a NUL"),
+        ('[worktree]\ncopy = [".env", "a\\u0000b"]\n', "'worktree.copy' holds a NUL"),
+        ('[agents.demo]\nenv.X = "a\\u0000b"\n', "'agents.demo.env.X' holds a NUL"),
+    ],
+)
+def test_a_nul_character_in_the_config_is_refused(orchestra, repo, isolated, config, words):
+    """TOML's \\u0000 reached os and subprocess calls deep in doctor and spawn (exit 70)."""
+    (repo / "orchestra.toml").write_text(config)
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "task", check=False)
+    assert_refused(result, "orchestra.toml, line ", words)
+    doctor = orchestra("doctor", check=False)
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert "✗ config" in doctor.stdout and words in doctor.stdout
+    assert_nothing_made(repo, isolated)
+
+
+def test_a_nul_byte_in_a_base_is_refused(orchestra, repo, isolated, tmp_path):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text('[[task]]\ntask = "fix it"\nagent = "demo"\nbase = "main\\u0000"\n')
+    result = orchestra("spawn", "--no-attach", "--file", str(tasks), check=False)
+    assert_refused(result, "is not a git revision")
+    assert_nothing_made(repo, isolated)
