@@ -435,3 +435,28 @@ def test_a_nul_byte_in_a_base_is_refused(orchestra, repo, isolated, tmp_path):
     result = orchestra("spawn", "--no-attach", "--file", str(tasks), check=False)
     assert_refused(result, "is not a git revision")
     assert_nothing_made(repo, isolated)
+
+
+def test_a_damaged_usage_cache_entry_is_asked_again(orchestra, repo):
+    """usage.json is a cache: an entry whose counts are not whole numbers is read again, never summed."""
+    orchestra("spawn", "--agent", "demo", "--name", "one", "--no-attach", "a task")
+    from support import wait_statuses
+
+    wait_statuses(orchestra, {"one": "exited"})
+    path = repo / ".git" / "orchestra" / "usage.json"
+    orchestra("ls", "--json")
+    data = json.loads(path.read_text())
+    entry = data["agents"]["one"]
+    stamped = {**entry, "key": [*entry["key"][:4], None], "stamps": {"/nowhere\u0000": [1, 2]}, "models": {}}
+    for damaged in (
+        {**entry, "models": {"m": 5}},
+        {**entry, "models": {"m": {"input_tokens": "12"}}},
+        {**entry, "models": {"m": {"input_tokens": -3}}},
+        stamped,
+    ):
+        path.write_text(json.dumps({**data, "agents": {"one": damaged}}))
+        for command in (("ls", "--json"), ("report",)):
+            result = orchestra(*command, check=False)
+            assert result.returncode == 0, result.stderr
+        (listed,) = json.loads(orchestra("ls", "--json").stdout)
+        assert listed["usage"] is None
