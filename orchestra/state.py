@@ -209,7 +209,10 @@ class State:
             return None
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        launch: LaunchFile = json.loads(raw)
+        launch: LaunchFile = json.loads(raw)  # ValueError for a damaged file, as for one of the wrong shape:
+        env = launch.get("env") if isinstance(launch, dict) else None
+        if not isinstance(env, dict) or not all(isinstance(v, str) and "\0" not in v for v in env.values()):
+            raise ValueError(f"{path} holds no environment of strings")
         return launch
 
     def peek_launch_env(self, name: str) -> LaunchFile | None:
