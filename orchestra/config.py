@@ -475,6 +475,8 @@ def _check_text(path: Path, text: str, section: str, name: str, value: str, key:
                 f"not {_toml_value(value)}; write a literal brace as {{{{ or }}}}."
             )
         literal = value.replace("{repo}", "")
+    if key.forbidden and not value.strip():  # a name for tmux, which takes no empty one
+        raise ConfigError(f"{_place(path, text, name)}: '{section}.{name}' may not be empty.")
     bad = sorted({c for c in literal if c in key.forbidden})
     if bad:
         raise ConfigError(
