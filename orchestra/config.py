@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "orchestra-{repo}",
             "tmux session name; {repo} is the main checkout's folder name",
             template=True,
-            forbidden=":.$\\",
+            forbidden=":.$\\#",
         ),
     },
     "worktree": {
@@ -290,6 +290,7 @@ def read_file(path: Path) -> dict[str, Any]:
 def validate(data: dict[str, Any], path: Path) -> None:
     """Raise `ConfigError` naming the file, the key, its line and a close match."""
     text = _read_text(path)
+    _check_nul(path, text, data, "")
     for section, values in data.items():
         if section not in SCHEMA and section not in ("agents", "hosts"):
             _unknown(path, text, section, "", [*SCHEMA, "agents", "hosts"])
@@ -307,6 +308,21 @@ def validate(data: dict[str, Any], path: Path) -> None:
             _check_table(path, text, section, values, SCHEMA[section], allow_tables=True)
         else:
             _check_table(path, text, section, values, SCHEMA[section])
+
+
+def _check_nul(path: Path, text: str, value: Any, dotted: str) -> None:
+    """No key or string anywhere holds a NUL character (TOML's \\u0000): no path, name, command
+    or argument can carry one, so it would only fail later, deep in a spawn."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f"{dotted}.{key}" if dotted and isinstance(key, str) else dotted or str(key)
+        name = key if isinstance(key, str) else dotted.rpartition(".")[2]
+        if (isinstance(key, str) and "\0" in key) or (isinstance(item, str) and "\0" in item):
+            raise ConfigError(
+                f"{_place(path, text, name)}: '{where}' holds a NUL character (\\u0000), which no name, "
+                "path or command can hold: remove it."
+            )
+        _check_nul(path, text, item, where)
 
 
 def _check_host(path: Path, text: str, host: str, table: Any) -> None:
@@ -462,6 +478,8 @@ def _check_text(path: Path, text: str, section: str, name: str, value: str, key:
                 f"not {_toml_value(value)}; write a literal brace as {{{{ or }}}}."
             )
         literal = value.replace("{repo}", "")
+    if key.forbidden and not value.strip():  # a name for tmux, which takes no empty one
+        raise ConfigError(f"{_place(path, text, name)}: '{section}.{name}' may not be empty.")
     bad = sorted({c for c in literal if c in key.forbidden})
     if bad:
         raise ConfigError(

@@ -64,10 +64,11 @@ class Context:
 
 
 def session_name(text: str) -> str:
-    """`text` as a tmux session name that tmux keeps as given: tmux turns `.` and `:` into `_`
-    and stores `$`, `\\` and control characters escaped, so a session named with them could not be
-    found again by its name. Each becomes `-`."""
-    return "".join("-" if c in ".:$\\" or not c.isprintable() else c for c in text)
+    """`text` as a tmux session name that tmux keeps as given: tmux turns `.` and `:` into `_`,
+    stores `$`, `\\` and control characters escaped, and expands `#` as a format (`#(...)` would
+    run a shell command), so a session named with them could not be found again by its name.
+    Each becomes `-`."""
+    return "".join("-" if c in ".:$\\#" or not c.isprintable() else c for c in text)
 
 
 def _toplevel(project: Project) -> Path:

@@ -76,7 +76,14 @@ def exec_agent(argv: list[str]) -> int:
         print(f"orchestra: {UnknownAgent.named(name, where=str(state.dir))}", file=sys.stderr)
         return 1
     port, argv, worktree = agent.get("port"), list(agent.get("argv") or []), str(agent.get("worktree"))
-    launch = state.take_launch_env(name)
+    try:
+        launch = state.take_launch_env(name)
+    except ValueError:
+        message = (
+            f"its launch file in {state.launch_dir} was damaged, so the spawning shell's environment is lost: "
+            f"`orchestra kill {name}` and spawn it again."
+        )
+        return _fail(state, name, message, 1, agent.get("launch_id"))
     env = launch["env"] if launch else {**os.environ, "ORCHESTRA_AGENT": name, "ORCHESTRA_PORT": str(port or "")}
     setup = launch.get("setup", "") if launch else ""
     for key in PANE_OWN:  # these describe the tmux pane, not the shell that ran `spawn`

@@ -209,7 +209,10 @@ class State:
             return None
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        launch: LaunchFile = json.loads(raw)
+        launch: LaunchFile = json.loads(raw)  # ValueError for a damaged file, as for one of the wrong shape:
+        env = launch.get("env") if isinstance(launch, dict) else None
+        if not isinstance(env, dict) or not all(isinstance(v, str) and "\0" not in v for v in env.values()):
+            raise ValueError(f"{path} holds no environment of strings")
         return launch
 
     def peek_launch_env(self, name: str) -> LaunchFile | None:
@@ -241,6 +244,10 @@ def record_problem(record: object, complete: bool = False) -> str | None:
             return f"{key!r} is {json.dumps(value)[:60]}, not {_kind_words(kinds)}"
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             return f"{key!r} must be a list of strings"
+        if key in PLACES and "\0" in (
+            value if isinstance(value, str) else "".join(value) if isinstance(value, list) else ""
+        ):
+            return f"{key!r} holds a NUL character, which no path, name or argument can hold"
     for key in ("created_at", "updated_at"):
         if key in record:
             try:
@@ -292,6 +299,11 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "created_at": ((_S,), False),
     "updated_at": ((_S,), False),
 }
+
+
+# The fields orchestra hands to git, tmux or a program as they are; the agents' own words (their
+# messages, errors) may hold anything and are only shown.
+PLACES = frozenset({"name", "agent", "branch", "base", "worktree", "session", "window", "pane", "argv"})
 
 
 def _kind_words(kinds: tuple[type, ...]) -> str:

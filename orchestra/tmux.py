@@ -292,7 +292,7 @@ class Tmux:
             return False
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         result = self.run(
-            "new-session", "-d", "-s", session, "-n", "board", "-c", str(root), "-x", "200", "-y", "50",
+            "new-session", "-d", "-s", session, "-n", "board", "-c", _literal(root), "-x", "200", "-y", "50",
             *env_args, "--", *board_argv,
             ";", "set-option", "-t", f"={session}:", ROOT_OPTION, str(root),
             check=False, env=server_environment(),
@@ -316,7 +316,7 @@ class Tmux:
             return False
         env_args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         self.cmd(
-            "new-window", "-d", "-t", f"={session}:0", "-n", "board", "-c", str(root), *env_args, "--", *board_argv
+            "new-window", "-d", "-t", f"={session}:0", "-n", "board", "-c", _literal(root), *env_args, "--", *board_argv
         )
         return True
 
@@ -527,7 +527,7 @@ def _window_commands(session: str, window: AgentWindow) -> list[str]:
     """The `;`-joined commands that open one agent's window: the launch mark comes last."""
     target = f"={session}:{{end}}"
     return [
-        "new-window", "-d", "-a", "-t", target, "-n", window.name, "-c", str(window.cwd),
+        "new-window", "-d", "-a", "-t", target, "-n", window.name, "-c", _literal(window.cwd),
         "-P", "-F", "#{window_id}\t#{pane_id}", "--", *window.argv,
         *_agent_window_options(target, window.on_death),
         ";", "set-option", "-p", "-t", target, AGENT_OPTION, window.name,
@@ -563,6 +563,12 @@ def _agent_window_options(target: str, on_death: list[str]) -> list[str]:
         ";", "set-option", "-w", "-t", target, "automatic-rename", "off",
         ";", "set-hook", "-w", "-t", target, "pane-died", hook,
     ]  # fmt: skip
+
+
+def _literal(path: Path) -> str:
+    """A start folder for `-c`, which tmux expands as a format: a '#' doubled stays a '#', where
+    `#(...)` in a folder's name would run as a shell command and `#{...}` would be replaced."""
+    return str(path).replace("#", "##")
 
 
 def _tmux_quote(text: str) -> str:

@@ -135,7 +135,7 @@ def _counts(counts: dict[str, Any]) -> dict[str, int]:
 def _stamp(path: str) -> list[int] | None:
     try:
         info = os.stat(path)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in a damaged entry's path
         return None
     return [info.st_size, info.st_mtime_ns]
 
@@ -177,11 +177,20 @@ def _read(state_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _sound(entry: Any) -> bool:
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("key"), list)
-        and isinstance(entry.get("stamps"), dict)
-        and (entry.get("models") is None or isinstance(entry.get("models"), dict))
+    """An entry of the shape `_ask` writes: the key a list, each stamp a list or null, each model's
+    counts whole numbers (a hand-edited or damaged entry is asked again, never summed)."""
+    if not (isinstance(entry, dict) and isinstance(entry.get("key"), list) and isinstance(entry.get("stamps"), dict)):
+        return False
+    models = entry.get("models")
+    return all(stamp is None or isinstance(stamp, list) for stamp in entry["stamps"].values()) and (
+        models is None
+        or (
+            isinstance(models, dict)
+            and all(
+                isinstance(counts, dict) and all(usage_count(n) == n for n in counts.values())
+                for counts in models.values()
+            )
+        )
     )
 
 

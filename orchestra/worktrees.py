@@ -76,7 +76,7 @@ def discover(cwd: Path | str | None = None) -> Project:
 
 def resolve_commit(project: Project, ref: str) -> str:
     """The commit id `ref` names, or a clear error (including for a repository with no commits)."""
-    if ref.startswith("-"):
+    if ref.startswith("-") or "\0" in ref:  # an option to git, or no argument a program can be given
         raise OrchestraError(f"'{ref}' is not a git revision: give a branch, tag or commit as the base.")
     result = git.run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], project.root, check=False)
     if result.returncode == 0:

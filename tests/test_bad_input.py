@@ -325,6 +325,8 @@ def _record(**changes: object) -> dict:
         (_record(port="4100"), "port"),
         (_record(argv="claude"), "argv"),
         ({k: v for k, v in _record().items() if k != "task"}, "'task' is missing"),
+        (_record(worktree="/nowhere/a\x00b"), "'worktree' holds a NUL"),
+        (_record(argv=["claude", "a\x00b"]), "'argv' holds a NUL"),
     ],
 )
 def test_a_state_file_with_records_of_the_wrong_types(orchestra, repo, record, words):
@@ -355,7 +357,7 @@ def test_a_state_file_that_is_not_a_state_object(orchestra, repo, payload):
 # -- issue 10, items 19 and 20: names the rules accept, which tmux must find again -------------------------------------
 
 
-@pytest.mark.parametrize("folder", ["price$calc", "back\\slash", "v1.2:x"])
+@pytest.mark.parametrize("folder", ["price$calc", "back\\slash", "v1.2:x", "C#{pane_id}", "a#H##b", "x#(touch ran)"])
 def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orchestra, tmp_path, isolated, folder):
     """tmux stores `$` and `\\` escaped and `.` and `:` as `_`: orchestra names its session so that it finds it again."""
     from support import make_repo, wait_statuses
@@ -371,7 +373,13 @@ def test_a_repository_folder_with_characters_tmux_changes_in_session_names(orche
     assert len([s for s in sessions if s]) == 1
     assert " is running" in run("doctor", check=False).stdout
     run("spawn", "--agent", "demo", "--name", "two", "--no-attach", "a task")
-    assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.split() == sessions[:1]
+    assert tmux(isolated, "list-sessions", "-F", "#{session_name}").stdout.splitlines() == sessions[:1]
+    # tmux expands `-s` and `-c` as formats: `#(...)` in the folder's name must never run
+    assert not list(tmp_path.rglob("ran"))
+    windows = tmux(isolated, "list-panes", "-a", "-F", "#{window_name}\t#{pane_start_path}").stdout.splitlines()
+    assert sorted(windows) == sorted(
+        [f"board\t{checkout}", f"one\t{checkout}.worktrees/one", f"two\t{checkout}.worktrees/two"]
+    )
 
 
 @pytest.mark.parametrize("name", ["0", "1", "v1.2", "a.b.c"])
@@ -396,3 +404,59 @@ def test_names_tmux_could_take_for_an_index_or_a_pane_work(orchestra, repo, isol
     assert "pane-died" not in board_hooks
     remain = tmux(isolated, "show-options", "-w", "-v", "-t", f"{agent['session']}:board", "remain-on-exit").stdout
     assert remain.strip() != "on"
+
+
+# -- NUL characters wherever a config, a tasks file or the dashboard can carry them ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ('[orchestra]\nworktree_root = "../w\\u0000x"\n', "'orchestra.worktree_root' holds a NUL"),
+        ('[orchestra]\nbranch_prefix = "a\\u0000b/"\n', "'orchestra.branch_prefix' holds a NUL"),
+        ('[worktree]\ncopy = [".env", "a\\u0000b"]\n', "'worktree.copy' holds a NUL"),
+        ('[agents.demo]\nenv.X = "a\\u0000b"\n', "'agents.demo.env.X' holds a NUL"),
+    ],
+)
+def test_a_nul_character_in_the_config_is_refused(orchestra, repo, isolated, config, words):
+    """TOML's \\u0000 reached os and subprocess calls deep in doctor and spawn (exit 70)."""
+    (repo / "orchestra.toml").write_text(config)
+    result = orchestra("spawn", "--agent", "demo", "--no-attach", "task", check=False)
+    assert_refused(result, "orchestra.toml, line ", words)
+    doctor = orchestra("doctor", check=False)
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
+    assert "✗ config" in doctor.stdout and words in doctor.stdout
+    assert_nothing_made(repo, isolated)
+
+
+def test_a_nul_byte_in_a_base_is_refused(orchestra, repo, isolated, tmp_path):
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text('[[task]]\ntask = "fix it"\nagent = "demo"\nbase = "main\\u0000"\n')
+    result = orchestra("spawn", "--no-attach", "--file", str(tasks), check=False)
+    assert_refused(result, "is not a git revision")
+    assert_nothing_made(repo, isolated)
+
+
+def test_a_damaged_usage_cache_entry_is_asked_again(orchestra, repo):
+    """usage.json is a cache: an entry whose counts are not whole numbers is read again, never summed."""
+    orchestra("spawn", "--agent", "demo", "--name", "one", "--no-attach", "a task")
+    from support import wait_statuses
+
+    wait_statuses(orchestra, {"one": "exited"})
+    path = repo / ".git" / "orchestra" / "usage.json"
+    orchestra("ls", "--json")
+    data = json.loads(path.read_text())
+    entry = data["agents"]["one"]
+    stamped = {**entry, "key": [*entry["key"][:4], None], "stamps": {"/nowhere\u0000": [1, 2]}, "models": {}}
+    for damaged in (
+        {**entry, "models": {"m": 5}},
+        {**entry, "models": {"m": {"input_tokens": "12"}}},
+        {**entry, "models": {"m": {"input_tokens": -3}}},
+        stamped,
+    ):
+        path.write_text(json.dumps({**data, "agents": {"one": damaged}}))
+        for command in (("ls", "--json"), ("report",)):
+            result = orchestra(*command, check=False)
+            assert result.returncode == 0, result.stderr
+        (listed,) = json.loads(orchestra("ls", "--json").stdout)
+        assert listed["usage"] is None

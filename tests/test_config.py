@@ -91,6 +91,8 @@ def test_agent_command_may_be_a_single_string(tmp_path):
         ('[orchestra]\nsession = "team-{"\n', ["'orchestra.session' may use only the placeholder {repo}"]),
         ('[orchestra]\nsession = "team:{repo}"\n', ["line 2", "'orchestra.session' may not contain ':'"]),
         ('[orchestra]\nsession = "team$x"\n', ["line 2", "'orchestra.session' may not contain '$'"]),
+        ('[orchestra]\nsession = "team#(date)"\n', ["line 2", "'orchestra.session' may not contain '#'"]),
+        ('[orchestra]\nsession = " "\n', ["line 2", "'orchestra.session' may not be empty"]),
         ('[worktree]\ncopy = ["./.git/hooks"]\n', ["line 2", "inside git's own folder"]),
     ],
 )

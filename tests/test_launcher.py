@@ -121,6 +121,24 @@ def test_exec_of_an_unknown_agent_says_so(tmp_path):
     assert result.returncode == 1 and result.stderr == said, "the one sentence for it (errors.UnknownAgent)"
 
 
+@pytest.mark.parametrize("content", [b'{"env": ', b"\xff", b"[]", b'{"env": {"A": 1}}', b'{"env": {"A": "a\\u0000"}}'])
+def test_a_damaged_launch_file_fails_the_agent_with_a_sentence(tmp_path, content):
+    """A traceback on the agent's screen before; now the reason, on the screen and in the record."""
+    state = State(tmp_path / "state")
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+    with state.update() as agents:
+        agents["a"] = Agent("a", "t", "demo", "b", "x", str(worktree), status=Status.STARTING, argv=["true"])
+    state.launch_dir.mkdir(parents=True)
+    (state.launch_dir / "a.env.json").write_bytes(content)
+    result = run_internal("_exec", "--state-dir", str(state.dir), "a", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "launch file" in result.stderr and "orchestra kill a" in result.stderr
+    agent = state.read()["a"]
+    assert agent.status == Status.FAILED and "launch file" in (agent.error or "")
+
+
 def test_internal_commands_reject_bad_arguments(tmp_path):
     assert run_internal("_exec", cwd=tmp_path).returncode == 2
     assert run_internal("_pane-died", "--state-dir", str(tmp_path), "%1", cwd=tmp_path).returncode == 2
