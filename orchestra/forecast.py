@@ -16,12 +16,13 @@ most without running a merge at all. The snapshot commits are cached by a stamp 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,26 +124,31 @@ def forecast(
     """Forecast conflicts and overlaps of the named agents (None: every agent not merged that has a
     branch) with the target branch (None: merging's target) and with each other.
 
-    `agents` are agents already observed (else they are read and reconciled here). Touches no
-    checkout, index, branch, ref or the worktree list. With `store`, the forecast is kept as the
+    `agents` are agents already observed (else their records are read as they stand: tmux is not
+    asked). Touches no checkout, index, branch, ref or the worktree list. With `store`, the forecast is kept as the
     last one (for `stored`) and `new_conflicts` names the conflicting pairs the previous one lacked.
     """
-    from orchestra.reconcile import observe
-    from orchestra.removal import merge_target
-
     project = ctx.project
-    every = observe(ctx) if agents is None else sorted(agents, key=lambda a: a.created_at)
-    target = target or merge_target(ctx)
-    tips = _branch_tips(project)
-    target_commit = _target_commit(project, target, tips)
-    chosen = _chosen(every, names, tips)
+    # The records as they stand: tmux can tell whether an agent still works, but not whether it
+    # was merged or where its worktree and branch are, which is all a forecast asks of them.
+    every = sorted(ctx.state.read().values() if agents is None else agents, key=lambda a: a.created_at)
+    wanted = _wanted(every, names)
     placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
     state_dir = project.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     # One forecast at a time: a second one waits and then finds the first one's results cached.
     with files.locked(state_dir / "forecast.lock"):
         cache, snapshots = _read_cache(state_dir)
-        found = mergetree.in_parallel(lambda a: _side(a, tips, placed, snapshots), chosen)
+        # Every worktree is read at once, and the branch tips and the target's name along with
+        # them: reading the worktrees is most of a cold forecast's time.
+        lean = len(wanted) >= (os.cpu_count() or 1)
+        reads: list[Callable[[], Any]] = [lambda: _branch_tips(project), lambda: target or _merge_target(ctx)]
+        reads += [functools.partial(_look, a, placed, snapshots, lean) for a in wanted]
+        tips, target, *looks = mergetree.in_parallel(lambda read: read(), reads)
+        target_commit = _target_commit(project, target, tips)
+        chosen = _chosen(wanted, names, tips)
+        taken = {a.name for a in chosen}
+        found = [(c or tips[a.branch], st) for a, (c, st) in zip(wanted, looks, strict=True) if a.name in taken]
         gone = _missing(project, [commit for commit, stamp in found if stamp in snapshots])
         if gone:  # pruned by `git gc` since: made again
             snapshots = {stamp: commit for stamp, commit in snapshots.items() if commit not in gone}
@@ -202,10 +208,19 @@ def _target_commit(project: Project, target: str, tips: dict[str, str]) -> str:
     return found.stdout.strip()
 
 
-def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -> list[Agent]:
+def _merge_target(ctx: Context) -> str:
+    """`orchestra.removal.merge_target`, without importing what removing agents needs."""
+    from orchestra.worktrees import current_branch
+
+    return ctx.config.merge["target"] or current_branch(ctx.project) or "HEAD"
+
+
+def _wanted(every: list[Agent], names: list[str] | None) -> list[Agent]:
+    """The agents to forecast, before their branches are known: `_chosen` then keeps those whose
+    branch exists."""
     if names is None:
         # An agent in the main checkout (--no-worktree) has no work apart from the target's.
-        return [a for a in every if a.status != Status.MERGED and not a.no_worktree and a.branch in tips]
+        return [a for a in every if a.status != Status.MERGED and not a.no_worktree]
     by_name = {a.name: a for a in every}
     unknown = [n for n in dict.fromkeys(names) if n not in by_name]
     if unknown:
@@ -215,32 +230,48 @@ def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -
             from orchestra.removal import in_main_checkout
 
             raise OrchestraError(in_main_checkout(by_name[name], "forecast"))
-        if by_name[name].branch not in tips:
-            raise OrchestraError(
-                f"agent '{name}' has no branch {by_name[name].branch} any more, so there is nothing to forecast."
-            )
     wanted = set(names)
     return [a for a in every if a.name in wanted]
+
+
+def _chosen(wanted: list[Agent], names: list[str] | None, tips: dict[str, str]) -> list[Agent]:
+    if names is None:
+        return [a for a in wanted if a.branch in tips]
+    for agent in wanted:
+        if agent.branch not in tips:
+            raise OrchestraError(
+                f"agent '{agent.name}' has no branch {agent.branch} any more, so there is nothing to forecast."
+            )
+    return wanted
 
 
 def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict[str, str]) -> tuple[str, str | None]:
     """The commit that stands for the agent's work: its branch tip, or a snapshot commit of its
     worktree's uncommitted and untracked work on top of the worktree's HEAD; and for a snapshot,
     the stamp it is cached under in `snapshots`."""
+    commit, stamp = _look(agent, placed, snapshots)
+    return commit or tips[agent.branch], stamp
+
+
+def _look(
+    agent: Agent, placed: list[str], snapshots: dict[str, str], lean: bool = False
+) -> tuple[str | None, str | None]:
+    """`_side`, with None for the branch tip (the tips may not be known yet). `lean`: git reads
+    the worktree's files in one thread (`core.preloadIndex` off), for when several worktrees are
+    read at once and already keep every processor busy: the threads only cost time then."""
     worktree = Path(agent.worktree)
-    tip = tips[agent.branch]
     if not worktree.is_dir() or trash.is_broken(worktree) or trash.is_unpopulated(worktree):
-        return tip, None
+        return None, None
     excluded = [f":(exclude,literal){p}" for p in _placed(worktree, placed)]
     spec = ["--", ".", *excluded] if excluded else []  # a pathspec costs git status a seventh of its time
     # --no-optional-locks: a plain `git status` may rewrite the worktree's index to refresh it.
     # --no-renames: the snapshot takes both paths of a rename anyway.
-    args = ["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all"]
-    args += ["--no-renames", *spec]
+    options = ["--no-optional-locks", *(["-c", "core.preloadIndex=false"] if lean else [])]
+    args = [*options, "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames", *spec]
     status = git.run(args, worktree, check=False)
     head, paths, unstaged = _read_status(status.stdout) if status.returncode == 0 else (None, [], [])
     if head is None or not paths:
-        return tip, None
+        return None, None
     stamp = _stamp(worktree, status.stdout, paths)
     if stamp in snapshots:
         return snapshots[stamp], stamp
@@ -248,7 +279,8 @@ def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict
         if unstaged:  # only these differ from the index: the tree `add --all` makes, without reading every file again
             env["GIT_LITERAL_PATHSPECS"] = "1"
             listed = "".join(f"{path}\0" for path in unstaged)
-            git.run(["add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"], worktree, env=env, input=listed)
+            add = [*options[1:], "add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"]
+            git.run(add, worktree, env=env, input=listed)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
     commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})

@@ -221,11 +221,35 @@ def pair_key(x: str, y: str) -> str:
 
 
 def in_parallel(function: Any, items: list[Any]) -> list[Any]:
-    """`function` over `items`, several at once when there are several."""
+    """`function` over `items`, several at once when there are several; the first failure (in
+    the items' order) is raised once every thread has stopped. Plain threads: a thread pool's
+    module imports `logging`, which costs each command that forecasts more than the threads."""
     if len(items) < 2:
         return [function(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
+
+    results: list[Any] = [None] * len(items)
+    failures: dict[int, BaseException] = {}
+    left = iter(range(len(items)))
+    taking = threading.Lock()
+
+    def work() -> None:
+        while not failures:
+            with taking:
+                position = next(left, None)
+            if position is None:
+                return
+            try:
+                results[position] = function(items[position])
+            except BaseException as error:  # noqa: BLE001 - raised again in the calling thread
+                failures[position] = error
 
     # Twice the processors: each item is mostly a git process starting, which waits as much as it computes.
-    with ThreadPoolExecutor(max_workers=min(len(items), 2 * (os.cpu_count() or 1))) as pool:
-        return list(pool.map(function, items))
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(len(items), 2 * (os.cpu_count() or 1)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[min(failures)]
+    return results
