@@ -38,6 +38,8 @@ CACHE = "forecast-cache.json"  # pair results by commit ids
 VERSION = 1
 MAX_CACHED = 2000  # pair results kept (or twice those of the last forecast); the least recently used go first
 MAX_SNAPSHOTS = 500  # snapshot commits kept by stamp, the oldest go first
+RACY = 3_000_000_000  # nanoseconds: a changed file's times must be older than this when it is stamped (`_stamp`)
+_clock = time.time_ns  # the tests move it on, as if the work had been made a while before
 # Fixed, so that the same uncommitted work always becomes the same commit (and cache key).
 SNAPSHOT_ENV = {
     "GIT_AUTHOR_NAME": "orchestra",
@@ -268,12 +270,13 @@ def _look(
     # --no-renames: the snapshot takes both paths of a rename anyway.
     options = ["--no-optional-locks", *(["-c", "core.preloadIndex=false"] if lean else [])]
     args = [*options, "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames", *spec]
+    started = _clock()
     status = git.run(args, worktree, check=False)
     head, paths, unstaged = _read_status(status.stdout) if status.returncode == 0 else (None, [], [])
     if head is None or not paths:
         return None, None
-    stamp = _stamp(worktree, status.stdout, paths)
-    if stamp in snapshots:
+    stamp = _stamp(worktree, status.stdout, paths, started)
+    if stamp is not None and stamp in snapshots:
         return snapshots[stamp], stamp
     with _scratch_index(worktree) as env:
         if unstaged:  # only these differ from the index: the tree `add --all` makes, without reading every file again
@@ -330,21 +333,31 @@ def _read_status(out: str) -> tuple[str | None, list[str], list[str]]:
     return head, paths, unstaged
 
 
-def _stamp(worktree: Path, status: str, paths: list[str]) -> str:
+def _stamp(worktree: Path, status: str, paths: list[str], started: int) -> str | None:
     """What a snapshot of the worktree depends on: git's status (HEAD, and index against HEAD and
-    files for each changed path) and the size and modification time of every changed file, so an
-    edit of a file that was already changed gives a new stamp too."""
+    files for each changed path) and the size, modification and change times, inode and mode of
+    every changed file, so an edit of a file that was already changed gives a new stamp too,
+    even one that keeps its size and puts its modification time back (its change time moves).
+
+    None (the snapshot is made, not cached) when a changed file's times are not older than
+    `started` (when `git status` began, in nanoseconds) by `RACY`: a file system stores times
+    in ticks (a second, two on FAT; the kernel's clock moves in steps of milliseconds), so a
+    file written again within the tick its stamp was taken in could show the same times. As
+    git does for its index, such a stamp is not trusted, and the snapshot is made again."""
     import hashlib
 
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{worktree}\0{status}\0".encode("utf-8", "surrogateescape"))
+    newest = 0
     for path in paths:
         try:
             info = os.lstat(worktree / path)
-            digest.update(f"{info.st_mtime_ns} {info.st_size} {info.st_ino} {info.st_mode}\0".encode())
         except OSError:
             digest.update(b"-\0")
-    return digest.hexdigest()
+            continue
+        newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
+        digest.update(f"{info.st_mtime_ns} {info.st_ctime_ns} {info.st_size} {info.st_ino} {info.st_mode}\0".encode())
+    return digest.hexdigest() if newest < started - RACY else None
 
 
 def _placed(worktree: Path, entries: list[str]) -> list[str]:
