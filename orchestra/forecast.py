@@ -9,7 +9,9 @@ so the same work always makes the same commit, and results are cached by commit 
 
 Each pair of sides, and each side with the target, is merged in memory (`orchestra.mergetree`),
 most without running a merge at all. The snapshot commits are cached by a stamp of the worktree's
-`git status` and its changed files' sizes and modification times. The last stored forecast lives in
+`git status` and its changed files' sizes, modification and change times (none for files changed
+within `RACY` of the forecast: see `_stamp`). The worktrees are read from the agents' records,
+all at once (tmux is not asked). The last stored forecast lives in
 `<state>/forecast.json`, the pair results and snapshots in `<state>/forecast-cache.json`.
 """
 
@@ -344,9 +346,12 @@ def _stamp(worktree: Path, status: str, paths: list[str], started: int) -> str |
     in ticks (a second, two on FAT; the kernel's clock moves in steps of milliseconds), so a
     file written again within the tick its stamp was taken in could show the same times. As
     git does for its index, such a stamp is not trusted, and the snapshot is made again."""
-    import hashlib
+    try:  # hashlib's import loads OpenSSL, which costs a cold forecast more than the hashing
+        from _blake2 import blake2b
+    except ImportError:  # not CPython
+        from hashlib import blake2b
 
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(f"{worktree}\0{status}\0".encode("utf-8", "surrogateescape"))
     newest = 0
     for path in paths:
