@@ -151,25 +151,41 @@ def forecast(
         tips, target, *looks = mergetree.in_parallel(lambda read: read(), reads)
         target_commit = _target_commit(project, target, tips)
         chosen = _chosen(wanted, names, tips)
-        taken = {a.name for a in chosen}
-        found = [(c or tips[a.branch], st) for a, (c, st) in zip(wanted, looks, strict=True) if a.name in taken]
-        gone = _missing(project, [commit for commit, stamp in found if stamp in snapshots])
+        looked = dict(zip([a.name for a in wanted], looks, strict=True))
+        agent_of = {a.name: a for a in chosen}
+        side: dict[str, str | _Pending] = {}  # a commit, or uncommitted work with no snapshot yet
+        stamps: dict[str, str] = {}  # the snapshot stamps of the sides found in the cache
+        for a in chosen:
+            _take(side, stamps, a, looked[a.name], tips)
+        cached = {name: side[name] for name in stamps}
+        gone = _missing(project, [commit for commit in cached.values() if isinstance(commit, str)])
         if gone:  # pruned by `git gc` since: made again
             snapshots = {stamp: commit for stamp, commit in snapshots.items() if commit not in gone}
-            found = [
-                _side(a, tips, placed, snapshots) if c in gone else (c, st)
-                for a, (c, st) in zip(chosen, found, strict=True)
-            ]
-        sides = {a.name: commit for a, (commit, _) in zip(chosen, found, strict=True)}
-        for commit, stamp in found:
-            if stamp:  # moved to the end: the newest are kept
-                snapshots.pop(stamp, None)
-                snapshots[stamp] = commit
+            for name, commit in cached.items():
+                if commit in gone:
+                    del stamps[name]
+                    _take(side, stamps, agent_of[name], _look(agent_of[name], placed, snapshots, lean), tips)
+        pairs = [(a.name, other) for i, a in enumerate(chosen) for other in ["", *(b.name for b in chosen[i + 1 :])]]
+        waiting = {name: work for name, work in side.items() if isinstance(work, _Pending)}
+        if waiting:
+            # A snapshot is made only for work that may meet another side's: every pair of the
+            # others merges cleanly, with no file in common, whatever the snapshot would hold.
+            known = {name: work.overlay if isinstance(work, _Pending) else work for name, work in side.items()}
+            needed = sorted(mergetree.meeting(project, target_commit, known, pairs) & set(waiting))
+            made = mergetree.in_parallel(lambda name: _snapshot(agent_of[name], waiting[name], lean), needed)
+            for name, commit in zip(needed, made, strict=True):
+                side[name] = commit
+                stamp = waiting[name].stamp
+                if stamp:
+                    stamps[name] = stamp
+        for name, stamp in stamps.items():  # moved to the end: the newest are kept
+            snapshots.pop(stamp, None)
+            snapshots[stamp] = str(side[name])
         jobs: dict[tuple[str, str], tuple[str, str]] = {}  # (name, name or "") -> (commit, commit)
-        for position, a in enumerate(chosen):
-            jobs[(a.name, "")] = (sides[a.name], target_commit)
-            for b in chosen[position + 1 :]:
-                jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
+        for x, y in pairs:
+            one, other = side[x], side[y] if y else target_commit
+            if isinstance(one, str) and isinstance(other, str):
+                jobs[(x, y)] = (one, other)
         keys = {mergetree.pair_key(*commits) for commits in jobs.values()}
         cache.update(
             mergetree.pair_results(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))])
@@ -177,7 +193,8 @@ def forecast(
         used = time.time()
         for key in keys:
             cache[key]["used"] = used
-        results = {job: cache[mergetree.pair_key(*commits)] for job, commits in jobs.items()}
+        apart: dict[str, Any] = {"conflicts": [], "overlaps": []}  # a pair of which one side needed no snapshot
+        results = {job: cache[mergetree.pair_key(*jobs[job])] if job in jobs else apart for job in pairs}
         fc = _assemble(target, target_commit, [a.name for a in chosen], results)
         if store:
             previous = _stored(state_dir)
@@ -186,6 +203,23 @@ def forecast(
             _write(state_dir / FILENAME, {"version": VERSION, "last": fc.to_dict()})
         _write_cache(state_dir, cache, snapshots, max(MAX_CACHED, 2 * len(keys)))
     return fc
+
+
+def _take(
+    side: dict[str, str | _Pending],
+    stamps: dict[str, str],
+    agent: Agent,
+    found: tuple[str | None, str | None] | _Pending,
+    tips: dict[str, str],
+) -> None:
+    """Record what `_look` found for `agent` in `side` (and a cached snapshot's stamp in `stamps`)."""
+    if isinstance(found, _Pending):
+        side[agent.name] = found
+        return
+    commit, stamp = found
+    side[agent.name] = commit or tips[agent.branch]
+    if stamp:
+        stamps[agent.name] = stamp
 
 
 def stored(ctx: Context) -> Forecast | None:
@@ -249,20 +283,34 @@ def _chosen(wanted: list[Agent], names: list[str] | None, tips: dict[str, str]) 
     return wanted
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """Uncommitted work found in a worktree whose snapshot commit is not made yet (`_snapshot`)."""
+
+    head: str  # the worktree's HEAD commit
+    overlay: mergetree.Overlay  # what the forecast knows of the work before the snapshot
+    unstaged: list[str]  # the paths whose files differ from the index
+    stamp: str | None  # the stamp the snapshot will be cached under (None: not cached)
+
+
 def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict[str, str]) -> tuple[str, str | None]:
     """The commit that stands for the agent's work: its branch tip, or a snapshot commit of its
     worktree's uncommitted and untracked work on top of the worktree's HEAD; and for a snapshot,
     the stamp it is cached under in `snapshots`."""
-    commit, stamp = _look(agent, placed, snapshots)
-    return commit or tips[agent.branch], stamp
+    found = _look(agent, placed, snapshots)
+    if isinstance(found, _Pending):
+        return _snapshot(agent, found), found.stamp
+    return found[0] or tips[agent.branch], found[1]
 
 
 def _look(
     agent: Agent, placed: list[str], snapshots: dict[str, str], lean: bool = False
-) -> tuple[str | None, str | None]:
-    """`_side`, with None for the branch tip (the tips may not be known yet). `lean`: git reads
-    the worktree's files in one thread (`core.preloadIndex` off), for when several worktrees are
-    read at once and already keep every processor busy: the threads only cost time then."""
+) -> tuple[str | None, str | None] | _Pending:
+    """The agent's side as `_side` gives it, with None for the branch tip (the tips may not be
+    known yet); or, for uncommitted work whose snapshot is not cached, what making it takes.
+
+    `lean`: git reads the worktree's files in one thread (`core.preloadIndex` off), for when
+    several worktrees are read at once and already keep every processor busy."""
     worktree = Path(agent.worktree)
     if not worktree.is_dir() or trash.is_broken(worktree) or trash.is_unpopulated(worktree):
         return None, None
@@ -280,16 +328,25 @@ def _look(
     stamp = _stamp(worktree, status.stdout, paths, started)
     if stamp is not None and stamp in snapshots:
         return snapshots[stamp], stamp
+    listed = frozenset(path.rstrip("/") for path in paths)  # a repository of its own is listed as "sub/"
+    gone = frozenset(path for path in listed if not os.path.lexists(worktree / path))
+    return _Pending(head, mergetree.Overlay(head, listed, gone), unstaged, stamp)
+
+
+def _snapshot(agent: Agent, pending: _Pending, lean: bool = False) -> str:
+    """The snapshot commit of the work `_look` found: a copy of the worktree's index, the files
+    that differ from it added (as `add --all` would), its tree committed on top of HEAD."""
+    worktree = Path(agent.worktree)
     with _scratch_index(worktree) as env:
-        if unstaged:  # only these differ from the index: the tree `add --all` makes, without reading every file again
+        if pending.unstaged:  # only these differ from the index: `add --all`'s tree, without reading every file again
             env["GIT_LITERAL_PATHSPECS"] = "1"
-            listed = "".join(f"{path}\0" for path in unstaged)
-            add = [*options[1:], "add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"]
-            git.run(add, worktree, env=env, input=listed)
+            listed = "".join(f"{path}\0" for path in pending.unstaged)
+            add = [*(["-c", "core.preloadIndex=false"] if lean else []), "add", "--all"]
+            git.run([*add, "--pathspec-from-file=-", "--pathspec-file-nul"], worktree, env=env, input=listed)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
-    commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
-    return commit, stamp
+    env = {**os.environ, **SNAPSHOT_ENV}
+    return git.output(["commit-tree", tree, "-p", pending.head, "-m", message], worktree, env=env)
 
 
 @contextlib.contextmanager

@@ -33,6 +33,45 @@ class _Changes:
     emptied: frozenset[str]  # every folder above a deleted path (a folder it may have renamed)
 
 
+@dataclass(frozen=True)
+class Overlay:
+    """Uncommitted work on top of `commit`, before a commit of it is made: every path it changes
+    (those `git status` lists), and those of them that are gone."""
+
+    commit: str
+    paths: frozenset[str]
+    deleted: frozenset[str]
+
+
+def meeting(project: Project, target: str, sides: dict[str, str | Overlay], pairs: list[tuple[str, str]]) -> set[str]:
+    """The names of `sides` (a commit, or an `Overlay`) in one of `pairs` ("" stands for the
+    target) whose changes may meet, so that only a merge can tell the pair's result; the others'
+    pairs all merge cleanly, with no path in common. An overlay counts its commit's changes and
+    every path it lists, more than its commit would change, never less: a side is left out only
+    when that is sure."""
+    heads = {side.commit if isinstance(side, Overlay) else side for side in sides.values()}
+    changes, target_changes = _changes_of(project, sorted(heads - {target}), target)
+    nothing = _Changes(target, frozenset(), frozenset(), frozenset(), frozenset())
+
+    def of(name: str) -> _Changes | None:
+        side = sides[name] if name else target
+        if isinstance(side, str):
+            return changes.get(side)  # None for the target
+        base = changes.get(side.commit, nothing)  # the target's own commit: its own merge base
+        own = base.own | {f"uncommitted {name}"}
+        paths = base.paths | side.paths
+        return _Changes(base.base, own, paths, _folders(paths), base.emptied | _folders(side.deleted))
+
+    found: set[str] = set()
+    for x, y in pairs:
+        a, b = of(x), of(y)
+        a = a if a is not None else target_changes.get(b.base or "") if b is not None else None
+        b = b if b is not None else target_changes.get(a.base or "") if a is not None else None
+        if a is None or b is None or a.base is None or a.base != b.base or a.own & b.own or _may_meet(a, b):
+            found.update(name for name in (x, y) if name)
+    return found
+
+
 def pair_results(project: Project, target: str, pairs: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
     """Conflicts and overlaps of each pair of commits, keyed by `pair_key`: {"conflicts": [paths], "overlaps": [paths]}."""
     if not pairs:

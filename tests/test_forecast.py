@@ -522,3 +522,26 @@ def test_an_edit_keeping_size_and_mtime_in_a_clean_worktree_is_seen(world, later
     assert world.forecast().pairs == [Pair(("one", "two"), [], ["a.txt"])]
     swap_lines(two / "a.txt", 2, 9)
     assert world.forecast().pairs == [Pair(("one", "two"), ["a.txt"], [])]
+
+
+def test_uncommitted_work_that_meets_nothing_makes_no_snapshot(world, calls):
+    one, two, three = world.agent("one"), world.agent("two"), world.agent("three")
+    edit_line(one / "a.txt", 2, "one's line")  # uncommitted, and three changes the same line
+    edit_line(two / "b.txt", 2, "two's line")  # uncommitted, and no one else changes b.txt
+    (two / "d" / "new.txt").write_text("two's new file\n")
+    edit_line(three / "a.txt", 2, "three's line")
+    commit(three)
+    fc = world.forecast()
+    assert calls.count("commit-tree") == 1  # one's snapshot only
+    assert fc.pairs == [Pair(("one", "three"), ["a.txt"], [])]
+    assert fc.agents["two"] == Standing([], [])
+
+
+def test_an_uncommitted_folder_rename_meets_a_file_the_other_adds_to_it(world):
+    one, two = world.agent("one"), world.agent("two")
+    git(one, "mv", "d", "e")  # staged, not committed
+    (one / "e" / "new.txt").write_text("one's new file\n")
+    (two / "d" / "new.txt").write_text("two's new file\n")
+    commit(two)
+    found = pair(world.forecast(), "one", "two")
+    assert found is not None and "e/new.txt" in found.conflicts
