@@ -167,11 +167,12 @@ def forecast(
                     _take(side, stamps, agent_of[name], _look(agent_of[name], placed, snapshots, lean), tips)
         pairs = [(a.name, other) for i, a in enumerate(chosen) for other in ["", *(b.name for b in chosen[i + 1 :])]]
         waiting = {name: work for name, work in side.items() if isinstance(work, _Pending)}
+        known: mergetree.Known = {}  # the sides' changes `meeting` reads, for `pair_results` too
         if waiting:
             # A snapshot is made only for work that may meet another side's: every pair of the
             # others merges cleanly, with no file in common, whatever the snapshot would hold.
-            known = {name: work.overlay if isinstance(work, _Pending) else work for name, work in side.items()}
-            needed = sorted(mergetree.meeting(project, target_commit, known, pairs) & set(waiting))
+            sides_now = {name: work.overlay if isinstance(work, _Pending) else work for name, work in side.items()}
+            needed = sorted(mergetree.meeting(project, target_commit, sides_now, pairs, known) & set(waiting))
             made = mergetree.in_parallel(lambda name: _snapshot(agent_of[name], waiting[name], lean), needed)
             for name, commit in zip(needed, made, strict=True):
                 side[name] = commit
@@ -188,7 +189,9 @@ def forecast(
                 jobs[(x, y)] = (one, other)
         keys = {mergetree.pair_key(*commits) for commits in jobs.values()}
         cache.update(
-            mergetree.pair_results(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))])
+            mergetree.pair_results(
+                project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))], known
+            )
         )
         used = time.time()
         for key in keys:

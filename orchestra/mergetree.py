@@ -43,14 +43,20 @@ class Overlay:
     deleted: frozenset[str]
 
 
-def meeting(project: Project, target: str, sides: dict[str, str | Overlay], pairs: list[tuple[str, str]]) -> set[str]:
+def meeting(
+    project: Project,
+    target: str,
+    sides: dict[str, str | Overlay],
+    pairs: list[tuple[str, str]],
+    known: Known | None = None,
+) -> set[str]:
     """The names of `sides` (a commit, or an `Overlay`) in one of `pairs` ("" stands for the
     target) whose changes may meet, so that only a merge can tell the pair's result; the others'
     pairs all merge cleanly, with no path in common. An overlay counts its commit's changes and
     every path it lists, more than its commit would change, never less: a side is left out only
-    when that is sure."""
+    when that is sure. `known` is kept for `pair_results` (see `_changes_of`)."""
     heads = {side.commit if isinstance(side, Overlay) else side for side in sides.values()}
-    changes, target_changes = _changes_of(project, sorted(heads - {target}), target)
+    changes, target_changes = _changes_of(project, sorted(heads - {target}), target, known)
     nothing = _Changes(target, frozenset(), frozenset(), frozenset(), frozenset())
 
     def of(name: str) -> _Changes | None:
@@ -72,12 +78,15 @@ def meeting(project: Project, target: str, sides: dict[str, str | Overlay], pair
     return found
 
 
-def pair_results(project: Project, target: str, pairs: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
-    """Conflicts and overlaps of each pair of commits, keyed by `pair_key`: {"conflicts": [paths], "overlaps": [paths]}."""
+def pair_results(
+    project: Project, target: str, pairs: list[tuple[str, ...]], known: Known | None = None
+) -> dict[str, dict[str, Any]]:
+    """Conflicts and overlaps of each pair of commits, keyed by `pair_key`: {"conflicts": [paths],
+    "overlaps": [paths]}. `known`: what `meeting` found for the same target (see `_changes_of`)."""
     if not pairs:
         return {}
     commits = sorted({c for pair in pairs for c in pair} - {target})
-    changes, target_changes = _changes_of(project, commits, target)
+    changes, target_changes = _changes_of(project, commits, target, known)
     results: dict[str, dict[str, Any]] = {}
     merges: list[tuple[str, str]] = []
     known_overlaps: dict[str, list[str] | None] = {}
@@ -120,22 +129,32 @@ def _may_meet(a: _Changes, b: _Changes) -> bool:
     )
 
 
-def _changes_of(project: Project, commits: list[str], target: str) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
+Known = dict[str, dict[str, "_Changes"]]  # what `_changes_of` found, by target: reused by a later call
+
+
+def _changes_of(
+    project: Project, commits: list[str], target: str, known: Known | None = None
+) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
     """What each commit changed since its merge base with the target, and what the target changed
-    since each of those merge bases."""
-    forks = _forks(project, commits, target)
-    wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
-    bases = sorted({base for base, _ in forks.values() if base})
-    wanted += [(target, base) for base in bases]
-    diffs = dict(zip(wanted, _diffs(project, wanted), strict=True))
-    empty: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-    changes = {}
-    for commit, (base, own) in forks.items():
-        if base is None:
-            changes[commit] = _Changes(None, own, frozenset(), frozenset(), frozenset())
-        else:
-            changes[commit] = _changes(base, own, *diffs.get((commit, base), empty))
-    return changes, {base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases}
+    since each of those merge bases. `known` (for the same target) holds what an earlier call
+    found: only the commits it lacks are asked of git, and what they add is kept in it."""
+    known = {} if known is None else known
+    have, have_target = known.setdefault("commits", {}), known.setdefault("target", {})
+    missing = [commit for commit in commits if commit not in have]
+    if missing:
+        forks = _forks(project, missing, target)
+        wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
+        bases = sorted({base for base, _ in forks.values() if base} - set(have_target))
+        wanted += [(target, base) for base in bases]
+        diffs = dict(zip(wanted, _diffs(project, wanted), strict=True))
+        empty: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        for commit, (base, own) in forks.items():
+            if base is None:
+                have[commit] = _Changes(None, own, frozenset(), frozenset(), frozenset())
+            else:
+                have[commit] = _changes(base, own, *diffs.get((commit, base), empty))
+        have_target.update({base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases})
+    return {commit: have[commit] for commit in commits}, have_target
 
 
 def _forks(project: Project, commits: list[str], target: str) -> dict[str, tuple[str | None, frozenset[str]]]:
