@@ -22,7 +22,6 @@ import functools
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -360,6 +359,8 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
         with scratch_index(worktree) as env:
             yield env
         return
+    import tempfile  # here: random and its kin are imported only when a snapshot is made
+
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "index")
         with contextlib.suppress(FileNotFoundError):
@@ -426,10 +427,12 @@ def _stamp(worktree: Path, status: str, paths: list[str], started: int) -> str |
 
 
 def _placed(worktree: Path, entries: list[str]) -> list[str]:
-    from orchestra.integrate import placed_files
-
     present = [e for e in entries if os.path.lexists(worktree / e)]
-    return placed_files(worktree, present) if present else []
+    if not present:
+        return []
+    from orchestra.integrate import placed_files  # only now: its import pulls in tempfile and random
+
+    return placed_files(worktree, present)
 
 
 def _assemble(target: str, target_commit: str, names: list[str], results: dict[tuple[str, str], Any]) -> Forecast:
