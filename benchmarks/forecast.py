@@ -13,10 +13,11 @@ Each worktree then gets one `git status`, as an agent's own git use leaves it (i
 
 Taking turns, in a rotating order:
 
-  cold      `orchestra conflicts --json` with forecast-cache.json removed: every side read, every
-            pair decided (by the prefilter, or by git merge-tree), as a first forecast does
-  cached    `orchestra conflicts --json` again: the sides read (a snapshot commit for each worktree
-            with uncommitted work), every pair found in the cache
+  cold      `orchestra conflicts --json` with forecast-cache.json (pair results and snapshot
+            commits) removed: every side read, every pair decided (by the prefilter, or by git
+            merge-tree), as a first forecast does
+  cached    `orchestra conflicts --json` again: the sides read (a cached snapshot commit for each
+            worktree whose uncommitted work may meet another side's), every pair found in the cache
   floor     a bash loop running `git merge-tree --write-tree --name-only --no-messages A B`, one
             after the other, for the same sides: 190 pairs plus 20 agents against the target
   floor with sides
