@@ -142,13 +142,14 @@ def forecast(
     # One forecast at a time: a second one waits and then finds the first one's results cached.
     with files.locked(state_dir / "forecast.lock"):
         cache, snapshots = _read_cache(state_dir)
-        # Every worktree is read at once, and the branch tips and the target's name along with
-        # them: reading the worktrees is most of a cold forecast's time.
+        # Every worktree is read at once, and, along with them, the branch tips, the target and
+        # what the branches changed since they left it: reading the worktrees is most of a cold
+        # forecast's time.
         lean = len(wanted) >= (os.cpu_count() or 1)
-        reads: list[Callable[[], Any]] = [lambda: _branch_tips(project), lambda: target or _merge_target(ctx)]
+        known: mergetree.Known = {}  # the sides' changes, read once for `meeting` and `pair_results`
+        reads: list[Callable[[], Any]] = [functools.partial(_branches, ctx, target, wanted, cache, known)]
         reads += [functools.partial(_look, a, placed, snapshots, lean) for a in wanted]
-        tips, target, *looks = mergetree.in_parallel(lambda read: read(), reads)
-        target_commit = _target_commit(project, target, tips)
+        (tips, target, target_commit), *looks = mergetree.in_parallel(lambda read: read(), reads)
         chosen = _chosen(wanted, names, tips)
         looked = dict(zip([a.name for a in wanted], looks, strict=True))
         agent_of = {a.name: a for a in chosen}
@@ -166,7 +167,6 @@ def forecast(
                     _take(side, stamps, agent_of[name], _look(agent_of[name], placed, snapshots, lean), tips)
         pairs = [(a.name, other) for i, a in enumerate(chosen) for other in ["", *(b.name for b in chosen[i + 1 :])]]
         waiting = {name: work for name, work in side.items() if isinstance(work, _Pending)}
-        known: mergetree.Known = {}  # the sides' changes `meeting` reads, for `pair_results` too
         if waiting:
             # A snapshot is made only for work that may meet another side's: every pair of the
             # others merges cleanly, with no file in common, whatever the snapshot would hold.
@@ -246,6 +246,22 @@ def _target_commit(project: Project, target: str, tips: dict[str, str]) -> str:
             f"the merge target branch '{target}' does not exist: set [merge] target in orchestra.toml."
         )
     return found.stdout.strip()
+
+
+def _branches(
+    ctx: Context, target: str | None, wanted: list[Agent], cache: dict[str, Any], known: mergetree.Known
+) -> tuple[dict[str, str], str, str]:
+    """The branch tips, the target's name and commit; and, unless every pair of the wanted
+    agents' tips is cached, what those tips changed since they left the target (into `known`)."""
+    tips = _branch_tips(ctx.project)
+    target = target or _merge_target(ctx)
+    target_commit = _target_commit(ctx.project, target, tips)
+    commits = sorted({tips[a.branch] for a in wanted if a.branch in tips})
+    keys = {mergetree.pair_key(c, target_commit) for c in commits}
+    keys |= {mergetree.pair_key(c, d) for i, c in enumerate(commits) for d in commits[i + 1 :]}
+    if not keys <= set(cache):
+        mergetree.changes_of(ctx.project, [c for c in commits if c != target_commit], target_commit, known)
+    return tips, target, target_commit
 
 
 def _merge_target(ctx: Context) -> str:

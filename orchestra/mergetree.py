@@ -132,6 +132,12 @@ def _may_meet(a: _Changes, b: _Changes) -> bool:
 Known = dict[str, dict[str, "_Changes"]]  # what `_changes_of` found, by target: reused by a later call
 
 
+def changes_of(project: Project, commits: list[str], target: str, known: Known) -> None:
+    """Read what `commits` changed since they left `target` into `known`, for a later
+    `meeting` or `pair_results` with the same target."""
+    _changes_of(project, commits, target, known)
+
+
 def _changes_of(
     project: Project, commits: list[str], target: str, known: Known | None = None
 ) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
