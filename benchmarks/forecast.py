@@ -13,10 +13,11 @@ Each worktree then gets one `git status`, as an agent's own git use leaves it (i
 
 Taking turns, in a rotating order:
 
-  cold      `orchestra conflicts --json` with forecast-cache.json removed: every side read, every
-            pair decided (by the prefilter, or by git merge-tree), as a first forecast does
-  cached    `orchestra conflicts --json` again: the sides read (a snapshot commit for each worktree
-            with uncommitted work), every pair found in the cache
+  cold      `orchestra conflicts --json` with forecast-cache.json (pair results and snapshot
+            commits) removed: every side read, every pair decided (by the prefilter, or by git
+            merge-tree), as a first forecast does
+  cached    `orchestra conflicts --json` again: the sides read (a cached snapshot commit for each
+            worktree whose uncommitted work may meet another side's), every pair found in the cache
   floor     a bash loop running `git merge-tree --write-tree --name-only --no-messages A B`, one
             after the other, for the same sides: 190 pairs plus 20 agents against the target
   floor with sides
@@ -27,7 +28,11 @@ It also prints what the command runs (counting `git` wrapper on PATH), cold and 
 in-process time of `orchestra.forecast.stored()`, what `ls` pays for showing a forecast.
 Targets (issue 12): cold under 0.5x the floor; a cached forecast adds under 20 ms to `ls`.
 
-Run: .venv/bin/python benchmarks/forecast.py [--runs 7] [--agents 20] [--files 5000] [--disk]
+With `--baseline DIR` (a folder holding another version's `orchestra` package, such as
+`git archive <commit> orchestra | tar -x -C DIR`), that version's cold forecast is timed too, in
+the same rotation (PYTHONPATH=DIR), so that both versions meet the same load.
+
+Run: .venv/bin/python benchmarks/forecast.py [--runs 7] [--agents 20] [--files 5000] [--disk] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -161,6 +166,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--disk", action="store_true", help="work on the real disk instead of /dev/shm")
+    parser.add_argument("--baseline", help="a folder with another version's orchestra package, timed cold too")
     args = parser.parse_args()
     c.require_tools()
     print(f"machine: {c.machine()}")
@@ -190,8 +196,13 @@ def main() -> None:
             cache.unlink(missing_ok=True)
             return sb.timed_cpu(conflicts, repo)
 
+        def baseline() -> tuple[float, float]:
+            cache.unlink(missing_ok=True)
+            return sb.timed_cpu(conflicts, repo, env={**sb.env, "PYTHONPATH": str(Path(args.baseline).resolve())})
+
         commands = {
             "cold": cold,
+            **({"cold, baseline": baseline} if args.baseline else {}),
             "cached": lambda: sb.timed_cpu(conflicts, repo),
             f"floor ({len(merges)} merge-trees)": lambda: sb.timed_cpu(
                 ["bash", "-c", FLOOR, "floor", str(listing)], repo
@@ -220,7 +231,7 @@ def main() -> None:
                 took, used = commands[name]()
                 wall[name].append(took)
                 cpu[name].append(used)
-        floor = c.median_ms(wall[names[2]])
+        floor = c.median_ms(wall[next(name for name in names if name.startswith("floor ("))])
         print(f"\n  {'':26} {'wall':>9}  {'CPU':>9}  {'/ floor':>8}  wall spread")
         for name in names:
             median = c.median_ms(wall[name])
@@ -230,6 +241,10 @@ def main() -> None:
             )
         ratio = c.median_ms(wall["cold"]) / floor
         print(f"  target: cold forecast under 0.5x the floor: {ratio:.2f}x {c.verdict(ratio < 0.5)}")
+        if args.baseline:
+            against = c.median_ms(wall["cold"]) / c.median_ms(wall["cold, baseline"])
+            cpu_against = c.median_ms(cpu["cold"]) / c.median_ms(cpu["cold, baseline"])
+            print(f"  cold against the baseline's cold: {against:.2f}x wall, {cpu_against:.2f}x CPU")
         with_sides = c.median_ms(wall["cold"]) / c.median_ms(wall["floor with sides"])
         print(f"  cold against the floor with the sides read: {with_sides:.2f}x")
         stored = stored_cost(repo)

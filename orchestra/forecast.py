@@ -9,19 +9,21 @@ so the same work always makes the same commit, and results are cached by commit 
 
 Each pair of sides, and each side with the target, is merged in memory (`orchestra.mergetree`),
 most without running a merge at all. The snapshot commits are cached by a stamp of the worktree's
-`git status` and its changed files' sizes and modification times. The last stored forecast lives in
+`git status` and its changed files' sizes, modification and change times (none for files changed
+within `RACY` of the forecast: see `_stamp`). The worktrees are read from the agents' records,
+all at once (tmux is not asked). The last stored forecast lives in
 `<state>/forecast.json`, the pair results and snapshots in `<state>/forecast-cache.json`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,8 @@ CACHE = "forecast-cache.json"  # pair results by commit ids
 VERSION = 1
 MAX_CACHED = 2000  # pair results kept (or twice those of the last forecast); the least recently used go first
 MAX_SNAPSHOTS = 500  # snapshot commits kept by stamp, the oldest go first
+RACY = 3_000_000_000  # nanoseconds: a changed file's times must be older than this when it is stamped (`_stamp`)
+_clock = time.time_ns  # the tests move it on, as if the work had been made a while before
 # Fixed, so that the same uncommitted work always becomes the same commit (and cache key).
 SNAPSHOT_ENV = {
     "GIT_AUTHOR_NAME": "orchestra",
@@ -123,51 +127,76 @@ def forecast(
     """Forecast conflicts and overlaps of the named agents (None: every agent not merged that has a
     branch) with the target branch (None: merging's target) and with each other.
 
-    `agents` are agents already observed (else they are read and reconciled here). Touches no
-    checkout, index, branch, ref or the worktree list. With `store`, the forecast is kept as the
+    `agents` are agents already observed (else their records are read as they stand: tmux is not
+    asked). Touches no checkout, index, branch, ref or the worktree list. With `store`, the forecast is kept as the
     last one (for `stored`) and `new_conflicts` names the conflicting pairs the previous one lacked.
     """
-    from orchestra.reconcile import observe
-    from orchestra.removal import merge_target
-
     project = ctx.project
-    every = observe(ctx) if agents is None else sorted(agents, key=lambda a: a.created_at)
-    target = target or merge_target(ctx)
-    tips = _branch_tips(project)
-    target_commit = _target_commit(project, target, tips)
-    chosen = _chosen(every, names, tips)
+    # The records as they stand: tmux can tell whether an agent still works, but not whether it
+    # was merged or where its worktree and branch are, which is all a forecast asks of them.
+    every = sorted(ctx.state.read().values() if agents is None else agents, key=lambda a: a.created_at)
+    wanted = _wanted(every, names)
     placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
     state_dir = project.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     # One forecast at a time: a second one waits and then finds the first one's results cached.
     with files.locked(state_dir / "forecast.lock"):
         cache, snapshots = _read_cache(state_dir)
-        found = mergetree.in_parallel(lambda a: _side(a, tips, placed, snapshots), chosen)
-        gone = _missing(project, [commit for commit, stamp in found if stamp in snapshots])
+        # Every worktree is read at once, and, along with them, the branch tips, the target and
+        # what the branches changed since they left it: reading the worktrees is most of a cold
+        # forecast's time.
+        lean = len(wanted) >= (os.cpu_count() or 1)
+        known: mergetree.Known = {}  # the sides' changes, read once for `meeting` and `pair_results`
+        reads: list[Callable[[], Any]] = [functools.partial(_branches, ctx, target, wanted, cache, known)]
+        reads += [functools.partial(_look, a, placed, snapshots, lean) for a in wanted]
+        (tips, target, target_commit), *looks = mergetree.in_parallel(lambda read: read(), reads)
+        chosen = _chosen(wanted, names, tips)
+        looked = dict(zip([a.name for a in wanted], looks, strict=True))
+        agent_of = {a.name: a for a in chosen}
+        side: dict[str, str | _Pending] = {}  # a commit, or uncommitted work with no snapshot yet
+        stamps: dict[str, str] = {}  # the snapshot stamps of the sides found in the cache
+        for a in chosen:
+            _take(side, stamps, a, looked[a.name], tips)
+        cached = {name: side[name] for name in stamps}
+        gone = _missing(project, [commit for commit in cached.values() if isinstance(commit, str)])
         if gone:  # pruned by `git gc` since: made again
             snapshots = {stamp: commit for stamp, commit in snapshots.items() if commit not in gone}
-            found = [
-                _side(a, tips, placed, snapshots) if c in gone else (c, st)
-                for a, (c, st) in zip(chosen, found, strict=True)
-            ]
-        sides = {a.name: commit for a, (commit, _) in zip(chosen, found, strict=True)}
-        for commit, stamp in found:
-            if stamp:  # moved to the end: the newest are kept
-                snapshots.pop(stamp, None)
-                snapshots[stamp] = commit
+            for name, commit in cached.items():
+                if commit in gone:
+                    del stamps[name]
+                    _take(side, stamps, agent_of[name], _look(agent_of[name], placed, snapshots, lean), tips)
+        pairs = [(a.name, other) for i, a in enumerate(chosen) for other in ["", *(b.name for b in chosen[i + 1 :])]]
+        waiting = {name: work for name, work in side.items() if isinstance(work, _Pending)}
+        if waiting:
+            # A snapshot is made only for work that may meet another side's: every pair of the
+            # others merges cleanly, with no file in common, whatever the snapshot would hold.
+            sides_now = {name: work.overlay if isinstance(work, _Pending) else work for name, work in side.items()}
+            needed = sorted(mergetree.meeting(project, target_commit, sides_now, pairs, known) & set(waiting))
+            made = mergetree.in_parallel(lambda name: _snapshot(agent_of[name], waiting[name], lean), needed)
+            for name, commit in zip(needed, made, strict=True):
+                side[name] = commit
+                stamp = waiting[name].stamp
+                if stamp:
+                    stamps[name] = stamp
+        for name, stamp in stamps.items():  # moved to the end: the newest are kept
+            snapshots.pop(stamp, None)
+            snapshots[stamp] = str(side[name])
         jobs: dict[tuple[str, str], tuple[str, str]] = {}  # (name, name or "") -> (commit, commit)
-        for position, a in enumerate(chosen):
-            jobs[(a.name, "")] = (sides[a.name], target_commit)
-            for b in chosen[position + 1 :]:
-                jobs[(a.name, b.name)] = (sides[a.name], sides[b.name])
+        for x, y in pairs:
+            one, other = side[x], side[y] if y else target_commit
+            if isinstance(one, str) and isinstance(other, str):
+                jobs[(x, y)] = (one, other)
         keys = {mergetree.pair_key(*commits) for commits in jobs.values()}
         cache.update(
-            mergetree.pair_results(project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))])
+            mergetree.pair_results(
+                project, target_commit, [tuple(k.split(" ")) for k in sorted(keys - set(cache))], known
+            )
         )
         used = time.time()
         for key in keys:
             cache[key]["used"] = used
-        results = {job: cache[mergetree.pair_key(*commits)] for job, commits in jobs.items()}
+        apart: dict[str, Any] = {"conflicts": [], "overlaps": []}  # a pair of which one side needed no snapshot
+        results = {job: cache[mergetree.pair_key(*jobs[job])] if job in jobs else apart for job in pairs}
         fc = _assemble(target, target_commit, [a.name for a in chosen], results)
         if store:
             previous = _stored(state_dir)
@@ -176,6 +205,23 @@ def forecast(
             _write(state_dir / FILENAME, {"version": VERSION, "last": fc.to_dict()})
         _write_cache(state_dir, cache, snapshots, max(MAX_CACHED, 2 * len(keys)))
     return fc
+
+
+def _take(
+    side: dict[str, str | _Pending],
+    stamps: dict[str, str],
+    agent: Agent,
+    found: tuple[str | None, str | None] | _Pending,
+    tips: dict[str, str],
+) -> None:
+    """Record what `_look` found for `agent` in `side` (and a cached snapshot's stamp in `stamps`)."""
+    if isinstance(found, _Pending):
+        side[agent.name] = found
+        return
+    commit, stamp = found
+    side[agent.name] = commit or tips[agent.branch]
+    if stamp:
+        stamps[agent.name] = stamp
 
 
 def stored(ctx: Context) -> Forecast | None:
@@ -202,10 +248,35 @@ def _target_commit(project: Project, target: str, tips: dict[str, str]) -> str:
     return found.stdout.strip()
 
 
-def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -> list[Agent]:
+def _branches(
+    ctx: Context, target: str | None, wanted: list[Agent], cache: dict[str, Any], known: mergetree.Known
+) -> tuple[dict[str, str], str, str]:
+    """The branch tips, the target's name and commit; and, unless every pair of the wanted
+    agents' tips is cached, what those tips changed since they left the target (into `known`)."""
+    tips = _branch_tips(ctx.project)
+    target = target or _merge_target(ctx)
+    target_commit = _target_commit(ctx.project, target, tips)
+    commits = sorted({tips[a.branch] for a in wanted if a.branch in tips})
+    keys = {mergetree.pair_key(c, target_commit) for c in commits}
+    keys |= {mergetree.pair_key(c, d) for i, c in enumerate(commits) for d in commits[i + 1 :]}
+    if not keys <= set(cache):
+        mergetree.changes_of(ctx.project, [c for c in commits if c != target_commit], target_commit, known)
+    return tips, target, target_commit
+
+
+def _merge_target(ctx: Context) -> str:
+    """`orchestra.removal.merge_target`, without importing what removing agents needs."""
+    from orchestra.worktrees import current_branch
+
+    return ctx.config.merge["target"] or current_branch(ctx.project) or "HEAD"
+
+
+def _wanted(every: list[Agent], names: list[str] | None) -> list[Agent]:
+    """The agents to forecast, before their branches are known: `_chosen` then keeps those whose
+    branch exists."""
     if names is None:
         # An agent in the main checkout (--no-worktree) has no work apart from the target's.
-        return [a for a in every if a.status != Status.MERGED and not a.no_worktree and a.branch in tips]
+        return [a for a in every if a.status != Status.MERGED and not a.no_worktree]
     by_name = {a.name: a for a in every}
     unknown = [n for n in dict.fromkeys(names) if n not in by_name]
     if unknown:
@@ -215,44 +286,85 @@ def _chosen(every: list[Agent], names: list[str] | None, tips: dict[str, str]) -
             from orchestra.removal import in_main_checkout
 
             raise OrchestraError(in_main_checkout(by_name[name], "forecast"))
-        if by_name[name].branch not in tips:
-            raise OrchestraError(
-                f"agent '{name}' has no branch {by_name[name].branch} any more, so there is nothing to forecast."
-            )
     wanted = set(names)
     return [a for a in every if a.name in wanted]
+
+
+def _chosen(wanted: list[Agent], names: list[str] | None, tips: dict[str, str]) -> list[Agent]:
+    if names is None:
+        return [a for a in wanted if a.branch in tips]
+    for agent in wanted:
+        if agent.branch not in tips:
+            raise OrchestraError(
+                f"agent '{agent.name}' has no branch {agent.branch} any more, so there is nothing to forecast."
+            )
+    return wanted
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Uncommitted work found in a worktree whose snapshot commit is not made yet (`_snapshot`)."""
+
+    head: str  # the worktree's HEAD commit
+    overlay: mergetree.Overlay  # what the forecast knows of the work before the snapshot
+    unstaged: list[str]  # the paths whose files differ from the index
+    stamp: str | None  # the stamp the snapshot will be cached under (None: not cached)
 
 
 def _side(agent: Agent, tips: dict[str, str], placed: list[str], snapshots: dict[str, str]) -> tuple[str, str | None]:
     """The commit that stands for the agent's work: its branch tip, or a snapshot commit of its
     worktree's uncommitted and untracked work on top of the worktree's HEAD; and for a snapshot,
     the stamp it is cached under in `snapshots`."""
+    found = _look(agent, placed, snapshots)
+    if isinstance(found, _Pending):
+        return _snapshot(agent, found), found.stamp
+    return found[0] or tips[agent.branch], found[1]
+
+
+def _look(
+    agent: Agent, placed: list[str], snapshots: dict[str, str], lean: bool = False
+) -> tuple[str | None, str | None] | _Pending:
+    """The agent's side as `_side` gives it, with None for the branch tip (the tips may not be
+    known yet); or, for uncommitted work whose snapshot is not cached, what making it takes.
+
+    `lean`: git reads the worktree's files in one thread (`core.preloadIndex` off), for when
+    several worktrees are read at once and already keep every processor busy."""
     worktree = Path(agent.worktree)
-    tip = tips[agent.branch]
     if not worktree.is_dir() or trash.is_broken(worktree) or trash.is_unpopulated(worktree):
-        return tip, None
+        return None, None
     excluded = [f":(exclude,literal){p}" for p in _placed(worktree, placed)]
     spec = ["--", ".", *excluded] if excluded else []  # a pathspec costs git status a seventh of its time
     # --no-optional-locks: a plain `git status` may rewrite the worktree's index to refresh it.
     # --no-renames: the snapshot takes both paths of a rename anyway.
-    args = ["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all"]
-    args += ["--no-renames", *spec]
+    options = ["--no-optional-locks", *(["-c", "core.preloadIndex=false"] if lean else [])]
+    args = [*options, "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames", *spec]
+    started = _clock()
     status = git.run(args, worktree, check=False)
     head, paths, unstaged = _read_status(status.stdout) if status.returncode == 0 else (None, [], [])
     if head is None or not paths:
-        return tip, None
-    stamp = _stamp(worktree, status.stdout, paths)
-    if stamp in snapshots:
+        return None, None
+    stamp = _stamp(worktree, status.stdout, paths, started)
+    if stamp is not None and stamp in snapshots:
         return snapshots[stamp], stamp
+    listed = frozenset(path.rstrip("/") for path in paths)  # a repository of its own is listed as "sub/"
+    gone = frozenset(path for path in listed if not os.path.lexists(worktree / path))
+    return _Pending(head, mergetree.Overlay(head, listed, gone), unstaged, stamp)
+
+
+def _snapshot(agent: Agent, pending: _Pending, lean: bool = False) -> str:
+    """The snapshot commit of the work `_look` found: a copy of the worktree's index, the files
+    that differ from it added (as `add --all` would), its tree committed on top of HEAD."""
+    worktree = Path(agent.worktree)
     with _scratch_index(worktree) as env:
-        if unstaged:  # only these differ from the index: the tree `add --all` makes, without reading every file again
+        if pending.unstaged:  # only these differ from the index: `add --all`'s tree, without reading every file again
             env["GIT_LITERAL_PATHSPECS"] = "1"
-            listed = "".join(f"{path}\0" for path in unstaged)
-            git.run(["add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul"], worktree, env=env, input=listed)
+            listed = "".join(f"{path}\0" for path in pending.unstaged)
+            add = [*(["-c", "core.preloadIndex=false"] if lean else []), "add", "--all"]
+            git.run([*add, "--pathspec-from-file=-", "--pathspec-file-nul"], worktree, env=env, input=listed)
         tree = git.output(["write-tree"], worktree, env=env)
     message = f"orchestra: forecast of the uncommitted work of agent {agent.name}"
-    commit = git.output(["commit-tree", tree, "-p", head, "-m", message], worktree, env={**os.environ, **SNAPSHOT_ENV})
-    return commit, stamp
+    env = {**os.environ, **SNAPSHOT_ENV}
+    return git.output(["commit-tree", tree, "-p", pending.head, "-m", message], worktree, env=env)
 
 
 @contextlib.contextmanager
@@ -263,6 +375,8 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
         with scratch_index(worktree) as env:
             yield env
         return
+    import tempfile  # here: random and its kin are imported only when a snapshot is made
+
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "index")
         with contextlib.suppress(FileNotFoundError):
@@ -298,28 +412,43 @@ def _read_status(out: str) -> tuple[str | None, list[str], list[str]]:
     return head, paths, unstaged
 
 
-def _stamp(worktree: Path, status: str, paths: list[str]) -> str:
+def _stamp(worktree: Path, status: str, paths: list[str], started: int) -> str | None:
     """What a snapshot of the worktree depends on: git's status (HEAD, and index against HEAD and
-    files for each changed path) and the size and modification time of every changed file, so an
-    edit of a file that was already changed gives a new stamp too."""
-    import hashlib
+    files for each changed path) and the size, modification and change times, inode and mode of
+    every changed file, so an edit of a file that was already changed gives a new stamp too,
+    even one that keeps its size and puts its modification time back (its change time moves).
 
-    digest = hashlib.blake2b(digest_size=16)
+    None (the snapshot is made, not cached) when a changed file's times are not older than
+    `started` (when `git status` began, in nanoseconds) by `RACY`: a file system stores times
+    in ticks (a second, two on FAT; the kernel's clock moves in steps of milliseconds), so a
+    file written again within the tick its stamp was taken in could show the same times. As
+    git does for its index, such a stamp is not trusted, and the snapshot is made again."""
+    try:  # hashlib's import loads OpenSSL, which costs a cold forecast more than the hashing
+        from _blake2 import blake2b
+    except ImportError:  # not CPython
+        from hashlib import blake2b
+
+    digest = blake2b(digest_size=16)
     digest.update(f"{worktree}\0{status}\0".encode("utf-8", "surrogateescape"))
+    newest = 0
     for path in paths:
         try:
             info = os.lstat(worktree / path)
-            digest.update(f"{info.st_mtime_ns} {info.st_size} {info.st_ino} {info.st_mode}\0".encode())
         except OSError:
             digest.update(b"-\0")
-    return digest.hexdigest()
+            continue
+        newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
+        digest.update(f"{info.st_mtime_ns} {info.st_ctime_ns} {info.st_size} {info.st_ino} {info.st_mode}\0".encode())
+    return digest.hexdigest() if newest < started - RACY else None
 
 
 def _placed(worktree: Path, entries: list[str]) -> list[str]:
-    from orchestra.integrate import placed_files
-
     present = [e for e in entries if os.path.lexists(worktree / e)]
-    return placed_files(worktree, present) if present else []
+    if not present:
+        return []
+    from orchestra.integrate import placed_files  # only now: its import pulls in tempfile and random
+
+    return placed_files(worktree, present)
 
 
 def _assemble(target: str, target_commit: str, names: list[str], results: dict[tuple[str, str], Any]) -> Forecast:

@@ -33,12 +33,60 @@ class _Changes:
     emptied: frozenset[str]  # every folder above a deleted path (a folder it may have renamed)
 
 
-def pair_results(project: Project, target: str, pairs: list[tuple[str, ...]]) -> dict[str, dict[str, Any]]:
-    """Conflicts and overlaps of each pair of commits, keyed by `pair_key`: {"conflicts": [paths], "overlaps": [paths]}."""
+@dataclass(frozen=True)
+class Overlay:
+    """Uncommitted work on top of `commit`, before a commit of it is made: every path it changes
+    (those `git status` lists), and those of them that are gone."""
+
+    commit: str
+    paths: frozenset[str]
+    deleted: frozenset[str]
+
+
+def meeting(
+    project: Project,
+    target: str,
+    sides: dict[str, str | Overlay],
+    pairs: list[tuple[str, str]],
+    known: Known | None = None,
+) -> set[str]:
+    """The names of `sides` (a commit, or an `Overlay`) in one of `pairs` ("" stands for the
+    target) whose changes may meet, so that only a merge can tell the pair's result; the others'
+    pairs all merge cleanly, with no path in common. An overlay counts its commit's changes and
+    every path it lists, more than its commit would change, never less: a side is left out only
+    when that is sure. `known` is kept for `pair_results` (see `_changes_of`)."""
+    heads = {side.commit if isinstance(side, Overlay) else side for side in sides.values()}
+    changes, target_changes = _changes_of(project, sorted(heads - {target}), target, known)
+    nothing = _Changes(target, frozenset(), frozenset(), frozenset(), frozenset())
+
+    def of(name: str) -> _Changes | None:
+        side = sides[name] if name else target
+        if isinstance(side, str):
+            return changes.get(side)  # None for the target
+        base = changes.get(side.commit, nothing)  # the target's own commit: its own merge base
+        own = base.own | {f"uncommitted {name}"}
+        paths = base.paths | side.paths
+        return _Changes(base.base, own, paths, _folders(paths), base.emptied | _folders(side.deleted))
+
+    found: set[str] = set()
+    for x, y in pairs:
+        a, b = of(x), of(y)
+        a = a if a is not None else target_changes.get(b.base or "") if b is not None else None
+        b = b if b is not None else target_changes.get(a.base or "") if a is not None else None
+        if a is None or b is None or a.base is None or a.base != b.base or a.own & b.own or _may_meet(a, b):
+            found.update(name for name in (x, y) if name)
+    return found
+
+
+def pair_results(
+    project: Project, target: str, pairs: list[tuple[str, ...]], known: Known | None = None
+) -> dict[str, dict[str, Any]]:
+    """Conflicts and overlaps of each pair of commits, keyed by `pair_key`: {"conflicts": [paths],
+    "overlaps": [paths]}. `known`: what `meeting` found for the same target (see `_changes_of`)."""
     if not pairs:
         return {}
     commits = sorted({c for pair in pairs for c in pair} - {target})
-    changes, target_changes = _changes_of(project, commits, target)
+    changes, target_changes = _changes_of(project, commits, target, known)
     results: dict[str, dict[str, Any]] = {}
     merges: list[tuple[str, str]] = []
     known_overlaps: dict[str, list[str] | None] = {}
@@ -81,22 +129,38 @@ def _may_meet(a: _Changes, b: _Changes) -> bool:
     )
 
 
-def _changes_of(project: Project, commits: list[str], target: str) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
+Known = dict[str, dict[str, "_Changes"]]  # what `_changes_of` found, by target: reused by a later call
+
+
+def changes_of(project: Project, commits: list[str], target: str, known: Known) -> None:
+    """Read what `commits` changed since they left `target` into `known`, for a later
+    `meeting` or `pair_results` with the same target."""
+    _changes_of(project, commits, target, known)
+
+
+def _changes_of(
+    project: Project, commits: list[str], target: str, known: Known | None = None
+) -> tuple[dict[str, _Changes], dict[str, _Changes]]:
     """What each commit changed since its merge base with the target, and what the target changed
-    since each of those merge bases."""
-    forks = _forks(project, commits, target)
-    wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
-    bases = sorted({base for base, _ in forks.values() if base})
-    wanted += [(target, base) for base in bases]
-    diffs = dict(zip(wanted, _diffs(project, wanted), strict=True))
-    empty: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-    changes = {}
-    for commit, (base, own) in forks.items():
-        if base is None:
-            changes[commit] = _Changes(None, own, frozenset(), frozenset(), frozenset())
-        else:
-            changes[commit] = _changes(base, own, *diffs.get((commit, base), empty))
-    return changes, {base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases}
+    since each of those merge bases. `known` (for the same target) holds what an earlier call
+    found: only the commits it lacks are asked of git, and what they add is kept in it."""
+    known = {} if known is None else known
+    have, have_target = known.setdefault("commits", {}), known.setdefault("target", {})
+    missing = [commit for commit in commits if commit not in have]
+    if missing:
+        forks = _forks(project, missing, target)
+        wanted = [(commit, base) for commit, (base, _) in forks.items() if base and base != commit]
+        bases = sorted({base for base, _ in forks.values() if base} - set(have_target))
+        wanted += [(target, base) for base in bases]
+        diffs = dict(zip(wanted, _diffs(project, wanted), strict=True))
+        empty: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        for commit, (base, own) in forks.items():
+            if base is None:
+                have[commit] = _Changes(None, own, frozenset(), frozenset(), frozenset())
+            else:
+                have[commit] = _changes(base, own, *diffs.get((commit, base), empty))
+        have_target.update({base: _changes(base, frozenset(), *diffs.get((target, base), empty)) for base in bases})
+    return {commit: have[commit] for commit in commits}, have_target
 
 
 def _forks(project: Project, commits: list[str], target: str) -> dict[str, tuple[str | None, frozenset[str]]]:
@@ -223,11 +287,35 @@ def pair_key(x: str, y: str) -> str:
 
 
 def in_parallel(function: Any, items: list[Any]) -> list[Any]:
-    """`function` over `items`, several at once when there are several."""
+    """`function` over `items`, several at once when there are several; the first failure (in
+    the items' order) is raised once every thread has stopped. Plain threads: a thread pool's
+    module imports `logging`, which costs each command that forecasts more than the threads."""
     if len(items) < 2:
         return [function(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
+    import threading
+
+    results: list[Any] = [None] * len(items)
+    failures: dict[int, BaseException] = {}
+    left = iter(range(len(items)))
+    taking = threading.Lock()
+
+    def work() -> None:
+        while not failures:
+            with taking:
+                position = next(left, None)
+            if position is None:
+                return
+            try:
+                results[position] = function(items[position])
+            except BaseException as error:  # noqa: BLE001 - raised again in the calling thread
+                failures[position] = error
 
     # Twice the processors: each item is mostly a git process starting, which waits as much as it computes.
-    with ThreadPoolExecutor(max_workers=min(len(items), 2 * (os.cpu_count() or 1))) as pool:
-        return list(pool.map(function, items))
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(len(items), 2 * (os.cpu_count() or 1)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[min(failures)]
+    return results

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,25 @@ def world(repo, tmp_path, monkeypatch) -> World:
     commit(repo, "files")
     monkeypatch.chdir(repo)
     return World(repo, tmp_path)
+
+
+@pytest.fixture
+def later(monkeypatch) -> None:
+    """The forecast's clock ten seconds on, as if the work had been made a while before: a
+    snapshot of files changed within the last seconds is not cached (`forecast.RACY`)."""
+    monkeypatch.setattr(forecasting, "_clock", lambda: time.time_ns() + 10_000_000_000)
+
+
+def swap_lines(path: Path, one: int, other: int) -> None:
+    """Line `one` gets line `other`'s text and line `other` its plain "line N": the same size when
+    both numbers have one digit. The modification time is put back as it was."""
+    before = os.lstat(path)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[one - 1], lines[other - 1] = lines[other - 1], f"line {other}\n"
+    path.write_text("".join(lines))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.lstat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
 
 
 @pytest.fixture
@@ -292,7 +312,7 @@ def test_files_orchestra_placed_are_left_out(world):
     assert world.forecast().pairs == []
 
 
-def test_a_second_forecast_of_unchanged_work_runs_no_merge(world, calls):
+def test_a_second_forecast_of_unchanged_work_runs_no_merge(world, calls, later):
     trees = {name: world.agent(name) for name in ("one", "two", "three")}
     for name, tree in trees.items():
         edit_line(tree / "a.txt", 2, f"{name}'s line")
@@ -429,7 +449,7 @@ def test_an_agent_that_merged_the_target_in_carries_the_targets_changes(world):
     assert fc.order == ["synced", "other"]
 
 
-def test_a_snapshot_holds_exactly_what_add_all_would_commit(world, tmp_path):
+def test_a_snapshot_holds_exactly_what_add_all_would_commit(world, tmp_path, later):
     tree = world.agent("one")
     git(tree, "mv", "a.txt", "moved.txt")  # a staged rename, then edited
     edit_line(tree / "moved.txt", 3, "edited after the move")
@@ -454,7 +474,7 @@ def test_a_snapshot_holds_exactly_what_add_all_would_commit(world, tmp_path):
     assert stamp and git(tree, "status", "--porcelain") == before  # the worktree's own index untouched
 
 
-def test_a_cached_snapshot_git_has_pruned_is_made_again(world):
+def test_a_cached_snapshot_git_has_pruned_is_made_again(world, later):
     one, two = world.agent("one"), world.agent("two")
     edit_line(one / "a.txt", 2, "one's line")
     edit_line(two / "a.txt", 2, "two's line")
@@ -467,3 +487,61 @@ def test_a_cached_snapshot_git_has_pruned_is_made_again(world):
     path.write_text(json.dumps(cache))
     assert world.forecast().to_dict() == first.to_dict()
     assert "1" * 40 not in path.read_text()
+
+
+def test_a_snapshot_of_files_changed_just_now_is_not_cached(world, monkeypatch):
+    one = world.agent("one")
+    edit_line(one / "a.txt", 2, "one's line")
+    world.forecast()
+    cache = world.ctx.project.state_dir / "forecast-cache.json"
+    assert json.loads(cache.read_text())["snapshots"] == {}  # its times are within RACY of the forecast
+    monkeypatch.setattr(forecasting, "_clock", lambda: time.time_ns() + 10_000_000_000)
+    world.forecast()
+    assert len(json.loads(cache.read_text())["snapshots"]) == 1
+
+
+@pytest.mark.parametrize("moved_on", [False, True], ids=["real clock", "clock moved on"])
+def test_an_edit_keeping_size_and_mtime_after_a_forecast_is_seen(world, monkeypatch, moved_on):
+    if moved_on:  # the snapshot is cached, and the edit must not find it
+        monkeypatch.setattr(forecasting, "_clock", lambda: time.time_ns() + 10_000_000_000)
+    one, two = world.agent("one"), world.agent("two")
+    edit_line(one / "a.txt", 2, "one's line")
+    edit_line(two / "a.txt", 9, "two's line")
+    assert world.forecast().pairs == [Pair(("one", "two"), [], ["a.txt"])]
+    cached = json.loads((world.ctx.project.state_dir / "forecast-cache.json").read_text())["snapshots"]
+    assert len(cached) == (2 if moved_on else 0)
+    swap_lines(two / "a.txt", 2, 9)  # two's line moves onto one's: same size, same modification time
+    assert world.forecast().pairs == [Pair(("one", "two"), ["a.txt"], [])]
+
+
+def test_an_edit_keeping_size_and_mtime_in_a_clean_worktree_is_seen(world, later):
+    one, two = world.agent("one"), world.agent("two")
+    edit_line(one / "a.txt", 2, "one's line")
+    edit_line(two / "a.txt", 9, "two's line")
+    commit(two)
+    assert world.forecast().pairs == [Pair(("one", "two"), [], ["a.txt"])]
+    swap_lines(two / "a.txt", 2, 9)
+    assert world.forecast().pairs == [Pair(("one", "two"), ["a.txt"], [])]
+
+
+def test_uncommitted_work_that_meets_nothing_makes_no_snapshot(world, calls):
+    one, two, three = world.agent("one"), world.agent("two"), world.agent("three")
+    edit_line(one / "a.txt", 2, "one's line")  # uncommitted, and three changes the same line
+    edit_line(two / "b.txt", 2, "two's line")  # uncommitted, and no one else changes b.txt
+    (two / "d" / "new.txt").write_text("two's new file\n")
+    edit_line(three / "a.txt", 2, "three's line")
+    commit(three)
+    fc = world.forecast()
+    assert calls.count("commit-tree") == 1  # one's snapshot only
+    assert fc.pairs == [Pair(("one", "three"), ["a.txt"], [])]
+    assert fc.agents["two"] == Standing([], [])
+
+
+def test_an_uncommitted_folder_rename_meets_a_file_the_other_adds_to_it(world):
+    one, two = world.agent("one"), world.agent("two")
+    git(one, "mv", "d", "e")  # staged, not committed
+    (one / "e" / "new.txt").write_text("one's new file\n")
+    (two / "d" / "new.txt").write_text("two's new file\n")
+    commit(two)
+    found = pair(world.forecast(), "one", "two")
+    assert found is not None and "e/new.txt" in found.conflicts
