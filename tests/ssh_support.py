@@ -10,12 +10,14 @@ Nothing of the machine's own ssh setup is read or changed, but for the test user
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +66,20 @@ def _test_user() -> pwd.struct_passwd:
 
 
 @pytest.fixture(scope="session")
-def ssh_host(tmp_path_factory) -> SSHHost:
+def ssh_host(tmp_path_factory) -> Iterator[SSHHost]:
     if not SSHD.exists():
         pytest.fail("sshd is missing, so the hosts tests cannot run: run `bash shell/setup.sh --test`")
     if os.getuid() != 0:
         pytest.fail("the hosts tests run sshd for a second local user, which needs root")
-    folder = tmp_path_factory.mktemp("ssh")
+    with running_sshd(tmp_path_factory.mktemp("ssh")) as host:
+        yield host
+
+
+@contextlib.contextmanager
+def running_sshd(folder: Path) -> Iterator[SSHHost]:
+    """sshd on 127.0.0.1 for the test user, its keys and config in `folder`, until the block ends
+    (the benchmarks use it too). Needs root, for the user and the server."""
+    folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)  # sshd's StrictModes reads the host key's folder
     user = _test_user()
     home = Path(user.pw_dir)
@@ -116,10 +126,12 @@ def ssh_host(tmp_path_factory) -> SSHHost:
                 server.kill()
                 raise AssertionError(f"sshd did not start: {(folder / 'sshd.log').read_text()}") from None
             time.sleep(0.05)
-    yield SSHHost(ALIAS, ["-F", str(config)], USER, home, port, config)
-    server.terminate()
-    server.wait(timeout=10)
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield SSHHost(ALIAS, ["-F", str(config)], USER, home, port, config)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
