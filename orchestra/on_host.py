@@ -123,6 +123,23 @@ def _kill(request: dict[str, Any]) -> dict[str, Any]:
     return {"removed": [{"name": r.name, "saved_ref": r.saved_ref, "not_kept": r.not_kept} for r in removed]}
 
 
+def _clean(request: dict[str, Any]) -> dict[str, Any]:
+    """`clean` on the host, for the asking side's agents only (`names`)."""
+    from orchestra.removal import clean
+
+    ctx = _context(request)
+    wanted = set(request.get("names") or [])
+    records = ctx.state.read()
+    others = [name for name in records if name not in wanted]
+    if others:  # agents the asking side does not know of are never touched from there
+        raise OrchestraError(f"the host's clone has agents this machine does not know ({', '.join(sorted(others))}).")
+    removed, kept = clean(ctx, force=bool(request.get("force")))
+    return {
+        "removed": [{"name": r.name, "saved_ref": r.saved_ref, "not_kept": r.not_kept} for r in removed],
+        "kept": kept,
+    }
+
+
 def _resume(request: dict[str, Any]) -> dict[str, Any]:
     from orchestra.resuming import resume
     from orchestra.spawning import spawn_environment
@@ -159,6 +176,7 @@ OPS = {
     "send": _send,
     "logs": _logs,
     "kill": _kill,
+    "clean": _clean,
     "resume": _resume,
 }
 

@@ -226,6 +226,7 @@ def rows(ctx: Context, timeout: float = LOOK_TIMEOUT) -> list[dict[str, Any]]:
     events: list[tuple[str, str, dict[str, Any]]] = []
     with _lock(ctx):
         mirror = records(ctx.state.dir)  # as it is now, under the lock
+        kept: dict[str, dict[str, Any]] = {}
         for name, record in sorted(mirror.items()):
             answer = answers.get(record["host"])
             if isinstance(answer, dict):
@@ -233,12 +234,18 @@ def rows(ctx: Context, timeout: float = LOOK_TIMEOUT) -> list[dict[str, Any]]:
                 if name not in fresh:
                     continue  # gone from its host (removed there): gone from here
                 row = {**fresh[name], "host": record["host"]}
+                kept[name] = row
+                if row.get("status") != record.get("status"):
+                    events.append(_status_event(row, record.get("status")))
             else:
+                # Shown unreachable; the mirror keeps the status it was last seen in, so that its
+                # host's return is news only when that changed meanwhile. Told once.
                 row = {**record, "status": UNREACHABLE, "error": answer or "not asked"}
-            if row.get("status") != record.get("status"):
-                events.append(_status_event(row, record.get("status")))
+                row.pop("unreachable", None)
+                kept[name] = {**record, "unreachable": row["error"]}
+                if not record.get("unreachable"):
+                    events.append(_status_event(row, record.get("status")))
             found.append(row)
-        kept = {r["name"]: _stored(r, mirror[r["name"]]) for r in found}
         if kept != mirror:
             _save(ctx, kept)
     lifecycle.seen_on_hosts(ctx.state, events)
@@ -261,12 +268,6 @@ def rows_soon(ctx: Context) -> Callable[[], list[dict[str, Any]]]:
         return found[0] if found else []
 
     return wait
-
-
-def _stored(row: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-    """What the mirror keeps of a row: the host's record; unreachable, the status it was seen in
-    last is kept too, so that its return is a change only when it really changed."""
-    return {**row} if row.get("status") != UNREACHABLE else {**before, "status": UNREACHABLE, "error": row["error"]}
 
 
 def _status_event(row: dict[str, Any], before: str | None) -> tuple[str, str, dict[str, Any]]:
@@ -339,13 +340,45 @@ def kill(ctx: Context, name: str, force: bool) -> list[dict[str, Any]]:
     if saved:
         clone = hosts.clone_path(host, ctx.project.name)
         hosts.fetch(host, ctx.project.root, clone, [f"+{ref}:{ref}" for ref in saved])
+    _forget(ctx, host, [r["name"] for r in removed])
+    return removed
+
+
+def clean(ctx: Context, force: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """`clean` on every host that runs agents of this project: finished agents whose work is merged
+    (into the target as it is here, pushed first) or empty go; with `force`, the others too, their
+    work fetched here onto `refs/orchestra/trash/`. Returns what went, and why each other was kept."""
+    by_host: dict[str, list[str]] = {}
+    for name, record in records(ctx.state.dir).items():
+        by_host.setdefault(record["host"], []).append(name)
+    removed: list[dict[str, Any]] = []
+    kept: list[str] = []
+    for host_name, names_there in sorted(by_host.items()):
+        try:
+            host = host_named(ctx, host_name)
+            clone = hosts.clone_path(host, ctx.project.name)
+            hosts.push(host, ctx.project.root, clone, _target_branches(ctx))
+            answer = _ask(ctx, host, "clean", names=names_there, force=force)
+        except OrchestraError as error:
+            kept.append(f"the agents on host '{host_name}' ({', '.join(sorted(names_there))}): {error}")
+            continue
+        gone = list(answer.get("removed", []))
+        saved = [r["saved_ref"] for r in gone if r.get("saved_ref")]
+        if saved:
+            hosts.fetch(host, ctx.project.root, clone, [f"+{ref}:{ref}" for ref in saved])
+        _forget(ctx, host, [r["name"] for r in gone])
+        removed.extend(gone)
+        kept.extend(f"{line} (on host '{host_name}')" for line in answer.get("kept", []))
+    return removed, kept
+
+
+def _forget(ctx: Context, host: Host, gone: list[str]) -> None:
     with _lock(ctx):
         mirror = records(ctx.state.dir)
-        for r in removed:
-            mirror.pop(r["name"], None)
+        for name in gone:
+            mirror.pop(name, None)
         _save(ctx, mirror)
-    ctx.state.append_events([lifecycle.event("killed", r["name"], {"host": host.name}) for r in removed])
-    return removed
+    ctx.state.append_events([lifecycle.event("killed", name, {"host": host.name}) for name in gone])
 
 
 def resume(ctx: Context, name: str, env: dict[str, str]) -> dict[str, Any]:

@@ -101,6 +101,7 @@ def test_kill_refuses_remote_work_and_force_keeps_it_here(orchestra, repo, on_ho
 def test_an_unreachable_host_shows_its_agents_so_without_holding_up_ls(orchestra, repo, on_host):
     orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "far", "write it")
     wait_remote(orchestra, "far", "exited")
+    reachable = (repo / "orchestra.toml").read_text()
     (repo / "orchestra.toml").write_text(
         on_host.toml("box", ssh="orchestra-host@127.0.0.1", ssh_args=["-p", "1", "-o", "ControlPath=none"])
     )
@@ -112,6 +113,15 @@ def test_an_unreachable_host_shows_its_agents_so_without_holding_up_ls(orchestra
     assert row["status"] == "unreachable" and "cannot be reached" in row["error"], row
     assert took < 15, f"ls took {took:.1f} s with a host down"
     assert "unreachable" in orchestra("ls").stdout
+    # The host back: its agents show as they are, and the event log told each change once.
+    (repo / "orchestra.toml").write_text(reachable)
+    assert rows(orchestra)["far"]["status"] == "exited"
+    statuses = [
+        json.loads(line)["status"]
+        for line in orchestra("events", "--json", "--agent", "far").stdout.splitlines()
+        if line.strip() and json.loads(line)["type"] == "status"
+    ]
+    assert statuses.count("unreachable") == 1 and statuses.count("exited") == 1, statuses
 
 
 def test_a_forwarded_variable_reaches_the_agent_and_no_file_on_the_host(orchestra, repo, on_host):
@@ -179,3 +189,14 @@ def test_auto_places_each_agent_where_most_slots_are_free(orchestra, repo, on_ho
     spawned = json.loads(orchestra("spawn", "--host", "auto", "--agent", "sleeper", "--json", "one", "two").stdout)
     assert sorted((a["name"], a["host"]) for a in spawned) == [("one", None), ("two", "box")], spawned
     orchestra("kill", "--force", "one", "two")
+
+
+def test_clean_keeps_unmerged_remote_work_and_force_fetches_it_here(orchestra, repo, on_host):
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "tidy", "write it")
+    wait_remote(orchestra, "tidy", "exited")
+    kept = orchestra("clean").stdout
+    assert "tidy" in kept and "on host 'box'" in kept and "tidy" in rows(orchestra), kept
+    removed = orchestra("clean", "--force").stdout
+    ref = removed.split("kept at ", 1)[1].split()[0]
+    assert "notes/tidy.md" in git(repo, "ls-tree", "-r", "--name-only", ref)
+    assert "tidy" not in rows(orchestra)

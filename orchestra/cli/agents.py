@@ -354,10 +354,15 @@ def kill(names, force):
 @click.option("--force", is_flag=True, help="Also remove finished agents with unmerged work, keeping it first.")
 def clean(force):
     """Remove finished agents whose work is merged or empty."""
+    from orchestra import remote
+    from orchestra.removal import Removed
     from orchestra.removal import clean as clean_agents
 
     ctx = open_context()
     removed, kept = clean_agents(ctx, force=force)
+    away, kept_away = remote.clean(ctx, force=force) if remote.records(ctx.state.dir) else ([], [])
+    removed += [Removed(r["name"], r.get("saved_ref"), r.get("not_kept") or []) for r in away]
+    kept += kept_away
     for item in removed:
         _report_removed(item)
     for reason in kept:
