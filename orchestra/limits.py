@@ -185,6 +185,8 @@ def end(ctx: Context, name: str, launch: str | None = None) -> bool:
         return False
     lifecycle.publish(ctx.state, [changed] if changed else [])
     kind = ctx.plugins.kinds.get(str(record.get("agent")))
+    if kind is not None and kind.limit_over_patterns:
+        return True  # its CLI retries by itself: a prompt would only queue behind its retry
     try:
         send(ctx, name, (kind.limit_continue if kind else "") or CONTINUE)
     except OrchestraError as error:
