@@ -109,8 +109,7 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
             return None  # someone saw the death first
         code = record.get("exit_code") if record.get("exit_code") is not None else data.get("code")
         if status == LIMITED:  # it gave up on its limit (aider does, after its retries): not done
-            error = f"it ended while limited: {record.get('error') or 'a usage limit'}"
-            return FAILED, {"exit_code": code, "error": error}
+            return FAILED, {"exit_code": code, "error": f"it ended while limited: {record.get('error') or 'a limit'}"}
         if code == 0:
             return EXITED, {"exit_code": 0}
         error = record.get("error") if code is not None else "its process ended without an exit code"
