@@ -66,7 +66,9 @@ def test_opencode_held_by_a_429_is_limited_and_running_again_when_it_gets_throug
         provider = {"anthropic": {"options": {"baseURL": f"{api.url}/v1", "apiKey": "stand-in-key"}}}
         config = {"model": "anthropic/claude-sonnet-4-5", "share": "disabled", "provider": provider}
         (repo / "opencode.json").write_text(json.dumps(config))
-        env = {"OPENCODE_DISABLE_MODELS_FETCH": "true", "OPENCODE_DISABLE_AUTOUPDATE": "true"}
+        # Offline, these spare OpenCode's start the network calls that would only time out.
+        quiet = ("MODELS_FETCH", "DEFAULT_PLUGINS", "LSP_DOWNLOAD", "AUTOUPDATE")
+        env = {f"OPENCODE_DISABLE_{name}": "true" for name in quiet}
         configure(repo, "opencode", agent_clis["opencode"], [], env)
         orchestra("spawn", "--agent", "opencode", "--no-attach", "say hello")
         (agent,) = wait_statuses(orchestra, {"say-hello": "limited"}, timeout=120)
