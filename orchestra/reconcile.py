@@ -157,6 +157,15 @@ def _read_screen(record: dict[str, Any], screen: str, schedule: dict[str, Any]) 
     return "screen-clear", {"busy": busy}
 
 
+def limit_over(record: dict[str, Any], screen: str) -> bool:
+    """Whether a `limited` agent's screen shows that its CLI got through by itself (its kind's
+    `limit_over` patterns below its last limit line): for `_exited`, before an end that would
+    otherwise say it gave up."""
+    if record.get("status") != lifecycle.LIMITED:
+        return False
+    return _read_screen(record, screen, {}) is not None
+
+
 def _limit_over(lines: list[str], patterns: dict[str, list[str]]) -> tuple[str, dict[str, Any]] | None:
     """A limited CLI that retries by itself works again: its `limit_over` patterns match below
     its last limit line (the lines above it are history)."""

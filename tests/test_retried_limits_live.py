@@ -10,16 +10,18 @@ provider with `options.baseURL`. Both are pointed there the way a user points th
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from claude_api import ClaudeAPI
 from openai_api import MODEL, OpenAIAPI
+from orchestra.state import State
 from standin import Error
 from support import git, screen, wait_for, wait_statuses
 
-pytestmark = pytest.mark.slow
-
+LIMITED_LINE = "The API provider has rate limited you. Try again later or check your quotas."
 # The API waits a second between retries: each CLI takes its delay from `retry-after`.
 LIMIT = Error(429, "rate_limit_error", "Rate limit reached for requests", (("retry-after", "1"),))
 
@@ -40,6 +42,7 @@ def statuses(orchestra, name: str) -> list[str]:
     return [e["status"] for e in events if e["type"] == "status"]
 
 
+@pytest.mark.slow
 def test_aider_held_by_a_429_is_limited_and_running_again_when_it_gets_through(orchestra, repo, agent_clis, isolated):
     with OpenAIAPI() as api:
         api.script([LIMIT])
@@ -49,7 +52,7 @@ def test_aider_held_by_a_429_is_limited_and_running_again_when_it_gets_through(o
         configure(repo, "aider", agent_clis["aider"], args, env)
         orchestra("spawn", "--agent", "aider", "--no-attach", "say hello")
         (agent,) = wait_statuses(orchestra, {"say-hello": "limited"}, timeout=90)
-        assert agent["error"] == "The API provider has rate limited you. Try again later or check your quotas."
+        assert agent["error"] == LIMITED_LINE
         assert agent["limited_until"]
         api.recover()
         # aider gets its answer, says what it cost, and exits, which ends its run without an error.
@@ -58,6 +61,7 @@ def test_aider_held_by_a_429_is_limited_and_running_again_when_it_gets_through(o
     assert statuses(orchestra, "say-hello") == ["starting", "running", "limited", "running", "exited"]
 
 
+@pytest.mark.slow
 def test_opencode_held_by_a_429_is_limited_and_running_again_when_it_gets_through(
     orchestra, repo, agent_clis, isolated
 ):
@@ -78,3 +82,37 @@ def test_opencode_held_by_a_429_is_limited_and_running_again_when_it_gets_throug
         wait_for(lambda: "Done." in screen(isolated, agent["pane"]), timeout=30, what="OpenCode's answer")
     assert agent["error"] is None and agent["limited_until"] is None
     assert statuses(orchestra, "say-hello") == ["starting", "running", "limited", "running"]
+
+
+# An aider as the screen shows it: limited, then, once `go` exists, through (or not) and ended.
+FAKE_AIDER = """
+import pathlib, sys, time
+print("The API provider has rate limited you. Try again later or check your quotas.", flush=True)
+print("Retrying in 0.2 seconds...", flush=True)
+while not pathlib.Path("go").exists():
+    time.sleep(0.05)
+if pathlib.Path("go").read_text() == "through":
+    print("Done.")
+    print("Tokens: 593 sent, 2 received.")
+"""
+
+
+@pytest.mark.parametrize(("end", "status"), [("through", "exited"), ("gave up", "failed")])
+def test_an_aider_that_ends_while_limited_gave_up_unless_its_screen_shows_it_got_through(
+    orchestra, repo, isolated, tmp_path, end, status
+):
+    script = tmp_path / "aider.py"
+    script.write_text(FAKE_AIDER)
+    configure(repo, "aider", [sys.executable, str(script)], [], {"AIDER_ANALYTICS": "false"})
+    orchestra("spawn", "--agent", "aider", "--no-attach", "say hello")
+    (agent,) = wait_statuses(orchestra, {"say-hello": "limited"}, timeout=30)
+    (Path(agent["worktree"]) / "go").write_text(end)
+    # Its end as the agent's own shell reports it, with no `ls` reading its screen meanwhile.
+    state = State(repo / ".git" / "orchestra")
+    wait_for(lambda: state.read_raw()["say-hello"]["status"] != "limited", timeout=30, what="its end")
+    (agent,) = wait_statuses(orchestra, {"say-hello": status})
+    assert agent["exit_code"] == 0
+    if status == "failed":
+        assert agent["error"] == "it ended while limited: " + LIMITED_LINE
+    else:
+        assert agent["error"] is None
