@@ -170,9 +170,31 @@ def _announce_exit(state: State, name: str, code: int, launch: str | None = None
     Then the plugins' `on_exit`, here rather than only in the hook: tmux 3.3 sometimes shows a
     quickly-exiting pane dead without ever firing `pane-died`. Whichever of the two comes first
     claims the end (`death_handled`), so the hooks run once."""
+    if _got_through(state, name, launch):
+        lifecycle.change(state, name, "screen-clear", {"busy": True}, by="screen")
     lifecycle.change(state, name, "pane-died", {"code": code, "launch_id": launch})
     if _claim_end(state, name, launch):
         _run_exit_hooks(state, name)
+
+
+def _got_through(state: State, name: str, launch: str | None) -> bool:
+    """A CLI that waits its limit out by itself may get through and end at once (aider does):
+    its own pane, still showing it, says so before its end is taken for giving up (`failed`)."""
+    record = state.read_raw().get(name) or {}
+    pane = os.environ.get("TMUX_PANE")
+    if record.get("status") != statuses.LIMITED or launch not in (None, record.get("launch_id")) or not pane:
+        return False
+    if not (record.get("screen_patterns") or {}).get("limit_over"):
+        return False
+    try:
+        shown = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-J", "-t", pane], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    from orchestra.reconcile import limit_over  # only for a limited agent: launchers import little
+
+    return limit_over(record, shown)
 
 
 def _claim_end(state: State, name: str, launch: str | None) -> bool:

@@ -110,6 +110,8 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
         if status not in LIVE:
             return None  # someone saw the death first
         code = record.get("exit_code") if record.get("exit_code") is not None else data.get("code")
+        if status == LIMITED:  # it gave up on its limit (aider does, after its retries): not done
+            return FAILED, {"exit_code": code, "error": f"it ended while limited: {record.get('error') or 'a limit'}"}
         if code == 0:
             return EXITED, {"exit_code": 0}
         error = record.get("error") if code is not None else "its process ended without an exit code"
@@ -143,7 +145,9 @@ def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None 
     if signal == "screen-asks":
         return (WAITING, {"waiting_for": data.get("question")}) if status in (RUNNING, DONE) else None
     if signal == "screen-clear":
-        if status == WAITING or (status in (DONE, LIMITED) and data.get("busy")):
+        if status == LIMITED and data.get("busy"):  # its CLI waited the limit out by itself
+            return RUNNING, {"waiting_for": None, "error": None}
+        if status == WAITING or (status == DONE and data.get("busy")):
             return RUNNING, {"waiting_for": None}
         return None
     if signal == "sent":

@@ -14,7 +14,9 @@ conversation intact. `[schedule] on_limit = "wait"` (the default) then:
 - at that time, `_limit-end` moves the agent on (`limit-ended`, under the state lock, so it
   happens once however many timers fire) and types `CONTINUE` at its prompt through `send`
   (or its kind's `limit_continue`, an answer to the CLI's own dialog), which proves first that
-  the pane is the agent's. The status change starts the queue again.
+  the pane is the agent's. The status change starts the queue again. A kind whose CLI retries
+  by itself (`limit_over_patterns`: opencode, aider) is only moved on, and its screen may end
+  the limit before then (`orchestra.reconcile`).
 
 `on_limit = "fail"` makes the same report `failed`, as any other API error.
 """
@@ -185,6 +187,8 @@ def end(ctx: Context, name: str, launch: str | None = None) -> bool:
         return False
     lifecycle.publish(ctx.state, [changed] if changed else [])
     kind = ctx.plugins.kinds.get(str(record.get("agent")))
+    if kind is not None and kind.limit_over_patterns:
+        return True  # its CLI retries by itself: a prompt would only queue behind its retry
     try:
         send(ctx, name, (kind.limit_continue if kind else "") or CONTINUE)
     except OrchestraError as error:

@@ -194,6 +194,9 @@ class AgentKind:
     whose hooks do not report one): a running or done agent whose screen shows a new such line
     becomes `limited` (docs/concepts.md, "Usage limits"). `limit_continue` is what orchestra
     types into it when the limit resets, for a CLI that then asks in a dialog of its own.
+    `limit_over_patterns`, for a CLI that waits a limit out by itself (it retries), match the
+    screen below its last limit line once it works again: the limit then ends from the screen,
+    and at the reset orchestra only moves it back to `running`, typing nothing.
     `build_env(agent, settings)` returns variables to add to the agent's environment, at spawn
     and at resume (for a CLI configured through its environment). `prepare_worktree(agent,
     settings)` runs once the agent's worktree exists, before its CLI starts, at spawn and at
@@ -213,6 +216,7 @@ class AgentKind:
     busy_patterns: list[str] = field(default_factory=list)
     limited_patterns: list[str] = field(default_factory=list)
     limit_continue: str = ""  # what orchestra types when a limit resets ("": its own "continue" prompt)
+    limit_over_patterns: list[str] = field(default_factory=list)  # it works again (a CLI that retries itself)
     build_resume_argv: Callable[[Agent, AgentSettings], list[str]] | None = None
     build_env: Callable[[Agent, AgentSettings], dict[str, str]] | None = None
     prepare_worktree: Callable[[Agent, AgentSettings], None] | None = None

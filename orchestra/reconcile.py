@@ -82,6 +82,11 @@ def _signals(
     elif pane is None:
         yield "pane-gone", None, {"by": lifecycle.LOSSES["pane-gone"]}
     elif pane.dead:
+        if record.get("status") == lifecycle.LIMITED and pane.id in screens and screen_tells(record):
+            # A CLI that got its answer after all and then ended (aider) is not failed by its limit.
+            read = _read_screen(record, screens[pane.id], schedule)
+            if read is not None:
+                yield (*read, {"by": "screen"})
         # The agent's shell records its exit code (`_exited`); tmux's own status can lag (or, in
         # tmux 3.3, never come), and without either the process was killed.
         yield "pane-died", {"code": pane.dead_status}, None
@@ -100,13 +105,16 @@ SCREEN_LINES = 15  # the bottom of the screen: a question scrolled away is no lo
 
 def screen_tells(agent: Agent | dict[str, Any]) -> bool:
     """Whether the agent's screen says more than its record: a limit its hooks do not report
-    (its kind has `limited` patterns), or a question or work (`asks_by_screen`)."""
+    (its kind has `limited` patterns), the end of a limit its CLI waits out by itself
+    (`limit_over` patterns), or a question or work (`asks_by_screen`)."""
     # The board asks this of every agent on every look: read the fields, never copy the record.
     get = agent.get if isinstance(agent, dict) else lambda key: getattr(agent, key, None)
     patterns = get("screen_patterns")
     if not patterns:
         return False
     if patterns.get("limited") and get("status") in (lifecycle.RUNNING, lifecycle.DONE):
+        return True
+    if patterns.get("limit_over") and get("status") == lifecycle.LIMITED:
         return True
     return asks_by_screen(agent)
 
@@ -128,6 +136,8 @@ def _read_screen(record: dict[str, Any], screen: str, schedule: dict[str, Any]) 
     lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_LINES:]
     bottom = "\n".join(lines)
     patterns = record.get("screen_patterns") or {}
+    if record.get("status") == lifecycle.LIMITED:
+        return _limit_over(lines, patterns)
     if record.get("status") in (lifecycle.RUNNING, lifecycle.DONE):
         for line in lines:
             shown = " ".join(line.strip().strip(BOX).split())[:300]  # a dialog's frame is not its text
@@ -145,6 +155,28 @@ def _read_screen(record: dict[str, Any], screen: str, schedule: dict[str, Any]) 
             return "screen-asks", {"question": " ".join(line.split())[:200]}
     busy = any(re.search(p, bottom, re.MULTILINE) for p in patterns.get("busy", []))
     return "screen-clear", {"busy": busy}
+
+
+def limit_over(record: dict[str, Any], screen: str) -> bool:
+    """Whether a `limited` agent's screen shows that its CLI got through by itself (its kind's
+    `limit_over` patterns below its last limit line): for `_exited`, before an end that would
+    otherwise say it gave up."""
+    if record.get("status") != lifecycle.LIMITED:
+        return False
+    return _read_screen(record, screen, {}) is not None
+
+
+def _limit_over(lines: list[str], patterns: dict[str, list[str]]) -> tuple[str, dict[str, Any]] | None:
+    """A limited CLI that retries by itself works again: its `limit_over` patterns match below
+    its last limit line (the lines above it are history)."""
+    if not patterns.get("limit_over"):
+        return None
+    limits = patterns.get("limited", [])
+    last = max((i for i, line in enumerate(lines) if any(re.search(p, line) for p in limits)), default=-1)
+    below = "\n".join(lines[last + 1 :])
+    if any(re.search(p, below, re.MULTILINE) for p in patterns["limit_over"]):
+        return "screen-clear", {"busy": True}
+    return None
 
 
 def _pane_of(

@@ -349,6 +349,7 @@ def screen_patterns(kind: AgentKind) -> dict[str, list[str]]:
         "waiting": list(kind.waiting_patterns),
         "busy": list(kind.busy_patterns),
         "limited": list(kind.limited_patterns),
+        "limit_over": list(kind.limit_over_patterns),
     }
     return {key: value for key, value in patterns.items() if value}
 

@@ -191,6 +191,24 @@ def stream(reply: Text | ToolCall, model: str, usage: dict | None = None) -> byt
     )
 
 
+def chat_completion(reply: Text, model: str, streamed: bool) -> bytes:
+    """A Chat Completions answer saying `reply` (what aider and other OpenAI-compatible clients ask for):
+    one JSON object, or with `"stream": true` its chunks as server-sent events, then `[DONE]`."""
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": model}
+    if not streamed:
+        message = {"role": "assistant", "content": reply.text}
+        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return json.dumps({**head, "object": "chat.completion", "choices": [choice], "usage": usage}).encode()
+    deltas = [({"role": "assistant", "content": reply.text}, None), ({}, "stop")]
+    chunks = [
+        {**head, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": f}]}
+        for d, f in deltas
+    ]
+    chunks.append({**head, "object": "chat.completion.chunk", "choices": [], "usage": usage})
+    return b"".join(f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks) + b"data: [DONE]\n\n"
+
+
 def codex_overrides(url: str) -> list[str]:
     """Codex's command-line config overrides that send its model calls to the stand-in at `url`, as a model
     provider of their own (so no ChatGPT sign-in is asked for): the key comes from `KEY_VARIABLE`."""
@@ -216,7 +234,8 @@ class OpenAIAPI(standin.ScriptedAPI):
 
 
 class OpenAIHandler(standin.Handler):
-    """The Responses API's answers: `/v1/responses`, always streamed, and an empty model list."""
+    """The Responses API's answers: `/v1/responses`, always streamed, and an empty model list; and
+    `/v1/chat/completions` (text only), each request of which is the main conversation."""
 
     api: OpenAIAPI
     hidden_headers = frozenset({"authorization", "api-key"})
@@ -225,12 +244,18 @@ class OpenAIHandler(standin.Handler):
     def do_POST(self) -> None:
         body = self._body()
         path = self.path.split("?", 1)[0]
-        main = path == "/v1/responses" and isinstance(body, dict) and is_main(body)
+        chat = path == "/v1/chat/completions"
+        main = chat or (path == "/v1/responses" and isinstance(body, dict) and is_main(body))
         step = self.api.record(Request("POST", self.path, self._headers(), body, main=main))
-        if path != "/v1/responses":
+        if path not in ("/v1/responses", "/v1/chat/completions"):
             self._error(404, "not_found", f"the stand-in does not know {path}")
         elif isinstance(step, Error):
-            self._error(step.status, step.type, step.message)
+            self._error(step.status, step.type, step.message, step.headers)
+        elif chat:
+            assert isinstance(step, Text), "the stand-in's Chat Completions answer only with text"
+            streamed = bool(body.get("stream"))
+            kind = "text/event-stream" if streamed else "application/json"
+            self._send(200, kind, chat_completion(step, body.get("model") or MODEL, streamed))
         else:
             reply = step or side_reply(body)
             usage = self.api.usage if main else None
@@ -245,5 +270,5 @@ class OpenAIHandler(standin.Handler):
 
     do_HEAD = do_GET
 
-    def _error(self, status: int, kind: str, text: str) -> None:
-        self._json(status, {"error": {"type": kind, "code": kind, "message": text, "param": None}})
+    def _error(self, status: int, kind: str, text: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        self._json(status, {"error": {"type": kind, "code": kind, "message": text, "param": None}}, headers)

@@ -71,7 +71,16 @@ TABLE = [
     (RUNNING, "pane-died", {"code": 1, "launch_id": "new"}, {"launch_id": "new"}, FAILED, {"exit_code": 1}),
     (RUNNING, "pane-died", {"code": 1, "launch_id": "old"}, {}, "no change", {}),
     # a pane's death: the launcher's recorded code first, then tmux's, else killed
-    *[(s, "pane-died", {"code": 0}, {}, EXITED, {"exit_code": 0}) for s in LIVE],
+    *[(s, "pane-died", {"code": 0}, {}, EXITED, {"exit_code": 0}) for s in LIVE if s != LIMITED],
+    # A CLI that ends while limited gave up on its limit (aider does, after its own retries).
+    (
+        LIMITED,
+        "pane-died",
+        {"code": 0},
+        {"error": "rate limited"},
+        FAILED,
+        {"exit_code": 0, "error": "it ended while limited: rate limited"},
+    ),
     (RUNNING, "pane-died", {"code": 2}, {}, FAILED, {"exit_code": 2}),
     (RUNNING, "pane-died", {"code": 0}, {"exit_code": 3}, FAILED, {"exit_code": 3}),
     (RUNNING, "pane-died", {"code": None}, {"exit_code": 0}, EXITED, {"exit_code": 0}),
@@ -117,7 +126,7 @@ TABLE = [
     (WAITING, "screen-clear", {"busy": False}, {}, RUNNING, {"waiting_for": None}),
     (DONE, "screen-clear", {"busy": True}, {}, RUNNING, {}),
     (DONE, "screen-clear", {"busy": False}, {}, "no change", {}),
-    (LIMITED, "screen-clear", {"busy": True}, {}, RUNNING, {}),
+    (LIMITED, "screen-clear", {"busy": True}, {"error": "429"}, RUNNING, {"error": None}),
     (LIMITED, "screen-clear", {"busy": False}, {}, "no change", {}),
     # send: an answer, or a prompt to an agent without hooks; never over a change made meanwhile
     (WAITING, "sent", {"seen": "t0"}, {}, RUNNING, {"waiting_for": None}),

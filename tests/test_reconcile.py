@@ -251,3 +251,61 @@ def test_an_idle_board_asks_tmux_once_and_git_never(orchestra, repo, monkeypatch
     watcher._next_full = 0  # the 30 s look: the records and tmux, and the cache for the changes
     watcher.poll()
     assert gits == [] and watcher.changes["sit-idle"] is not None
+
+
+# What aider 0.86.2 and OpenCode 1.18.33 showed against the stand-ins (tests/test_retried_limits_live.py).
+AIDER_429 = [
+    "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for requests",
+    "The API provider has rate limited you. Try again later or check your quotas.",
+    "Retrying in 0.2 seconds...",
+]
+AIDER_5XX = ["The API provider's servers are down or overloaded.", "Retrying in 0.2 seconds..."]
+OPENCODE_FOOTER = "   ■■■■■■⬝⬝ {} [retrying in 3s attempt #2]        esc interrupt    • OpenCode 1.18.33"
+OPENCODE_IDLE = "   /tmp/repo        tab agents  ctrl+p commands    • OpenCode 1.18.33"
+OPENCODE_WORKING = "   ⬝⬝⬝⬝■■■■  esc interrupt       tab agents  ctrl+p commands    • OpenCode 1.18.33"
+
+
+def screen_record(kind: str, status: str) -> dict:
+    from orchestra import plugins
+    from orchestra.spawning import screen_patterns
+
+    return {"status": status, "screen_patterns": screen_patterns(plugins.load().kinds[kind]), "last_hook": None}
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines", "limited"),
+    [
+        ("aider", AIDER_429, True),
+        ("aider", AIDER_5XX, False),
+        ("opencode", [OPENCODE_FOOTER.format("Rate limit reached for requests")], True),
+        ("opencode", [OPENCODE_FOOTER.format("Too Many Requests")], True),
+        ("opencode", [OPENCODE_FOOTER.format("You exceeded your current quota")], True),
+        ("opencode", [OPENCODE_FOOTER.format("Internal server error")], False),
+        ("opencode", [OPENCODE_FOOTER.format("Provider is overloaded")], False),
+    ],
+)
+def test_a_rate_limit_on_the_screen_is_a_limit_and_a_5xx_is_not(kind, lines, limited):
+    from orchestra.reconcile import _read_screen
+
+    read = _read_screen(screen_record(kind, Status.RUNNING.value), "\n".join(lines), {})
+    assert (read is not None and read[0] == "screen-limited") == limited
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines", "over"),
+    [
+        ("aider", AIDER_429, False),
+        ("aider", [*AIDER_429, "Waiting for openai/gpt"], False),  # a retry on its way: still limited
+        ("aider", ["Tokens: 9 sent, 2 received.", *AIDER_429], False),  # an earlier reply
+        ("aider", [*AIDER_429, "Done.", "Tokens: 593 sent, 2 received."], True),
+        ("opencode", [OPENCODE_FOOTER.format("Rate limit reached")], False),
+        ("opencode", ["Rate limit reached", OPENCODE_WORKING], False),  # a retry on its way
+        ("opencode", ["Done.", OPENCODE_IDLE], True),
+    ],
+)
+def test_a_cli_that_waits_its_limit_out_ends_it_once_its_screen_shows_it_got_through(kind, lines, over):
+    from orchestra.reconcile import _read_screen, screen_tells
+
+    record = screen_record(kind, Status.LIMITED.value)
+    assert screen_tells(record)
+    assert _read_screen(record, "\n".join(lines), {}) == (("screen-clear", {"busy": True}) if over else None)
