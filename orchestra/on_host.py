@@ -167,7 +167,15 @@ def _report(request: dict[str, Any]) -> dict[str, Any]:
     return {"reports": [r.to_dict() for r in report(_context(request)) if r.name in wanted]}
 
 
+def _hello(request: dict[str, Any]) -> dict[str, Any]:
+    """Whether this orchestra answers, and which it is."""
+    from orchestra import __version__
+
+    return {"version": __version__}
+
+
 OPS = {
+    "hello": _hello,
     "clone": _clone_op,
     "diff": _diff,
     "report": _report,
