@@ -30,6 +30,13 @@ def test_no_worktree_is_a_task_s_own_or_the_command_line_s(tmp_path):
     assert read_tasks(path, no_worktree=True) == [TaskSpec(task="review", no_worktree=True)]
 
 
+def test_host_is_a_task_s_own_or_the_command_line_s(tmp_path):
+    path = tmp_path / "tasks.toml"
+    path.write_text('[[task]]\ntask = "far"\nhost = "buildbox"\n\n[[task]]\ntask = "near"\n')
+    assert [spec.host for spec in read_tasks(path)] == ["buildbox", None]
+    assert [spec.host for spec in read_tasks(path, default_host="local")] == ["buildbox", "local"]
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
@@ -46,6 +53,7 @@ def test_no_worktree_is_a_task_s_own_or_the_command_line_s(tmp_path):
         ('[[task]]\ntask = "x"\n[[task]]\nname = "y"\n', ": task 2 has no task text; each [[task]] takes"),
         ('[[task]]\ntask = "x"\nbase = 3\n', ": in task 1, name, agent, base and host must be strings."),
         ('[[task]]\ntask = "x"\nno_worktree = "yes"\n', ": in task 1, no_worktree must be true or false."),
+        ('[[task]]\ntask = "x"\nhost = ["a"]\n', ": in task 1, name, agent, base and host must be strings."),
         (
             '[[task]]\ntask = "x"\n[[task]]\ntask = "y"\nname = "bad name"\n',
             ": task 2: 'bad name' is not a valid agent name",
