@@ -287,6 +287,7 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "last_hook": ((_S, _N), False),
     "death_handled": ((_S, _N), False),
     "pull_request": ((_S, _N), False),
+    "host": ((_S, _N), False),
     "screen_patterns": ((_D,), False),
     "screen_after_hooks": ((_B,), False),
     "argv": ((_L,), False),

@@ -143,7 +143,7 @@ function makeCard(name) {
 function updateCard(card, agent) {
   card.dataset.status = agent.status;
   card.dataset.since = agent.updated_at;
-  card.querySelector(".kind").textContent = agent.agent;
+  card.querySelector(".kind").textContent = agent.host ? `${agent.agent} on ${agent.host}` : agent.agent;
   card.querySelector(".status").textContent =
     agent.status === "queued" && agent.queue_position ? `queued #${agent.queue_position}` : agent.status;
   card.querySelector(".since").textContent = since(agent.updated_at);
