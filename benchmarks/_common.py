@@ -22,7 +22,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+# ORCHESTRA_BENCH_PYTHON: another interpreter with orchestra installed (a normal install, say, whose
+# start has no editable finder to load, as this checkout's .venv has).
+PYTHON = os.environ.get("ORCHESTRA_BENCH_PYTHON") or (
+    str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+)
 ORCHESTRA = str(VENV_BIN / "orchestra") if (VENV_BIN / "orchestra").exists() else shutil.which("orchestra")
 TMUX = shutil.which("tmux")
 GIT = shutil.which("git")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 import uuid
@@ -104,7 +105,7 @@ def main() -> None:
         def floor_spawn() -> tuple[float, float]:
             argv = ["bash", "-c", FLOOR_SPAWN, "floor", str(host.config), host.alias, clone, *names]
             took = sb.timed_cpu(argv, repo, env)
-            sb.run([*ssh, "sh", "-c", CLEAN_FLOOR, "clean", clone, *names], repo, env)
+            subprocess.run([*ssh, "sh", "-s", clone, *names], input=CLEAN_FLOOR, text=True, env=env, check=True)
             return took
 
         spawn()  # the clone made, the connection up, the caches warm
