@@ -347,3 +347,19 @@ def describe_calls(counts: dict[str, dict[str, int]], tool: str) -> str:
     total = sum(found.values())
     detail = ", ".join(f"{sub} x{n}" for sub, n in sorted(found.items(), key=lambda kv: -kv[1]))
     return f"{total} {tool} call{'s' if total != 1 else ''}" + (f" ({detail})" if detail else "")
+
+
+def rotate(commands: dict, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each command (returning wall and CPU seconds) once untimed, to warm the caches, then `runs`
+    times each, taking turns in rotating order, so that load falls on all of them alike."""
+    for run in commands.values():
+        run()
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    names = list(commands)
+    for n in range(runs):
+        for name in names[n % len(names) :] + names[: n % len(names)]:
+            took, used = commands[name]()
+            wall[name].append(took)
+            cpu[name].append(used)
+    return wall, cpu

@@ -109,7 +109,7 @@ def main() -> None:
             return took
 
         spawn()  # the clone made, the connection up, the caches warm
-        wall, cpu = rotate({"spawn 10 on the host": spawn, "floor (spawn)": floor_spawn}, args.runs)
+        wall, cpu = c.rotate({"spawn 10 on the host": spawn, "floor (spawn)": floor_spawn}, args.runs)
         report("spawn 10 agents on a host", wall, cpu, "spawn 10 on the host", "floor (spawn)")
 
         quick = {**env, "ORCHESTRA_DEMO_DELAY": "0"}
@@ -140,24 +140,10 @@ def main() -> None:
             argv = ["bash", "-c", FLOOR_LS, "floor", sb.socket, str(host.config), host.alias, *pairs]
             return sb.timed_cpu(argv, repo, env)
 
-        wall, cpu = rotate({"ls, 10 + 10": ls, "floor (ls)": floor_ls}, args.runs)
+        wall, cpu = c.rotate({"ls, 10 + 10": ls, "floor (ls)": floor_ls}, args.runs)
         report("ls --json, 10 local and 10 remote agents", wall, cpu, "ls, 10 + 10", "floor (ls)")
         sb.run([*ssh, "tmux", "kill-server"], repo, check=False)
         sb.run([*ssh, "rm", "-rf", path, f"{path}.worktrees"], repo, check=False)
-
-
-def rotate(commands: dict, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    for run in commands.values():
-        run()
-    wall: dict[str, list[float]] = {name: [] for name in commands}
-    cpu: dict[str, list[float]] = {name: [] for name in commands}
-    names = list(commands)
-    for n in range(runs):
-        for name in names[n % len(names) :] + names[: n % len(names)]:
-            took, used = commands[name]()
-            wall[name].append(took)
-            cpu[name].append(used)
-    return wall, cpu
 
 
 def report(title: str, wall: dict, cpu: dict, ours: str, floor: str) -> None:

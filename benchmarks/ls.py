@@ -114,16 +114,8 @@ def measure(sb: c.Sandbox, repo: Path, agents: list[dict], runs: int, label: str
         "python -c pass": lambda: sb.timed_cpu([c.PYTHON, "-c", "pass"], repo, env),
         "floor (all,8)": lambda: sb.timed_cpu(["bash", "-c", FLOOR_PARALLEL, "floor", sb.socket, *pairs], repo, env),
     }
-    for run in commands.values():  # warm the page cache and Python's bytecode cache
-        run()
-    wall: dict[str, list[float]] = {name: [] for name in commands}
-    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    wall, cpu = c.rotate(commands, runs)  # warmed first: the page cache and Python's bytecode cache
     names = list(commands)
-    for n in range(runs):
-        for name in names[n % len(names) :] + names[: n % len(names)]:
-            took, used = commands[name]()
-            wall[name].append(took)
-            cpu[name].append(used)
     key_checks(repo, agents)
     best = c.median_ms(wall["ls, cache warm"])
     print(f"\n[{label}] {len(agents)} agents, {runs} runs each")

@@ -310,12 +310,18 @@ def diff(ctx: Context, name: str, stat: bool = False) -> str:
     return str(_ask(ctx, host, "diff", name=name, stat=stat)["diff"])
 
 
-def reports(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each remote agent's report (`orchestra report`), asked of its host; and a sentence for each
-    host that did not answer."""
+def _names_by_host(ctx: Context) -> dict[str, list[str]]:
+    """The remote agents' names, by the host they run on."""
     by_host: dict[str, list[str]] = {}
     for name, record in records(ctx.state.dir).items():
         by_host.setdefault(record["host"], []).append(name)
+    return by_host
+
+
+def reports(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
+    """Each remote agent's report (`orchestra report`), asked of its host; and a sentence for each
+    host that did not answer."""
+    by_host = _names_by_host(ctx)
     found: list[dict[str, Any]] = []
     problems: list[str] = []
     for host_name, wanted in sorted(by_host.items()):
@@ -348,9 +354,7 @@ def clean(ctx: Context, force: bool = False) -> tuple[list[dict[str, Any]], list
     """`clean` on every host that runs agents of this project: finished agents whose work is merged
     (into the target as it is here, pushed first) or empty go; with `force`, the others too, their
     work fetched here onto `refs/orchestra/trash/`. Returns what went, and why each other was kept."""
-    by_host: dict[str, list[str]] = {}
-    for name, record in records(ctx.state.dir).items():
-        by_host.setdefault(record["host"], []).append(name)
+    by_host = _names_by_host(ctx)
     removed: list[dict[str, Any]] = []
     kept: list[str] = []
     for host_name, names_there in sorted(by_host.items()):

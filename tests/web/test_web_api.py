@@ -162,7 +162,9 @@ def test_the_page_gets_the_status_vocabulary_from_the_lifecycle(client):
         "mergeable": sorted(lifecycle.MERGEABLE),
         "phrases": lifecycle.PHRASES,
     }
-    assert set(lifecycle.URGENCY) == {*lifecycle.STATUSES, lifecycle.UNREACHABLE}, "every status has its place in the order"
+    assert set(lifecycle.URGENCY) == {*lifecycle.STATUSES, lifecycle.UNREACHABLE}, (
+        "every status has its place in the order"
+    )
 
 
 def test_events_since_a_time(client, orchestra):
