@@ -161,24 +161,22 @@ def place(ctx: Context, count: int) -> list[str]:
     from orchestra.statuses import SLOT_HOLDERS
 
     configured = hosts.configured(ctx.config.hosts)
+    found = rows(ctx)  # every host that runs agents of this project, asked at once
+    answered = {r["host"] for r in found if r.get("status") != UNREACHABLE}
+    asked = {r["host"] for r in found}
     holding = {"local": sum(1 for a in observe(ctx) if a.status.value in SLOT_HOLDERS)}
     caps = {"local": int(ctx.config.schedule.get("max_running") or 0)}
-    answered = {row["host"] for row in rows(ctx) if row.get("status") != UNREACHABLE}
     for name, host in configured.items():
-        if name in answered or not any(r["host"] == name for r in records(ctx.state.dir).values()):
+        if name in answered or (name not in asked and _answers(ctx, host)):
             caps[name] = host.max_running
-            holding[name] = 0
-    for record in records(ctx.state.dir).values():
-        if record["host"] in holding and record.get("status") in SLOT_HOLDERS:
-            holding[record["host"]] += 1
-    reachable = [name for name in caps if name == "local" or _answers(ctx, configured[name])]
+            holding[name] = sum(1 for r in found if r["host"] == name and r.get("status") in SLOT_HOLDERS)
     chosen = []
     for _ in range(count):
 
         def free(name: str) -> float:
             return caps[name] - holding[name] if caps[name] else float("inf")
 
-        best = max(reachable, key=lambda name: (free(name), -holding[name], name == "local"))
+        best = max(caps, key=lambda name: (free(name), -holding[name], name == "local"))
         holding[best] += 1
         chosen.append(best)
     return chosen

@@ -15,14 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import lifecycle, spawn_undo, worktrees
+from orchestra import lifecycle, remote, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a thread pool of that name
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import launcher_argv
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
 from orchestra.reconcile import observe, owned_pane
-from orchestra.remote import records as _remote_records
 from orchestra.tmux import AgentWindow, Tmux
 
 
@@ -201,7 +200,7 @@ def _reserve(
     root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
     panes = ctx.tmux.panes() or {}
     windows = {p.window_name for p in panes.values() if p.session == ctx.session}
-    windows |= remote_names(ctx.state.dir)  # an agent on a host has its name too
+    windows |= remote.names(ctx)  # an agent on a host has its name too
     observe(ctx)  # so that dead agents release their ports
     valid = worktrees.branch_namer(ctx.project, prefix)
     # A --no-worktree agent's branch is the main checkout's (never its own): asked only for one.
@@ -252,10 +251,6 @@ def _reserve(
             agents[name] = plan.agent
         _admit(ctx, agents, plans, spawning, waiting)
     return renamed
-
-
-def remote_names(state_dir: Path) -> set[str]:
-    return set(_remote_records(state_dir))
 
 
 def _share_warning(name: str, others: list[str]) -> list[str]:

@@ -69,10 +69,12 @@ class Watcher:
                 self.away, self.changes, changed = away, changes, True
         now = time.monotonic()
         asking = self._hosts_asking is not None and self._hosts_asking.is_alive()
-        if not asking and now >= self._hosts_next and (self.away or remote.records(self.ctx.state.dir)):
+        if asking or now < self._hosts_next:
+            return changed
+        self._hosts_next = now + HOSTS_EVERY  # the mirror itself is read only this often too
+        if self.away or remote.records(self.ctx.state.dir):
             import threading
 
-            self._hosts_next = now + HOSTS_EVERY
             self._hosts_asking = threading.Thread(
                 target=lambda: self._hosts_found.append(remote.rows(self.ctx)), daemon=True
             )

@@ -151,7 +151,7 @@ def test_a_host_whose_tmux_went_away_shows_its_agents_lost_and_resume_brings_the
     wait_remote(orchestra, "nap", "running")
     host_cmd(on_host, "tmux", "kill-server")
     wait_remote(orchestra, "nap", "lost")
-    said = orchestra("resume", "nap").stdout
+    said = orchestra("resume").stdout  # every lost agent, those on hosts included
     assert "resumed nap on host box" in said, said
     # A resumed agent is idle at its prompt until told more: `done`, as a local one is.
     back = wait_for(

@@ -78,27 +78,40 @@ def resume(names):
     from orchestra.spawning import spawn_environment
 
     ctx = open_context()
-    away = [n for n in dict.fromkeys(names) if remote.is_remote(ctx, n)]
-    resumed_away = False
-    for name in away:
-        host = remote.host_named(ctx, remote.records(ctx.state.dir)[name]["host"])
+    if names:
+        away = [n for n in dict.fromkeys(names) if remote.is_remote(ctx, n)]
+    else:  # every lost agent: those on hosts too, as their hosts say now
+        away = [row["name"] for row in remote.rows(ctx) if row["status"] == "lost"]
+    resumed_away = _resume_on_hosts(ctx, away)
+    here = [n for n in names if n not in away]
+    if names and not here:
+        return None if resumed_away else click.echo("nothing to resume")
+    result = _show_resumed(resume_agents(ctx, here, spawn_environment()))
+    if result.skipped:
+        raise SystemExit(1)
+    if not result.resumed and not resumed_away:
+        click.echo("no agent is lost: nothing to resume")
+
+
+def _resume_on_hosts(ctx, names: list[str]) -> bool:
+    """Resume each named agent on its host; True when one was. A refusal ends the command, exit 1."""
+    from orchestra import remote
+    from orchestra.spawning import spawn_environment
+
+    resumed = False
+    for name in names:
+        host = remote.host_of(ctx, name)
         answer = remote.resume(ctx, name, spawn_environment())
         warn(answer.get("warnings") or [])
         for item in answer.get("resumed", []):
             how = "continuing its session" if item["continued"] else "starting again from its task"
-            echo(f"resumed {item['name']} on host {host.name}, {how}")
-            resumed_away = True
+            echo(f"resumed {item['name']} on host {host.name if host else '?'}, {how}")
+            resumed = True
         for skipped in answer.get("skipped", []):
             echo(f"orchestra: could not resume {skipped}", err=True)
         if answer.get("skipped"):
             raise SystemExit(1)
-    if away and len(away) == len(set(names)):
-        return None if resumed_away else click.echo("nothing to resume")
-    result = _show_resumed(resume_agents(ctx, [n for n in names if n not in away], spawn_environment()))
-    if result.skipped:
-        raise SystemExit(1)
-    if not result.resumed:
-        click.echo("no agent is lost: nothing to resume")
+    return resumed
 
 
 def _show_resumed(result):
