@@ -7,6 +7,7 @@ socket whose name is unique to the run, and that server is killed when the sandb
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
@@ -30,6 +31,17 @@ PYTHON = os.environ.get("ORCHESTRA_BENCH_PYTHON") or (
 ORCHESTRA = str(VENV_BIN / "orchestra") if (VENV_BIN / "orchestra").exists() else shutil.which("orchestra")
 TMUX = shutil.which("tmux")
 GIT = shutil.which("git")
+_hook_start: list[str] = []
+
+
+def hook_command(*args: str) -> list[str]:
+    """The hook handler's command as spawn gives it to an agent CLI (`orchestra.launch.hook_argv`),
+    for PYTHON's own install of orchestra."""
+    if not _hook_start:
+        probe = "import json; from orchestra.launch import hook_argv; print(json.dumps(hook_argv()))"
+        _hook_start.extend(json.loads(subprocess.run([PYTHON, "-c", probe], capture_output=True, check=True).stdout))
+    return [*_hook_start, *args]
+
 
 _sockets = 0
 

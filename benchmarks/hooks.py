@@ -3,7 +3,8 @@
 Three measurements in one run:
 
 1. The hook handler's run time per event. A state folder (on the disk, where a repository lives)
-   holds 20 recorded `claude` agents; `python -m orchestra _hook --state-dir DIR NAME` runs as
+   holds 20 recorded `claude` agents; the handler's command as spawn gives it (`python -I -S
+   .../orchestra/hook_start.py --state-dir DIR --from-file TRANSLATOR NAME`) runs as
    Claude Code runs it, `/bin/sh -c '<command>'` with the event JSON on stdin, for realistic
    UserPromptSubmit, PermissionRequest and Stop payloads, each a real status change (running,
    waiting, done). Floors, taking turns with it: `/bin/sh -c '<python> -c pass'` with the same
@@ -62,6 +63,7 @@ sys.path.append(str(c.ROOT / "tests"))  # the stand-in Messages API (standard li
 import contextlib
 
 from claude_api import ClaudeAPI, Text, ToolUse, claude_environment, claude_json
+from orchestra.hook_handler import translator_file
 from orchestra.models import Agent, Event, Status
 from orchestra.state import State
 
@@ -117,24 +119,14 @@ def record_agents(state: State, folder: Path, count: int) -> list[Agent]:
     except ImportError:  # the bundled plugin is not importable: a plain record of similar size
         BUSY_PATTERNS, WAITING_PATTERNS = ["esc to interrupt"], ["Do you want to proceed\\?"]
         hook_settings = lambda command: json.dumps({"hooks": {"Stop": [{"hooks": [{"command": shlex.join(command)}]}]}})  # noqa: E731
-    agents = []
+    agents, translator = [], str(translator_file("orchestra_claude.hooks"))
     with state.update() as records:
         for number in range(count):
             name = f"agent-{number}"
             session_id = str(uuid.uuid4())
             worktree = folder / "project.worktrees" / name
             task = f"agent {number}: add the token refresh endpoint to the auth API, with tests"
-            hook = [
-                c.PYTHON,
-                "-m",
-                "orchestra",
-                "_hook",
-                "--state-dir",
-                str(state.dir),
-                "--from",
-                "orchestra_claude.hooks",
-                name,
-            ]
+            hook = c.hook_command("--state-dir", str(state.dir), "--from-file", translator, name)
             argv = [
                 str(claude_bin()),
                 "--permission-mode",
@@ -255,16 +247,15 @@ def import_offenders(argv: list[str], stdin: bytes, cwd: Path, env: dict, runs: 
             samples.setdefault((depth, name.strip()), []).append(int(cumulative))
     rows = sorted(((statistics.median(v), d, n) for (d, n), v in samples.items() if d <= 1), reverse=True)
     total = sum(statistics.median(v) for (d, _), v in samples.items() if d == 0)
-    print(
-        f"  `python {' '.join(argv[:3])} ...`: imports take {total / 1000:.0f} ms in all; the costliest (cumulative):"
-    )
+    shown = " ".join(Path(a).name if "/" in a else a for a in argv[:3])
+    print(f"  `python {shown} ...`: imports take {total / 1000:.0f} ms in all; the costliest (cumulative):")
     for us, depth, name in rows[:top]:
         print(f"    {us / 1000:6.1f} ms  {'  ' * depth}{name}")
 
 
 def hook_handler(args) -> None:
     print(
-        "\n== 1. the hook handler: `/bin/sh -c '<python> -m orchestra _hook --state-dir DIR NAME'`, event JSON on stdin"
+        "\n== 1. the hook handler: `/bin/sh -c '<python> -I -S .../hook_start.py --state-dir DIR ... NAME'`, event JSON on stdin"
     )
     memory = c.memory_dir()
     with c.Sandbox("hooks-handler") as sb, c.Sandbox("hooks-handler-shm", parent=memory) as shm:
@@ -276,18 +267,10 @@ def hook_handler(args) -> None:
             states[where] = State(box.dir / "project" / ".git" / "orchestra")
         agents = {where: record_agents(state, sb.dir, RECORDED_AGENTS) for where, state in states.items()}
 
+        translator = str(translator_file("orchestra_claude.hooks"))
+
         def hook(where: str, agent: Agent) -> list[str]:
-            command = [
-                c.PYTHON,
-                "-m",
-                "orchestra",
-                "_hook",
-                "--state-dir",
-                str(states[where].dir),
-                "--from",
-                "orchestra_claude.hooks",
-                agent.name,
-            ]
+            command = c.hook_command("--state-dir", str(states[where].dir), "--from-file", translator, agent.name)
             return ["/bin/sh", "-c", shlex.join(command)]  # as Claude Code runs a hook's command
 
         floors = {
@@ -404,16 +387,7 @@ def hook_handler(args) -> None:
         )
         if every >= HOOK_TARGET_MS or args.importtime:
             import_offenders(
-                [
-                    "-m",
-                    "orchestra",
-                    "_hook",
-                    "--state-dir",
-                    str(state.dir),
-                    "--from",
-                    "orchestra_claude.hooks",
-                    agents["disk"][0].name,
-                ],
+                c.hook_command("--state-dir", str(state.dir), "--from-file", translator, agents["disk"][0].name)[1:],
                 payloads(agents["disk"][0])["UserPromptSubmit"],
                 cwd,
                 sb.env,

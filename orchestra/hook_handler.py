@@ -1,16 +1,19 @@
 """The agent hook handler: what an agent CLI runs on each of its hook events.
 
-`python -m orchestra _hook --state-dir DIR [--from MODULE] NAME [PAYLOAD]` takes one event of
+`python -I -S orchestra/hook_start.py --state-dir DIR [--from-file FILE] NAME [PAYLOAD]` (or
+`python -m orchestra _hook ...`, as agents spawned by older versions run it) takes one event of
 the agent CLI's own (as PAYLOAD, or as JSON on stdin), appends it to the event log and moves
-the agent's status. With `--from`, MODULE (the agent kind's `hook_translator`) turns the CLI's
-payload into orchestra's hook event (`orchestra.lifecycle.HOOK_EVENTS`, docs/plugins.md);
-without it, the payload is orchestra's hook event already. The status moves through the
-lifecycle's one path, which also tells the notifiers.
+the agent's status. With `--from-file`, FILE (the file of the agent kind's `hook_translator`;
+`--from MODULE` names the module instead) turns the CLI's payload into orchestra's hook event
+(`orchestra.lifecycle.HOOK_EVENTS`, docs/plugins.md); without it, the payload is orchestra's
+hook event already. The status moves through the lifecycle's one path, which also tells the
+notifiers.
 
-It runs on every event, so it starts with as little as it can: the standard library,
-`orchestra.state` and `orchestra.lifecycle`, working on records as plain JSON objects. The
-translator module is loaded from its file without running its package's `__init__` (which
-loads the plugin machinery), so it must import only the standard library. The handler never
+It runs on every event, so it starts with as little as it can: no site module
+(`orchestra.hook_start`), the standard library, `orchestra.state` and `orchestra.lifecycle`,
+working on records as plain JSON objects. The translator module is loaded from its file without
+running its package's `__init__` (which loads the plugin machinery), so it must import only the
+standard library. The handler never
 blocks or fails the agent: any problem is written to the event log and it exits 0.
 """
 
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
+USAGE = "usage: python -I -S orchestra/hook_start.py --state-dir DIR [--from-file FILE | --from MODULE] NAME [PAYLOAD]"
 TEXT_LIMIT = 2000  # characters kept of each string in a logged payload
 
 
@@ -44,35 +48,41 @@ def _trimmed(value: Any) -> Any:
     return value
 
 
-def load_translator(module: str) -> ModuleType:
-    """Import `module` (say `orchestra_claude.hooks`) from its file, without its package's `__init__`."""
+def translator_file(module: str) -> Path:
+    """The file of `module` (say `orchestra_claude.hooks`), found without running its package's
+    `__init__`: spawn puts it in the hook command, so the handler needs no import path for plugins."""
     import importlib.util
 
     top, _, rest = module.partition(".")
     spec = importlib.util.find_spec(top)  # a top-level name is found, not run
     if spec is None:
         raise ImportError(f"no module named {top!r}")
-    if rest:
-        folders = list(spec.submodule_search_locations or [])
-        path = next(
-            (
-                Path(f, *rest.split(".")).with_suffix(".py")
-                for f in folders
-                if Path(f, *rest.split(".")).with_suffix(".py").is_file()
-            ),
-            None,
-        )
-        if path is None:
-            raise ImportError(f"no module named {module!r}")
-        spec = importlib.util.spec_from_file_location(module, path)
+    if not rest:
+        if spec.origin is None or not spec.origin.endswith(".py"):
+            raise ImportError(f"the module {module!r} is not a Python file")
+        return Path(spec.origin)
+    for folder in spec.submodule_search_locations or []:
+        path = Path(folder, *rest.split(".")).with_suffix(".py")
+        if path.is_file():
+            return path
+    raise ImportError(f"no module named {module!r}")
+
+
+def load_translator(translator: str | Path) -> ModuleType:
+    """A translator module, loaded from its file (a `Path`) or found by its name (a `str`, as
+    agents spawned before `--from-file` name it), never through its package's `__init__`."""
+    import importlib.util
+
+    path = translator if isinstance(translator, Path) else translator_file(translator)
+    spec = importlib.util.spec_from_file_location(f"orchestra_translator_{path.stem}", path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the module {module!r} from its file")
+        raise ImportError(f"cannot load a translator from {path}")
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return loaded
 
 
-def handle(state: State, name: str, raw: bytes, translator: str | None = None) -> dict[str, Any] | None:
+def handle(state: State, name: str, raw: bytes, translator: str | Path | None = None) -> dict[str, Any] | None:
     """Log one hook event and apply it; returns the status event if the status changed."""
     try:
         payload = json.loads(raw)
@@ -108,12 +118,14 @@ def handle(state: State, name: str, raw: bytes, translator: str | None = None) -
     return changed
 
 
-def _parse(argv: list[str]) -> tuple[State, str | None, str, str | None] | None:
+def _parse(argv: list[str]) -> tuple[State, str | Path | None, str, str | None] | None:
     if len(argv) < 3 or argv[0] != "--state-dir":
         return None
-    state, rest, translator = State(Path(argv[1])), argv[2:], None
-    if rest[0] == "--from" and len(rest) >= 2:
-        translator, rest = rest[1], rest[2:]
+    state, rest = State(Path(argv[1])), argv[2:]
+    translator: str | Path | None = None
+    if rest[0] in ("--from", "--from-file") and len(rest) >= 2:
+        translator = rest[1] if rest[0] == "--from" else Path(rest[1])
+        rest = rest[2:]
     if len(rest) not in (1, 2):
         return None
     return state, translator, rest[0], (rest[1] if len(rest) == 2 else None)
@@ -123,7 +135,7 @@ def main(argv: list[str]) -> int:
     """Entry point for `_hook`: always exits 0, so the agent is never held up or failed."""
     parsed = _parse(argv)
     if parsed is None:
-        print("usage: python -m orchestra _hook --state-dir DIR [--from MODULE] NAME [PAYLOAD]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 0
     state, translator, name, payload = parsed
     try:
@@ -141,9 +153,12 @@ def main(argv: list[str]) -> int:
 
 def notify(argv: list[str]) -> int:
     """Entry point for `_notify` (started by `lifecycle.publish`): the notifier plugins, with each
-    status event in order, in a process of their own."""
-    if len(argv) != 3 or argv[0] != "--state-dir":
+    status event in order, in a process of their own; with `--forecast`, first the start of a
+    conflict forecast refresh (`_forecast`)."""
+    if len(argv) not in (3, 4) or argv[0] != "--state-dir" or argv[3:] not in ([], ["--forecast"]):
         return 2
+    if argv[3:]:  # asked by the hook handler, which has ended by now (not niced: it was not before)
+        lifecycle.forecast_in_background(State(Path(argv[1])), reap=False)
     # Below the agents: a spawn of ten starts ten of these (one per `running`) while its
     # launchers still start, and loading the plugins costs more than a launcher's whole work.
     with contextlib.suppress(OSError):

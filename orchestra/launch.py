@@ -15,3 +15,12 @@ SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ()
 def launcher_argv(*args: str) -> list[str]:
     """`python -m orchestra ...` with this very interpreter, so it works without `orchestra` on PATH."""
     return [sys.executable, *SAFE_PATH, "-m", "orchestra", *args]
+
+
+def hook_argv(*args: str) -> list[str]:
+    """The hook handler's start (`orchestra.hook_start`): this interpreter without its site module,
+    running the file beside this one, so it works without `orchestra` on PATH and starts in about
+    half the time `python -m orchestra` takes."""
+    from os.path import dirname, join
+
+    return [sys.executable, "-I", "-S", join(dirname(__file__), "hook_start.py"), *args]

@@ -289,9 +289,12 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
     events = [e for e in events if e]
     state.append_events(events)
     changes = [e for e in events if e.get("type") in NOTIFIED]
+    reforecast = any(e.get("type") == "status" and e.get("status") in REFORECAST for e in events)
     if changes:
-        notify_in_background(state, changes, reap)
-    if any(e.get("type") == "status" and e.get("status") in REFORECAST for e in events):
+        # A process that ends at once (the hook handler) starts one process, not two: the notifier
+        # starts the refresh, once this one has had its core back and before the plugins load.
+        notify_in_background(state, changes, reap, forecast=reforecast and not reap)
+    if reforecast and (reap or not changes):
         forecast_in_background(state, reap)
     if any(_frees_slot(e) for e in events):
         start_queue(state, reap)
@@ -354,12 +357,16 @@ def starter_waiting(state: State) -> bool:
     return False
 
 
-def notify_in_background(state: State, changes: list[dict[str, Any]], reap: bool = True) -> None:
-    """Run the notifier plugins in a process of their own (its own session), so no one waits for them.
+def notify_in_background(
+    state: State, changes: list[dict[str, Any]], reap: bool = True, forecast: bool = False
+) -> None:
+    """Run the notifier plugins in a process of their own (its own session), so no one waits for
+    them; with `forecast`, that process first starts a refresh of the conflict forecast.
 
     The events travel on the command line: they hold statuses, names and paths, never secrets.
     """
-    in_background(state, launcher_argv("_notify", "--state-dir", str(state.dir), json.dumps(changes)), reap)
+    then = ["--forecast"] if forecast else []
+    in_background(state, launcher_argv("_notify", "--state-dir", str(state.dir), json.dumps(changes), *then), reap)
 
 
 def forecast_in_background(state: State, reap: bool = True) -> None:

@@ -19,7 +19,7 @@ from orchestra import lifecycle, remote, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a thread pool of that name
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
-from orchestra.launch import launcher_argv
+from orchestra.launch import hook_argv, launcher_argv
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
 from orchestra.reconcile import observe, owned_pane
 from orchestra.tmux import AgentWindow, Tmux
@@ -351,9 +351,16 @@ def screen_patterns(kind: AgentKind) -> dict[str, list[str]]:
 
 def hook_command(ctx: Context, agent: Agent, kind: AgentKind) -> list[str]:
     """How the agent CLI reaches orchestra's hook handler: this interpreter, by absolute path,
-    told which module reads the kind's own hook payloads."""
-    translator = ["--from", kind.hook_translator] if kind.hook_translator else []
-    return launcher_argv("_hook", "--state-dir", str(ctx.state.dir), *translator, agent.name)
+    told which file reads the kind's own hook payloads (`orchestra.hook_start`)."""
+    from orchestra.hook_handler import translator_file
+
+    translator = []
+    if kind.hook_translator:
+        try:
+            translator = ["--from-file", str(translator_file(kind.hook_translator))]
+        except ImportError as error:
+            raise AgentKindError(f"the {kind.name} agent's hook translator cannot be found: {error}") from None
+    return hook_argv("--state-dir", str(ctx.state.dir), *translator, agent.name)
 
 
 def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:

@@ -4,12 +4,14 @@ or orchestra's own) moves the status, and nothing breaks it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from orchestra.hook_handler import handle
+from orchestra.hook_handler import handle, translator_file
+from orchestra.launch import hook_argv
 from orchestra.models import Agent, Status
 from orchestra.state import State
 
@@ -31,12 +33,13 @@ def state(tmp_path):
     return state
 
 
-CLAUDE = ["--from", "orchestra_claude.hooks"]
+CLAUDE = ["--from-file", str(translator_file("orchestra_claude.hooks"))]
 
 
 def run_hook(state: State, name: str, payload: bytes, translator: list[str] = CLAUDE) -> subprocess.CompletedProcess:
+    """As an agent CLI runs it: the command spawn gives the agent (`launch.hook_argv`)."""
     return subprocess.run(
-        [sys.executable, "-m", "orchestra", "_hook", "--state-dir", str(state.dir), *translator, name],
+        hook_argv("--state-dir", str(state.dir), *translator, name),
         input=payload,
         capture_output=True,
         timeout=30,
@@ -244,6 +247,53 @@ def test_an_unknown_event_name_is_logged_as_a_hook_error(state):
     assert result.returncode == 0 and state.read()["worker"].status == Status.RUNNING
     (problem,) = state.read_events()
     assert problem["type"] == "hook-error" and "coffee-break" in problem["data"]["message"]
+
+
+def test_agents_spawned_before_the_hook_start_still_reach_the_handler(state):
+    """Their settings name `python -m orchestra _hook ... --from MODULE`; it still works."""
+    payload = json.dumps({"hook_event_name": "Stop", "last_assistant_message": "Done."}).encode()
+    argv = [
+        sys.executable,
+        "-m",
+        "orchestra",
+        "_hook",
+        "--state-dir",
+        str(state.dir),
+        "--from",
+        "orchestra_claude.hooks",
+    ]
+    result = subprocess.run([*argv, "worker"], input=payload, capture_output=True, timeout=30)
+    assert result.returncode == 0 and state.read()["worker"].status == Status.DONE
+
+
+def test_the_hook_start_runs_without_the_site_module_or_the_callers_python_variables(state, tmp_path):
+    """No site-packages scan and no editable finder on each event; PYTHONPATH cannot put another
+    `orchestra` (say the repository's own, an agent's worktree) in front of the installed one."""
+    decoy = tmp_path / "decoy" / "orchestra"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy ran')\n")
+    payload = json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": "go"}).encode()
+    env = {**os.environ, "PYTHONPATH": str(decoy.parent)}
+    argv = hook_argv("--state-dir", str(state.dir), *CLAUDE, "worker")
+    assert argv[1:3] == ["-I", "-S"]
+    result = subprocess.run(argv, input=payload, capture_output=True, timeout=30, cwd=decoy.parent, env=env)
+    assert result.returncode == 0, result.stderr
+    assert state.read()["worker"].last_hook == "UserPromptSubmit"
+    probe = subprocess.run(
+        [*argv[:3], "-c", "import sys; print(sys.flags.no_site, any('site-packages' in p for p in sys.path))"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert probe.stdout.split() == ["1", "False"]
+
+
+def test_a_translator_is_found_by_its_file_or_said_missing():
+    assert translator_file("orchestra_claude.hooks").name == "hooks.py"
+    with pytest.raises(ImportError, match="no module named 'no_such_plugin'"):
+        translator_file("no_such_plugin.hooks")
+    with pytest.raises(ImportError, match=r"orchestra_claude\.nothing"):
+        translator_file("orchestra_claude.nothing")
 
 
 def test_the_translator_is_loaded_without_its_package(state):

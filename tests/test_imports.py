@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from orchestra.launch import SAFE_PATH
+from orchestra.launch import SAFE_PATH, hook_argv
 from orchestra.models import Agent, Status
 from orchestra.state import State
 from support import git, wait_for
@@ -63,11 +63,12 @@ def test_ls_json_imports_neither(repo, tmp_path):
 def test_the_hook_handler_imports_neither(repo, tmp_path):
     state = _record(repo, tmp_path)
     payload = json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": "go"}).encode()
-    result = _python("-m", "orchestra", "_hook", "--state-dir", str(state.dir), "one", cwd=repo, stdin=payload)
+    python, *rest = hook_argv("--state-dir", str(state.dir), "one")  # as spawn gives it to the agent CLI
+    result = subprocess.run([python, "-X", "importtime", *rest], cwd=repo, input=payload, capture_output=True)
     assert result.returncode == 0
     names = _imported(result.stderr.decode())
-    # __main__ loads the handler with importlib, which -X importtime does not report; what it imports, it does.
-    assert "orchestra.state" in names and _heavy(names) == []
+    assert {"orchestra.state", "orchestra.lifecycle", "orchestra.hook_handler"} <= names and _heavy(names) == []
+    assert "site" not in names and not any("editable" in name for name in names)
 
 
 def test_the_board_imports_neither(repo, tmp_path):
@@ -132,3 +133,14 @@ def test_the_launcher_imports_no_models(repo):
     names = _imported(result.stderr.decode())
     assert "orchestra.lifecycle" in names and "orchestra.state" in names
     assert not names & {"orchestra.models", "dataclasses", "inspect"}
+
+
+def test_a_turns_end_through_the_hook_start_still_refreshes_the_forecast(repo, tmp_path):
+    """The handler starts one process (the notifier), which starts the forecast's refresh."""
+    state = _record(repo, tmp_path)
+    python, *rest = hook_argv("--state-dir", str(state.dir), "one")
+    payload = json.dumps({"event": "turn-ended", "hook": "Stop", "message": "Done."}).encode()
+    result = subprocess.run([python, *rest], cwd=repo, input=payload, capture_output=True, timeout=30)
+    assert result.returncode == 0 and state.read()["one"].status == Status.DONE
+    wait_for(lambda: (state.dir / "forecast-key.json").exists(), what="the forecast refreshed after the turn ended")
+    assert not [e for e in state.read_events() if e["type"] in ("hook-error", "plugin-error")]
