@@ -35,6 +35,7 @@ class TaskSpec:
     base: str | None = None
     no_worktree: bool = False  # run in the main checkout itself, for read-only work
     host: str | None = None  # the `[hosts.<name>]` to run on (`orchestra.remote`); None or "local": here
+    parent: str | None = None  # the agent that asked for it (`orchestra mcp`); None: a person
 
 
 class SpawnInterrupted(OrchestraError):
@@ -247,6 +248,7 @@ def _reserve(
                 ticket=ticket,
                 spawn_batch=batch,
                 parallel=parallel,
+                parent=plan.spec.parent,
             )
             agents[name] = plan.agent
         _admit(ctx, agents, plans, spawning, waiting)
