@@ -175,10 +175,15 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
     def kill(name: str, body: KillBody):
         from orchestra.removal import kill as kill_agents
 
-        removed = kill_agents(open_context(), [name], force=body.force)[0]
+        # With force its children (agents it spawned) go too, as `kill --force` takes them.
+        every = kill_agents(open_context(), [name], force=body.force, children=True if body.force else None)
+        removed = next(r for r in every if r.name == name)
         message = f"removed {removed.name}"
         if removed.saved_ref:
             message += f"; its work is kept at {removed.saved_ref} (get it back with: {removed.restore_command})"
+        children = [r.name for r in every if r.name != name]
+        if children:
+            message += f"; and its children {', '.join(children)}"
         return {
             "name": removed.name,
             "saved_ref": removed.saved_ref,
