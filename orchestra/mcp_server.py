@@ -205,9 +205,10 @@ class Tools:
             return
         working = [a.name for a in lineage.children(records, self.caller) if _at_work(a)]
         if len(working) + count > limits["max_children"]:
+            then = "wait for some to finish first" if working else "spawn fewer at once"
             raise Refused(
                 f"agent '{self.caller}' has {len(working)} children at work and [mcp] max_children = "
-                f"{limits['max_children']}: {count} more would pass it; wait for some to finish first."
+                f"{limits['max_children']}: {count} more would pass it; {then}."
             )
 
     def _known(self, ctx: Context, names: list[str], agents: dict[str, Agent]) -> None:
