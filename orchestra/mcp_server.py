@@ -99,7 +99,7 @@ class Tools:
     def wait(self, names: list[str], timeout_s: float = 600) -> dict[str, Any]:
         """Block until each named agent is done, exited, failed or limited (or gone), or the
         timeout passes; reads orchestra's event log as it grows, never tmux."""
-        from orchestra.follow import follow_events, read_events
+        from orchestra.follow import follow_events
         from orchestra.reconcile import observe
 
         names = list(dict.fromkeys(names))
@@ -111,7 +111,7 @@ class Tools:
             raise Refused(f"timeout_s must be between 0 and {MAX_WAIT:.0f} seconds, not {timeout_s}.")
         deadline = time.monotonic() + timeout_s
         ctx = self.context()
-        offset = read_events(ctx).offset  # before looking: nothing that happens after is missed
+        offset = _size(ctx.state.events_path)  # before looking: nothing that happens after is missed
         agents = {a.name: a for a in observe(ctx)}  # one look at tmux, for agents already gone
         self._known(ctx, names, agents)
         statuses = {n: agents[n].status.value for n in names}
@@ -220,6 +220,14 @@ class Tools:
         unknown = [n for n in names if n not in agents]
         if unknown:
             raise UnknownAgent.named(*unknown)
+
+
+def _size(path: Path) -> int:
+    """Where the log ends now (a line being written is skipped: its tail does not read as JSON)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _at_work(agent: Agent) -> bool:
