@@ -9,6 +9,7 @@ a guardrail, a bad argument) reaches the client as a tool error of one sentence,
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from orchestra import files, lineage, messages
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
-from orchestra.models import Agent, Status
+from orchestra.models import Agent, Status, json_record
 
 # What `wait` waits for: the agent finished its turn, ended, hit a limit, or is gone.
 SETTLED = frozenset({"done", "exited", "failed", "limited", "merged", "lost", "unreachable"})
@@ -96,10 +97,10 @@ class Tools:
         agent = send(ctx, name, text)
         return {"name": agent.name, "status": agent.status.value}
 
-    def wait(self, names: list[str], timeout_s: float = 600) -> dict[str, Any]:
+    def wait(self, names: list[str], timeout_s: float = 600, stop: threading.Event | None = None) -> dict[str, Any]:
         """Block until each named agent is done, exited, failed or limited (or gone), or the
-        timeout passes; reads orchestra's event log as it grows, never tmux."""
-        from orchestra.follow import follow_events
+        timeout passes (or `stop` is set: the client gave up); reads orchestra's event log as it
+        grows, never tmux."""
         from orchestra.reconcile import observe
 
         names = list(dict.fromkeys(names))
@@ -111,25 +112,24 @@ class Tools:
             raise Refused(f"timeout_s must be between 0 and {MAX_WAIT:.0f} seconds, not {timeout_s}.")
         deadline = time.monotonic() + timeout_s
         ctx = self.context()
-        offset = _size(ctx.state.events_path)  # before looking: nothing that happens after is missed
+        log = _Tail(ctx.state.events_path)  # from its end now: nothing that happens after the look is missed
         agents = {a.name: a for a in observe(ctx)}  # one look at tmux, for agents already gone
         self._known(ctx, names, agents)
         statuses = {n: agents[n].status.value for n in names}
         pending = {n for n in names if statuses[n] not in SETTLED}
-        if pending:
-            for event in follow_events(ctx.state.events_path, offset, every=WAIT_EVERY, until=deadline):
+        while pending and time.monotonic() < deadline and not (stop and stop.is_set()):
+            time.sleep(WAIT_EVERY)
+            for event in log.new_events():
                 name = event.get("agent")
                 if not isinstance(name, str) or name not in pending:
                     continue
                 record = ctx.state.read().get(name)
                 now = record.status.value if record is not None else "removed"
-                if event.get("type") == "status" and event.get("status") in SETTLED:
-                    now = event["status"] if now not in SETTLED else now
+                if event.get("type") == "status" and event.get("status") in SETTLED and now not in SETTLED:
+                    now = event["status"]  # the record may be written just after its event
                 statuses[name] = now
                 if now in SETTLED or now == "removed":
                     pending.discard(name)
-                if not pending:
-                    break
         records = ctx.state.read()
         return {
             "timed_out": bool(pending),
@@ -222,12 +222,33 @@ class Tools:
             raise UnknownAgent.named(*unknown)
 
 
-def _size(path: Path) -> int:
-    """Where the log ends now (a line being written is skipped: its tail does not read as JSON)."""
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
+class _Tail:
+    """The events appended to the log after it was opened (the log is append-only; a line still
+    being written waits for its end)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = self._size()
+        self.pending = b""
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def new_events(self) -> list[dict[str, Any]]:
+        size = self._size()
+        if size < self.offset:  # the log was replaced: read it from its beginning
+            self.offset, self.pending = 0, b""
+        if size == self.offset:
+            return []
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read(size - self.offset)
+        self.offset = size
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        return [e for e in map(json_record, lines) if e is not None]
 
 
 def _at_work(agent: Agent) -> bool:
@@ -256,6 +277,26 @@ def refusing(tool: Callable[..., T]) -> Callable[..., T]:
             raise ToolError(f"unexpected error: {type(error).__name__}: {error}.") from None
 
     return call
+
+
+def wait_async(tools: Tools) -> Callable[..., Any]:
+    """`wait` in a thread that ends soon after the client cancels the call (or goes away), so
+    abandoned waits do not hold the worker threads until their timeouts."""
+    import anyio.to_thread
+
+    blocking = refusing(tools.wait)
+
+    async def wait(names: list[str], timeout_s: float = 600) -> dict[str, Any]:
+        """Block until each named agent is done, exited, failed or limited (or gone), or the
+        timeout passes; reads orchestra's event log as it grows, never tmux."""
+        stop = threading.Event()
+        try:
+            call = functools.partial(blocking, names, timeout_s, stop)
+            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        finally:
+            stop.set()
+
+    return wait
 
 
 def serve(cwd: Path | None = None, agent: str | None = None) -> None:
@@ -287,7 +328,7 @@ def serve(cwd: Path | None = None, agent: str | None = None) -> None:
         log_level="WARNING",
     )
     for name, method in TOOLS.items():
-        server.add_tool(refusing(getattr(tools, method)), name=name)
+        server.add_tool(wait_async(tools) if name == "wait" else refusing(getattr(tools, method)), name=name)
     server.run("stdio")
 
 
