@@ -31,8 +31,10 @@ NOT_INHERITED = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SSE_PORT",
 
 T = TypeVar("T")
 # Each tool's name (a public interface: agents' prompts and the docs use them) and its method of `Tools`.
-TOOLS = {name: name for name in ("spawn", "send", "wait", "report", "diff", "post", "read", "merge")}
-TOOLS = {"list": "agents", **TOOLS}
+TOOLS = {
+    "list": "agents",
+    **{name: name for name in ("spawn", "send", "wait", "report", "diff", "post", "read", "merge")},
+}
 
 
 class Refused(OrchestraError):
@@ -53,7 +55,8 @@ class Tools:
     # -- the tools ----------------------------------------------------------------------------
 
     def agents(self) -> list[dict[str, Any]]:
-        """Every agent of the project as `orchestra ls --json` shows it (with `parent`)."""
+        """Every agent of this project as `orchestra ls --json` shows it: name, task, status, branch,
+        changes, last_message, parent (the agent that spawned it; null: a person), ..."""
         from orchestra import remote
         from orchestra.listing import rows
 
@@ -62,7 +65,9 @@ class Tools:
         return [*rows(ctx), *away()]
 
     def spawn(self, tasks: list[str], agent: str | None = None) -> list[dict[str, Any]]:
-        """Start one agent per task (through the queue), recorded with this caller as `parent`."""
+        """Start one agent per task, each in its own git worktree and branch, through orchestra's
+        queue; `agent` is the agent kind (claude, codex, ...; default: the project's). The new
+        agents are your children (`parent`). Returns their records; wait for them with `wait`."""
         from orchestra.spawning import TaskSpec, spawn, spawn_environment
 
         if not tasks:
@@ -85,7 +90,8 @@ class Tools:
         return started
 
     def send(self, name: str, text: str) -> dict[str, Any]:
-        """Type `text` into agent `name`, then Enter, as `orchestra send` does."""
+        """Type `text` into agent `name`, then Enter, as `orchestra send` does: an answer to its
+        question, or its next piece of work. Returns its name and status."""
         from orchestra import remote
         from orchestra.sending import send
 
@@ -137,8 +143,8 @@ class Tools:
         }
 
     def report(self, names: list[str] | None = None) -> list[dict[str, Any]]:
-        """`orchestra report --json` for the named agents (every agent without names), each
-        parent's children right after it."""
+        """What the named agents (every agent without names) ended with, as `orchestra report
+        --json` gives it: status, final message, commits, files and lines changed, tokens."""
         from orchestra.report import report
 
         ctx = self.context()
@@ -152,7 +158,8 @@ class Tools:
         return [r.to_dict() for r in reports]  # children under their parent, as report orders them
 
     def diff(self, name: str) -> str:
-        """Agent `name`'s changes against its base, uncommitted ones included, as `git diff` shows them."""
+        """Agent `name`'s changes against the commit it started from, uncommitted and new files
+        included, as `git diff` shows them."""
         from orchestra import remote
         from orchestra.report import agent_diff
 
@@ -165,15 +172,18 @@ class Tools:
         return text or f"agent '{name}' has no changes against its base."
 
     def post(self, text: str, topic: str = "general") -> dict[str, Any]:
-        """Put a message on the project's board, under `topic`, signed by the caller."""
+        """Leave a message for the other agents on the project's board, under `topic`, signed
+        with your name: what they should know ("the auth API is at src/auth.py")."""
         return messages.post(self.context().state.dir, text, self.caller, topic)
 
     def read(self, topic: str = "general", since: str | None = None) -> list[dict[str, Any]]:
-        """The board's messages under `topic`, oldest first; with `since` (an id or a time), the newer ones."""
+        """The board's messages under `topic`, oldest first, each with its id, time and author;
+        with `since` (a message id, or an ISO 8601 time) only the newer ones."""
         return messages.read(self.context().state.dir, topic, since)
 
     def merge(self, names: list[str]) -> list[dict[str, Any]]:
-        """Merge the named agents' work into the target, as `orchestra merge NAME...` does."""
+        """Merge the named agents' branches into the target branch, as `orchestra merge NAME...`
+        does (only where the project's orchestra.toml allows agents to)."""
         from orchestra.merging import merge
 
         ctx = self.context()
@@ -287,8 +297,9 @@ def wait_async(tools: Tools) -> Callable[..., Any]:
     blocking = refusing(tools.wait)
 
     async def wait(names: list[str], timeout_s: float = 600) -> dict[str, Any]:
-        """Block until each named agent is done, exited, failed or limited (or gone), or the
-        timeout passes; reads orchestra's event log as it grows, never tmux."""
+        """Wait until each named agent is done with its turn, exited, failed or limited (or gone),
+        or `timeout_s` seconds pass; returns each one's status, exit code and last message, and
+        whether the timeout passed."""
         stop = threading.Event()
         try:
             call = functools.partial(blocking, names, timeout_s, stop)
