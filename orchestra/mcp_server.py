@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from orchestra import files, lineage, messages
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
-from orchestra.models import Agent, Status, json_record
+from orchestra.models import Agent, Event, Status, json_record
 
 # What `wait` waits for: the agent finished its turn, ended, hit a limit, or is gone.
 SETTLED = frozenset({"done", "exited", "failed", "limited", "merged", "lost", "unreachable"})
@@ -174,7 +174,12 @@ class Tools:
     def post(self, text: str, topic: str = "general") -> dict[str, Any]:
         """Leave a message for the other agents on the project's board, under `topic`, signed
         with your name: what they should know ("the auth API is at src/auth.py")."""
-        return messages.post(self.context().state.dir, text, self.caller, topic)
+        state = self.context().state
+        message = messages.post(state.dir, text, self.caller, topic)
+        # In the event log too, so `orchestra events` shows what agents tell each other.
+        shown = {"topic": topic, "id": message["id"], "message": text[:200]}
+        state.append_events([Event("posted", agent=self.caller, data=shown)])
+        return message
 
     def read(self, topic: str = "general", since: str | None = None) -> list[dict[str, Any]]:
         """The board's messages under `topic`, oldest first, each with its id, time and author;

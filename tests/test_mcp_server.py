@@ -105,6 +105,10 @@ def test_a_persons_server_offers_every_tool_and_spawns_waits_reads_and_posts(rep
 
     run(scenario)
     assert agents_json(orchestra)[0]["parent"] is None
+    events = [json.loads(line) for line in orchestra("events", "--json").stdout.splitlines()]
+    posted = [(e["agent"], e["data"]["topic"], e["data"]["message"]) for e in events if e["type"] == "posted"]
+    assert posted[0] == (None, "general", "the notes are in notes/") and len(posted) == 3
+    assert "the API lives in src/api.py" in orchestra("events").stdout
 
 
 def test_bad_arguments_and_refusals_are_one_sentence_tool_errors(repo, orchestra):
