@@ -290,3 +290,22 @@ def test_clean_keeps_unmerged_remote_work_and_force_fetches_it_here(orchestra, r
     ref = removed.split("kept at ", 1)[1].split()[0]
     assert "notes/tidy.md" in git(repo, "ls-tree", "-r", "--name-only", ref)
     assert "tidy" not in rows(orchestra)
+
+
+def test_sync_brings_a_remote_agents_branch_up_to_date_on_its_host(orchestra, repo, on_host):
+    with (repo / "orchestra.toml").open("a") as config:
+        config.write(SCRIBBLE)
+    orchestra("spawn", "--host", "box", "--agent", "scribble", "--name", "behind", "rewritten")
+    row = wait_remote(orchestra, "behind", "exited")
+    (repo / "later.txt").write_text("later\n")
+    git(repo, "add", "later.txt")
+    git(repo, "commit", "-qm", "a later commit on main")
+    main = git(repo, "rev-parse", "main").strip()
+    (synced,) = json.loads(orchestra("sync", "--json", "behind").stdout)
+    assert synced["ok"] and synced["committed"], synced
+    # On the host: its loose work committed on its branch, and main as it is here merged into it.
+    assert host_git(on_host, row["worktree"], "status", "--porcelain") == ""
+    assert host_cmd(on_host, "cat", f"{row['worktree']}/later.txt").stdout == "later\n"
+    assert main in host_git(on_host, row["worktree"], "log", "--format=%H")
+    assert git(repo, "rev-parse", "main").strip() == main, "the target here is not touched"
+    assert git(repo, "branch", "--list", "orchestra/behind") == "", "nor is any branch made here"

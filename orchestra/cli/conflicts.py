@@ -48,7 +48,8 @@ def _with_hosts(ctx, names: list[str]):
     from orchestra.errors import OrchestraError
     from orchestra.models import Status
 
-    if not remote.records(ctx.state.dir):
+    known = remote.records(ctx.state.dir)
+    if not known or (names and not any(name in known for name in names)):
         return None, {}
     away = [a for a in remote.agents_of(remote.rows(ctx)) if a.status != Status.MERGED or a.name in names]
     away = [a for a in away if not names or a.name in names]
