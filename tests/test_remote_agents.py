@@ -309,3 +309,69 @@ def test_sync_brings_a_remote_agents_branch_up_to_date_on_its_host(orchestra, re
     assert main in host_git(on_host, row["worktree"], "log", "--format=%H")
     assert git(repo, "rev-parse", "main").strip() == main, "the target here is not touched"
     assert git(repo, "branch", "--list", "orchestra/behind") == "", "nor is any branch made here"
+
+
+@pytest.fixture(scope="session")
+def host_claude(ready_host, claude_bin) -> str:
+    """The pinned Claude Code where the host user can run it. The binary lives under the test
+    runner's HOME (/root, which only root may enter): it is hard-linked into the host user's home,
+    the file itself staying root's and read-only to that user, so that no folder's permissions
+    are opened up for it. A copy where a link cannot be made (another file system)."""
+    import os
+    import pwd
+    import shutil
+
+    user = pwd.getpwnam(ready_host.user)
+    folder = ready_host.home / ".cache" / "orchestra-tests"
+    for path in (folder.parent, folder):
+        path.mkdir(exist_ok=True)
+        os.chown(path, user.pw_uid, user.pw_gid)
+    binary = folder / "claude"
+    binary.unlink(missing_ok=True)
+    try:
+        os.link(claude_bin.resolve(), binary)
+    except OSError:
+        shutil.copy2(claude_bin.resolve(), binary)
+    return str(binary)
+
+
+def test_claude_code_on_the_host_against_the_stand_in_is_done_and_merged_here(
+    orchestra, repo, on_host, host_claude, claude_api
+):
+    import os
+    import pwd
+    import re
+
+    from claude_api import Text, ToolUse, claude_environment, claude_json
+
+    path = json.loads(re.search(r"^path = (.*)$", (repo / "orchestra.toml").read_text(), re.M)[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE"))}
+    env.update(claude_environment(claude_api.url))
+    (repo / "orchestra.toml").write_text(
+        on_host.toml("box", path=path, forward_env=sorted(claude_environment(claude_api.url)))
+        + f"[agents.claude]\ncommand = [{json.dumps(host_claude)}]\n"
+    )
+    # The host user's Claude Code: onboarded, the project's clone there trusted (its worktrees inherit it).
+    user = pwd.getpwnam(on_host.user)
+    settings = on_host.home / ".claude.json"
+    settings.write_text(json.dumps(claude_json(on_host.home / path)))
+    os.chown(settings, user.pw_uid, user.pw_gid)
+    try:
+        claude_api.script([ToolUse("Write", {"file_path": "hello.txt", "content": "hi\n"}), Text("I wrote hello.txt.")])
+        (spawned,) = json.loads(
+            orchestra("spawn", "--host", "box", "--agent", "claude", "--json", "write hello.txt", env=env).stdout
+        )
+        assert spawned["host"] == "box" and spawned["session_id"], spawned
+        done = wait_remote(orchestra, "write-hello-txt", "done", timeout=90)
+        assert done["last_message"] == "I wrote hello.txt." and done["last_hook"] == "Stop", done
+        assert host_cmd(on_host, "cat", f"{done['worktree']}/hello.txt").stdout == "hi\n"
+        # Every request reached the stand-in from the host, under the agent's own session id.
+        assert {r.headers.get("x-claude-code-session-id") for r in claude_api.main_requests} == {spawned["session_id"]}
+        # Its work (uncommitted, as Claude Code leaves it) merged here.
+        said = orchestra("merge", "write-hello-txt").stdout
+        assert "merged into main" in said, said
+        assert git(repo, "show", "main:hello.txt") == "hi\n"
+        orchestra("kill", "--force", "write-hello-txt")
+    finally:
+        settings.unlink(missing_ok=True)
+        host_cmd(on_host, "rm", "-rf", ".claude", check=False)
