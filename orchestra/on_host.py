@@ -119,7 +119,9 @@ def _logs(request: dict[str, Any]) -> dict[str, Any]:
 def _kill(request: dict[str, Any]) -> dict[str, Any]:
     from orchestra.removal import kill
 
-    removed = kill(_context(request), list(request["names"]), force=bool(request.get("force")))
+    ctx = _context(request)
+    removed = kill(ctx, list(request["names"]), force=bool(request.get("force")))
+    _drop_fetch_refs(ctx, [r.name for r in removed])
     return {"removed": [{"name": r.name, "saved_ref": r.saved_ref, "not_kept": r.not_kept} for r in removed]}
 
 
@@ -134,10 +136,20 @@ def _clean(request: dict[str, Any]) -> dict[str, Any]:
     if others:  # agents the asking side does not know of are never touched from there
         raise OrchestraError(f"the host's clone has agents this machine does not know ({', '.join(sorted(others))}).")
     removed, kept = clean(ctx, force=bool(request.get("force")))
+    _drop_fetch_refs(ctx, [r.name for r in removed])
     return {
         "removed": [{"name": r.name, "saved_ref": r.saved_ref, "not_kept": r.not_kept} for r in removed],
         "kept": kept,
     }
+
+
+def _drop_fetch_refs(ctx: Any, names: list[str]) -> None:
+    """What `snapshot` left for the asking side of agents now removed."""
+    from orchestra import git
+    from orchestra.remote import FETCH_REF
+
+    for name in names:
+        git.run(["update-ref", "-d", f"{FETCH_REF}{name}"], ctx.project.root, check=False)
 
 
 def _resume(request: dict[str, Any]) -> dict[str, Any]:

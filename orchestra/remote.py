@@ -439,7 +439,8 @@ def fetch_work(ctx: Context, agents: list[Agent]) -> tuple[dict[str, str], list[
             fetched = {name: f"{REMOTE_REFS}{name}/work" for name, ref in refs.items() if ref}
             if fetched:
                 clone = hosts.clone_path(host, ctx.project.name)
-                hosts.fetch(host, ctx.project.root, clone, [f"+{refs[n]}:{ref}" for n, ref in fetched.items()])
+                # The refs named here, not as the host spelled them: its answer only says which exist.
+                hosts.fetch(host, ctx.project.root, clone, [f"+{FETCH_REF}{n}:{ref}" for n, ref in fetched.items()])
         except OrchestraError as error:
             problems.append(f"the work of {', '.join(sorted(wanted))} was not fetched: {error}")
             continue
@@ -457,6 +458,13 @@ def bring_to_merge(ctx: Context, agent: Agent, target: str) -> tuple[str | None,
     what the host commits stays on its branch there."""
     from orchestra.errors import MergeFailed
 
+    # Only the branch an agent of this name has: never the target or another branch of here.
+    expected = ctx.config.orchestra["branch_prefix"] + agent.name
+    if agent.branch != expected or agent.branch in _target_branches(ctx):
+        raise MergeFailed(
+            f"its branch on host '{agent.host}' is {agent.branch}, not {expected}, so it is not fetched here: "
+            "merge it on the host, or look at it with `orchestra diff`."
+        )
     try:
         host = host_named(ctx, agent.host or "")
         clone = hosts.clone_path(host, ctx.project.name)
@@ -464,7 +472,7 @@ def bring_to_merge(ctx: Context, agent: Agent, target: str) -> tuple[str | None,
         answer = _ask(ctx, host, "prepare", name=agent.name)
         marker = f"{REMOTE_REFS}{agent.name}/branch"
         before = _commit_of(ctx, marker)
-        hosts.fetch(host, ctx.project.root, clone, [f"+refs/heads/{answer['branch']}:{marker}"])
+        hosts.fetch(host, ctx.project.root, clone, [f"+refs/heads/{agent.branch}:{marker}"])
     except OrchestraError as error:
         raise MergeFailed(str(error)) from None
     _update_branch(ctx, agent, before, _commit_of(ctx, marker))

@@ -262,6 +262,12 @@ def test_conflicts_and_the_train_take_remote_work_without_touching_it(orchestra,
     assert set(results) == {"near", "far"}, results
     assert sorted(r["result"] for r in results.values()) == ["left out", "merged"], results
     assert results["far"]["result"] == "merged" or "README.md" in results["far"]["files"], results
+    # What was fetched of it goes with it, here and on the host.
+    clone = far["worktree"].rsplit(".worktrees/", 1)[0]
+    assert "refs/orchestra/fetch/far" in host_git(on_host, clone, "for-each-ref")
+    orchestra("kill", "--force", "far", "near")
+    assert "refs/orchestra/fetch/" not in host_git(on_host, clone, "for-each-ref")
+    assert "refs/orchestra/remote/" not in git(repo, "for-each-ref")
 
 
 def test_spawn_on_an_unknown_host_is_one_sentence(orchestra, repo, on_host):
