@@ -184,6 +184,16 @@ def host_git(host, worktree: str, *argv: str) -> str:
 def test_merge_of_a_remote_agent_lands_its_commits_here_and_it_shows_merged(orchestra, repo, on_host):
     orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "there", "write it")
     wait_remote(orchestra, "there", "exited")
+    # A branch of the agent's name here that holds other work is never moved onto the host's.
+    git(repo, "branch", "orchestra/there", "main")
+    git(repo, "commit", "-q", "--allow-empty", "-m", "mine")  # on main, then moved to that branch
+    git(repo, "branch", "-f", "orchestra/there", "HEAD")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    mine = git(repo, "rev-parse", "orchestra/there").strip()
+    refused = orchestra("merge", "there", check=False)
+    assert refused.returncode == 1 and "has commits the agent's branch on its host lacks" in refused.stderr
+    assert git(repo, "rev-parse", "orchestra/there").strip() == mine
+    git(repo, "branch", "-D", "orchestra/there")
     said = orchestra("merge", "there").stdout
     assert "there: merged into main" in said, said
     assert (repo / "notes" / "there.md").read_text().startswith("write it"), "the main checkout follows main"

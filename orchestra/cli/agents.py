@@ -279,8 +279,14 @@ def logs(name, lines, follow):
     from orchestra import remote
 
     if remote.is_remote(ctx, name):
-        if follow:
-            raise OrchestraError(f"--follow does not reach hosts yet: `orchestra attach {name}` shows its screen live.")
+        if follow:  # the host's own follow, its lines passed through as they come
+            import subprocess
+
+            with contextlib.suppress(KeyboardInterrupt):
+                raise SystemExit(
+                    subprocess.run(remote.follow_argv(ctx, name, lines), stdin=subprocess.DEVNULL).returncode
+                )
+            return
         click.echo("\n".join(remote.logs(ctx, name, lines)[-lines:]))
         return
     # With --follow, one capture serves both: a line written between two captures would be lost.
