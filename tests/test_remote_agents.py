@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from support import git, wait_for
+from test_github import TOKEN, gh_log, github_api  # noqa: F401 - the stand-in GitHub API and a logged-out gh
 from test_lifecycle import heard, listener  # noqa: F401 - a notifier plugin, as a third party installs one
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the first one installs orchestra on the host
@@ -391,3 +392,33 @@ def test_claude_code_on_the_host_against_the_stand_in_is_done_and_merged_here(
     finally:
         settings.unlink(missing_ok=True)
         host_cmd(on_host, "rm", "-rf", ".claude", check=False)
+
+
+def test_pr_of_a_remote_agent_pushes_its_branch_from_here_and_its_host_records_the_pull_request(
+    orchestra,
+    repo,
+    on_host,
+    tmp_path,
+    github_api,  # noqa: F811
+    gh_log,  # noqa: F811
+    monkeypatch,
+):
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with (repo / "orchestra.toml").open("a") as config:
+        config.write(f'[plugins.github]\napi_url = "{github_api.url}"\nrepository = "octo/project"\n')
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "proposal", "write it")
+    row = wait_remote(orchestra, "proposal", "exited")
+    said = orchestra("pr", "proposal").stdout
+    assert "opened pull request #12: https://github.com/octo/project/pull/12" in said, said
+    there = host_git(on_host, row["worktree"], "rev-parse", "HEAD").strip()
+    assert git(bare, "rev-parse", "orchestra/proposal").strip() == there, "the host's branch, pushed from here"
+    (request,) = github_api.requests
+    assert request["json"]["head"] == "orchestra/proposal" and "write it" in request["json"]["title"]
+    assert "notes/proposal.md" not in git(repo, "ls-tree", "-r", "--name-only", "main"), "main is not touched"
+    # Its host keeps the pull request on the agent, which stays unmerged until the pull request is.
+    shown = rows(orchestra)["proposal"]
+    assert shown["pull_request"] == "https://github.com/octo/project/pull/12" and shown["status"] == "exited", shown
