@@ -114,6 +114,15 @@ def test_an_unreachable_host_shows_its_agents_so_without_holding_up_ls(orchestra
     assert row["status"] == "unreachable" and "cannot be reached" in row["error"], row
     assert took < 15, f"ls took {took:.1f} s with a host down"
     assert "unreachable" in orchestra("ls").stdout
+    # Merging and forecasting it wait for its host: one sentence each, nothing changed here.
+    main = git(repo, "rev-parse", "main")
+    for command, said in (
+        ("merge", "which does not answer now"),
+        ("conflicts", "which does not answer now (host 'box' cannot be reached"),
+    ):
+        refused = orchestra(command, "far", check=False)
+        assert refused.returncode == 1 and said in refused.stderr and "Traceback" not in refused.stderr, refused
+    assert git(repo, "rev-parse", "main") == main and git(repo, "branch", "--list", "orchestra/far") == ""
     # The host back: its agents show as they are, and the event log told each change once.
     (repo / "orchestra.toml").write_text(reachable)
     assert rows(orchestra)["far"]["status"] == "exited"

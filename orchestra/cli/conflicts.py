@@ -56,10 +56,13 @@ def _with_hosts(ctx, names: list[str]):
     sides, problems = remote.fetch_work(ctx, [a for a in away if a.status != Status.UNREACHABLE])
     for agent in away:
         if agent.name in names and agent.name not in sides:
-            why = f": {agent.error}" if agent.status == Status.UNREACHABLE and agent.error else ""
+            if agent.status == Status.UNREACHABLE:
+                raise OrchestraError(
+                    f"agent '{agent.name}' runs on host '{agent.host}', which does not answer now ({agent.error})."
+                )
             raise OrchestraError(
                 next((p for p in problems if agent.name in p), None)
-                or f"agent '{agent.name}' on host '{agent.host}' has no work to forecast yet{why}."
+                or f"agent '{agent.name}' on host '{agent.host}' has no branch yet, so there is nothing to forecast."
             )
     unreachable = [a.name for a in away if a.status == Status.UNREACHABLE]
     if unreachable:
