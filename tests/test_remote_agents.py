@@ -335,6 +335,9 @@ def test_sync_brings_a_remote_agents_branch_up_to_date_on_its_host(orchestra, re
     assert main in host_git(on_host, row["worktree"], "log", "--format=%H")
     assert git(repo, "rev-parse", "main").strip() == main, "the target here is not touched"
     assert git(repo, "branch", "--list", "orchestra/behind") == "", "nor is any branch made here"
+    # `--all` takes it too; already up to date, nothing more is committed.
+    (again,) = json.loads(orchestra("sync", "--all", "--json").stdout)
+    assert again["name"] == "behind" and again["ok"] and again["committed"] is None, again
 
 
 @pytest.fixture(scope="session")
