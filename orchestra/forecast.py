@@ -123,6 +123,7 @@ def forecast(
     agents: list[Agent] | None = None,
     target: str | None = None,
     store: bool = True,
+    sides: dict[str, str] | None = None,
 ) -> Forecast:
     """Forecast conflicts and overlaps of the named agents (None: every agent not merged that has a
     branch) with the target branch (None: merging's target) and with each other.
@@ -130,8 +131,12 @@ def forecast(
     `agents` are agents already observed (else their records are read as they stand: tmux is not
     asked). Touches no checkout, index, branch, ref or the worktree list. With `store`, the forecast is kept as the
     last one (for `stored`) and `new_conflicts` names the conflicting pairs the previous one lacked.
+
+    `sides` gives the commit that stands for an agent's work where its worktree is not here (an
+    agent on a host, `orchestra.remote.fetch_work`): such an agent's worktree is never read.
     """
     project = ctx.project
+    sides = sides or {}
     # The records as they stand: tmux can tell whether an agent still works, but not whether it
     # was merged or where its worktree and branch are, which is all a forecast asks of them.
     every = sorted(ctx.state.read().values() if agents is None else agents, key=lambda a: a.created_at)
@@ -148,9 +153,16 @@ def forecast(
         lean = len(wanted) >= (os.cpu_count() or 1)
         known: mergetree.Known = {}  # the sides' changes, read once for `meeting` and `pair_results`
         reads: list[Callable[[], Any]] = [functools.partial(_branches, ctx, target, wanted, cache, known)]
-        reads += [functools.partial(_look, a, placed, snapshots, lean) for a in wanted]
+        # An agent on a host has its worktree there: only the side given for it counts (none: its
+        # branch as fetched here, if it is).
+        reads += [
+            functools.partial(_given, sides.get(a.name))
+            if a.name in sides or a.host is not None
+            else functools.partial(_look, a, placed, snapshots, lean)
+            for a in wanted
+        ]
         (tips, target, target_commit), *looks = mergetree.in_parallel(lambda read: read(), reads)
-        chosen = _chosen(wanted, names, tips)
+        chosen = _chosen(wanted, names, {**tips, **{a.branch: sides[a.name] for a in wanted if a.name in sides}})
         looked = dict(zip([a.name for a in wanted], looks, strict=True))
         agent_of = {a.name: a for a in chosen}
         side: dict[str, str | _Pending] = {}  # a commit, or uncommitted work with no snapshot yet
@@ -222,6 +234,29 @@ def _take(
     side[agent.name] = commit or tips[agent.branch]
     if stamp:
         stamps[agent.name] = stamp
+
+
+def _given(commit: str | None) -> tuple[str | None, str | None]:
+    """A side given by the caller, as `_look` answers (no stamp: it is not a snapshot of here)."""
+    return commit, None
+
+
+def work_commit(ctx: Context, agent: Agent) -> str | None:
+    """The commit that stands for the agent's work in a forecast: a snapshot of its uncommitted
+    and untracked work on top of its worktree's HEAD (objects only: no ref, index or checkout is
+    changed), else its branch tip; None when it has neither. A host answers with it for its
+    agents (`orchestra.on_host`), so that the forecast here takes their work as it takes a local
+    agent's."""
+    placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
+    found = _look(agent, placed, {})
+    if isinstance(found, _Pending):
+        return _snapshot(agent, found)
+    if found[0]:
+        return found[0]
+    tip = git.run(
+        ["rev-parse", "--verify", "--quiet", f"refs/heads/{agent.branch}^{{commit}}"], ctx.project.root, check=False
+    )
+    return tip.stdout.strip() if tip.returncode == 0 else None
 
 
 def stored(ctx: Context) -> Forecast | None:

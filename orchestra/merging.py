@@ -123,7 +123,14 @@ def _on_conflict(ctx: Context, given: str | None, every: bool, wait: bool, timeo
 
 
 def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
+    """The agents to merge, those on hosts included (as their hosts say now: a host that does not
+    answer shows its agents unreachable, and they are not taken)."""
+    from orchestra import remote
+
     agents = observe(ctx)
+    away = remote.records(ctx.state.dir)
+    if away and (every or any(name in away for name in names)):  # hosts are asked only when needed
+        agents += remote.agents_of(remote.rows(ctx))
     if every:
         if names:
             raise OrchestraError("give agent names or --all, not both.")
@@ -138,11 +145,16 @@ def _queue(ctx: Context, names: list[str], every: bool) -> list[Agent]:
         if agent.no_worktree:
             raise OrchestraError(in_main_checkout(agent, "merge"))
         if agent.status not in FINISHED:
-            raise OrchestraError(_not_finished(agent))
+            raise OrchestraError(not_finished(agent))
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def _not_finished(agent: Agent) -> str:
+def not_finished(agent: Agent) -> str:
+    if agent.status == Status.UNREACHABLE:
+        return (
+            f"agent '{agent.name}' runs on host '{agent.host}', which does not answer now: merge it once "
+            "`orchestra ls` shows it again."
+        )
     if agent.status == Status.MERGED:
         return f"agent '{agent.name}' is already merged; `orchestra clean` removes it."
     if agent.status in (Status.QUEUED, Status.STARTING, Status.RUNNING, Status.WAITING, Status.LIMITED):
@@ -165,6 +177,7 @@ class _Steps:
         self.ctx, self.strategy, self.check = ctx, strategy, check
         self.keep_going, self.on_conflict, self.progress = keep_going, on_conflict, progress
         self.handed_at: dict[str, str] = {}  # agent name -> when it was handed back (`now()`)
+        self.sides: dict[str, str] = {}  # agents on hosts: their work, fetched here (`remote.fetch_work`)
 
     def in_order(self, queue: list[Agent], target: str) -> list[Merged]:
         """The named agents, in the order given; a failure (a conflict too) stops the queue
@@ -212,10 +225,23 @@ class _Steps:
     def foresee(self, agents: list[Agent], target: str) -> forecast.Forecast | None:
         """The forecast of `agents` against the target; None where git cannot make one (then the
         train goes in spawn order and git's own merge finds the conflicts). One whose branch is
-        gone is left out of it, for its merge to report."""
-        agents = [a for a in agents if branch_exists(self.ctx.project, a.branch)]
+        gone is left out of it, for its merge to report; so is an agent on a host whose work
+        could not be fetched."""
+        from orchestra import remote
+
+        away = [a for a in agents if a.host is not None and a.name not in self.sides]
+        if away:
+            found, _problems = remote.fetch_work(self.ctx, away)
+            self.sides.update(found)
+        agents = [
+            a
+            for a in agents
+            if (a.name in self.sides if a.host is not None else branch_exists(self.ctx.project, a.branch))
+        ]
         try:
-            return forecast.forecast(self.ctx, [a.name for a in agents], agents=agents, target=target, store=False)
+            return forecast.forecast(
+                self.ctx, [a.name for a in agents], agents=agents, target=target, store=False, sides=self.sides
+            )
         except OrchestraError:
             return None
 
@@ -260,6 +286,8 @@ class _Steps:
         handed = False
         if retry:
             message += ", also after it was handed back"
+        elif self.on_conflict == "handback" and agent.host is not None:
+            message += f"; not handed back, as it runs on host '{agent.host}'"
         elif self.on_conflict == "handback":
             moment = now()
             handed = hand_back(self.ctx, agent, target, files)
@@ -385,21 +413,21 @@ def _merge_one(
     committed_out: list[str | None],
     meets: dict[str, Any] | None = None,
 ) -> Merged:
-    subject = agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
-    worktree = Path(agent.worktree)
-    if worktree.is_dir() and (problem := trash.half_made(worktree, agent.name)):
-        raise MergeFailed(problem)  # committing "everything" there would delete every file
-    placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
-    leave_out = integrate.placed_files(worktree, placed) if worktree.is_dir() else []
-    _refuse_work_elsewhere(ctx, agent, target, leave_out)
-    committed = integrate.commit_all(worktree, f"{subject}\n\nWork of orchestra agent {agent.name}.", leave_out)
+    subject = _subject(agent)
+    if agent.host is not None:
+        from orchestra import remote
+
+        # Committed on its branch there, as here; then its branch fetched onto the same branch here.
+        committed, reported = remote.bring_to_merge(ctx, agent, target)
+    else:
+        committed, reported = prepare(ctx, agent, target), None
     committed_out[0] = committed
     if integrate.commits_ahead(ctx.project, agent.branch, target) == 0:
         return Merged(agent.name, ok=True, message=f"nothing to merge: {target} has all of it", skipped=True)
     from orchestra.report import report_of
 
     repo = Repository(root=str(ctx.project.root), target=target)
-    report = {**report_of(ctx, agent).to_dict(), **(meets or {})}
+    report = {**(reported if reported is not None else report_of(ctx, agent).to_dict()), **(meets or {})}
     result = ctx.plugins.call_first(
         "merge_strategy", veto=MergeFailed, agent=agent, repo=repo, config=ctx.config, strategy=strategy, report=report
     )
@@ -410,8 +438,32 @@ def _merge_one(
         tip = integrate.integrate(ctx.project, agent.branch, target, strategy, message, check)
         done = {"merge": "merged", "squash": "squashed", "rebase": "rebased"}[strategy]
         result = MergeResult(outcome="merged", message=f"{done} into {target} ({tip[:10]})", commit=tip)
-    _record(ctx, agent, result)
+    if agent.host is not None:
+        from orchestra import remote
+
+        remote.record_merge(ctx, agent, result)
+    else:
+        _record(ctx, agent, result)
     return Merged(agent.name, ok=True, message=result.message, url=result.url, committed=committed)
+
+
+def _subject(agent: Agent) -> str:
+    return agent.task.strip().splitlines()[0][:72] if agent.task.strip() else agent.name
+
+
+def prepare(ctx: Context, agent: Agent, target: str) -> str | None:
+    """Make the agent's branch hold all its work, as merging takes it: its uncommitted work
+    committed there (the files orchestra placed left out); refused when its worktree is
+    half-made or its work is on another branch. The new commit's id, or None. A host runs this
+    for its agents when they are merged from the machine that spawned them (`orchestra.on_host`)."""
+    worktree = Path(agent.worktree)
+    if worktree.is_dir() and (problem := trash.half_made(worktree, agent.name)):
+        raise MergeFailed(problem)  # committing "everything" there would delete every file
+    placed = ctx.config.worktree["copy"] + ctx.config.worktree["symlink"]
+    leave_out = integrate.placed_files(worktree, placed) if worktree.is_dir() else []
+    _refuse_work_elsewhere(ctx, agent, target, leave_out)
+    message = f"{_subject(agent)}\n\nWork of orchestra agent {agent.name}."
+    return integrate.commit_all(worktree, message, leave_out)
 
 
 def _refuse_work_elsewhere(ctx: Context, agent: Agent, target: str, leave_out: list[str]) -> None:
@@ -440,6 +492,12 @@ def _refuse_work_elsewhere(ctx: Context, agent: Agent, target: str, leave_out: l
         f"bring it onto its branch ({'commit the files, then ' if loose else ''}"
         f"`git -C {wt} checkout {agent.branch} && git -C {wt} merge {shlex.quote(ref)}`) and merge again."
     )
+
+
+def record(ctx: Context, name: str, result: MergeResult) -> None:
+    """What a merge of agent `name` did, on its record: merged, or its pull request opened. A host
+    records it so for its agents, merged from the machine that spawned them (`orchestra.on_host`)."""
+    _record(ctx, Agent(name=name, task="", agent="", branch="", base="", worktree=""), result)
 
 
 def _record(ctx: Context, agent: Agent, result: MergeResult) -> None:

@@ -119,7 +119,9 @@ def _logs(request: dict[str, Any]) -> dict[str, Any]:
 def _kill(request: dict[str, Any]) -> dict[str, Any]:
     from orchestra.removal import kill
 
-    removed = kill(_context(request), list(request["names"]), force=bool(request.get("force")))
+    ctx = _context(request)
+    removed = kill(ctx, list(request["names"]), force=bool(request.get("force")))
+    _drop_fetch_refs(ctx, [r.name for r in removed])
     return {"removed": [{"name": r.name, "saved_ref": r.saved_ref, "not_kept": r.not_kept} for r in removed]}
 
 
@@ -134,10 +136,20 @@ def _clean(request: dict[str, Any]) -> dict[str, Any]:
     if others:  # agents the asking side does not know of are never touched from there
         raise OrchestraError(f"the host's clone has agents this machine does not know ({', '.join(sorted(others))}).")
     removed, kept = clean(ctx, force=bool(request.get("force")))
+    _drop_fetch_refs(ctx, [r.name for r in removed])
     return {
         "removed": [{"name": r.name, "saved_ref": r.saved_ref, "not_kept": r.not_kept} for r in removed],
         "kept": kept,
     }
+
+
+def _drop_fetch_refs(ctx: Any, names: list[str]) -> None:
+    """What `snapshot` left for the asking side of agents now removed."""
+    from orchestra import git
+    from orchestra.remote import FETCH_REF
+
+    for name in names:
+        git.run(["update-ref", "-d", f"{FETCH_REF}{name}"], ctx.project.root, check=False)
 
 
 def _resume(request: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +179,70 @@ def _report(request: dict[str, Any]) -> dict[str, Any]:
     return {"reports": [r.to_dict() for r in report(_context(request)) if r.name in wanted]}
 
 
+def _agent(ctx: Any, name: str) -> Any:
+    from orchestra.reconcile import find
+
+    return find(ctx, name)
+
+
+def _snapshot(request: dict[str, Any]) -> dict[str, Any]:
+    """Each named agent's work as one commit on `refs/orchestra/fetch/<name>`, for the asking side
+    to fetch (its `conflicts` and merge train): the branch tip, or a commit of the uncommitted
+    work on top of the worktree's HEAD, made through a copy of its index (the forecast's
+    snapshot): the worktree, its index and its branch are left as they are."""
+    from orchestra import git
+    from orchestra.forecast import work_commit
+    from orchestra.remote import FETCH_REF
+
+    ctx = _context(request)
+    refs: dict[str, str | None] = {}
+    for name in request["names"]:
+        commit = work_commit(ctx, _agent(ctx, name))
+        refs[name] = f"{FETCH_REF}{name}" if commit else None
+        if commit:
+            git.run(["update-ref", f"{FETCH_REF}{name}", commit], ctx.project.root)
+    return {"refs": refs}
+
+
+def _prepare(request: dict[str, Any]) -> dict[str, Any]:
+    """Before the asking side merges the agent: its uncommitted work committed on its branch, as a
+    merge does for a local agent (refused as it refuses); its branch and report given back."""
+    from orchestra.errors import MergeFailed
+    from orchestra.merging import FINISHED, not_finished, prepare
+    from orchestra.removal import merge_target
+    from orchestra.report import report_of
+
+    ctx = _context(request)
+    agent = _agent(ctx, request["name"])
+    if agent.status not in FINISHED:
+        raise MergeFailed(not_finished(agent))
+    committed = prepare(ctx, agent, merge_target(ctx))
+    return {"committed": committed, "branch": agent.branch, "report": report_of(ctx, agent).to_dict()}
+
+
+def _merged(request: dict[str, Any]) -> dict[str, Any]:
+    """The asking side merged the agent (or opened its pull request): recorded as a merge here is."""
+    from orchestra.merging import record
+    from orchestra.models import MergeResult
+
+    result = MergeResult(outcome=request["outcome"], message=request["message"], url=request.get("url"))
+    record(_context(request), request["name"], result)
+    return {}
+
+
+def _sync(request: dict[str, Any]) -> dict[str, Any]:
+    """`sync` for the asking side's agents (`names`; with `every`, those of them not working)."""
+    from orchestra.syncing import SYNCABLE, sync
+
+    ctx = _context(request)
+    names = list(request["names"])
+    if request.get("every"):
+        from orchestra.reconcile import observe
+
+        names = [a.name for a in observe(ctx) if a.name in set(names) and a.status in SYNCABLE]
+    return {"synced": [vars(r) for r in sync(ctx, names)] if names else []}
+
+
 def _hello(request: dict[str, Any]) -> dict[str, Any]:
     """Whether this orchestra answers, and which it is."""
     from orchestra import __version__
@@ -186,6 +262,10 @@ OPS = {
     "kill": _kill,
     "clean": _clean,
     "resume": _resume,
+    "snapshot": _snapshot,
+    "prepare": _prepare,
+    "merged": _merged,
+    "sync": _sync,
 }
 
 

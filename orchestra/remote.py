@@ -378,7 +378,8 @@ def _forget(ctx: Context, host: Host, gone: list[str]) -> None:
     with _lock(ctx):
         mirror = records(ctx.state.dir)
         for name in gone:
-            mirror.pop(name, None)
+            record = mirror.pop(name, None)
+            _drop_fetched(ctx, name, record.get("branch") if record else None)
         _save(ctx, mirror)
     ctx.state.append_events([lifecycle.event("killed", name, {"host": host.name}) for name in gone])
 
@@ -423,3 +424,154 @@ def _host_or_unknown(ctx: Context, name: str) -> Host:
 
 def is_remote(ctx: Context, name: str) -> bool:
     return name in records(ctx.state.dir)
+
+
+# -- merging, forecasting and syncing: the work fetched here ----------------------------------
+
+FETCH_REF = "refs/orchestra/fetch/"  # on a host: an agent's work as a commit, for this side to fetch
+REMOTE_REFS = "refs/orchestra/remote/"  # here: <name>/branch (its branch as last fetched), <name>/work
+
+
+def fetch_work(ctx: Context, agents: list[Agent]) -> tuple[dict[str, str], list[str]]:
+    """Each agent's work (on a host), fetched here as the commit that stands for it in a forecast:
+    its branch tip, or a commit of its uncommitted work on top of its worktree's HEAD that its
+    host made without touching the worktree, its index or its branch. Kept here at
+    `refs/orchestra/remote/<name>/work`. Returns the commits by name, and a sentence for each
+    host that did not give them (its agents are left out)."""
+    by_host: dict[str, list[str]] = {}
+    for agent in agents:
+        if agent.host is not None:
+            by_host.setdefault(agent.host, []).append(agent.name)
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for host_name, wanted in sorted(by_host.items()):
+        try:
+            host = host_named(ctx, host_name)
+            refs = _ask(ctx, host, "snapshot", timeout=LOOK_TIMEOUT * 4, names=wanted)["refs"]
+            fetched = {name: f"{REMOTE_REFS}{name}/work" for name, ref in refs.items() if ref}
+            if fetched:
+                clone = hosts.clone_path(host, ctx.project.name)
+                # The refs named here, not as the host spelled them: its answer only says which exist.
+                hosts.fetch(host, ctx.project.root, clone, [f"+{FETCH_REF}{n}:{ref}" for n, ref in fetched.items()])
+        except OrchestraError as error:
+            problems.append(f"the work of {', '.join(sorted(wanted))} was not fetched: {error}")
+            continue
+        for name, ref in fetched.items():
+            found[name] = _commit_of(ctx, ref) or ""
+    return {name: commit for name, commit in found.items() if commit}, problems
+
+
+def bring_to_merge(ctx: Context, agent: Agent, target: str) -> tuple[str | None, dict[str, Any]]:
+    """Make the agent's branch here hold all its work, as a merge takes it: on its host, its
+    uncommitted work is committed on its branch (as a merge does here for a local agent), then
+    the branch is fetched onto the branch of the same name here. Returns the commit made of the
+    uncommitted work (or None) and the agent's report as its host gives it. MergeFailed, with
+    the host's sentence, when the host refuses or does not answer; nothing is lost either way:
+    what the host commits stays on its branch there."""
+    from orchestra.errors import MergeFailed
+
+    # Only the branch an agent of this name has: never the target or another branch of here.
+    expected = ctx.config.orchestra["branch_prefix"] + agent.name
+    if agent.branch != expected or agent.branch in _target_branches(ctx):
+        raise MergeFailed(
+            f"its branch on host '{agent.host}' is {agent.branch}, not {expected}, so it is not fetched here: "
+            "merge it on the host, or look at it with `orchestra diff`."
+        )
+    try:
+        host = host_named(ctx, agent.host or "")
+        clone = hosts.clone_path(host, ctx.project.name)
+        hosts.push(host, ctx.project.root, clone, _target_branches(ctx))
+        answer = _ask(ctx, host, "prepare", name=agent.name)
+        marker = f"{REMOTE_REFS}{agent.name}/branch"
+        before = _commit_of(ctx, marker)
+        hosts.fetch(host, ctx.project.root, clone, [f"+refs/heads/{agent.branch}:{marker}"])
+    except OrchestraError as error:
+        raise MergeFailed(str(error)) from None
+    _update_branch(ctx, agent, before, _commit_of(ctx, marker))
+    return answer.get("committed"), dict(answer["report"])
+
+
+def _update_branch(ctx: Context, agent: Agent, before: str | None, new: str | None) -> None:
+    """Move the branch here that mirrors the agent's (on its host) to `new`: made if missing,
+    moved if it is still where the last fetch left it or `new` contains it; never when it holds
+    commits of someone else's, or is checked out somewhere."""
+    from orchestra import git
+    from orchestra.errors import MergeFailed
+
+    ref = f"refs/heads/{agent.branch}"
+    current = _commit_of(ctx, ref)
+    if new is None or current == new:
+        return
+    if current is not None:
+        held = any(branch == agent.branch for branch in worktrees.registered_worktrees(ctx.project).values())
+        moves = current == before or git.succeeds(["merge-base", "--is-ancestor", current, new], ctx.project.root)
+        if held or not moves:
+            why = "is checked out here" if held else "has commits the agent's branch on its host lacks"
+            raise MergeFailed(
+                f"the branch {agent.branch} here {why}, so the agent's branch from host '{agent.host}' "
+                "cannot be fetched onto it: rename or remove that branch here, and merge again."
+            )
+    result = git.run(["update-ref", ref, new, current or ""], ctx.project.root, check=False)
+    if result.returncode != 0:
+        raise MergeFailed(f"the branch {agent.branch} here moved meanwhile: merge again.")
+
+
+def _commit_of(ctx: Context, ref: str) -> str | None:
+    from orchestra import git
+
+    found = git.run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], ctx.project.root, check=False)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def record_merge(ctx: Context, agent: Agent, result: Any) -> None:
+    """Tell the agent's host what its merge here did (its status there becomes `merged`, or its
+    pull request is recorded), and log the outcome here. A host that does not answer now is
+    named in the result's message: the merge itself is done."""
+    from orchestra.models import Event
+
+    try:
+        host = host_named(ctx, agent.host or "")
+        _ask(ctx, host, "merged", name=agent.name, outcome=result.outcome, message=result.message, url=result.url)
+    except OrchestraError as error:
+        result.message += f" (its host was not told: {error})"
+    outcome = {"outcome": result.outcome, "message": result.message, "url": result.url, "host": agent.host}
+    ctx.state.append_events([Event("merged", agent=agent.name, data=outcome)])
+
+
+def sync(ctx: Context, names: list[str], every: bool) -> list[dict[str, Any]]:
+    """`sync` on the hosts: the named agents (with `every`, every one not working) brought up to
+    date with the target as it is here (pushed to each host first), in their worktrees there."""
+    by_host = _names_by_host(ctx)
+    chosen = set(names)
+    found: list[dict[str, Any]] = []
+    for host_name, there in sorted(by_host.items()):
+        wanted = sorted(there) if every else sorted(chosen & set(there))
+        if not wanted:
+            continue
+        try:
+            host = host_named(ctx, host_name)
+            hosts.push(host, ctx.project.root, hosts.clone_path(host, ctx.project.name), _target_branches(ctx))
+            answer = _ask(ctx, host, "sync", names=wanted, every=every)
+        except OrchestraError as error:
+            found.extend(
+                {"name": n, "ok": False, "message": str(error), "conflicts": [], "committed": None} for n in wanted
+            )
+            continue
+        found.extend(answer["synced"])
+    return found
+
+
+def _drop_fetched(ctx: Context, name: str, branch: str | None) -> None:
+    """An agent gone from its host: what was fetched of it here goes too, the branch that mirrored
+    its branch only while it is still exactly what was fetched (its work is merged, or was kept
+    on a trash ref by the removal)."""
+    from orchestra import git
+
+    marker = f"{REMOTE_REFS}{name}/branch"
+    fetched = _commit_of(ctx, marker)
+    if branch and fetched and _commit_of(ctx, f"refs/heads/{branch}") == fetched:
+        held = any(b == branch for b in worktrees.registered_worktrees(ctx.project).values())
+        if not held:
+            git.run(["update-ref", "-d", f"refs/heads/{branch}", fetched], ctx.project.root, check=False)
+    for ref in (marker, f"{REMOTE_REFS}{name}/work"):
+        git.run(["update-ref", "-d", ref], ctx.project.root, check=False)

@@ -545,3 +545,30 @@ def test_an_uncommitted_folder_rename_meets_a_file_the_other_adds_to_it(world):
     commit(two)
     found = pair(world.forecast(), "one", "two")
     assert found is not None and "e/new.txt" in found.conflicts
+
+
+def test_an_agent_on_a_host_is_forecast_from_the_commit_given_for_it_and_its_worktree_is_never_read(world, monkeypatch):
+    looked: list[str] = []
+    real = forecasting._look
+    monkeypatch.setattr(forecasting, "_look", lambda agent, *rest: looked.append(agent.name) or real(agent, *rest))
+    one = world.agent("one")
+    edit_line(one / "a.txt", 2, "one's line")
+    edit_line(one / "b.txt", 1, "one's first line")
+    commit(one)
+    # Work fetched from a host: a commit here, with no branch of its name; and a folder at the path
+    # its host gives for its worktree, whose uncommitted edit would conflict in b.txt if it were read.
+    away = world.tmp / "away"
+    git(world.repo, "worktree", "add", "-q", "--detach", str(away), "main")
+    edit_line(away / "a.txt", 2, "the host's line")
+    commit(away)
+    fetched = git(away, "rev-parse", "HEAD").strip()
+    edit_line(away / "b.txt", 1, "not this machine's to read")
+    remote = Agent(name="far", task="t", agent="demo", branch="orchestra/far", base="", worktree=str(away), host="box")
+    remote.created_at = "2026-01-01T00:01:00+00:00"
+    agents = [*world.ctx.state.read().values(), remote]
+    fc = world.forecast(agents=agents, store=False, sides={"far": fetched})
+    assert fc.pairs == [Pair(("far", "one"), ["a.txt"], [])]
+    # Without a given side (its host did not answer), it is left out: its worktree is not read either.
+    fc = world.forecast(agents=agents, store=False)
+    assert set(fc.agents) == {"one"}
+    assert looked == ["one", "one"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import echo, not_on_hosts_yet, open_context, print_json
+from orchestra.cli.output import echo, open_context, print_json, warn
 
 
 @click.command()
@@ -21,8 +21,8 @@ def conflicts(names, as_json):
     from orchestra.forecast import forecast
 
     ctx = open_context()
-    not_on_hosts_yet(ctx, list(names), "conflicts")
-    fc = forecast(ctx, list(names) or None, store=False)
+    agents, sides = _with_hosts(ctx, list(names))
+    fc = forecast(ctx, list(names) or None, agents=agents, store=False, sides=sides)
     if as_json:
         print_json(fc.to_dict())
         return
@@ -38,6 +38,37 @@ def conflicts(names, as_json):
         echo(line)
     if fc.order:
         echo(f"merge order: {', '.join(fc.order)}")
+
+
+def _with_hosts(ctx, names: list[str]):
+    """The agents to forecast and, for those on hosts, their work fetched here (None, {} when the
+    project has no agents on hosts). A host that does not answer leaves its agents out, with a
+    warning; one of them named is the command's error."""
+    from orchestra import remote
+    from orchestra.errors import OrchestraError
+    from orchestra.models import Status
+
+    known = remote.records(ctx.state.dir)
+    if not known or (names and not any(name in known for name in names)):
+        return None, {}
+    away = [a for a in remote.agents_of(remote.rows(ctx)) if a.status != Status.MERGED or a.name in names]
+    away = [a for a in away if not names or a.name in names]
+    sides, problems = remote.fetch_work(ctx, [a for a in away if a.status != Status.UNREACHABLE])
+    for agent in away:
+        if agent.name in names and agent.name not in sides:
+            if agent.status == Status.UNREACHABLE:
+                raise OrchestraError(
+                    f"agent '{agent.name}' runs on host '{agent.host}', which does not answer now ({agent.error})."
+                )
+            raise OrchestraError(
+                next((p for p in problems if agent.name in p), None)
+                or f"agent '{agent.name}' on host '{agent.host}' has no branch yet, so there is nothing to forecast."
+            )
+    unreachable = [a.name for a in away if a.status == Status.UNREACHABLE]
+    if unreachable:
+        problems.append(f"left out, as their host does not answer: {', '.join(unreachable)}")
+    warn(problems)
+    return list(ctx.state.read().values()) + [a for a in away if a.name in sides], sides
 
 
 def _lines(one: str, other: str, conflicting: list[str], overlapping: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import echo, not_on_hosts_yet, open_context, print_json, warn
+from orchestra.cli.output import echo, open_context, print_json, warn
 from orchestra.errors import OrchestraError
 
 
@@ -39,7 +39,6 @@ def merge(names, all_, strategy, check, keep_going, on_conflict, wait, timeout, 
     from orchestra.merging import merge as merge_agents
 
     ctx = open_context()
-    not_on_hosts_yet(ctx, list(names), "merge")
     results = merge_agents(
         ctx,
         list(names),

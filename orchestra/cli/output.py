@@ -47,17 +47,3 @@ def go_to(ctx, window: str | None = None, pane: str | None = None) -> None:
     if window:
         ctx.tmux.select_window(window, pane)
     ctx.tmux.attach(ctx.session)
-
-
-def not_on_hosts_yet(ctx, names: list[str], command: str) -> None:
-    """One sentence for a command that does not reach agents on hosts yet."""
-    from orchestra import remote
-    from orchestra.errors import OrchestraError
-
-    for name in names:
-        host = remote.host_of(ctx, name)
-        if host is not None:
-            raise OrchestraError(
-                f"agent '{name}' runs on host '{host.name}', and `orchestra {command}` does not reach hosts yet: "
-                f"`orchestra attach {name}` opens it there."
-            )

@@ -7,7 +7,7 @@ import sys
 import click
 
 from orchestra.cli import complete
-from orchestra.cli.output import echo, not_on_hosts_yet, open_context, print_json, warn
+from orchestra.cli.output import echo, open_context, print_json, warn
 
 
 @click.command()
@@ -22,16 +22,23 @@ def sync(names, all_, as_json):
     working are synced. A conflict is aborted, leaving the branch and its files as they were,
     and the conflicting files are named. The target branch and your checkout are never touched.
     """
+    from orchestra import remote
+    from orchestra.syncing import Synced
     from orchestra.syncing import sync as sync_agents
 
     ctx = open_context()
-    not_on_hosts_yet(ctx, list(names), "sync")
-    results = sync_agents(
-        ctx,
-        list(names),
-        every=all_,
-        waiting=lambda: click.echo("waiting for an orchestra merge in this repository to finish...", err=True),
-    )
+    away = [n for n in dict.fromkeys(names) if remote.is_remote(ctx, n)]
+    here = [n for n in dict.fromkeys(names) if n not in away]
+    results = []
+    if here or all_ or not names:  # no names and no --all: the local sync says what to give
+        results = sync_agents(
+            ctx,
+            here,
+            every=all_,
+            waiting=lambda: click.echo("waiting for an orchestra merge in this repository to finish...", err=True),
+        )
+    if away or (all_ and remote.records(ctx.state.dir)):
+        results += [Synced(**item) for item in remote.sync(ctx, away, every=all_)]
     warn(ctx.plugins.problems)
     if as_json:
         print_json([r.__dict__ for r in results])
