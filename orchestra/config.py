@@ -156,6 +156,7 @@ AGENT_KEYS: dict[str, Key] = {
     "args": Key("list[str]", [], "extra arguments after the command"),
     "env": Key("table[str]", {}, "environment variables set for agents of this kind"),
     "model": Key("str", "", "model name passed to agent CLIs that take one"),
+    "mcp": Key("bool", True, "give these agents orchestra's MCP server (its tools list, spawn, wait, post, ...)"),
 }
 
 
@@ -194,6 +195,7 @@ class Config:
             args=list(table.get("args", base.args)),
             env=env,
             model=table.get("model", base.model),
+            mcp=table.get("mcp", base.mcp),
         )
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
@@ -371,6 +373,7 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
         return
     ok = {
         "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
         "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
         "table[str]": isinstance(value, dict) and all(isinstance(v, str) for v in value.values()),
         "port-range": isinstance(value, list)
@@ -391,6 +394,7 @@ def _check_type(path: Path, text: str, section: str, name: str, value: Any, kind
     if not ok:
         expected = {
             "str": "a string",
+            "bool": "true or false",
             "list[str]": "a list of strings",
             "table[str]": "a table of strings",
             "port-range": "two port numbers [low, high] with low <= high",
@@ -555,6 +559,7 @@ def template(agent_defaults: dict[str, AgentSettings]) -> str:
         lines.append(f"[agents.{kind}]")
         values: dict[str, object] = {"command": settings.command, "args": settings.args, "model": settings.model}
         values["env"] = settings.env
+        values["mcp"] = settings.mcp
         for name, value in values.items():
             lines.append(f"# {AGENT_KEYS[name].doc}")
             lines.append(f"{name} = {_toml_value(value)}")
