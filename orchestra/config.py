@@ -28,7 +28,7 @@ USER_FILENAME = "config.toml"
 
 @dataclass(frozen=True)
 class Key:
-    type: str  # str | list[str] | port-range | table[str] | one-of | count
+    type: str  # str | bool | list[str] | port-range | table[str] | one-of | count
     default: Any
     doc: str
     choices: tuple[str, ...] = ()  # for one-of
@@ -125,6 +125,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "duration", "5m", 'how long a limited agent waits when its CLI gave no reset time, e.g. "10m"'
         ),
     },
+    "mcp": {
+        "max_children": Key("count", 5, "agents one agent may have at work at once through `orchestra mcp`'s spawn"),
+        "max_depth": Key(
+            "count", 2, "generations of agents: 1 lets only a person spawn, 2 lets their agents spawn workers too"
+        ),
+        "allow_merge": Key("bool", False, "whether agents may merge other agents' work through `orchestra mcp`"),
+    },
     "plugins": {
         "disabled": Key("list[str]", [], 'names of plugins not to load, for example ["demo"]'),
     },
@@ -181,6 +188,7 @@ class Config:
             "limit_backoff": "5m",
         }
     )
+    mcp: dict[str, Any] = field(default_factory=lambda: {"max_children": 5, "max_depth": 2, "allow_merge": False})
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)
 

@@ -97,6 +97,7 @@ class Agent:
     death_handled: str | None = None  # the launch whose end has been handled (its on_exit hooks run)
     pull_request: str | None = None  # the pull request `orchestra merge --strategy pr` opened
     host: str | None = None  # the `[hosts.<name>]` it runs on (None: this machine); see orchestra.remote
+    parent: str | None = None  # the agent that spawned it through `orchestra mcp` (None: a person did)
     screen_patterns: dict[str, list[str]] = field(
         default_factory=dict
     )  # "waiting"/"busy"/"limited" regexes, read from the screen

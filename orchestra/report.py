@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestra import trash, worktrees
+from orchestra import lineage, trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
 from orchestra.models import USAGE_COUNTS, Agent, Status
@@ -34,6 +34,7 @@ class AgentReport:
     usage: dict[str, int] | None = None  # the four token counts; None where the kind records none
     cost: float | None = None  # estimated from `[usage] prices`; None without a price for its models
     host: str | None = None  # the host it runs on (`orchestra.remote`); None: this machine
+    parent: str | None = None  # the agent that spawned it through `orchestra mcp`; None: a person
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,7 +59,7 @@ def report(ctx: Context, warnings: list[str] | None = None) -> list[AgentReport]
         reports = list(pool.map(lambda agent: report_of(ctx, agent), agents))
     for item in reports:
         item.usage, item.cost = usage[item.name].usage, usage[item.name].cost
-    return reports + remote_reports
+    return [item for item, _level in lineage.ordered(reports + remote_reports)]  # children under their parent
 
 
 def total_usage(reports: list[AgentReport]) -> tuple[dict[str, int] | None, float | None]:
@@ -97,6 +98,7 @@ def report_of(ctx: Context, agent: Agent) -> AgentReport:
         lines_removed=found.removed if found else 0,
         untracked_files=found.untracked if found else 0,
         uncommitted=uncommitted,
+        parent=agent.parent,
     )
 
 

@@ -37,6 +37,7 @@ class TaskSpec:
     lead: bool = False  # told it may split the task among workers (`orchestra.lead`); named from the task alone
     no_worktree: bool = False  # run in the main checkout itself, for read-only work
     host: str | None = None  # the `[hosts.<name>]` to run on (`orchestra.remote`); None or "local": here
+    parent: str | None = None  # the agent that asked for it (`orchestra mcp`); None: a person
 
 
 class SpawnInterrupted(OrchestraError):
@@ -249,6 +250,7 @@ def _reserve(
                 ticket=ticket,
                 spawn_batch=batch,
                 parallel=parallel,
+                parent=plan.spec.parent,
             )
             agents[name] = plan.agent
         _admit(ctx, agents, plans, spawning, waiting)

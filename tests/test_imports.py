@@ -1,5 +1,6 @@
 """The hot paths (`ls`, the hook handler, the board) import neither GitPython nor libtmux: they run
-git and tmux through plain subprocesses (orchestra.git, orchestra.tmux), as docs/architecture.md says."""
+git and tmux through plain subprocesses (orchestra.git, orchestra.tmux), as docs/architecture.md says.
+Nor do they import the MCP SDK, which only `orchestra mcp` needs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from orchestra.models import Agent, Status
 from orchestra.state import State
 from support import git, wait_for
 
-HEAVY = ("git", "libtmux")  # GitPython's package is `git`; orchestra's own module is `orchestra.git`
+# GitPython's package is `git` (orchestra's own module is `orchestra.git`); the MCP SDK, `mcp`, is
+# for `orchestra mcp` alone: listing, spawning and the hook handler never load it.
+HEAVY = ("git", "libtmux", "mcp")
 
 
 def _imported(stderr: str) -> set[str]:

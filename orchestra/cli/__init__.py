@@ -41,6 +41,7 @@ BUILT_IN = {
     "completion": "orchestra.cli.completion:completion",
     "pool": "orchestra.cli.pool:pool",
     "hosts": "orchestra.cli.hosts:hosts",
+    "mcp": "orchestra.cli.mcp:mcp",
 }
 
 

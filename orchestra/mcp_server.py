@@ -1,0 +1,291 @@
+"""`orchestra mcp`: orchestra's own abilities offered to agents as MCP tools, over standard input
+and output, for the project the server was started in (docs/agents-together.md).
+
+The tools are plain methods of `Tools`, each through the same use case as its command; only
+`serve` imports the MCP SDK (`mcp`), when the command runs. A refused call (an `OrchestraError`,
+a guardrail, a bad argument) reaches the client as a tool error of one sentence, never a crash.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from orchestra import files, lineage, messages
+from orchestra.context import Context
+from orchestra.errors import OrchestraError, UnknownAgent
+from orchestra.models import Agent, Status
+
+# What `wait` waits for: the agent finished its turn, ended, hit a limit, or is gone.
+SETTLED = frozenset({"done", "exited", "failed", "limited", "merged", "lost", "unreachable"})
+WAIT_EVERY = 0.05  # seconds between two looks at the event log's size while `wait` waits
+MAX_WAIT = 24 * 3600.0
+MAX_DIFF = 100_000  # characters of a diff handed to a model; `orchestra diff` shows the rest
+# Variables of the calling agent CLI's process that must not reach the agents it spawns: Claude
+# Code marks its children, and a claude started with the mark refuses to run inside "another session".
+NOT_INHERITED = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SSE_PORT", "ORCHESTRA_AGENT", "ORCHESTRA_PORT")
+
+T = TypeVar("T")
+# Each tool's name (a public interface: agents' prompts and the docs use them) and its method of `Tools`.
+TOOLS = {name: name for name in ("spawn", "send", "wait", "report", "diff", "post", "read", "merge")}
+TOOLS = {"list": "agents", **TOOLS}
+
+
+class Refused(OrchestraError):
+    """A tool call that orchestra will not carry out (a guardrail, a bad argument)."""
+
+
+class Tools:
+    """The tools of one server: the project in `cwd`, called by agent `caller` (None: a person)."""
+
+    def __init__(self, cwd: Path, caller: str | None) -> None:
+        self.cwd = cwd
+        self.caller = caller
+
+    def context(self) -> Context:
+        """The project as it is now: each call reads the configuration and records afresh."""
+        return Context.open(self.cwd)
+
+    # -- the tools ----------------------------------------------------------------------------
+
+    def agents(self) -> list[dict[str, Any]]:
+        """Every agent of the project as `orchestra ls --json` shows it (with `parent`)."""
+        from orchestra import remote
+        from orchestra.listing import rows
+
+        ctx = self.context()
+        away = remote.rows_soon(ctx)
+        return [*rows(ctx), *away()]
+
+    def spawn(self, tasks: list[str], agent: str | None = None) -> list[dict[str, Any]]:
+        """Start one agent per task (through the queue), recorded with this caller as `parent`."""
+        from orchestra.spawning import TaskSpec, spawn, spawn_environment
+
+        if not tasks:
+            raise Refused('no task given: spawn(tasks=["what the agent should do"]).')
+        ctx = self.context()
+        env = {k: v for k, v in spawn_environment().items() if k not in NOT_INHERITED}
+        folder = ctx.state.dir / "mcp"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # One spawn at a time per caller, so two calls cannot both pass max_children.
+        with files.locked(folder / f"spawn-{self.caller or messages.PERSON}.lock"):
+            self._check_limits(ctx, len(tasks))
+            specs = [TaskSpec(task=task, agent=agent, parent=self.caller) for task in tasks]
+            result = spawn(ctx, specs, env)
+        if result.failures and not (result.agents or result.queued):
+            raise Refused(f"could not start {'; '.join(result.failures)}.")
+        started = [{**a.to_dict(), "conflicts_with": []} for a in [*result.agents, *result.queued]]
+        if result.failures:
+            names = ", ".join(a["name"] for a in started)
+            raise Refused(f"started {names}, but could not start {'; '.join(result.failures)}.")
+        return started
+
+    def send(self, name: str, text: str) -> dict[str, Any]:
+        """Type `text` into agent `name`, then Enter, as `orchestra send` does."""
+        from orchestra import remote
+        from orchestra.sending import send
+
+        if name == self.caller:
+            raise Refused("an agent cannot send to itself: its own text goes into its answer.")
+        ctx = self.context()
+        if remote.is_remote(ctx, name):
+            return {"name": name, "status": remote.send(ctx, name, text)}
+        agent = send(ctx, name, text)
+        return {"name": agent.name, "status": agent.status.value}
+
+    def wait(self, names: list[str], timeout_s: float = 600) -> dict[str, Any]:
+        """Block until each named agent is done, exited, failed or limited (or gone), or the
+        timeout passes; reads orchestra's event log as it grows, never tmux."""
+        from orchestra.follow import follow_events, read_events
+        from orchestra.reconcile import observe
+
+        names = list(dict.fromkeys(names))
+        if not names:
+            raise Refused('name at least one agent to wait for: wait(names=["fix-login"]).')
+        if self.caller in names:
+            raise Refused(f"agent '{self.caller}' cannot wait for itself.")
+        if not 0 <= timeout_s <= MAX_WAIT:
+            raise Refused(f"timeout_s must be between 0 and {MAX_WAIT:.0f} seconds, not {timeout_s}.")
+        deadline = time.monotonic() + timeout_s
+        ctx = self.context()
+        offset = read_events(ctx).offset  # before looking: nothing that happens after is missed
+        agents = {a.name: a for a in observe(ctx)}  # one look at tmux, for agents already gone
+        self._known(ctx, names, agents)
+        statuses = {n: agents[n].status.value for n in names}
+        pending = {n for n in names if statuses[n] not in SETTLED}
+        if pending:
+            for event in follow_events(ctx.state.events_path, offset, every=WAIT_EVERY, until=deadline):
+                name = event.get("agent")
+                if not isinstance(name, str) or name not in pending:
+                    continue
+                record = ctx.state.read().get(name)
+                now = record.status.value if record is not None else "removed"
+                if event.get("type") == "status" and event.get("status") in SETTLED:
+                    now = event["status"] if now not in SETTLED else now
+                statuses[name] = now
+                if now in SETTLED or now == "removed":
+                    pending.discard(name)
+                if not pending:
+                    break
+        records = ctx.state.read()
+        return {
+            "timed_out": bool(pending),
+            "agents": [_outcome(n, statuses[n], records.get(n)) for n in names],
+        }
+
+    def report(self, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """`orchestra report --json` for the named agents (every agent without names), each
+        parent's children right after it."""
+        from orchestra.report import report
+
+        ctx = self.context()
+        reports = report(ctx)
+        if names:
+            wanted = list(dict.fromkeys(names))
+            unknown = [n for n in wanted if n not in {r.name for r in reports}]
+            if unknown:
+                raise UnknownAgent.named(*unknown)
+            reports = [r for r in reports if r.name in wanted]
+        return [r.to_dict() for r in reports]  # children under their parent, as report orders them
+
+    def diff(self, name: str) -> str:
+        """Agent `name`'s changes against its base, uncommitted ones included, as `git diff` shows them."""
+        from orchestra import remote
+        from orchestra.report import agent_diff
+
+        ctx = self.context()
+        text = remote.diff(ctx, name) if remote.is_remote(ctx, name) else agent_diff(ctx, name)
+        if len(text) > MAX_DIFF:
+            text = text[:MAX_DIFF] + (
+                f"\n... (the diff is {len(text)} characters; cut at {MAX_DIFF}: `orchestra diff {name}` shows it whole)\n"
+            )
+        return text or f"agent '{name}' has no changes against its base."
+
+    def post(self, text: str, topic: str = "general") -> dict[str, Any]:
+        """Put a message on the project's board, under `topic`, signed by the caller."""
+        return messages.post(self.context().state.dir, text, self.caller, topic)
+
+    def read(self, topic: str = "general", since: str | None = None) -> list[dict[str, Any]]:
+        """The board's messages under `topic`, oldest first; with `since` (an id or a time), the newer ones."""
+        return messages.read(self.context().state.dir, topic, since)
+
+    def merge(self, names: list[str]) -> list[dict[str, Any]]:
+        """Merge the named agents' work into the target, as `orchestra merge NAME...` does."""
+        from orchestra.merging import merge
+
+        ctx = self.context()
+        if not ctx.config.mcp["allow_merge"]:
+            raise Refused(
+                "merging through orchestra mcp is switched off: a person merges with `orchestra merge`, "
+                "or sets `allow_merge = true` under [mcp] in orchestra.toml."
+            )
+        if not names:
+            raise Refused('name the agents to merge: merge(names=["fix-login"]).')
+        return [r.to_dict() for r in merge(ctx, list(dict.fromkeys(names)))]
+
+    # -- guardrails ---------------------------------------------------------------------------
+
+    def _check_limits(self, ctx: Context, count: int) -> None:
+        """`[mcp] max_depth` for the new generation, `max_children` for the caller's children at work."""
+        records = list(ctx.state.read().values())
+        if self.caller is not None and self.caller not in {a.name for a in records}:
+            raise Refused(f"the calling agent '{self.caller}' is not an agent of this project any more.")
+        limits = ctx.config.mcp
+        generation = lineage.depth(records, self.caller) + 1
+        if generation > limits["max_depth"]:
+            who = f"agent '{self.caller}'" if self.caller else "a person"
+            raise Refused(
+                f"{who} may not spawn: its agents would be generation {generation}, past [mcp] max_depth "
+                f"= {limits['max_depth']} in orchestra.toml."
+            )
+        if self.caller is None:
+            return
+        working = [a.name for a in lineage.children(records, self.caller) if _at_work(a)]
+        if len(working) + count > limits["max_children"]:
+            raise Refused(
+                f"agent '{self.caller}' has {len(working)} children at work and [mcp] max_children = "
+                f"{limits['max_children']}: {count} more would pass it; wait for some to finish first."
+            )
+
+    def _known(self, ctx: Context, names: list[str], agents: dict[str, Agent]) -> None:
+        from orchestra import remote
+
+        away = [n for n in names if n not in agents and remote.is_remote(ctx, n)]
+        if away:
+            raise Refused(f"wait covers the agents of this machine only; {', '.join(away)} run on a host.")
+        unknown = [n for n in names if n not in agents]
+        if unknown:
+            raise UnknownAgent.named(*unknown)
+
+
+def _at_work(agent: Agent) -> bool:
+    return agent.status.live or agent.status == Status.QUEUED
+
+
+def _outcome(name: str, status: str, record: Agent | None) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": name, "status": status}
+    if record is not None:
+        found.update(exit_code=record.exit_code, last_message=record.last_message, error=record.error)
+    return found
+
+
+def refusing(tool: Callable[..., T]) -> Callable[..., T]:
+    """The tool with every failure turned into one sentence for the client: the SDK reports a
+    raised `ToolError` as the call's error result (isError), and anything else as a bare crash."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    @functools.wraps(tool)
+    def call(*args: Any, **kwargs: Any) -> T:
+        try:
+            return tool(*args, **kwargs)
+        except OrchestraError as error:
+            raise ToolError(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - the server answers the next call; the client hears why
+            raise ToolError(f"unexpected error: {type(error).__name__}: {error}.") from None
+
+    return call
+
+
+def serve(cwd: Path | None = None, agent: str | None = None) -> None:
+    """Answer MCP requests on standard input and output until the client closes them."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from pydantic import ValidationError
+
+    cwd = cwd or Path.cwd()
+    ctx = Context.open(cwd)  # a folder that is no project fails here, before anything is served
+    if agent is not None and agent not in ctx.state.read():
+        raise UnknownAgent.named(agent)
+    tools = Tools(cwd, agent)
+
+    class Server(MCPServer):
+        async def call_tool(self, name: str, arguments: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().call_tool(name, arguments, *args, **kwargs)
+            except ToolError as error:
+                if isinstance(error.__cause__, ValidationError):
+                    raise ToolError(_bad_arguments(name, error.__cause__)) from None
+                raise
+
+    who = f"agent '{agent}'" if agent else "a person"
+    server = Server(
+        "orchestra",
+        instructions=f"orchestra's tools for the project {ctx.project.root}, called by {who}: "
+        "list, spawn, send, wait for, report on and diff its agents; post to and read its message board.",
+        log_level="WARNING",
+    )
+    for name, method in TOOLS.items():
+        server.add_tool(refusing(getattr(tools, method)), name=name)
+    server.run("stdio")
+
+
+def _bad_arguments(tool: str, error: Any) -> str:
+    """One sentence for arguments that do not fit the tool's input schema."""
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item.get("loc", ())) or "arguments"
+        problems.append(f"{where}: {item.get('msg', 'not valid')}")
+    return f"bad arguments for {tool}: {'; '.join(problems)}."
