@@ -8,10 +8,11 @@ past `[mcp] max_children`, waits for the two, reads what one of them posted, and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from claude_api import Text, ToolUse
-from support import agents_json, git, wait_for, wait_statuses
+from support import agents_json, git, wait_statuses
 
 LEAD = "greet in two files"
 FIRST, SECOND = "first worker: write one.txt", "second worker: write two.txt"
@@ -78,8 +79,11 @@ def test_a_lead_spawns_two_workers_waits_for_them_and_reads_their_post(orchestra
     # `report`: the lead's summary, its workers' results with it.
     reports = json.loads(orchestra("report", "--json").stdout)
     assert [r["name"] for r in reports] == ["greet-in-two-files", ONE, TWO]
-    assert reports[0]["last_message"] == SUMMARY and {r["last_message"] for r in reports[1:]} == {
-        "One done.",
-        "Two done.",
-    }
-    wait_for(lambda: SUMMARY in orchestra("report").stdout, what="the lead's summary in the report")
+    assert reports[0]["last_message"] == SUMMARY and reports[0]["lead"] is True
+    assert [(r["parent"], r["lead"], r["last_message"]) for r in reports[1:]] == [
+        ("greet-in-two-files", False, "One done."),
+        ("greet-in-two-files", False, "Two done."),
+    ]
+    text = orchestra("report", env={**os.environ, "COLUMNS": "200"}).stdout
+    assert f"lead: {LEAD}\n" in text and f"summary: {SUMMARY}" in text and "orchestra runs you" not in text
+    assert text.index(SUMMARY) < text.index("One done.") and text.index(SUMMARY) < text.index("Two done.")
