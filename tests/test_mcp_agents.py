@@ -4,8 +4,6 @@ checked against the installed CLIs where they can say what they read, and `spawn
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
@@ -54,28 +52,12 @@ def test_claude_without_the_server_gets_neither_config_nor_permissions(kinds):
     assert "--mcp-config" not in argv and "permissions" not in json.loads(option(argv, "--settings"))
 
 
-@pytest.mark.slow
-def test_codex_takes_the_server_for_this_session_only(kinds, agent_clis, tmp_path):
+def test_codex_does_not_get_the_server_yet(kinds):
+    """Codex 0.169 takes `-c mcp_servers.orchestra.*` per session, but with it its first turn offered
+    none of the server's tools and its title request stopped (docs/agents-together.md)."""
     kind = kinds["codex"]
     argv = kind.build_argv(agent("codex"), defaults(kind, hook_command=["/py", "hook"], mcp_command=SERVER))
-    overrides = [argv[i + 1] for i, a in enumerate(argv) if a == "-c" and argv[i + 1].startswith("mcp_servers.")]
-    codex_home = tmp_path / "codex-home"
-    codex_home.mkdir()
-    listed = subprocess.run(
-        [*agent_clis["codex"], *(x for o in overrides for x in ("-c", o)), "mcp", "list", "--json"],
-        env={**os.environ, "CODEX_HOME": str(codex_home)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert listed.returncode == 0, listed.stderr
-    (server,) = json.loads(listed.stdout)
-    assert server["name"] == "orchestra" and server["enabled"]
-    assert (server["transport"]["command"], server["transport"]["args"]) == (SERVER[0], SERVER[1:])
-    assert server["tool_timeout_sec"] >= 600  # `wait` blocks up to 600 s by default
-    # Codex refuses a config it does not know, so the approval modes above are ones it takes.
-    assert 'mcp_servers.orchestra.tools.merge.approval_mode="prompt"' in overrides
-    assert not list(codex_home.glob("*.toml")), "the user's config.toml is never written"
+    assert not any("mcp_servers" in a for a in argv)
 
 
 @pytest.mark.slow

@@ -8,8 +8,9 @@ record keeps the conversation's thread id, which `orchestra resume` continues wi
 `codex resume <id>`. Codex reports nothing when a turn starts or asks for approval, so the
 screen patterns below say that.
 
-orchestra's MCP server (`orchestra mcp --agent NAME`) comes the same way, as `-c mcp_servers.orchestra.*`
-overrides: its tools run without asking, except `merge`, which prompts.
+orchestra's MCP server is not passed yet: Codex 0.169 takes it per session (`-c
+mcp_servers.orchestra.command=...`), but with it the first turn offered the model none of its
+tools and Codex stopped sending its title request (docs/agents-together.md).
 """
 
 from __future__ import annotations
@@ -45,22 +46,6 @@ def notify_config(hook_command: list[str]) -> str:
     return "notify=" + json.dumps(hook_command)
 
 
-def mcp_overrides(mcp_command: list[str]) -> list[str]:
-    """`-c` overrides that add orchestra's server to the user's own for this session only."""
-    values = {
-        "command": mcp_command[0],
-        "args": mcp_command[1:],
-        # `wait` blocks until workers finish (600 s by default): longer than Codex's own tool timeout.
-        "tool_timeout_sec": 3600,
-        "default_tools_approval_mode": "approve",
-        "tools.merge.approval_mode": "prompt",
-    }
-    options: list[str] = []
-    for key, value in values.items():
-        options += ["-c", f"mcp_servers.orchestra.{key}={json.dumps(value)}"]
-    return options
-
-
 def _options(settings: AgentSettings) -> list[str]:
     options = [*settings.args]
     if settings.model:
@@ -70,8 +55,6 @@ def _options(settings: AgentSettings) -> list[str]:
     options += ["-c", "tui.disable_paste_burst=true"]
     if settings.hook_command:
         options += ["-c", notify_config(settings.hook_command)]
-    if settings.mcp_command:
-        options += mcp_overrides(settings.mcp_command)
     return options
 
 
