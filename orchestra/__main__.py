@@ -17,6 +17,7 @@ INTERNAL = {
     "_limit-end": ("orchestra.limits", "end_main"),
     "_remote": ("orchestra.on_host", "main"),
     "_remote-attach": ("orchestra.on_host", "attach_main"),
+    "_remote-follow": ("orchestra.on_host", "follow_main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

@@ -24,11 +24,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestra import lifecycle
 from orchestra.state import State
 
+# `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any

@@ -198,6 +198,7 @@ printf 'orchestra\\t%s\\n' "$("$venv/bin/orchestra" --version)"
 # What runs a request on the host (`orchestra.on_host`), from the remote user's home, where ssh starts.
 REMOTE_COMMAND = [f"{REMOTE_VENV}/bin/python", "-I", "-m", "orchestra", "_remote"]
 REMOTE_ATTACH = [f"{REMOTE_VENV}/bin/python", "-I", "-m", "orchestra", "_remote-attach"]
+REMOTE_FOLLOW = [f"{REMOTE_VENV}/bin/python", "-I", "-m", "orchestra", "_remote-follow"]
 
 
 class Unreachable(OrchestraError):

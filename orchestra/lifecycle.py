@@ -20,7 +20,6 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
 
 from orchestra.launch import launcher_argv
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
@@ -47,7 +46,11 @@ from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNI
     now,
 )
 
+# `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchestra.state import State
 
 __all__ = [
@@ -78,7 +81,8 @@ __all__ = [
 # is here because a failed turn leaves the agent at its prompt, where it can go on.
 HOOK_MOVABLE = LIVE | {FAILED, LOST}
 
-Change = tuple[str | None, dict[str, Any]]  # (new status, or None to keep it; record fields to set)
+if TYPE_CHECKING:
+    Change = tuple[str | None, dict[str, Any]]  # (new status, or None to keep it; record fields to set)
 
 
 def transition(record: dict[str, Any], signal: str, data: dict[str, Any] | None = None) -> Change | None:

@@ -9,6 +9,7 @@ a guardrail, a bad argument) reaches the client as a tool error of one sentence,
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from orchestra import files, lineage, messages
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
-from orchestra.models import Agent, Status
+from orchestra.models import Agent, Event, Status, json_record
 
 # What `wait` waits for: the agent finished its turn, ended, hit a limit, or is gone.
 SETTLED = frozenset({"done", "exited", "failed", "limited", "merged", "lost", "unreachable"})
@@ -30,8 +31,10 @@ NOT_INHERITED = ("CLAUDECODE", "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_CODE_SSE_PORT",
 
 T = TypeVar("T")
 # Each tool's name (a public interface: agents' prompts and the docs use them) and its method of `Tools`.
-TOOLS = {name: name for name in ("spawn", "send", "wait", "report", "diff", "post", "read", "merge")}
-TOOLS = {"list": "agents", **TOOLS}
+TOOLS = {
+    "list": "agents",
+    **{name: name for name in ("spawn", "send", "wait", "report", "diff", "post", "read", "merge")},
+}
 
 
 class Refused(OrchestraError):
@@ -52,7 +55,8 @@ class Tools:
     # -- the tools ----------------------------------------------------------------------------
 
     def agents(self) -> list[dict[str, Any]]:
-        """Every agent of the project as `orchestra ls --json` shows it (with `parent`)."""
+        """Every agent of this project as `orchestra ls --json` shows it: name, task, status, branch,
+        changes, last_message, parent (the agent that spawned it; null: a person), ..."""
         from orchestra import remote
         from orchestra.listing import rows
 
@@ -61,7 +65,9 @@ class Tools:
         return [*rows(ctx), *away()]
 
     def spawn(self, tasks: list[str], agent: str | None = None) -> list[dict[str, Any]]:
-        """Start one agent per task (through the queue), recorded with this caller as `parent`."""
+        """Start one agent per task, each in its own git worktree and branch, through orchestra's
+        queue; `agent` is the agent kind (claude, codex, ...; default: the project's). The new
+        agents are your children (`parent`). Returns their records; wait for them with `wait`."""
         from orchestra.spawning import TaskSpec, spawn, spawn_environment
 
         if not tasks:
@@ -84,7 +90,8 @@ class Tools:
         return started
 
     def send(self, name: str, text: str) -> dict[str, Any]:
-        """Type `text` into agent `name`, then Enter, as `orchestra send` does."""
+        """Type `text` into agent `name`, then Enter, as `orchestra send` does: an answer to its
+        question, or its next piece of work. Returns its name and status."""
         from orchestra import remote
         from orchestra.sending import send
 
@@ -96,10 +103,10 @@ class Tools:
         agent = send(ctx, name, text)
         return {"name": agent.name, "status": agent.status.value}
 
-    def wait(self, names: list[str], timeout_s: float = 600) -> dict[str, Any]:
+    def wait(self, names: list[str], timeout_s: float = 600, stop: threading.Event | None = None) -> dict[str, Any]:
         """Block until each named agent is done, exited, failed or limited (or gone), or the
-        timeout passes; reads orchestra's event log as it grows, never tmux."""
-        from orchestra.follow import follow_events, read_events
+        timeout passes (or `stop` is set: the client gave up); reads orchestra's event log as it
+        grows, never tmux."""
         from orchestra.reconcile import observe
 
         names = list(dict.fromkeys(names))
@@ -111,25 +118,24 @@ class Tools:
             raise Refused(f"timeout_s must be between 0 and {MAX_WAIT:.0f} seconds, not {timeout_s}.")
         deadline = time.monotonic() + timeout_s
         ctx = self.context()
-        offset = read_events(ctx).offset  # before looking: nothing that happens after is missed
+        log = _Tail(ctx.state.events_path)  # from its end now: nothing that happens after the look is missed
         agents = {a.name: a for a in observe(ctx)}  # one look at tmux, for agents already gone
         self._known(ctx, names, agents)
         statuses = {n: agents[n].status.value for n in names}
         pending = {n for n in names if statuses[n] not in SETTLED}
-        if pending:
-            for event in follow_events(ctx.state.events_path, offset, every=WAIT_EVERY, until=deadline):
+        while pending and time.monotonic() < deadline and not (stop and stop.is_set()):
+            time.sleep(WAIT_EVERY)
+            for event in log.new_events():
                 name = event.get("agent")
                 if not isinstance(name, str) or name not in pending:
                     continue
                 record = ctx.state.read().get(name)
                 now = record.status.value if record is not None else "removed"
-                if event.get("type") == "status" and event.get("status") in SETTLED:
-                    now = event["status"] if now not in SETTLED else now
+                if event.get("type") == "status" and event.get("status") in SETTLED and now not in SETTLED:
+                    now = event["status"]  # the record may be written just after its event
                 statuses[name] = now
                 if now in SETTLED or now == "removed":
                     pending.discard(name)
-                if not pending:
-                    break
         records = ctx.state.read()
         return {
             "timed_out": bool(pending),
@@ -137,8 +143,8 @@ class Tools:
         }
 
     def report(self, names: list[str] | None = None) -> list[dict[str, Any]]:
-        """`orchestra report --json` for the named agents (every agent without names), each
-        parent's children right after it."""
+        """What the named agents (every agent without names) ended with, as `orchestra report
+        --json` gives it: status, final message, commits, files and lines changed, tokens."""
         from orchestra.report import report
 
         ctx = self.context()
@@ -152,7 +158,8 @@ class Tools:
         return [r.to_dict() for r in reports]  # children under their parent, as report orders them
 
     def diff(self, name: str) -> str:
-        """Agent `name`'s changes against its base, uncommitted ones included, as `git diff` shows them."""
+        """Agent `name`'s changes against the commit it started from, uncommitted and new files
+        included, as `git diff` shows them."""
         from orchestra import remote
         from orchestra.report import agent_diff
 
@@ -165,15 +172,23 @@ class Tools:
         return text or f"agent '{name}' has no changes against its base."
 
     def post(self, text: str, topic: str = "general") -> dict[str, Any]:
-        """Put a message on the project's board, under `topic`, signed by the caller."""
-        return messages.post(self.context().state.dir, text, self.caller, topic)
+        """Leave a message for the other agents on the project's board, under `topic`, signed
+        with your name: what they should know ("the auth API is at src/auth.py")."""
+        state = self.context().state
+        message = messages.post(state.dir, text, self.caller, topic)
+        # In the event log too, so `orchestra events` shows what agents tell each other.
+        shown = {"topic": topic, "id": message["id"], "message": text[:200]}
+        state.append_events([Event("posted", agent=self.caller, data=shown)])
+        return message
 
     def read(self, topic: str = "general", since: str | None = None) -> list[dict[str, Any]]:
-        """The board's messages under `topic`, oldest first; with `since` (an id or a time), the newer ones."""
+        """The board's messages under `topic`, oldest first, each with its id, time and author;
+        with `since` (a message id, or an ISO 8601 time) only the newer ones."""
         return messages.read(self.context().state.dir, topic, since)
 
     def merge(self, names: list[str]) -> list[dict[str, Any]]:
-        """Merge the named agents' work into the target, as `orchestra merge NAME...` does."""
+        """Merge the named agents' branches into the target branch, as `orchestra merge NAME...`
+        does (only where the project's orchestra.toml allows agents to)."""
         from orchestra.merging import merge
 
         ctx = self.context()
@@ -205,9 +220,10 @@ class Tools:
             return
         working = [a.name for a in lineage.children(records, self.caller) if _at_work(a)]
         if len(working) + count > limits["max_children"]:
+            then = "wait for some to finish first" if working else "spawn fewer at once"
             raise Refused(
                 f"agent '{self.caller}' has {len(working)} children at work and [mcp] max_children = "
-                f"{limits['max_children']}: {count} more would pass it; wait for some to finish first."
+                f"{limits['max_children']}: {count} more would pass it; {then}."
             )
 
     def _known(self, ctx: Context, names: list[str], agents: dict[str, Agent]) -> None:
@@ -219,6 +235,35 @@ class Tools:
         unknown = [n for n in names if n not in agents]
         if unknown:
             raise UnknownAgent.named(*unknown)
+
+
+class _Tail:
+    """The events appended to the log after it was opened (the log is append-only; a line still
+    being written waits for its end)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = self._size()
+        self.pending = b""
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def new_events(self) -> list[dict[str, Any]]:
+        size = self._size()
+        if size < self.offset:  # the log was replaced: read it from its beginning
+            self.offset, self.pending = 0, b""
+        if size == self.offset:
+            return []
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read(size - self.offset)
+        self.offset = size
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        return [e for e in map(json_record, lines) if e is not None]
 
 
 def _at_work(agent: Agent) -> bool:
@@ -247,6 +292,27 @@ def refusing(tool: Callable[..., T]) -> Callable[..., T]:
             raise ToolError(f"unexpected error: {type(error).__name__}: {error}.") from None
 
     return call
+
+
+def wait_async(tools: Tools) -> Callable[..., Any]:
+    """`wait` in a thread that ends soon after the client cancels the call (or goes away), so
+    abandoned waits do not hold the worker threads until their timeouts."""
+    import anyio.to_thread
+
+    blocking = refusing(tools.wait)
+
+    async def wait(names: list[str], timeout_s: float = 600) -> dict[str, Any]:
+        """Wait until each named agent is done with its turn, exited, failed or limited (or gone),
+        or `timeout_s` seconds pass; returns each one's status, exit code and last message, and
+        whether the timeout passed."""
+        stop = threading.Event()
+        try:
+            call = functools.partial(blocking, names, timeout_s, stop)
+            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        finally:
+            stop.set()
+
+    return wait
 
 
 def serve(cwd: Path | None = None, agent: str | None = None) -> None:
@@ -278,7 +344,7 @@ def serve(cwd: Path | None = None, agent: str | None = None) -> None:
         log_level="WARNING",
     )
     for name, method in TOOLS.items():
-        server.add_tool(refusing(getattr(tools, method)), name=name)
+        server.add_tool(wait_async(tools) if name == "wait" else refusing(getattr(tools, method)), name=name)
     server.run("stdio")
 
 

@@ -8,7 +8,7 @@ import enum
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from orchestra import statuses
 
@@ -39,7 +39,22 @@ class Status(str, enum.Enum):
 
 LIVE_STATUSES = frozenset(Status(s) for s in statuses.LIVE)
 STATUS_PHRASES = statuses.PHRASES  # "fix-login is waiting for you"
-HookEvent = statuses.HookEvent  # what a kind's `hook_translator` returns (docs/plugins.md)
+
+
+class HookEvent(TypedDict, total=False):
+    """orchestra's hook event, typed: what a translator's `translate(payload)` returns for one
+    payload of its CLI (and what a hook script of one's own may send the handler as it is).
+    Every key is optional; which fields each event reads, `statuses.HOOK_EVENTS` says (docs/plugins.md)."""
+
+    event: str | None  # one of HOOK_EVENTS; None: the payload is only logged
+    hook: str | None  # the CLI's own name for the event, kept in the agent's `last_hook`
+    session_id: str | None
+    transcript: str | None  # the CLI's transcript file
+    resumed: bool
+    question: str | None
+    message: str | None
+    error: str | None
+    until: str | None  # ISO 8601
 
 
 now = statuses.now  # the current time as ISO 8601 in UTC, the one format state and events use

@@ -206,3 +206,28 @@ def attach_main(argv: list[str]) -> int:
         print(f"orchestra: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def follow_main(argv: list[str]) -> int:
+    """`_remote-follow CLONE_BASE64 NAME LINES`, run by `ssh`: the agent's last LINES lines, then each
+    new line as it appears (`orchestra logs --follow` of a remote agent)."""
+    import base64
+
+    try:
+        if len(argv) != 3 or not argv[2].isdigit():
+            raise OrchestraError("usage: _remote-follow CLONE_BASE64 NAME LINES")
+        from orchestra.follow import agent_screen, follow_screen
+
+        ctx = _context({"clone": base64.b64decode(argv[0]).decode()})
+        lines = max(1, int(argv[2]))
+        screen = agent_screen(ctx, argv[1], None)
+        for line in screen.lines[-lines:]:
+            print(line, flush=True)
+        for line in follow_screen(ctx, screen):
+            print(line, flush=True)
+    except OrchestraError as error:
+        print(f"orchestra: {error}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, BrokenPipeError):  # the other end stopped following
+        return 0
+    return 0

@@ -404,6 +404,18 @@ def attach_argv(ctx: Context, name: str) -> list[str]:
     return [argv[0], "-t", *argv[1:]]
 
 
+def follow_argv(ctx: Context, name: str, lines: int) -> list[str]:
+    """`ssh` to the host, whose orchestra prints the agent's screen and then its new lines as they
+    come (`_remote-follow`), until the agent's pane goes or this end is interrupted. Its words are
+    constant but for the clone's path in base64, the agent's name (see `attach_argv`) and a number."""
+    import base64
+
+    host = _host_or_unknown(ctx, name)
+    worktrees.check_name(name)
+    clone = base64.b64encode(hosts.clone_path(host, ctx.project.name).encode()).decode()
+    return hosts.ssh_argv(host, [*hosts.REMOTE_FOLLOW, clone, name, str(int(lines))])
+
+
 def _host_or_unknown(ctx: Context, name: str) -> Host:
     host = host_of(ctx, name)
     if host is None:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra import trash, worktrees
+from orchestra import lineage, trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent, WorkAtRisk
 from orchestra.models import Agent, Event, Status
@@ -95,13 +95,35 @@ def work_of(ctx: Context, agent: Agent, target: str) -> Work:
     return work
 
 
-def kill(ctx: Context, names: list[str], force: bool = False) -> list[Removed]:
-    """Stop agents and remove their windows, worktrees and branches. Refuses all if one has work."""
+class HasChildren(OrchestraError):
+    """A named agent has children (agents it spawned through `orchestra mcp`) that were not named."""
+
+    def __init__(self, parents: list[str], children: list[str]):
+        self.parents, self.children = parents, children
+        them = ", ".join(children)
+        super().__init__(
+            f"{_listing_of('agent', parents)} spawned {them}, which would be left without a parent. "
+            f"Name them too (`orchestra kill {' '.join(parents + children)}`), or use --force, "
+            "which removes them with it, keeping any work first."
+        )
+
+
+def kill(ctx: Context, names: list[str], force: bool = False, children: bool | None = None) -> list[Removed]:
+    """Stop agents and remove their windows, worktrees and branches. Refuses all if one has work.
+
+    An agent's children (and theirs) that were not named: with `children` None, `HasChildren`
+    is raised before anything is removed; True removes them too, under the same rules; False
+    leaves them, without their parent."""
     agents = {a.name: a for a in observe(ctx)}
     unknown = [n for n in names if n not in agents]
     if unknown:
         raise UnknownAgent.named(*unknown)
-    chosen = [agents[n] for n in dict.fromkeys(names)]
+    named = list(dict.fromkeys(names))
+    extra = [a.name for a in lineage.descendants(list(agents.values()), named) if a.name not in named]
+    if extra and children is None:
+        parents = [n for n in named if any(agents[c].parent == n for c in extra)]
+        raise HasChildren(parents, extra)
+    chosen = [agents[n] for n in (extra if children else []) + named]  # children before their parent
     target = merge_target(ctx)
     found = [(a, work_of(ctx, a, target)) for a in chosen]  # before anything goes, a queued agent too
     nested = [(a, w) for a, w in found if w.repositories]
@@ -245,6 +267,11 @@ def _nested_refusal(agent: Agent, work: Work) -> str:
 def _runs_in(pane: str) -> bool:
     """Whether this process runs in the tmux pane `pane` (tmux gives each pane's processes its id)."""
     return os.environ.get("TMUX_PANE") == pane
+
+
+def _listing_of(noun: str, names: list[str]) -> str:
+    quoted = ", ".join(f"'{n}'" for n in names)
+    return f"{noun} {quoted}" if len(names) == 1 else f"{noun}s {quoted}"
 
 
 def _count(n: int, noun: str) -> str:

@@ -16,7 +16,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from orchestra import statuses
+from orchestra import lineage, statuses
 from orchestra.models import Agent, Status, parse_time, until_phrase
 
 if TYPE_CHECKING:
@@ -147,14 +147,14 @@ def agents_table(
     for column in (*columns, "LAST ACTIVITY"):
         table.add_column(column, no_wrap=column != "LAST ACTIVITY", overflow="ellipsis")
     now = dt.datetime.now(dt.timezone.utc)
-    for agent in agents:
+    for agent, level in lineage.ordered(agents):  # children under their parent
         status = Text(agent.status.value, style=STATUS_STYLE[agent.status])
         place = queue.get(agent.name, {})
         if place.get("queue_position"):
             status.append(f" #{place['queue_position']}", style=STATUS_STYLE[agent.status])
         status.append(f" {age(agent.updated_at, now)}", style="dim")
         cells: list[str | Text] = [
-            plain(agent.name),
+            child_name(agent.name, level),
             *([plain(agent.host or "-")] if hosts else []),
             plain(agent.kind),
             status,
@@ -167,6 +167,14 @@ def agents_table(
         waits = place.get("waits_for")
         table.add_row(*cells, Text(f"waits for {printable(waits, newlines=False)}" if waits else activity(agent)))
     return table
+
+
+def child_name(name: str, level: int) -> Text:
+    """An agent's name indented under its parent's: `└ worker` one level down."""
+    if not level:
+        return plain(name)
+    text = Text("  " * (level - 1) + "└ ", style="dim")
+    return text.append_text(plain(name))
 
 
 CONFLICT_MARK = "✖"
@@ -320,15 +328,19 @@ def _oneline(value: object) -> str:
     return printable(str(value), newlines=False)
 
 
-def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below the use cases
-    """One agent's result for `orchestra report`: header, final message, commits."""
+def agent_report(item: Any, level: int = 0) -> RenderableType:  # a report.AgentReport: render sits below the use cases
+    """One agent's result for `orchestra report`: header, final message, commits; a child
+    (`level` 1 and more) indented under its parent, and saying whose it is."""
     from rich.console import Group
+    from rich.padding import Padding
 
     status = Status(item.status)
     header = Text(_oneline(item.name), style="bold")
     header.append(f"  {_oneline(item.agent)}  ")
     header.append(item.status, style=STATUS_STYLE[status])
     header.append(f"  {_oneline(item.branch)}", style="dim")
+    if getattr(item, "parent", None):
+        header.append(f"  (worker of {_oneline(item.parent)})", style="dim")
     size = Text(f"  {item.files_changed} file{'s' if item.files_changed != 1 else ''} changed, ")
     size.append(f"+{item.lines_added}", style="green")
     size.append(" ")
@@ -356,7 +368,7 @@ def agent_report(item: Any) -> Group:  # a report.AgentReport: render sits below
     if len(item.commits) > 20:
         parts.append(Text(f"  ... and {len(item.commits) - 20} more commits", style="dim"))
     parts.append(Text())
-    return Group(*parts)
+    return Padding(Group(*parts), (0, 0, 0, 4 * level)) if level else Group(*parts)
 
 
 def usage_line(usage: dict[str, int], cost: float | None) -> str:

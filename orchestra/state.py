@@ -16,25 +16,25 @@ import datetime
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
 
 from orchestra import files, statuses
 from orchestra.errors import OrchestraError
 
-
-class LaunchFile(TypedDict):
-    """What `spawn` hands the launcher in `launch/<name>.env.json`."""
-
-    env: dict[str, str]  # the agent's whole environment
-    setup: str  # `[worktree] setup`, or ""
-    idle: bool  # a resumed conversation: the agent opens `done`, idle at its prompt
-
-
+# `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from typing import Any
+    from typing import Any, TypedDict
 
     from orchestra.models import Agent, Event
+
+    class LaunchFile(TypedDict):  # for annotations only: typing is not imported at run time
+        """What `spawn` hands the launcher in `launch/<name>.env.json`."""
+
+        env: dict[str, str]  # the agent's whole environment
+        setup: str  # `[worktree] setup`, or ""
+        idle: bool  # a resumed conversation: the agent opens `done`, idle at its prompt
+
 
 FORMAT_VERSION = 1
 _BUSY: dict[str, int] = {}  # busy.lock files this process holds, by path

@@ -7,7 +7,11 @@ event, so it holds plain strings and imports nothing but the standard library.
 from __future__ import annotations
 
 import time
-from typing import Any, TypedDict
+
+# `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 QUEUED = "queued"  # waits for a free slot under the schedule's limits (`orchestra.schedule`)
 STARTING = "starting"
@@ -77,22 +81,6 @@ HOOK_EVENTS = {
     "idle": (),  # idle at its prompt without a turn-ended (an interrupted turn)
     "session-ended": (),  # the CLI is closing; the pane's death gives the exit code
 }
-
-
-class HookEvent(TypedDict, total=False):
-    """orchestra's hook event, typed: what a translator's `translate(payload)` returns for one
-    payload of its CLI (and what a hook script of one's own may send the handler as it is).
-    Every key is optional; which fields each event reads, `HOOK_EVENTS` says."""
-
-    event: str | None  # one of HOOK_EVENTS; None: the payload is only logged
-    hook: str | None  # the CLI's own name for the event, kept in the agent's `last_hook`
-    session_id: str | None
-    transcript: str | None  # the CLI's transcript file
-    resumed: bool
-    question: str | None
-    message: str | None
-    error: str | None
-    until: str | None  # ISO 8601
 
 
 def now() -> str:

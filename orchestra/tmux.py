@@ -36,6 +36,7 @@ SERVER_ENV = {
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "COLORTERM", "LANG", "LANGUAGE", "TZ", "TMPDIR",
     "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "PYTHONPATH",
+    "TMUX_TMPDIR",  # where the sockets are: the tmux client that starts the server must look there too
 }  # fmt: skip
 SERVER_ENV_PREFIXES = ("LC_", "XDG_", "ORCHESTRA_")
 SCREEN_MARKER = "\x1forchestra-screen\x1f"  # printed between captured screens

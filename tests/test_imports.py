@@ -72,6 +72,7 @@ def test_the_hook_handler_imports_neither(repo, tmp_path):
     names = _imported(result.stderr.decode())
     assert {"orchestra.state", "orchestra.lifecycle", "orchestra.hook_handler"} <= names and _heavy(names) == []
     assert "site" not in names and not any("editable" in name for name in names)
+    assert "typing" not in names  # annotations only: `TYPE_CHECKING = False` in the modules it loads
 
 
 def test_the_board_imports_neither(repo, tmp_path):

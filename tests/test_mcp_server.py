@@ -105,6 +105,10 @@ def test_a_persons_server_offers_every_tool_and_spawns_waits_reads_and_posts(rep
 
     run(scenario)
     assert agents_json(orchestra)[0]["parent"] is None
+    events = [json.loads(line) for line in orchestra("events", "--json").stdout.splitlines()]
+    posted = [(e["agent"], e["data"]["topic"], e["data"]["message"]) for e in events if e["type"] == "posted"]
+    assert posted[0] == (None, "general", "the notes are in notes/") and len(posted) == 3
+    assert "the API lives in src/api.py" in orchestra("events").stdout
 
 
 def test_bad_arguments_and_refusals_are_one_sentence_tool_errors(repo, orchestra):
@@ -221,3 +225,41 @@ def test_the_server_refuses_to_start_outside_a_repository(tmp_path):
     )
     assert result.returncode != 0 and result.stdout == "" and "Traceback" not in result.stderr
     assert json.dumps(result.stderr).count("\\n") == 1  # one line
+
+
+def test_wait_returns_when_the_event_log_says_the_agent_is_done(repo, orchestra):
+    """A wait under way answers on the agent's own status event (here its exit once answered)."""
+    orchestra("spawn", "--agent", "demo", "--name", "asker", "--no-attach", "ask me first")
+    wait_statuses(orchestra, {"asker": "waiting"})
+
+    async def scenario() -> None:
+        async with connected(repo) as client:
+            answers: list[Any] = []
+
+            async def waiting() -> None:
+                answers.append(await client.call("wait", names=["asker"], timeout_s=60))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(waiting)
+                # A call sent after the wait and answered: the server took the wait up before it.
+                assert [a["status"] for a in await client.call("list")] == ["waiting"]
+                assert answers == []
+                await anyio.to_thread.run_sync(lambda: orchestra("send", "asker", "y"))
+                started = time.monotonic()
+            assert time.monotonic() - started < 30  # far from its 60 s timeout: the event ended it
+            [answer] = answers
+            assert answer == {
+                "timed_out": False,
+                "agents": [{"name": "asker", "status": "exited", "exit_code": 0, "last_message": None, "error": None}],
+            }
+
+    run(scenario)
+
+
+def test_mcp_settings_of_the_wrong_type_are_named(repo, orchestra):
+    configure(repo, '[mcp]\nallow_merge = "yes"\n')
+    refused = orchestra("ls", check=False)
+    assert refused.returncode == 1 and "allow_merge" in refused.stderr and "true or false" in refused.stderr
+    configure(repo, "[mcp]\nmax_children = -1\n")
+    refused = orchestra("ls", check=False)
+    assert refused.returncode == 1 and "max_children" in refused.stderr

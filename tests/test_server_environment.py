@@ -66,3 +66,24 @@ def test_notifiers_read_the_main_checkouts_configuration_not_the_worktrees_copy(
         assert request["json"]["text"].startswith("failer failed (exit code 1)")
     finally:
         slack.close()
+
+
+def test_a_tmux_folder_of_ones_own_keeps_the_session_on_that_server(orchestra, repo, tmp_path, monkeypatch):
+    """TMUX_TMPDIR says where tmux's sockets are: the server orchestra starts, and every tmux
+    command after it, must find the same one (new-session ran without it and made the session
+    on the server in /tmp, out of reach of the commands that followed)."""
+    folder = tmp_path / "sockets"
+    folder.mkdir()
+    monkeypatch.setenv("TMUX_TMPDIR", str(folder))
+    env = dict(os.environ)
+    try:
+        orchestra("up", "--no-attach", env=env)
+        orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "here", "write it", env=env)
+        assert list(folder.glob("tmux-*/*")), "the server's socket is in TMUX_TMPDIR"
+        shown = wait_for(
+            lambda: [a for a in json.loads(orchestra("ls", "--json", env=env).stdout) if a["status"] == "exited"],
+            what="the agent to run and exit on that server",
+        )
+        assert [a["name"] for a in shown] == ["here"] and shown[0]["exit_code"] == 0
+    finally:
+        Tmux().run("kill-server", check=False)

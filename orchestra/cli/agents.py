@@ -286,8 +286,14 @@ def logs(name, lines, follow):
     from orchestra import remote
 
     if remote.is_remote(ctx, name):
-        if follow:
-            raise OrchestraError(f"--follow does not reach hosts yet: `orchestra attach {name}` shows its screen live.")
+        if follow:  # the host's own follow, its lines passed through as they come
+            import subprocess
+
+            with contextlib.suppress(KeyboardInterrupt):
+                raise SystemExit(
+                    subprocess.run(remote.follow_argv(ctx, name, lines), stdin=subprocess.DEVNULL).returncode
+                )
+            return
         click.echo("\n".join(remote.logs(ctx, name, lines)[-lines:]))
         return
     # With --follow, one capture serves both: a line written between two captures would be lost.
@@ -342,16 +348,28 @@ def diff(name, stat):
     "--force", is_flag=True, help="Remove even with unmerged work, keeping it under refs/orchestra/trash/ first."
 )
 def kill(names, force):
-    """Stop agents and remove their windows, worktrees and branches, never losing work."""
+    """Stop agents and remove their windows, worktrees and branches, never losing work.
+
+    An agent that spawned others (through orchestra mcp) takes them along with --force; without
+    it you are asked in a terminal, and elsewhere the command refuses.
+    """
     from orchestra import remote
-    from orchestra.removal import Removed
+    from orchestra.removal import HasChildren, Removed
     from orchestra.removal import kill as kill_agents
 
     ctx = open_context()
     away = [n for n in dict.fromkeys(names) if remote.is_remote(ctx, n)]
     here = [n for n in names if n not in away]
-    for removed in kill_agents(ctx, here, force=force) if here else []:
-        _report_removed(removed)
+    try:
+        removed = kill_agents(ctx, here, force=force, children=True if force else None) if here else []
+    except HasChildren as asked:
+        if not interactive():
+            raise
+        echo(f"{', '.join(asked.parents)} spawned {', '.join(asked.children)}.")
+        along = click.confirm("kill them too (each only if it has no work to lose)?", default=False)
+        removed = kill_agents(ctx, here, force=False, children=along)
+    for item in removed:
+        _report_removed(item)
     for name in away:
         for gone in remote.kill(ctx, name, force=force):
             _report_removed(Removed(gone["name"], gone.get("saved_ref"), gone.get("not_kept") or []))

@@ -60,8 +60,10 @@ def report(as_json):
     if not reports:
         console.print('no agents yet: orchestra spawn "a task"')
         return
-    for item in reports:
-        console.print(render.agent_report(item))
+    from orchestra.lineage import ordered
+
+    for item, level in ordered(reports):  # children under their parent
+        console.print(render.agent_report(item, level))
     usage, cost = total_usage(reports)
     if usage is not None:
         console.print(render.plain("all agents, " + render.usage_line(usage, cost), style="bold"))

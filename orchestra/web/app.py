@@ -143,17 +143,24 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
 
     @app.get("/api/agents/{name}/diff", summary="The agent's changes against its base, uncommitted ones included.")
     def diff(name: str, stat: bool = False):
+        from orchestra import remote
         from orchestra.report import agent_diff
 
-        text = agent_diff(open_context(), name, stat=stat)
+        ctx = open_context()
+        text = remote.diff(ctx, name, stat=stat) if remote.is_remote(ctx, name) else agent_diff(ctx, name, stat=stat)
         truncated = len(text) > DIFF_LIMIT
         return {"name": name, "diff": text[:DIFF_LIMIT], "truncated": truncated}
 
     @app.post("/api/agents/{name}/send", summary="Type text into the agent, then Enter.")
     def send(name: str, body: SendBody):
+        from orchestra import remote
         from orchestra.sending import send as send_text
 
-        agent = send_text(open_context(), name, body.text)
+        ctx = open_context()
+        if remote.is_remote(ctx, name):  # typed into its pane on its host, by the host's own `send`
+            status = remote.send(ctx, name, body.text)
+            return {"agent": {"name": name, "status": status}, "message": f"sent to {name} (now {status})"}
+        agent = send_text(ctx, name, body.text)
         return {"agent": agent.to_dict(), "message": f"sent to {agent.name} (now {agent.status.value})"}
 
     @app.post("/api/agents/{name}/merge", summary="Integrate the agent's branch into the merge target.")
@@ -173,12 +180,23 @@ def create_app(open_context: Callable[[], Context], token: str, hosts: set[str] 
         "/api/agents/{name}/kill", summary="Stop and remove the agent; refuses if it has unmerged work, unless force."
     )
     def kill(name: str, body: KillBody):
+        from orchestra import remote
+        from orchestra.removal import Removed
         from orchestra.removal import kill as kill_agents
 
-        removed = kill_agents(open_context(), [name], force=body.force)[0]
+        ctx = open_context()
+        if remote.is_remote(ctx, name):  # refused as a local kill is; with force, its work fetched here first
+            gone = remote.kill(ctx, name, force=body.force)[0]
+            every = [Removed(gone["name"], gone.get("saved_ref"), gone.get("not_kept") or [])]
+        else:  # with force its children (agents it spawned) go too, as `kill --force` takes them
+            every = kill_agents(ctx, [name], force=body.force, children=True if body.force else None)
+        removed = next(r for r in every if r.name == name)
         message = f"removed {removed.name}"
         if removed.saved_ref:
             message += f"; its work is kept at {removed.saved_ref} (get it back with: {removed.restore_command})"
+        children = [r.name for r in every if r.name != name]
+        if children:
+            message += f"; and its children {', '.join(children)}"
         return {
             "name": removed.name,
             "saved_ref": removed.saved_ref,

@@ -143,7 +143,11 @@ function makeCard(name) {
 function updateCard(card, agent) {
   card.dataset.status = agent.status;
   card.dataset.since = agent.updated_at;
-  card.querySelector(".kind").textContent = agent.host ? `${agent.agent} on ${agent.host}` : agent.agent;
+  const kind = agent.host ? `${agent.agent} on ${agent.host}` : agent.agent;
+  // Lineage: an agent spawned by another (through orchestra mcp) says whose it is.
+  card.querySelector(".kind").textContent = agent.parent ? `${kind} · child of ${agent.parent}` : kind;
+  if (agent.parent) card.dataset.parent = agent.parent;
+  else delete card.dataset.parent;
   card.querySelector(".status").textContent =
     agent.status === "queued" && agent.queue_position ? `queued #${agent.queue_position}` : agent.status;
   card.querySelector(".since").textContent = since(agent.updated_at);
