@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from claude_api import Text, ToolUse
+from claude_api import Text, ToolUse, first_prompt
 from support import agents_json, git, wait_statuses
 
 LEAD = "greet in two files"
@@ -75,6 +75,14 @@ def test_a_lead_spawns_two_workers_waits_for_them_and_reads_their_post(orchestra
     assert not result_of(claude_api, post)["is_error"]
     assert agents["greet-in-two-files"]["last_message"] == SUMMARY
     assert len(agents_json(orchestra)) == 3  # the refused third worker was never made
+    # Each worker's Claude Code runs its own conversation: nothing of the lead's session leaked into it.
+    for name, prompt in (("greet-in-two-files", LEAD), (ONE, FIRST), (TWO, SECOND)):
+        sent = {
+            r.headers.get("x-claude-code-session-id")
+            for r in claude_api.main_requests
+            if prompt in first_prompt(r.body)
+        }
+        assert sent == {agents[name]["session_id"]}, name
 
     # `report`: the lead's summary, its workers' results with it.
     reports = json.loads(orchestra("report", "--json").stdout)
