@@ -163,6 +163,7 @@ AGENT_KEYS: dict[str, Key] = {
     "args": Key("list[str]", [], "extra arguments after the command"),
     "env": Key("table[str]", {}, "environment variables set for agents of this kind"),
     "model": Key("str", "", "model name passed to agent CLIs that take one"),
+    "mcp": Key("bool", True, "give these agents orchestra's MCP server (its tools list, spawn, wait, post, ...)"),
 }
 
 
@@ -202,6 +203,7 @@ class Config:
             args=list(table.get("args", base.args)),
             env=env,
             model=table.get("model", base.model),
+            mcp=table.get("mcp", base.mcp),
         )
 
     def plugin_settings(self, name: str) -> dict[str, Any]:
@@ -565,6 +567,7 @@ def template(agent_defaults: dict[str, AgentSettings]) -> str:
         lines.append(f"[agents.{kind}]")
         values: dict[str, object] = {"command": settings.command, "args": settings.args, "model": settings.model}
         values["env"] = settings.env
+        values["mcp"] = settings.mcp
         for name, value in values.items():
             lines.append(f"# {AGENT_KEYS[name].doc}")
             lines.append(f"{name} = {_toml_value(value)}")

@@ -17,6 +17,14 @@ def launcher_argv(*args: str) -> list[str]:
     return [sys.executable, *SAFE_PATH, "-m", "orchestra", *args]
 
 
+def mcp_argv(state_dir: str, agent: str) -> list[str]:
+    """orchestra's MCP server scoped to one agent (`orchestra mcp --agent NAME`), with this very
+    interpreter. The agent CLI starts it in the agent's worktree, where it finds the project (and so
+    `state_dir`, which is that project's); the name makes the agent the parent of what it spawns."""
+    del state_dir  # found again from the worktree: kept in the signature for a server that takes it
+    return launcher_argv("mcp", "--agent", agent)
+
+
 def hook_argv(*args: str) -> list[str]:
     """The hook handler's start (`orchestra.hook_start`): this interpreter without its site module,
     running the file beside this one, so it works without `orchestra` on PATH and starts in about

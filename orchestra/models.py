@@ -189,9 +189,13 @@ class AgentSettings:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     model: str = ""
+    mcp: bool = True  # the agent gets orchestra's MCP server (`orchestra mcp`), where its CLI takes one
     # Filled in by orchestra, not read from orchestra.toml: the argument list of orchestra's hook
     # handler for this agent. An agent CLI with hooks of its own runs it with the event JSON on stdin.
     hook_command: list[str] = field(default_factory=list)
+    # Filled in by orchestra too: the argument list of orchestra's MCP server scoped to this agent
+    # (`orchestra mcp --agent NAME`, started in the agent's worktree), or empty where `mcp = false`.
+    mcp_command: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from orchestra import files, hosts, lifecycle, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.hosts import Host
+from orchestra.lead import lead_task
 from orchestra.models import Agent
 
 MIRROR = "remote.json"
@@ -100,7 +101,8 @@ def spawn(ctx: Context, host_name: str, specs: list[Any], env: dict[str, str]) -
         while name in local:
             name, n = f"{wanted}-{n}", n + 1
         local.add(name)
-        tasks.append({"task": spec.task, "name": name, "agent": spec.agent, "base": commits[spec.base or target]})
+        task = lead_task(spec.task) if spec.lead else spec.task
+        tasks.append({"task": task, "name": name, "agent": spec.agent, "base": commits[spec.base or target]})
     forwarded = {key: env[key] for key in host.forward_env if key in env}
     answer = _ask(
         ctx,

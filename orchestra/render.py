@@ -349,12 +349,20 @@ def agent_report(item: Any, level: int = 0) -> RenderableType:  # a report.Agent
         size.append(f", {item.untracked_files} untracked", style="yellow")
     if item.uncommitted:
         size.append(" (not all committed)", style="yellow")
-    parts = [header, Text("  task: " + _oneline(" ".join(item.task.split()))[:200], style="dim"), size]
+    lead = item.lead
+    # A lead's task ends with orchestra's brief (orchestra.lead), after a "---" line: the person's task is before it.
+    task = item.task.rsplit("\n\n---\n", 1)[0] if lead else item.task
+    parts = [
+        header,
+        Text(("  lead: " if lead else "  task: ") + _oneline(" ".join(task.split()))[:200], style="dim"),
+        size,
+    ]
     if item.usage is not None:
         parts.append(Text("  " + usage_line(item.usage, item.cost), style="dim"))
     message = item.error if status == Status.FAILED and item.error else item.last_message
     if message:
-        parts.append(Text("  " + printable(message.strip()).replace("\n", "\n  ")))
+        said = ("summary: " if lead and message is item.last_message else "") + printable(message.strip())
+        parts.append(Text("  " + said.replace("\n", "\n  ")))
     for commit in item.commits[:20]:
         parts.append(Text(f"  {commit['id'][:10]} {_oneline(commit['subject'])}", style="dim"))
     if len(item.commits) > 20:

@@ -10,6 +10,7 @@ from typing import Any
 from orchestra import lineage, trash, worktrees
 from orchestra.context import Context
 from orchestra.errors import OrchestraError
+from orchestra.lead import is_lead_task
 from orchestra.models import USAGE_COUNTS, Agent, Status
 from orchestra.reconcile import observe
 
@@ -35,6 +36,7 @@ class AgentReport:
     cost: float | None = None  # estimated from `[usage] prices`; None without a price for its models
     host: str | None = None  # the host it runs on (`orchestra.remote`); None: this machine
     parent: str | None = None  # the agent that spawned it through `orchestra mcp`; None: a person
+    lead: bool = False  # spawned with `--lead`: its last message is the summary of its workers' work
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +101,7 @@ def report_of(ctx: Context, agent: Agent) -> AgentReport:
         untracked_files=found.untracked if found else 0,
         uncommitted=uncommitted,
         parent=agent.parent,
+        lead=is_lead_task(agent.task),
     )
 
 

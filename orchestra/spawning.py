@@ -19,7 +19,8 @@ from orchestra import lifecycle, remote, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a thread pool of that name
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
-from orchestra.launch import hook_argv, launcher_argv
+from orchestra.launch import hook_argv, launcher_argv, mcp_argv
+from orchestra.lead import lead_task
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
 from orchestra.reconcile import observe, owned_pane
 from orchestra.tmux import AgentWindow, Tmux
@@ -33,6 +34,7 @@ class TaskSpec:
     name: str | None = None
     agent: str | None = None
     base: str | None = None
+    lead: bool = False  # told it may split the task among workers (`orchestra.lead`); named from the task alone
     no_worktree: bool = False  # run in the main checkout itself, for read-only work
     host: str | None = None  # the `[hosts.<name>]` to run on (`orchestra.remote`); None or "local": here
     parent: str | None = None  # the agent that asked for it (`orchestra mcp`); None: a person
@@ -232,7 +234,7 @@ def _reserve(
             ticket += 1
             plan.agent = Agent(
                 name=name,
-                task=plan.spec.task,
+                task=lead_task(plan.spec.task) if plan.spec.lead else plan.spec.task,
                 agent=plan.kind.name,
                 branch=main_branch if plan.spec.no_worktree else branch,
                 base=plan.base,
@@ -365,6 +367,11 @@ def hook_command(ctx: Context, agent: Agent, kind: AgentKind) -> list[str]:
     return hook_argv("--state-dir", str(ctx.state.dir), *translator, agent.name)
 
 
+def mcp_command(ctx: Context, agent: Agent, settings: AgentSettings) -> list[str]:
+    """orchestra's MCP server for this agent, unless its kind's `[agents.<kind>] mcp = false`."""
+    return mcp_argv(str(ctx.state.dir), agent.name) if settings.mcp else []
+
+
 def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
     """Build each argument list, let plugins adjust or veto, and check the CLIs are installed;
     then record the argument lists, in one write. The plugins run outside the state lock, which
@@ -372,6 +379,7 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
     for plan in plans:
         agent = plan.agent
         plan.settings.hook_command = hook_command(ctx, agent, plan.kind)
+        plan.settings.mcp_command = mcp_command(ctx, agent, plan.settings)
         agent.argv = plan.kind.build_argv(agent, plan.settings)
         plan.env = agent_environment(plan.kind, agent, plan.settings, env)
         ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
@@ -599,6 +607,7 @@ def settings_for(ctx: Context, kind: AgentKind, agent: Agent) -> AgentSettings:
         kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
     )
     settings.hook_command = hook_command(ctx, agent, kind)
+    settings.mcp_command = mcp_command(ctx, agent, settings)
     return settings
 
 

@@ -218,7 +218,11 @@ def test_every_flag_orchestra_passes_is_in_claude_codes_own_help(claude_bin, tmp
     kind = plugins_module.load().kinds["claude"]
     agent = Agent(name="n", task="t", agent="claude", branch="b", base="x", worktree="/w", session_id=str(uuid.uuid4()))
     settings = AgentSettings(
-        command=["claude"], args=list(kind.default_args), model="opus", hook_command=["/py", "-m", "orchestra"]
+        command=["claude"],
+        args=list(kind.default_args),
+        model="opus",
+        hook_command=["/py", "-m", "orchestra"],
+        mcp_command=["/py", "-m", "orchestra", "mcp", "--agent", "n"],
     )
     flags = {
         arg
@@ -226,7 +230,7 @@ def test_every_flag_orchestra_passes_is_in_claude_codes_own_help(claude_bin, tmp
         for arg in argv
         if arg.startswith("--") and arg != "--"
     }
-    assert flags == {"--permission-mode", "--model", "--settings", "--session-id", "--resume"}
+    assert flags == {"--permission-mode", "--model", "--settings", "--mcp-config", "--session-id", "--resume"}
     for flag in flags:
         assert f"{flag} " in help_text or f"{flag}," in help_text, f"claude --help does not list {flag}"
 

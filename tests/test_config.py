@@ -128,4 +128,5 @@ def test_template_parses_and_holds_every_default(tmp_path):
         "args": ["--permission-mode", "acceptEdits"],
         "model": "",
         "env": {"A": "b c"},
+        "mcp": True,
     }

@@ -46,9 +46,14 @@ from orchestra.errors import OrchestraError
     metavar="HOST",
     help="Run on this [hosts.NAME] over SSH, 'local', or 'auto' (where most slots are free); default from config.",
 )
+@click.option(
+    "--lead",
+    is_flag=True,
+    help="Start a lead: an agent told it may split its task among workers with orchestra's MCP tools.",
+)
 @click.option("--no-attach", is_flag=True, help="Do not go to the tmux session afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new agents as JSON.")
-def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, host, no_attach, as_json):
+def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, host, lead, no_attach, as_json):
     """Start one agent per task, each on its own branch, worktree and tmux window.
 
     A task that starts with '-' goes after '--':  orchestra spawn -- "--weird task"
@@ -65,6 +70,8 @@ def spawn(tasks, kind, name, base, task_file, no_worktree, parallel, host, no_at
         )
     if not specs:
         raise click.UsageError('give at least one task: orchestra spawn "what the agent should do"')
+    for spec in specs:
+        spec.lead = lead
     ctx = open_context()
     for spec in specs:
         spec.host = spec.host or ctx.config.orchestra["default_host"]

@@ -5,6 +5,11 @@ hooks whose command is orchestra's hook handler: Claude Code itself says when it
 asks for a permission, finishes or fails, so its status is exact instead of read off the
 screen. The user's own settings files are left alone: `--settings` adds to them for this
 session only. `orchestra resume` continues the same conversation with `--resume <id>`.
+
+Each agent also gets orchestra's own MCP server (`orchestra mcp --agent NAME`) through
+`--mcp-config`, under the name `orchestra`, beside the user's own servers; its tools are allowed
+without a prompt through the same `--settings`, except `merge`, which asks like any change to the
+target. `[agents.claude] mcp = false` leaves it out.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ HOOK_EVENTS = (
     "SessionEnd",
 )
 HOOK_TIMEOUT = 10  # seconds; the handler takes milliseconds, this only bounds a stuck disk
+MCP_SERVER = "orchestra"  # Claude Code names its tools mcp__orchestra__spawn and so on
+# orchestra's tools an agent may call unasked: all but `merge`, which changes the target branch.
+ALLOWED_TOOLS = ("list", "spawn", "send", "wait", "report", "diff", "post", "read")
 
 # Start-up dialogs and prompts that need a person, for a session whose hooks have not reported
 # yet (folder trust comes before any hook runs) or a Claude Code started outside orchestra.
@@ -45,19 +53,36 @@ WAITING_PATTERNS = [
 BUSY_PATTERNS = [r"esc to interrupt"]
 
 
-def hook_settings(hook_command: list[str]) -> str:
-    """The `--settings` JSON: every listened-to event runs orchestra's hook handler."""
-    command = shlex.join(hook_command)  # Claude Code runs hook commands through a shell
-    handler = {"type": "command", "command": command, "timeout": HOOK_TIMEOUT}
-    return json.dumps({"hooks": {event: [{"hooks": [handler]}] for event in HOOK_EVENTS}}, separators=(",", ":"))
+def hook_settings(hook_command: list[str], allowed_tools: tuple[str, ...] = ()) -> str:
+    """The `--settings` JSON: every listened-to event runs orchestra's hook handler, and the
+    `allowed_tools` of orchestra's MCP server run without a permission prompt."""
+    settings: dict[str, Any] = {}
+    if hook_command:
+        command = shlex.join(hook_command)  # Claude Code runs hook commands through a shell
+        handler = {"type": "command", "command": command, "timeout": HOOK_TIMEOUT}
+        settings["hooks"] = {event: [{"hooks": [handler]}] for event in HOOK_EVENTS}
+    if allowed_tools:
+        settings["permissions"] = {"allow": [f"mcp__{MCP_SERVER}__{tool}" for tool in allowed_tools]}
+    return json.dumps(settings, separators=(",", ":"))
+
+
+def mcp_config(mcp_command: list[str]) -> str:
+    """The `--mcp-config` JSON: orchestra's server, started by Claude Code in the agent's worktree.
+    Added to the user's own servers (no `--strict-mcp-config`), which keep working."""
+    server = {"type": "stdio", "command": mcp_command[0], "args": mcp_command[1:]}
+    return json.dumps({"mcpServers": {MCP_SERVER: server}}, separators=(",", ":"))
 
 
 def _common(agent: Agent, settings: AgentSettings) -> list[str]:
     argv = [*(settings.command or ["claude"]), *settings.args]
     if settings.model:
         argv += ["--model", settings.model]
-    if settings.hook_command:
-        argv += ["--settings", hook_settings(settings.hook_command)]
+    allowed = ALLOWED_TOOLS if settings.mcp_command else ()
+    if settings.hook_command or allowed:
+        argv += ["--settings", hook_settings(settings.hook_command, allowed)]
+    if settings.mcp_command:
+        # `--mcp-config` takes several values: the next option (or `--`) ends them.
+        argv += ["--mcp-config", mcp_config(settings.mcp_command)]
     return argv
 
 

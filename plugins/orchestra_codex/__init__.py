@@ -7,6 +7,10 @@ config.toml), orchestra's hook handler itself, which reads that event with the t
 record keeps the conversation's thread id, which `orchestra resume` continues with
 `codex resume <id>`. Codex reports nothing when a turn starts or asks for approval, so the
 screen patterns below say that.
+
+orchestra's MCP server is not passed yet: Codex 0.169 takes it per session (`-c
+mcp_servers.orchestra.command=...`), but with it the first turn offered the model none of its
+tools and Codex stopped sending its title request (docs/agents-together.md).
 """
 
 from __future__ import annotations

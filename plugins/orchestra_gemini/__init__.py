@@ -11,6 +11,10 @@ Gemini's events (BeforeAgent, Notification, AfterTool, AfterAgent, ...) with the
 it trusts when it starts; until the first event the status comes from the screen patterns below
 (the folder-trust and sign-in dialogs come before any hook runs).
 
+orchestra's MCP server is not added to that file yet: Gemini CLI 0.61 takes it there
+(`mcpServers`), but a prompt sent while it waits for its MCP servers to start, as right after
+`orchestra resume`, stays in its composer unsent (docs/agents-together.md).
+
 Each agent starts a conversation of its own id (`--session-id`, chosen at spawn), which
 `orchestra resume` continues with `--resume <id>`.
 """
