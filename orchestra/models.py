@@ -224,6 +224,8 @@ class AgentKind:
     `OrchestraError` to stop that agent from starting. `hook_translator` names a module (standard
     library only) whose `translate(payload)` turns one of the CLI's hook payloads into
     orchestra's hook event; the hook command orchestra hands the kind then names it.
+    `takes_mcp` says that `build_argv` gives the CLI orchestra's MCP server
+    (`settings.mcp_command`), which a lead (`spawn --lead`) needs.
     """
 
     name: str
@@ -243,6 +245,7 @@ class AgentKind:
     session_ids: bool = False
     screen_after_hooks: bool = False
     hook_translator: str = ""  # module whose `translate(payload)` reads the CLI's hook events (see docs/plugins.md)
+    takes_mcp: bool = False  # `build_argv` hands the CLI `settings.mcp_command` (orchestra's MCP server)
     plugin: str = ""  # filled in by the plugin manager
 
 

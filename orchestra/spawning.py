@@ -162,6 +162,12 @@ def _plan(ctx: Context, spec: TaskSpec, bases: dict[str, str]) -> _Plan:
     )  # the hook command is added once the agent has its name
     if spec.no_worktree:
         _check_no_worktree(spec, kind)
+    if spec.lead and not (kind.takes_mcp and settings.mcp):
+        why = f"[agents.{kind.name}] mcp = false" if kind.takes_mcp else f"{kind.name} agents do not get it yet"
+        raise OrchestraError(
+            f"a lead needs orchestra's MCP server to start workers, and {why}: spawn the lead as a claude agent "
+            "(--agent claude) with its MCP server on."
+        )
     ref = "HEAD" if spec.no_worktree else spec.base or ctx.config.orchestra["base"]
     if ref not in bases:
         bases[ref] = worktrees.resolve_commit(ctx.project, ref)

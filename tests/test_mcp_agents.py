@@ -98,14 +98,21 @@ def test_mcp_must_be_true_or_false(orchestra, repo):
     assert "mcp" in result.stderr and "true or false" in result.stderr
 
 
-def test_a_lead_is_told_its_task_first_then_orchestras_brief(orchestra, recorder):
-    from orchestra.lead import LEAD_BRIEF, is_lead_task
+def test_a_lead_is_told_its_task_first_then_orchestras_brief():
+    from orchestra.lead import LEAD_BRIEF, is_lead_task, lead_task
 
-    (lead,) = json.loads(
-        orchestra("spawn", "--agent", "recorder", "--lead", "--no-attach", "--json", "ship the auth API").stdout
-    )
-    assert lead["name"] == "ship-the-auth-api" and lead["task"].startswith("ship the auth API\n")
-    assert is_lead_task(lead["task"]) and not is_lead_task("ship the auth API")
+    task = lead_task("ship the auth API")
+    assert task.startswith("ship the auth API\n") and is_lead_task(task) and not is_lead_task("ship the auth API")
     for tool in ("spawn(", "wait(", "report(", "diff(", "post(", "read("):
         assert tool in LEAD_BRIEF
     assert "summary" in LEAD_BRIEF
+
+
+def test_a_lead_of_a_kind_without_the_server_is_refused_before_anything_is_made(orchestra, recorder, repo):
+    """A lead's only way to start workers is orchestra's MCP server: a kind that does not get it
+    (a configured command, demo, codex for now) would be told of tools it does not have."""
+    result = orchestra("spawn", "--agent", "recorder", "--lead", "--no-attach", "ship the auth API", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "a lead needs orchestra's MCP server" in result.stderr and "--agent claude" in result.stderr
+    assert json.loads(orchestra("ls", "--json").stdout) == []
+    assert "orchestra/ship-the-auth-api" not in git(repo, "branch", "--list")

@@ -116,6 +116,7 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             waiting_patterns=WAITING_PATTERNS,
             busy_patterns=BUSY_PATTERNS,
             hook_translator="orchestra_claude.hooks",
+            takes_mcp=True,
         )
     )
 
