@@ -280,6 +280,8 @@ def setup(
     if not WHEEL_NAME.match(wheel.name):
         raise OrchestraError(f"{wheel.name} is not a wheel of orchestra.")
     offline = "" if dependencies is None else copy_wheels(host, dependencies, timeout)
+    if offline and not OFFLINE_FOLDER.match(offline):  # the one other name the script is given
+        raise OrchestraError(f"{offline!r} is not a folder name orchestra gives the host.")
     script = (
         SETUP.replace("@WHEEL@", wheel.name)
         .replace("@OFFLINE@", offline)
