@@ -161,11 +161,15 @@ def probe_all(hosts: list[Host]) -> list[Probe]:
 
 # -- `orchestra hosts setup NAME` ---------------------------------------------------------------
 
-WHEEL_NAME = re.compile(r"^claude_orchestra-[0-9A-Za-z_.+!]+-py3-none-any\.whl$")
+# Where `--offline` copies the dependencies' wheels on the host (from the home), each setup in a
+# folder of its own, which the setup removes when pip is done with it.
+OFFLINE_WHEELS = ".cache/claude-orchestra/offline"
+OFFLINE_FOLDER = re.compile(r"^[0-9a-f]{16}$")
 # Run on the host by `sh -s`: the checks, then the wheel (base64, between the markers), the
 # virtual environment, orchestra in it, and the project's bare clone. Its only inputs are the
-# placeholders below, each replaced by a wheel's file name (checked against WHEEL_NAME) or by
-# base64 text, whose letters no shell reads as anything but themselves.
+# placeholders below, each replaced by a wheel's file name (checked against `wheels.WHEEL_NAME`), by
+# base64 text, whose letters no shell reads as anything but themselves, or by the hexadecimal
+# name of the folder the dependencies' wheels were copied to (`--offline`; empty otherwise).
 SETUP = f"""
 set -eu
 die() {{ printf 'orchestra: %s\\n' "$1" >&2; exit 3; }}
@@ -181,7 +185,19 @@ base64 -d > "$wheels/@WHEEL@" <<'ORCHESTRA_WHEEL_END'
 ORCHESTRA_WHEEL_END
 venv="$HOME/{REMOTE_VENV}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$wheels/@WHEEL@" >&2
+offline='@OFFLINE@'
+if [ -z "$offline" ]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$wheels/@WHEEL@" >&2
+else
+    # The dependencies' wheels copied from here, and no index at all.
+    copied="$HOME/{OFFLINE_WHEELS}/$offline"
+    if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --find-links "$copied" \
+        --upgrade "$wheels/@WHEEL@" >&2; then
+        rm -rf "$copied"
+        exit 4
+    fi
+    rm -rf "$copied"
+fi
 clone=$(printf '%s' '@PATH@' | base64 -d)
 case "$clone" in /*) ;; *) clone="$HOME/$clone" ;; esac
 if [ ! -d "$clone" ]; then
@@ -245,15 +261,30 @@ def clone_path(host: Host, project_name: str) -> str:
     return host.path or f"orchestra/{project_name}"
 
 
-def setup(host: Host, project_root: Path, branches: list[str], wheel: Path, timeout: float = 600.0) -> dict[str, str]:
+def setup(
+    host: Host,
+    project_root: Path,
+    branches: list[str],
+    wheel: Path,
+    dependencies: list[Path] | None = None,
+    timeout: float = 600.0,
+) -> dict[str, str]:
     """Install `wheel` (orchestra) on `host` in its own virtual environment, make the project's bare
-    clone there, and push `branches` to it over SSH. Returns what the host said (`clone`, `orchestra`)."""
+    clone there, and push `branches` to it over SSH. With `dependencies` (`--offline`), those wheels
+    are copied to the host first and pip there installs from them alone, never asking an index.
+    Returns what the host said (`clone`, `orchestra`)."""
     import base64
+
+    from orchestra.wheels import WHEEL_NAME
 
     if not WHEEL_NAME.match(wheel.name):
         raise OrchestraError(f"{wheel.name} is not a wheel of orchestra.")
+    offline = "" if dependencies is None else copy_wheels(host, dependencies, timeout)
+    if offline and not OFFLINE_FOLDER.match(offline):  # the one other name the script is given
+        raise OrchestraError(f"{offline!r} is not a folder name orchestra gives the host.")
     script = (
         SETUP.replace("@WHEEL@", wheel.name)
+        .replace("@OFFLINE@", offline)
         .replace("@PATH@", base64.b64encode(clone_path(host, project_root.name).encode()).decode())
         .replace("@WHEEL_DATA@", base64.encodebytes(wheel.read_bytes()).decode().strip())
     )
@@ -263,6 +294,8 @@ def setup(host: Host, project_root: Path, branches: list[str], wheel: Path, time
         )
     except subprocess.TimeoutExpired:
         raise OrchestraError(f"host '{host.name}' did not finish its setup within {timeout:.0f} s.") from None
+    if done.returncode == 4:  # pip there refused the wheels copied from here
+        raise OrchestraError(offline_refusal(host, done.stderr))
     if done.returncode != 0:
         said = [line for line in done.stderr.splitlines() if line.strip()]
         reason = said[-1].removeprefix("orchestra: ") if said else f"ssh exited with code {done.returncode}"
@@ -270,6 +303,61 @@ def setup(host: Host, project_root: Path, branches: list[str], wheel: Path, time
     found = dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
     push(host, project_root, found["clone"], branches)
     return found
+
+
+def copy_wheels(host: Host, wheels: list[Path], timeout: float) -> str:
+    """Copy `wheels` into a new folder of OFFLINE_WHEELS on the host and return its name: a tar
+    stream on ssh's standard input, unpacked by the host's `tar` from the remote home (a constant
+    command; the only names in the stream are the folder's, hexadecimal, and the wheels', checked)."""
+    import secrets
+    import tarfile
+    import tempfile
+
+    from orchestra.wheels import DEPENDENCY_WHEEL
+
+    folder = secrets.token_hex(8)
+    for wheel in wheels:
+        if not DEPENDENCY_WHEEL.match(wheel.name):
+            raise OrchestraError(f"{wheel.name} is not the name of a wheel orchestra copies to a host.")
+    with tempfile.TemporaryFile() as stream:
+        # Files only, no folders: tar would give an existing folder of the home (`.cache`) their modes.
+        with tarfile.open(fileobj=stream, mode="w") as archive:
+            for wheel in wheels:
+                entry = tarfile.TarInfo(f"{OFFLINE_WHEELS}/{folder}/{wheel.name}")
+                entry.size, entry.mode, entry.mtime = wheel.stat().st_size, 0o644, int(wheel.stat().st_mtime)
+                with wheel.open("rb") as data:
+                    archive.addfile(entry, data)
+        stream.seek(0)
+        try:
+            done = subprocess.run(
+                ssh_argv(host, ["tar", "-x", "-f", "-"]), stdin=stream, capture_output=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise OrchestraError(f"host '{host.name}' did not take the wheels within {timeout:.0f} s.") from None
+    said = [line.strip() for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
+    if done.returncode == 127:
+        raise OrchestraError(f"tar is missing on host '{host.name}': install it there, or set it up without --offline.")
+    if done.returncode != 0:
+        reason = said[-1] if said else f"ssh exited with code {done.returncode}"
+        raise OrchestraError(f"copying the dependencies' wheels to host '{host.name}' failed: {reason}")
+    return folder
+
+
+def offline_refusal(host: Host, stderr: str) -> str:
+    """pip's refusal of the wheels copied from here, as one sentence: almost always a compiled
+    dependency built for another Python or platform than the host's."""
+    import platform
+
+    missing = re.search(r"No matching distribution found for (\S+)", stderr)
+    if missing:
+        here = f"Python {platform.python_version()} on {platform.system()} {platform.machine()}"
+        return (
+            f"pip on host '{host.name}' cannot install the wheels copied from here (none fits {missing.group(1)}): "
+            f"compiled dependencies need the host's Python version and platform to match this machine's ({here}); "
+            "set the host up without --offline, or from a machine that matches it."
+        )
+    said = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return f"pip on host '{host.name}' refused the wheels copied from here: {said[-1] if said else 'no reason given'}"
 
 
 def push(host: Host, project_root: Path, clone: str, branches: list[str], extra: list[str] | None = None) -> None:
@@ -324,46 +412,3 @@ def git_ssh_env(host: Host) -> dict[str, str]:
         partial.replace(program)
     arguments = ssh_argv(host, [])[1:-2]  # its options, without "ssh", "--" and the destination
     return {"GIT_SSH": str(program), "GIT_SSH_VARIANT": "ssh", "ORCHESTRA_SSH_ARGS": json.dumps(arguments)}
-
-
-def build_wheel(folder: Path) -> Path:
-    """A wheel of the orchestra that runs here, in `folder`: built from its source checkout when it
-    runs from one, else made again from the installed files."""
-    import orchestra
-
-    source = Path(orchestra.__file__).resolve().parent.parent
-    if (source / "pyproject.toml").is_file() and (source / "orchestra" / "__init__.py").is_file():
-        import shutil
-        import sys
-
-        # From a copy: a `build/` folder left in the checkout would give the wheel its stale files.
-        copy = folder / "source"
-        skipped = shutil.ignore_patterns("build", "*.egg-info", ".git", ".venv", "__pycache__", "tests", "node_modules")
-        shutil.copytree(source, copy, ignore=skipped)
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(copy)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            said = [line for line in done.stderr.splitlines() if line.strip()]
-            raise OrchestraError(f"building orchestra's wheel failed: {said[-1] if said else done.returncode}")
-        shutil.rmtree(copy, ignore_errors=True)
-    else:
-        _repack(folder)
-    (wheel,) = [w for w in folder.glob("*.whl") if WHEEL_NAME.match(w.name)]
-    return wheel
-
-
-def _repack(folder: Path) -> None:
-    """The installed distribution's files (its RECORD), zipped again as the wheel they came from."""
-    import importlib.metadata
-    import zipfile
-
-    dist = importlib.metadata.distribution("claude-orchestra")
-    name = f"claude_orchestra-{dist.version}-py3-none-any.whl"
-    with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in dist.files or []:
-            path = Path(str(file.locate()))
-            if path.is_file() and "__pycache__" not in file.parts and ".." not in file.parts:
-                archive.write(path, str(file))

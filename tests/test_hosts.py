@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
+import subprocess
 import threading
 
 import pytest
 
 from orchestra import hosts
+from orchestra.errors import OrchestraError
 
 
 def configure(repo, text: str) -> None:
@@ -130,3 +133,91 @@ def test_setup_of_a_host_not_configured_is_one_sentence(orchestra, repo, ssh_hos
     assert result.returncode == 1 and result.stderr.strip() == (
         "orchestra: no host named 'nope' in [hosts] of orchestra.toml (hosts: box)."
     )
+
+
+@contextlib.contextmanager
+def no_index_for(host):
+    """pip's configuration of the host's user, for the block only, naming an index where nothing
+    listens: a setup whose pip asks an index fails."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    made = [path for path in (host.home / ".config", host.home / ".config" / "pip") if not path.exists()]
+    for path in made:
+        path.mkdir()
+    conf = host.home / ".config" / "pip" / "pip.conf"
+    kept = conf.read_bytes() if conf.exists() else None
+    conf.write_text(f"[global]\nindex-url = http://127.0.0.1:{port}/simple\nretries = 0\ntimeout = 5\n")
+    try:
+        yield
+    finally:
+        if kept is None:
+            conf.unlink()
+        else:
+            conf.write_bytes(kept)
+        for path in reversed(made):
+            path.rmdir()
+
+
+def on_host(host, *argv: str, script: str = "") -> subprocess.CompletedProcess:
+    """`argv` run on the host (words without spaces: the remote shell splits them), `script` its input."""
+    return subprocess.run(
+        ["ssh", *host.ssh_args, "-o", "BatchMode=yes", host.alias, *argv],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_setup_offline_installs_dependencies_made_here_and_asks_no_index(orchestra, repo, ssh_host, tmp_path):
+    from orchestra import __version__, wheels
+    from support import git
+
+    where = f"projects/{repo.parent.name}"
+    configure(repo, ssh_host.toml("box", path=where))
+    venv = ssh_host.home / hosts.REMOTE_VENV
+    shutil.rmtree(venv, ignore_errors=True)  # a host with neither orchestra nor its dependencies
+    python = f"{hosts.REMOTE_VENV}/bin/python"
+    with no_index_for(ssh_host):
+        # Without --offline, pip there asks the index that is not there: the setup fails.
+        asked = orchestra("hosts", "setup", "box", check=False, timeout=600)
+        assert (
+            asked.returncode == 1 and "setting up host 'box' failed: ERROR: No matching distribution" in asked.stderr
+        ), asked.stderr
+        nothing = on_host(ssh_host, python, "-", script="import click")
+        assert "No module named 'click'" in nothing.stderr, "nothing came from an index"
+        # A wheel for another platform: pip there refuses it, and the setup says why in one sentence.
+        built = tmp_path / "built"
+        built.mkdir()
+        wheel = wheels.build_wheel(built)
+        made = wheels.dependency_wheels(built)
+        (compiled,) = [w for w in made if w.name.startswith("pydantic_core-")]
+        elsewhere = compiled.rename(built / f"{compiled.name.split('-cp')[0]}-cp311-cp311-win_amd64.whl")
+        box = hosts.configured({"box": {"ssh": ssh_host.alias, "ssh_args": ssh_host.ssh_args, "path": where}})["box"]
+        others = [w for w in made if w != compiled]
+        with pytest.raises(OrchestraError) as refused:
+            hosts.setup(box, repo, ["main"], wheel, [*others, elsewhere])
+        said = str(refused.value)
+        assert said.startswith(
+            "pip on host 'box' cannot install the wheels copied from here (none fits pydantic-core"
+        ), said
+        assert "need the host's Python version and platform to match this machine's" in said and "\n" not in said
+        # With --offline: every dependency from here, no index asked, nothing left of the copies.
+        result = orchestra("hosts", "setup", "box", "--offline", timeout=600)
+    assert f"copying {len(made)} dependencies to box" in result.stdout, result.stdout
+    assert f"the project's clone is {ssh_host.home / where}" in result.stdout
+    (found,) = json.loads(orchestra("hosts", "--json").stdout)
+    assert __version__ in found["orchestra"], found
+    imported = on_host(
+        ssh_host, python, "-", script="import fastapi, mcp, pydantic_core, uvicorn, websockets, orchestra.cli"
+    )
+    assert imported.returncode == 0, imported.stderr
+    checked = on_host(ssh_host, python, "-m", "pip", "check")
+    assert checked.returncode == 0 and "No broken requirements" in checked.stdout, checked.stdout + checked.stderr
+    assert list((ssh_host.home / hosts.OFFLINE_WHEELS).iterdir()) == []
+    assert git(ssh_host.home / where, "-c", "safe.directory=*", "rev-parse", "main") == git(repo, "rev-parse", "main")
+    shutil.rmtree(ssh_host.home / where)

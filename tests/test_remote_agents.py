@@ -85,6 +85,16 @@ def test_a_question_on_the_host_is_answered_from_here(orchestra, repo, on_host):
     wait_remote(orchestra, "asker", "exited")
 
 
+def test_an_agent_that_fails_on_the_host_shows_failed_here_with_its_exit_code(orchestra, repo, on_host):
+    orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "breaker", "fail on purpose")
+    failed = wait_remote(orchestra, "breaker", "failed")
+    assert failed["host"] == "box" and failed["exit_code"] == 1, failed
+    assert "failed" in orchestra("ls").stdout
+    (report,) = [r for r in json.loads(orchestra("report", "--json").stdout) if r["name"] == "breaker"]
+    assert report["status"] == "failed" and report["exit_code"] == 1 and report["commits"] == [], report
+    assert "the checks failed" in orchestra("logs", "breaker").stdout  # its own words, from the host's pane
+
+
 def test_kill_refuses_remote_work_and_force_keeps_it_here(orchestra, repo, on_host):
     orchestra("spawn", "--host", "box", "--agent", "demo", "--name", "worker", "write it")
     wait_remote(orchestra, "worker", "exited")

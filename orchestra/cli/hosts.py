@@ -43,19 +43,27 @@ def hosts(click_ctx, as_json):
 
 @hosts.command()
 @click.argument("name")
-def setup(name):
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Copy the dependencies as wheels made from what is installed here; the host's package index is never asked.",
+)
+def setup(name, offline):
     """Make host NAME ready to run this project's agents.
 
     Installs this same orchestra there (a wheel built here, copied over SSH, in a virtual
     environment in the remote user's home; its dependencies come from the host's own package
-    index), and makes or updates the project's clone there by pushing the target branch over SSH:
-    the host needs no access to the project's remote. The host needs Python 3.10 or newer, git
-    and tmux, and says so when it lacks one.
+    index, or with --offline as wheels made here from what is installed, which then need the
+    host's Python version and platform to match this machine's), and makes or updates the
+    project's clone there by pushing the target branch over SSH: the host needs no access to the
+    project's remote. The host needs Python 3.10 or newer, git and tmux, and says so when it lacks
+    one.
     """
     import tempfile
     from pathlib import Path
 
     from orchestra import hosts as hosts_module
+    from orchestra import wheels
     from orchestra.errors import OrchestraError
     from orchestra.removal import merge_target
 
@@ -68,9 +76,14 @@ def setup(name):
     target = merge_target(ctx)
     with tempfile.TemporaryDirectory() as folder:
         echo(f"building orchestra's wheel for {name}")
-        wheel = hosts_module.build_wheel(Path(folder))
+        wheel = wheels.build_wheel(Path(folder))
+        dependencies = None
+        if offline:
+            (Path(folder) / "dependencies").mkdir()
+            dependencies = wheels.dependency_wheels(Path(folder) / "dependencies")
+            echo(f"copying {len(dependencies)} dependencies to {name} as wheels made here")
         echo(f"installing {wheel.name} on {name} ({host.ssh}) and pushing {target}")
-        found = hosts_module.setup(host, ctx.project.root, [target], wheel)
+        found = hosts_module.setup(host, ctx.project.root, [target], wheel, dependencies)
     echo(f"{name}: {found.get('orchestra', 'orchestra')} ready; the project's clone is {found.get('clone')}")
 
 
