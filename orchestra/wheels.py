@@ -5,8 +5,7 @@ A distribution installed from a wheel keeps the wheel's files (its RECORD) and i
 `Tag:` lines), so zipping those files again gives back a wheel pip installs as it would the
 original, compiled extensions included. Which distributions: orchestra's requirements and theirs,
 read from their metadata with the markers evaluated for this interpreter, as pip would here.
-Standard library only: `packaging` need not be installed, so requirements and markers (PEP 508)
-are read by the small parser below, which knows what requirement metadata holds.
+Requirements and their markers (PEP 508) are read with `packaging`, as pip reads them.
 """
 
 from __future__ import annotations
@@ -15,14 +14,14 @@ import base64
 import hashlib
 import importlib.metadata
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from orchestra.errors import OrchestraError
 
@@ -42,161 +41,16 @@ class NotRepackable(OrchestraError):
     """An installed distribution whose files are not known, or not its own (editable)."""
 
 
-@dataclass(frozen=True)
-class Requirement:
-    name: str
-    extras: frozenset[str]
-    marker: str  # "" when there is none
-
-
 def canonical(name: str) -> str:
     """A project name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
-REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?")
-
-
-def parse_requirement(text: str) -> Requirement:
-    """`name [extras] (version or @ url) ; marker`, as in a distribution's Requires-Dist."""
-    head, _, marker = text.partition(";")
-    found = REQUIREMENT.match(head)
-    if not found:
-        raise ValueError(f"not a requirement: {text!r}")
-    extras = frozenset(canonical(e.strip()) for e in (found.group(2) or "").split(",") if e.strip())
-    return Requirement(found.group(1), extras, marker.strip())
-
-
-def environment() -> dict[str, str]:
-    """The marker variables of PEP 508 for this interpreter."""
-    info = sys.implementation.version
-    implementation = f"{info.major}.{info.minor}.{info.micro}"
-    if info.releaselevel != "final":
-        implementation += info.releaselevel[0] + str(info.serial)
-    return {
-        "os_name": os.name,
-        "sys_platform": sys.platform,
-        "platform_machine": platform.machine(),
-        "platform_python_implementation": platform.python_implementation(),
-        "platform_release": platform.release(),
-        "platform_system": platform.system(),
-        "platform_version": platform.version(),
-        "python_version": ".".join(platform.python_version_tuple()[:2]),
-        "python_full_version": platform.python_version(),
-        "implementation_name": sys.implementation.name,
-        "implementation_version": implementation,
-    }
-
-
-TOKEN = re.compile(r"""\s*(?:(\(|\))|('[^']*'|"[^"]*")|(===|==|!=|<=|>=|~=|<|>)|([A-Za-z_][A-Za-z0-9_.]*))""")
-VERSION = re.compile(r"^\s*v?(\d+(?:\.\d+)*)(\.\*)?")
-
-
-def marker_holds(marker: str, extras: frozenset[str] = frozenset(), env: dict[str, str] | None = None) -> bool:
-    """Whether a PEP 508 marker holds here when the distribution was asked for with `extras`
-    (pip evaluates it once without an extra and once for each one asked for)."""
-    if not marker:
+def marker_holds(requirement: Requirement, extras: frozenset[str]) -> bool:
+    """Whether `requirement` applies here, for a distribution wanted with `extras` (as pip decides)."""
+    if requirement.marker is None:
         return True
-    values = env or environment()
-    return any(_Marker(marker, {**values, "extra": extra}).evaluate() for extra in ("", *sorted(extras)))
-
-
-class _Marker:
-    """A recursive-descent reading of one marker: or of ands of comparisons, with parentheses."""
-
-    def __init__(self, text: str, values: dict[str, str]) -> None:
-        self.tokens: list[tuple[str, str]] = []
-        self.values = values
-        position = 0
-        while text[position:].strip():
-            found = TOKEN.match(text, position)
-            if not found:
-                raise ValueError(f"cannot read the marker {text!r}")
-            group = found.lastindex or 1  # the one alternative that matched
-            self.tokens.append((("paren", "string", "op", "word")[group - 1], found.group(group)))
-            position = found.end()
-        self.at = 0
-
-    def evaluate(self) -> bool:
-        result = self._or()
-        if self.at != len(self.tokens):
-            raise ValueError(f"cannot read the marker at {self.tokens[self.at][1]!r}")
-        return result
-
-    def _peek(self) -> tuple[str, str]:
-        return self.tokens[self.at] if self.at < len(self.tokens) else ("end", "")
-
-    def _take(self) -> tuple[str, str]:
-        token = self._peek()
-        if token[0] == "end":
-            raise ValueError("the marker ends too soon")
-        self.at += 1
-        return token
-
-    def _or(self) -> bool:
-        result = self._and()
-        while self._peek() == ("word", "or"):
-            self.at += 1
-            result = self._and() or result
-        return result
-
-    def _and(self) -> bool:
-        result = self._comparison()
-        while self._peek() == ("word", "and"):
-            self.at += 1
-            result = self._comparison() and result
-        return result
-
-    def _comparison(self) -> bool:
-        if self._peek() == ("paren", "("):
-            self.at += 1
-            result = self._or()
-            if self._take() != ("paren", ")"):
-                raise ValueError("a parenthesis of the marker is not closed")
-            return result
-        left_name, left = self._value()
-        kind, op = self._take()
-        if (kind, op) == ("word", "not") and self._take() == ("word", "in"):
-            op = "not in"
-        elif kind != "op" and (kind, op) != ("word", "in"):
-            raise ValueError(f"{op!r} is not a comparison")
-        right_name, right = self._value()
-        if "extra" in (left_name, right_name):
-            left, right = canonical(left), canonical(right)
-        return compare(left, op, right)
-
-    def _value(self) -> tuple[str, str]:
-        kind, text = self._take()
-        if kind == "string":
-            return "", text[1:-1]
-        if kind == "word" and text in self.values:
-            return text, self.values[text]
-        raise ValueError(f"{text!r} is not a marker variable or a quoted string")
-
-
-def compare(left: str, op: str, right: str) -> bool:
-    """One marker comparison: as versions when both sides are versions, else as strings."""
-    if op == "in":
-        return left in right
-    if op == "not in":
-        return left not in right
-    mine, theirs = VERSION.match(left), VERSION.match(right)
-    if op != "===" and mine and theirs and not mine.group(2):
-        a = [int(part) for part in mine.group(1).split(".")]
-        b = [int(part) for part in theirs.group(1).split(".")]
-        if theirs.group(2):  # `== 3.11.*`: a prefix
-            return (a[: len(b)] == b) == (op == "==")
-        width = max(len(a), len(b))
-        a, b = a + [0] * (width - len(a)), b + [0] * (width - len(b))
-        if op == "~=":
-            prefix = len(theirs.group(1).split(".")) - 1
-            return a >= b and a[:prefix] == b[:prefix]
-        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-    if op in ("==", "==="):
-        return left == right
-    if op == "!=":
-        return left != right
-    raise ValueError(f"cannot compare {left!r} {op} {right!r}")
+    return any(requirement.marker.evaluate({"extra": extra}) for extra in (extras or {""}))
 
 
 def dependencies(root: str = "claude-orchestra") -> list[importlib.metadata.Distribution]:
@@ -209,17 +63,18 @@ def dependencies(root: str = "claude-orchestra") -> list[importlib.metadata.Dist
     while queue:
         parent, text, parent_extras = queue.pop()
         try:
-            requirement = parse_requirement(text)
-            if not marker_holds(requirement.marker, parent_extras):
-                continue
-        except ValueError as error:
+            requirement = Requirement(text)
+        except InvalidRequirement as error:
             raise OrchestraError(f"cannot read the requirement {text!r} of {parent}: {error}.") from None
+        if not marker_holds(requirement, parent_extras):
+            continue
         key = canonical(requirement.name)
         if key == canonical(root):
             continue
-        if key in extras_of and requirement.extras <= extras_of[key]:
+        wanted = frozenset(requirement.extras)
+        if key in extras_of and wanted <= extras_of[key]:
             continue
-        extras_of[key] = extras_of.get(key, frozenset()) | requirement.extras
+        extras_of[key] = extras_of.get(key, frozenset()) | wanted
         try:
             dist = found.get(key) or importlib.metadata.distribution(requirement.name)
         except importlib.metadata.PackageNotFoundError:
