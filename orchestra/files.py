@@ -12,7 +12,11 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+
+# `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @contextlib.contextmanager
@@ -110,14 +114,15 @@ def write_atomic(path: str | Path, data: bytes | str, mode: int | None = 0o600, 
     new one). `durable` also syncs the file and its folder to disk before returning, for a file
     whose loss after a crash would lose the user's work (the state file).
     """
-    path = Path(path)
+    path = os.fspath(path)  # os.path, not pathlib: the hook handler writes the state file through here
+    folder, name = os.path.split(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if mode is None:
         try:
-            mode = path.stat().st_mode & 0o777
+            mode = os.stat(path).st_mode & 0o777
         except FileNotFoundError:
             mode = 0o644
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -133,7 +138,7 @@ def write_atomic(path: str | Path, data: bytes | str, mode: int | None = 0o600, 
             os.unlink(tmp)
         raise
     if durable:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(folder or ".", os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:

@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import sys
-from pathlib import Path
 
 from orchestra import lifecycle
 from orchestra.state import State
@@ -31,6 +30,7 @@ from orchestra.state import State
 # `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import ModuleType
     from typing import Any
 
@@ -49,10 +49,16 @@ def _trimmed(value: Any) -> Any:
     return value
 
 
+class TranslatorFile(str):
+    """A translator's file, as `--from-file` names it: a path, told apart from a module's name
+    without pathlib (which the handler's start does without)."""
+
+
 def translator_file(module: str) -> Path:
     """The file of `module` (say `orchestra_claude.hooks`), found without running its package's
     `__init__`: spawn puts it in the hook command, so the handler needs no import path for plugins."""
     import importlib.util
+    from pathlib import Path
 
     top, _, rest = module.partition(".")
     spec = importlib.util.find_spec(top)  # a top-level name is found, not run
@@ -69,13 +75,16 @@ def translator_file(module: str) -> Path:
     raise ImportError(f"no module named {module!r}")
 
 
-def load_translator(translator: str | Path) -> ModuleType:
-    """A translator module, loaded from its file (a `Path`) or found by its name (a `str`, as
-    agents spawned before `--from-file` name it), never through its package's `__init__`."""
+def load_translator(translator: str | os.PathLike[str]) -> ModuleType:
+    """A translator module, loaded from its file (a `TranslatorFile` or a path) or found by its
+    module name (a plain `str`, as agents spawned before `--from-file` name it), never through its
+    package's `__init__`."""
     import importlib.util
 
-    path = translator if isinstance(translator, Path) else translator_file(translator)
-    spec = importlib.util.spec_from_file_location(f"orchestra_translator_{path.stem}", path)
+    is_file = isinstance(translator, (TranslatorFile, os.PathLike))
+    path = os.fspath(translator) if is_file else os.fspath(translator_file(os.fspath(translator)))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(f"orchestra_translator_{stem}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load a translator from {path}")
     loaded = importlib.util.module_from_spec(spec)
@@ -83,7 +92,9 @@ def load_translator(translator: str | Path) -> ModuleType:
     return loaded
 
 
-def handle(state: State, name: str, raw: bytes, translator: str | Path | None = None) -> dict[str, Any] | None:
+def handle(
+    state: State, name: str, raw: bytes, translator: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
     """Log one hook event and apply it; returns the status event if the status changed."""
     try:
         payload = json.loads(raw)
@@ -119,13 +130,13 @@ def handle(state: State, name: str, raw: bytes, translator: str | Path | None = 
     return changed
 
 
-def _parse(argv: list[str]) -> tuple[State, str | Path | None, str, str | None] | None:
+def _parse(argv: list[str]) -> tuple[State, str | None, str, str | None] | None:
     if len(argv) < 3 or argv[0] != "--state-dir":
         return None
-    state, rest = State(Path(argv[1])), argv[2:]
-    translator: str | Path | None = None
+    state, rest = State(argv[1]), argv[2:]
+    translator: str | None = None
     if rest[0] in ("--from", "--from-file") and len(rest) >= 2:
-        translator = rest[1] if rest[0] == "--from" else Path(rest[1])
+        translator = rest[1] if rest[0] == "--from" else TranslatorFile(rest[1])
         rest = rest[2:]
     if len(rest) not in (1, 2):
         return None
@@ -159,13 +170,15 @@ def notify(argv: list[str]) -> int:
     if len(argv) not in (3, 4) or argv[0] != "--state-dir" or argv[3:] not in ([], ["--forecast"]):
         return 2
     if argv[3:]:  # asked by the hook handler, which has ended by now (not niced: it was not before)
-        lifecycle.forecast_in_background(State(Path(argv[1])), reap=False)
+        lifecycle.forecast_in_background(State(argv[1]), reap=False)
     # Below the agents: a spawn of ten starts ten of these (one per `running`) while its
     # launchers still start, and loading the plugins costs more than a launcher's whole work.
     with contextlib.suppress(OSError):
         os.nice(10)
-    state = State(Path(argv[1]))
+    state = State(argv[1])
     try:
+        from pathlib import Path
+
         from orchestra.context import Context
         from orchestra.models import Agent, Event
 

@@ -304,7 +304,7 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
         start_queue(state, reap)
     for limited in (e for e in events if e.get("type") == "status" and e.get("status") == LIMITED):
         # Its limit's end is set as a tmux timer by `_limit` (orchestra.limits): no process waits.
-        in_background(state, launcher_argv("_limit", "--state-dir", str(state.dir), limited["agent"]), reap)
+        in_background(state, launcher_argv("_limit", "--state-dir", state.folder, limited["agent"]), reap)
 
 
 def seen_on_hosts(state: State, changes: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -338,7 +338,7 @@ def start_queue(state: State, reap: bool = True) -> None:
     except Exception:  # noqa: BLE001 - a damaged state file is reported by the command that reads it
         return
     if any(r.get("status") == QUEUED for r in records.values()) and not starter_waiting(state):
-        in_background(state, launcher_argv("_queue", "--state-dir", str(state.dir)), reap)
+        in_background(state, launcher_argv("_queue", "--state-dir", state.folder), reap)
 
 
 QUEUE_NEXT_LOCK = "queue-next.lock"  # held by the one starter waiting for its turn (`orchestra.schedule`)
@@ -352,7 +352,7 @@ def starter_waiting(state: State) -> bool:
     from orchestra import files
 
     try:
-        fd = files.try_lock(state.dir / QUEUE_NEXT_LOCK)
+        fd = files.try_lock(os.path.join(state.folder, QUEUE_NEXT_LOCK))
     except OSError:
         return False
     if fd is None:
@@ -370,13 +370,13 @@ def notify_in_background(
     The events travel on the command line: they hold statuses, names and paths, never secrets.
     """
     then = ["--forecast"] if forecast else []
-    in_background(state, launcher_argv("_notify", "--state-dir", str(state.dir), json.dumps(changes), *then), reap)
+    in_background(state, launcher_argv("_notify", "--state-dir", state.folder, json.dumps(changes), *then), reap)
 
 
 def forecast_in_background(state: State, reap: bool = True) -> None:
     """Bring the stored conflict forecast up to date in a process of its own (`_forecast`, which
     runs one at a time and tells the notifiers of new conflicts)."""
-    in_background(state, launcher_argv("_forecast", "--state-dir", str(state.dir)), reap)
+    in_background(state, launcher_argv("_forecast", "--state-dir", state.folder), reap)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ import contextlib
 import datetime
 import json
 import os
-from pathlib import Path
 
 from orchestra import files, statuses
 from orchestra.errors import OrchestraError
@@ -24,6 +23,7 @@ from orchestra.errors import OrchestraError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from pathlib import Path
     from typing import Any, TypedDict
 
     from orchestra.models import Agent, Event
@@ -43,13 +43,39 @@ _BUSY: dict[str, int] = {}  # busy.lock files this process holds, by path
 class State:
     """The state folder of one project."""
 
-    def __init__(self, state_dir: Path):
-        self.dir = Path(state_dir)
-        self.path = self.dir / "state.json"
-        self.lock_path = self.dir / "state.lock"
-        self.events_path = self.dir / "events.ndjson"
-        self.launch_dir = self.dir / "launch"
-        self.busy_path = self.dir / "busy.lock"
+    def __init__(self, state_dir: str | os.PathLike[str]):
+        # The folder as text: what the hook handler's path uses, which does not import pathlib
+        # (most of its start-up is imports); everyone else takes `dir` and the paths below.
+        self.folder = os.fspath(state_dir)
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.folder, name)
+
+    @property
+    def dir(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.folder)
+
+    @property
+    def path(self) -> Path:
+        return self.dir / "state.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / "state.lock"
+
+    @property
+    def events_path(self) -> Path:
+        return self.dir / "events.ndjson"
+
+    @property
+    def launch_dir(self) -> Path:
+        return self.dir / "launch"
+
+    @property
+    def busy_path(self) -> Path:
+        return self.dir / "busy.lock"
 
     # -- background work ------------------------------------------------------------------
 
@@ -57,15 +83,16 @@ class State:
         """Mark this process as working on the project until it exits: a shared `flock` on
         `busy.lock`, held by the launcher, `_exited` and the pane-died hook. The notifier processes they
         start inherit it (`busy_fd`), so `wait_idle` also waits for those."""
-        fd = _BUSY.get(str(self.busy_path))
+        busy = self._file("busy.lock")
+        fd = _BUSY.get(busy)
         if fd is None:
-            fd = files.hold_shared(self.busy_path)
-            _BUSY[str(self.busy_path)] = fd
+            fd = files.hold_shared(busy)
+            _BUSY[busy] = fd
         return fd
 
     def busy_fd(self) -> int | None:
         """The `busy.lock` this process holds, if it holds one."""
-        return _BUSY.get(str(self.busy_path))
+        return _BUSY.get(self._file("busy.lock"))
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no launcher, `_exited`, pane-died hook or notifier of theirs works on this project
@@ -96,7 +123,8 @@ class State:
         record raises, so that no writer rewrites the file. `complete=False` lets a reader that
         only counts (the status bar) take records that lack fields."""
         try:
-            raw = self.path.read_bytes()
+            with open(self._file("state.json"), "rb") as file:
+                raw = file.read()
         except FileNotFoundError:
             return {}
         try:
@@ -153,12 +181,13 @@ class State:
     def locked(self) -> Iterator[None]:
         # Not `parents=True`: a hook that fires after its repository was deleted must not bring
         # back an empty `.git/orchestra/` where the repository was.
-        self.dir.mkdir(exist_ok=True)
-        with files.locked(self.lock_path):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.folder)
+        with files.locked(self._file("state.lock")):
             yield
 
     def _write(self, payload: bytes) -> None:
-        files.write_atomic(self.path, payload, durable=True)
+        files.write_atomic(self._file("state.json"), payload, durable=True)
 
     # -- event log -----------------------------------------------------------------------
 
@@ -167,9 +196,10 @@ class State:
         lines = b"".join(json.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events)
         if not lines:
             return
-        self.dir.mkdir(exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.folder)
         # One write() on an O_APPEND descriptor: concurrent writers never interleave within a line.
-        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self._file("events.ndjson"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, lines)
         finally:

@@ -73,6 +73,7 @@ def test_the_hook_handler_imports_neither(repo, tmp_path):
     assert {"orchestra.state", "orchestra.lifecycle", "orchestra.hook_handler"} <= names and _heavy(names) == []
     assert "site" not in names and not any("editable" in name for name in names)
     assert "typing" not in names  # annotations only: `TYPE_CHECKING = False` in the modules it loads
+    assert "pathlib" not in names  # os.path on its path: State.folder, files.write_atomic
 
 
 def test_the_board_imports_neither(repo, tmp_path):
