@@ -82,7 +82,9 @@ def load_translator(translator: str | os.PathLike[str]) -> ModuleType:
     import importlib.util
 
     is_file = isinstance(translator, (TranslatorFile, os.PathLike))
-    path = os.fspath(translator) if is_file else os.fspath(translator_file(os.fspath(translator)))
+    # A plain str: a str subclass would become the code's file name, which marshal cannot write
+    # into the module's cached bytecode ("unmarshallable object"), and the import would fail.
+    path = str(os.fspath(translator)) if is_file else str(translator_file(str(translator)))
     stem = os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(f"orchestra_translator_{stem}", path)
     if spec is None or spec.loader is None:

@@ -288,6 +288,19 @@ def test_the_hook_start_runs_without_the_site_module_or_the_callers_python_varia
     assert probe.stdout.split() == ["1", "False"]
 
 
+def test_a_translator_never_loaded_before_is_loaded_from_its_file_and_cached(state, tmp_path):
+    """A fresh install has no cached bytecode of the translator: the first event compiles it and
+    writes the cache (a file name of a str subclass once made that write, and the event, fail)."""
+    fresh = tmp_path / "fresh" / "hooks.py"
+    fresh.parent.mkdir()
+    fresh.write_bytes(translator_file("orchestra_claude.hooks").read_bytes())
+    payload = json.dumps({"hook_event_name": "Stop", "last_assistant_message": "Done."}).encode()
+    result = run_hook(state, "worker", payload, translator=["--from-file", str(fresh)])
+    assert result.returncode == 0 and state.read()["worker"].status == Status.DONE
+    assert not [e for e in state.read_events() if e["type"] == "hook-error"], state.read_events()
+    assert list((fresh.parent / "__pycache__").glob("hooks.*.pyc")), "its bytecode is cached for the next event"
+
+
 def test_a_translator_is_found_by_its_file_or_said_missing():
     assert translator_file("orchestra_claude.hooks").name == "hooks.py"
     with pytest.raises(ImportError, match="no module named 'no_such_plugin'"):
