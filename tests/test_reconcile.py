@@ -279,6 +279,9 @@ def screen_record(kind: str, status: str) -> dict:
         ("aider", AIDER_5XX, False),
         ("opencode", [OPENCODE_FOOTER.format("Rate limit reached for requests")], True),
         ("opencode", [OPENCODE_FOOTER.format("Too Many Requests")], True),
+        # Its countdown under a second, or the retry on its way: no "in 3s".
+        ("opencode", [OPENCODE_FOOTER.format("Rate limit reached for requests").replace("in 3s ", "")], True),
+        ("opencode", [OPENCODE_FOOTER.format("Internal server error").replace("in 3s ", "")], False),
         ("opencode", [OPENCODE_FOOTER.format("You exceeded your current quota")], True),
         ("opencode", [OPENCODE_FOOTER.format("Internal server error")], False),
         ("opencode", [OPENCODE_FOOTER.format("Provider is overloaded")], False),

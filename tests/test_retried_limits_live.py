@@ -70,13 +70,14 @@ def test_opencode_held_by_a_429_is_limited_and_running_again_when_it_gets_throug
         provider = {"anthropic": {"options": {"baseURL": f"{api.url}/v1", "apiKey": "stand-in-key"}}}
         config = {"model": "anthropic/claude-sonnet-4-5", "share": "disabled", "provider": provider}
         (repo / "opencode.json").write_text(json.dumps(config))
-        # Offline, these spare OpenCode's start the network calls that would only time out.
+        # Offline, these spare OpenCode's start the network calls that would only time out; the last
+        # keeps its first start from installing its plugin package from the npm registry.
         quiet = ("MODELS_FETCH", "DEFAULT_PLUGINS", "LSP_DOWNLOAD", "AUTOUPDATE")
-        env = {f"OPENCODE_DISABLE_{name}": "true" for name in quiet}
+        env = {f"OPENCODE_DISABLE_{name}": "true" for name in quiet} | {"npm_config_offline": "true"}
         configure(repo, "opencode", agent_clis["opencode"], [], env)
         orchestra("spawn", "--agent", "opencode", "--no-attach", "say hello")
-        (agent,) = wait_statuses(orchestra, {"say-hello": "limited"}, timeout=120)
-        assert "Rate limit reached for requests [retrying in " in agent["error"]
+        (agent,) = wait_statuses(orchestra, {"say-hello": "limited"}, timeout=90)
+        assert "Rate limit reached for requests [retrying " in agent["error"]
         api.recover()
         (agent,) = wait_statuses(orchestra, {"say-hello": "running"}, timeout=60)
         wait_for(lambda: "Done." in screen(isolated, agent["pane"]), timeout=30, what="OpenCode's answer")

@@ -24,8 +24,12 @@ from orchestra.models import Agent, AgentKind, AgentSettings
 WAITING_PATTERNS = [r"Permission required", r"Allow once"]
 BUSY_PATTERNS = [r"\binterrupt\b"]  # its footer while a turn runs: "esc interrupt"
 # OpenCode 1.18's retry footer, "<the API's message> [retrying in 3s attempt #2]", when the message
-# names a limit (a 5xx's "Internal server error" or "Provider is overloaded" does not).
-LIMITED_PATTERNS = [r"(?i)(rate.?limit|too many requests|quota|usage limit|\b429\b).*\[retrying in \S+ attempt #\d+\]"]
+# names a limit (a 5xx's "Internal server error" or "Provider is overloaded" does not). Its countdown
+# ticks once a second and shows nothing under a second, so a short retry-after may only ever show
+# "[retrying attempt #2]".
+LIMITED_PATTERNS = [
+    r"(?i)(rate.?limit|too many requests|quota|usage limit|\b429\b).*\[retrying (in \S+ )?attempt #\d+\]"
+]
 # Its footer once the turn is over ("ctrl+p commands" without "esc interrupt"). Not its working
 # footer: that one shows for the moment each retry is sent, and the limit would end with each.
 LIMIT_OVER_PATTERNS = [r"^(?!.*\binterrupt\b).*ctrl\+p commands"]
