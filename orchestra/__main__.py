@@ -18,6 +18,7 @@ INTERNAL = {
     "_remote": ("orchestra.on_host", "main"),
     "_remote-attach": ("orchestra.on_host", "attach_main"),
     "_remote-follow": ("orchestra.on_host", "follow_main"),
+    "_mcp-serve": ("orchestra.mcp_server", "serve_main"),
 }
 
 if len(sys.argv) > 1 and sys.argv[1] in INTERNAL:

@@ -18,11 +18,21 @@ def launcher_argv(*args: str) -> list[str]:
 
 
 def mcp_argv(state_dir: str, agent: str) -> list[str]:
-    """orchestra's MCP server scoped to one agent (`orchestra mcp --agent NAME`), with this very
-    interpreter. The agent CLI starts it in the agent's worktree, where it finds the project (and so
-    `state_dir`, which is that project's); the name makes the agent the parent of what it spawns."""
-    del state_dir  # found again from the worktree: kept in the signature for a server that takes it
-    return launcher_argv("mcp", "--agent", agent)
+    """How an agent CLI starts orchestra's MCP tools for `agent`: the relay (`orchestra.mcp_relay`,
+    standard library only, without the site module) to the project's one server, which the relay
+    starts when none answers; the name makes the agent the parent of what it spawns."""
+    from os.path import dirname, join
+
+    return [
+        sys.executable,
+        "-I",
+        "-S",
+        join(dirname(__file__), "mcp_relay.py"),
+        "--state-dir",
+        state_dir,
+        "--agent",
+        agent,
+    ]
 
 
 def hook_argv(*args: str) -> list[str]:

@@ -8,7 +8,12 @@ a guardrail, a bad argument) reaches the client as a tool error of one sentence,
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import os
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -315,17 +320,11 @@ def wait_async(tools: Tools) -> Callable[..., Any]:
     return wait
 
 
-def serve(cwd: Path | None = None, agent: str | None = None) -> None:
-    """Answer MCP requests on standard input and output until the client closes them."""
+def build_server(tools: Tools, root: Path) -> Any:
+    """An `MCPServer` with orchestra's tools, for the project at `root` and the caller of `tools`."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from pydantic import ValidationError
-
-    cwd = cwd or Path.cwd()
-    ctx = Context.open(cwd)  # a folder that is no project fails here, before anything is served
-    if agent is not None and agent not in ctx.state.read():
-        raise UnknownAgent.named(agent)
-    tools = Tools(cwd, agent)
 
     class Server(MCPServer):
         async def call_tool(self, name: str, arguments: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
@@ -336,16 +335,187 @@ def serve(cwd: Path | None = None, agent: str | None = None) -> None:
                     raise ToolError(_bad_arguments(name, error.__cause__)) from None
                 raise
 
-    who = f"agent '{agent}'" if agent else "a person"
+    who = f"agent '{tools.caller}'" if tools.caller else "a person"
     server = Server(
         "orchestra",
-        instructions=f"orchestra's tools for the project {ctx.project.root}, called by {who}: "
+        instructions=f"orchestra's tools for the project {root}, called by {who}: "
         "list, spawn, send, wait for, report on and diff its agents; post to and read its message board.",
         log_level="WARNING",
     )
     for name, method in TOOLS.items():
         server.add_tool(wait_async(tools) if name == "wait" else refusing(getattr(tools, method)), name=name)
-    server.run("stdio")
+    return server
+
+
+def serve(cwd: Path | None = None, agent: str | None = None) -> None:
+    """Answer MCP requests on standard input and output until the client closes them."""
+    cwd = cwd or Path.cwd()
+    ctx = Context.open(cwd)  # a folder that is no project fails here, before anything is served
+    if agent is not None and agent not in ctx.state.read():
+        raise UnknownAgent.named(agent)
+    build_server(Tools(cwd, agent), ctx.project.root).run("stdio")
+
+
+# -- one server for every agent of a project -----------------------------------------------------
+
+SOCKET = "mcp.sock"  # in the state folder (orchestra/mcp_relay.py connects to it)
+LOCK = "mcp.lock"  # held by the server for its whole life: one per project
+IDLE_EXIT = 120.0  # seconds with no one connected after which the server ends
+MAX_LINE = 64 * 1024 * 1024  # the longest message a client may send
+THREADS = 1000  # tool calls at once (each `wait` holds a thread while it waits)
+
+
+def serve_main(argv: list[str]) -> int:
+    """`_mcp-serve --state-dir DIR`: started by an agent's relay when no server answers."""
+    if len(argv) != 2 or argv[0] != "--state-dir":
+        print("usage: _mcp-serve --state-dir DIR", file=sys.stderr)
+        return 2
+    try:
+        idle = float(os.environ.get("ORCHESTRA_MCP_IDLE_EXIT", IDLE_EXIT))
+    except ValueError:
+        idle = IDLE_EXIT
+    try:
+        return serve_project(Path(argv[1]), idle)
+    except OrchestraError as error:
+        print(f"orchestra mcp: {error}", file=sys.stderr)
+        return 1
+
+
+def serve_project(state_dir: Path, idle_exit: float = IDLE_EXIT) -> int:
+    """Serve every agent of the project whose state folder is `state_dir` on its unix socket, until
+    no one has been connected for `idle_exit` seconds. Returns 0 at once when another server holds
+    the folder's lock (it serves them)."""
+    import anyio
+
+    held = files.try_lock(state_dir / LOCK)
+    if held is None:
+        return 0
+    ctx = Context.open(Path.cwd())  # started in an agent's worktree: the project it belongs to
+    if ctx.state.dir.resolve() != state_dir.resolve():
+        raise OrchestraError(f"{state_dir} is not the state folder of the project at {ctx.project.root}.")
+    root = ctx.project.root
+    os.chdir(root)  # not the worktree it started in, which may be removed while it serves
+    listener = _bind(state_dir)
+    try:
+        anyio.run(_serve, listener, root, idle_exit)
+    finally:
+        _unbind(state_dir, listener)
+        os.close(held)
+    return 0
+
+
+def _bind(state_dir: Path) -> socket.socket:
+    """The listening socket `mcp.sock` in `state_dir`, readable by this user alone; bound from its
+    folder, as a unix socket's path is limited to about a hundred bytes."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    here = os.getcwd()
+    mask = os.umask(0o077)
+    try:
+        os.chdir(state_dir)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(SOCKET)  # left by a server that died: this one holds the lock
+        listener.bind(SOCKET)
+        listener.listen(128)
+    finally:
+        os.umask(mask)
+        os.chdir(here)
+    return listener
+
+
+def _unbind(state_dir: Path, listener: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(state_dir / SOCKET)
+    listener.close()
+
+
+async def _serve(listener: socket.socket, root: Path, idle_exit: float) -> None:
+    import anyio
+    import anyio.abc
+    import anyio.to_thread
+
+    anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+    servers: dict[str | None, Any] = {}
+    connected = 0
+    idle_since = time.monotonic()
+
+    async def one(stream: anyio.abc.SocketStream) -> None:
+        nonlocal connected, idle_since
+        connected += 1
+        try:
+            await _serve_connection(stream, root, servers)
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+        finally:
+            connected -= 1
+            idle_since = time.monotonic()
+            await stream.aclose()
+
+    async with anyio.create_task_group() as group:
+        sockets = await anyio.abc.SocketListener.from_socket(listener)
+        group.start_soon(sockets.serve, one)
+        while connected or time.monotonic() - idle_since < idle_exit:
+            await anyio.sleep(min(1.0, idle_exit))
+        group.cancel_scope.cancel()
+
+
+async def _serve_connection(stream: Any, root: Path, servers: dict[str | None, Any]) -> None:
+    """One agent CLI's connection: its relay's first line names the agent; then MCP, one JSON
+    message per line each way, as over standard input and output."""
+    from anyio.streams.buffered import BufferedByteReceiveStream
+    from mcp.server.stdio import stdio_server
+
+    received = BufferedByteReceiveStream(stream)
+    hello = json_record(await received.receive_until(b"\n", MAX_LINE))
+    caller = hello.get("agent") if hello is not None else None
+    error = None
+    if hello is None or not (caller is None or isinstance(caller, str)):
+        error = 'the relay\'s first line is not {"agent": NAME}.'
+    elif caller is not None and caller not in Context.open(root).state.read():
+        error = str(UnknownAgent.named(caller))
+    await stream.send(json.dumps({"error": error} if error else {"ok": True}).encode() + b"\n")
+    if error:
+        return
+    if caller not in servers:
+        servers[caller] = build_server(Tools(root, caller), root)
+    server = servers[caller]
+    lines, out = _Lines(received), _Out(stream)
+    async with stdio_server(lines, out) as (read, write):  # type: ignore[arg-type]
+        # The SDK's own loop for one connection (what `MCPServer.run_stdio_async` runs on stdio).
+        lowlevel = server._lowlevel_server
+        await lowlevel.run(read, write, lowlevel.create_initialization_options())
+
+
+class _Lines:
+    """A connection's lines as text, as `stdio_server` reads standard input."""
+
+    def __init__(self, received: Any) -> None:
+        self.received = received
+
+    def __aiter__(self) -> _Lines:
+        return self
+
+    async def __anext__(self) -> str:
+        import anyio
+
+        try:
+            line = await self.received.receive_until(b"\n", MAX_LINE)
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError) as error:
+            raise StopAsyncIteration from error
+        text: str = line.decode("utf-8", errors="replace")
+        return text
+
+
+class _Out:
+    """A connection's sending side, as `stdio_server` writes standard output."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def write(self, text: str) -> None:
+        await self.stream.send(text.encode())
+
+    async def flush(self) -> None:
+        pass
 
 
 def _bad_arguments(tool: str, error: Any) -> str:

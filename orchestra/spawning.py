@@ -373,9 +373,22 @@ def hook_command(ctx: Context, agent: Agent, kind: AgentKind) -> list[str]:
     return hook_argv("--state-dir", str(ctx.state.dir), *translator, agent.name)
 
 
-def mcp_command(ctx: Context, agent: Agent, settings: AgentSettings) -> list[str]:
-    """orchestra's MCP server for this agent, unless its kind's `[agents.<kind>] mcp = false`."""
-    return mcp_argv(str(ctx.state.dir), agent.name) if settings.mcp else []
+def mcp_command(ctx: Context, agent: Agent, kind: AgentKind, settings: AgentSettings) -> list[str]:
+    """orchestra's MCP server for this agent (its relay to the project's server, which the relay
+    starts when none answers), unless its kind's `[agents.<kind>] mcp = false`. For a CLI that does
+    not wait for its MCP servers (`mcp_early`), the server is started now, before its window."""
+    if not settings.mcp:
+        return []
+    state_dir = str(ctx.state.dir)
+    if kind.mcp_early and state_dir not in _MCP_STARTED:
+        from orchestra.mcp_relay import start_soon
+
+        start_soon(state_dir, str(ctx.project.root))
+        _MCP_STARTED.add(state_dir)
+    return mcp_argv(state_dir, agent.name)
+
+
+_MCP_STARTED: set[str] = set()  # the state folders whose MCP server this process saw to
 
 
 def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
@@ -385,7 +398,7 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
     for plan in plans:
         agent = plan.agent
         plan.settings.hook_command = hook_command(ctx, agent, plan.kind)
-        plan.settings.mcp_command = mcp_command(ctx, agent, plan.settings)
+        plan.settings.mcp_command = mcp_command(ctx, agent, plan.kind, plan.settings)
         agent.argv = plan.kind.build_argv(agent, plan.settings)
         plan.env = agent_environment(plan.kind, agent, plan.settings, env)
         ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
@@ -613,7 +626,7 @@ def settings_for(ctx: Context, kind: AgentKind, agent: Agent) -> AgentSettings:
         kind.name, AgentSettings(list(kind.default_command), list(kind.default_args), dict(kind.default_env))
     )
     settings.hook_command = hook_command(ctx, agent, kind)
-    settings.mcp_command = mcp_command(ctx, agent, settings)
+    settings.mcp_command = mcp_command(ctx, agent, kind, settings)
     return settings
 
 

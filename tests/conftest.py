@@ -34,6 +34,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("ORCHESTRA_TMUX_SOCKET", socket)
     monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "0")
+    # The project's MCP server ends a second after its last agent went, not minutes later.
+    monkeypatch.setenv("ORCHESTRA_MCP_IDLE_EXIT", "1")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     # Nothing a test does may reach the user's Slack, GitHub or desktop.
     for name in (

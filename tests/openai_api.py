@@ -36,6 +36,7 @@ class ToolCall:
     name: str
     arguments: dict
     call_id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:24]}")
+    namespace: str | None = None  # an MCP server's tools: Codex offers them as a namespace, `mcp__<server>`
 
 
 def shell(cmd: str, justification: str | None = None) -> ToolCall:
@@ -123,6 +124,7 @@ def output_item(reply: Text | ToolCall) -> dict:
             "call_id": reply.call_id,
             "name": reply.name,
             "arguments": json.dumps(reply.arguments),
+            **({"namespace": reply.namespace} if reply.namespace else {}),
         }
     text = {"type": "output_text", "text": reply.text, "annotations": []}
     return {

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from claude_api import Text, ToolUse, first_prompt
 from support import agents_json, git, wait_statuses
+from test_gemini_live import gemini  # noqa: F401  (the fixture)
 
 LEAD = "greet in two files"
 FIRST, SECOND = "first worker: write one.txt", "second worker: write two.txt"
@@ -95,3 +96,73 @@ def test_a_lead_spawns_two_workers_waits_for_them_and_reads_their_post(orchestra
     text = orchestra("report", env={**os.environ, "COLUMNS": "200"}).stdout
     assert f"lead: {LEAD}\n" in text and f"summary: {SUMMARY}" in text and "orchestra runs you" not in text
     assert text.index(SUMMARY) < text.index("One done.") and text.index(SUMMARY) < text.index("Two done.")
+
+
+def test_a_codex_lead_spawns_workers_through_the_server_its_first_request_offers(orchestra, repo, agent_clis):
+    """The real Codex CLI against the stand-in Responses API: orchestra's tools are in the lead's
+    very first request (Codex waits for a required server), and its calls start and wait for workers."""
+    from openai_api import KEY_VARIABLE, OpenAIAPI, ToolCall, codex_overrides
+    from openai_api import Text as Said
+    from test_codex_live import DEFAULT_ARGS
+
+    with OpenAIAPI() as api:
+        trusted = f'projects={{{json.dumps(str(repo.resolve()))} = {{ trust_level = "trusted" }}}}'
+        args = [*DEFAULT_ARGS, "-c", trusted, *codex_overrides(api.url)]
+        (repo / "orchestra.toml").write_text(
+            f"[agents.codex]\ncommand = {json.dumps(agent_clis['codex'])}\nargs = {json.dumps(args)}\n"
+        )
+        git(repo, "add", "orchestra.toml")
+        git(repo, "commit", "-qm", "a codex lead")
+        tools = "mcp__orchestra"
+        spawn = ToolCall("spawn", {"tasks": ["write a", "write b"], "agent": "demo"}, namespace=tools)
+        wait = ToolCall("wait", {"names": ["write-a", "write-b"], "timeout_s": 60}, namespace=tools)
+        api.script([spawn, wait, Said("Summary: write-a and write-b are done.")])
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
+        orchestra(
+            "spawn",
+            "--agent",
+            "codex",
+            "--no-attach",
+            "--name",
+            "lead",
+            "lead the work",
+            env={**env, KEY_VARIABLE: "k"},
+        )
+        settled = wait_statuses(orchestra, {"lead": "done", "write-a": "exited", "write-b": "exited"}, timeout=90)
+
+        first = api.main_requests[0]
+        offered = {t.get("name"): t for t in first.body["tools"]}
+        assert tools in offered, "orchestra's tools are in the lead's first request"
+        assert {t["name"] for t in offered[tools]["tools"]} >= {"list", "spawn", "wait", "post", "read", "report"}
+        spawned = json.loads(api.main_requests[1].function_outputs[spawn.call_id].split("Output:\n", 1)[1])
+        assert [a["name"] for a in spawned["result"]] == ["write-a", "write-b"]
+        waited = api.main_requests[2].function_outputs[wait.call_id]
+        assert '"timed_out":false' in waited.replace(" ", "")
+    parents = {a["name"]: a["parent"] for a in settled}
+    assert parents == {"lead": None, "write-a": "lead", "write-b": "lead"}
+    assert {a["name"]: a for a in settled}["lead"]["last_message"] == "Summary: write-a and write-b are done."
+
+
+def test_a_gemini_lead_spawns_workers_with_the_tools_its_first_request_offers(orchestra, gemini):
+    """The real Gemini CLI against the stand-in Gemini API, with orchestra's server in the worktree's
+    own settings: its tools (but merge) are in the lead's first request, and its calls start and
+    wait for workers."""
+    from gemini_api import FunctionCall
+    from gemini_api import Text as Said
+    from test_gemini_live import TIMEOUT
+
+    spawn = FunctionCall("mcp_orchestra_spawn", {"tasks": ["write a", "write b"], "agent": "demo"})
+    wait = FunctionCall("mcp_orchestra_wait", {"names": ["write-a", "write-b"], "timeout_s": 60})
+    gemini.api.script([spawn, wait, Said("Summary: write-a and write-b are done.")])
+    orchestra("spawn", "--agent", "gemini", "--no-attach", "--name", "lead", "lead the work")
+    wanted = {"lead": "done", "write-a": "exited", "write-b": "exited"}
+    settled = {a["name"]: a for a in wait_statuses(orchestra, wanted, timeout=TIMEOUT)}
+
+    first = gemini.api.main_requests[0]
+    offered = {d["name"] for tool in first.body.get("tools", []) for d in tool.get("functionDeclarations", [])}
+    ours = {f"mcp_orchestra_{name}" for name in ("list", "spawn", "send", "wait", "report", "diff", "post", "read")}
+    assert ours <= offered and "mcp_orchestra_merge" not in offered
+    answered = json.dumps(gemini.api.main_requests[-1].function_responses)
+    assert "write-a" in answered and "timed_out" in answered
+    assert {name: a["parent"] for name, a in settled.items()} == {"lead": None, "write-a": "lead", "write-b": "lead"}
+    assert settled["lead"]["last_message"] == "Summary: write-a and write-b are done."

@@ -77,7 +77,13 @@ def test_a_turn_that_writes_a_file_is_done_with_codexs_last_message(orchestra, c
     assert [s["last-assistant-message"] for s in stops(orchestra, "write-hello-txt")] == ["I wrote hello.txt."]
 
 
-def test_a_command_that_needs_approval_is_waiting_until_send_answers_it(orchestra, codex, isolated):
+def test_a_command_that_needs_approval_is_waiting_until_send_answers_it(orchestra, codex, isolated, repo):
+    # Codex 0.169 makes no title for a session given an MCP server on its command line (its title
+    # thread refuses the server's "invalid transport"): this agent goes without orchestra's, so that
+    # the title turn below comes.
+    with (repo / "orchestra.toml").open("a") as toml:
+        toml.write("mcp = false\n")
+    git(repo, "commit", "-qam", "no MCP server")
     codex.script([shell("printf 1 > x.txt", justification="write x.txt"), Text("Ran it.")])
     orchestra("spawn", "--agent", "codex", "--no-attach", "run the script")
     (agent,) = wait_statuses(orchestra, {"run-the-script": "waiting"}, timeout=30)

@@ -4,14 +4,17 @@ checked against the installed CLIs where they can say what they read, and `spawn
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from orchestra import plugins as plugins_module
-from orchestra.launch import SAFE_PATH, mcp_argv
+from orchestra.launch import mcp_argv
 from support import git
-from test_agent_kinds import agent, defaults
+from test_agent_kinds import agent, defaults, file_mentions, program_files
 
 SERVER = mcp_argv("/state", "n")
 TOOLS = ["list", "spawn", "send", "wait", "report", "diff", "post", "read"]
@@ -27,8 +30,11 @@ def option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
-def test_the_server_is_this_interpreter_running_orchestra_mcp_for_the_agent():
-    assert [sys.executable, *SAFE_PATH, "-m", "orchestra", "mcp", "--agent", "n"] == SERVER
+def test_the_server_is_this_interpreters_relay_to_the_projects_server_for_the_agent():
+    import orchestra
+
+    relay = str(Path(orchestra.__file__).parent / "mcp_relay.py")
+    assert [sys.executable, "-I", "-S", relay, "--state-dir", "/state", "--agent", "n"] == SERVER
 
 
 def test_claude_gets_the_server_and_its_tools_allowed_except_merge(kinds):
@@ -52,26 +58,55 @@ def test_claude_without_the_server_gets_neither_config_nor_permissions(kinds):
     assert "--mcp-config" not in argv and "permissions" not in json.loads(option(argv, "--settings"))
 
 
-def test_codex_does_not_get_the_server_yet(kinds):
-    """Codex 0.169 takes `-c mcp_servers.orchestra.*` per session, but with it its first turn offered
-    none of the server's tools and its title request stopped (docs/agents-together.md)."""
+@pytest.mark.slow
+def test_codex_takes_the_server_for_this_session_only(kinds, agent_clis, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOME_API_KEY", "s3cret-value")
     kind = kinds["codex"]
     argv = kind.build_argv(agent("codex"), defaults(kind, hook_command=["/py", "hook"], mcp_command=SERVER))
-    assert not any("mcp_servers" in a for a in argv)
+    overrides = [argv[i + 1] for i, a in enumerate(argv) if a == "-c" and argv[i + 1].startswith("mcp_servers.")]
+    codex_home = tmp_path / "codex-home"
+    codex_home.mkdir()
+    listed = subprocess.run(
+        [*agent_clis["codex"], *(x for o in overrides for x in ("-c", o)), "mcp", "list", "--json"],
+        env={**os.environ, "CODEX_HOME": str(codex_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    (server,) = json.loads(listed.stdout)
+    assert server["name"] == "orchestra" and server["enabled"]
+    assert (server["transport"]["command"], server["transport"]["args"]) == (SERVER[0], SERVER[1:])
+    assert server["tool_timeout_sec"] >= 600  # `wait` blocks up to 600 s by default
+    assert "mcp_servers.orchestra.required=true" in overrides  # Codex waits for it before a turn's first request
+    assert set(server["transport"]["env_vars"]) == set(os.environ)  # names only: no value on the command line
+    assert "SOME_API_KEY" in server["transport"]["env_vars"] and "s3cret-value" not in " ".join(argv)
+    # The approval modes as Codex 0.169's configuration names them (it accepts keys it does not know).
+    assert 'mcp_servers.orchestra.tools.merge.approval_mode="prompt"' in overrides
+    assert not list(codex_home.glob("*.toml")), "the user's config.toml is never written"
 
 
-def test_gemini_does_not_get_the_server_yet(kinds, tmp_path):
-    """Gemini CLI 0.61 reads `mcpServers` from the worktree's settings, but a prompt sent while it waits
-    for its MCP servers to start stays in its composer unsent (docs/agents-together.md)."""
-    from orchestra_gemini import prepare_worktree
+@pytest.mark.slow
+def test_gemini_gets_the_server_in_the_worktrees_own_settings(kinds, agent_clis, tmp_path):
+    from orchestra_gemini import write_settings
 
     worktree = tmp_path / "w"
     worktree.mkdir()
     git(worktree, "init", "-q")
-    gemini = agent("gemini")
-    gemini.worktree = str(worktree)
-    prepare_worktree(gemini, defaults(kinds["gemini"], hook_command=["/py", "hook"], mcp_command=SERVER))
-    assert "mcpServers" not in json.loads((worktree / ".gemini" / "settings.json").read_text())
+    (worktree / ".gemini").mkdir()
+    (worktree / ".gemini" / "settings.json").write_text('{"mcpServers": {"theirs": {"command": "x"}}}')
+    path = write_settings(worktree, ["/py", "hook"], SERVER)
+    servers = json.loads(path.read_text())["mcpServers"]
+    assert servers["theirs"] == {"command": "x"}  # the repository's own server stays
+    ours = servers["orchestra"]
+    assert (ours["command"], ours["args"], ours["excludeTools"], ours["trust"]) == (
+        SERVER[0],
+        SERVER[1:],
+        ["merge"],
+        True,
+    )
+    words = {"mcpServers", "excludeTools", "trust", "timeout"}
+    assert set().union(*(file_mentions(p, *words) for p in program_files("gemini", agent_clis["gemini"]))) == words
 
 
 def test_mcp_false_leaves_the_server_out_of_a_spawned_agent(orchestra, repo, tmp_path):
@@ -86,7 +121,8 @@ def test_mcp_false_leaves_the_server_out_of_a_spawned_agent(orchestra, repo, tmp
         argv = spawned["argv"]
         if on:
             server = json.loads(option(argv, "--mcp-config"))["mcpServers"]["orchestra"]
-            assert [server["command"], *server["args"]] == mcp_argv("", name)
+            state = str(repo / ".git" / "orchestra")
+            assert [server["command"], *server["args"]] == mcp_argv(state, name)
         else:
             assert "--mcp-config" not in argv and "mcp__orchestra" not in " ".join(argv)
 

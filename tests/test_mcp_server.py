@@ -17,7 +17,8 @@ import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from orchestra.launch import SAFE_PATH
+from orchestra.context import Context
+from orchestra.launch import SAFE_PATH, mcp_argv
 from support import agents_json, git, wait_for, wait_statuses
 
 
@@ -46,9 +47,16 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def connected(cwd: Path, agent: str | None = None) -> AsyncIterator[Client]:
-    args = [*SAFE_PATH, "-m", "orchestra", "mcp", *(["--agent", agent] if agent else [])]
-    params = StdioServerParameters(command=sys.executable, args=args, cwd=cwd, env=dict(os.environ))
+async def connected(cwd: Path, agent: str | None = None, relay: bool = False) -> AsyncIterator[Client]:
+    """A session with `orchestra mcp` (a person's), or with the relay an agent CLI starts (`relay`),
+    through which the project's one server answers."""
+    if relay:
+        [command, *args] = mcp_argv(str(Context.open(cwd).state.dir), agent or "")
+        if agent is None:
+            args = args[:-2]
+    else:
+        command, args = sys.executable, [*SAFE_PATH, "-m", "orchestra", "mcp", *(["--agent", agent] if agent else [])]
+    params = StdioServerParameters(command=command, args=args, cwd=cwd, env=dict(os.environ))
     with open(os.devnull, "w") as quiet:
         async with stdio_client(params, errlog=quiet) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -143,7 +151,8 @@ def test_an_agents_server_records_its_children_and_keeps_to_the_guardrails(repo,
     lead_worktree = Path(agents_json(orchestra)[0]["worktree"])
 
     async def scenario() -> None:
-        async with connected(lead_worktree, agent="lead") as lead:  # started where the agent works
+        # Through the relays agent CLIs start: one server answers both agents, each as itself.
+        async with connected(lead_worktree, agent="lead", relay=True) as lead:  # started where the agent works
             refusal = await lead.refused("spawn", tasks=["a", "b", "c"], agent="demo")
             assert "max_children = 2" in refusal and "agent 'lead' has 0 children at work" in refusal
             spawned = await lead.call("spawn", tasks=["ask first", "write b"], agent="demo")
@@ -151,7 +160,7 @@ def test_an_agents_server_records_its_children_and_keeps_to_the_guardrails(repo,
             assert "has 2 children at work" in await lead.refused("spawn", tasks=["one more"], agent="demo")
             await lead.call("post", text="use the demo agent", topic="plan")
 
-            async with connected(repo, agent="ask-first") as worker:
+            async with connected(repo, agent="ask-first", relay=True) as worker:
                 refusal = await worker.refused("spawn", tasks=["grandchild"], agent="demo")
                 assert "max_depth = 2" in refusal and "generation 3" in refusal
                 [message] = await worker.call("read", topic="plan")
@@ -263,3 +272,71 @@ def test_mcp_settings_of_the_wrong_type_are_named(repo, orchestra):
     configure(repo, "[mcp]\nmax_children = -1\n")
     refused = orchestra("ls", check=False)
     assert refused.returncode == 1 and "max_children" in refused.stderr
+
+
+def servers_of(repo: Path) -> list[int]:
+    """The pids of the project's MCP servers (`_mcp-serve` processes whose folder is `repo`)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            where = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if b"_mcp-serve" in argv and Path(where) == repo:
+            found.append(int(pid))
+    return found
+
+
+def test_agents_share_the_projects_one_server_which_ends_after_the_last(repo, orchestra):
+    orchestra("spawn", "--agent", "demo", "--name", "lead", "--no-attach", "ask before you lead")
+    orchestra("spawn", "--agent", "demo", "--name", "helper", "--no-attach", "ask before you help")
+    wait_statuses(orchestra, {"lead": "waiting", "helper": "waiting"})
+    state = Context.open(repo).state.dir
+
+    async def scenario() -> None:
+        async with connected(repo, agent="lead", relay=True) as lead:
+            async with connected(repo, agent="helper", relay=True) as helper, connected(repo, relay=True) as person:
+                await lead.call("post", text="from the lead")
+                await helper.call("post", text="from the helper")
+                await person.call("post", text="from a person")
+                authors = [m["author"] for m in await person.call("read")]
+                assert authors == ["lead", "helper", "person"]
+                assert len(servers_of(repo)) == 1
+                assert (state / "mcp.sock").stat().st_mode & 0o077 == 0  # this user's alone
+            # The others went; the lead's connection still holds the server.
+            assert [a["name"] for a in await lead.call("list")] == ["lead", "helper"]
+
+    run(scenario)
+    wait_for(lambda: not servers_of(repo), timeout=30, what="the server to end once no one is connected")
+    assert not (state / "mcp.sock").exists()
+
+
+def test_a_relay_for_an_agent_the_project_does_not_have_says_so(repo, orchestra):
+    relay = mcp_argv(str(Context.open(repo).state.dir), "ghost")
+    result = subprocess.run(relay, cwd=repo, input="", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    said = "orchestra's MCP server: there is no agent named 'ghost'"
+    assert result.stderr.startswith(said) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_server_that_died_is_started_again_by_the_next_relay(repo, orchestra):
+    import signal
+
+    async def killed() -> None:
+        async with connected(repo, relay=True) as person:
+            await person.call("post", text="first")
+            [pid] = servers_of(repo)
+            os.kill(pid, signal.SIGKILL)  # its socket file stays behind
+            wait_for(lambda: not servers_of(repo), what="the server to die")
+
+    with contextlib.suppress(Exception):
+        run(killed)
+    assert (Context.open(repo).state.dir / "mcp.sock").exists()
+
+    async def again() -> None:
+        async with connected(repo, relay=True) as person:
+            await person.call("post", text="again")
+            assert [m["text"] for m in await person.call("read")] == ["first", "again"]
+
+    run(again)

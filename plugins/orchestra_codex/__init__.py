@@ -8,14 +8,16 @@ record keeps the conversation's thread id, which `orchestra resume` continues wi
 `codex resume <id>`. Codex reports nothing when a turn starts or asks for approval, so the
 screen patterns below say that.
 
-orchestra's MCP server is not passed yet: Codex 0.169 takes it per session (`-c
-mcp_servers.orchestra.command=...`), but with it the first turn offered the model none of its
-tools and Codex stopped sending its title request (docs/agents-together.md).
+orchestra's MCP server (the relay to the project's server) comes the same way, as `-c
+mcp_servers.orchestra.*` overrides for this session only: its tools run without asking, except
+`merge`, which prompts. Codex sends its first request without waiting for its MCP servers, so
+orchestra starts the project's server before the window opens (`mcp_early`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,29 @@ def notify_config(hook_command: list[str]) -> str:
     return "notify=" + json.dumps(hook_command)
 
 
+def mcp_overrides(mcp_command: list[str]) -> list[str]:
+    """`-c` overrides that add orchestra's server to the user's own for this session only."""
+    values = {
+        "command": mcp_command[0],
+        "args": mcp_command[1:],
+        # Codex waits for a required server before a turn's first request; an optional one still
+        # starting is left out of it, and the lead's first request is the one that splits its task.
+        "required": True,
+        # Codex gives an MCP server only the variables it names. The server (started by the relay
+        # when none answers) works, and starts agents, in the environment a spawn from this shell
+        # would: every variable of it is named (names only; the values stay in the environment).
+        "env_vars": sorted(os.environ),
+        # `wait` blocks until workers finish (600 s by default): longer than Codex's own tool timeout.
+        "tool_timeout_sec": 3600,
+        "default_tools_approval_mode": "approve",
+        "tools.merge.approval_mode": "prompt",
+    }
+    options: list[str] = []
+    for key, value in values.items():
+        options += ["-c", f"mcp_servers.orchestra.{key}={json.dumps(value)}"]
+    return options
+
+
 def _options(settings: AgentSettings) -> list[str]:
     options = [*settings.args]
     if settings.model:
@@ -55,6 +80,8 @@ def _options(settings: AgentSettings) -> list[str]:
     options += ["-c", "tui.disable_paste_burst=true"]
     if settings.hook_command:
         options += ["-c", notify_config(settings.hook_command)]
+    if settings.mcp_command:
+        options += mcp_overrides(settings.mcp_command)
     return options
 
 
@@ -93,6 +120,8 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             # notify reports only a turn's end: approvals and new turns are read from the screen.
             screen_after_hooks=True,
             hook_translator="orchestra_codex.notify",
+            takes_mcp=True,
+            mcp_early=True,
         )
     )
 

@@ -11,9 +11,9 @@ Gemini's events (BeforeAgent, Notification, AfterTool, AfterAgent, ...) with the
 it trusts when it starts; until the first event the status comes from the screen patterns below
 (the folder-trust and sign-in dialogs come before any hook runs).
 
-orchestra's MCP server is not added to that file yet: Gemini CLI 0.61 takes it there
-(`mcpServers`), but a prompt sent while it waits for its MCP servers to start, as right after
-`orchestra resume`, stays in its composer unsent (docs/agents-together.md).
+The same file gives the agent orchestra's MCP server (the relay to the project's server) under
+`mcpServers.orchestra`, trusted (its tools run without a confirmation) but without `merge`,
+which Gemini CLI cannot be told to confirm for one tool of a trusted server.
 
 Each agent starts a conversation of its own id (`--session-id`, chosen at spawn), which
 `orchestra resume` continues with `--resume <id>`.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +63,29 @@ def hook_settings(hook_command: list[str]) -> dict[str, Any]:
     return {"hooks": {event: [{"matcher": "*", "hooks": [handler]}] for event in HOOK_EVENTS}}
 
 
+def mcp_server(mcp_command: Sequence[str]) -> dict[str, Any]:
+    """orchestra's server in Gemini CLI's `mcpServers`, started in the agent's worktree."""
+    return {
+        "command": mcp_command[0],
+        "args": list(mcp_command[1:]),
+        "timeout": 3_600_000,  # ms: `wait` blocks until workers finish (600 s by default)
+        "trust": True,
+        "excludeTools": ["merge"],
+    }
+
+
 def _is_ours(definition: object) -> bool:
     hooks = definition.get("hooks") if isinstance(definition, dict) else None
     return isinstance(hooks, list) and any(isinstance(h, dict) and h.get("name") == HOOK_NAME for h in hooks)
 
 
-def merged_settings(current: dict[str, Any], hook_command: list[str]) -> dict[str, Any]:
-    """`current` with orchestra's hooks in place of any it had before; everything else kept."""
+def merged_settings(
+    current: dict[str, Any], hook_command: list[str], mcp_command: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`current` with orchestra's hooks (and MCP server) in place of any it had before; everything else kept."""
     settings = dict(current)
+    if mcp_command:
+        settings["mcpServers"] = {**(settings.get("mcpServers") or {}), HOOK_NAME: mcp_server(mcp_command)}
     hooks = dict(settings.get("hooks") or {})
     for event, definitions in hook_settings(hook_command)["hooks"].items():
         hooks[event] = [d for d in hooks.get(event) or [] if not _is_ours(d)] + definitions
@@ -78,7 +93,7 @@ def merged_settings(current: dict[str, Any], hook_command: list[str]) -> dict[st
     return settings
 
 
-def write_settings(worktree: Path, hook_command: list[str]) -> Path:
+def write_settings(worktree: Path, hook_command: list[str], mcp_command: Sequence[str] = ()) -> Path:
     """Write orchestra's hooks into the worktree's `.gemini/settings.json`, merged with what is there."""
     folder = worktree / ".gemini"
     path = folder / "settings.json"
@@ -100,7 +115,9 @@ def write_settings(worktree: Path, hook_command: list[str]) -> Path:
             "fix it (comments are not supported), or remove it from the repository."
         )
     folder.mkdir(exist_ok=True)
-    files.write_atomic(path, json.dumps(merged_settings(current, hook_command), indent=2) + "\n", mode=None)
+    files.write_atomic(
+        path, json.dumps(merged_settings(current, hook_command, mcp_command), indent=2) + "\n", mode=None
+    )
     _hide_from_git(worktree)
     return path
 
@@ -137,8 +154,8 @@ def _hide_from_git(worktree: Path) -> None:
 
 
 def prepare_worktree(agent: Agent, settings: AgentSettings) -> None:
-    if settings.hook_command:
-        write_settings(Path(agent.worktree), settings.hook_command)
+    if settings.hook_command or settings.mcp_command:
+        write_settings(Path(agent.worktree), settings.hook_command, settings.mcp_command)
 
 
 def _common(settings: AgentSettings) -> list[str]:
@@ -184,6 +201,8 @@ def register_agents(register: Callable[[AgentKind], None]) -> None:
             limited_patterns=LIMITED_PATTERNS,
             limit_continue=LIMIT_CONTINUE,
             hook_translator="orchestra_gemini.hook",
+            takes_mcp=True,
+            mcp_early=True,
         )
     )
 
