@@ -168,8 +168,9 @@ OFFLINE_FOLDER = re.compile(r"^[0-9a-f]{16}$")
 # Run on the host by `sh -s`: the checks, then the wheel (base64, between the markers), the
 # virtual environment, orchestra in it, and the project's bare clone. Its only inputs are the
 # placeholders below, each replaced by a wheel's file name (checked against `wheels.WHEEL_NAME`), by
-# base64 text, whose letters no shell reads as anything but themselves, or by the hexadecimal
-# name of the folder the dependencies' wheels were copied to (`--offline`; empty otherwise).
+# base64 text, whose letters no shell reads as anything but themselves, by the hexadecimal
+# name of the folder the dependencies' wheels were copied to (`--offline`; empty otherwise), or by
+# the wheel's SHA-256 (hexadecimal): a host that installed this very wheel installs nothing again.
 SETUP = f"""
 set -eu
 die() {{ printf 'orchestra: %s\\n' "$1" >&2; exit 3; }}
@@ -186,7 +187,12 @@ ORCHESTRA_WHEEL_END
 venv="$HOME/{REMOTE_VENV}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 offline='@OFFLINE@'
-if [ -z "$offline" ]; then
+installed=$(cat "$venv/orchestra-wheel.sha256" 2>/dev/null || true)
+if [ "$installed" = '@WHEEL_SHA@' ] && [ -x "$venv/bin/orchestra" ]; then
+    # This very wheel is installed already, with its dependencies: nothing to install.
+    [ -z "$offline" ] || rm -rf "$HOME/{OFFLINE_WHEELS}/$offline"
+    printf 'wheel\\tkept\\n'
+elif [ -z "$offline" ]; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$wheels/@WHEEL@" >&2
 else
     # The dependencies' wheels copied from here, and no index at all.
@@ -198,6 +204,7 @@ else
     fi
     rm -rf "$copied"
 fi
+printf '%s\\n' '@WHEEL_SHA@' > "$venv/orchestra-wheel.sha256"
 clone=$(printf '%s' '@PATH@' | base64 -d)
 case "$clone" in /*) ;; *) clone="$HOME/$clone" ;; esac
 if [ ! -d "$clone" ]; then
@@ -274,6 +281,7 @@ def setup(
     are copied to the host first and pip there installs from them alone, never asking an index.
     Returns what the host said (`clone`, `orchestra`)."""
     import base64
+    import hashlib
 
     from orchestra.wheels import WHEEL_NAME
 
@@ -284,6 +292,7 @@ def setup(
         raise OrchestraError(f"{offline!r} is not a folder name orchestra gives the host.")
     script = (
         SETUP.replace("@WHEEL@", wheel.name)
+        .replace("@WHEEL_SHA@", hashlib.sha256(wheel.read_bytes()).hexdigest())
         .replace("@OFFLINE@", offline)
         .replace("@PATH@", base64.b64encode(clone_path(host, project_root.name).encode()).decode())
         .replace("@WHEEL_DATA@", base64.encodebytes(wheel.read_bytes()).decode().strip())

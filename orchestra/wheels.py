@@ -157,29 +157,67 @@ def dependency_wheels(folder: Path, root: str = "claude-orchestra") -> list[Path
     return [repack(dist, folder) for dist in dependencies(root)]
 
 
+SKIPPED = ("build", "*.egg-info", ".git", ".venv", "__pycache__", "tests", "node_modules")
+
+
 def build_wheel(folder: Path) -> Path:
     """A wheel of the orchestra that runs here, in `folder`: built from its source checkout when it
-    runs from one, else made again from the installed files."""
+    runs from one (kept in the user's cache under a hash of the sources, so an unchanged checkout
+    is built once), else made again from the installed files."""
+    import os
+    import shutil
+
     import orchestra
 
     source = Path(orchestra.__file__).resolve().parent.parent
-    if (source / "pyproject.toml").is_file() and (source / "orchestra" / "__init__.py").is_file():
-        import shutil
-
-        # From a copy: a `build/` folder left in the checkout would give the wheel its stale files.
-        copy = folder / "source"
-        skipped = shutil.ignore_patterns("build", "*.egg-info", ".git", ".venv", "__pycache__", "tests", "node_modules")
-        shutil.copytree(source, copy, ignore=skipped)
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(copy)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            said = [line for line in done.stderr.splitlines() if line.strip()]
-            raise OrchestraError(f"building orchestra's wheel failed: {said[-1] if said else done.returncode}")
-        shutil.rmtree(copy, ignore_errors=True)
-    else:
+    if not ((source / "pyproject.toml").is_file() and (source / "orchestra" / "__init__.py").is_file()):
         repack(importlib.metadata.distribution("claude-orchestra"), folder)
+        (wheel,) = [w for w in folder.glob("*.whl") if WHEEL_NAME.match(w.name)]
+        return wheel
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claude-orchestra" / "builds"
+    kept = cache / source_hash(source)
+    found = [w for w in kept.glob("*.whl") if WHEEL_NAME.match(w.name)] if kept.is_dir() else []
+    if len(found) == 1:
+        return Path(shutil.copy2(found[0], folder / found[0].name))
+    # From a copy: a `build/` folder left in the checkout would give the wheel its stale files.
+    copy = folder / "source"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*SKIPPED))
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(folder), str(copy)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.strip()]
+        raise OrchestraError(f"building orchestra's wheel failed: {said[-1] if said else done.returncode}")
+    shutil.rmtree(copy, ignore_errors=True)
     (wheel,) = [w for w in folder.glob("*.whl") if WHEEL_NAME.match(w.name)]
+    try:  # best effort: a cache that cannot be written only means building again next time
+        part = cache / f".{kept.name}.{os.getpid()}"
+        part.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(wheel, part / wheel.name)
+        part.rename(kept)
+    except OSError:
+        shutil.rmtree(part, ignore_errors=True)
     return wheel
+
+
+def source_hash(source: Path) -> str:
+    """A hash of every file a wheel is built from (what `build_wheel` copies): names and contents."""
+    import fnmatch
+    import os
+
+    digest = hashlib.sha256()
+    for folder, folders, names in os.walk(source):
+        folders[:] = sorted(d for d in folders if not any(fnmatch.fnmatch(d, p) for p in SKIPPED))
+        for name in sorted(names):
+            if any(fnmatch.fnmatch(name, p) for p in SKIPPED):
+                continue
+            path = Path(folder, name)
+            digest.update(str(path.relative_to(source)).encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"\1unreadable")
+            digest.update(b"\0")
+    return digest.hexdigest()[:32]

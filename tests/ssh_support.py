@@ -135,7 +135,19 @@ def running_sshd(folder: Path) -> Iterator[SSHHost]:
 
 
 @pytest.fixture(scope="session")
-def ready_host(ssh_host, tmp_path_factory) -> SSHHost:
+def wheel_cache(tmp_path_factory) -> Path:
+    """An XDG_CACHE_HOME for every `hosts setup` of a session: orchestra's wheel, kept there under a
+    hash of its sources by the first setup, is built once."""
+    return tmp_path_factory.mktemp("wheel-cache")
+
+
+@pytest.fixture
+def shared_wheels(wheel_cache, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(wheel_cache))
+
+
+@pytest.fixture(scope="session")
+def ready_host(ssh_host, tmp_path_factory, wheel_cache) -> SSHHost:
     """`ssh_host` with this checkout's orchestra installed by `orchestra hosts setup`, once a session."""
     import sys
 
@@ -152,6 +164,7 @@ def ready_host(ssh_host, tmp_path_factory) -> SSHHost:
         "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
         "GIT_CONFIG_NOSYSTEM": "1",
         "TMPDIR": str(folder),
+        "XDG_CACHE_HOME": str(wheel_cache),
     }
     env.pop("GIT_DIR", None)
     env["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")

@@ -99,7 +99,7 @@ def test_a_bad_host_table_is_one_sentence(orchestra, repo, table, said):
 
 
 @pytest.mark.slow
-def test_setup_installs_this_orchestra_and_pushes_the_target(orchestra, repo, ssh_host):
+def test_setup_installs_this_orchestra_and_pushes_the_target(orchestra, repo, ssh_host, shared_wheels):
     from orchestra import __version__
     from support import git, make_repo
 
@@ -115,7 +115,8 @@ def test_setup_installs_this_orchestra_and_pushes_the_target(orchestra, repo, ss
     (repo / "new.txt").write_text("x\n")
     git(repo, "add", "new.txt")
     git(repo, "commit", "-qm", "more")
-    orchestra("hosts", "setup", "box", timeout=600)
+    again = orchestra("hosts", "setup", "box", timeout=600)
+    assert "already had this very wheel installed" in again.stdout  # the same build: only the push
     assert git(clone, "-c", "safe.directory=*", "rev-parse", "main") == git(repo, "rev-parse", "main")
     # Another project's clone at that path is never overwritten.
     other = repo.parent / "other"
@@ -173,7 +174,9 @@ def on_host(host, *argv: str, script: str = "") -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_setup_offline_installs_dependencies_made_here_and_asks_no_index(orchestra, repo, ssh_host, tmp_path):
+def test_setup_offline_installs_dependencies_made_here_and_asks_no_index(
+    orchestra, repo, ssh_host, tmp_path, shared_wheels
+):
     from orchestra import __version__, wheels
     from support import git
 
@@ -209,6 +212,7 @@ def test_setup_offline_installs_dependencies_made_here_and_asks_no_index(orchest
         # With --offline: every dependency from here, no index asked, nothing left of the copies.
         result = orchestra("hosts", "setup", "box", "--offline", timeout=600)
     assert f"copying {len(made)} dependencies to box" in result.stdout, result.stdout
+    assert "already had" not in result.stdout  # a host without orchestra installs it
     assert f"the project's clone is {ssh_host.home / where}" in result.stdout
     (found,) = json.loads(orchestra("hosts", "--json").stdout)
     assert __version__ in found["orchestra"], found

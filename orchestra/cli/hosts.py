@@ -84,6 +84,8 @@ def setup(name, offline):
             echo(f"copying {len(dependencies)} dependencies to {name} as wheels made here")
         echo(f"installing {wheel.name} on {name} ({host.ssh}) and pushing {target}")
         found = hosts_module.setup(host, ctx.project.root, [target], wheel, dependencies)
+    if found.get("wheel") == "kept":
+        echo(f"{name} already had this very wheel installed: nothing was installed")
     echo(f"{name}: {found.get('orchestra', 'orchestra')} ready; the project's clone is {found.get('clone')}")
 
 
