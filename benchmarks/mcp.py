@@ -1,8 +1,8 @@
 """Agents working together: how soon orchestra's MCP server acts, spoken to with the MCP SDK's own client.
 
 A project (a 20-file repository, `[mcp] max_children = 1000`) has one demo agent, `lead`, that
-sits idle (ORCHESTRA_DEMO_DELAY=600). `orchestra mcp --agent lead` runs as Claude Code would start
-it for the lead (this interpreter, `-m orchestra mcp --agent lead`, in the main checkout), and the
+sits idle (ORCHESTRA_DEMO_DELAY=600). The lead's MCP command runs as Claude Code would start it
+(the relay to the project's one server, `orchestra.launch.mcp_argv`, in the main checkout), and the
 benchmark is its client, over stdio, through `mcp.ClientSession`. Each run:
 
 1. spawn: `spawn(tasks=["worker N"], agent="demo")`, timed from the call to its result. spawn
@@ -20,6 +20,10 @@ benchmark is its client, over stdio, through `mcp.ClientSession`. Each run:
    the result, `wait`'s own part (it reads the event log as it grows, looking every 50 ms).
 
 Afterwards each worker is removed (`orchestra kill --force`, untimed), so every run starts alike.
+
+3. connect: from starting an agent's MCP command to the answers to `initialize` and `tools/list`,
+   the relay (the project's server already up) in turns with a server of the agent's own
+   (`orchestra mcp --agent lead`, what agents were given before), and each one's memory (PSS).
 
 Run: .venv/bin/python benchmarks/mcp.py [--runs 15]
 """
@@ -110,9 +114,8 @@ async def measure(sb: c.Sandbox, repo: Path, runs: int) -> dict[str, list[float]
     state_dir = str((repo / state_dir / "orchestra").resolve())
     samples: dict[str, list[float]] = {k: [] for k in ("spawn tool", "spawn cli", "floor", "wait", "hook", "after")}
     reader = translator()
-    params = StdioServerParameters(
-        command=c.PYTHON, args=["-P", "-m", "orchestra", "mcp", "--agent", "lead"], cwd=repo, env=sb.env
-    )
+    relay = relay_argv(state_dir, "lead")
+    params = StdioServerParameters(command=relay[0], args=relay[1:], cwd=repo, env=sb.env)
     with open(os.devnull, "w") as quiet:
         async with stdio_client(params, errlog=quiet) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -160,6 +163,62 @@ async def measure(sb: c.Sandbox, repo: Path, runs: int) -> dict[str, list[float]
     return samples
 
 
+def relay_argv(state_dir: str, agent: str) -> list[str]:
+    """What an agent CLI is given: the relay to the project's one server (orchestra.launch.mcp_argv)."""
+    from orchestra.launch import mcp_argv
+
+    return mcp_argv(state_dir, agent)
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+
+
+def connect_once(argv: list[str], repo: Path, env: dict) -> tuple[float, int]:
+    """From starting an agent's MCP command to the answers to `initialize` and `tools/list` (what a
+    CLI asks before it can offer the tools); and the command's resident memory then (KB, its PSS)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write((json.dumps(INITIALIZE) + "\n").encode())
+    proc.stdin.flush()
+    assert b'"id":0' in proc.stdout.readline()
+    for message in (
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+    ):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+    proc.stdin.flush()
+    assert b'"spawn"' in proc.stdout.readline()
+    took = time.perf_counter() - start
+    pss = 0
+    with open(f"/proc/{proc.pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    proc.stdin.close()
+    proc.wait(timeout=30)
+    return took, pss
+
+
+def measure_connect(sb: c.Sandbox, repo: Path, state_dir: str, runs: int) -> dict[str, list[float]]:
+    """The relay (the project's server already running) against a server of the agent's own
+    (`orchestra mcp --agent lead`, as agents had before), in turns."""
+    own = [c.PYTHON, "-P", "-m", "orchestra", "mcp", "--agent", "lead"]
+    samples: dict[str, list[float]] = {"relay": [], "own": [], "relay kb": [], "own kb": []}
+    connect_once(relay_argv(state_dir, "lead"), repo, sb.env)  # starts the project's server: not counted
+    for _ in range(runs):
+        for key, argv in (("relay", relay_argv(state_dir, "lead")), ("own", own)):
+            took, pss = connect_once(argv, repo, sb.env)
+            samples[key].append(took)
+            samples[f"{key} kb"].append(pss)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -174,6 +233,8 @@ def main() -> None:
         sb.run([c.GIT, "commit", "-qm", "mcp limits for the benchmark"], cwd=repo)
         sb.run([c.ORCHESTRA, "spawn", "--agent", "demo", "--name", "lead", "--no-attach", "bench lead"], cwd=repo)
         samples = anyio.run(measure, sb, repo, args.runs)
+        state_dir = str((repo / ".git" / "orchestra").resolve())
+        samples.update(measure_connect(sb, repo, state_dir, args.runs))
 
     def line(label: str, key: str) -> str:
         return f"  {label:<52} median {c.median_ms(samples[key]):6.0f} ms  ({c.spread(samples[key])})"
@@ -186,6 +247,12 @@ def main() -> None:
     print(line("Stop hook -> wait result", "wait"))
     print(line("floor: the hook handler's own run (start to exit)", "hook"))
     print(line("handler exit -> wait result (wait's own part)", "after"))
+    print("\n== an agent's MCP command: from its start to the answers to initialize and tools/list")
+    print(line("relay to the project's server (what agents get)", "relay"))
+    print(line("a server of its own (orchestra mcp --agent lead)", "own"))
+    for key, label in (("relay kb", "relay"), ("own kb", "a server of its own")):
+        values = sorted(samples[key])
+        print(f"  memory of {label:<42} median {values[len(values) // 2] / 1024:6.1f} MB PSS")
     ok = c.median_ms(samples["wait"]) < TARGET_WAIT_MS
     print(f"\n  target: wait latency median under {TARGET_WAIT_MS} ms: {c.verdict(ok)}")
 

@@ -11,6 +11,7 @@ few MB per agent, where a server of its own took one to two seconds and 60 MB.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -128,10 +129,8 @@ def _start_server(state_dir: str, cwd: str | None = None) -> subprocess.Popen[by
     """The project's server, in a session of its own: it outlives this relay and serves the
     project's other agents, and ends by itself once no one has been connected for a while."""
     argv = [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()), "-m", "orchestra", "_mcp-serve"]
-    try:
+    with contextlib.suppress(FileExistsError):
         os.mkdir(state_dir, 0o700)  # a project where nothing ran yet; never its parents
-    except FileExistsError:
-        pass
     log = os.open(os.path.join(state_dir, SERVER_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(

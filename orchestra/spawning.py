@@ -165,8 +165,8 @@ def _plan(ctx: Context, spec: TaskSpec, bases: dict[str, str]) -> _Plan:
     if spec.lead and not (kind.takes_mcp and settings.mcp):
         why = f"[agents.{kind.name}] mcp = false" if kind.takes_mcp else f"{kind.name} agents do not get it yet"
         raise OrchestraError(
-            f"a lead needs orchestra's MCP server to start workers, and {why}: spawn the lead as a claude agent "
-            "(--agent claude) with its MCP server on."
+            f"a lead needs orchestra's MCP server to start workers, and {why}: spawn the lead as a claude, "
+            "codex or gemini agent (--agent claude) with its MCP server on."
         )
     ref = "HEAD" if spec.no_worktree else spec.base or ctx.config.orchestra["base"]
     if ref not in bases:

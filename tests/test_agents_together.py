@@ -143,7 +143,7 @@ def test_a_codex_lead_spawns_workers_through_the_server_its_first_request_offers
     assert {a["name"]: a for a in settled}["lead"]["last_message"] == "Summary: write-a and write-b are done."
 
 
-def test_a_gemini_lead_spawns_workers_with_the_tools_its_first_request_offers(orchestra, gemini):
+def test_a_gemini_lead_spawns_workers_with_the_tools_its_first_request_offers(orchestra, gemini):  # noqa: F811
     """The real Gemini CLI against the stand-in Gemini API, with orchestra's server in the worktree's
     own settings: its tools (but merge) are in the lead's first request, and its calls start and
     wait for workers."""

@@ -146,7 +146,7 @@ def test_a_lead_is_told_its_task_first_then_orchestras_brief():
 
 def test_a_lead_of_a_kind_without_the_server_is_refused_before_anything_is_made(orchestra, recorder, repo):
     """A lead's only way to start workers is orchestra's MCP server: a kind that does not get it
-    (a configured command, demo, codex for now) would be told of tools it does not have."""
+    (a configured command, demo, aider, opencode) would be told of tools it does not have."""
     result = orchestra("spawn", "--agent", "recorder", "--lead", "--no-attach", "ship the auth API", check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "a lead needs orchestra's MCP server" in result.stderr and "--agent claude" in result.stderr
