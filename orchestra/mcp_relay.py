@@ -94,20 +94,21 @@ def _connect(state_dir: str) -> socket.socket | None:
 
 
 def _connect_or_start(state_dir: str) -> socket.socket | None:
-    conn = _connect(state_dir)
-    if conn is not None:
-        return conn
-    server = _start_server(state_dir)
+    server: subprocess.Popen[bytes] | None = None
     deadline = time.monotonic() + START_TIMEOUT
     pause = 0.01
     while time.monotonic() < deadline:
         conn = _connect(state_dir)
         if conn is not None:
             return conn
-        # Exit 0: another relay's server won the folder's lock, and answers soon.
-        if server.poll() not in (None, 0):
+        ended = None if server is None else server.poll()
+        if ended not in (None, 0):
             print(f"orchestra's MCP server did not start; see {os.path.join(state_dir, SERVER_LOG)}", file=sys.stderr)
             return None
+        # None yet, or one that ended at once because another held the folder's lock: that one
+        # answers soon, or was a server on its way out, and the next one started here takes over.
+        if server is None or ended == 0:
+            server = _start_server(state_dir)
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
     print(f"orchestra's MCP server did not answer within {START_TIMEOUT:.0f} s", file=sys.stderr)

@@ -361,6 +361,7 @@ def serve(cwd: Path | None = None, agent: str | None = None) -> None:
 SOCKET = "mcp.sock"  # in the state folder (orchestra/mcp_relay.py connects to it)
 LOCK = "mcp.lock"  # held by the server for its whole life: one per project
 IDLE_EXIT = 120.0  # seconds with no one connected after which the server ends
+STARTUP_GRACE = 30.0  # seconds a new server waits for its first client whatever IDLE_EXIT says
 MAX_LINE = 64 * 1024 * 1024  # the longest message a client may send
 THREADS = 1000  # tool calls at once (each `wait` holds a thread while it waits)
 
@@ -436,7 +437,9 @@ async def _serve(listener: socket.socket, root: Path, idle_exit: float) -> None:
     anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
     servers: dict[str | None, Any] = {}
     connected = 0
-    idle_since = time.monotonic()
+    # Started before the agent CLI that will connect (by spawn, or by a relay that then connects):
+    # the idle time counts from a while after the start.
+    idle_since = time.monotonic() + max(0.0, STARTUP_GRACE - idle_exit)
 
     async def one(stream: anyio.abc.SocketStream) -> None:
         nonlocal connected, idle_since

@@ -121,7 +121,10 @@ def test_a_killed_tmux_server_is_resumed_in_the_same_conversation(orchestra, gem
     # (Gemini CLI takes an Enter within 30 ms of a typed key for a new line).
     orchestra("send", "remember-the-word-pineapple", "which word was it?")
     answered = lambda: [a for a in agents_json(orchestra) if a["last_message"] == "The word was pineapple."]  # noqa: E731
-    (after,) = wait_for(answered, timeout=TIMEOUT, what="the answer to the new prompt")
+    try:
+        (after,) = wait_for(answered, timeout=TIMEOUT, what="the answer to the new prompt")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the screen:\n{shown()}") from None
     assert after["status"] == "done"
     last = gemini.api.main_requests[-1]
     assert len(gemini.api.main_requests) > requests
