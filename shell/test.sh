@@ -13,8 +13,5 @@ bin="$here/.venv/bin"
 "$bin/lint-imports" --no-cache
 # The Claude Code that setup.sh installed: tests run it by this path, never a `claude` found on PATH.
 export ORCHESTRA_TEST_CLAUDE="${XDG_CACHE_HOME:-$HOME/.cache}/claude-orchestra/claude-code-2.1.328/node_modules/.bin/claude"
-# Two workers: most of a test's time is spent waiting on tmux, git and agent CLIs. The tests that
-# share the hosts tests' one local ssh user run in one worker (tests/conftest.py). `-n 0` runs
-# everything in this process. pytest's exit code is the script's: 5 (no tests collected) fails
-# like any other.
-exec "$bin/python" -m pytest -n "${ORCHESTRA_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# pytest's exit code is the script's: 5 (no tests collected) fails like any other.
+exec "$bin/python" -m pytest "$@"

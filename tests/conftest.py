@@ -106,11 +106,3 @@ def project(repo, monkeypatch):
 
     monkeypatch.chdir(repo)
     return Context.open()
-
-
-def pytest_collection_modifyitems(items):
-    """Tests that use the local ssh user of the hosts tests (tests/ssh_support.py), which a session
-    sets up afresh, all run in one pytest-xdist worker (`--dist loadgroup`)."""
-    for item in items:
-        if "ssh_host" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("ssh"))
