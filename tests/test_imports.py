@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from orchestra.launch import SAFE_PATH, hook_argv
 from orchestra.models import Agent, Status
 from orchestra.state import State
@@ -63,10 +65,16 @@ def test_ls_json_imports_neither(repo, tmp_path):
     assert _heavy(names) == []
 
 
-def test_the_hook_handler_imports_neither(repo, tmp_path):
+@pytest.mark.parametrize(
+    "translator", [None, "orchestra_claude.hooks", "orchestra_codex.notify", "orchestra_gemini.hook"]
+)
+def test_the_hook_handler_imports_neither(repo, tmp_path, translator):
+    from orchestra.hook_handler import translator_file
+
     state = _record(repo, tmp_path)
     payload = json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": "go"}).encode()
-    python, *rest = hook_argv("--state-dir", str(state.dir), "one")  # as spawn gives it to the agent CLI
+    given = ["--from-file", str(translator_file(translator))] if translator else []
+    python, *rest = hook_argv("--state-dir", str(state.dir), *given, "one")  # as spawn gives it to the agent CLI
     result = subprocess.run([python, "-X", "importtime", *rest], cwd=repo, input=payload, capture_output=True)
     assert result.returncode == 0
     names = _imported(result.stderr.decode())

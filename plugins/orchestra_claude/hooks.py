@@ -7,11 +7,14 @@ orchestra's hook handler loads this module from its file for every hook event of
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from orchestra.clock import reset_time
 
+TYPE_CHECKING = False  # typing is for mypy alone: the hook handler imports this for every event
+
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchestra.models import HookEvent
 
 # Notification types that mean a person is asked something.

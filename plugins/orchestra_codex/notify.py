@@ -9,9 +9,11 @@ Codex's thread id.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is for mypy alone: the hook handler imports this for every event
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchestra.models import HookEvent
 
 # Codex (0.169) names each new conversation by asking the model in a thread of its own, whose

@@ -8,9 +8,12 @@ standard library. The handler prints nothing (Gemini parses a hook's stdout).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing is for mypy alone: the hook handler imports this for every event
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchestra.models import HookEvent
 
 TRANSCRIPT_TAIL = 1 << 20  # bytes read from the end of the transcript for the last reply
