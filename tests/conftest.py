@@ -83,6 +83,7 @@ def orchestra(repo):
             )
         return result
 
+    run.repo = repo  # type: ignore[attr-defined]  # what support.agents_json looks at in this process
     return run
 
 

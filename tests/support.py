@@ -58,7 +58,19 @@ def wait_for(condition: Callable[[], T], timeout: float = 20.0, interval: float 
 
 
 def agents_json(orchestra) -> list[dict]:
-    return json.loads(orchestra("ls", "--json").stdout)
+    """What `orchestra ls --json` prints. For the `orchestra` fixture's project, the rows come from
+    the same use case in this process: tests poll this while agents run, and a Python started for
+    every look took a core from the agents they wait for. Other runners go through the command."""
+    repo = getattr(orchestra, "repo", None)
+    if repo is None:
+        return json.loads(orchestra("ls", "--json").stdout)
+    from orchestra import remote
+    from orchestra.context import Context
+    from orchestra.listing import rows
+
+    ctx = Context.open(repo)
+    away = remote.rows_soon(ctx)
+    return json.loads(json.dumps([*rows(ctx), *away()], ensure_ascii=False))
 
 
 def statuses(orchestra) -> dict[str, str]:
