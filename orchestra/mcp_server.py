@@ -448,6 +448,10 @@ async def _serve(listener: socket.socket, root: Path, idle_exit: float) -> None:
             await _serve_connection(stream, root, servers)
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass
+        except Exception:  # noqa: BLE001 - one client's failure never ends the others' server
+            import traceback
+
+            traceback.print_exc()  # to mcp-server.log in the state folder
         finally:
             connected -= 1
             idle_since = time.monotonic()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -288,7 +289,7 @@ def servers_of(repo: Path) -> list[int]:
     return found
 
 
-def test_agents_share_the_projects_one_server_which_ends_after_the_last(repo, orchestra):
+def test_agents_share_the_projects_one_server_which_ends_after_the_last(repo, orchestra, monkeypatch):
     orchestra("spawn", "--agent", "demo", "--name", "lead", "--no-attach", "ask before you lead")
     orchestra("spawn", "--agent", "demo", "--name", "helper", "--no-attach", "ask before you help")
     wait_statuses(orchestra, {"lead": "waiting", "helper": "waiting"})
@@ -304,6 +305,14 @@ def test_agents_share_the_projects_one_server_which_ends_after_the_last(repo, or
                 assert authors == ["lead", "helper", "person"]
                 assert len(servers_of(repo)) == 1
                 assert (state / "mcp.sock").stat().st_mode & 0o077 == 0  # this user's alone
+                # A client that does not say who it is gets one line, and the server goes on.
+                monkeypatch.chdir(state)
+                for hello in (b"not json\n", b'{"agent": 7}\n', b'{"agent": "ghost"}\n'):
+                    with socket.socket(socket.AF_UNIX) as stranger:
+                        stranger.connect("mcp.sock")
+                        stranger.sendall(hello)
+                        assert json.loads(stranger.makefile("rb").readline())["error"]
+                assert [m["author"] for m in await lead.call("read")] == ["lead", "helper", "person"]
             # The others went; the lead's connection still holds the server.
             assert [a["name"] for a in await lead.call("list")] == ["lead", "helper"]
 
