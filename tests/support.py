@@ -111,7 +111,9 @@ def wait_statuses(orchestra, expected: dict[str, str], timeout: float = 20.0) ->
         agents = agents_json(orchestra)
         if {a["name"]: a["status"] for a in agents} == expected:
             return agents
-        time.sleep(0.05)
+        # About the pace of `orchestra ls --json` run for each look, as these tests were written for:
+        # a status can show a moment before what the agent CLI writes beside it.
+        time.sleep(0.25)
     shown = [(a["name"], a["status"], a["exit_code"], a["error"], a["pane"]) for a in agents]
     import os
 
