@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import selectors
@@ -22,6 +23,7 @@ import sys
 import time
 
 SOCKET = "mcp.sock"  # in the state folder; connected to from there, since a path may be too long for one
+LOCK = "mcp.lock"  # held by the project's server for its whole life (orchestra.mcp_server)
 SERVER_LOG = "mcp-server.log"
 START_TIMEOUT = 30.0  # seconds a started server has to answer
 CHUNK = 65536
@@ -101,13 +103,10 @@ def _connect_or_start(state_dir: str) -> socket.socket | None:
         conn = _connect(state_dir)
         if conn is not None:
             return conn
-        ended = None if server is None else server.poll()
-        if ended not in (None, 0):
+        if server is not None and server.poll() is not None:
             print(f"orchestra's MCP server did not start; see {os.path.join(state_dir, SERVER_LOG)}", file=sys.stderr)
             return None
-        # None yet, or one that ended at once because another held the folder's lock: that one
-        # answers soon, or was a server on its way out, and the next one started here takes over.
-        if server is None or ended == 0:
+        if server is None:  # None while another holds the folder's lock: a server starting or ending
             server = _start_server(state_dir)
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
@@ -117,33 +116,43 @@ def _connect_or_start(state_dir: str) -> socket.socket | None:
 
 def start_soon(state_dir: str, cwd: str) -> None:
     """Start the project's server in `cwd` (in the project) unless one answers, and return at once:
-    `orchestra spawn` calls it before it opens windows, so the server is up by the time the agent
-    CLIs ask for their tools (Codex sends its first request without waiting for its MCP servers)."""
+    `orchestra spawn` calls it before it opens windows, for CLIs that hold their first request
+    until their MCP servers answer (codex, gemini), so the server's start is not added to it."""
     conn = _connect(state_dir)
     if conn is not None:
         conn.close()
-        return
-    _start_server(state_dir, cwd)
+    else:
+        _start_server(state_dir, cwd)  # nothing, while one starts for another agent of the batch
 
 
-def _start_server(state_dir: str, cwd: str | None = None) -> subprocess.Popen[bytes]:
+def _start_server(state_dir: str, cwd: str | None = None) -> subprocess.Popen[bytes] | None:
     """The project's server, in a session of its own: it outlives this relay and serves the
-    project's other agents, and ends by itself once no one has been connected for a while."""
+    project's other agents, and ends by itself once no one has been connected for a while. None
+    when another holds the folder's lock (a server serving, starting or ending). The lock is taken
+    here and handed to the server, so no second one starts while the first loads."""
     argv = [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()), "-m", "orchestra", "_mcp-serve"]
     with contextlib.suppress(FileExistsError):
         os.mkdir(state_dir, 0o700)  # a project where nothing ran yet; never its parents
+    lock = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        return None
     log = os.open(os.path.join(state_dir, SERVER_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(
-            [*argv, "--state-dir", state_dir],
+            [*argv, "--state-dir", state_dir, "--lock-fd", str(lock)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
             cwd=cwd,
             start_new_session=True,
+            pass_fds=(lock,),
         )
     finally:
         os.close(log)
+        os.close(lock)  # the server's copy holds it now
 
 
 def _first_line(conn: socket.socket) -> tuple[bytes | None, bytes]:

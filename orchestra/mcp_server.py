@@ -359,7 +359,7 @@ def serve(cwd: Path | None = None, agent: str | None = None) -> None:
 # -- one server for every agent of a project -----------------------------------------------------
 
 SOCKET = "mcp.sock"  # in the state folder (orchestra/mcp_relay.py connects to it)
-LOCK = "mcp.lock"  # held by the server for its whole life: one per project
+LOCK = "mcp.lock"  # held by the server for its whole life: one per project (orchestra/mcp_relay.py reads it)
 IDLE_EXIT = 120.0  # seconds with no one connected after which the server ends
 STARTUP_GRACE = 30.0  # seconds a new server waits for its first client whatever IDLE_EXIT says
 MAX_LINE = 64 * 1024 * 1024  # the longest message a client may send
@@ -367,30 +367,33 @@ THREADS = 1000  # tool calls at once (each `wait` holds a thread while it waits)
 
 
 def serve_main(argv: list[str]) -> int:
-    """`_mcp-serve --state-dir DIR`: started by an agent's relay when no server answers."""
-    if len(argv) != 2 or argv[0] != "--state-dir":
-        print("usage: _mcp-serve --state-dir DIR", file=sys.stderr)
+    """`_mcp-serve --state-dir DIR [--lock-fd N]`: started by an agent's relay (or spawn) when no
+    server answers, with the folder's lock it took for this server as descriptor N."""
+    if len(argv) not in (2, 4) or argv[0] != "--state-dir" or (len(argv) == 4 and argv[2] != "--lock-fd"):
+        print("usage: _mcp-serve --state-dir DIR [--lock-fd N]", file=sys.stderr)
         return 2
+    lock = int(argv[3]) if len(argv) == 4 and argv[3].isdigit() else None
     try:
         idle = float(os.environ.get("ORCHESTRA_MCP_IDLE_EXIT", IDLE_EXIT))
     except ValueError:
         idle = IDLE_EXIT
     try:
-        return serve_project(Path(argv[1]), idle)
+        return serve_project(Path(argv[1]), idle, lock)
     except OrchestraError as error:
         print(f"orchestra mcp: {error}", file=sys.stderr)
         return 1
 
 
-def serve_project(state_dir: Path, idle_exit: float = IDLE_EXIT) -> int:
+def serve_project(state_dir: Path, idle_exit: float = IDLE_EXIT, lock: int | None = None) -> int:
     """Serve every agent of the project whose state folder is `state_dir` on its unix socket, until
-    no one has been connected for `idle_exit` seconds. Returns 0 at once when another server holds
-    the folder's lock (it serves them)."""
+    no one has been connected for `idle_exit` seconds. `lock` is the folder's lock, taken by whoever
+    started this server; without it, returns 0 at once when another server holds the lock."""
     import anyio
 
-    held = files.try_lock(state_dir / LOCK)
+    held = lock if lock is not None else files.try_lock(state_dir / LOCK)
     if held is None:
         return 0
+    os.set_inheritable(held, False)  # the processes it starts must not keep the lock
     ctx = Context.open(Path.cwd())  # started in an agent's worktree: the project it belongs to
     if ctx.state.dir.resolve() != state_dir.resolve():
         raise OrchestraError(f"{state_dir} is not the state folder of the project at {ctx.project.root}.")

@@ -375,20 +375,16 @@ def hook_command(ctx: Context, agent: Agent, kind: AgentKind) -> list[str]:
 
 def mcp_command(ctx: Context, agent: Agent, kind: AgentKind, settings: AgentSettings) -> list[str]:
     """orchestra's MCP server for this agent (its relay to the project's server, which the relay
-    starts when none answers), unless its kind's `[agents.<kind>] mcp = false`. For a CLI that does
-    not wait for its MCP servers (`mcp_early`), the server is started now, before its window."""
+    starts when none answers), unless its kind's `[agents.<kind>] mcp = false`. For a CLI that holds
+    its first request until its MCP servers answer (`mcp_early`), the server is started now,
+    before its window."""
     if not settings.mcp:
         return []
-    state_dir = str(ctx.state.dir)
-    if kind.mcp_early and state_dir not in _MCP_STARTED:
+    if kind.mcp_early:
         from orchestra.mcp_relay import start_soon
 
-        start_soon(state_dir, str(ctx.project.root))
-        _MCP_STARTED.add(state_dir)
-    return mcp_argv(state_dir, agent.name)
-
-
-_MCP_STARTED: set[str] = set()  # the state folders whose MCP server this process saw to
+        start_soon(ctx.state.folder, str(ctx.project.root))  # one connect when it runs already
+    return mcp_argv(ctx.state.folder, agent.name)
 
 
 def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:

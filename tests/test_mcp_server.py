@@ -349,3 +349,17 @@ def test_a_server_that_died_is_started_again_by_the_next_relay(repo, orchestra):
             assert [m["text"] for m in await person.call("read")] == ["first", "again"]
 
     run(again)
+
+
+def test_a_batch_that_starts_the_server_early_starts_one(repo, orchestra):
+    """`spawn` of several codex or gemini agents asks for the server before each window: while the
+    first server starts (holding the folder's lock), no second one is started beside it."""
+    from orchestra.mcp_relay import start_soon
+
+    state = Context.open(repo).state.dir
+    for _ in range(3):
+        start_soon(str(state), str(repo))
+    wait_for(lambda: (state / "mcp.sock").exists(), timeout=30, what="the server's socket")
+    assert len(servers_of(repo)) == 1
+    start_soon(str(state), str(repo))  # it answers: nothing is started
+    assert len(servers_of(repo)) == 1
