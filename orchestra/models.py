@@ -225,9 +225,9 @@ class AgentKind:
     library only) whose `translate(payload)` turns one of the CLI's hook payloads into
     orchestra's hook event; the hook command orchestra hands the kind then names it.
     `takes_mcp` says that `build_argv` gives the CLI orchestra's MCP server
-    (`settings.mcp_command`), which a lead (`spawn --lead`) needs; `mcp_early` that the CLI asks
-    for its first answer without waiting for its MCP servers, so orchestra starts the project's
-    server before the agent's window opens.
+    (`settings.mcp_command`), which a lead (`spawn --lead`) needs; `mcp_early` that the CLI holds
+    its first request until its MCP servers answer, so orchestra starts the project's server
+    before the agent's window opens and its start is not added to that request.
     """
 
     name: str
@@ -248,7 +248,7 @@ class AgentKind:
     screen_after_hooks: bool = False
     hook_translator: str = ""  # module whose `translate(payload)` reads the CLI's hook events (see docs/plugins.md)
     takes_mcp: bool = False  # `build_argv` hands the CLI `settings.mcp_command` (orchestra's MCP server)
-    mcp_early: bool = False  # the CLI does not wait for its MCP servers: start orchestra's before it
+    mcp_early: bool = False  # the CLI waits for its MCP servers before its first request: start orchestra's first
     plugin: str = ""  # filled in by the plugin manager
 
 

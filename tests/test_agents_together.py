@@ -13,6 +13,7 @@ from pathlib import Path
 
 from claude_api import Text, ToolUse, first_prompt
 from support import agents_json, git, wait_statuses
+from test_codex_live import codex, openai_api  # noqa: F401  (the fixtures)
 from test_gemini_live import gemini  # noqa: F401  (the fixture)
 
 LEAD = "greet in two files"
@@ -98,46 +99,27 @@ def test_a_lead_spawns_two_workers_waits_for_them_and_reads_their_post(orchestra
     assert text.index(SUMMARY) < text.index("One done.") and text.index(SUMMARY) < text.index("Two done.")
 
 
-def test_a_codex_lead_spawns_workers_through_the_server_its_first_request_offers(orchestra, repo, agent_clis):
+def test_a_codex_lead_spawns_workers_through_the_server_its_first_request_offers(orchestra, codex):  # noqa: F811
     """The real Codex CLI against the stand-in Responses API: orchestra's tools are in the lead's
     very first request (Codex waits for a required server), and its calls start and wait for workers."""
-    from openai_api import KEY_VARIABLE, OpenAIAPI, ToolCall, codex_overrides
     from openai_api import Text as Said
-    from test_codex_live import DEFAULT_ARGS
+    from openai_api import ToolCall
 
-    with OpenAIAPI() as api:
-        trusted = f'projects={{{json.dumps(str(repo.resolve()))} = {{ trust_level = "trusted" }}}}'
-        args = [*DEFAULT_ARGS, "-c", trusted, *codex_overrides(api.url)]
-        (repo / "orchestra.toml").write_text(
-            f"[agents.codex]\ncommand = {json.dumps(agent_clis['codex'])}\nargs = {json.dumps(args)}\n"
-        )
-        git(repo, "add", "orchestra.toml")
-        git(repo, "commit", "-qm", "a codex lead")
-        tools = "mcp__orchestra"
-        spawn = ToolCall("spawn", {"tasks": ["write a", "write b"], "agent": "demo"}, namespace=tools)
-        wait = ToolCall("wait", {"names": ["write-a", "write-b"], "timeout_s": 60}, namespace=tools)
-        api.script([spawn, wait, Said("Summary: write-a and write-b are done.")])
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEX_", "OPENAI_"))}
-        orchestra(
-            "spawn",
-            "--agent",
-            "codex",
-            "--no-attach",
-            "--name",
-            "lead",
-            "lead the work",
-            env={**env, KEY_VARIABLE: "k"},
-        )
-        settled = wait_statuses(orchestra, {"lead": "done", "write-a": "exited", "write-b": "exited"}, timeout=90)
+    tools = "mcp__orchestra"
+    spawn = ToolCall("spawn", {"tasks": ["write a", "write b"], "agent": "demo"}, namespace=tools)
+    wait = ToolCall("wait", {"names": ["write-a", "write-b"], "timeout_s": 60}, namespace=tools)
+    codex.script([spawn, wait, Said("Summary: write-a and write-b are done.")])
+    orchestra("spawn", "--agent", "codex", "--no-attach", "--name", "lead", "lead the work")
+    settled = wait_statuses(orchestra, {"lead": "done", "write-a": "exited", "write-b": "exited"}, timeout=90)
 
-        first = api.main_requests[0]
-        offered = {t.get("name"): t for t in first.body["tools"]}
-        assert tools in offered, "orchestra's tools are in the lead's first request"
-        assert {t["name"] for t in offered[tools]["tools"]} >= {"list", "spawn", "wait", "post", "read", "report"}
-        spawned = json.loads(api.main_requests[1].function_outputs[spawn.call_id].split("Output:\n", 1)[1])
-        assert [a["name"] for a in spawned["result"]] == ["write-a", "write-b"]
-        waited = api.main_requests[2].function_outputs[wait.call_id]
-        assert '"timed_out":false' in waited.replace(" ", "")
+    first = codex.main_requests[0]
+    offered = {t.get("name"): t for t in first.body["tools"]}
+    assert tools in offered, "orchestra's tools are in the lead's first request"
+    assert {t["name"] for t in offered[tools]["tools"]} >= {"list", "spawn", "wait", "post", "read", "report"}
+    spawned = json.loads(codex.main_requests[1].function_outputs[spawn.call_id].split("Output:\n", 1)[1])
+    assert [a["name"] for a in spawned["result"]] == ["write-a", "write-b"]
+    waited = codex.main_requests[2].function_outputs[wait.call_id]
+    assert '"timed_out":false' in waited.replace(" ", "")
     parents = {a["name"]: a["parent"] for a in settled}
     assert parents == {"lead": None, "write-a": "lead", "write-b": "lead"}
     assert {a["name"]: a for a in settled}["lead"]["last_message"] == "Summary: write-a and write-b are done."

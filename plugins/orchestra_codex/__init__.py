@@ -10,8 +10,8 @@ screen patterns below say that.
 
 orchestra's MCP server (the relay to the project's server) comes the same way, as `-c
 mcp_servers.orchestra.*` overrides for this session only: its tools run without asking, except
-`merge`, which prompts. Codex sends its first request without waiting for its MCP servers, so
-orchestra starts the project's server before the window opens (`mcp_early`).
+`merge`, which prompts. The server is `required`, so Codex holds a turn's first request until it
+answers, and orchestra starts the project's server before the window opens (`mcp_early`).
 """
 
 from __future__ import annotations
