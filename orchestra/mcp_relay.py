@@ -5,7 +5,7 @@ One server per project answers every agent of it (`orchestra.mcp_server.serve_pr
 unix socket `mcp.sock` in the state folder). This relay, one per agent CLI, passes the CLI's
 standard input and output to that server, after a first line that names the agent; the server's
 first line says whether it serves it. When no server answers, the relay starts one and waits for
-it. It needs only the standard library, and starts without the site module: about 20 ms and a
+it. It needs only the standard library (and orchestra's `files`), and starts without the site module: about 20 ms and a
 few MB per agent, where a server of its own took one to two seconds and 60 MB.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import selectors
@@ -21,6 +20,11 @@ import socket
 import subprocess
 import sys
 import time
+
+if not __package__:  # run as a file (`python -I -S .../mcp_relay.py`): orchestra's folder on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from orchestra import files  # standard library only, like this file
 
 SOCKET = "mcp.sock"  # in the state folder; connected to from there, since a path may be too long for one
 LOCK = "mcp.lock"  # held by the project's server for its whole life (orchestra.mcp_server)
@@ -133,11 +137,8 @@ def _start_server(state_dir: str, cwd: str | None = None) -> subprocess.Popen[by
     argv = [sys.executable, *(("-P",) if sys.version_info >= (3, 11) else ()), "-m", "orchestra", "_mcp-serve"]
     with contextlib.suppress(FileExistsError):
         os.mkdir(state_dir, 0o700)  # a project where nothing ran yet; never its parents
-    lock = os.open(os.path.join(state_dir, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(lock)
+    lock = files.try_lock(os.path.join(state_dir, LOCK))
+    if lock is None:
         return None
     log = os.open(os.path.join(state_dir, SERVER_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
