@@ -23,8 +23,9 @@ from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.hosts import Host
 from orchestra.lead import lead_task
 from orchestra.models import Agent
+from orchestra.state import REMOTE_MIRROR
 
-MIRROR = "remote.json"
+MIRROR = REMOTE_MIRROR
 LOOK_TIMEOUT = 4.0  # seconds a look waits for a host before its agents are shown unreachable
 ACT_TIMEOUT = 120.0  # seconds for an action (a spawn, a kill) on a host
 UNREACHABLE = "unreachable"

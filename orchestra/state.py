@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 
 FORMAT_VERSION = 1
+REMOTE_MIRROR = "remote.json"  # the last known records of the agents on hosts (orchestra.remote)
 _BUSY: dict[str, int] = {}  # busy.lock files this process holds, by path
 
 

@@ -14,8 +14,6 @@ from typing import Any
 
 from click.shell_completion import CompletionItem
 
-from orchestra.completion_install import SHELLS
-
 # The agent kinds of the bundled plugins; each plugin is named like its kind. Third-party kinds
 # are known only by loading their plugins, which is too slow for a key press.
 BUNDLED_KINDS = ("claude", "codex", "aider", "gemini", "opencode", "command", "demo")
@@ -109,4 +107,6 @@ def _normalize(name: str) -> str:
 
 
 def shells(ctx, param, incomplete: str) -> list[CompletionItem]:
+    from orchestra.completion_install import SHELLS  # here: most commands complete no shell
+
     return [CompletionItem(shell) for shell in SHELLS if shell.startswith(incomplete)]
