@@ -23,14 +23,21 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestra import files, git
 
 if TYPE_CHECKING:
-    from orchestra.models import Agent
+    from typing import Protocol
+
+    class Agent(Protocol):  # what the cache reads of an agent (an `orchestra.models.Agent`, or `Place`)
+        name: str
+        worktree: str
+        base: str
+        updated_at: str
+
 
 FILENAME = "diffstat.json"
 VERSION = 2  # 2: the key holds the record's last change
@@ -45,8 +52,18 @@ Changes = dict[str, int] | None
 LINES = ("files", "added", "removed")
 
 
+class Place:
+    """An agent's place as its stored record holds it: all `changes_of` needs, without the model."""
+
+    __slots__ = ("base", "name", "updated_at", "worktree")
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.name, self.worktree, self.base = record["name"], record["worktree"], record["base"]
+        self.updated_at = record.get("updated_at") or ""
+
+
 def changes_of(
-    agents: list[Agent], state_dir: Path | None = None, ttl: float = TTL, clock: Clock = time.time
+    agents: Sequence[Agent], state_dir: Path | None = None, ttl: float = TTL, clock: Clock = time.time
 ) -> dict[str, Changes]:
     """Lines added/removed and untracked files per agent; git runs (several at once) only for
     agents whose entry in `state_dir`'s cache is missing, out of date or older than `ttl`."""
@@ -196,8 +213,25 @@ def _stamp(path: str) -> list[int] | None:
 
 
 def _folders(root: str, folders: list[str]) -> int:
-    """One digest of every watched folder's modification time (a missing folder counts too)."""
-    return _digest(_mtime(os.path.join(root, folder)) for folder in folders)
+    """One digest of every watched folder's modification time (a missing folder counts too).
+
+    Each folder is looked up from the worktree's own (opened once), not from `/`: the key checks
+    of a few hundred worktrees are most of what `ls` does, and a long path is walked at each."""
+    try:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return _digest(-1 for _ in folders)
+    try:
+        return _digest([_mtime_in(top, folder) for folder in folders])
+    finally:
+        os.close(top)
+
+
+def _mtime_in(top: int, folder: str) -> int:
+    try:
+        return os.stat(folder, dir_fd=top).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _mtime(path: str) -> int:

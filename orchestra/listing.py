@@ -10,13 +10,16 @@ from orchestra.context import Context
 
 def rows(ctx: Context, conflict_files: bool = False, reap: bool = False) -> list[dict[str, Any]]:
     """Every local agent's row, as `ls --json` prints it (and a host answers for its own)."""
+    from orchestra.diffstats import Place
     from orchestra.lookout import look
-    from orchestra.reconcile import changes_of, observe
+    from orchestra.reconcile import changes_of, looking, observe
     from orchestra.schedule import waits_for
     from orchestra.usage import usage_of
 
-    agents = observe(ctx)
-    changes = changes_of(agents, ctx.state.dir)
+    records, answer = looking(ctx)
+    # The worktrees are read while tmux answers: a record's place does not change when reconciled.
+    changes = changes_of([Place(record) for record in records.values()], ctx.state.dir)
+    agents = observe(ctx, answer(), records)
     conflicts = look(ctx, agents, reap=reap)
     usage = usage_of(ctx, agents)
     queue = waits_for(ctx, agents)

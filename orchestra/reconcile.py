@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from orchestra.tmux import Pane
 
 if TYPE_CHECKING:
     from orchestra.context import Context
+    from orchestra.diffstats import Place
 
 # What reconcile saw, for the lifecycle: (signal, its data, the note for the status event).
 Signal = tuple[str, dict[str, Any] | None, dict[str, Any] | None]
@@ -214,19 +215,21 @@ def _stale(record: dict[str, Any]) -> bool:
     return age.total_seconds() > STARTING_GRACE
 
 
-def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | None = None) -> list[Agent]:
+def observe(
+    ctx: Context,
+    seen: tuple[dict[str, Pane] | None, dict[str, str]] | None = None,
+    records: dict[str, dict[str, Any]] | None = None,
+) -> list[Agent]:
     """Every agent of the project, reconciled; drift is written back under the state lock.
 
     The records are read before tmux is asked, and asked again under the lock before anything
     is written: a spawn records a pane only after tmux has it, so neither read can see a
     recorded pane that tmux does not know yet. `seen` is a tmux look taken just before (the
-    board's), which then stands for the first one.
+    board's), which then stands for the first one; `records`, the records as read before that
+    look (`read_raw`), stand for the first read (`looking` gives both).
     """
-    snapshot = ctx.state.read_raw()
-    # Screens are read in the same tmux call as the panes, for the agents whose records say
-    # the screen may tell more; reconcile uses them only where the pane turns out to be alive.
-    watched = [r["pane"] for r in snapshot.values() if r.get("pane") and screen_tells(r)]
-    panes, screens = seen if seen is not None else ctx.tmux.panes_and_screens(watched)
+    snapshot = ctx.state.read_raw() if records is None else records
+    panes, screens = seen if seen is not None else ctx.tmux.panes_and_screens(watched_panes(snapshot))
     trial = json.loads(json.dumps(snapshot))
     limits = ctx.config.schedule  # what a limit seen on a screen does
     reconcile_records(trial, panes, screens, limits)
@@ -242,8 +245,23 @@ def observe(ctx: Context, seen: tuple[dict[str, Pane] | None, dict[str, str]] | 
     if any(r.get("status") == lifecycle.LIMITED for r in snapshot.values()):
         _end_overdue_limits(ctx, snapshot)
     _mourn(ctx, snapshot, panes)
-    agents = ctx.state.agents_of(snapshot)
+    agents = ctx.state.agents_of(snapshot, checked=True)  # read_raw checked them; the lifecycle changed them
     return sorted(agents.values(), key=lambda a: a.created_at)
+
+
+def watched_panes(records: dict[str, dict[str, Any]]) -> list[str]:
+    """The panes whose screens are read with the panes: those of the agents whose records say
+    the screen may tell more (reconcile uses a screen only where the pane turns out alive)."""
+    return [r["pane"] for r in records.values() if r.get("pane") and screen_tells(r)]
+
+
+def looking(
+    ctx: Context,
+) -> tuple[dict[str, dict[str, Any]], Callable[[], tuple[dict[str, Pane] | None, dict[str, str]]]]:
+    """The records, and tmux asked about their panes: `observe(ctx, answer(), records)` once the
+    caller has done its own work (reading worktrees) while tmux answers."""
+    records = ctx.state.read_raw()
+    return records, ctx.tmux.panes_and_screens_soon(watched_panes(records))
 
 
 def _mourn(ctx: Context, records: dict[str, dict[str, Any]], panes: dict[str, Pane] | None) -> None:
@@ -286,7 +304,7 @@ def find(ctx: Context, name: str) -> Agent:
 
 
 def changes_of(
-    agents: list[Agent], state_dir: Path | None = None, ttl: float | None = None
+    agents: Sequence[Agent | Place], state_dir: Path | None = None, ttl: float | None = None
 ) -> dict[str, dict[str, Any] | None]:
     """Lines added/removed per agent; with `state_dir`, through its cache (`orchestra.diffstats`),
     so git runs only for agents whose worktree changed or whose entry is older than `ttl`."""

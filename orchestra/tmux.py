@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,30 +122,54 @@ class Tmux:
         does not answer within `timeout` seconds always raises it. `input` goes to tmux's stdin
         (`load-buffer -`); otherwise stdin is empty. `env` replaces this process's environment.
         """
+        return self.start(*args, check=check, input=input, timeout=timeout, env=env)()
+
+    def start(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Callable[[], subprocess.CompletedProcess[str]]:
+        """`run`, started now and waited for when the returned function is called: the caller
+        does its own work while tmux answers."""
         argv = [*self.base_argv(), *args]
         try:
-            result = subprocess.run(
+            process = subprocess.Popen(
                 argv,
-                capture_output=True,
-                timeout=timeout,
-                input=input.encode("utf-8", "surrogateescape") if input is not None else None,
-                stdin=None if input is not None else subprocess.DEVNULL,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=env,
             )
         except FileNotFoundError:
             self.require(argv)
             raise TmuxError(f"tmux could not be started: {argv[0]} was not found.", argv) from None
-        except subprocess.TimeoutExpired:
-            raise TmuxError(
-                f"tmux {args[0]} got no answer within {timeout} s: is the tmux server stuck?", argv
-            ) from None
-        done = subprocess.CompletedProcess(
-            argv, result.returncode, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace")
-        )
-        if check and done.returncode != 0:
-            message = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
-            raise TmuxError(f"tmux {args[0]} failed: {message}", argv, done.returncode, done.stderr)
-        return done
+
+        def finish() -> subprocess.CompletedProcess[str]:
+            data = input.encode("utf-8", "surrogateescape") if input is not None else None
+            try:
+                stdout, stderr = process.communicate(data, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                raise TmuxError(
+                    f"tmux {args[0]} got no answer within {timeout} s: is the tmux server stuck?", argv
+                ) from None
+            except BaseException:  # interrupted: the tmux client does not outlive the command
+                process.kill()
+                process.wait()
+                raise
+            done = subprocess.CompletedProcess(
+                argv, process.returncode, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace")
+            )
+            if check and done.returncode != 0:
+                message = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
+                raise TmuxError(f"tmux {args[0]} failed: {message}", argv, done.returncode, done.stderr)
+            return done
+
+        return finish
 
     def cmd(self, *args: str, check: bool = True, timeout: float | None = None) -> list[str]:
         """Run one tmux command (or several joined by ';') and return its output lines, without
@@ -166,6 +191,10 @@ class Tmux:
         `panes` is None when no server is running. A pane of `capture` that is gone stops the
         captures after it (tmux ends a command sequence at its first error): they are missing.
         """
+        return self.panes_and_screens_soon(capture)()
+
+    def panes_and_screens_soon(self, capture: list[str]) -> Callable[[], tuple[dict[str, Pane] | None, dict[str, str]]]:
+        """`panes_and_screens`, asked now and read when the returned function is called."""
         args = ["list-panes", "-a", "-F", PANE_FORMAT]
         for pane in capture:
             args += [
@@ -183,37 +212,10 @@ class Tmux:
                 pane,
             ]
         try:
-            result = self.run(*args, check=False)
+            answer = self.start(*args, check=False)
         except TmuxError:  # tmux is not installed: nothing is alive
-            return None, {}
-        stdout = result.stdout.splitlines()
-        listing = stdout
-        chunks: list[str] = []
-        if capture:
-            text = "\n".join(stdout)
-            listing = text.split(SCREEN_MARKER, 1)[0].split("\n")
-            chunks = text.split(SCREEN_MARKER)[1:]
-        if result.returncode != 0 and not any("\t" in line for line in listing):
-            return None, {}  # "no server running" or "error connecting": either way, nothing is alive
-        screens = dict(zip(capture, chunks, strict=False))  # a server that failed midway answers fewer
-        panes = {}
-        for line in listing:
-            fields = line.split("\t")
-            if len(fields) != 9:
-                continue
-            pane_id, window, session, window_name, dead, status, pid, agent, launch = fields
-            panes[pane_id] = Pane(
-                id=pane_id,
-                window=window,
-                session=session,
-                window_name=window_name,
-                dead=dead == "1",
-                dead_status=int(status) if status.lstrip("-").isdigit() else None,
-                pid=int(pid) if pid.isdigit() else None,
-                agent=agent,
-                launch=launch,
-            )
-        return panes, screens
+            return lambda: (None, {})
+        return lambda: _panes_and_screens(answer(), capture)
 
     def has_session(self, session: str) -> bool:
         return self.run("has-session", "-t", f"={session}", check=False).returncode == 0
@@ -575,3 +577,37 @@ def _literal(path: Path) -> str:
 def _tmux_quote(text: str) -> str:
     """Quote for tmux's own command parser (used inside a hook definition)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def _panes_and_screens(
+    result: subprocess.CompletedProcess[str], capture: list[str]
+) -> tuple[dict[str, Pane] | None, dict[str, str]]:
+    """What `Tmux.panes_and_screens` reads from tmux's answer."""
+    stdout = result.stdout.splitlines()
+    listing = stdout
+    chunks: list[str] = []
+    if capture:
+        text = "\n".join(stdout)
+        listing = text.split(SCREEN_MARKER, 1)[0].split("\n")
+        chunks = text.split(SCREEN_MARKER)[1:]
+    if result.returncode != 0 and not any("\t" in line for line in listing):
+        return None, {}  # "no server running" or "error connecting": either way, nothing is alive
+    screens = dict(zip(capture, chunks, strict=False))  # a server that failed midway answers fewer
+    panes = {}
+    for line in listing:
+        fields = line.split("\t")
+        if len(fields) != 9:
+            continue
+        pane_id, window, session, window_name, dead, status, pid, agent, launch = fields
+        panes[pane_id] = Pane(
+            id=pane_id,
+            window=window,
+            session=session,
+            window_name=window_name,
+            dead=dead == "1",
+            dead_status=int(status) if status.lstrip("-").isdigit() else None,
+            pid=int(pid) if pid.isdigit() else None,
+            agent=agent,
+            launch=launch,
+        )
+    return panes, screens

@@ -234,10 +234,10 @@ def test_an_idle_board_asks_tmux_once_and_git_never(orchestra, repo, monkeypatch
     watcher = Watcher(ctx)
     wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
     reads, gits, tmux_calls = [], [], []
-    real_read, real_git, real_tmux = ctx.state.read_raw, git_module.run, ctx.tmux.run
+    real_read, real_git, real_tmux = ctx.state.read_raw, git_module.run, ctx.tmux.start
     monkeypatch.setattr(ctx.state, "read_raw", lambda *a, **k: reads.append(1) or real_read(*a, **k))
     monkeypatch.setattr(git_module, "run", lambda *a, **k: gits.append(a) or real_git(*a, **k))
-    monkeypatch.setattr(ctx.tmux, "run", lambda *a, **k: tmux_calls.append(a) or real_tmux(*a, **k))
+    monkeypatch.setattr(ctx.tmux, "start", lambda *a, **k: tmux_calls.append(a) or real_tmux(*a, **k))
 
     def idle_look() -> bool:
         """A look at the screens; True once the screen has settled and the look read nothing."""
