@@ -101,6 +101,44 @@ def changes_of(
     return found
 
 
+class Entry:
+    """What a watcher needs of one agent's entry: where its worktree is, the folders its key
+    stamps, and when git was last asked."""
+
+    __slots__ = ("checked", "folders", "worktree")
+
+    def __init__(self, worktree: str, folders: list[str], checked: float) -> None:
+        self.worktree, self.folders, self.checked = worktree, folders, checked
+
+
+def entries(state_dir: Path) -> dict[str, Entry]:
+    """Every agent's entry as stored, by name."""
+    cache = _read(state_dir)
+    return {
+        name: Entry(entry["key"][0], cache["dirsets"][entry["dirs"]], entry["checked"])
+        for name, entry in cache["agents"].items()
+        if entry["key"] and isinstance(entry["key"][0], str)
+    }
+
+
+def renew(state_dir: Path, checked: dict[str, float], now: float) -> None:
+    """Mark the entries named in `checked` (with the time each was checked, as `entries` read it)
+    as checked at `now`, for a watcher that saw nothing change in their worktrees' folders since
+    (`orchestra.watch`): an entry's time-to-live only bounds how long an edit in place goes
+    unseen, and the watcher sees those. An entry checked again meanwhile is left as it is."""
+    cache = _read(state_dir)
+    renewed = False
+    for name, when in checked.items():
+        entry = cache["agents"].get(name)
+        if entry is not None and entry["checked"] == when:
+            entry["checked"] = now
+            renewed = True
+    if renewed:
+        payload = json.dumps({"version": VERSION, **cache}, separators=(",", ":"))
+        with contextlib.suppress(OSError):
+            files.write_atomic(state_dir / FILENAME, payload)
+
+
 class Worktree:
     """One agent's worktree, as the cache sees it: where git keeps its HEAD and index."""
 

@@ -32,6 +32,7 @@ SCREENS_EVERY = 2.0
 SCREENS_IDLE = 8.0  # the longest wait between two looks at screens that have not changed
 FULL_EVERY = 30.0
 FORECAST_FILE = "forecast.json"  # where `orchestra.forecast` stores the last forecast
+RENEW_AFTER = 15.0  # seconds: an entry of a quiet watched worktree is renewed at a full look once older than this
 HOSTS_EVERY = 5.0  # how often the hosts of remote agents are asked (`orchestra.remote`), off the board's thread
 
 
@@ -54,6 +55,7 @@ class Watcher:
         self._hosts_next = 0.0
         self._hosts_asking: Any = None  # the thread asking the hosts, while it does
         self._hosts_found: list[list[dict[str, Any]]] = []
+        self.trees = Trees()
 
     def poll_hosts(self) -> bool:
         """The remote agents, asked of their hosts every `HOSTS_EVERY` in a thread of its own (a
@@ -117,8 +119,11 @@ class Watcher:
             self.queue, changed = queue, True
         if full:
             # The cache's own time-to-live: an edit in place, which changes no folder, no index
-            # and no record, shows within it (and within FULL_EVERY after).
+            # and no record, shows within it (and within FULL_EVERY after). Entries of worktrees
+            # whose folders are watched and saw nothing are renewed instead (`Trees`).
+            self.trees.renew(self.ctx.state.dir)
             changes = changes_of(self.agents, self.ctx.state.dir)
+            self.trees.follow(self.ctx.state.dir, self.agents)
             changes.update({a.name: self.changes.get(a.name) for a in self.away})
             if changes != self.changes:
                 self.changes, changed = changes, True
@@ -144,9 +149,17 @@ class Watcher:
         self._marks = marks
 
     def _signature_now(self) -> tuple[object, ...]:
+        """What changes when the records, the events, the forecast or an agent's index do: with
+        inotify, a count of those changes (one read of its queue, when empty); else their stamps."""
         state = self.ctx.state
         paths = [state.path, state.events_path, state.dir / FORECAST_FILE]
         paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]
+        folders: dict[str, set[str]] = {}
+        for path in paths:
+            folders.setdefault(str(path.parent), set()).add(path.name)
+        if self.trees.signals({folder: frozenset(names) for folder, names in folders.items()}):
+            self.trees.take_events()
+            return ("pulse", self.trees.pulse)
         return tuple(_stamp(p) for p in paths)
 
     def _index_of(self, agent: Agent) -> Path | None:
@@ -157,6 +170,154 @@ class Watcher:
                 return None  # not there yet: try again next time
             self._index_files[agent.name] = found
         return self._index_files[agent.name]
+
+
+class Trees:
+    """What the board learns from inotify, where the system has it (`orchestra.inotify`).
+
+    The folders of the agents' worktrees: the board need not ask git once a time-to-live
+    (`diffstats.TTL`) about worktrees in which nothing happened; an entry whose worktree's
+    folders reported nothing since it was checked is renewed. Which folders: those the entry's
+    key stamps (`diffstats.entries`). A worktree whose folders cannot all be watched (the
+    kernel's limit) keeps the time-to-live.
+
+    And the files whose change sends the board to a full look (`signals`): a count of their
+    changes stands for their `stat` calls every half second.
+    """
+
+    def __init__(self) -> None:
+        self._inotify: Any = None
+        self._unavailable = False
+        self._watched: dict[
+            str, tuple[str, tuple[str, ...], list[int], float]
+        ] = {}  # name -> worktree, folders, ids, since
+        self._owner: dict[int, str] = {}  # watch id -> agent name
+        self._touched: dict[str, float] = {}  # agent name -> when a change in its folders was last read
+        self._signal_folders: dict[str, int] = {}  # folder -> watch id
+        self._signal_names: dict[int, frozenset[str]] = {}  # watch id -> the names in it that count
+        self.pulse = 0  # changes of the signal files read so far
+
+    def _open(self) -> bool:
+        if self._inotify is None and not self._unavailable:
+            from orchestra.inotify import open_inotify
+
+            self._inotify = open_inotify()
+            self._unavailable = self._inotify is None
+        return self._inotify is not None
+
+    def take_events(self) -> None:
+        """Read what the watches reported: signal files' changes counted, worktrees touched."""
+        if self._inotify is None:
+            return
+        from orchestra.inotify import OVERFLOW
+
+        changed = self._inotify.changed()
+        if not changed:
+            return
+        now = time.time()
+        ended: set[str] = set()
+        for wd, name in changed:
+            if wd == OVERFLOW:
+                self.pulse += 1
+                self._touched.update(dict.fromkeys(self._watched, now))
+            elif wd in self._signal_names:
+                if not name or name in self._signal_names[wd]:
+                    self.pulse += 1
+                if not name:  # the folder is gone (or its watch ended): watched again, or stat calls instead
+                    self._forget_signal(wd)
+            elif wd in self._owner:
+                owner = self._owner[wd]
+                self._touched[owner] = now
+                if not name:  # a watched folder is gone: the worktree is watched afresh once its entry says how
+                    ended.add(owner)
+        for owner in ended:
+            self._drop(owner, self._watched[owner][2] if owner in self._watched else [])
+
+    def signals(self, files: dict[str, frozenset[str]]) -> bool:
+        """Watch these folders for changes of the named files in them; False when they cannot all
+        be watched (then the caller stamps them itself)."""
+        if not self._open():
+            return False
+        for folder in [f for f in self._signal_folders if f not in files]:
+            gone = self._signal_folders[folder]
+            self._forget_signal(gone)
+            self._inotify.unwatch(gone)
+        for folder, names in files.items():
+            known = self._signal_folders.get(folder)
+            if known is None:
+                known = self._inotify.watch(folder)
+                if known is None:
+                    return False
+                self._signal_folders[folder] = known
+                self.pulse += 1  # what changed before this watch began is not known
+            self._signal_names[known] = names
+        return True
+
+    def _forget_signal(self, wd: int) -> None:
+        self._signal_names.pop(wd, None)
+        for folder, known in list(self._signal_folders.items()):
+            if known == wd:
+                del self._signal_folders[folder]
+
+    def renew(self, state_dir: Path) -> None:
+        """Renew the cache entries of watched worktrees that reported nothing since they were checked."""
+        if not self._watched:
+            return
+        from orchestra import diffstats
+
+        self.take_events()  # every event so far: one read after an entry's check is a change after it
+        now = time.time()
+        quiet: dict[str, float] = {}
+        for name, entry in diffstats.entries(state_dir).items():
+            watched = self._watched.get(name)
+            if watched is None or (entry.worktree, tuple(entry.folders)) != watched[:2]:
+                continue
+            since = watched[3]
+            if (
+                entry.checked > since
+                and self._touched.get(name, 0.0) < entry.checked
+                and now - entry.checked > RENEW_AFTER
+            ):
+                quiet[name] = entry.checked
+        if quiet:
+            diffstats.renew(state_dir, quiet, now)
+
+    def follow(self, state_dir: Path, agents: list[Agent]) -> None:
+        """Watch the folders of every agent's entry (and no more those of agents gone or merged)."""
+        if not self._open():
+            return
+        from orchestra import diffstats
+
+        self.take_events()
+        entries = diffstats.entries(state_dir)
+        live = {a.name for a in agents if a.status != Status.MERGED and not a.no_worktree}
+        for name, (worktree, folders, ids, _since) in list(self._watched.items()):
+            entry = entries.get(name)
+            if name not in live or entry is None or (entry.worktree, tuple(entry.folders)) != (worktree, folders):
+                self._drop(name, ids)
+        for name in sorted(live - set(self._watched)):
+            entry = entries.get(name)
+            if entry is not None:
+                self._watch(name, entry.worktree, tuple(entry.folders))
+
+    def _watch(self, name: str, worktree: str, folders: tuple[str, ...]) -> None:
+        ids: list[int] = []
+        for folder in folders:
+            wd = self._inotify.watch(os.path.join(worktree, folder))
+            if wd is None:  # gone since, or no watch left: this worktree keeps its time-to-live
+                self._drop(name, ids)
+                return
+            ids.append(wd)
+            self._owner[wd] = name
+        # From now on every change is reported: an entry checked after this is renewed while none is.
+        self._watched[name] = (worktree, folders, ids, time.time())
+
+    def _drop(self, name: str, ids: list[int]) -> None:
+        for wd in ids:
+            self._owner.pop(wd, None)
+            self._inotify.unwatch(wd)
+        self._watched.pop(name, None)
+        self._touched.pop(name, None)
 
 
 def _shown(conflicts: Conflicts, agents: list[Agent]) -> object:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -251,6 +252,49 @@ def test_an_idle_board_asks_tmux_once_and_git_never(orchestra, repo, monkeypatch
     watcher._next_full = 0  # the 30 s look: the records and tmux, and the cache for the changes
     watcher.poll()
     assert gits == [] and watcher.changes["sit-idle"] is not None
+
+
+def test_the_board_renews_an_idle_watched_worktrees_entry_and_sees_an_edit_in_place(orchestra, repo, monkeypatch):
+    """Where inotify watches a worktree's folders, the board's full look renews the diff-stat entry
+    of a worktree that reported nothing instead of asking git when the time-to-live runs out; an
+    edit in place (which changes no folder) is reported, and then git is asked."""
+    from orchestra import diffstats, watch
+    from orchestra import git as git_module
+    from orchestra.inotify import open_inotify
+    from orchestra.watch import Watcher
+
+    if open_inotify() is None:
+        pytest.skip("this system has no inotify")
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "600")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "sit idle")
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    worktree = Path(ctx.state.read()["sit-idle"].worktree)
+    nested = worktree / "deep" / "er"
+    nested.mkdir(parents=True)
+    (nested / "notes.txt").write_text("one\n")
+    monkeypatch.setattr(diffstats, "TTL", 1.0)
+    monkeypatch.setattr(watch, "RENEW_AFTER", 0.0)
+    watcher = Watcher(ctx)
+    wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
+    gits: list[tuple] = []
+    real_git = git_module.run
+    monkeypatch.setattr(git_module, "run", lambda *a, **k: gits.append(a) or real_git(*a, **k))
+
+    def full_look_after_ttl() -> None:
+        checked = diffstats.entries(ctx.state.dir)["sit-idle"].checked
+        wait_for(lambda: time.time() - checked > 1.0, what="the entry's time-to-live to run out")
+        gits.clear()
+        watcher._next_full = 0
+        watcher.poll()
+
+    full_look_after_ttl()  # the entry predates the watches: git is asked once more
+    assert gits
+    full_look_after_ttl()  # checked since the watches, and nothing reported: renewed
+    assert gits == [] and watcher.changes["sit-idle"]["untracked"] == 1
+    (nested / "notes.txt").write_text("two\n")  # in place: no folder's modification time moves
+    full_look_after_ttl()
+    assert gits, "an edit in place in a watched folder must send the board to git"
 
 
 # What aider 0.86.2 and OpenCode 1.18.33 showed against the stand-ins (tests/test_retried_limits_live.py).

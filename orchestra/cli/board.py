@@ -229,8 +229,11 @@ def _watch(ctx, show_conflicts: bool = False) -> None:
                 id(watcher.away),
                 error,
             )
-            if live is not None:  # the ages in the table tick too: looked at every ten seconds,
-                tick = int(time.time()) // 10  # and drawn only when one of them reads differently
+            if live is not None:  # the ages in the table tick too: looked at every ten seconds while
+                # one is in seconds, else every minute (a redraw of many rows costs more than all the
+                # looks between two), and drawn only when one of them reads differently
+                every = 10 if not ages[1] or any(text.endswith("s") for text in ages[1]) else 60
+                tick = int(time.time()) // every
                 if tick != ages[0]:
                     shown = [*watcher.agents, *watcher.away]
                     ages = (tick, tuple(render.age(t) for a in shown for t in (a.created_at, a.updated_at)))
