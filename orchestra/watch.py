@@ -2,8 +2,8 @@
 
 Everything that changes an agent's status writes the state file or the event log: hook events,
 pane deaths, spawns, kills. Commits and staged edits touch the worktree's git index. So the
-board watches those files' metadata, a few `stat` calls every half second, and only when one
-of them changed does it ask tmux and git. Two things give no such signal and are looked at on a
+board watches those files, every half second (one read of inotify's queue where the system has
+it, else a few `stat` calls), and only when one of them changed does it ask tmux and git. Two things give no such signal and are looked at on a
 timer instead: the screens of agents without hooks (one tmux call for all of them, every 2 s
 while a screen changes, backing off to every 8 s while none does: a question appears at the end
 of output, while the board still looks often), and the rest (a window closed by hand, edits in
@@ -47,6 +47,7 @@ class Watcher:
         self._next_full = 0.0
         self._next_screens = 0.0
         self._index_files: dict[str, Path | None] = {}
+        self._signal_files: tuple[object, list[Path], dict[str, frozenset[str]]] = (None, [], {})
         self._marks: dict[str, str] = {}
         self._watched: list[str] = []  # panes of agents whose screen tells their status
         self._seen: object = None  # what tmux showed last time: panes and those screens
@@ -151,13 +152,20 @@ class Watcher:
     def _signature_now(self) -> tuple[object, ...]:
         """What changes when the records, the events, the forecast or an agent's index do: with
         inotify, a count of those changes (one read of its queue, when empty); else their stamps."""
-        state = self.ctx.state
-        paths = [state.path, state.events_path, state.dir / FORECAST_FILE]
-        paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]
-        folders: dict[str, set[str]] = {}
-        for path in paths:
-            folders.setdefault(str(path.parent), set()).add(path.name)
-        if self.trees.signals({folder: frozenset(names) for folder, names in folders.items()}):
+        # Worked out again only when the agents or their known index files change.
+        known = (id(self.agents), len(self.agents), sum(1 for p in self._index_files.values() if p))
+        missing = any(a.name not in self._index_files for a in self.agents if a.status != Status.MERGED)
+        if self._signal_files[0] != known or missing:
+            state = self.ctx.state
+            paths = [state.path, state.events_path, state.dir / FORECAST_FILE]
+            paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]
+            folders: dict[str, set[str]] = {}
+            for path in paths:
+                folders.setdefault(str(path.parent), set()).add(path.name)
+            known = (id(self.agents), len(self.agents), sum(1 for p in self._index_files.values() if p))
+            self._signal_files = (known, paths, {folder: frozenset(names) for folder, names in folders.items()})
+        paths = self._signal_files[1]
+        if self.trees.signals(self._signal_files[2]):
             self.trees.take_events()
             return ("pulse", self.trees.pulse)
         return tuple(_stamp(p) for p in paths)
@@ -196,6 +204,7 @@ class Trees:
         self._signal_folders: dict[str, int] = {}  # folder -> watch id
         self._signal_names: dict[int, frozenset[str]] = {}  # watch id -> the names in it that count
         self.pulse = 0  # changes of the signal files read so far
+        self._signalled: dict[str, frozenset[str]] | None = None  # the folders `signals` watched last
 
     def _open(self) -> bool:
         if self._inotify is None and not self._unavailable:
@@ -236,8 +245,11 @@ class Trees:
     def signals(self, files: dict[str, frozenset[str]]) -> bool:
         """Watch these folders for changes of the named files in them; False when they cannot all
         be watched (then the caller stamps them itself)."""
+        if files is self._signalled:  # the same folders, all still watched: every tick but a few
+            return True
         if not self._open():
             return False
+        self._signalled = None
         for folder in [f for f in self._signal_folders if f not in files]:
             gone = self._signal_folders[folder]
             self._forget_signal(gone)
@@ -251,9 +263,11 @@ class Trees:
                 self._signal_folders[folder] = known
                 self.pulse += 1  # what changed before this watch began is not known
             self._signal_names[known] = names
+        self._signalled = files
         return True
 
     def _forget_signal(self, wd: int) -> None:
+        self._signalled = None
         self._signal_names.pop(wd, None)
         for folder, known in list(self._signal_folders.items()):
             if known == wd:

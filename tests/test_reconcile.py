@@ -297,6 +297,27 @@ def test_the_board_renews_an_idle_watched_worktrees_entry_and_sees_an_edit_in_pl
     assert gits, "an edit in place in a watched folder must send the board to git"
 
 
+@pytest.mark.parametrize("with_inotify", [True, False])
+def test_the_board_looks_again_when_a_record_changes(orchestra, repo, monkeypatch, with_inotify):
+    """A record written between two looks sends the board to a full look at the next tick: heard
+    from inotify where there is one, found by its file's stamp where there is not."""
+    from orchestra.watch import Watcher
+
+    monkeypatch.setenv("ORCHESTRA_DEMO_DELAY", "600")
+    orchestra("spawn", "--agent", "demo", "--no-attach", "sit idle")
+    monkeypatch.chdir(repo)
+    ctx = Context.open()
+    watcher = Watcher(ctx)
+    watcher.trees._unavailable = not with_inotify
+    wait_for(lambda: watcher.poll() and [a.status for a in watcher.agents] == [Status.RUNNING], what="running")
+    wait_for(lambda: not watcher.poll(), what="a look that finds nothing new")
+    assert (watcher.trees._inotify is not None) == with_inotify
+    with ctx.state.update() as agents:
+        agents["sit-idle"].last_message = "a word from the agent"
+    wait_for(lambda: watcher.poll() or None, what="the look after the record changed", timeout=5)
+    assert watcher.agents[0].last_message == "a word from the agent"
+
+
 # What aider 0.86.2 and OpenCode 1.18.33 showed against the stand-ins (tests/test_retried_limits_live.py).
 AIDER_429 = [
     "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for requests",
