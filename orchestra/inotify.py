@@ -80,6 +80,8 @@ class Inotify:
                 data = os.read(self._fd, 65536)
             except BlockingIOError:
                 return found
+            except OSError:  # the queue cannot be read: whatever it held counts as lost
+                return {*found, (OVERFLOW, "")}
             if not data:
                 return found
             offset = 0
@@ -95,7 +97,13 @@ class Inotify:
                     found.add((wd, os.fsdecode(name)))
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Stop watching (the instance's watches end with it); also done when it is collected."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def open_inotify() -> Inotify | None:
