@@ -134,9 +134,7 @@ def renew(state_dir: Path, checked: dict[str, float], now: float) -> None:
             entry["checked"] = now
             renewed = True
     if renewed:
-        payload = json.dumps({"version": VERSION, **cache}, separators=(",", ":"))
-        with contextlib.suppress(OSError):
-            files.write_atomic(state_dir / FILENAME, payload)
+        _store(state_dir, cache["agents"], cache["dirsets"])
 
 
 class Worktree:
@@ -363,6 +361,10 @@ def _write(state_dir: Path, cache: dict[str, Any], fresh: dict[str, dict[str, An
             dirsets[key] = folders
         entry["dirs"] = key
         agents[name] = entry
+    _store(state_dir, agents, dirsets)
+
+
+def _store(state_dir: Path, agents: dict[str, Any], dirsets: dict[str, list[str]]) -> None:
     payload = json.dumps({"version": VERSION, "agents": agents, "dirsets": dirsets}, separators=(",", ":"))
     with contextlib.suppress(OSError):  # a cache that cannot be written only costs git calls next time
         files.write_atomic(state_dir / FILENAME, payload)

@@ -57,9 +57,6 @@ class Inotify:
         self._fd = fd
         self._libc = libc
 
-    def fileno(self) -> int:
-        return self._fd
-
     def watch(self, folder: str) -> int | None:
         """Watch `folder` (not what is below it); its id, or None when it cannot be watched (gone,
         not a folder, or the kernel's limit of watches reached)."""

@@ -25,7 +25,6 @@ from orchestra.lead import lead_task
 from orchestra.models import Agent
 from orchestra.state import REMOTE_MIRROR
 
-MIRROR = REMOTE_MIRROR
 LOOK_TIMEOUT = 4.0  # seconds a look waits for a host before its agents are shown unreachable
 ACT_TIMEOUT = 120.0  # seconds for an action (a spawn, a kill) on a host
 UNREACHABLE = "unreachable"
@@ -37,7 +36,7 @@ UNREACHABLE = "unreachable"
 def records(state_dir: Path) -> dict[str, dict[str, Any]]:
     """The last known record of each remote agent, by name (empty when there are none)."""
     try:
-        data = json.loads((state_dir / MIRROR).read_bytes())
+        data = json.loads((state_dir / REMOTE_MIRROR).read_bytes())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -53,7 +52,7 @@ def _lock(ctx: Context) -> Any:
 
 
 def _save(ctx: Context, mirror: dict[str, dict[str, Any]]) -> None:
-    files.write_atomic(ctx.state.dir / MIRROR, json.dumps(mirror, indent=1).encode())
+    files.write_atomic(ctx.state.dir / REMOTE_MIRROR, json.dumps(mirror, indent=1).encode())
 
 
 def host_named(ctx: Context, name: str) -> Host:
@@ -256,7 +255,7 @@ def rows(ctx: Context, timeout: float = LOOK_TIMEOUT) -> list[dict[str, Any]]:
 def rows_soon(ctx: Context) -> Callable[[], list[dict[str, Any]]]:
     """`rows`, asked in a thread now and waited for when called: no thread, and no wait, when
     the project has no remote agents."""
-    if not (ctx.state.dir / MIRROR).exists() or not records(ctx.state.dir):
+    if not ctx.state.has_remote() or not records(ctx.state.dir):
         return list
     import threading
 

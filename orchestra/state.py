@@ -102,6 +102,11 @@ class State:
 
     # -- agent records -------------------------------------------------------------------
 
+    def has_remote(self) -> bool:
+        """Whether an agent of this project was ever on a host (`orchestra.remote` keeps their
+        records in `REMOTE_MIRROR`): asked first so that a project with none never imports it."""
+        return (self.dir / REMOTE_MIRROR).exists()
+
     def read(self) -> dict[str, Agent]:
         """All agent records as last written, without reconciling them with reality."""
         return self.agents_of(self.read_raw(), checked=True)

@@ -3,11 +3,12 @@
 Everything that changes an agent's status writes the state file or the event log: hook events,
 pane deaths, spawns, kills. Commits and staged edits touch the worktree's git index. So the
 board watches those files, every half second (one read of inotify's queue where the system has
-it, else a few `stat` calls), and only when one of them changed does it ask tmux and git. Two things give no such signal and are looked at on a
-timer instead: the screens of agents without hooks (one tmux call for all of them, every 2 s
-while a screen changes, backing off to every 8 s while none does: a question appears at the end
-of output, while the board still looks often), and the rest (a window closed by hand, edits in
-place: every 30 s; git only for worktrees whose diff-stat cache entry no longer holds). The
+it, else a few `stat` calls), and only when one of them changed does it ask tmux and git. Two
+things give no such signal and are looked at on a timer instead: the screens of agents without
+hooks (one tmux call for all of them, every 2 s while a screen changes, backing off to every 8 s
+while none does: a question appears at the end of output, while the board still looks often),
+and the rest (a window closed by hand, edits in place: every 30 s; git only for worktrees whose
+diff-stat cache entry no longer holds, or, where inotify watches them, that reported a change). The
 conflict forecast is read again when its file changes (it is never refreshed from here: see
 `poll`).
 """
@@ -47,7 +48,13 @@ class Watcher:
         self._next_full = 0.0
         self._next_screens = 0.0
         self._index_files: dict[str, Path | None] = {}
-        self._signal_files: tuple[object, list[Path], dict[str, frozenset[str]]] = (None, [], {})
+        # The files whose change sends the board to a full look, for these agents (all found?)
+        self._signal_files: tuple[list[Agent] | None, bool, list[Path], dict[str, frozenset[str]]] = (
+            None,
+            False,
+            [],
+            {},
+        )
         self._marks: dict[str, str] = {}
         self._watched: list[str] = []  # panes of agents whose screen tells their status
         self._seen: object = None  # what tmux showed last time: panes and those screens
@@ -152,20 +159,20 @@ class Watcher:
     def _signature_now(self) -> tuple[object, ...]:
         """What changes when the records, the events, the forecast or an agent's index do: with
         inotify, a count of those changes (one read of its queue, when empty); else their stamps."""
-        # Worked out again only when the agents or their known index files change.
-        known = (id(self.agents), len(self.agents), sum(1 for p in self._index_files.values() if p))
-        missing = any(a.name not in self._index_files for a in self.agents if a.status != Status.MERGED)
-        if self._signal_files[0] != known or missing:
+        # Worked out again only when the agents change (a look replaces the list), or while an
+        # agent's index is not found yet.
+        agents, complete, paths, folders = self._signal_files
+        if agents is not self.agents or not complete:
             state = self.ctx.state
-            paths = [state.path, state.events_path, state.dir / FORECAST_FILE]
-            paths += [p for p in (self._index_of(a) for a in self.agents if a.status != Status.MERGED) if p]
-            folders: dict[str, set[str]] = {}
+            live = [a for a in self.agents if a.status != Status.MERGED and not a.no_worktree]
+            indexes = [self._index_of(a) for a in live]
+            paths = [state.path, state.events_path, state.dir / FORECAST_FILE, *(p for p in indexes if p)]
+            found: dict[str, set[str]] = {}
             for path in paths:
-                folders.setdefault(str(path.parent), set()).add(path.name)
-            known = (id(self.agents), len(self.agents), sum(1 for p in self._index_files.values() if p))
-            self._signal_files = (known, paths, {folder: frozenset(names) for folder, names in folders.items()})
-        paths = self._signal_files[1]
-        if self.trees.signals(self._signal_files[2]):
+                found.setdefault(str(path.parent), set()).add(path.name)
+            folders = {folder: frozenset(names) for folder, names in found.items()}
+            self._signal_files = (self.agents, None not in indexes, paths, folders)
+        if self.trees.signals(folders):
             self.trees.take_events()
             return ("pulse", self.trees.pulse)
         return tuple(_stamp(p) for p in paths)

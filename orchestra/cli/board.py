@@ -151,9 +151,7 @@ def ls(as_json, watch, show_conflicts, for_tmux):
     ctx = open_context()
     if watch:
         return _watch(ctx, show_conflicts)
-    from orchestra.state import REMOTE_MIRROR
-
-    if (ctx.state.dir / REMOTE_MIRROR).exists():  # an agent was on a host: orchestra.remote is needed
+    if ctx.state.has_remote():
         from orchestra import remote
 
         away = remote.rows_soon(ctx)  # the hosts are asked while the local agents are looked at
@@ -179,11 +177,11 @@ def ls(as_json, watch, show_conflicts, for_tmux):
     if not agents and not remote_rows:
         console.print('no agents yet: orchestra spawn "a task"')
         return
+    shown = list(agents)
     if remote_rows:
         from orchestra import remote
 
-        agents = [*agents, *remote.agents_of(remote_rows)]
-    shown = agents
+        shown += remote.agents_of(remote_rows)
     table = render.agents_table(shown, changes, conflicts=conflicts.by_agent(agents), queue=queue)
     render.print_table(console, table)
     if show_conflicts:

@@ -44,9 +44,7 @@ def _with_hosts(ctx, names: list[str]):
     """The agents to forecast and, for those on hosts, their work fetched here (None, {} when the
     project has no agents on hosts). A host that does not answer leaves its agents out, with a
     warning; one of them named is the command's error."""
-    from orchestra.state import REMOTE_MIRROR
-
-    if not (ctx.state.dir / REMOTE_MIRROR).exists():  # no agent was ever on a host: orchestra.remote not loaded
+    if not ctx.state.has_remote():
         return None, {}
     from orchestra import remote
     from orchestra.errors import OrchestraError
