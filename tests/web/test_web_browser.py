@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from claude_api import BILLED_WRITE, BILLED_WRITE_USAGE
-from support import statuses, wait_statuses
+from support import agents_json, statuses, wait_for, wait_statuses
 
 pytestmark = pytest.mark.slow
 
@@ -228,8 +228,16 @@ def test_a_card_shows_the_tokens_its_agent_used(claude_home, claude_api, browser
     claude_api.script(BILLED_WRITE)
     orchestra("spawn", "--no-attach", "--name", "writer", "write hello.txt")
     orchestra("spawn", "--agent", "demo", "--no-attach", "--name", "demo", "write the notes")
-    agents = {a["name"]: a for a in wait_statuses(orchestra, {"writer": "done", "demo": "exited"}, timeout=40)}
-    assert agents["writer"]["usage"] == BILLED_WRITE_USAGE and agents["demo"]["usage"] is None
+    wait_statuses(orchestra, {"writer": "done", "demo": "exited"}, timeout=40)
+    # Claude Code writes the turn's last usage to its transcript on its own time: `done` (its Stop
+    # hook) can be seen a moment before.
+    agents = wait_for(
+        lambda: (
+            (found := {a["name"]: a for a in agents_json(orchestra)})["writer"]["usage"] == BILLED_WRITE_USAGE and found
+        ),
+        what="the writer's usage as its transcript ends",
+    )
+    assert agents["demo"]["usage"] is None
     page = open_page(browser, dashboard)
     expect(card(page, "writer").locator(".usage")).to_have_text(
         "1,007 in, 250 out, 64,000 cache read, 4,300 cache write", timeout=WAIT_MS
