@@ -1,6 +1,6 @@
 """How long orchestra takes to start: `orchestra --version`, `orchestra ls` and `ls --tmux` with no agents.
 
-Each command runs as a subprocess through the installed `orchestra` console script, as a user
+Each command runs as a subprocess through the installed `orchestra` command, as a user
 runs it, in a repository with no agents, with a private tmux server running (one idle session),
 as when the user works in tmux. The floor is `python -c pass` with the same interpreter: what
 any Python command costs before it imports anything of its own. The commands take turns, so

@@ -89,8 +89,10 @@ def dependencies(root: str = "claude-orchestra") -> list[importlib.metadata.Dist
 
 def repack(dist: importlib.metadata.Distribution, folder: Path) -> Path:
     """The wheel `dist` was installed from, made again in `folder` from its installed files (its
-    RECORD), named from its WHEEL's tags, with a RECORD of its own. Files the installer put outside
-    the package folder (scripts, data) are left out: pip makes the console scripts again."""
+    RECORD), named from its WHEEL's tags, with a RECORD of its own. A script the wheel carried
+    (installed into this Python's scripts folder, not one pip writes for an entry point) goes back
+    in as it came, with `#!python`; other files the installer put outside the package folder
+    (data) are left out, and pip makes the entry points' scripts again."""
     name = dist.metadata["Name"]
     files = dist.files
     wheel_info = dist.read_text("WHEEL")
@@ -110,9 +112,26 @@ def repack(dist: importlib.metadata.Distribution, folder: Path) -> Path:
         raise NotRepackable(f"{name} {dist.version} would make the wheel {file_name!r}, not a name orchestra copies.")
     records: list[str] = []
     record_path = ""
+    info = next((f.parts[0] for f in files if f.parts and f.parts[0].endswith(".dist-info")), "")
+    generated = {entry.name for entry in dist.entry_points if entry.group in ("console_scripts", "gui_scripts")}
     with zipfile.ZipFile(folder / file_name, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in files:
             parts = file.parts
+            if ".." in parts and info and file.name not in generated and _is_script(Path(str(file.locate()))):
+                script = Path(str(file.locate())).read_bytes()
+                first, newline, rest = script.partition(b"\n")
+                if first.startswith(b"#!") and Path(first[2:].decode(errors="replace").strip()).name.startswith(
+                    "python"
+                ):
+                    script = b"#!python" + newline + rest  # as the wheel had it, before pip named this Python
+                member = f"{info.removesuffix('.dist-info')}.data/scripts/{file.name}"
+                archive.writestr(
+                    zipfile.ZipInfo.from_file(file.locate(), member, strict_timestamps=False),
+                    script,
+                    zipfile.ZIP_DEFLATED,
+                )
+                records.append(_record_line(member, script))
+                continue
             if not parts or ".." in parts or file.is_absolute() or "__pycache__" in parts or file.suffix == ".pyc":
                 continue
             if parts[0].endswith(".dist-info") and len(parts) == 2 and parts[1] in INSTALLER_FILES:
@@ -126,12 +145,23 @@ def repack(dist: importlib.metadata.Distribution, folder: Path) -> Path:
             archive.writestr(
                 zipfile.ZipInfo.from_file(path, str(file), strict_timestamps=False), data, zipfile.ZIP_DEFLATED
             )
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            records.append(f"{_csv(str(file))},sha256={digest},{len(data)}")
+            records.append(_record_line(str(file), data))
         if not record_path:
             raise NotRepackable(f"{name} is installed here without a RECORD, so it cannot be copied to the host.")
         archive.writestr(record_path, "\n".join([*records, f"{_csv(record_path)},,"]) + "\n")
     return folder / file_name
+
+
+def _is_script(path: Path) -> bool:
+    """Whether `path` is a file in this Python's scripts folder (`bin/` of a virtualenv)."""
+    import sysconfig
+
+    return path.is_file() and path.resolve().parent == Path(sysconfig.get_path("scripts")).resolve()
+
+
+def _record_line(member: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{_csv(member)},sha256={digest},{len(data)}"
 
 
 def wheel_file_name(name: str, version: str, wheel_info: str) -> str:

@@ -130,16 +130,24 @@ def test_the_wheel_holds_the_program_the_plugins_and_the_shell_scripts(dist):
     if (ROOT / "LICENSE").exists():
         assert f"{info}/licenses/LICENSE" in names
 
-    assert "[console_scripts]\norchestra = orchestra.console:main\n" in entry_points
+    script = wheel_script(dist["wheel"])
+    assert script.startswith("#!python\n"), "the installer rewrites only a `#!python` line"
+    assert "import re" not in script and "from orchestra.console import main" in script
+    assert "[console_scripts]" not in entry_points, "a generated wrapper would replace bin/orchestra"
     group = entry_points.split("[orchestra]\n", 1)[1].split("\n\n", 1)[0]
     assert dict(line.split(" = ") for line in group.strip().splitlines()) == bundled
+
+
+def wheel_script(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(f"claude_orchestra-{orchestra.__version__}.data/scripts/orchestra").decode()
 
 
 def test_the_sdist_holds_the_whole_project(dist):
     with tarfile.open(dist["sdist"]) as sdist:
         top = f"claude_orchestra-{orchestra.__version__}/"
         names = {n.removeprefix(top) for n in sdist.getnames()}
-    expected = {"pyproject.toml", "README.md", "MANIFEST.in"}
+    expected = {"pyproject.toml", "README.md", "MANIFEST.in", "bin/orchestra"}
     expected |= {name for name in ("LICENSE", "CHANGELOG.md") if (ROOT / name).exists()}
     for folder in ("orchestra", "plugins", "shell", "tests", "docs", "benchmarks"):
         expected |= source_files(folder, "**/*")
@@ -190,3 +198,25 @@ def test_the_installed_wheel_runs_in_a_fresh_environment(installed, tmp_path, is
     assert not repository.exists()
     sessions = subprocess.run(["tmux", "-L", isolated, "list-sessions"], capture_output=True, text=True).stdout
     assert sessions == ""
+
+
+def test_an_installed_orchestra_made_again_into_a_wheel_keeps_its_command(installed, tmp_path, dist):
+    """`hosts setup --offline` from an orchestra installed with pip repacks it (orchestra/wheels.py):
+    the command is a script the wheel carries, not one pip writes from an entry point, so it must
+    travel in the repacked wheel, as the wheel had it."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    made = run(
+        [
+            installed / "python",
+            "-c",
+            "import sys, importlib.metadata, pathlib; from orchestra import wheels; "
+            "print(wheels.repack(importlib.metadata.distribution('claude-orchestra'), pathlib.Path(sys.argv[1])))",
+            folder,
+        ],
+        cwd=tmp_path,
+        env=clean_env(),
+    ).strip()
+    assert wheel_script(Path(made)) == wheel_script(dist["wheel"]) == (ROOT / "bin/orchestra").read_text()
+    with zipfile.ZipFile(made) as archive:
+        assert not [n for n in archive.namelist() if n.startswith("..") or "/bin/" in n]
