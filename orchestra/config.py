@@ -6,7 +6,6 @@ writes it out with its comments, and `docs/configuration.md` is checked against 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -513,6 +512,8 @@ def _check_entries(path: Path, text: str, name: str, entries: list[str]) -> None
 
 
 def _unknown(path: Path, text: str, name: str, section: str, known: list[str]) -> None:
+    import difflib  # only for a mistake: every command reads the configuration
+
     where = f"[{section}]" if section else "the top level"
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else f"; known keys are {', '.join(known)}."

@@ -21,18 +21,20 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestra import files, git, mergetree, trash
+from orchestra import files, git, trash
 from orchestra.context import Context
 from orchestra.errors import OrchestraError, UnknownAgent
 from orchestra.models import Agent, Status
 from orchestra.worktrees import Project, scratch_index
+
+if TYPE_CHECKING:  # imported where a forecast is made: `ls` reads the stored one without it
+    from orchestra import mergetree
 
 FILENAME = "forecast.json"  # the last stored forecast, small: `ls` reads it
 CACHE = "forecast-cache.json"  # pair results by commit ids
@@ -135,6 +137,8 @@ def forecast(
     `sides` gives the commit that stands for an agent's work where its worktree is not here (an
     agent on a host, `orchestra.remote.fetch_work`): such an agent's worktree is never read.
     """
+    from orchestra import mergetree
+
     project = ctx.project
     sides = sides or {}
     # The records as they stand: tmux can tell whether an agent still works, but not whether it
@@ -288,6 +292,8 @@ def _branches(
 ) -> tuple[dict[str, str], str, str]:
     """The branch tips, the target's name and commit; and, unless every pair of the wanted
     agents' tips is cached, what those tips changed since they left the target (into `known`)."""
+    from orchestra import mergetree
+
     tips = _branch_tips(ctx.project)
     target = target or _merge_target(ctx)
     target_commit = _target_commit(ctx.project, target, tips)
@@ -381,6 +387,8 @@ def _look(
     stamp = _stamp(worktree, status.stdout, paths, started)
     if stamp is not None and stamp in snapshots:
         return snapshots[stamp], stamp
+    from orchestra import mergetree
+
     listed = frozenset(path.rstrip("/") for path in paths)  # a repository of its own is listed as "sub/"
     gone = frozenset(path for path in listed if not os.path.lexists(worktree / path))
     return _Pending(head, mergetree.Overlay(head, listed, gone), unstaged, stamp)
@@ -410,6 +418,7 @@ def _scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
         with scratch_index(worktree) as env:
             yield env
         return
+    import shutil
     import tempfile  # here: random and its kin are imported only when a snapshot is made
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -99,6 +97,8 @@ def exec_agent(argv: list[str]) -> int:
         return _fail(state, name, f"cannot enter the worktree {worktree}: {error.strerror}", 1, ours)
     if setup:
         print(f"orchestra: running the worktree setup: {setup}", flush=True)
+        import subprocess  # only for a setup: ten launchers start at once, each importing what it uses
+
         # The setup is the user's own shell command from orchestra.toml, meant for a shell.
         code = subprocess.run([SHELL, "-c", setup], env=env).returncode
         if code != 0:
@@ -124,7 +124,7 @@ def _find_program(program: str, env: dict[str, str]) -> tuple[str | None, str]:
     """The agent CLI's program as the shell is to run it (its name, which some CLIs read, and
     Claude Code needs as it was), or None and why it cannot start: it must be on the agent's own
     PATH. A name the shell would take for its own builtin runs by its path instead."""
-    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    found = which(program, env.get("PATH", os.defpath))
     if found is not None:
         return (os.path.abspath(found) if program in SHELL_BUILTINS else program), ""
     if os.sep not in program:
@@ -132,6 +132,25 @@ def _find_program(program: str, env: dict[str, str]) -> tuple[str | None, str]:
     if not os.path.exists(program):
         return None, os.strerror(errno.ENOENT)
     return None, "it is not an executable file"
+
+
+def which(program: str, path: str) -> str | None:
+    """`shutil.which(program, path=path)` on POSIX, whose module (with fnmatch, re, bz2 and lzma)
+    would be most of a launcher's imports: the first executable file of that name along `path`,
+    or `program` itself when it names a folder."""
+    if os.path.dirname(program):
+        return program if _runnable(program) else None
+    if not path:
+        return None
+    for folder in dict.fromkeys(path.split(os.pathsep)):
+        candidate = os.path.join(folder, program)
+        if _runnable(candidate):
+            return candidate
+    return None
+
+
+def _runnable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.F_OK | os.X_OK) and not os.path.isdir(path)
 
 
 def exited(argv: list[str]) -> int:
@@ -186,6 +205,8 @@ def _got_through(state: State, name: str, launch: str | None) -> bool:
         return False
     if not (record.get("screen_patterns") or {}).get("limit_over"):
         return False
+    import subprocess
+
     try:
         shown = subprocess.run(
             ["tmux", "capture-pane", "-p", "-J", "-t", pane], capture_output=True, text=True, timeout=10

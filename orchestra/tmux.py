@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -96,6 +95,8 @@ class Tmux:
 
     @staticmethod
     def require(argv: list[str] | None = None) -> None:
+        import shutil  # only when tmux failed to start: its import costs every command milliseconds
+
         if shutil.which("tmux") is None:
             raise TmuxError(
                 "tmux is not installed: install it (for example `apt-get install tmux` or `brew install tmux`) "

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -258,6 +257,8 @@ def populate(project: Project, worktree: Path, copy: list[str], symlink: list[st
     An entry is a path inside the repository; the file there may itself be a symlink to a file
     anywhere (secrets kept out of the checkout): a copy gets its content, a link points at it.
     """
+    import shutil  # here: its import costs every command that reads a worktree milliseconds
+
     entries = [(c, False) for c in [*copy, *included_files(project)]] + [(s, True) for s in symlink]
     for entry, link in entries:
         source = project.root / entry
@@ -326,6 +327,8 @@ def remove_worktree(project: Project, path: Path, root: Path | None = None) -> N
                     f"{path} is not a git worktree of {project.root}, so orchestra does not delete it: "
                     "remove it yourself once nothing in it is needed."
                 )
+            import shutil
+
             shutil.rmtree(path)
         elif path.exists():
             git.run(["worktree", "remove", "--force", "--force", str(path)], project.root)
@@ -388,7 +391,8 @@ def scratch_index(worktree: Path) -> Iterator[dict[str, str]]:
     agent (or the person) is using.
     """
     index = (worktree / git.run(["rev-parse", "--git-path", "index"], worktree).stdout.strip()).resolve()
-    import tempfile  # here: its import (random, hashlib) is on spawn's path otherwise
+    import shutil
+    import tempfile  # here: its import (random, hashlib, shutil) is on spawn's path otherwise
 
     with tempfile.TemporaryDirectory() as tmp:
         scratch = os.path.join(tmp, "index")

@@ -238,6 +238,31 @@ def test_the_program_keeps_its_name_unless_a_shell_builtin_has_it(tmp_path):
     assert launcher._find_program(str(tmp_path / "absent"), env) == (None, "No such file or directory")
 
 
+def test_the_launchers_path_search_finds_what_shutil_which_finds(tmp_path, monkeypatch):
+    """The launcher searches PATH itself (shutil's import would be most of its own): it must find
+    what `shutil.which` finds, for every kind of entry a PATH holds."""
+    import shutil
+
+    first, second, folder = tmp_path / "first", tmp_path / "second", tmp_path / "second" / "tool-dir"
+    for where in (first, second, folder):
+        where.mkdir(parents=True, exist_ok=True)
+    (first / "tool").write_text("#!/bin/sh\n")  # not executable: passed over
+    (second / "tool").write_text("#!/bin/sh\n")
+    (second / "tool").chmod(0o755)
+    (first / "both").write_text("#!/bin/sh\n")
+    (first / "both").chmod(0o755)
+    (second / "both").write_bytes((first / "both").read_bytes())
+    (second / "both").chmod(0o755)
+    (second / "link").symlink_to(second / "tool")
+    (second / "dangling").symlink_to(tmp_path / "nowhere")
+    monkeypatch.chdir(second)
+    paths = [f"{first}:{second}", f"{second}:{first}", f"{first}::{second}", "", ":", str(first), f"{first}:{first}"]
+    names = ["tool", "both", "link", "dangling", "tool-dir", "absent", str(second / "tool"), "./tool", "tool-dir/x"]
+    for path in paths:
+        for name in names:
+            assert launcher.which(name, path) == shutil.which(name, path=path), (name, path)
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 has no -P to keep the current folder off the path")
 def test_a_repository_with_its_own_orchestra_package_runs_the_installed_one(orchestra, repo, script_agent):
     """orchestra starts itself in agents' worktrees (launcher, exit, hooks, notifiers); a package
