@@ -32,3 +32,12 @@ def rows(ctx: Context, conflict_files: bool = False, reap: bool = False) -> list
             row["conflict_files"] = conflicts.files_of(a.name)
         found.append(row)
     return found
+
+
+def json_lines(items: list[Any]) -> str:
+    """A JSON array one element per line, as `ls --json` prints it: with a few hundred agents,
+    json writes without indenting several times faster (its C encoder)."""
+    import json
+
+    lines = ",\n".join(f"  {json.dumps(item, ensure_ascii=False)}" for item in items)
+    return f"[\n{lines}\n]" if items else "[]"

@@ -63,6 +63,44 @@ def test_ls_json_imports_neither(repo, tmp_path):
     names = _imported(result.stderr.decode())
     assert {"orchestra.git", "orchestra.tmux", "orchestra.reconcile"} <= names
     assert _heavy(names) == []
+    assert "click" not in names, "`ls --json` is answered before the command line loads"
+
+
+def test_ls_json_before_click_prints_what_the_command_line_prints(repo, tmp_path):
+    _record(repo, tmp_path)
+    (tmp_path / "wt" / "one" / "new file.txt").write_text("untracked\n")
+    fast = subprocess.run([sys.executable, "-m", "orchestra", "ls", "--json"], cwd=repo, capture_output=True, text=True)
+    full = subprocess.run(
+        [sys.executable, "-c", "from orchestra.cli import main; main(['ls', '--json'])"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert (fast.returncode, fast.stderr) == (full.returncode, full.stderr) == (0, "")
+    assert fast.stdout == full.stdout and json.loads(fast.stdout)[0]["changes"]["untracked"] == 1
+
+
+def test_ls_json_before_click_leaves_a_problem_to_the_command_line(tmp_path):
+    """Outside a repository, or with a configuration that cannot be read, `ls --json` says what
+    every command says, in one sentence, with its exit code."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra", "ls", "--json"], cwd=outside, capture_output=True, text=True
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("orchestra: ") and "git repository" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "orchestra.toml").write_text("[orchestra\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra", "ls", "--json"], cwd=repo, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and result.stdout == "" and "orchestra.toml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,11 @@ def open_context():
 
 
 def print_json(data: Any) -> None:
-    """`data` as JSON: an array one element per line (`ls --json` with a few hundred agents: json
-    writes without indenting several times faster), anything else indented."""
+    """`data` as JSON: an array one element per line (`listing.json_lines`), anything else indented."""
     if isinstance(data, list):
-        lines = ",\n".join(f"  {json.dumps(item, ensure_ascii=False)}" for item in data)
-        click.echo(f"[\n{lines}\n]" if data else "[]")
+        from orchestra.listing import json_lines
+
+        click.echo(json_lines(data))
         return
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
