@@ -20,11 +20,15 @@ Two repositories: "small" (20 files, as in `orchestra demo`) and "large" (5,000 
 in spawn.py). With several `--agents` sizes, agents are added up to each size in turn.
 
 Before the timings, the board (`orchestra ls --watch` in window 0) is watched for `--board-seconds`
-(default 35, so that one of its 30 s full looks falls inside) to see how much CPU it takes, then
-closed so that it does not weigh on the timings. `ls` is also run once with PATH wrappers for tmux
+(default 35, so that one of its 30 s full looks falls inside) to see how much CPU it takes: right
+after the spawns (its first looks at the new worktrees, and one git look at each entry `ls` made
+before the board watched its worktree), and again once the diff-stat time-to-live (60 s) has
+passed since (idle agents; `--no-board-idle` leaves this out). Then it is closed so that it does
+not weigh on the timings. `ls` is also run once with PATH wrappers for tmux
 and git that count calls, with the cache warm.
 
-Run: .venv/bin/python benchmarks/ls.py [--runs 15] [--agents 50[,100,200]] [--repo small|large|both] [--disk]
+Run: .venv/bin/python benchmarks/ls.py [--runs 15] [--agents 50[,100,200]] [--repo small|large|both]
+     [--board-seconds 35] [--no-board-idle] [--disk]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
 
+from orchestra.diffstats import TTL
 from orchestra.tmux import PANE_FORMAT
 
 TARGET_MS = 150
@@ -150,7 +155,7 @@ def key_checks(repo: Path, agents: list[dict]) -> None:
     print(f"  in-process: the diff-stat cache's key checks for {len(records)} agents (all hits) {median:.1f} ms")
 
 
-def board_load(sb: c.Sandbox, repo: Path, session: str, seconds: float) -> int | None:
+def board_load(sb: c.Sandbox, repo: Path, session: str, seconds: float, label: str = "") -> int | None:
     """CPU used by the board (`orchestra ls --watch` in window 0, with the git commands it runs),
     as a share of one core over `seconds`; returns the board's pane process id."""
     out = sb.run([c.TMUX, "-L", sb.socket, "list-panes", "-t", f"={session}:0", "-F", "#{pane_pid}"], repo, check=False)
@@ -166,7 +171,7 @@ def board_load(sb: c.Sandbox, repo: Path, session: str, seconds: float) -> int |
     before, start = used(), time.perf_counter()
     time.sleep(seconds)
     share = (used() - before) / (time.perf_counter() - start)
-    print(f"  the board (`ls --watch`) used {share * 100:.2f}% of one core over {seconds:.0f} s (target < 0.5%)")
+    print(f"  the board (`ls --watch`){label} used {share * 100:.2f}% of one core over {seconds:.0f} s (target < 0.5%)")
     return pid
 
 
@@ -203,9 +208,15 @@ def scenario(size: str, args, parent) -> None:
             for agent in agents:  # as an agent's own `git status` or commit leaves it
                 sb.run(["git", "status", "--porcelain"], agent["worktree"])
             sb.run([c.ORCHESTRA, "ls", "--json"], repo)  # entries for the new indexes, which the board then finds
+            last_ls = time.monotonic()
             time.sleep(5)  # the board's look at the changed indexes, before its idle cost is measured
             if args.board_seconds:
-                board_load(sb, repo, agents[0]["session"], args.board_seconds)
+                board_load(sb, repo, agents[0]["session"], args.board_seconds, ", right after the spawns,")
+                if args.board_idle:
+                    # Every diff-stat entry made before the board watched its worktree has had its
+                    # one look from git by now: what is left is the board's cost with idle agents.
+                    time.sleep(max(0.0, last_ls + TTL + 5 - time.monotonic()))
+                    board_load(sb, repo, agents[0]["session"], args.board_seconds, ", idle,")
             # The board is closed so that neither its polling nor its writes of the cache weigh on the timings.
             sb.run([c.TMUX, "-L", sb.socket, "kill-window", "-t", f"={agents[0]['session']}:0"], repo, check=False)
             count(sb, repo)
@@ -222,6 +233,12 @@ def main() -> None:
     parser.add_argument("--repo", choices=["small", "large", "both"], default="both")
     parser.add_argument(
         "--board-seconds", type=float, default=35, help="how long to watch the board's CPU use (0: not at all)"
+    )
+    parser.add_argument(
+        "--board-idle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the board once a time-to-live has passed since the spawns (about a minute more per size)",
     )
     parser.add_argument("--disk", action="store_true", help="work on the real disk instead of /dev/shm")
     args = parser.parse_args()
