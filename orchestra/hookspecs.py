@@ -129,6 +129,19 @@ def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     """
 
 
+@hookspec
+def notifier_events(config: Config) -> list[str] | None:
+    """The events this plugin's `notifier` may act on with `config`: statuses (`"waiting"`,
+    `"done"`, ...), `"conflict"` and `"handback"`; None for all of them. Optional: a plugin with a
+    `notifier` and without this hook hears every event.
+
+    Each notification is a process of its own that loads every plugin (a tenth of a second of a
+    processor): an agent's launch, for one, starts none when no plugin wants its `running`. Say
+    every event your `notifier` may act on in any environment (a webhook variable not set is no
+    reason to leave an event out); it is asked where events start, such as `spawn`.
+    """
+
+
 @hookspec(firstresult=True)
 def agent_usage(agent: Agent, config: Config, previous: Usage | None) -> Usage | None:
     """The tokens `agent`'s conversation has used so far, read from its agent CLI's own records

@@ -108,7 +108,9 @@ def exec_agent(argv: list[str]) -> int:
         return _fail(state, name, f"cannot start {argv[0] if argv else 'the agent'}: {why}", 127, ours)
     # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
-    lifecycle.change(state, name, "launched", {"idle": bool(launch and launch.get("idle")), "launch_id": ours})
+    data = {"idle": bool(launch and launch.get("idle")), "launch_id": ours}
+    # No notifier process for a `running` no plugin wants (spawn asked them: the launch file says).
+    lifecycle.change(state, name, "launched", data, listened=launch.get("notified") if launch else None)
     for signum in PYTHON_IGNORES:
         signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()

@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from orchestra.launch import launcher_argv
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
@@ -266,12 +266,18 @@ def started(record: dict[str, Any], note: dict[str, Any] | None = None) -> dict[
 
 
 def change(
-    state: State, name: str, signal: str, data: dict[str, Any] | None = None, **note: Any
+    state: State,
+    name: str,
+    signal: str,
+    data: dict[str, Any] | None = None,
+    listened: Collection[str] | None = None,
+    **note: Any,
 ) -> dict[str, Any] | None:
-    """Apply one signal to one agent under the state lock, then log and notify: the whole path."""
+    """Apply one signal to one agent under the state lock, then log and notify: the whole path.
+    `listened`: as `publish` takes it."""
     with state.update_raw() as records:
         changed = apply_to(records, name, signal, data, note)
-    publish(state, [changed] if changed else [])
+    publish(state, [changed] if changed else [], listened=listened)
     return changed
 
 
@@ -283,16 +289,20 @@ NOTIFIED = ("status", "conflict", "handback")
 REFORECAST = frozenset({DONE, WAITING, EXITED, FAILED, MERGED})
 
 
-def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> None:
+def publish(
+    state: State, events: list[dict[str, Any]], reap: bool = True, listened: Collection[str] | None = None
+) -> None:
     """Append `events` to the log, then hand the status changes (and conflict events) among them
     to the notifiers; a status after which an agent's work may have changed also starts a
     refresh of the conflict forecast.
 
     `reap=False` is for a process that ends at once (the hook handler): the notifier outlives it
-    and is adopted and reaped by init, so no thread need wait for it."""
+    and is adopted and reaped by init, so no thread need wait for it. `listened`, where the
+    caller knows them (`Plugins.notified`): the events some notifier may act on, so that no
+    notifier process starts for the others; None: every one is told."""
     events = [e for e in events if e]
     state.append_events(events)
-    changes = [e for e in events if e.get("type") in NOTIFIED]
+    changes = [e for e in events if e.get("type") in NOTIFIED and (listened is None or notified_as(e) in listened)]
     reforecast = any(e.get("type") == "status" and e.get("status") in REFORECAST for e in events)
     if changes:
         # A process that ends at once (the hook handler) starts one process, not two: the notifier
@@ -305,6 +315,12 @@ def publish(state: State, events: list[dict[str, Any]], reap: bool = True) -> No
     for limited in (e for e in events if e.get("type") == "status" and e.get("status") == LIMITED):
         # Its limit's end is set as a tmux timer by `_limit` (orchestra.limits): no process waits.
         in_background(state, launcher_argv("_limit", "--state-dir", state.folder, limited["agent"]), reap)
+
+
+def notified_as(event: dict[str, Any]) -> str:
+    """What a notifier plugin names an event by (`notifier_events`): a status change by its
+    status, any other by its type (`conflict`, `handback`)."""
+    return str(event.get("status")) if event.get("type") == "status" else str(event.get("type"))
 
 
 def seen_on_hosts(state: State, changes: list[tuple[str, str, dict[str, Any]]]) -> None:

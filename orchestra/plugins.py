@@ -74,6 +74,25 @@ class Plugins:
             if result is not None:
                 yield result
 
+    def notified(self, config: Any) -> list[str] | None:
+        """The events some plugin's `notifier` may act on with `config` (`notifier_events`),
+        sorted; None when one may act on any: it does not say, or failed to."""
+        wanted: set[str] = set()
+        said = {impl.plugin_name: impl for impl in self.manager.hook.notifier_events.get_hookimpls()}
+        for impl in self.manager.hook.notifier.get_hookimpls():
+            asked = said.get(impl.plugin_name)
+            if asked is None:
+                return None
+            try:
+                events: Any = asked.function(config=config)
+            except Exception as error:  # noqa: BLE001 - a plugin must never take the command down: it hears all
+                self.problems.append(f"plugin '{impl.plugin_name}' failed in notifier_events: {error}")
+                return None
+            if not isinstance(events, list | tuple | set | frozenset) or not all(isinstance(e, str) for e in events):
+                return None
+            wanted.update(str(getattr(e, "value", e)) for e in events)  # a `Status` as its value
+        return sorted(wanted)
+
     def kind(self, name: str) -> AgentKind:
         try:
             return self.kinds[name]

@@ -149,7 +149,7 @@ def _announce_queued(ctx: Context, later: list[_Plan], result: SpawnResult) -> N
         events += [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})]
         spawn_undo.started(ctx, agent)  # recorded whole: its lock file goes, and a starter may take it
         result.queued.append(agent)
-    lifecycle.publish(ctx.state, events)
+    lifecycle.publish(ctx.state, events, listened=_notified(ctx))
 
 
 def _plan(ctx: Context, spec: TaskSpec, bases: dict[str, str]) -> _Plan:
@@ -400,7 +400,9 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
         ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
         check_installed(agent, plan.env)
         if agent.status == Status.QUEUED:  # kept for its start, which may come from another process
-            ctx.state.write_launch_env(agent.name, {"env": plan.env, "setup": "", "idle": False})
+            ctx.state.write_launch_env(
+                agent.name, {"env": plan.env, "setup": "", "idle": False, "notified": _notified(ctx)}
+            )
     with ctx.state.update() as agents:
         for plan in plans:
             agents[plan.agent.name] = plan.agent
@@ -518,7 +520,7 @@ def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Prog
         agent = plan.agent
         spawned = Event("spawned", agent=agent.name, status=agent.status.value, data={"task": agent.task[:200]})
         events += [spawned.to_dict(), lifecycle.started(agent.to_dict(), {"by": "spawn"})]
-    lifecycle.publish(ctx.state, events)
+    lifecycle.publish(ctx.state, events, listened=_notified(ctx))
     opened: dict[str, tuple[str, str]] = {}
 
     def failed(plan: _Plan, error: Exception) -> None:
@@ -582,13 +584,22 @@ def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = ""
     _record_windows(ctx, [agent], {agent.name: opened})
 
 
+def _notified(ctx: Context) -> list[str] | None:
+    """The events some notifier plugin may act on here (`Plugins.notified`), for the spawn's own
+    events and, through the launch file, the launcher's `running`: no notifier process starts
+    for an event no plugin wants."""
+    return ctx.plugins.notified(ctx.config)
+
+
 def _agent_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> AgentWindow:
     """Write the agent's launch file; returns the window that runs its launcher."""
     launch_env = dict(env)
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
     launch_env.pop("TMUX_PANE", None)
-    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup, "idle": idle})
+    ctx.state.write_launch_env(
+        agent.name, {"env": launch_env, "setup": setup, "idle": idle, "notified": _notified(ctx)}
+    )
     state_dir = str(ctx.state.dir)
     return AgentWindow(
         name=agent.name,

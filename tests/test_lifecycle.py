@@ -290,6 +290,49 @@ def heard(path) -> list:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def test_no_notifier_process_starts_for_an_event_no_plugin_acts_on(tmp_path, monkeypatch):
+    state = State(tmp_path / "state")
+    started = []
+    monkeypatch.setattr(lifecycle, "in_background", lambda state, argv, reap=True: started.append(argv))
+    running = lifecycle.event("status", "a", {"from": STARTING}, RUNNING)
+    lifecycle.publish(state, [running], listened=["done", "conflict"])
+    assert started == [] and [e["status"] for e in state.read_events()] == [RUNNING], "logged all the same"
+    lifecycle.publish(state, [running], listened=None)
+    assert [argv[argv.index("-m") + 2] for argv in started] == ["_notify"], "nobody said: told"
+    started.clear()
+    # A status the forecast follows still starts its refresh, notified or not.
+    exited = lifecycle.event("status", "a", {"from": RUNNING}, EXITED)
+    lifecycle.publish(state, [exited], listened=["done"])
+    assert [argv[argv.index("-m") + 2] for argv in started] == ["_forecast"]
+    started.clear()
+    lifecycle.publish(state, [exited, lifecycle.event("conflict", "a", {"with": "b"})], listened=["exited"])
+    (notify,) = [argv for argv in started if "_notify" in argv]
+    told = json.loads(notify[notify.index("_notify") + 3])
+    assert [(e["type"], e.get("status")) for e in told] == [("status", EXITED)], "only what a plugin acts on"
+
+
+LISTENER_OF_SOME = (
+    LISTENER
+    + """
+    @hookimpl
+    def notifier_events(config):
+        return ["exited", "merged"]
+"""
+)
+
+
+def test_a_notifier_that_says_its_events_hears_those_alone(orchestra, listener, repo, tmp_path):
+    """Tried as a plugin author would: the same spawn, exit and merge, with `notifier_events`."""
+    (tmp_path / "site" / "orchestra_listener" / "__init__.py").write_text(textwrap.dedent(LISTENER_OF_SOME))
+    orchestra("spawn", "--agent", "demo", "--no-attach", "one")
+    wait_for(lambda: heard(listener) == [["one", "exited", "running"]], what="the exit alone")
+    orchestra("merge", "one")
+    wait_for(lambda: heard(listener)[-1:] == [["one", "merged", "exited"]], what="merged")
+    logged = [e["status"] for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"]
+    assert logged[:2] == [STARTING, RUNNING], "every change is still logged"
+    assert heard(listener) == [["one", "exited", "running"], ["one", "merged", "exited"]]
+
+
 def test_a_notifier_plugin_hears_every_status_change_once(orchestra, listener, repo):
     """Tried as a plugin author would: it heard `exited` but never `starting` or `running`."""
     orchestra("spawn", "--agent", "demo", "--no-attach", "one")

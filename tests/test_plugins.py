@@ -242,3 +242,46 @@ def test_a_plugins_doctor_check_is_in_orchestra_doctor(orchestra, repo, tmp_path
         "detail": "the probe cannot work in project: install the probe tool",
         "fixed": False,
     } in checks
+
+
+class Hearing:
+    """A notifier that says which events it acts on."""
+
+    def __init__(self, events):
+        self.events = events
+
+    @hookimpl
+    def notifier_events(self, config):
+        return self.events
+
+    @hookimpl
+    def notifier(self, event, agent, config):
+        pass
+
+
+class HearingAll:
+    @hookimpl
+    def notifier(self, event, agent, config):
+        pass
+
+
+class FailingToSay(Hearing):
+    @hookimpl
+    def notifier_events(self, config):
+        raise RuntimeError("cannot tell")
+
+
+def test_the_events_notifiers_act_on_are_what_every_one_says(repo, monkeypatch):
+    # The bundled notify and slack plugins say their configured events, as plain strings.
+    (repo / "orchestra.toml").write_text('[plugins.notify]\nevents = ["done"]\n[plugins.slack]\nevents = ["failed"]\n')
+    assert context_with(repo, monkeypatch).plugins.notified(Context.open().config) == ["done", "failed"]
+    ctx = context_with(repo, monkeypatch, Hearing(["conflict", "waiting"]))
+    assert ctx.plugins.notified(ctx.config) == ["conflict", "done", "failed", "waiting"]
+    # One that does not say, or cannot, hears everything: then every event goes to the notifiers.
+    ctx = context_with(repo, monkeypatch, Hearing(["waiting"]), HearingAll())
+    assert ctx.plugins.notified(ctx.config) is None
+    ctx = context_with(repo, monkeypatch, FailingToSay(None))
+    assert ctx.plugins.notified(ctx.config) is None
+    assert any("notifier_events" in p and "cannot tell" in p for p in ctx.plugins.problems)
+    ctx = context_with(repo, monkeypatch, Hearing("done"))  # not a list of names: all of them
+    assert ctx.plugins.notified(ctx.config) is None

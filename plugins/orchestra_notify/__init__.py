@@ -74,6 +74,11 @@ class Settings:
 
 
 @hookimpl
+def notifier_events(config: Config) -> list[str]:
+    return list(Settings.from_table(config.plugin_settings(NAME)).events)
+
+
+@hookimpl
 def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     if event.type == CONFLICT:

@@ -69,6 +69,11 @@ class Settings:
 
 
 @hookimpl
+def notifier_events(config: Config) -> list[str]:
+    return list(Settings.from_table(config.plugin_settings(NAME)).events)
+
+
+@hookimpl
 def notifier(event: Event, agent: Agent | None, config: Config) -> None:
     settings = Settings.from_table(config.plugin_settings(NAME))
     kind = CONFLICT if event.type == CONFLICT else event.status
