@@ -333,9 +333,9 @@ def refill_later(ctx: Context) -> None:
 
 
 def fill_main(argv: list[str]) -> int:
-    """`python -m orchestra _pool-fill ROOT`: the background fill, at a low priority so that agents
-    starting at the same time come first. Its error is kept in the record for `pool status`."""
-    os.nice(10)
+    """`python -m orchestra _pool-fill ROOT`: the background fill, at a low priority (set by
+    `orchestra.__main__` before anything is imported) so that agents starting at the same time
+    come first. Its error is kept in the record for `pool status`."""
     try:
         ctx = Context.open(Path(argv[0]))
     except OrchestraError:

@@ -3,6 +3,7 @@ through the real command line claiming pooled worktrees and refilling in the bac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -176,6 +177,23 @@ def test_two_fills_at_once_never_overfill(orchestra, repo):
     assert any(out.startswith("nothing to do: the pool holds 3 of 3") for out, _ in outputs)
     pooled = [p for p in worktree_paths(repo) if "/.pool/" in p]
     assert len(pooled) == 3 and len(members(opened(repo))) == 3
+
+
+def test_the_background_fill_runs_below_the_agents(orchestra, repo):
+    """The refill a spawn starts runs niced (10) from its start, so the agents starting with it
+    come first; read from the kernel while it works."""
+    add_files(repo)
+    configure(repo, 2)
+    (repo / ".git" / "orchestra").mkdir(exist_ok=True)  # as the spawn that starts it leaves it
+    fill = subprocess.Popen([sys.executable, "-m", "orchestra", "_pool-fill", str(repo)], cwd=repo)
+    seen = []  # the nice value, field 19 of /proc/PID/stat, while it runs
+    while fill.poll() is None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            seen.append(int(Path(f"/proc/{fill.pid}/stat").read_text().rsplit(")", 1)[1].split()[16]))
+    assert fill.returncode == 0 and len(members(opened(repo))) == 2
+    niced = os.nice(0) + 10
+    # (the first moments are Python's own start, before orchestra's first line)
+    assert seen and seen[-1] == niced and seen.count(niced) > len(seen) // 2, seen
 
 
 def test_fill_removes_members_over_the_size(orchestra, repo):
