@@ -7,6 +7,7 @@ few hundred agents). Everything else goes to the click command line in `orchestr
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -14,7 +15,7 @@ def main() -> None:
     if sys.argv[1:] in (["--version"], ["-V"]):
         from orchestra import __version__
 
-        print(f"orchestra {__version__}")
+        _say(f"orchestra {__version__}")
         return
     if sys.argv[1:] == ["ls", "--json"] and _listed():
         return
@@ -40,9 +41,30 @@ def _listed() -> bool:
         sys.exit(130)
     except Exception:  # noqa: BLE001 - the command line runs it again and reports it as every command does
         return False
+    _say(text)
+    return True
+
+
+def _say(text: str) -> None:
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-    except BrokenPipeError:
-        sys.stderr.close()  # `orchestra ls --json | head`: the reader left, nothing is wrong
-    return True
+    except OSError as error:
+        sys.exit(_output_failed(error))
+
+
+def _output_failed(error: OSError) -> int:
+    """The exit code, and the sentence, for output that could not be written: a reader that left
+    (`orchestra ls | head`) is nothing wrong (0, quietly); a full disk or a closed output is said
+    in one sentence (1). What is still buffered then goes nowhere, so it cannot fail again as
+    Python exits."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # an output without a descriptor of its own (a test's)
+        pass
+    if isinstance(error, BrokenPipeError):
+        return 0
+    sys.stderr.write(f"orchestra: cannot write the output: {error.strerror or error}.\n")
+    return 1

@@ -460,3 +460,24 @@ def test_a_damaged_usage_cache_entry_is_asked_again(orchestra, repo):
             assert result.returncode == 0, result.stderr
         (listed,) = json.loads(orchestra("ls", "--json").stdout)
         assert listed["usage"] is None
+
+
+@pytest.mark.parametrize("args", [["--version"], ["ls", "--json"]])
+def test_output_that_cannot_be_written_is_one_sentence_and_a_reader_that_left_is_no_error(repo, args):
+    """The answers given before click loads (`--version`, `ls --json`): a full disk says so in one
+    sentence; a reader that left (`| head`) is nothing wrong. Buffered or not, as Python may be."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "orchestra", *args]
+    for unbuffered in ("", "1"):
+        env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(command, cwd=repo, stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+        assert (result.returncode, result.stderr) == (
+            1,
+            "orchestra: cannot write the output: No space left on device.\n",
+        )
+        reader = subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        reader.stdout.close()  # the reader leaves before anything is written
+        assert (reader.wait(timeout=60), reader.stderr.read()) == (0, "")
