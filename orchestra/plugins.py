@@ -40,6 +40,8 @@ class Plugins:
     kinds: dict[str, AgentKind] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     found: dict[str, PluginInfo] = field(default_factory=dict)
+    # `notified`'s answer and the configuration it was for: a spawn asks once per agent.
+    _notified: tuple[Any, list[str] | None] | None = field(default=None, repr=False)
 
     def describe(self) -> list[PluginInfo]:
         """Every plugin found, with the hooks each loaded one implements and the kinds it gives."""
@@ -76,7 +78,12 @@ class Plugins:
 
     def notified(self, config: Any) -> list[str] | None:
         """The events some plugin's `notifier` may act on with `config` (`notifier_events`),
-        sorted; None when one may act on any: it does not say, or failed to."""
+        sorted; None when one may act on any: it does not say, or failed to (said once)."""
+        if self._notified is None or self._notified[0] is not config:
+            self._notified = (config, self._ask_notified(config))
+        return self._notified[1]
+
+    def _ask_notified(self, config: Any) -> list[str] | None:
         wanted: set[str] = set()
         said = {impl.plugin_name: impl for impl in self.manager.hook.notifier_events.get_hookimpls()}
         for impl in self.manager.hook.notifier.get_hookimpls():

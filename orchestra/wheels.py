@@ -117,18 +117,12 @@ def repack(dist: importlib.metadata.Distribution, folder: Path) -> Path:
     with zipfile.ZipFile(folder / file_name, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in files:
             parts = file.parts
-            if ".." in parts and info and file.name not in generated and _is_script(Path(str(file.locate()))):
-                script = Path(str(file.locate())).read_bytes()
-                first, newline, rest = script.partition(b"\n")
-                if first.startswith(b"#!") and Path(first[2:].decode(errors="replace").strip()).name.startswith(
-                    "python"
-                ):
-                    script = b"#!python" + newline + rest  # as the wheel had it, before pip named this Python
+            path = Path(str(file.locate()))
+            if ".." in parts and info and file.name not in generated and _is_script(path):
+                script = _as_packed(path.read_bytes())
                 member = f"{info.removesuffix('.dist-info')}.data/scripts/{file.name}"
                 archive.writestr(
-                    zipfile.ZipInfo.from_file(file.locate(), member, strict_timestamps=False),
-                    script,
-                    zipfile.ZIP_DEFLATED,
+                    zipfile.ZipInfo.from_file(path, member, strict_timestamps=False), script, zipfile.ZIP_DEFLATED
                 )
                 records.append(_record_line(member, script))
                 continue
@@ -138,7 +132,6 @@ def repack(dist: importlib.metadata.Distribution, folder: Path) -> Path:
                 if parts[1] == "RECORD":
                     record_path = str(file)
                 continue
-            path = Path(str(file.locate()))
             if not path.is_file():
                 continue
             data = path.read_bytes()
@@ -157,6 +150,14 @@ def _is_script(path: Path) -> bool:
     import sysconfig
 
     return path.is_file() and path.resolve().parent == Path(sysconfig.get_path("scripts")).resolve()
+
+
+def _as_packed(script: bytes) -> bytes:
+    """A script as its wheel had it: `#!python` where pip wrote this Python's path."""
+    first, newline, rest = script.partition(b"\n")
+    if first.startswith(b"#!") and Path(first[2:].decode(errors="replace").strip()).name.startswith("python"):
+        return b"#!python" + newline + rest
+    return script
 
 
 def _record_line(member: str, data: bytes) -> str:

@@ -283,5 +283,10 @@ def test_the_events_notifiers_act_on_are_what_every_one_says(repo, monkeypatch):
     ctx = context_with(repo, monkeypatch, FailingToSay(None))
     assert ctx.plugins.notified(ctx.config) is None
     assert any("notifier_events" in p and "cannot tell" in p for p in ctx.plugins.problems)
+    # A spawn asks for each agent it starts: the failure is said once all the same.
+    result = spawn(ctx, [TaskSpec(task="one", agent="demo"), TaskSpec(task="two", agent="demo")], spawn_environment())
+    assert [w for w in result.warnings if "notifier_events" in w] == [
+        "plugin 'test-plugin-0' failed in notifier_events: cannot tell"
+    ]
     ctx = context_with(repo, monkeypatch, Hearing("done"))  # not a list of names: all of them
     assert ctx.plugins.notified(ctx.config) is None
