@@ -164,8 +164,9 @@ def _holds_work(ctx: Context, path: Path, commit: str | None) -> str | None:
 # -- claiming -----------------------------------------------------------------------------
 
 
-def claim(ctx: Context, path: Path, branch: str, start: str) -> bool:
-    """Give the agent a pool member as its worktree at `path` on a new `branch` at `start`.
+def claim(ctx: Context, path: Path, branch: str, start: str, new_branch: bool = True) -> bool:
+    """Give the agent a pool member as its worktree at `path` on `branch` at `start`: a new
+    branch, or one made already at `start` (`worktrees.make_branches`) without `new_branch`.
 
     False when the pool has none that can be proved clean (the caller makes a fresh worktree).
     A member at another commit is brought to `start` first (`reset --keep`: only files that differ).
@@ -189,7 +190,8 @@ def claim(ctx: Context, path: Path, branch: str, start: str) -> bool:
         _put_back(ctx, member, set_aside=f"not claimed: {problem}")
         return False
     _forget(ctx, member)  # from here it is the agent's, undone with it if the spawn fails
-    git.run(["update-ref", "-m", f"branch: Created from {start}", f"refs/heads/{branch}", start, ""], path)
+    if new_branch:
+        git.run(["update-ref", "-m", f"branch: Created from {start}", f"refs/heads/{branch}", start, ""], path)
     git.run(["symbolic-ref", "-m", "orchestra: claimed from the pool", "HEAD", f"refs/heads/{branch}"], path)
     return True
 

@@ -417,8 +417,8 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
     def create(plan: _Plan) -> None:
         agent = plan.agent
         progress(agent.name, "creating worktree")
-        if not warm_pool.claim(ctx, Path(agent.worktree), agent.branch, agent.base):
-            worktrees.add_worktree(ctx.project, Path(agent.worktree), agent.branch, agent.base)
+        if not warm_pool.claim(ctx, Path(agent.worktree), agent.branch, agent.base, new_branch=False):
+            worktrees.add_worktree(ctx.project, Path(agent.worktree), agent.branch, agent.base, new_branch=False)
         worktrees.populate(
             ctx.project, Path(agent.worktree), ctx.config.worktree["copy"], ctx.config.worktree["symlink"]
         )
@@ -428,6 +428,7 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
     plans = [plan for plan in plans if not plan.spec.no_worktree]  # they run in the main checkout as it is
     if not plans:
         return
+    worktrees.make_branches(ctx.project, {plan.agent.branch: plan.agent.base for plan in plans})
     # Plain threads, not concurrent.futures, whose import (with logging's) costs spawn more than
     # the thread pool saves. Interrupted, the main thread stops handing out plans and waits.
     queue = list(reversed(plans))

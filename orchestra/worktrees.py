@@ -229,8 +229,18 @@ def _metadata_lock(project: Project) -> Iterator[None]:
         yield
 
 
-def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
-    """Create `branch` at `base` and check it out at `path`.
+def make_branches(project: Project, branches: dict[str, str]) -> None:
+    """Create each branch (name -> commit) in one transaction: all of them, or none when any
+    already exists. One git process for a spawn's agents, where `worktree add -b` runs `git
+    branch` for each of them, one after the other, under the worktree lock."""
+    if branches:
+        lines = "".join(f"create refs/heads/{branch} {commit}\n" for branch, commit in branches.items())
+        git.run(["update-ref", "-m", "branch: Created by orchestra", "--stdin"], project.root, input=lines)
+
+
+def add_worktree(project: Project, path: Path, branch: str, base: str, new_branch: bool = True) -> None:
+    """Check `branch` out at `path`: created at `base` (`new_branch`), or made already at `base`
+    (`make_branches`).
 
     The record is made under a lock with `--no-checkout`, which is quick; the checkout itself,
     the slow part in a large repository, runs unlocked, so several worktrees fill in parallel.
@@ -243,7 +253,8 @@ def add_worktree(project: Project, path: Path, branch: str, base: str) -> None:
             "set [orchestra] worktree_root in orchestra.toml to a folder you can write to."
         ) from None
     with _metadata_lock(project):
-        git.run(["worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base], project.root)
+        where = ["-b", branch, str(path), base] if new_branch else [str(path), branch]
+        git.run(["worktree", "add", "--quiet", "--no-checkout", *where], project.root)
     git.run(["reset", "--quiet", "--hard", base], path)
 
 

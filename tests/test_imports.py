@@ -195,3 +195,45 @@ def test_a_turns_end_through_the_hook_start_still_refreshes_the_forecast(repo, t
     assert result.returncode == 0 and state.read()["one"].status == Status.DONE
     wait_for(lambda: (state.dir / "forecast-key.json").exists(), what="the forecast refreshed after the turn ended")
     assert not [e for e in state.read_events() if e["type"] in ("hook-error", "plugin-error")]
+
+
+QUICK_EXIT = """
+import atexit, sys, threading
+from orchestra.console import main
+atexit.register(lambda: sys.stdout.write("exit handlers ran\\n"))
+class Teardown:
+    def __del__(self):
+        sys.stdout.write("torn down\\n")  # Python's teardown of __main__; os._exit skips it
+kept = Teardown()
+if sys.argv[1] == "--thread":  # a thread still working: Python's own exit, which waits for it
+    done = threading.Event()
+    threading.Thread(target=lambda: (done.wait(0.3), sys.stdout.write("the thread ended\\n"))).start()
+    sys.argv[1:] = ["--version"]
+main()
+"""
+
+
+def test_the_command_ends_without_python_teardown_but_runs_exit_handlers_and_flushes(repo, tmp_path):
+    """The command ends with os._exit once it is done (`console._leave`), skipping the teardown:
+    what is buffered is written, the exit handlers run, a thread still at work is waited for (by
+    Python's own exit), and the exit code is the command's."""
+    version = f"orchestra {__import__('orchestra').__version__}"
+    for argv, expected in (
+        (["--version"], f"{version}\nexit handlers ran\n"),
+        (["--thread"], f"{version}\nthe thread ended\nexit handlers ran\ntorn down\n"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", QUICK_EXIT, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=30
+        )
+        assert (result.returncode, result.stdout, result.stderr) == (0, expected, "")
+    # a large output through a pipe arrives whole; an error keeps its exit code and sentence
+    env = dict(os.environ, PYTHONUNBUFFERED="0")
+    listing = subprocess.run(
+        [sys.executable, "-c", QUICK_EXIT, "ls", "--help"], cwd=repo, capture_output=True, text=True, env=env
+    )
+    assert listing.returncode == 0 and listing.stdout.endswith("exit handlers ran\n") and "Usage:" in listing.stdout
+    missing = subprocess.run(
+        [sys.executable, "-c", QUICK_EXIT, "logs", "nobody"], cwd=repo, capture_output=True, text=True, timeout=30
+    )
+    assert missing.returncode == 1 and missing.stdout == "exit handlers ran\n"
+    assert missing.stderr.startswith("orchestra: ") and missing.stderr.count("\n") == 1

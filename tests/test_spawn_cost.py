@@ -69,7 +69,11 @@ def test_a_spawn_of_ten_runs_git_twice_per_agent_and_tmux_once(orchestra, repo, 
     tmux = [args[1:] for args in own if args[0] == "tmux"]
     per_agent = [args for args in git if args[0] in ("worktree", "reset")]
     assert len(per_agent) == 20, per_agent  # `worktree add --no-checkout`, then the checkout
-    checks = [args for args in git if args not in per_agent]
+    assert [args for args in per_agent if "-b" in args] == [], "no `git branch` per agent (worktree add -b runs one)"
+    # Every branch in one transaction.
+    (branches,) = [args for args in git if args[0] == "update-ref"]
+    assert branches[-1] == "--stdin"
+    checks = [args for args in git if args not in per_agent and args[0] != "update-ref"]
     # Finding the project, the base, the branches (one for-each-ref), the branch prefix.
     assert len(checks) <= 4, checks
     # Every window, with its marks and hook, in one tmux invocation.

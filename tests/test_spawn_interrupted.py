@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,27 +19,32 @@ from support import agents_json, branches, wait_for, worktree_paths
 
 
 def _hold_worktree_creation(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
-    """A git hook that stops the first `orchestra/*` branch git creates until `release` exists,
-    after touching `arrived`: a spawn caught in the middle of making its worktrees."""
+    """A `git` ahead of the real one on PATH (`_start_spawn` uses it) that stops the first
+    checkout of a new worktree (`git reset --hard` in it) until `release` exists, after touching
+    `arrived`: a spawn caught in the middle of making its worktrees, its branches and worktree
+    records made. Then it runs the real git."""
     arrived, release = tmp_path / "arrived", tmp_path / "release"
-    hook = repo / ".git" / "hooks" / "reference-transaction"
-    hook.write_text(
+    held = tmp_path / "held-git"
+    held.mkdir(exist_ok=True)
+    wrapper = held / "git"
+    wrapper.write_text(
         "#!/bin/sh\n"
-        '[ "$1" = committed ] || exit 0\n'
-        "grep -q ' refs/heads/orchestra/' || exit 0\n"
-        f"[ -e '{arrived}' ] && exit 0\n"
-        f"touch '{arrived}'\n"
-        f"n=0; while [ ! -e '{release}' ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n"
+        f"if [ \"$1\" = reset ] && [ ! -e '{arrived}' ]; then\n"
+        f"  touch '{arrived}'\n"
+        f"  n=0; while [ ! -e '{release}' ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n"
+        "fi\n"
+        f"exec '{shutil.which('git')}' \"$@\"\n"
     )
-    hook.chmod(0o755)
+    wrapper.chmod(0o755)
     return arrived, release
 
 
 def _start_spawn(repo: Path, *tasks: str) -> subprocess.Popen:
+    held = repo.parent / "held-git"  # the repository is tmp_path/project: `_hold_worktree_creation`'s git
     return subprocess.Popen(
         [sys.executable, "-m", "orchestra", "spawn", "--agent", "demo", "--no-attach", *tasks],
         cwd=repo,
-        env=dict(os.environ),
+        env=dict(os.environ, PATH=f"{held}{os.pathsep}{os.environ['PATH']}"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
