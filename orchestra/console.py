@@ -37,9 +37,9 @@ def _leave(code: str | int | None) -> NoReturn:
     object, which nothing here needs: the exit handlers run and the output is flushed as at any
     exit. A spawn's teardown waits for a processor behind the agents it has just started (about a
     tenth of a second of its wall time for ten agents on two cores). A thread still running gets
-    Python's own exit, which waits for it."""
+    Python's own exit, which waits for it (not for a daemon thread, which ends with the process)."""
     threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
+    if threading is not None and any(not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
         sys.exit(code)
     if code is None:
         code = 0

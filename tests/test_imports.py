@@ -209,6 +209,9 @@ if sys.argv[1] == "--thread":  # a thread still working: Python's own exit, whic
     done = threading.Event()
     threading.Thread(target=lambda: (done.wait(0.3), sys.stdout.write("the thread ended\\n"))).start()
     sys.argv[1:] = ["--version"]
+if sys.argv[1] == "--daemon":  # a daemon thread (a reaper of a detached process) ends with the process
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+    sys.argv[1:] = ["--version"]
 main()
 """
 
@@ -221,6 +224,7 @@ def test_the_command_ends_without_python_teardown_but_runs_exit_handlers_and_flu
     for argv, expected in (
         (["--version"], f"{version}\nexit handlers ran\n"),
         (["--thread"], f"{version}\nthe thread ended\nexit handlers ran\ntorn down\n"),
+        (["--daemon"], f"{version}\nexit handlers ran\n"),
     ):
         result = subprocess.run(
             [sys.executable, "-c", QUICK_EXIT, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=30
