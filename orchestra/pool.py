@@ -167,45 +167,76 @@ def _holds_work(ctx: Context, path: Path, commit: str | None) -> str | None:
 def claim(ctx: Context, path: Path, branch: str, start: str, new_branch: bool = True) -> bool:
     """Give the agent a pool member as its worktree at `path` on `branch` at `start`: a new
     branch, or one made already at `start` (`worktrees.make_branches`) without `new_branch`.
-
     False when the pool has none that can be proved clean (the caller makes a fresh worktree).
-    A member at another commit is brought to `start` first (`reset --keep`: only files that differ).
-    """
-    if size(ctx) <= 0:
-        return False
-    member = _take(ctx, start)
-    if member is None:
-        return False
-    source = Path(member.path)
+    One agent's claim; a spawn claims for all its agents at once (`claims`)."""
+    with claims(ctx, [start]) as batch:
+        return batch.claim(0, path, branch, start, new_branch)
+
+
+class Claims:
+    """Members taken for a batch of agents, one per agent where the pool has one (`claims`)."""
+
+    def __init__(self, ctx: Context, members: list[Member | None]):
+        self.ctx = ctx
+        self.members = members
+        self.outcome: dict[str, str | None] = {}  # member id -> None once claimed, or why it was set aside
+
+    def claim(self, index: int, path: Path, branch: str, start: str, new_branch: bool = True) -> bool:
+        """Give agent `index` its member as its worktree at `path` on `branch` at `start`; False
+        when it has none or its member cannot be proved clean (set aside). A member at another
+        commit is brought to `start` first (`reset --keep`: only files that differ)."""
+        member = self.members[index] if index < len(self.members) else None
+        if member is None:
+            return False
+        source = Path(member.path)
+        try:
+            problem = contents(source, member.commit)
+            if problem is None and member.commit != start:
+                git.run(["reset", "--quiet", "--keep", start], source)
+                member.commit = start
+            if problem is None:
+                worktrees.move_worktree(self.ctx.project, source, path)
+        except OrchestraError as error:
+            problem = str(error)
+        if problem is not None:
+            self.outcome[member.id] = f"not claimed: {problem}"
+            return False
+        self.outcome[member.id] = None  # from here it is the agent's, undone with it if the spawn fails
+        if new_branch:
+            git.run(["update-ref", "-m", f"branch: Created from {start}", f"refs/heads/{branch}", start, ""], path)
+        git.run(["symbolic-ref", "-m", "orchestra: claimed from the pool", "HEAD", f"refs/heads/{branch}"], path)
+        return True
+
+
+@contextmanager
+def claims(ctx: Context, starts: list[str]) -> Iterator[Claims]:
+    """Take a ready member for each agent (its base in `starts`) in one change of the record, one
+    at that commit where there is one; on leaving, one more change forgets the members claimed
+    (now agents' worktrees), sets aside those found changed, and puts back the ones not tried
+    (an agent whose spawn stopped first)."""
+    taken: list[Member | None] = [None] * len(starts)
+    if size(ctx) > 0 and starts:
+        with _update(ctx) as (members, _):
+            ready = sorted((m for m in members.values() if m.ready), key=lambda m: m.made_at)
+            for index, start in enumerate(starts):
+                if not ready:
+                    break
+                chosen = next((m for m in ready if m.commit == start), ready[0])
+                ready.remove(chosen)
+                chosen.taken_by = os.getpid()
+                taken[index] = Member(**asdict(chosen))
+    batch = Claims(ctx, taken)
     try:
-        problem = contents(source, member.commit)
-        if problem is None and member.commit != start:
-            git.run(["reset", "--quiet", "--keep", start], source)
-            member.commit = start
-        if problem is None:
-            worktrees.move_worktree(ctx.project, source, path)
-    except OrchestraError as error:
-        problem = str(error)
-    if problem is not None:
-        _put_back(ctx, member, set_aside=f"not claimed: {problem}")
-        return False
-    _forget(ctx, member)  # from here it is the agent's, undone with it if the spawn fails
-    if new_branch:
-        git.run(["update-ref", "-m", f"branch: Created from {start}", f"refs/heads/{branch}", start, ""], path)
-    git.run(["symbolic-ref", "-m", "orchestra: claimed from the pool", "HEAD", f"refs/heads/{branch}"], path)
-    return True
-
-
-def _take(ctx: Context, start: str) -> Member | None:
-    """A ready member, one at `start` if there is one, marked as taken by this process."""
-    with _update(ctx) as (members, _):
-        ready = [m for m in members.values() if m.ready]
-        if not ready:
-            return None
-        ready.sort(key=lambda m: (m.commit != start, m.made_at))
-        chosen = ready[0]
-        chosen.taken_by = os.getpid()
-        return Member(**asdict(chosen))
+        yield batch
+    finally:
+        if any(taken):
+            with _update(ctx) as (members, _):
+                for member in filter(None, taken):
+                    if member.id in batch.outcome and batch.outcome[member.id] is None:
+                        members.pop(member.id, None)
+                    else:
+                        member.taken_by, member.set_aside = None, batch.outcome.get(member.id)
+                        members[member.id] = member
 
 
 def _put_back(ctx: Context, member: Member, set_aside: str | None = None) -> None:

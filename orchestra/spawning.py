@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestra import lifecycle, remote, spawn_undo, worktrees
-from orchestra import pool as warm_pool  # not `pool`: _create_worktrees has a thread pool of that name
+from orchestra import pool as warm_pool  # not `pool`: the word is too common a local name here
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import hook_argv, launcher_argv, mcp_argv
@@ -117,6 +117,9 @@ def spawn(
             if plans:
                 ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
                 _create_worktrees(ctx, plans, progress)
+                # Off the clock: a detached process at a low priority, started before the
+                # windows, whose launchers would keep the processors busy while it starts.
+                warm_pool.refill_later(ctx)
             _announce_queued(ctx, later, result)
             waiting.close()
         except BaseException as error:
@@ -133,8 +136,6 @@ def spawn(
             _start(ctx, plans, result, progress)
     try:
         lifecycle.start_queue(ctx.state)  # its queued agents, or earlier ones whose slot freed meanwhile
-        if plans:
-            warm_pool.refill_later(ctx)  # off the clock: a detached process, once the windows are open
     except KeyboardInterrupt:  # every agent is made and started or queued: nothing to undo
         raise SpawnInterrupted([a.name for a in [*result.agents, *result.queued]], []) from None
     return result
@@ -414,10 +415,10 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
     Interrupted, it waits for the git commands under way (a Ctrl-C stops them too) and starts no
     more, so the caller's undo finds everything that was made."""
 
-    def create(plan: _Plan) -> None:
+    def create(index: int, plan: _Plan, members: warm_pool.Claims) -> None:
         agent = plan.agent
         progress(agent.name, "creating worktree")
-        if not warm_pool.claim(ctx, Path(agent.worktree), agent.branch, agent.base, new_branch=False):
+        if not members.claim(index, Path(agent.worktree), agent.branch, agent.base, new_branch=False):
             worktrees.add_worktree(ctx.project, Path(agent.worktree), agent.branch, agent.base, new_branch=False)
         worktrees.populate(
             ctx.project, Path(agent.worktree), ctx.config.worktree["copy"], ctx.config.worktree["symlink"]
@@ -431,31 +432,34 @@ def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> N
     worktrees.make_branches(ctx.project, {plan.agent.branch: plan.agent.base for plan in plans})
     # Plain threads, not concurrent.futures, whose import (with logging's) costs spawn more than
     # the thread pool saves. Interrupted, the main thread stops handing out plans and waits.
-    queue = list(reversed(plans))
+    queue = list(reversed(list(enumerate(plans))))
     errors: list[BaseException] = []
 
-    def work() -> None:
+    def work(members: warm_pool.Claims) -> None:
         while queue and not errors:
             try:
-                plan = queue.pop()
+                index, plan = queue.pop()
             except IndexError:
                 return
             try:
-                create(plan)
+                create(index, plan, members)
             except BaseException as error:  # noqa: BLE001 - handed to the main thread, raised there
                 errors.append(error)
 
-    threads = [threading.Thread(target=work, name="orchestra-worktree") for _ in range(min(4, len(plans)))]
-    for thread in threads:
-        thread.start()
-    try:
+    with warm_pool.claims(ctx, [plan.agent.base for plan in plans]) as members:
+        threads = [
+            threading.Thread(target=work, args=(members,), name="orchestra-worktree") for _ in range(min(4, len(plans)))
+        ]
         for thread in threads:
-            thread.join()
-    except KeyboardInterrupt:
-        queue.clear()  # no more: the caller undoes what was made once the commands under way end
-        for thread in threads:
-            thread.join()
-        raise
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:
+            queue.clear()  # no more: the caller undoes what was made once the commands under way end
+            for thread in threads:
+                thread.join()
+            raise
     if errors:
         raise errors[0]
 
@@ -500,9 +504,8 @@ def start_queued(
             for plan in plans:
                 spawn_undo.requeue(ctx, plan.agent, f"could not start: {error}")
             return result
+        warm_pool.refill_later(ctx)  # before the windows, as a spawn does
         _start(ctx, plans, result, progress, announce=False)
-        if result.agents:
-            warm_pool.refill_later(ctx)
         return result
     finally:
         for fd in locks.values():

@@ -324,3 +324,39 @@ def test_spawn_claims_pooled_worktrees_and_the_pool_refills_in_the_background(or
     assert not pooled & {m["id"] for m in ready["members"]}
     assert len([p for p in worktree_paths(repo) if "/.pool/" in p]) == 2
     assert os.path.isdir(repo.parent / "project.worktrees" / ".pool")
+
+
+def test_a_spawn_claims_for_all_its_agents_at_once_and_leaves_nothing_taken(orchestra, repo):
+    """One change of the record takes a member per agent, one more settles them: the clean one is
+    claimed, the changed one set aside with what it holds, the third agent gets a fresh worktree."""
+    add_files(repo)
+    configure(repo, 2)
+    orchestra("pool", "fill")
+    ctx = opened(repo)
+    changed, clean = sorted(members(ctx).values(), key=lambda m: m["id"])
+    _add_untracked(Path(changed["path"]))
+    created = json.loads(orchestra("spawn", "--json", "--no-attach", "one", "two", "three").stdout)
+    claimed = [a for a in created if admin_name(Path(a["worktree"])) == clean["id"]]
+    assert len(claimed) == 1 and len(created) == 3
+    assert (Path(changed["path"]) / "notes.txt").read_text() == "someone's notes\n"
+    settled = wait_for(
+        lambda: (found := members(opened(repo))) and found[changed["id"]]["state"] == "set aside" and found,
+        what="the changed member set aside",
+    )
+    assert clean["id"] not in settled
+    assert not [m for m in settled.values() if m["state"] in ("taken", "abandoned")]
+
+
+def test_members_taken_for_agents_a_spawn_never_reached_are_put_back(repo):
+    add_files(repo)
+    configure(repo, 2)
+    ctx = opened(repo)
+    pool.fill(ctx)
+    base = pool.base(ctx)
+    with pool.claims(ctx, [base, base]) as batch:
+        assert all(batch.members) and pool.status(ctx)["ready"] == 0, "both taken for this spawn"
+        assert batch.claim(0, repo.parent / "first", "orchestra/first", base)
+        # the spawn stops here (an error in another agent's worktree, a Ctrl-C): the second is untried
+    after = pool.status(ctx)
+    assert after["ready"] == 1 and [m["id"] for m in after["members"]] == [batch.members[1].id]
+    assert git(repo.parent / "first", "symbolic-ref", "--short", "HEAD").strip() == "orchestra/first"
