@@ -22,7 +22,7 @@ from orchestra.errors import AgentKindError, OrchestraError
 from orchestra.launch import hook_argv, launcher_argv, mcp_argv
 from orchestra.lead import lead_task
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
-from orchestra.reconcile import observe, owned_pane
+from orchestra.reconcile import looking, observe, owned_pane
 from orchestra.tmux import AgentWindow, Tmux
 
 
@@ -206,13 +206,14 @@ def _reserve(
     lock (held in `spawning`), so a record whose lock is free belongs to a spawn that died.
     Returns a warning for each name given with --name (or in a tasks file) that had to change."""
     renamed = []
+    records, answer = looking(ctx)  # one tmux look, for the window names and for reconciling
     prefix = ctx.config.orchestra["branch_prefix"]
     root = worktrees.worktree_root(ctx.project, ctx.config.orchestra["worktree_root"])
-    panes = ctx.tmux.panes() or {}
-    windows = {p.window_name for p in panes.values() if p.session == ctx.session}
+    valid = worktrees.branch_namer(ctx.project, prefix)  # while tmux answers
+    seen = answer()
+    windows = {p.window_name for p in (seen[0] or {}).values() if p.session == ctx.session}
     windows |= remote.names(ctx)  # an agent on a host has its name too
-    observe(ctx)  # so that dead agents release their ports
-    valid = worktrees.branch_namer(ctx.project, prefix)
+    observe(ctx, seen, records)  # so that dead agents release their ports
     # A --no-worktree agent's branch is the main checkout's (never its own): asked only for one.
     main_branch = worktrees.current_branch(ctx.project) or "HEAD" if any(p.spec.no_worktree for p in plans) else "HEAD"
     # One write for the whole batch: the names and ports of every agent are chosen under one lock.
