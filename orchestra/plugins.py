@@ -6,14 +6,18 @@ fails to import or whose hook raises is recorded in `problems` and skipped.
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
-from orchestra import hookspecs
+from orchestra import files, hookspecs
 from orchestra.errors import AgentKindError, SpawnVetoed
 from orchestra.models import AgentKind
 
@@ -114,22 +118,103 @@ class Plugins:
         self.call("pre_spawn", veto=SpawnVetoed, **kwargs)
 
 
-def _distributions() -> Callable[[importlib.metadata.EntryPoint], tuple[str | None, str | None]]:
-    """The name and version of an entry point's distribution, its metadata read once per
-    distribution: `Distribution.name` and `.version` parse the whole METADATA file on each use,
-    which for the bundled plugins (ten entry points of one distribution) cost a spawn tens of ms."""
-    seen: dict[int, tuple[str | None, str | None]] = {}
+@dataclass(frozen=True)
+class Found:
+    """One entry point of the `orchestra` group: the plugin's name, what it loads
+    (`module:attribute`) and its distribution's name and version."""
 
-    def about(entry_point: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+
+    def load(self) -> Any:
+        """What `importlib.metadata.EntryPoint.load` gives: the module, or its attribute."""
+        import importlib
+
+        module, _, attributes = self.value.split("[", 1)[0].partition(":")
+        loaded = importlib.import_module(module.strip())
+        for attribute in filter(None, attributes.strip().split(".")):
+            loaded = getattr(loaded, attribute)
+        return loaded
+
+
+def entry_points() -> list[Found]:
+    """The group's entry points in the order importlib.metadata finds them, kept in the user's cache
+    folder for this interpreter and import path. The cache is used while every distribution's
+    folder and `entry_points.txt` along the path is as it was (an install, an upgrade, a removal
+    or an edit changes one): finding them anew costs every command that loads plugins (every
+    spawn) ~20 ms, most of it importing importlib.metadata and reading each distribution's METADATA."""
+    key = _path_key()
+    cache = _cache_file(key) if key is not None else None
+    if cache is not None:
+        try:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            if data["key"] == key:
+                return [Found(*entry) for entry in data["entry_points"]]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+    found = _discovered()
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            files.write_atomic(cache, json.dumps({"key": key, "entry_points": [list(astuple(f)) for f in found]}))
+    return found
+
+
+def _discovered() -> list[Found]:
+    from importlib.metadata import entry_points as group
+
+    seen: dict[int, tuple[str | None, str | None]] = {}  # Distribution.metadata parses METADATA on each use
+    found = []
+    for entry_point in group(group=ENTRY_POINT_GROUP):
         dist = getattr(entry_point, "dist", None)
-        if dist is None:
-            return None, None
-        if id(dist) not in seen:
+        if dist is not None and id(dist) not in seen:
             metadata = dist.metadata
             seen[id(dist)] = (metadata["Name"], metadata["Version"])
-        return seen[id(dist)]
+        name, version = seen[id(dist)] if dist is not None else (None, None)
+        found.append(Found(entry_point.name, entry_point.value, name, version))
+    return found
 
-    return about
+
+def _path_key() -> list[Any] | None:
+    """What the entry points found depend on: the interpreter, the import path, and each
+    distribution's folder along it with its `entry_points.txt` (their times of change). None
+    when the path holds something other than folders (a zip), where the cache is not used."""
+    key: list[Any] = [sys.version, sys.executable]
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            with os.scandir(folder) as listing:
+                names = sorted(item.name for item in listing if item.name.endswith((".dist-info", ".egg-info")))
+        except (FileNotFoundError, PermissionError):
+            key.append([entry, None])
+            continue
+        except OSError:
+            return None
+        key.append(
+            [entry, [[name, _changed(folder, name), _changed(folder, name, "entry_points.txt")] for name in names]]
+        )
+    return key
+
+
+def _changed(*parts: str) -> int | None:
+    try:
+        return os.stat(os.path.join(*parts)).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _cache_file(key: list[Any]) -> Path:
+    home = os.environ.get("ORCHESTRA_HOME")
+    if home:
+        folder = Path(home) / "cache"
+    else:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "claude-orchestra"
+    import zlib
+
+    where = zlib.crc32(json.dumps(key[:2] + [entry for entry, _ in key[2:]]).encode("utf-8", "surrogateescape"))
+    return folder / f"entry-points-{where:08x}.json"
 
 
 def _bundled(distribution: str | None) -> bool:
@@ -147,18 +232,15 @@ def load(
     to their argument templates; they become `command`-style kinds. `extra` registers plugin
     objects directly, by name (for programs that embed orchestra, and tests).
     """
-    from importlib.metadata import entry_points
-
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager=manager)
     # Bundled plugins first, then the others by name: the first to register an agent kind keeps it.
-    about = _distributions()
-    found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (not _bundled(about(ep)[0]), ep.name))
+    found = sorted(entry_points(), key=lambda ep: (not _bundled(ep.distribution), ep.name))
     for entry_point in found:
         if entry_point.name in plugins.found:
             continue  # a second distribution with the same plugin name: the first one found wins
-        distribution, version = about(entry_point)
+        distribution, version = entry_point.distribution, entry_point.version
         info = PluginInfo(
             name=entry_point.name,
             distribution=distribution,

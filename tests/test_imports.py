@@ -174,6 +174,9 @@ def test_spawn_json_imports_neither_nor_rich(repo, monkeypatch):
     assert {"orchestra.spawning", "orchestra.tmux", "orchestra.git"} <= names
     # No terminal, nothing to warn about: no progress display, so rich is not needed either.
     assert _heavy(names) == [] and not any(name.split(".")[0] == "rich" for name in names)
+    # The plugins' entry points were found once, and are kept (`plugins.entry_points`).
+    again = _python("-m", "orchestra", "spawn", "--agent", "demo", "--no-attach", "--json", "three", cwd=repo)
+    assert again.returncode == 0 and "importlib.metadata" not in _imported(again.stderr.decode())
 
 
 def test_the_launcher_imports_no_models(repo):

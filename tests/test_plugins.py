@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -290,3 +294,46 @@ def test_the_events_notifiers_act_on_are_what_every_one_says(repo, monkeypatch):
     ]
     ctx = context_with(repo, monkeypatch, Hearing("done"))  # not a list of names: all of them
     assert ctx.plugins.notified(ctx.config) is None
+
+
+FIND = """
+import json, sys
+from orchestra import plugins
+found = {f.name: f.value for f in plugins.entry_points()}
+print(json.dumps([found.get("cached_probe"), "importlib.metadata" in sys.modules]))
+"""
+
+
+def test_entry_points_are_found_again_only_when_a_distribution_changes(tmp_path, monkeypatch):
+    """Kept in the user's cache for this interpreter and path: a second command does not import
+    importlib.metadata; a distribution that appears, changes its entry points or goes is seen."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(site))
+
+    def find() -> list:
+        result = subprocess.run([sys.executable, "-c", FIND], capture_output=True, text=True, check=True)
+        return json.loads(result.stdout)
+
+    assert find() == [None, True]  # found, and kept
+    assert find() == [None, False]  # from the cache
+    info = site / "cached_probe-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cached_probe\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[orchestra]\ncached_probe = cached_probe\n")
+    assert find() == ["cached_probe", True]  # installed: found again
+    assert find() == ["cached_probe", False]
+    entry_points = info / "entry_points.txt"
+    entry_points.write_text("[orchestra]\ncached_probe = cached_probe:plugin\n")
+    os.utime(entry_points, ns=(entry_points.stat().st_mtime_ns + 10**9,) * 2)  # a later edit, whatever the clock
+    assert find() == ["cached_probe:plugin", True]
+    shutil.rmtree(info)
+    assert find() == [None, True]  # uninstalled
+
+
+def test_an_entry_point_loads_its_module_or_attribute():
+    from orchestra.plugins import Found
+
+    assert Found("x", "orchestra.hookspecs", None, None).load().__name__ == "orchestra.hookspecs"
+    assert Found("x", "orchestra.hookspecs:hookimpl", None, None).load() is hookimpl
+    assert Found("x", "orchestra.hookspecs : hookimpl [extra]", None, None).load() is hookimpl
