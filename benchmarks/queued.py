@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,12 +38,18 @@ import _common as c
 
 FLOOR_SCRIPT = r"""
 set -e
-i="$1"; root="$2"; socket="$3"; python="$4"
+i="$1"; root="$2"; socket="$3"; python="$4"; agent="$5"
 git worktree add -q -b "floor/task-$i" "$root/task-$i" HEAD >/dev/null 2>&1
 tmux -L "$socket" new-window -d -t floor: -n "task-$i" -c "$root/task-$i" \
-  "$python -m orchestra_demo.agent -- 'task $i'; tmux -L $socket wait-for -S done-$i"
+  "'$python' '$agent' -- 'task $i'; tmux -L $socket wait-for -S done-$i"
 tmux -L "$socket" wait-for "done-$i"
 """
+
+
+def demo_agent() -> str:
+    """The demo agent's file, as the demo kind runs it (`orchestra_demo.AGENT`)."""
+    probe = [c.PYTHON, "-c", "import orchestra_demo; print(orchestra_demo.AGENT)"]
+    return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def make_project(sb: c.Sandbox, name: str, max_running: int) -> Path:
@@ -96,11 +103,10 @@ def run_floor(sb: c.Sandbox, tasks: int, lanes: int, delay: str) -> float:
     script = sb.dir / "floor.sh"
     script.write_text(FLOOR_SCRIPT)
     numbers = "\n".join(str(i) for i in range(tasks)) + "\n"
+    agent = demo_agent()
     start = time.perf_counter()
-    import subprocess
-
     subprocess.run(
-        ["xargs", "-P", str(lanes), "-I", "{}", "bash", str(script), "{}", str(root), socket, c.PYTHON],
+        ["xargs", "-P", str(lanes), "-I", "{}", "bash", str(script), "{}", str(root), socket, c.PYTHON, agent],
         cwd=repo,
         env=env,
         input=numbers,

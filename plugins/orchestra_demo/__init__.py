@@ -7,6 +7,7 @@ and exits 0. A task containing the word "ask" first asks a question and waits fo
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -14,9 +15,13 @@ from orchestra import __version__ as __version__  # released with orchestra itse
 from orchestra.hookspecs import hookimpl
 from orchestra.models import Agent, AgentKind, AgentSettings
 
+# The agent's file itself, not `-m orchestra_demo.agent`, which would import this package (and with
+# it orchestra's models and pluggy) first: ten demo agents start while a spawn opens their windows.
+AGENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.py")
+
 
 def build_argv(agent: Agent, settings: AgentSettings) -> list[str]:
-    command = settings.command or [sys.executable, "-m", "orchestra_demo.agent"]
+    command = settings.command or [sys.executable, AGENT]
     return [*command, *settings.args, "--", agent.task]
 
 

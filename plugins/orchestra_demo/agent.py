@@ -1,4 +1,4 @@
-"""The scripted demo agent: `python -m orchestra_demo.agent -- TASK`."""
+"""The scripted demo agent: `python .../orchestra_demo/agent.py -- TASK` (standard library only)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     if args[:1] == ["--"]:
         args = args[1:]
     if len(args) != 1:
-        print("usage: python -m orchestra_demo.agent -- TASK", file=sys.stderr)
+        print("usage: python agent.py -- TASK", file=sys.stderr)
         return 2
     task = args[0]
     delay = float(os.environ.get("ORCHESTRA_DEMO_DELAY", "0.6"))
