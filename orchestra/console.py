@@ -53,7 +53,7 @@ def _leave(code: str | int | None) -> NoReturn:
         sys.stdout.flush()
         sys.stderr.flush()
     except OSError as error:
-        code = _output_failed(error)
+        code = output_failed(error)
     os._exit(code)
 
 
@@ -83,10 +83,10 @@ def _say(text: str) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except OSError as error:
-        sys.exit(_output_failed(error))
+        sys.exit(output_failed(error))
 
 
-def _output_failed(error: OSError) -> int:
+def output_failed(error: OSError) -> int:
     """The exit code, and the sentence, for output that could not be written: a reader that left
     (`orchestra ls | head`) is nothing wrong (0, quietly); a full disk or a closed output is said
     in one sentence (1). What is still buffered then goes nowhere, so it cannot fail again as

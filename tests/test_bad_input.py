@@ -462,10 +462,15 @@ def test_a_damaged_usage_cache_entry_is_asked_again(orchestra, repo):
         assert listed["usage"] is None
 
 
-@pytest.mark.parametrize("args", [["--version"], ["ls", "--json"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--version"], ["ls", "--json"], ["ls"], ["--help"], ["plugins", "list"], ["plugins", "list", "--json"]],
+    ids=["version", "ls-json", "ls-table", "help", "rich-table", "json"],
+)
 def test_output_that_cannot_be_written_is_one_sentence_and_a_reader_that_left_is_no_error(repo, args):
-    """The answers given before click loads (`--version`, `ls --json`): a full disk says so in one
-    sentence; a reader that left (`| head`) is nothing wrong. Buffered or not, as Python may be."""
+    """Every command, the answers given before click loads (`--version`, `ls --json`) and those of
+    the command line, through click's echo, rich and print: a full disk says so in one sentence;
+    a reader that left (`| head`) is nothing wrong. Buffered or not, as Python may be."""
     import subprocess
     import sys
 

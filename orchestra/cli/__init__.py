@@ -127,10 +127,52 @@ def cli() -> None:
     """
 
 
+class OutputFailed(Exception):
+    """The command's output could not be written (`Output`). Not an OSError: click takes those from
+    its commands for its own (a closed pipe is exit 1 there, anything else a crash), and the
+    boundary must tell them from an OSError of the work itself."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class Output:
+    """`sys.stdout` while the command line runs: a write or flush that fails raises `OutputFailed`.
+    click, rich and print all write through it; everything else is the stream's own."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            written: int = self.stream.write(text)
+        except OSError as error:
+            raise OutputFailed(error) from None
+        return written
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as error:
+            raise OutputFailed(error) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The one error boundary: every known problem becomes one sentence on stderr and exit 1."""
+    stream = sys.stdout
+    sys.stdout = Output(stream)  # a text stream to everyone who writes to it
     try:
         cli.main(args=argv, prog_name="orchestra", standalone_mode=False)
+        sys.stdout.flush()  # what is still buffered, inside the boundary
+    except OutputFailed as failed:  # `> /dev/full`; or `| head`, which is nothing wrong (exit 0)
+        from orchestra.console import output_failed
+
+        sys.stdout = stream
+        sys.exit(output_failed(failed.error))
     except click.exceptions.Abort:
         click.echo("orchestra: cancelled.", err=True)
         sys.exit(130)
@@ -159,6 +201,8 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(70)
+    finally:
+        sys.stdout = stream
 
 
 def _crash_log() -> str:
