@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+
+import pytest
 
 from orchestra import demo
 from orchestra.spawning import spawn_environment
+from support import git
 
 
 def test_the_demo_agents_start_and_are_watched_until_they_finish(tmp_path):
@@ -30,3 +35,14 @@ def test_watching_stops_at_the_limit(tmp_path, monkeypatch):
     looks = list(demo.until_finished(ctx, limit=0.3, every=0.05))
     assert looks[-1][1] and time.monotonic() - started < 10
     assert {a.status.value for a in looks[-1][0]} <= {"starting", "running"}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["a task"], ["--", "a task", "more"]])
+def test_the_demo_agent_takes_its_task_only_after_dashes(repo, argv):
+    """orchestra runs it as `agent.py -- TASK`; anything else (`--help`) is not a task to commit."""
+    import orchestra_demo
+
+    head = git(repo, "rev-parse", "HEAD")
+    result = subprocess.run([sys.executable, orchestra_demo.AGENT, *argv], cwd=repo, capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (2, "usage: python agent.py -- TASK\n")
+    assert git(repo, "rev-parse", "HEAD") == head and not (repo / "notes").exists()

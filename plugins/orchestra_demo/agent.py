@@ -23,12 +23,10 @@ def git(*args: str) -> None:
 
 def main(argv: list[str]) -> int:
     args = argv[1:]
-    if args[:1] == ["--"]:
-        args = args[1:]
-    if len(args) != 1:
+    if len(args) != 2 or args[0] != "--":  # so that `agent.py --help` is not taken for a task, and committed
         print("usage: python agent.py -- TASK", file=sys.stderr)
         return 2
-    task = args[0]
+    task = args[1]
     delay = float(os.environ.get("ORCHESTRA_DEMO_DELAY", "0.6"))
     name = os.environ.get("ORCHESTRA_AGENT") or "demo"
     print(f"demo agent {name} on port {os.environ.get('ORCHESTRA_PORT', '-')}", flush=True)
