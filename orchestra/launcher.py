@@ -28,7 +28,6 @@ import errno
 import os
 import signal
 import sys
-from pathlib import Path
 
 from orchestra import lifecycle, statuses
 from orchestra.launch import SAFE_PATH
@@ -55,7 +54,7 @@ PYTHON_IGNORES = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") 
 def _parse(argv: list[str], count: int) -> tuple[State, list[str]] | None:
     if len(argv) != count + 2 or argv[0] != "--state-dir":
         return None
-    return State(Path(argv[1])), argv[2:]
+    return State(argv[1]), argv[2:]  # a str: pathlib (with urllib.parse) is a fifth of a launcher's imports
 
 
 def exec_agent(argv: list[str]) -> int:
@@ -275,6 +274,8 @@ def _run_exit_hooks(state: State, name: str) -> None:
     """`on_exit` once per pane death. Plugins' problems go to the event log, since no one
     watches this process."""
     try:
+        from pathlib import Path
+
         from orchestra.context import Context
         from orchestra.models import Event
 

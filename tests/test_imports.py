@@ -181,12 +181,12 @@ def test_spawn_json_imports_neither_nor_rich(repo, monkeypatch):
 
 def test_the_launcher_imports_no_models(repo):
     """Ten launchers start at once as a spawn's windows open: each reads its record as JSON,
-    without dataclasses and enum (`orchestra.models`) and what they bring."""
+    without dataclasses and enum (`orchestra.models`) and what they bring, or pathlib."""
     result = _python(*SAFE_PATH, "-c", "import orchestra.launcher", cwd=repo)
     assert result.returncode == 0, result.stderr.decode()
     names = _imported(result.stderr.decode())
     assert "orchestra.lifecycle" in names and "orchestra.state" in names
-    assert not names & {"orchestra.models", "dataclasses", "inspect"}
+    assert not names & {"orchestra.models", "dataclasses", "inspect", "pathlib"}
 
 
 def test_a_turns_end_through_the_hook_start_still_refreshes_the_forecast(repo, tmp_path):
