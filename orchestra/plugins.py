@@ -146,7 +146,10 @@ def entry_points() -> list[Found]:
     or an edit changes one): finding them anew costs every command that loads plugins (every
     spawn) ~20 ms, most of it importing importlib.metadata and reading each distribution's METADATA."""
     key = _path_key()
-    cache = _cache_file(key) if key is not None else None
+    try:
+        cache = _cache_file(key) if key is not None else None
+    except (RuntimeError, KeyError):  # no home folder to find the cache folder in: found each time
+        cache = None
     if cache is not None:
         try:
             data = json.loads(cache.read_text(encoding="utf-8"))
