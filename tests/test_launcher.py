@@ -166,8 +166,9 @@ def test_pane_died_records_exit_code_by_pane_or_window_name(tmp_path):
 def test_ctrl_c_reaches_the_agent_and_its_shell_waits_on(orchestra, script_agent, isolated):
     _, out, env = script_agent
     orchestra("spawn", "--agent", "waiter", "--name", "w", "--no-attach", "task", env=env)
-    wait_for(lambda: (out / "w.sigign").exists(), what="the agent to start")
-    ignored = int((out / "w.sigign").read_text().split()[1], 16)
+    sigign = out / "w.sigign"  # the shell makes the file, then grep writes the line into it
+    wait_for(lambda: sigign.exists() and sigign.read_text().endswith("\n"), what="the agent to start")
+    ignored = int(sigign.read_text().split()[1], 16)
     for signum in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP, signal.SIGPIPE, signal.SIGXFSZ):
         assert not ignored & (1 << (signum - 1)), f"the agent starts with {signum.name} ignored"
     [agent] = agents_json(orchestra)
