@@ -118,9 +118,11 @@ def handle(
         translated = limits.prepare(state, translated)
     hook = str(translated.get("hook") or signal or "unknown")
     logged = lifecycle.event("hook", name, {"hook": hook, **_trimmed(payload)})
-    changed = None
+    changed, wanted = None, None
     with state.update_raw() as agents:
         agent = agents.get(name)
+        if agent is not None:
+            wanted = lifecycle.listened(agent)  # no notifier process for an event no plugin acts on
         if agent is None:
             logged["data"]["problem"] = "no agent of this name is recorded"
         elif agent.get("status") in lifecycle.HOOK_MOVABLE:
@@ -128,7 +130,8 @@ def handle(
             agent["updated_at"] = logged["time"]
             if signal is not None:
                 changed = lifecycle.apply_to(agents, name, signal, translated, {"hook": hook})
-    lifecycle.publish(state, [logged] + ([changed] if changed else []), reap=False)  # this process ends now
+    # reap=False: this process ends now.
+    lifecycle.publish(state, [logged] + ([changed] if changed else []), reap=False, listened=wanted)
     return changed
 
 

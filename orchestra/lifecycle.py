@@ -317,6 +317,37 @@ def publish(
         in_background(state, launcher_argv("_limit", "--state-dir", state.folder, limited["agent"]), reap)
 
 
+def notified_key(paths: Collection[str]) -> list[list[Any]]:
+    """What an answer of the notifier plugins (`Plugins.notified`) depends on, for `listened` to
+    tell when it went stale: each file or folder with its time of change (None: absent)."""
+    return [[path, _changed(path)] for path in paths]
+
+
+def listened(record: dict[str, Any]) -> list[str] | None:
+    """The events some notifier plugin acts on, as the agent's spawn asked them (its `notified`),
+    while every file that answer depends on is as it was then (a configuration edited, a plugin
+    installed or removed changes one); None, every notifier told everything, otherwise."""
+    notified = record.get("notified")
+    if not isinstance(notified, dict):
+        return None
+    events, key = notified.get("events"), notified.get("key")
+    if not isinstance(events, list) or not isinstance(key, list):
+        return None
+    for entry in key:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+            return None
+        if _changed(entry[0]) != entry[1]:
+            return None
+    return [str(e) for e in events]
+
+
+def _changed(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
+
+
 def notified_as(event: dict[str, Any]) -> str:
     """What a notifier plugin names an event by (`notifier_events`): a status change by its
     status, any other by its type (`conflict`, `handback`)."""

@@ -126,6 +126,10 @@ class Agent:
     spawn_batch: str | None = None  # the spawn that made it, for that spawn's --parallel
     parallel: int | None = None  # that spawn's --parallel cap (None: no cap of its own)
     started_at: str | None = None  # when it last left the queue or was spawned, for `[schedule] stagger`
+    # The events notifier plugins act on as its spawn asked them (`Plugins.notified`), and the files
+    # that answer depends on with their times: the hook handler starts no notifier for the others
+    # while those are unchanged (`lifecycle.listened`). None: every notifier is told everything.
+    notified: dict[str, Any] | None = None
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
 

@@ -10,10 +10,12 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestra import lifecycle, remote, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: the word is too common a local name here
@@ -405,9 +407,26 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
             ctx.state.write_launch_env(
                 agent.name, {"env": plan.env, "setup": "", "idle": False, "notified": _notified(ctx)}
             )
+    notified = _notified_record(ctx)
     with ctx.state.update() as agents:
         for plan in plans:
+            plan.agent.notified = notified
             agents[plan.agent.name] = plan.agent
+
+
+def _notified_record(ctx: Context) -> dict[str, Any] | None:
+    """`_notified`'s answer as the agents' records keep it for the hook handler
+    (`lifecycle.listened`), with what it depends on: the user's and the project's configuration
+    files, and the folders plugins are installed in (a distribution installed or removed changes
+    its folder). None when every notifier is to be told everything."""
+    from orchestra.config import FILENAME, USER_FILENAME, user_config_dir
+
+    events = _notified(ctx)
+    if events is None:
+        return None
+    files = [str(user_config_dir() / USER_FILENAME), str(ctx.project.root / FILENAME)]
+    folders = [entry for entry in dict.fromkeys(sys.path) if entry and os.path.isdir(entry)]
+    return {"events": list(events), "key": lifecycle.notified_key([*files, *folders])}
 
 
 def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> None:

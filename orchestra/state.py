@@ -336,6 +336,7 @@ RECORD_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "spawn_batch": ((_S, _N), False),
     "parallel": ((_I, _N), False),
     "started_at": ((_S, _N), False),
+    "notified": ((_D, _N), False),
     "created_at": ((_S,), False),
     "updated_at": ((_S,), False),
 }

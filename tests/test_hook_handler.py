@@ -328,3 +328,45 @@ def test_the_hook_event_is_typed_with_every_field_the_events_read():
     fields = {name for names in lifecycle.HOOK_EVENTS.values() for name in names}
     assert set(HookEvent.__annotations__) == {"event", "hook", *fields}
     assert HookEvent.__required_keys__ == frozenset()
+
+
+def test_no_notifier_starts_for_a_change_no_plugin_acts_on_while_the_answer_holds(state, tmp_path, monkeypatch):
+    """The agent's record keeps what its spawn asked the plugins (`notified`) and what that answer
+    depends on: a `running` no plugin wants starts no notifier process; a `done` does; once a
+    file it depends on changes (a configuration edited), every change is told again."""
+    from orchestra import lifecycle
+
+    config = tmp_path / "orchestra.toml"
+    config.write_text("")
+    with state.update() as agents:
+        agents["worker"].notified = {"events": ["done"], "key": lifecycle.notified_key([str(config)])}
+    started: list[str] = []
+    monkeypatch.setattr(lifecycle, "in_background", lambda state, argv, reap=True: started.append(argv[4]))
+    send(state, {"hook_event_name": "Stop", "last_assistant_message": "Done."})
+    assert started.count("_notify") == 1, started
+    started.clear()
+    assert send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "go on"}).status == Status.RUNNING
+    assert "_notify" not in started, started
+    assert [e["status"] for e in state.read_events() if e["type"] == "status"][-1] == "running", "logged all the same"
+    send(state, {"hook_event_name": "Stop", "last_assistant_message": "Done."})
+    config.write_text('[plugins.notify]\nevents = ["running"]\n')
+    os.utime(config, ns=(config.stat().st_mtime_ns + 10**9,) * 2)  # a later edit, whatever the clock
+    started.clear()
+    send(state, {"hook_event_name": "UserPromptSubmit", "prompt": "again"})
+    assert started.count("_notify") == 1, "the answer may have changed: told"
+
+
+def test_what_a_spawn_asked_the_notifiers_is_kept_in_the_record(repo):
+    from orchestra import lifecycle
+    from orchestra.context import Context
+    from orchestra.spawning import TaskSpec, spawn, spawn_environment
+
+    ctx = Context.open(repo)
+    [agent] = spawn(ctx, [TaskSpec(task="one", agent="demo")], spawn_environment()).agents
+    record = ctx.state.read_raw()[agent.name]
+    assert record["notified"]["events"] == ctx.plugins.notified(ctx.config)
+    paths = [path for path, _ in record["notified"]["key"]]
+    assert str(repo / "orchestra.toml") in paths and any("site-packages" in p or p.endswith("plugins") for p in paths)
+    assert lifecycle.listened(record) == record["notified"]["events"]
+    (repo / "orchestra.toml").write_text("")  # a project configuration appears
+    assert lifecycle.listened(record) is None

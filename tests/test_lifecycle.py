@@ -346,3 +346,21 @@ def test_a_notifier_plugin_hears_every_status_change_once(orchestra, listener, r
         (e["agent"], e["status"]) for e in State(repo / ".git" / "orchestra").read_events() if e["type"] == "status"
     ]
     assert sorted(map(tuple, (h[:2] for h in heard(listener)))) == sorted(logged), "the log and the notifiers agree"
+
+
+@pytest.mark.parametrize(
+    "notified",
+    [None, "done", {"events": ["done"]}, {"events": "done", "key": []}, {"events": ["done"], "key": [["a"]]}],
+    ids=["none", "text", "no-key", "events-text", "short-entry"],
+)
+def test_a_record_without_a_sound_answer_tells_every_notifier(notified):
+    assert lifecycle.listened({"name": "a", "notified": notified}) is None
+
+
+def test_an_answer_holds_while_its_files_are_as_they_were(tmp_path):
+    config = tmp_path / "config.toml"
+    key = lifecycle.notified_key([str(config), str(tmp_path)])
+    record = {"notified": {"events": ["done", "waiting"], "key": key}}
+    assert lifecycle.listened(record) == ["done", "waiting"]
+    config.write_text("")  # appears (and so its folder changes too)
+    assert lifecycle.listened(record) is None
