@@ -3,7 +3,8 @@
 Both run as Claude Code runs them (`/bin/sh -c '<python> -m orchestra _hook ...'`, the event JSON
 on stdin) with this checkout's virtualenv, on 20 recorded agents, for UserPromptSubmit,
 PermissionRequest and Stop, taking turns with each other and with the floor (`python -c pass`),
-so that the machine's load falls on all three alike. The other version is a checkout of an
+in an order that rotates, each after the notifier the one before started has ended, so that the
+machine's load falls on all three alike. The other version is a checkout of an
 earlier commit (`git worktree add /tmp/old <commit>`), put first on PYTHONPATH.
 
 Run: .venv/bin/python benchmarks/hooks_against.py /tmp/old [--runs 30] [--old-style]
@@ -70,11 +71,16 @@ def main() -> None:
             for event in EVENTS:
                 payload, name = json.dumps(event).encode(), f"a{run % 20}"
                 hook = [python, "-m", "orchestra", "_hook", "--state-dir"]
-                results["python -c pass"].append(timed([python, "-c", "pass"], payload, here_env))
                 old = [*hook, str(other_state), *([] if args.old_style else translator), name]
-                results["other"].append(timed(old, payload, other_env))
-                results["this"].append(timed([*hook, str(this_state), *translator, name], payload, here_env))
-                time.sleep(0.05)  # let the notifier processes both started finish
+                turns = [
+                    ("python -c pass", [python, "-c", "pass"], here_env),
+                    ("other", old, other_env),
+                    ("this", [*hook, str(this_state), *translator, name], here_env),
+                ]
+                shift = (run * len(EVENTS) + EVENTS.index(event)) % len(turns)  # none always follows another
+                for label, argv, env in turns[shift:] + turns[:shift]:
+                    results[label].append(timed(argv, payload, env))
+                    time.sleep(0.2)  # the notifier process each event starts (~0.1 s of a processor) ends first
     floor = statistics.median(w for w, _ in results["python -c pass"])
     print(
         f"{args.runs} runs of each of {len(EVENTS)} events, each a status change, taking turns; load {os.getloadavg()[0]:.1f}"
