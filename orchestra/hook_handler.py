@@ -209,5 +209,6 @@ def notify(argv: list[str]) -> int:
     except Exception as error:  # noqa: BLE001 - nobody watches this process
         problems = [f"notifiers could not run: {error}"]
     if problems:
-        state.append_events([lifecycle.event("plugin-error", None, {"message": p}) for p in problems])
+        with contextlib.suppress(OSError):  # its state folder gone (the repository deleted meanwhile)
+            state.append_events([lifecycle.event("plugin-error", None, {"message": p}) for p in problems])
     return 0

@@ -370,3 +370,17 @@ def test_what_a_spawn_asked_the_notifiers_is_kept_in_the_record(repo):
     assert lifecycle.listened(record) == record["notified"]["events"]
     (repo / "orchestra.toml").write_text("")  # a project configuration appears
     assert lifecycle.listened(record) is None
+
+
+def test_a_notifier_whose_state_folder_is_gone_ends_quietly(tmp_path):
+    """`_notify` runs in the background; the repository may be deleted before it ends."""
+    event = json.dumps([{"type": "status", "agent": "a", "status": "done"}])
+    gone = tmp_path / "deleted" / ".git" / "orchestra"
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestra", "_notify", "--state-dir", str(gone), event],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, "") and not gone.exists()
