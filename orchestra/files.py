@@ -107,6 +107,15 @@ def wait_unshared(path: str | Path, timeout: float, every: float = 0.05) -> bool
         os.close(fd)
 
 
+def changed_at(path: str | Path) -> int | None:
+    """The time `path` last changed (`st_mtime_ns`), or None when it cannot be read: the cheap
+    check of keys that say whether something may have changed since."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
+
+
 def write_atomic(path: str | Path, data: bytes | str, mode: int | None = 0o600, durable: bool = False) -> None:
     """Replace `path` with `data` in one step: a reader sees the old file or the new one, never a part.
 

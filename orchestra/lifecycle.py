@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Collection, Iterator
 
+from orchestra import files
 from orchestra.launch import launcher_argv
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
     DONE,
@@ -320,7 +321,7 @@ def publish(
 def notified_key(paths: Collection[str]) -> list[list[Any]]:
     """What an answer of the notifier plugins (`Plugins.notified`) depends on, for `listened` to
     tell when it went stale: each file or folder with its time of change (None: absent)."""
-    return [[path, _changed(path)] for path in paths]
+    return [[path, files.changed_at(path)] for path in paths]
 
 
 def listened(record: dict[str, Any]) -> list[str] | None:
@@ -336,16 +337,9 @@ def listened(record: dict[str, Any]) -> list[str] | None:
     for entry in key:
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
             return None
-        if _changed(entry[0]) != entry[1]:
+        if files.changed_at(entry[0]) != entry[1]:
             return None
     return [str(e) for e in events]
-
-
-def _changed(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except (OSError, ValueError):
-        return None
 
 
 def notified_as(event: dict[str, Any]) -> str:

@@ -195,17 +195,14 @@ def _path_key() -> list[Any] | None:
             continue
         except OSError:
             return None
-        key.append(
-            [entry, [[name, _changed(folder, name), _changed(folder, name, "entry_points.txt")] for name in names]]
-        )
+        key.append([entry, [_stamped(os.path.join(folder, name)) for name in names]])
     return key
 
 
-def _changed(*parts: str) -> int | None:
-    try:
-        return os.stat(os.path.join(*parts)).st_mtime_ns
-    except OSError:
-        return None
+def _stamped(distribution: str) -> list[Any]:
+    """A distribution's folder (or egg-info file) with its and its `entry_points.txt`'s times."""
+    entry_points = os.path.join(distribution, "entry_points.txt")
+    return [os.path.basename(distribution), files.changed_at(distribution), files.changed_at(entry_points)]
 
 
 def _cache_file(key: list[Any]) -> Path:

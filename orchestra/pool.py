@@ -185,7 +185,7 @@ class Claims:
         """Give agent `index` its member as its worktree at `path` on `branch` at `start`; False
         when it has none or its member cannot be proved clean (set aside). A member at another
         commit is brought to `start` first (`reset --keep`: only files that differ)."""
-        member = self.members[index] if index < len(self.members) else None
+        member = self.members[index]
         if member is None:
             return False
         source = Path(member.path)

@@ -424,9 +424,9 @@ def _notified_record(ctx: Context) -> dict[str, Any] | None:
     events = _notified(ctx)
     if events is None:
         return None
-    files = [str(user_config_dir() / USER_FILENAME), str(ctx.project.root / FILENAME)]
-    folders = [entry for entry in dict.fromkeys(sys.path) if entry and os.path.isdir(entry)]
-    return {"events": list(events), "key": lifecycle.notified_key([*files, *folders])}
+    read = [user_config_dir() / USER_FILENAME, ctx.project.root / FILENAME, *ctx.config.sources]
+    folders = [entry for entry in sys.path if entry and os.path.isdir(entry)]
+    return {"events": list(events), "key": lifecycle.notified_key(list(dict.fromkeys([*map(str, read), *folders])))}
 
 
 def _create_worktrees(ctx: Context, plans: list[_Plan], progress: Progress) -> None:

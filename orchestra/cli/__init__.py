@@ -171,7 +171,6 @@ def main(argv: list[str] | None = None) -> None:
     except OutputFailed as failed:  # `> /dev/full`; or `| head`, which is nothing wrong (exit 0)
         from orchestra.console import output_failed
 
-        sys.stdout = stream
         sys.exit(output_failed(failed.error))
     except click.exceptions.Abort:
         click.echo("orchestra: cancelled.", err=True)
