@@ -108,8 +108,8 @@ def exec_agent(argv: list[str]) -> int:
     # A conversation resumed without a new prompt opens idle at its prompt, whether or not its
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
     data = {"idle": bool(launch and launch.get("idle")), "launch_id": ours}
-    # No notifier process for a `running` no plugin wants (spawn asked them: the launch file says).
-    lifecycle.change(state, name, "launched", data, listened=launch.get("notified") if launch else None)
+    # No notifier process for a `running` no plugin wants (its spawn asked them: the record says).
+    lifecycle.change(state, name, "launched", data, listened=lifecycle.listened(agent))
     for signum in PYTHON_IGNORES:
         signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()

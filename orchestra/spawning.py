@@ -404,9 +404,7 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
         ctx.plugins.pre_spawn(agent=agent, config=ctx.config, env=plan.env)
         check_installed(agent, plan.env)
         if agent.status == Status.QUEUED:  # kept for its start, which may come from another process
-            ctx.state.write_launch_env(
-                agent.name, {"env": plan.env, "setup": "", "idle": False, "notified": _notified(ctx)}
-            )
+            ctx.state.write_launch_env(agent.name, {"env": plan.env, "setup": "", "idle": False})
     notified = _notified_record(ctx)
     with ctx.state.update() as agents:
         for plan in plans:
@@ -415,7 +413,7 @@ def _prepare(ctx: Context, plans: list[_Plan], env: dict[str, str]) -> None:
 
 
 def _notified_record(ctx: Context) -> dict[str, Any] | None:
-    """`_notified`'s answer as the agents' records keep it for the hook handler
+    """`_notified`'s answer as the agents' records keep it for their launchers and hook handlers
     (`lifecycle.listened`), with what it depends on: the user's and the project's configuration
     files, and the folders plugins are installed in (a distribution installed or removed changes
     its folder). None when every notifier is to be told everything."""
@@ -610,8 +608,8 @@ def open_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = ""
 
 def _notified(ctx: Context) -> list[str] | None:
     """The events some notifier plugin may act on here (`Plugins.notified`), for the spawn's own
-    events and, through the launch file, the launcher's `running`: no notifier process starts
-    for an event no plugin wants."""
+    events and, through the agents' records (`_notified_record`), their launchers' and hook
+    handlers': no notifier process starts for an event no plugin wants."""
     return ctx.plugins.notified(ctx.config)
 
 
@@ -621,9 +619,7 @@ def _agent_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = 
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
     launch_env.pop("TMUX_PANE", None)
-    ctx.state.write_launch_env(
-        agent.name, {"env": launch_env, "setup": setup, "idle": idle, "notified": _notified(ctx)}
-    )
+    ctx.state.write_launch_env(agent.name, {"env": launch_env, "setup": setup, "idle": idle})
     state_dir = str(ctx.state.dir)
     return AgentWindow(
         name=agent.name,

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
         env: dict[str, str]  # the agent's whole environment
         setup: str  # `[worktree] setup`, or ""
         idle: bool  # a resumed conversation: the agent opens `done`, idle at its prompt
-        notified: list[str] | None  # the events some notifier plugin may act on (None: all)
 
 
 FORMAT_VERSION = 1
