@@ -275,6 +275,7 @@ def hook_handler(args) -> None:
 
         floors = {
             "sh -c 'python -c pass'": ["/bin/sh", "-c", shlex.join([c.PYTHON, "-c", "pass"])],
+            "python -c pass": [c.PYTHON, "-c", "pass"],
             "python -S -c pass": [c.PYTHON, "-S", "-c", "pass"],
         }
         events = ["UserPromptSubmit", "PermissionRequest", "Stop"]
@@ -299,7 +300,7 @@ def hook_handler(args) -> None:
         for values in (*wall.values(), *cpu.values()):
             values.clear()
         for run in range(args.runs):
-            order = list(floors) if run % 2 == 0 else list(floors)[::-1]
+            order = list(floors)[run % len(floors) :] + list(floors)[: run % len(floors)]
             places = list(states) if run % 2 == 0 else list(states)[::-1]
             for where in places:
                 agent = agents[where][run % RECORDED_AGENTS]
@@ -307,7 +308,7 @@ def hook_handler(args) -> None:
                 for event in events:  # in the order Claude Code sends them: each one moves the status
                     measure(labels[where].format(event), hook(where, agent), sent[event])
                     measure(order[0], floors[order[0]], sent[event])
-                    order.reverse()
+                    order.append(order.pop(0))  # the floors take turns after the handler
 
         # Each of those runs was a real status change (done -> running -> waiting -> done).
         for where, state in states.items():
@@ -369,6 +370,12 @@ def hook_handler(args) -> None:
         print(
             f"  the hook handler, all three events (state on the disk): median {every:.1f} ms ({c.spread(together['disk'])}); "
             f"target < {HOOK_TARGET_MS} ms: {c.verdict(every < HOOK_TARGET_MS)}"
+        )
+        python = c.median_ms(wall["python -c pass"])
+        print(
+            f"  against its floors in this run: {every / python:.2f}x `python -c pass` (target <= 2.5x: "
+            f"{c.verdict(every <= 2.5 * python)}), {every / floor:.2f}x `sh -c 'python -c pass'` "
+            f"(target <= 1.5x: {c.verdict(every <= 1.5 * floor)})"
         )
         print(
             f"  its CPU time (user + system, with /bin/sh; less disturbed by other load): median "

@@ -7,38 +7,49 @@ standard modules.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
 
 # `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
+# The context managers here are classes, not `contextlib.contextmanager` generators: importing
+# contextlib (with collections and functools) is a fifth of the hook handler's start.
 
-@contextlib.contextmanager
-def locked(path: str | Path, busy: Callable[[], None] | None = None) -> Iterator[None]:
+
+class locked:  # lowercase: used as a function, `with files.locked(path):`
     """Hold an exclusive `flock` on `path` (created 0600 if missing) for the `with` block.
 
     The lock belongs to the open file, so it is released when the block ends or the process
     dies; the lock file itself stays, empty. When another process holds it, `busy` (if given) is
     called first: it may say so and return, to wait, or raise, to give up.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if busy is None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                busy()
+
+    def __init__(self, path: str | Path, busy: Callable[[], None] | None = None):
+        self.path, self.busy, self.fd = path, busy, -1
+
+    def __enter__(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if self.busy is None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
+            else:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    self.busy()
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, *exc_info: object) -> None:
+        fd, self.fd = self.fd, -1
         os.close(fd)  # closing releases the lock
 
 
@@ -60,23 +71,31 @@ def try_lock(path: str | Path, create: bool = True) -> int | None:
     return fd
 
 
-@contextlib.contextmanager
-def one_running_one_waiting(waiting: str | Path, running: str | Path) -> Iterator[bool]:
+class one_running_one_waiting:  # lowercase, like `locked`
     """For background work started at every change (a refresh, a queue look): at most one runs
-    and one more waits. Yields False at once when another already waits (it will see what this
+    and one more waits. Gives False at once when another already waits (it will see what this
     one was started for), else True once this one holds `running`; from then on the next may wait."""
-    fd = try_lock(waiting)
-    if fd is None:
-        yield False
-        return
-    try:
-        with locked(running):
-            os.close(fd)
-            fd = -1
-            yield True
-    finally:
-        if fd >= 0:
-            os.close(fd)
+
+    def __init__(self, waiting: str | Path, running: str | Path):
+        self.waiting, self.running = waiting, running
+        self.held: locked | None = None
+
+    def __enter__(self) -> bool:
+        fd = try_lock(self.waiting)
+        if fd is None:
+            return False
+        try:
+            held = locked(self.running)
+            held.__enter__()
+        finally:
+            os.close(fd)  # holding `running` (or failing to): the next may wait
+        self.held = held
+        return True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.held is not None:
+            self.held.__exit__()
+            self.held = None
 
 
 def hold_shared(path: str | Path) -> int:
@@ -143,8 +162,10 @@ def write_atomic(path: str | Path, data: bytes | str, mode: int | None = 0o600, 
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
     if durable:
         dir_fd = os.open(folder or ".", os.O_RDONLY)

@@ -9,6 +9,7 @@ standard library and orchestra itself, found beside this file; the kind's transl
 from its file (`--from-file`), so no plugin's folder need be on the import path.
 """
 
+import os
 import sys
 from os.path import dirname
 
@@ -16,4 +17,9 @@ sys.path.insert(0, dirname(dirname(__file__)))
 
 from orchestra.hook_handler import main  # found only once its folder is on the path
 
-sys.exit(main(sys.argv[1:]))
+code = main(sys.argv[1:])
+# Ended without Python's teardown of every module (a millisecond or two, on every hook event):
+# nothing here has exit handlers, and what it wrote is flushed first.
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code)

@@ -42,3 +42,12 @@ def hook_argv(*args: str) -> list[str]:
     from os.path import dirname, join
 
     return [sys.executable, "-I", "-S", join(dirname(__file__), "hook_start.py"), *args]
+
+
+def exec_argv(state_dir: str, name: str) -> list[str]:
+    """An agent's launcher as its tmux window runs it (`orchestra.launcher_start`): this
+    interpreter without its site module, running the file beside this one (`python -m orchestra
+    _exec` does the same work, for windows opened by earlier versions)."""
+    from os.path import dirname, join
+
+    return [sys.executable, "-I", "-S", join(dirname(__file__), "launcher_start.py"), "--state-dir", state_dir, name]

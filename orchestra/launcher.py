@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 
 from orchestra import lifecycle, statuses
 from orchestra.launch import SAFE_PATH
 from orchestra.state import State
+
+try:  # signal's C half: `signal` wraps its numbers in enums, whose import is a third of a launcher's
+    import _signal as signal  # type: ignore[import-not-found]
+except ImportError:  # not CPython
+    import signal
 
 PANE_OWN = ("TERM", "TMUX", "TMUX_PANE")
 SHELL = "/bin/sh"
@@ -70,14 +74,14 @@ def exec_agent(argv: list[str]) -> int:
     if agent is None:
         from orchestra.errors import UnknownAgent  # the one sentence for it
 
-        print(f"orchestra: {UnknownAgent.named(name, where=str(state.dir))}", file=sys.stderr)
+        print(f"orchestra: {UnknownAgent.named(name, where=state.folder)}", file=sys.stderr)
         return 1
     port, argv, worktree = agent.get("port"), list(agent.get("argv") or []), str(agent.get("worktree"))
     try:
         launch = state.take_launch_env(name)
     except ValueError:
         message = (
-            f"its launch file in {state.launch_dir} was damaged, so the spawning shell's environment is lost: "
+            f"its launch file in {os.path.join(state.folder, 'launch')} was damaged, so the spawning shell's environment is lost: "
             f"`orchestra kill {name}` and spawn it again."
         )
         return _fail(state, name, message, 1, agent.get("launch_id"))
@@ -109,12 +113,13 @@ def exec_agent(argv: list[str]) -> int:
     # CLI reports that (Claude Code and Gemini CLI do; Codex does not).
     data = {"idle": bool(launch and launch.get("idle")), "launch_id": ours}
     # No notifier process for a `running` no plugin wants (its spawn asked them: the record says).
-    lifecycle.change(state, name, "launched", data, listened=lifecycle.listened(agent))
+    # reap=False: this process becomes the agent's shell at once (a reaper thread would end there).
+    lifecycle.change(state, name, "launched", data, listened=lifecycle.listened(agent), reap=False)
     for signum in PYTHON_IGNORES:
         signal.signal(signum, signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
-    shell_argv = [SHELL, "-c", WAIT, "orchestra", sys.executable, str(state.dir), name, ours or "", program]
+    shell_argv = [SHELL, "-c", WAIT, "orchestra", sys.executable, state.folder, name, ours or "", program]
     try:
         os.execve(SHELL, [*shell_argv, *argv[1:]], env)
     except OSError as error:

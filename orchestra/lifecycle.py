@@ -15,13 +15,10 @@ imports nothing but the standard library (no dataclasses, no enum).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
-from collections.abc import Collection, Iterator
 
-from orchestra import files
+from orchestra import cjson, files
 from orchestra.launch import launcher_argv
 from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNING and so on
     DONE,
@@ -50,6 +47,7 @@ from orchestra.statuses import (  # the vocabulary, re-exported: lifecycle.RUNNI
 # `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from typing import Any
 
     from orchestra.state import State
@@ -272,13 +270,14 @@ def change(
     signal: str,
     data: dict[str, Any] | None = None,
     listened: Collection[str] | None = None,
+    reap: bool = True,
     **note: Any,
 ) -> dict[str, Any] | None:
     """Apply one signal to one agent under the state lock, then log and notify: the whole path.
-    `listened`: as `publish` takes it."""
+    `listened` and `reap`: as `publish` takes them."""
     with state.update_raw() as records:
         changed = apply_to(records, name, signal, data, note)
-    publish(state, [changed] if changed else [], listened=listened)
+    publish(state, [changed] if changed else [], reap=reap, listened=listened)
     return changed
 
 
@@ -297,8 +296,9 @@ def publish(
     to the notifiers; a status after which an agent's work may have changed also starts a
     refresh of the conflict forecast.
 
-    `reap=False` is for a process that ends at once (the hook handler): the notifier outlives it
-    and is adopted and reaped by init, so no thread need wait for it. `listened`, where the
+    `reap=False` is for a process that ends at once (the hook handler), whose notifier outlives it
+    and is adopted and reaped by init, or becomes another program (the launcher, whose threads
+    exec ends): no thread need wait for it. `listened`, where the
     caller knows them (`Plugins.notified`): the events some notifier may act on, so that no
     notifier process starts for the others; None: every one is told."""
     events = [e for e in events if e]
@@ -411,7 +411,7 @@ def notify_in_background(
     The events travel on the command line: they hold statuses, names and paths, never secrets.
     """
     then = ["--forecast"] if forecast else []
-    in_background(state, launcher_argv("_notify", "--state-dir", state.folder, json.dumps(changes), *then), reap)
+    in_background(state, launcher_argv("_notify", "--state-dir", state.folder, cjson.dumps(changes), *then), reap)
 
 
 def forecast_in_background(state: State, reap: bool = True) -> None:
@@ -420,18 +420,28 @@ def forecast_in_background(state: State, reap: bool = True) -> None:
     in_background(state, launcher_argv("_forecast", "--state-dir", state.folder), reap)
 
 
-@contextlib.contextmanager
-def problems_logged(state: State, kind: str, agent: str | None = None) -> Iterator[None]:
+class problems_logged:  # lowercase: used as a function, `with lifecycle.problems_logged(...):`
     """For a process no one watches (the queue's starter, a limit's timer): an error is written
-    to the event log as a `kind` event with its message, never raised."""
-    try:
-        yield
-    except Exception as error:  # noqa: BLE001 - nobody watches this process: the event log says why
+    to the event log as a `kind` event with its message, never raised. (A class: this module's
+    importers start without contextlib.)"""
+
+    def __init__(self, state: State, kind: str, agent: str | None = None):
+        self.state, self.kind, self.agent = state, kind, agent
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *rest: object) -> bool:
+        if not isinstance(error, Exception):
+            return False  # none, or KeyboardInterrupt and the like: on their way
         from orchestra.errors import OrchestraError
 
         message = str(error) if isinstance(error, OrchestraError) else f"{type(error).__name__}: {error}"
-        with contextlib.suppress(Exception):
-            state.append_events([event(kind, agent, {"message": message})])
+        try:
+            self.state.append_events([event(self.kind, self.agent, {"message": message})])
+        except Exception:  # noqa: BLE001 - nobody watches this process: nowhere else to say it
+            pass
+        return True
 
 
 def in_background(state: State, argv: list[str], reap: bool = True) -> None:

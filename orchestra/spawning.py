@@ -21,7 +21,7 @@ from orchestra import lifecycle, remote, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: the word is too common a local name here
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
-from orchestra.launch import hook_argv, launcher_argv, mcp_argv
+from orchestra.launch import exec_argv, hook_argv, launcher_argv, mcp_argv
 from orchestra.lead import lead_task
 from orchestra.models import Agent, AgentKind, AgentSettings, Event, Status, new_launch_id, now
 from orchestra.reconcile import looking, observe, owned_pane
@@ -624,7 +624,7 @@ def _agent_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = 
     return AgentWindow(
         name=agent.name,
         cwd=Path(agent.worktree),
-        argv=launcher_argv("_exec", "--state-dir", state_dir, agent.name),
+        argv=exec_argv(state_dir, agent.name),
         on_death=launcher_argv("_pane-died", "--state-dir", state_dir),
         launch=agent.launch_id or "",
     )

@@ -11,22 +11,25 @@ The agent hook handler works on the raw records (`update_raw`), without `orchest
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import json
 import os
 
-from orchestra import files, statuses
+from orchestra import cjson, files, statuses
 from orchestra.errors import OrchestraError
 
 # `typing.TYPE_CHECKING` without importing typing, on the hook handler's path (mypy reads it as True)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable
+    from contextlib import AbstractContextManager
     from pathlib import Path
     from typing import Any, TypedDict
 
     from orchestra.models import Agent, Event
+
+try:  # datetime's C half: `datetime` itself defines its Python half first (a processor's ~1.5 ms)
+    from _datetime import datetime as _datetime  # type: ignore[import-not-found]
+except ImportError:  # not CPython
+    from datetime import datetime as _datetime
 
     class LaunchFile(TypedDict):  # for annotations only: typing is not imported at run time
         """What `spawn` hands the launcher in `launch/<name>.env.json`."""
@@ -135,7 +138,7 @@ class State:
         except FileNotFoundError:
             return {}
         try:
-            data = json.loads(raw)
+            data = cjson.loads(raw)
             if not isinstance(data, dict):
                 raise ValueError("it is not a JSON object")
             version = data.get("version", FORMAT_VERSION)
@@ -143,7 +146,7 @@ class State:
         except ValueError as error:
             raise self._damaged(error) from None
         if not isinstance(version, int) or isinstance(version, bool):
-            raise self._damaged(f"'version' is {json.dumps(version)}, not a number")
+            raise self._damaged(f"'version' is {cjson.dumps(version)}, not a number")
         if version > FORMAT_VERSION:
             raise OrchestraError(
                 f"the state file {self.path} was written by a newer orchestra (format {version}; this one reads "
@@ -163,35 +166,22 @@ class State:
             "(orchestra then forgets its agents, whose worktrees and branches stay) and run `orchestra doctor`."
         )
 
-    @contextlib.contextmanager
-    def update(self) -> Iterator[dict[str, Agent]]:
-        """Hold the lock, yield the records for changing in place, then write them if changed."""
-        with self.locked():
-            agents = self.read()
-            before = _encode(agents)
-            yield agents
-            after = _encode(agents)
-            if after != before:
-                self._write(after)
+    def update(self) -> AbstractContextManager[dict[str, Agent]]:
+        """Hold the lock, give the records for changing in place, then write them if changed."""
+        return _Update(self, self.read, _encode)
 
-    @contextlib.contextmanager
-    def update_raw(self) -> Iterator[dict[str, dict[str, Any]]]:
+    def update_raw(self) -> AbstractContextManager[dict[str, dict[str, Any]]]:
         """Like `update`, on the records as JSON objects (for the hook handler, which must start fast)."""
-        with self.locked():
-            agents = self.read_raw()
-            before = json.dumps(agents, sort_keys=True)
-            yield agents
-            if json.dumps(agents, sort_keys=True) != before:
-                self._write(_encode_raw(agents))
+        return _Update(self, self.read_raw, _encode_raw)
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> files.locked:
         # Not `parents=True`: a hook that fires after its repository was deleted must not bring
         # back an empty `.git/orchestra/` where the repository was.
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(self.folder)
-        with files.locked(self._file("state.lock")):
-            yield
+        except FileExistsError:
+            pass
+        return files.locked(self._file("state.lock"))
 
     def _write(self, payload: bytes) -> None:
         files.write_atomic(self._file("state.json"), payload, durable=True)
@@ -200,11 +190,13 @@ class State:
 
     def append_events(self, events: Iterable[Event | dict[str, Any]]) -> None:
         """Append events (Event objects, or their dicts) to the log."""
-        lines = b"".join(json.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events)
+        lines = b"".join(cjson.dumps(e if isinstance(e, dict) else e.to_dict()).encode("ascii") + b"\n" for e in events)
         if not lines:
             return
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(self.folder)
+        except FileExistsError:
+            pass
         # One write() on an O_APPEND descriptor: concurrent writers never interleave within a line.
         fd = os.open(self._file("events.ndjson"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -220,7 +212,7 @@ class State:
         events = []
         for line in raw.splitlines():
             try:
-                events.append(json.loads(line))
+                events.append(cjson.loads(line))
             except ValueError:
                 continue  # a torn or foreign line never stops the reader
         return events
@@ -235,18 +227,21 @@ class State:
         """
         self.launch_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.launch_dir / f"{name}.env.json"
-        files.write_atomic(path, json.dumps(launch).encode("ascii"))
+        files.write_atomic(path, cjson.dumps(launch).encode("ascii"))
         return path
 
     def take_launch_env(self, name: str) -> LaunchFile | None:
-        path = self.launch_dir / f"{name}.env.json"
+        path = os.path.join(self.folder, "launch", f"{name}.env.json")  # os.path: the launcher's start
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as file:
+                raw = file.read()
         except FileNotFoundError:
             return None
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        launch: LaunchFile = json.loads(raw)  # ValueError for a damaged file, as for one of the wrong shape:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        launch: LaunchFile = cjson.loads(raw)  # ValueError for a damaged file, as for one of the wrong shape:
         env = launch.get("env") if isinstance(launch, dict) else None
         if not isinstance(env, dict) or not all(isinstance(v, str) and "\0" not in v for v in env.values()):
             raise ValueError(f"{path} holds no environment of strings")
@@ -255,14 +250,45 @@ class State:
     def peek_launch_env(self, name: str) -> LaunchFile | None:
         """A queued agent's launch file, left in place: the window it opens is given it again."""
         try:
-            launch: LaunchFile = json.loads((self.launch_dir / f"{name}.env.json").read_bytes())
+            launch: LaunchFile = cjson.loads((self.launch_dir / f"{name}.env.json").read_bytes())
         except (FileNotFoundError, ValueError):
             return None
         return launch
 
     def discard_launch_env(self, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             (self.launch_dir / f"{name}.env.json").unlink()
+        except FileNotFoundError:
+            pass
+
+
+class _Update:
+    """`with state.update() as records:` (or `update_raw`): the lock held for the block, the
+    records read in it, and written back at its end if the block changed them (and raised nothing).
+    A class rather than a `contextlib` generator: the hook handler's start does without contextlib."""
+
+    def __init__(self, state: State, read: Callable[[], Any], encode: Callable[[Any], bytes]):
+        self.state, self.read, self.encode = state, read, encode
+        self.lock = state.locked()
+
+    def __enter__(self) -> Any:
+        self.lock.__enter__()
+        try:
+            self.records = self.read()
+            self.before = self.encode(self.records)
+        except BaseException:
+            self.lock.__exit__()
+            raise
+        return self.records
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if kind is None:
+                after = self.encode(self.records)
+                if after != self.before:
+                    self.state._write(after)
+        finally:
+            self.lock.__exit__()
 
 
 def record_problem(record: object, complete: bool = False) -> str | None:
@@ -278,7 +304,7 @@ def record_problem(record: object, complete: bool = False) -> str | None:
             continue
         value = record[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            return f"{key!r} is {json.dumps(value)[:60]}, not {_kind_words(kinds)}"
+            return f"{key!r} is {cjson.dumps(value)[:60]}, not {_kind_words(kinds)}"
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             return f"{key!r} must be a list of strings"
         if key in PLACES and "\0" in (
@@ -288,11 +314,11 @@ def record_problem(record: object, complete: bool = False) -> str | None:
     for key in ("created_at", "updated_at"):
         if key in record:
             try:
-                datetime.datetime.fromisoformat(record[key])
+                _datetime.fromisoformat(record[key])
             except ValueError:
-                return f"{key!r} is {json.dumps(record[key])[:60]}, not an ISO 8601 time"
+                return f"{key!r} is {cjson.dumps(record[key])[:60]}, not an ISO 8601 time"
     if "status" in record and record["status"] not in statuses.STATUSES:
-        return f"'status' is {json.dumps(record['status'])[:60]}, not one of {', '.join(statuses.STATUSES)}"
+        return f"'status' is {cjson.dumps(record['status'])[:60]}, not one of {', '.join(statuses.STATUSES)}"
     return None
 
 
@@ -361,4 +387,4 @@ def _encode_raw(agents: dict[str, dict[str, Any]]) -> bytes:
     # ensure_ascii keeps lone surrogates (bytes that were not UTF-8 in argv) as \udcXX escapes,
     # so a task survives the round trip byte for byte. No indent: with one, json encodes in Python,
     # three times slower, on every hook event (`jq . state.json` shows it to a person).
-    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode("ascii")
+    return cjson.dumps(data, sort_keys=True, compact=True).encode("ascii")

@@ -16,7 +16,7 @@ ROOT = Path(__file__).parent.parent
 ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text()
 CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
 # What bundled plugins may import (docs/plugins.md, "What plugins get"); `orchestra` for __version__.
-PUBLIC = {"hookspecs", "models", "errors", "git", "tmux", "files", "project", "render", "clock"}
+PUBLIC = {"hookspecs", "models", "errors", "git", "tmux", "files", "project", "render", "clock", "cjson"}
 
 
 def modules() -> list[str]:

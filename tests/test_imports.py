@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from orchestra.launch import SAFE_PATH, hook_argv
+from orchestra.launch import exec_argv, hook_argv
 from orchestra.models import Agent, Status
 from orchestra.state import State
 from support import git, wait_for
@@ -120,6 +120,9 @@ def test_the_hook_handler_imports_neither(repo, tmp_path, translator):
     assert "site" not in names and not any("editable" in name for name in names)
     assert "typing" not in names  # annotations only: `TYPE_CHECKING = False` in the modules it loads
     assert "pathlib" not in names  # os.path on its path: State.folder, files.write_atomic
+    # Each of these was a millisecond or more of every event: JSON through `orchestra.cjson`, the
+    # context managers on its path are classes, the translator loads through importlib.machinery.
+    assert not names & {"json", "re", "enum", "contextlib", "functools", "datetime", "importlib.util"}
 
 
 def test_the_board_imports_neither(repo, tmp_path):
@@ -179,14 +182,30 @@ def test_spawn_json_imports_neither_nor_rich(repo, monkeypatch):
     assert again.returncode == 0 and "importlib.metadata" not in _imported(again.stderr.decode())
 
 
-def test_the_launcher_imports_no_models(repo):
-    """Ten launchers start at once as a spawn's windows open: each reads its record as JSON,
-    without dataclasses and enum (`orchestra.models`) and what they bring, or pathlib."""
-    result = _python(*SAFE_PATH, "-c", "import orchestra.launcher", cwd=repo)
-    assert result.returncode == 0, result.stderr.decode()
-    names = _imported(result.stderr.decode())
+def test_the_launcher_starts_without_site_runpy_json_or_the_models(tmp_path):
+    """Ten launchers start at once as a spawn's windows open, competing with the spawn: each is
+    `python -I -S launcher_start.py` (no site module, no runpy), reads its record as JSON through
+    `orchestra.cjson`, without dataclasses and enum (`orchestra.models`, and `signal`'s enums) or
+    pathlib; PYTHONPATH and the worktree it starts in cannot put another `orchestra` first."""
+    worktree = tmp_path / "worktree"
+    (worktree / "orchestra").mkdir(parents=True)
+    (worktree / "orchestra" / "__init__.py").write_text("raise SystemExit('the decoy ran')\n")
+    state = State(tmp_path / "state")
+    with state.update() as agents:
+        agents["a"] = Agent("a", "t", "demo", "b", "x", str(worktree), status=Status.STARTING, argv=["true"])
+    state.write_launch_env("a", {"env": dict(os.environ), "setup": "", "idle": False})
+    python, *rest = exec_argv(str(state.dir), "a")
+    assert rest[:2] == ["-I", "-S"] and rest[2].endswith("launcher_start.py")
+    env = {**os.environ, "PYTHONPATH": str(worktree)}
+    result = subprocess.run(
+        [python, "-X", "importtime", *rest], cwd=worktree, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr  # it became the agent (`true`), its shell reported the end
+    assert state.read()["a"].status == Status.EXITED
+    names = _imported(result.stderr)
     assert "orchestra.lifecycle" in names and "orchestra.state" in names
-    assert not names & {"orchestra.models", "dataclasses", "inspect", "pathlib"}
+    assert not names & {"site", "runpy", "orchestra.models", "dataclasses", "inspect", "pathlib", "typing"}
+    assert not names & {"json", "re", "enum", "contextlib", "functools", "datetime", "signal"}
 
 
 def test_a_turns_end_through_the_hook_start_still_refreshes_the_forecast(repo, tmp_path):

@@ -1,14 +1,11 @@
 """Claude Code's hook payloads, as orchestra's hook events.
 
 orchestra's hook handler loads this module from its file for every hook event of a claude agent
-(`hook_translator`), so it imports only the standard library.
+(`hook_translator`), so it imports only the standard library, and no more of it than the event
+needs (`orchestra.clock`, with `re` and `datetime`, for a usage limit alone).
 """
 
 from __future__ import annotations
-
-import json
-
-from orchestra.clock import reset_time
 
 TYPE_CHECKING = False  # typing is for mypy alone: the hook handler imports this for every event
 
@@ -60,6 +57,8 @@ def translate(payload: dict[str, Any]) -> HookEvent | None:
         error = f"{shown} ({kind})" if shown and kind else shown or kind or None
         found.update({"event": "turn-failed", "error": error, "message": payload.get("last_assistant_message") or None})
         if payload.get("error") == "rate_limit":  # an API rate limit (429) or the plan's usage limit
+            from orchestra.clock import reset_time  # re and datetime: only for the rare limit
+
             found.update({"event": "limited", "until": reset_time(str(payload.get("last_assistant_message") or ""))})
     elif hook == "SessionEnd":
         found["event"] = "session-ended"
@@ -77,6 +76,8 @@ def _permission_text(payload: dict[str, Any]) -> str:
 
 def _short(value: Any, limit: int = 300) -> str:
     if isinstance(value, dict):
-        value = value.get("message") or value.get("type") or json.dumps(value)
+        from orchestra import cjson
+
+        value = value.get("message") or value.get("type") or cjson.dumps(value)
     text = " ".join(str(value or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

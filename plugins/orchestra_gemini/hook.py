@@ -7,7 +7,7 @@ standard library. The handler prints nothing (Gemini parses a hook's stdout).
 
 from __future__ import annotations
 
-import json
+from orchestra import cjson  # json's own C half: `import json` is a third of the handler's start
 
 TYPE_CHECKING = False  # typing is for mypy alone: the hook handler imports this for every event
 
@@ -81,7 +81,7 @@ def last_reply(transcript: str | None) -> str | None:
     reply = None
     for line in lines:
         try:
-            record = json.loads(line)
+            record = cjson.loads(line)
         except ValueError:
             continue  # the first line of a cut-off tail
         if not isinstance(record, dict):
