@@ -44,10 +44,19 @@ def hook_argv(*args: str) -> list[str]:
     return [sys.executable, "-I", "-S", join(dirname(__file__), "hook_start.py"), *args]
 
 
-def exec_argv(state_dir: str, name: str) -> list[str]:
+# Run before a launcher that a spawn of several opens (`exec_argv`'s `gate`): wait for a shared
+# lock on the file "$1" (held exclusively by the spawn while tmux opens its windows), let it go,
+# then become the launcher. Constant: the file and the launcher come as arguments. With no
+# `flock` program, or no file, it waits for nothing; a spawn that dies lets go of its lock.
+GATE = '{ flock -s 9; } 2>/dev/null 9<"$1"; shift; exec "$@"'
+
+
+def exec_argv(state_dir: str, name: str, gate: str | None = None) -> list[str]:
     """An agent's launcher as its tmux window runs it (`orchestra.launcher_start`): this
     interpreter without its site module, running the file beside this one (`python -m orchestra
-    _exec` does the same work, for windows opened by earlier versions)."""
+    _exec` does the same work, for windows opened by earlier versions). With `gate`, a lock
+    file: the launcher starts once no one holds it (`GATE`)."""
     from os.path import dirname, join
 
-    return [sys.executable, "-I", "-S", join(dirname(__file__), "launcher_start.py"), "--state-dir", state_dir, name]
+    argv = [sys.executable, "-I", "-S", join(dirname(__file__), "launcher_start.py"), "--state-dir", state_dir, name]
+    return ["/bin/sh", "-c", GATE, "orchestra", gate, *argv] if gate else argv

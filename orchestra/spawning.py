@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestra import lifecycle, remote, spawn_undo, worktrees
+from orchestra import files, lifecycle, remote, spawn_undo, worktrees
 from orchestra import pool as warm_pool  # not `pool`: the word is too common a local name here
 from orchestra.context import Context
 from orchestra.errors import AgentKindError, OrchestraError
@@ -119,9 +119,6 @@ def spawn(
             if plans:
                 ctx.tmux.ensure_session(ctx.session, ctx.project.root, ctx.board_argv(), ctx.board_env())
                 _create_worktrees(ctx, plans, progress)
-                # Off the clock: a detached process at a low priority, started before the
-                # windows, whose launchers would keep the processors busy while it starts.
-                warm_pool.refill_later(ctx)
             _announce_queued(ctx, later, result)
             waiting.close()
         except BaseException as error:
@@ -522,7 +519,6 @@ def start_queued(
             for plan in plans:
                 spawn_undo.requeue(ctx, plan.agent, f"could not start: {error}")
             return result
-        warm_pool.refill_later(ctx)  # before the windows, as a spawn does
         _start(ctx, plans, result, progress, announce=False)
         return result
     finally:
@@ -555,22 +551,29 @@ def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Prog
         result.agents.append(plan.agent)
         progress(plan.agent.name, "started")
 
+    # The launchers wait at a gate (`launch.GATE`) while tmux opens the batch's windows: ten
+    # Pythons starting at once would keep tmux from the processors for three times as long.
+    gate = ctx.state.folder + os.sep + "windows.lock" if len(plans) > 1 and shutil.which("flock") else None
     pending: list[tuple[_Plan, AgentWindow]] = []
     try:
         for plan in plans:
             progress(plan.agent.name, "starting")
             try:
-                pending.append((plan, _agent_window(ctx, plan.agent, plan.env, _setup(ctx, plan.agent))))
+                window = _agent_window(ctx, plan.agent, plan.env, _setup(ctx, plan.agent), gate=gate)
+                pending.append((plan, window))
             except Exception as error:  # noqa: BLE001 - one agent failing must not undo the others
                 failed(plan, error)
-        while pending:
-            ids, stopped = ctx.tmux.new_agent_windows(ctx.session, [window for _plan, window in pending])
-            for (plan, _window), pair in zip(pending, ids, strict=False):
-                began(plan, pair)
-            pending = pending[len(ids) :]
-            if stopped is not None:
-                (plan, _window), pending = pending[0], pending[1:]
-                failed(plan, stopped)
+        with files.locked(gate) if gate else contextlib.nullcontext():
+            while pending:
+                ids, stopped = ctx.tmux.new_agent_windows(ctx.session, [window for _plan, window in pending])
+                for (plan, _window), pair in zip(pending, ids, strict=False):
+                    began(plan, pair)
+                pending = pending[len(ids) :]
+                if stopped is not None:
+                    (plan, _window), pending = pending[0], pending[1:]
+                    failed(plan, stopped)
+        # Off the clock: a detached process at a low priority, once the windows are open.
+        warm_pool.refill_later(ctx)
     except KeyboardInterrupt:
         for plan, _window in pending:  # a Ctrl-C may have come while tmux was opening them
             pane = owned_pane(ctx, plan.agent) if plan.agent.name not in opened else None
@@ -613,8 +616,10 @@ def _notified(ctx: Context) -> list[str] | None:
     return ctx.plugins.notified(ctx.config)
 
 
-def _agent_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False) -> AgentWindow:
-    """Write the agent's launch file; returns the window that runs its launcher."""
+def _agent_window(
+    ctx: Context, agent: Agent, env: dict[str, str], setup: str = "", idle: bool = False, gate: str | None = None
+) -> AgentWindow:
+    """Write the agent's launch file; returns the window that runs its launcher (behind `gate`)."""
     launch_env = dict(env)
     launch_env.update({"ORCHESTRA_AGENT": agent.name, "ORCHESTRA_PORT": str(agent.port or "")})
     launch_env.pop("TMUX", None)
@@ -624,7 +629,7 @@ def _agent_window(ctx: Context, agent: Agent, env: dict[str, str], setup: str = 
     return AgentWindow(
         name=agent.name,
         cwd=Path(agent.worktree),
-        argv=exec_argv(state_dir, agent.name),
+        argv=exec_argv(state_dir, agent.name, gate),
         on_death=launcher_argv("_pane-died", "--state-dir", state_dir),
         launch=agent.launch_id or "",
     )

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestra import launcher
+from orchestra import files, launcher
 from orchestra.errors import UnknownAgent
-from orchestra.launch import SAFE_PATH
+from orchestra.launch import GATE, SAFE_PATH, exec_argv
 from orchestra.models import Agent, Status
 from orchestra.state import State
+from orchestra.tmux import AgentWindow, Tmux
 from support import agents_json, git, statuses, tmux, wait_for, wait_statuses
 
 # An agent CLI that does what its first argument says: exit with a code, kill itself, or wait
@@ -341,3 +342,67 @@ def test_on_exit_runs_once_whether_the_agent_ends_its_shell_is_killed_or_tmux_sa
 
 def agents_by_name(orchestra) -> dict:
     return {a["name"]: a for a in agents_json(orchestra)}
+
+
+def test_a_batch_s_launchers_wait_at_the_gate_and_a_spawn_that_dies_lets_them_go(isolated, tmp_path):
+    """While tmux opens a spawn's windows, their launchers wait for the spawn's lock on the gate
+    file (`launch.GATE`); a spawn killed meanwhile does not leave them waiting: the lock goes with it."""
+    state = State(tmp_path / "state")
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+    names = ["a", "b"]
+    with state.update() as agents:
+        for name in names:
+            argv = ["/bin/sh", "-c", ': > "$0"', str(tmp_path / f"{name}.started")]
+            agents[name] = Agent(name, "t", "x", "b", "x", str(worktree), status=Status.STARTING, argv=argv)
+    for name in names:
+        state.write_launch_env(name, {"env": dict(os.environ), "setup": "", "idle": False})
+    gate = str(state.dir / "windows.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_GATE, gate], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        tmux(isolated, "new-session", "-d", "-s", "gate")
+        windows = [
+            AgentWindow(name, worktree, exec_argv(str(state.dir), name, gate), ["true"], f"launch-{name}")
+            for name in names
+        ]
+        opened, stopped = Tmux(isolated).new_agent_windows("gate", windows)
+        assert stopped is None and len(opened) == 2
+        waiting = lambda pane: any(  # noqa: E731
+            Path(f"/proc/{c}/comm").read_text().strip() == "flock" for c in children(pane_process(isolated, pane))
+        )
+        wait_for(lambda: all(waiting(pane) for _window, pane in opened), what="both launchers at the gate")
+        assert not [n for n in names if (tmp_path / f"{n}.started").exists()], "no agent started before the gate opened"
+    finally:
+        holder.kill()  # as a spawn killed with SIGKILL: its lock is let go with it
+        holder.wait(timeout=10)
+    wait_for(lambda: all((tmp_path / f"{n}.started").exists() for n in names), what="both agents to start")
+    wait_for(lambda: all(a.status == Status.EXITED for a in state.read().values()), what="both agents to end")
+
+
+HOLD_GATE = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("path", ["no flock", "no file"])
+def test_the_gate_waits_for_nothing_without_flock_or_its_file(tmp_path, path):
+    """Without the `flock` program on the pane's PATH, or the gate's file, the launcher starts at once."""
+    env = {**os.environ, "PATH": str(tmp_path)} if path == "no flock" else dict(os.environ)
+    (tmp_path / "windows.lock").touch()
+    gate = str(tmp_path / ("windows.lock" if path == "no flock" else "gone.lock"))
+    with files.locked(tmp_path / "windows.lock"):  # held: only the missing program or file lets it through
+        result = subprocess.run(
+            ["/bin/sh", "-c", GATE, "orchestra", gate, "/bin/echo", "started"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 0 and result.stdout == "started\n" and result.stderr == ""

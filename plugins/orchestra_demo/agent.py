@@ -1,10 +1,12 @@
-"""The scripted demo agent: `python .../orchestra_demo/agent.py -- TASK` (standard library only)."""
+"""The scripted demo agent: `python .../orchestra_demo/agent.py -- TASK` (standard library only).
+
+Ten start at once in a spawn of ten, while orchestra still opens their windows: `re` and
+`subprocess` are imported once the agent has something to do with them, not at its start.
+"""
 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 import time
 
@@ -15,6 +17,8 @@ def step(text: str, delay: float) -> None:
 
 
 def git(*args: str) -> None:
+    import subprocess
+
     identity = []
     if subprocess.run(["git", "config", "user.email"], capture_output=True).returncode != 0:
         identity = ["-c", "user.name=orchestra demo", "-c", "user.email=demo@orchestra.invalid"]
@@ -32,6 +36,8 @@ def main(argv: list[str]) -> int:
     print(f"demo agent {name} on port {os.environ.get('ORCHESTRA_PORT', '-')}", flush=True)
     print(f"task: {task[:200]}", flush=True)
     step("working... reading the repository", delay)
+    import re
+
     if re.search(r"\bask\b", task, re.IGNORECASE):
         print("Shall I go ahead? [y/n] ", end="", flush=True)
         answer = sys.stdin.readline().strip().lower()
