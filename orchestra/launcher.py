@@ -1,6 +1,7 @@
 """What runs inside an agent's tmux pane, and what tmux runs when that pane dies.
 
-`python -m orchestra _exec --state-dir DIR NAME` reads the agent's record, takes the
+`exec_agent` (`python -I -S .../orchestra/launcher_start.py --state-dir DIR NAME` as a spawn
+starts it, or `python -m orchestra _exec` with the same arguments) reads the agent's record, takes the
 environment `spawn` left for it, runs the worktree setup, records the agent `running`, and then
 replaces itself (exec) with `/bin/sh` running the constant `WAIT` script, so no Python process
 stays alive per agent: the shell costs about 1 MB where Python cost 14. The shell starts the

@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
     from orchestra.models import Agent, Event
 
-try:  # datetime's C half: `datetime` itself defines its Python half first (a processor's ~1.5 ms)
-    from _datetime import datetime as _datetime  # type: ignore[import-not-found]
-except ImportError:  # not CPython
-    from datetime import datetime as _datetime
-
     class LaunchFile(TypedDict):  # for annotations only: typing is not imported at run time
         """What `spawn` hands the launcher in `launch/<name>.env.json`."""
 
@@ -38,6 +33,11 @@ except ImportError:  # not CPython
         setup: str  # `[worktree] setup`, or ""
         idle: bool  # a resumed conversation: the agent opens `done`, idle at its prompt
 
+
+try:  # datetime's C half: `datetime` itself defines its Python half first (a processor's ~1.5 ms)
+    from _datetime import datetime as _datetime  # type: ignore[import-not-found]
+except ImportError:  # not CPython
+    from datetime import datetime as _datetime
 
 FORMAT_VERSION = 1
 REMOTE_MIRROR = "remote.json"  # the last known records of the agents on hosts (orchestra.remote)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -80,3 +82,24 @@ def test_what_json_cannot_encode_it_refuses_the_same_way():
     looped.append(looped)
     with pytest.raises(ValueError, match="Circular reference detected"):
         cjson.dumps(looped)
+
+
+def test_a_python_without_the_c_halves_gets_the_pure_python_modules():
+    """`orchestra.cjson` and the state file's time check take `json` and `datetime` where the
+    standard library's C halves (`_json`, `_datetime`) are missing, as on another Python."""
+    probe = """
+import sys
+sys.modules["_json"] = sys.modules["_datetime"] = None  # importing either now raises ImportError
+from orchestra import cjson, state
+assert not cjson.C
+print(cjson.dumps({"b": [1.5, "\\u00e9"], "a": None}, sort_keys=True, compact=True))
+print(cjson.loads(' {"x": [1, true]} '))
+print(state.record_problem({"created_at": "2026-12-04T23:27:29+00:00"}), state.record_problem({"created_at": "soon"}))
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        '{"a":null,"b":[1.5,"\\u00e9"]}',
+        "{'x': [1, True]}",
+        "None 'created_at' is \"soon\", not an ISO 8601 time",
+    ]
