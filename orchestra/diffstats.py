@@ -38,6 +38,9 @@ if TYPE_CHECKING:
         base: str
         updated_at: str
 
+        @property
+        def status(self) -> str: ...  # read only: a `Status` (a str) or the record's text
+
 
 FILENAME = "diffstat.json"
 VERSION = 2  # 2: the key holds the record's last change
@@ -50,27 +53,34 @@ TTL = 60.0
 Clock = Callable[[], float]
 Changes = dict[str, int] | None
 LINES = ("files", "added", "removed")
+# An agent being set up (its worktree checked out, `[worktree] setup` running) or waiting in the
+# queue (no worktree yet) has no changes of its own to count: git would read a half-made
+# worktree, on the processors the spawn is checking worktrees out on.
+UNCOUNTED = frozenset({"starting", "queued"})
 
 
 class Place:
     """An agent's place as its stored record holds it: all `changes_of` needs, without the model."""
 
-    __slots__ = ("base", "name", "updated_at", "worktree")
+    __slots__ = ("base", "name", "status", "updated_at", "worktree")
 
     def __init__(self, record: dict[str, Any]) -> None:
         self.name, self.worktree, self.base = record["name"], record["worktree"], record["base"]
         self.updated_at = record.get("updated_at") or ""
+        self.status = record.get("status") or ""
 
 
 def changes_of(
     agents: Sequence[Agent], state_dir: Path | None = None, ttl: float = TTL, clock: Clock = time.time
 ) -> dict[str, Changes]:
     """Lines added/removed and untracked files per agent; git runs (several at once) only for
-    agents whose entry in `state_dir`'s cache is missing, out of date or older than `ttl`."""
+    agents whose entry in `state_dir`'s cache is missing, out of date or older than `ttl`. An
+    agent being set up or queued (`UNCOUNTED`) has None, and no git call."""
+    found: dict[str, Changes] = {a.name: None for a in agents if a.status in UNCOUNTED}
+    agents = [a for a in agents if a.name not in found]
     if not agents:
-        return {}
+        return found
     cache = _read(state_dir) if state_dir is not None else {"agents": {}, "dirsets": {}}
-    found: dict[str, Changes] = {}
     stale: list[tuple[Agent, Worktree, list[str] | None]] = []
     now = clock()
     for agent in agents:

@@ -55,7 +55,13 @@ def agent(repo, tmp_path):
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     return SimpleNamespace(
-        name="one", worktree=str(worktree), base=base, path=worktree, state_dir=state_dir, updated_at="t0"
+        name="one",
+        worktree=str(worktree),
+        base=base,
+        path=worktree,
+        state_dir=state_dir,
+        updated_at="t0",
+        status="running",
     )
 
 
@@ -200,13 +206,31 @@ def test_ignored_folders_are_not_watched(agent, calls):
     assert calls == []
 
 
+@pytest.mark.parametrize("status", ["starting", "queued"])
+def test_an_agent_being_set_up_or_queued_costs_no_git_call(agent, calls, status):
+    """A spawn records its agents `starting` before it checks their worktrees out: the board that
+    looks then must not run git on half-made worktrees, on the processors the checkouts need."""
+    (agent.path / "src" / "x.py").write_text("x\n")
+    agent.status = status
+    assert look(agent, Clock()) is None
+    assert calls == [] and not (agent.state_dir / diffstats.FILENAME).exists()
+    agent.status = "running"  # once it runs, its changes are counted
+    assert look(agent, Clock()) == truth(agent) and truth(agent)["untracked"] == 1
+
+
 def test_concurrent_writers_keep_true_entries(agent, repo, tmp_path):
     """Two lookers that each write the whole file: the last one wins, and what it holds is true."""
     clock = Clock()
     worktree = tmp_path / "wt" / "two"
     run_git(repo, "worktree", "add", "-q", "-b", "orchestra/two", str(worktree), agent.base)
     two = SimpleNamespace(
-        name="two", worktree=str(worktree), base=agent.base, path=worktree, state_dir=agent.state_dir, updated_at="t0"
+        name="two",
+        worktree=str(worktree),
+        base=agent.base,
+        path=worktree,
+        state_dir=agent.state_dir,
+        updated_at="t0",
+        status="running",
     )
     stale_cache = diffstats._read(agent.state_dir)
     look(two, clock)
