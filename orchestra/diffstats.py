@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestra import files, git
+from orchestra.errors import GitError
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -98,7 +99,12 @@ def changes_of(
         agent, tree, folders = item
         previous = cache["agents"].get(agent.name) or {}
         known = (previous.get("changes") or {}) if folders is not None else {}
-        return agent.name, tree.read(clock, previous.get("ignored") or [], folders, known)
+        try:
+            return agent.name, tree.read(clock, previous.get("ignored") or [], folders, known)
+        except GitError:
+            if os.path.isdir(agent.worktree):
+                raise
+            return agent.name, {"changes": None, "checked": now, "key": None}  # removed meanwhile (a kill)
 
     from concurrent.futures import ThreadPoolExecutor  # only when git runs: it imports logging
 

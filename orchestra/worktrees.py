@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestra import files, git
-from orchestra.errors import NotARepository, OrchestraError
+from orchestra.errors import GitError, NotARepository, OrchestraError
 
 TRASH_PREFIX = "refs/orchestra/trash/"
 BROKEN = (
@@ -434,17 +434,22 @@ def changes(worktree: Path, base: str, untracked: int | None = None) -> Changes 
     index = git.index_file(worktree)
     if index is not None and not index.exists():
         return None  # never checked out (a spawn stopped part-way): git would take every file for deleted
-    diff = git.run(["diff", "--numstat", base, "--"], worktree, check=False)
-    if diff.returncode != 0:
-        return None
+    try:
+        diff = git.run(["diff", "--numstat", base, "--"], worktree, check=False)
+        if diff.returncode != 0:
+            return None
+        if untracked is None:
+            untracked = untracked_count(worktree)
+    except GitError:
+        if worktree.is_dir():
+            raise
+        return None  # removed while it was read (an `orchestra kill` under way): no changes to show
     files = added = removed = 0
     for line in diff.stdout.splitlines():
         plus, minus, _ = line.split("\t", 2)
         files += 1
         added += int(plus) if plus.isdigit() else 0
         removed += int(minus) if minus.isdigit() else 0
-    if untracked is None:
-        untracked = untracked_count(worktree)
     return Changes(files=files, added=added, removed=removed, untracked=untracked)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -216,6 +217,24 @@ def test_an_agent_being_set_up_or_queued_costs_no_git_call(agent, calls, status)
     assert calls == [] and not (agent.state_dir / diffstats.FILENAME).exists()
     agent.status = "running"  # once it runs, its changes are counted
     assert look(agent, Clock()) == truth(agent) and truth(agent)["untracked"] == 1
+
+
+@pytest.mark.parametrize(
+    "before", [["diff"], ["ls-files", "--others", "--exclude-standard"], ["ls-files", "--others", "--ignored"]]
+)
+def test_a_worktree_removed_while_it_is_read_has_no_changes(agent, monkeypatch, before):
+    """`ls` while `orchestra kill` removes the agent's worktree: git finds the folder gone halfway
+    through (before each of its git calls in turn); `ls` shows no changes rather than failing."""
+    real = git.run
+
+    def removing(args, cwd, *rest, **kwargs):
+        if list(args[: len(before)]) == before and agent.path.exists():
+            shutil.rmtree(agent.path)
+        return real(args, cwd, *rest, **kwargs)
+
+    monkeypatch.setattr(git, "run", removing)
+    assert look(agent, Clock()) is None
+    assert not agent.path.exists()
 
 
 def test_concurrent_writers_keep_true_entries(agent, repo, tmp_path):
