@@ -68,10 +68,14 @@ def exec_agent(argv: list[str]) -> int:
         print("usage: python -m orchestra _exec --state-dir DIR NAME", file=sys.stderr)
         return 2
     state, (name,) = parsed
-    state.hold_busy()  # until the exec below: its descriptor closes there, and `_exited` takes it again
-    # The raw record, not `orchestra.models`: dataclasses and enum would double this process's
-    # imports, and ten launchers start at once, competing with the spawn that opened them.
-    agent = state.read_raw().get(name)
+    try:
+        state.hold_busy()  # until the exec below: its descriptor closes there, and `_exited` takes it again
+    except FileNotFoundError:  # no state folder: no agent of any name
+        agent = None
+    else:
+        # The raw record, not `orchestra.models`: dataclasses and enum would double this process's
+        # imports, and ten launchers start at once, competing with the spawn that opened them.
+        agent = state.read_raw().get(name)
     if agent is None:
         from orchestra.errors import UnknownAgent  # the one sentence for it
 

@@ -116,10 +116,16 @@ def run_internal(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_exec_of_an_unknown_agent_says_so(tmp_path):
-    result = run_internal("_exec", "--state-dir", str(tmp_path), "nobody", cwd=tmp_path)
-    said = f"orchestra: {UnknownAgent.named('nobody', where=str(tmp_path))}\n"
-    assert result.returncode == 1 and result.stderr == said, "the one sentence for it (errors.UnknownAgent)"
+@pytest.mark.parametrize("folder", ["state", "missing"])
+def test_exec_of_an_unknown_agent_says_so(tmp_path, folder):
+    """An agent no record names, or a state folder that is not there (a repository deleted
+    before its window started): the one sentence for it (errors.UnknownAgent), no traceback."""
+    (tmp_path / "state").mkdir()
+    where = str(tmp_path / folder)
+    result = run_internal("_exec", "--state-dir", where, "nobody", cwd=tmp_path)
+    said = f"orchestra: {UnknownAgent.named('nobody', where=where)}\n"
+    assert result.returncode == 1 and result.stderr == said
+    assert not (tmp_path / "missing").exists(), "no state folder made where there was none"
 
 
 @pytest.mark.parametrize("content", [b'{"env": ', b"\xff", b"[]", b'{"env": {"A": 1}}', b'{"env": {"A": "a\\u0000"}}'])
