@@ -553,7 +553,7 @@ def _start(ctx: Context, plans: list[_Plan], result: SpawnResult, progress: Prog
 
     # The launchers wait at a gate (`launch.GATE`) while tmux opens the batch's windows: ten
     # Pythons starting at once would keep tmux from the processors for three times as long.
-    gate = ctx.state.folder + os.sep + "windows.lock" if len(plans) > 1 and shutil.which("flock") else None
+    gate = str(ctx.state.dir / "windows.lock") if len(plans) > 1 and shutil.which("flock") else None
     pending: list[tuple[_Plan, AgentWindow]] = []
     try:
         for plan in plans:
